@@ -1,0 +1,88 @@
+# ZetaLm — GNU Makefile (the only build system).
+#   make                 libzeta.a, libzeta.so (soname libzeta.so.0), the zeta CLI, in $(BUILD)/
+#   make test            builds and runs the whole test suite; last line "N passed, N failed"
+#   make sanitize-test   the same under ASan+UBSan, in build-san/
+#   make install PREFIX=/usr/local   library, include/zeta.h, zeta.pc, the CLI
+#   make clean
+# The default build targets the machine's baseline ISA; AVX2 / AVX-512 kernels are compiled in
+# their own files with their own flags and chosen at run time (never -march=native).
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+CC      ?= cc
+OPT     ?= -O2
+SAN     ?=
+VERSION := 0.1.0
+SOMAJOR := 0
+
+ARCH := $(shell $(CC) -dumpmachine 2>/dev/null)
+CPPFLAGS += -Iinclude -Isrc -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+CFLAGS   ?=
+CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -fPIC -fvisibility=hidden -pthread
+ifeq ($(SAN),1)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+endif
+LDLIBS   += -lm -lpthread
+
+LIB_SRC := $(wildcard src/*.c) src/cpu/cpu_features.c src/cpu/kernels_scalar.c $(filter-out src/cpu/kernels_%.c src/cpu/cpu_features.c,$(wildcard src/cpu/*.c))
+ifneq (,$(findstring x86_64,$(ARCH)))
+LIB_SRC += src/cpu/kernels_avx2.c src/cpu/kernels_avx512.c
+CPPFLAGS += -DZETA_HAVE_X86=1
+endif
+LIB_SRC := $(sort $(LIB_SRC))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+
+FLAGS_avx2   := -mavx2 -mfma -mf16c
+FLAGS_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c
+
+TOOL_SRC := $(wildcard tools/*.c)
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all lib test sanitize-test install clean
+all: lib $(BUILD)/zeta $(TEST_BIN)
+lib: $(BUILD)/libzeta.a $(BUILD)/libzeta.so
+
+$(BUILD)/src/cpu/kernels_avx2.o: CFLAGS += $(FLAGS_avx2)
+$(BUILD)/src/cpu/kernels_avx512.o: CFLAGS += $(FLAGS_avx512)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libzeta.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/libzeta.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libzeta.so.$(SOMAJOR) $(LDFLAGS) -o $(BUILD)/libzeta.so.$(VERSION) $^ $(LDLIBS)
+	ln -sf libzeta.so.$(VERSION) $(BUILD)/libzeta.so.$(SOMAJOR)
+	ln -sf libzeta.so.$(VERSION) $@
+
+$(BUILD)/zeta: $(TOOL_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libzeta.a
+	$(CC) $(LDFLAGS) -o $@ $(TOOL_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libzeta.a $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libzeta.a
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libzeta.a $(LDLIBS)
+
+test: all
+	@BUILD=$(BUILD) sh tests/run.sh
+
+sanitize-test:
+	$(MAKE) BUILD=build-san SAN=1 OPT=-O1 test
+
+install: lib $(BUILD)/zeta
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(BUILD)/libzeta.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libzeta.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libzeta.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libzeta.so.$(SOMAJOR)
+	ln -sf libzeta.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libzeta.so
+	install -m 644 include/zeta.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(BUILD)/zeta $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' zeta.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/zeta.pc
+
+clean:
+	rm -rf build build-san
+
+-include $(LIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(BUILD)/%.d) $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.d)

@@ -1,0 +1,327 @@
+/* zeta.h — the whole public API of ZetaLm, a C11 engine for GGUF language models.
+ *
+ * Objects:
+ *   zeta_model    weights + tokenizer + metadata loaded from one GGUF file.
+ *                 Immutable after zeta_model_load(); safe to share between threads and sessions.
+ *   zeta_session  one conversation: KV cache, scratch buffers, sampler RNG, token history, thread pool.
+ *                 Not thread-safe: use one session from one thread at a time. Different sessions
+ *                 (even of the same model) may be used concurrently. zeta_session_cancel() is the
+ *                 only function that may be called on a session from another thread.
+ *
+ * Errors: every function that can fail returns zeta_status. If `err` is non-NULL it receives the
+ *   status and a one-line, human-readable message. The library never aborts or exits, and never
+ *   prints unless a log callback is installed. On failure, out-parameters are set to NULL/0 and
+ *   the handle is left as it was before the call.
+ *
+ * Ownership: the caller owns what it allocates; zeta owns what it returns as `const`. Returned
+ *   strings and arrays stay valid until the owning handle is freed, or until the next call that
+ *   says it invalidates them. Every *_free() accepts NULL.
+ *
+ * Size queries: functions that fill a caller buffer take `cap` (elements) and report the number
+ *   needed in `*n_out`; with a too-small `cap` they return ZETA_ERR_BUFFER_TOO_SMALL and write
+ *   nothing. Pass cap = 0 to learn the size.
+ */
+#ifndef ZETA_H
+#define ZETA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define ZETA_API
+#elif defined(__GNUC__)
+#define ZETA_API __attribute__((visibility("default")))
+#else
+#define ZETA_API
+#endif
+
+#define ZETA_VERSION_MAJOR 0
+#define ZETA_VERSION_MINOR 1
+#define ZETA_VERSION_PATCH 0
+#define ZETA_VERSION_NUMBER (ZETA_VERSION_MAJOR * 10000 + ZETA_VERSION_MINOR * 100 + ZETA_VERSION_PATCH)
+#define ZETA_VERSION_STRING "0.1.0"
+
+/* Returns ZETA_VERSION_NUMBER of the library actually linked. */
+ZETA_API uint32_t zeta_version(void);
+ZETA_API const char *zeta_version_string(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Status and errors. Values are stable once released.
+ */
+typedef enum zeta_status {
+    ZETA_OK = 0,
+    ZETA_ERR_INVALID_ARGUMENT = 1, /* the message names the parameter, value and valid range */
+    ZETA_ERR_IO = 2,               /* path + OS error text */
+    ZETA_ERR_FORMAT = 3,           /* not GGUF, or malformed/inconsistent model */
+    ZETA_ERR_UNSUPPORTED = 4,      /* valid but not supported here (arch, type, backend) */
+    ZETA_ERR_OUT_OF_MEMORY = 5,
+    ZETA_ERR_BUFFER_TOO_SMALL = 6, /* *n_out holds the required size */
+    ZETA_ERR_CONTEXT_FULL = 7,     /* KV cache has no room; session unchanged */
+    ZETA_ERR_CANCELLED = 8,        /* callback or zeta_session_cancel(); state is consistent */
+    ZETA_ERR_BACKEND = 9,          /* device/driver failure, driver text included */
+    ZETA_ERR_INTERNAL = 10         /* a bug in zeta; please report the message */
+} zeta_status;
+
+#define ZETA_ERROR_MESSAGE_MAX 512
+typedef struct zeta_error {
+    zeta_status status;
+    char message[ZETA_ERROR_MESSAGE_MAX];
+} zeta_error;
+
+/* "ZETA_ERR_FORMAT" etc.; "ZETA_ERR_UNKNOWN" for values outside the enum. */
+ZETA_API const char *zeta_status_name(zeta_status status);
+
+/* ---------------------------------------------------------------------------------------------
+ * Tensor / weight types: the GGUF (ggml) type ids.
+ */
+typedef enum zeta_type {
+    ZETA_TYPE_F32 = 0,
+    ZETA_TYPE_F16 = 1,
+    ZETA_TYPE_Q4_0 = 2,
+    ZETA_TYPE_Q4_1 = 3,
+    ZETA_TYPE_Q5_0 = 6,
+    ZETA_TYPE_Q5_1 = 7,
+    ZETA_TYPE_Q8_0 = 8,
+    ZETA_TYPE_Q8_1 = 9,
+    ZETA_TYPE_Q2_K = 10,
+    ZETA_TYPE_Q3_K = 11,
+    ZETA_TYPE_Q4_K = 12,
+    ZETA_TYPE_Q5_K = 13,
+    ZETA_TYPE_Q6_K = 14,
+    ZETA_TYPE_Q8_K = 15,
+    ZETA_TYPE_IQ2_XXS = 16,
+    ZETA_TYPE_IQ2_XS = 17,
+    ZETA_TYPE_IQ3_XXS = 18,
+    ZETA_TYPE_IQ1_S = 19,
+    ZETA_TYPE_IQ4_NL = 20,
+    ZETA_TYPE_IQ3_S = 21,
+    ZETA_TYPE_IQ2_S = 22,
+    ZETA_TYPE_IQ4_XS = 23,
+    ZETA_TYPE_I8 = 24,
+    ZETA_TYPE_I16 = 25,
+    ZETA_TYPE_I32 = 26,
+    ZETA_TYPE_I64 = 27,
+    ZETA_TYPE_F64 = 28,
+    ZETA_TYPE_IQ1_M = 29,
+    ZETA_TYPE_BF16 = 30,
+    ZETA_TYPE_TQ1_0 = 34,
+    ZETA_TYPE_TQ2_0 = 35,
+    ZETA_TYPE_MXFP4 = 39,
+    ZETA_TYPE_COUNT = 40
+} zeta_type;
+
+/* "q4_0", "f16", ...; NULL for an id that is not a GGUF type. */
+ZETA_API const char *zeta_type_name(zeta_type type);
+
+typedef int32_t zeta_token;
+typedef struct zeta_model zeta_model;
+typedef struct zeta_session zeta_session;
+
+/* ---------------------------------------------------------------------------------------------
+ * Logging: the library prints nothing; install a callback to see what it would say.
+ */
+typedef enum zeta_log_level { ZETA_LOG_ERROR = 0, ZETA_LOG_WARN = 1, ZETA_LOG_INFO = 2, ZETA_LOG_DEBUG = 3 } zeta_log_level;
+typedef void (*zeta_log_fn)(void *user, zeta_log_level level, const char *line);
+
+typedef enum zeta_backend { ZETA_BACKEND_AUTO = 0, ZETA_BACKEND_CPU = 1, ZETA_BACKEND_CUDA = 2 } zeta_backend;
+
+/* ---------------------------------------------------------------------------------------------
+ * Models.
+ */
+typedef struct zeta_model_params {
+    zeta_backend backend;     /* AUTO: CUDA if compiled in and a device exists, else CPU (CPU only today) */
+    int cuda_device;          /* default 0 */
+    bool use_mmap;            /* default true; false reads the file into memory */
+    zeta_log_fn log;          /* default NULL: silent */
+    void *log_user;
+    zeta_log_level log_level; /* default ZETA_LOG_WARN */
+    bool (*on_progress)(void *user, float fraction); /* return false to stop: ZETA_ERR_CANCELLED */
+    void *progress_user;
+} zeta_model_params;
+ZETA_API zeta_model_params zeta_model_params_default(void);
+
+ZETA_API zeta_status zeta_model_load(const char *path, const zeta_model_params *params, zeta_model **out,
+                                     zeta_error *err);
+ZETA_API void zeta_model_free(zeta_model *model);
+
+typedef struct zeta_model_info {
+    const char *arch;         /* "llama", "qwen2", "qwen3" */
+    const char *name;         /* general.name or "" */
+    uint64_t n_params;        /* elements of all tensors */
+    uint64_t weight_bytes;    /* bytes of all tensor data */
+    uint64_t file_bytes;
+    double bits_per_weight;   /* 8 * weight_bytes / n_params */
+    uint32_t n_vocab;
+    uint32_t n_ctx_train;
+    uint32_t n_embd;
+    uint32_t n_layer;
+    uint32_t n_head;
+    uint32_t n_head_kv;
+    uint32_t head_dim;        /* key/value head size */
+    uint32_t n_ff;
+    uint32_t n_rot;
+    float rope_freq_base;
+    float rope_freq_scale;    /* 1 / linear scaling factor */
+    float norm_eps;
+    bool tied_embeddings;
+    zeta_token bos, eos;      /* -1 when the vocabulary has none */
+    const char *tokenizer;    /* "llama" (SentencePiece), "gpt2" (byte-level BPE), "bert" (WordPiece) */
+    const char *pre;          /* tokenizer.ggml.pre or "default" */
+    zeta_type main_type;      /* most common type among the 2-D weights */
+    uint32_t n_tensors;
+} zeta_model_info;
+ZETA_API zeta_status zeta_model_describe(const zeta_model *model, zeta_model_info *out, zeta_error *err);
+
+/* Metadata value of `key` rendered as text (numbers in decimal, arrays as "[n items]"). */
+ZETA_API zeta_status zeta_model_meta(const zeta_model *model, const char *key, char *buf, size_t cap,
+                                     size_t *n_out, zeta_error *err);
+
+typedef struct zeta_tensor_info {
+    const char *name;
+    zeta_type type;
+    uint32_t n_dims;
+    uint64_t ne[4];           /* ggml order: ne[0] is the row length */
+    uint64_t n_bytes;
+    uint64_t offset;          /* in the file */
+} zeta_tensor_info;
+ZETA_API zeta_status zeta_model_tensor(const zeta_model *model, uint32_t index, zeta_tensor_info *out,
+                                       zeta_error *err);
+
+/* Bytes of KV cache a session of n_ctx tokens would allocate with the given KV type (F32 or F16). */
+ZETA_API uint64_t zeta_model_kv_bytes(const zeta_model *model, uint32_t n_ctx, zeta_type kv_type);
+
+/* ---------------------------------------------------------------------------------------------
+ * Tokenizer: part of the model, read-only, thread-safe.
+ */
+enum {
+    ZETA_TOKENIZE_ADD_SPECIAL = 1u,   /* add BOS/EOS as the model's tokenizer says (add_bos_token ...) */
+    ZETA_TOKENIZE_PARSE_SPECIAL = 2u  /* text like "<|endoftext|>" becomes the special token */
+};
+ZETA_API zeta_status zeta_tokenize(const zeta_model *model, const char *text, size_t len, unsigned flags,
+                                   zeta_token *tokens, size_t cap, size_t *n_out, zeta_error *err);
+
+enum {
+    ZETA_DETOKENIZE_SPECIAL = 1u      /* render control tokens (BOS, EOS, ...) as their text */
+};
+/* Text of a token sequence. For SentencePiece vocabularies the space the tokenizer put in front
+ * of the text is removed again, so detokenize(tokenize(text)) == text for text without special
+ * tokens. Control tokens (BOS, EOS) render as nothing unless ZETA_DETOKENIZE_SPECIAL is given. */
+ZETA_API zeta_status zeta_detokenize(const zeta_model *model, const zeta_token *tokens, size_t n,
+                                     unsigned flags, char *buf, size_t cap, size_t *n_out, zeta_error *err);
+/* The bytes one token contributes (may be a partial UTF-8 sequence). */
+ZETA_API zeta_status zeta_token_piece(const zeta_model *model, zeta_token token, unsigned flags, char *buf,
+                                      size_t cap, size_t *n_out, zeta_error *err);
+ZETA_API zeta_token zeta_token_bos(const zeta_model *model);   /* -1 if none */
+ZETA_API zeta_token zeta_token_eos(const zeta_model *model);   /* -1 if none */
+ZETA_API bool zeta_token_is_eog(const zeta_model *model, zeta_token token); /* EOS, EOT, ... */
+ZETA_API uint32_t zeta_n_vocab(const zeta_model *model);
+
+/* ---------------------------------------------------------------------------------------------
+ * Sessions.
+ */
+typedef struct zeta_session_params {
+    uint32_t n_ctx;           /* 0 = model's training context */
+    int n_threads;            /* 0 = physical cores (CPU backend) */
+    zeta_type kv_type;        /* ZETA_TYPE_F16 (default) or ZETA_TYPE_F32 */
+    uint64_t seed;            /* sampler RNG seed (default 0x5eed) */
+    uint32_t n_batch;         /* tokens per forward batch during prompt evaluation, default 512 */
+} zeta_session_params;
+ZETA_API zeta_session_params zeta_session_params_default(void);
+
+ZETA_API zeta_status zeta_session_new(const zeta_model *model, const zeta_session_params *params,
+                                      zeta_session **out, zeta_error *err);
+ZETA_API void zeta_session_free(zeta_session *session);
+
+/* Evaluates tokens at the current position (batched). Afterwards zeta_session_logits() gives the
+ * logits after the last token. All-or-nothing: on any error the session is as before the call. */
+ZETA_API zeta_status zeta_session_eval(zeta_session *s, const zeta_token *tokens, size_t n, zeta_error *err);
+/* The same, and writes the logits after every token into all_logits (n * n_vocab floats). */
+ZETA_API zeta_status zeta_session_eval_all(zeta_session *s, const zeta_token *tokens, size_t n,
+                                           float *all_logits, zeta_error *err);
+/* Logits after the last evaluated token; valid until the next eval/rewind/free. NULL before any eval. */
+ZETA_API const float *zeta_session_logits(const zeta_session *s, size_t *n_vocab);
+ZETA_API size_t zeta_session_position(const zeta_session *s);
+ZETA_API uint32_t zeta_session_n_ctx(const zeta_session *s);
+/* Keep the first n_keep tokens of the history, forget the rest (n_keep <= position). */
+ZETA_API zeta_status zeta_session_rewind(zeta_session *s, size_t n_keep, zeta_error *err);
+/* The tokens evaluated so far (position of them); valid until the next call on the session. */
+ZETA_API const zeta_token *zeta_session_tokens(const zeta_session *s, size_t *n);
+/* Any thread: makes the running (or next) eval/generate return ZETA_ERR_CANCELLED. */
+ZETA_API void zeta_session_cancel(zeta_session *s);
+
+/* ---------------------------------------------------------------------------------------------
+ * Sampling. temperature <= 0 means greedy (argmax, ties to the lowest id).
+ */
+typedef struct zeta_sampler_params {
+    float temperature;        /* default 0.8 */
+    int top_k;                /* default 40; <= 0 disables */
+    float top_p;              /* default 0.95; 1 disables */
+    float min_p;              /* default 0.05; 0 disables */
+    float repeat_penalty;     /* default 1.0 (off) */
+    int repeat_last_n;        /* default 64; tokens of history the penalties look at; -1 = all */
+    float frequency_penalty;  /* default 0 */
+    float presence_penalty;   /* default 0 */
+} zeta_sampler_params;
+ZETA_API zeta_sampler_params zeta_sampler_params_default(void);
+
+/* Samples from the current logits with the session's RNG (seeded by zeta_session_params.seed). */
+ZETA_API zeta_status zeta_session_sample(zeta_session *s, const zeta_sampler_params *p, zeta_token *out,
+                                         zeta_error *err);
+
+/* ---------------------------------------------------------------------------------------------
+ * High-level streaming generation. `text` always holds complete UTF-8 characters (partial
+ * multibyte tokens are buffered). Return true to continue, false to stop (status ZETA_OK,
+ * finish reason ZETA_FINISH_STOPPED). The callback must not call functions on the same session.
+ */
+typedef bool (*zeta_on_text)(void *user, const char *text, size_t len);
+
+typedef struct zeta_generate_params {
+    zeta_sampler_params sampler;
+    uint32_t max_tokens;      /* default 256; 0 = until EOS or the context is full */
+    const char *const *stop;  /* stop strings (not included in the output) */
+    size_t n_stop;
+    zeta_on_text on_text;
+    void *user;
+    bool add_bos;             /* default true: add BOS (if the model uses one) when the session is empty */
+    bool parse_special;       /* default false */
+} zeta_generate_params;
+ZETA_API zeta_generate_params zeta_generate_params_default(void);
+
+typedef enum zeta_finish_reason {
+    ZETA_FINISH_NONE = 0,
+    ZETA_FINISH_EOS = 1,        /* the model produced an end-of-generation token */
+    ZETA_FINISH_LENGTH = 2,     /* max_tokens reached */
+    ZETA_FINISH_STOP_STRING = 3,
+    ZETA_FINISH_STOPPED = 4,    /* the callback returned false */
+    ZETA_FINISH_CONTEXT_FULL = 5
+} zeta_finish_reason;
+
+typedef struct zeta_generate_result {
+    zeta_finish_reason finish;
+    uint32_t n_prompt;        /* prompt tokens evaluated in this call */
+    uint32_t n_generated;     /* tokens sampled */
+    double prompt_ms;         /* wall time of prompt evaluation */
+    double generate_ms;       /* wall time of the sampling loop */
+} zeta_generate_result;
+
+/* Continues the session: evaluates `prompt` after whatever the session holds, then samples. */
+ZETA_API zeta_status zeta_generate(zeta_session *s, const char *prompt, const zeta_generate_params *p,
+                                   zeta_generate_result *result, zeta_error *err);
+
+/* ---------------------------------------------------------------------------------------------
+ * System.
+ */
+/* Which CPU kernel set is in use: "avx512", "avx2" or "scalar". */
+ZETA_API const char *zeta_cpu_kernels(void);
+/* Physical cores as the library counts them (the n_threads default). */
+ZETA_API int zeta_cpu_cores(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ZETA_H */

@@ -1,0 +1,31 @@
+/* sampler.h — turning logits into a token: repetition/frequency/presence penalties, top-k, top-p,
+ * min-p, temperature, seeded RNG (xoshiro256**), and the entropy of a distribution. Pure functions
+ * over caller-provided scratch; no allocation per token. */
+#ifndef ZETA_SAMPLER_H
+#define ZETA_SAMPLER_H
+
+#include "zeta.h"
+
+typedef struct zeta_rng { uint64_t s[4]; } zeta_rng;
+void rng_seed(zeta_rng *r, uint64_t seed);
+uint64_t rng_next(zeta_rng *r);
+double rng_uniform(zeta_rng *r); /* [0, 1) with 53 random bits */
+
+typedef struct sampler_cand { zeta_token id; float logit; float p; } sampler_cand;
+
+/* Checks ranges; ZETA_ERR_INVALID_ARGUMENT names the field, the value and the valid range. */
+zeta_status sampler_check_params(const zeta_sampler_params *p, zeta_error *err);
+
+/* Samples one token. logits: n_vocab values (not modified). history: the last tokens of the
+ * context (penalties look at the last repeat_last_n of them). scratch: n_vocab candidates.
+ * temperature <= 0: argmax (ties -> lowest id), penalties still applied. Order of the chain (as
+ * llama.cpp's default): penalties, top-k, top-p, min-p, temperature, random draw. */
+zeta_token sampler_sample(const zeta_sampler_params *p, const float *logits, int32_t n_vocab,
+                          const zeta_token *history, size_t n_history, zeta_rng *rng, sampler_cand *scratch);
+
+/* argmax with ties to the lowest id */
+zeta_token sampler_argmax(const float *logits, int32_t n_vocab);
+/* Shannon entropy (nats) of softmax(logits) */
+double sampler_entropy(const float *logits, int32_t n_vocab);
+
+#endif

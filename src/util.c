@@ -1,0 +1,43 @@
+/* util.c — error reporting and allocation helpers shared by every module. */
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+zeta_status zeta_fail(zeta_error *err, zeta_status status, const char *fmt, ...) {
+    if (err) {
+        err->status = status;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+zeta_status zeta_ok(zeta_error *err) {
+    if (err) {
+        err->status = ZETA_OK;
+        err->message[0] = '\0';
+    }
+    return ZETA_OK;
+}
+
+void *zeta_malloc_array(size_t n, size_t size) {
+    size_t total;
+    if (!zeta_mul_size(n, size, &total) || total == 0) return NULL;
+    return malloc(total);
+}
+
+void *zeta_calloc_array(size_t n, size_t size) {
+    if (n == 0 || size == 0) return NULL;
+    return calloc(n, size);
+}
+
+double zeta_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}

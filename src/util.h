@@ -1,0 +1,35 @@
+/* util.h — small shared helpers of the library: error reporting into zeta_error and
+ * overflow-checked size arithmetic for values that come from files or callers. */
+#ifndef ZETA_UTIL_H
+#define ZETA_UTIL_H
+
+#include "zeta.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define ZETA_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define ZETA_PRINTF(a, b)
+#endif
+
+/* Fills err (if non-NULL) with status and a printf-formatted message; returns status. */
+zeta_status zeta_fail(zeta_error *err, zeta_status status, const char *fmt, ...) ZETA_PRINTF(3, 4);
+/* Sets err to ZETA_OK with an empty message; returns ZETA_OK. */
+zeta_status zeta_ok(zeta_error *err);
+
+/* Checked arithmetic: return false on overflow (and leave *out unspecified). */
+static inline bool zeta_add_u64(uint64_t a, uint64_t b, uint64_t *out) { return !__builtin_add_overflow(a, b, out); }
+static inline bool zeta_mul_u64(uint64_t a, uint64_t b, uint64_t *out) { return !__builtin_mul_overflow(a, b, out); }
+static inline bool zeta_add_size(size_t a, size_t b, size_t *out) { return !__builtin_add_overflow(a, b, out); }
+static inline bool zeta_mul_size(size_t a, size_t b, size_t *out) { return !__builtin_mul_overflow(a, b, out); }
+
+/* malloc/calloc that return NULL for a zero or overflowing request instead of UB. */
+void *zeta_malloc_array(size_t n, size_t size);
+void *zeta_calloc_array(size_t n, size_t size);
+
+/* Monotonic clock in milliseconds. */
+double zeta_now_ms(void);
+
+#endif

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Runs every test binary in $BUILD/tests (from the repository root) and prints the totals.
+# Last line: "N passed, N failed, N skipped". Exit status 1 if any case failed or a binary crashed.
+BUILD=${BUILD:-build}
+cd "$(dirname "$0")/.." || exit 1
+passed=0; failed=0; skipped=0; crashed=0
+log=$(mktemp)
+for t in "$BUILD"/tests/test_*; do
+    [ -x "$t" ] || continue
+    case "$t" in *.o|*.d) continue;; esac
+    echo "== $(basename "$t")"
+    "$t" >"$log" 2>&1
+    rc=$?
+    cat "$log"
+    p=$(grep -c '^ok - ' "$log"); f=$(grep -c '^FAIL - ' "$log"); s=$(grep -c '^skip - ' "$log")
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "FAIL - $(basename "$t") exited with status $rc"
+        failed=$((failed + 1)); crashed=1
+    fi
+done
+rm -f "$log"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
