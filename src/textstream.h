@@ -20,7 +20,7 @@ typedef struct textstream {
 bool textstream_init(textstream *ts, const char *const *stop, size_t n_stop);
 void textstream_free(textstream *ts);
 
-/* Appends bytes. Then *out/*out_len is the text that is now safe to release (complete UTF-8, not
+/* Appends bytes. Then *out and *out_len give the text that is now safe to release (complete UTF-8, not
  * part of a possible stop string); it points into the stream and is valid until the next call.
  * Returns false on allocation failure. After a stop string is seen, ts->stopped is true and
  * *out holds the text before it. */

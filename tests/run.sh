@@ -5,11 +5,11 @@ BUILD=${BUILD:-build}
 cd "$(dirname "$0")/.." || exit 1
 passed=0; failed=0; skipped=0; crashed=0
 log=$(mktemp)
-for t in "$BUILD"/tests/test_*; do
-    [ -x "$t" ] || continue
+for t in "$BUILD"/tests/test_* tests/test_*.sh; do
+    [ -f "$t" ] || continue
     case "$t" in *.o|*.d) continue;; esac
     echo "== $(basename "$t")"
-    "$t" >"$log" 2>&1
+    case "$t" in *.sh) BUILD=$BUILD sh "$t" >"$log" 2>&1 ;; *) "$t" >"$log" 2>&1 ;; esac
     rc=$?
     cat "$log"
     p=$(grep -c '^ok - ' "$log"); f=$(grep -c '^FAIL - ' "$log"); s=$(grep -c '^skip - ' "$log")

@@ -1,0 +1,55 @@
+/* backend.h — the operations forward.c needs, behind a table of function pointers, so the forward
+ * pass is written once for every backend (CPU today; CUDA later). Buffers are float arrays owned by
+ * the backend (host memory on the CPU backend). Activations are row-major: token t's vector of
+ * width n starts at x + t * n. A backend instance belongs to one session (KV cache, scratch,
+ * threads). */
+#ifndef ZETA_BACKEND_H
+#define ZETA_BACKEND_H
+
+#include "model.h"
+
+typedef struct zeta_rope_params {
+    uint32_t n_rot;
+    zeta_rope_type mode;
+    float base, freq_scale;
+    const float *freq_factors;   /* n_rot/2 or NULL */
+} zeta_rope_params;
+
+typedef struct zeta_backend_ops zeta_backend_ops;
+typedef struct zeta_backend_inst {
+    const zeta_backend_ops *ops;
+    void *ctx;
+} zeta_backend_inst;
+
+struct zeta_backend_ops {
+    const char *name;
+    void (*free)(void *ctx);
+    /* out[t] = row tokens[t] of w, as f32 */
+    void (*get_rows)(void *ctx, const zeta_weight *w, const zeta_token *tokens, int n, float *out);
+    /* out[t] = x[t] / rms(x[t]) * w   (rows of w->ne0; out may equal x) */
+    void (*rmsnorm)(void *ctx, const float *x, const zeta_weight *w, float eps, int n_rows, float *out);
+    /* y[t] = W x[t] (+ bias if bias && bias->data), for t < n_tok; x rows of w->ne0, y rows of w->ne1 */
+    void (*matmul)(void *ctx, const zeta_weight *w, const zeta_weight *bias, const float *x, int n_tok, float *y);
+    /* rotates the first n_rot dims of each head of x[t] (n_heads heads of head_dim) at position pos0 + t */
+    void (*rope)(void *ctx, float *x, int n_tok, int n_heads, int head_dim, uint32_t pos0, const zeta_rope_params *rp);
+    /* appends k, v of n_tok tokens at positions pos0.. to layer il's cache, then
+     * out[t] = causal softmax(q[t] . K / sqrt(head_dim)) V over positions 0..pos0+t */
+    void (*attention)(void *ctx, int il, const float *q, const float *k, const float *v, int n_tok, uint32_t pos0,
+                      float *out);
+    /* out = silu(gate) * up, n elements (out may equal gate) */
+    void (*swiglu)(void *ctx, const float *gate, const float *up, size_t n, float *out);
+    /* x += y, n elements */
+    void (*add)(void *ctx, float *x, const float *y, size_t n);
+};
+
+typedef struct zeta_backend_config {
+    int n_threads;
+    uint32_t n_ctx;
+    zeta_type kv_type;      /* F32 or F16 */
+    uint32_t max_batch;     /* largest n_tok of one call */
+} zeta_backend_config;
+
+zeta_status cpu_backend_new(const struct zeta_model *m, const zeta_backend_config *cfg, zeta_backend_inst *out,
+                            zeta_error *err);
+
+#endif

@@ -1,0 +1,82 @@
+/* forward.c — the transformer step, readable like the math:
+ *   x = embed(tokens)
+ *   per layer:  h = rmsnorm(x) ; q,k,v = Wq h (+bq), Wk h (+bk), Wv h (+bv)
+ *               [qwen3: q,k = per-head rmsnorm] ; q,k = rope(q,k) ; a = attention(q, K, V)
+ *               x += Wo a
+ *               h = rmsnorm(x) ; x += Wdown (silu(Wgate h) * Wup h)
+ *   logits = Wout rmsnorm(x)
+ * Every operation goes through the backend table; nothing here knows the hardware. */
+#include "forward.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+zeta_status fwd_buffers_init(fwd_buffers *b, const struct zeta_model *m, uint32_t cap, zeta_error *err) {
+    memset(b, 0, sizeof *b);
+    const zeta_hparams *hp = &m->hp;
+    size_t E = hp->n_embd, Q = (size_t)hp->n_head * hp->head_dim_k, K = (size_t)hp->n_head_kv * hp->head_dim_k;
+    size_t V = (size_t)hp->n_head_kv * hp->head_dim_v, O = (size_t)hp->n_head * hp->head_dim_v, F = hp->n_ff;
+    size_t wide = E > O ? E : O;
+    b->cap = cap;
+    b->x = zeta_malloc_array((size_t)cap * E, sizeof(float));
+    b->xn = zeta_malloc_array((size_t)cap * wide, sizeof(float));
+    b->q = zeta_malloc_array((size_t)cap * Q, sizeof(float));
+    b->k = zeta_malloc_array((size_t)cap * K, sizeof(float));
+    b->v = zeta_malloc_array((size_t)cap * V, sizeof(float));
+    b->att = zeta_malloc_array((size_t)cap * O, sizeof(float));
+    b->ga = zeta_malloc_array((size_t)cap * F, sizeof(float));
+    b->up = zeta_malloc_array((size_t)cap * F, sizeof(float));
+    if (!b->x || !b->xn || !b->q || !b->k || !b->v || !b->att || !b->ga || !b->up) {
+        fwd_buffers_free(b);
+        return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory allocating activation buffers for %u tokens", cap);
+    }
+    return ZETA_OK;
+}
+
+void fwd_buffers_free(fwd_buffers *b) {
+    free(b->x); free(b->xn); free(b->q); free(b->k); free(b->v); free(b->att); free(b->ga); free(b->up);
+    memset(b, 0, sizeof *b);
+}
+
+zeta_status forward_batch(const struct zeta_model *m, zeta_backend_inst *be, fwd_buffers *b, const zeta_token *tokens,
+                          uint32_t n, uint32_t pos0, float *logits, bool all_logits, atomic_bool *cancel, zeta_error *err) {
+    const zeta_backend_ops *op = be->ops;
+    void *c = be->ctx;
+    const zeta_hparams *hp = &m->hp;
+    const int nt = (int)n;
+    const size_t E = hp->n_embd;
+    const zeta_rope_params rp = {hp->n_rot, m->arch->rope, hp->rope_base, hp->rope_freq_scale, m->rope_freqs};
+
+    op->get_rows(c, &m->tok_embd, tokens, nt, b->x);
+    for (uint32_t il = 0; il < hp->n_layer; il++) {
+        const zeta_layer *L = &m->layers[il];
+        /* attention block */
+        op->rmsnorm(c, b->x, &L->attn_norm, hp->norm_eps, nt, b->xn);
+        op->matmul(c, &L->wq, &L->bq, b->xn, nt, b->q);
+        op->matmul(c, &L->wk, &L->bk, b->xn, nt, b->k);
+        op->matmul(c, &L->wv, &L->bv, b->xn, nt, b->v);
+        if (L->q_norm.data) {
+            op->rmsnorm(c, b->q, &L->q_norm, hp->norm_eps, nt * (int)hp->n_head, b->q);
+            op->rmsnorm(c, b->k, &L->k_norm, hp->norm_eps, nt * (int)hp->n_head_kv, b->k);
+        }
+        op->rope(c, b->q, nt, (int)hp->n_head, (int)hp->head_dim_k, pos0, &rp);
+        op->rope(c, b->k, nt, (int)hp->n_head_kv, (int)hp->head_dim_k, pos0, &rp);
+        op->attention(c, (int)il, b->q, b->k, b->v, nt, pos0, b->att);
+        op->matmul(c, &L->wo, NULL, b->att, nt, b->xn);
+        op->add(c, b->x, b->xn, (size_t)nt * E);
+        /* feed-forward block */
+        op->rmsnorm(c, b->x, &L->ffn_norm, hp->norm_eps, nt, b->xn);
+        op->matmul(c, &L->w_gate, NULL, b->xn, nt, b->ga);
+        op->matmul(c, &L->w_up, NULL, b->xn, nt, b->up);
+        op->swiglu(c, b->ga, b->up, (size_t)nt * hp->n_ff, b->ga);
+        op->matmul(c, &L->w_down, NULL, b->ga, nt, b->xn);
+        op->add(c, b->x, b->xn, (size_t)nt * E);
+        if (cancel && atomic_load_explicit(cancel, memory_order_relaxed))
+            return zeta_fail(err, ZETA_ERR_CANCELLED, "evaluation cancelled");
+    }
+    const int first = all_logits ? 0 : nt - 1;
+    const int rows = nt - first;
+    op->rmsnorm(c, b->x + (size_t)first * E, &m->output_norm, hp->norm_eps, rows, b->xn);
+    op->matmul(c, &m->output, NULL, b->xn, rows, logits);
+    return ZETA_OK;
+}

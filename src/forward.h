@@ -1,0 +1,23 @@
+/* forward.h — one transformer forward pass over a batch of tokens, written once against the
+ * backend interface for every architecture in arch.c and every weight type. */
+#ifndef ZETA_FORWARD_H
+#define ZETA_FORWARD_H
+
+#include "backend.h"
+#include <stdatomic.h>
+
+typedef struct fwd_buffers {
+    uint32_t cap;            /* tokens per call */
+    float *x, *xn, *q, *k, *v, *att, *ga, *up;
+} fwd_buffers;
+
+zeta_status fwd_buffers_init(fwd_buffers *b, const struct zeta_model *m, uint32_t cap, zeta_error *err);
+void fwd_buffers_free(fwd_buffers *b);
+
+/* Evaluates tokens[0..n) at positions pos0.. (n <= b->cap, pos0 + n <= n_ctx checked by the caller).
+ * logits: n_vocab floats for the last token, or n * n_vocab when all_logits. Returns
+ * ZETA_ERR_CANCELLED (checked between layers) when *cancel becomes true. */
+zeta_status forward_batch(const struct zeta_model *m, zeta_backend_inst *be, fwd_buffers *b, const zeta_token *tokens,
+                          uint32_t n, uint32_t pos0, float *logits, bool all_logits, atomic_bool *cancel, zeta_error *err);
+
+#endif

@@ -1,0 +1,106 @@
+/* generate.c — zeta_generate: tokenize the prompt, evaluate it after what the session holds, then
+ * sample -> evaluate -> stream complete UTF-8 text through the callback until EOS, a stop string,
+ * max_tokens, a full context, the callback's "stop" or a cancel. */
+#include "session.h"
+#include "textstream.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+zeta_generate_params zeta_generate_params_default(void) {
+    zeta_generate_params p;
+    memset(&p, 0, sizeof p);
+    p.sampler = zeta_sampler_params_default();
+    p.max_tokens = 256;
+    p.add_bos = true;
+    return p;
+}
+
+static bool emit(const zeta_generate_params *p, const char *text, size_t len) {
+    if (!len || !p->on_text) return true;
+    return p->on_text(p->user, text, len);
+}
+
+zeta_status zeta_generate(zeta_session *s, const char *prompt, const zeta_generate_params *params,
+                          zeta_generate_result *result, zeta_error *err) {
+    zeta_generate_result res;
+    memset(&res, 0, sizeof res);
+    if (result) *result = res;
+    if (!session_ok(s)) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_generate: session is %s",
+                                         s ? "not a live zeta_session (freed or wrong handle)" : "NULL");
+    if (!prompt) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_generate: prompt is NULL (pass \"\" to continue)");
+    zeta_generate_params def = zeta_generate_params_default();
+    const zeta_generate_params *p = params ? params : &def;
+    zeta_status st = sampler_check_params(&p->sampler, err);
+    if (st != ZETA_OK) return st;
+    if (p->n_stop && !p->stop) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_generate: stop is NULL with n_stop %zu", p->n_stop);
+    for (size_t i = 0; i < p->n_stop; i++)
+        if (!p->stop[i]) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_generate: stop[%zu] is NULL", i);
+    const zeta_model *m = s->model;
+
+    /* prompt */
+    unsigned flags = (p->add_bos && s->n_tokens == 0 ? ZETA_TOKENIZE_ADD_SPECIAL : 0) |
+                     (p->parse_special ? ZETA_TOKENIZE_PARSE_SPECIAL : 0);
+    size_t len = strlen(prompt), n_prompt = 0;
+    st = zeta_tokenize(m, prompt, len, flags, NULL, 0, &n_prompt, err);
+    if (st != ZETA_OK && st != ZETA_ERR_BUFFER_TOO_SMALL) return st;
+    zeta_token *toks = NULL;
+    if (n_prompt) {
+        toks = malloc(n_prompt * sizeof *toks);
+        if (!toks) return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory tokenizing a prompt of %zu bytes", len);
+        st = zeta_tokenize(m, prompt, len, flags, toks, n_prompt, &n_prompt, err);
+        if (st != ZETA_OK) { free(toks); return st; }
+    }
+    if (s->n_tokens + n_prompt > s->n_ctx) {
+        free(toks);
+        return zeta_fail(err, ZETA_ERR_CONTEXT_FULL, "the prompt has %zu tokens; with the %zu already in the session it needs %zu, but the context holds %u",
+                         n_prompt, s->n_tokens, s->n_tokens + n_prompt, s->n_ctx);
+    }
+    double t0 = zeta_now_ms();
+    st = session_eval(s, toks, n_prompt, NULL, err);
+    free(toks);
+    if (st != ZETA_OK) return st;
+    res.n_prompt = (uint32_t)n_prompt;
+    res.prompt_ms = zeta_now_ms() - t0;
+    if (!s->has_logits)
+        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_generate: the prompt is empty and the session holds no tokens");
+
+    textstream ts;
+    if (!textstream_init(&ts, p->stop, p->n_stop)) return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory");
+    double t1 = zeta_now_ms();
+    char piece[256];
+    const char *out;
+    size_t out_len;
+    res.finish = ZETA_FINISH_LENGTH;
+    while (p->max_tokens == 0 || res.n_generated < p->max_tokens) {
+        zeta_token t;
+        if ((st = zeta_session_sample(s, &p->sampler, &t, err)) != ZETA_OK) goto done;
+        if (vocab_is_eog(m->vocab, t)) { res.finish = ZETA_FINISH_EOS; break; }
+        if (s->n_tokens >= s->n_ctx) { res.finish = ZETA_FINISH_CONTEXT_FULL; break; }
+        if ((st = session_eval(s, &t, 1, NULL, err)) != ZETA_OK) goto done;
+        res.n_generated++;
+        size_t need = vocab_token_piece(m->vocab, t, false, piece, sizeof piece);
+        const char *src = piece;
+        char *big = NULL;
+        if (need > sizeof piece) {
+            big = malloc(need);
+            if (!big) { st = zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory"); goto done; }
+            vocab_token_piece(m->vocab, t, false, big, need);
+            src = big;
+        }
+        bool ok = textstream_push(&ts, src, need, &out, &out_len);
+        free(big);
+        if (!ok) { st = zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory"); goto done; }
+        if (!emit(p, out, out_len)) { res.finish = ZETA_FINISH_STOPPED; goto finished; }
+        if (ts.stopped) { res.finish = ZETA_FINISH_STOP_STRING; goto finished; }
+    }
+    textstream_flush(&ts, &out, &out_len);
+    if (!emit(p, out, out_len) && res.finish == ZETA_FINISH_LENGTH) res.finish = ZETA_FINISH_STOPPED;
+finished:
+    st = zeta_ok(err);
+done:
+    res.generate_ms = zeta_now_ms() - t1;
+    textstream_free(&ts);
+    if (result) *result = res;
+    return st;
+}

@@ -1,0 +1,450 @@
+/* zeta.c — the public entry points of zeta.h except generation: argument and handle checks, then
+ * delegation to model.c, tokenizer.c, forward.c and sampler.c. */
+#include "session.h"
+#include "cpu/kernels.h"
+#include "quant.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ version, status */
+
+uint32_t zeta_version(void) { return ZETA_VERSION_NUMBER; }
+const char *zeta_version_string(void) { return ZETA_VERSION_STRING; }
+
+const char *zeta_status_name(zeta_status status) {
+    switch (status) {
+    case ZETA_OK: return "ZETA_OK";
+    case ZETA_ERR_INVALID_ARGUMENT: return "ZETA_ERR_INVALID_ARGUMENT";
+    case ZETA_ERR_IO: return "ZETA_ERR_IO";
+    case ZETA_ERR_FORMAT: return "ZETA_ERR_FORMAT";
+    case ZETA_ERR_UNSUPPORTED: return "ZETA_ERR_UNSUPPORTED";
+    case ZETA_ERR_OUT_OF_MEMORY: return "ZETA_ERR_OUT_OF_MEMORY";
+    case ZETA_ERR_BUFFER_TOO_SMALL: return "ZETA_ERR_BUFFER_TOO_SMALL";
+    case ZETA_ERR_CONTEXT_FULL: return "ZETA_ERR_CONTEXT_FULL";
+    case ZETA_ERR_CANCELLED: return "ZETA_ERR_CANCELLED";
+    case ZETA_ERR_BACKEND: return "ZETA_ERR_BACKEND";
+    case ZETA_ERR_INTERNAL: return "ZETA_ERR_INTERNAL";
+    }
+    return "ZETA_ERR_UNKNOWN";
+}
+
+const char *zeta_cpu_kernels(void) { return zk_select()->name; }
+
+int zeta_cpu_cores(void) {
+    /* physical cores: distinct (package, core) pairs in sysfs; else online logical CPUs */
+    long n_online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n_online < 1) n_online = 1;
+    int n_phys = 0;
+    unsigned seen[1024][2];
+    for (long cpu = 0; cpu < n_online && cpu < 1024; cpu++) {
+        char path[128];
+        unsigned ids[2];
+        const char *names[2] = {"physical_package_id", "core_id"};
+        bool ok = true;
+        for (int k = 0; k < 2 && ok; k++) {
+            snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%ld/topology/%s", cpu, names[k]);
+            FILE *f = fopen(path, "r");
+            if (!f || fscanf(f, "%u", &ids[k]) != 1) ok = false;
+            if (f) fclose(f);
+        }
+        if (!ok) return (int)n_online;
+        bool dup = false;
+        for (int i = 0; i < n_phys; i++)
+            if (seen[i][0] == ids[0] && seen[i][1] == ids[1]) dup = true;
+        if (!dup) { seen[n_phys][0] = ids[0]; seen[n_phys][1] = ids[1]; n_phys++; }
+    }
+    return n_phys > 0 ? n_phys : (int)n_online;
+}
+
+/* ------------------------------------------------------------------ models */
+
+static bool model_ok(const zeta_model *m) { return m && m->magic == ZETA_MODEL_MAGIC; }
+
+#define CHECK_MODEL(m)                                                                                        \
+    do {                                                                                                      \
+        if (!(m)) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "%s: model is NULL", __func__);            \
+        if (!model_ok(m))                                                                                     \
+            return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "%s: model is not a live zeta_model (freed or wrong handle)", \
+                             __func__);                                                                       \
+    } while (0)
+
+zeta_model_params zeta_model_params_default(void) {
+    zeta_model_params p;
+    memset(&p, 0, sizeof p);
+    p.backend = ZETA_BACKEND_AUTO;
+    p.use_mmap = true;
+    p.log_level = ZETA_LOG_WARN;
+    return p;
+}
+
+zeta_status zeta_model_load(const char *path, const zeta_model_params *params, zeta_model **out, zeta_error *err) {
+    if (!out) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_model_load: out is NULL");
+    *out = NULL;
+    if (!path) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_model_load: path is NULL");
+    zeta_model_params def = zeta_model_params_default();
+    if (!params) params = &def;
+    if (params->backend == ZETA_BACKEND_CUDA)
+        return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "backend 'cuda' is not available in this build (rebuild with make CUDA=1)");
+    if (params->backend != ZETA_BACKEND_AUTO && params->backend != ZETA_BACKEND_CPU)
+        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_model_load: backend %d is not a zeta_backend value",
+                         (int)params->backend);
+    if (params->on_progress && !params->on_progress(params->progress_user, 0.0f))
+        return zeta_fail(err, ZETA_ERR_CANCELLED, "loading %s cancelled by the progress callback", path);
+    zeta_status st = model_load(path, params->use_mmap, out, err);
+    if (st != ZETA_OK) return st;
+    if (params->log && params->log_level >= ZETA_LOG_INFO) {
+        char line[256];
+        snprintf(line, sizeof line, "loaded %s: %s, %u layers, %llu parameters, kernels %s", path, (*out)->arch->name,
+                 (*out)->hp.n_layer, (unsigned long long)(*out)->n_params, zeta_cpu_kernels());
+        params->log(params->log_user, ZETA_LOG_INFO, line);
+    }
+    if (params->on_progress && !params->on_progress(params->progress_user, 1.0f)) {
+        model_free(*out);
+        *out = NULL;
+        return zeta_fail(err, ZETA_ERR_CANCELLED, "loading %s cancelled by the progress callback", path);
+    }
+    return zeta_ok(err);
+}
+
+void zeta_model_free(zeta_model *model) {
+    if (!model || model->magic != ZETA_MODEL_MAGIC) return;
+    model_free(model);
+}
+
+zeta_status zeta_model_describe(const zeta_model *m, zeta_model_info *out, zeta_error *err) {
+    if (!out) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_model_describe: out is NULL");
+    memset(out, 0, sizeof *out);
+    CHECK_MODEL(m);
+    const zeta_hparams *hp = &m->hp;
+    out->arch = m->arch->name;
+    out->name = m->name;
+    out->n_params = m->n_params;
+    out->weight_bytes = m->weight_bytes;
+    out->file_bytes = m->g->size;
+    out->bits_per_weight = m->n_params ? 8.0 * (double)m->weight_bytes / (double)m->n_params : 0.0;
+    out->n_vocab = hp->n_vocab;
+    out->n_ctx_train = hp->n_ctx_train;
+    out->n_embd = hp->n_embd;
+    out->n_layer = hp->n_layer;
+    out->n_head = hp->n_head;
+    out->n_head_kv = hp->n_head_kv;
+    out->head_dim = hp->head_dim_k;
+    out->n_ff = hp->n_ff;
+    out->n_rot = hp->n_rot;
+    out->rope_freq_base = hp->rope_base;
+    out->rope_freq_scale = hp->rope_freq_scale;
+    out->norm_eps = hp->norm_eps;
+    out->tied_embeddings = m->tied;
+    out->bos = vocab_bos(m->vocab);
+    out->eos = vocab_eos(m->vocab);
+    out->tokenizer = vocab_model_name(m->vocab);
+    out->pre = vocab_pre_name(m->vocab);
+    out->main_type = m->main_type;
+    out->n_tensors = (uint32_t)m->g->n_tensors;
+    return zeta_ok(err);
+}
+
+zeta_status zeta_model_meta(const zeta_model *m, const char *key, char *buf, size_t cap, size_t *n_out, zeta_error *err) {
+    if (n_out) *n_out = 0;
+    CHECK_MODEL(m);
+    if (!key) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_model_meta: key is NULL");
+    if (!buf && cap) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_model_meta: buf is NULL with cap %zu", cap);
+    const gguf_kv *kv = gguf_find(m->g, key);
+    if (!kv) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_model_meta: the model has no key '%s'", key);
+    size_t need = gguf_kv_to_string(kv, NULL, 0) + 1; /* with the NUL */
+    if (n_out) *n_out = need;
+    if (cap < need)
+        return zeta_fail(err, ZETA_ERR_BUFFER_TOO_SMALL, "zeta_model_meta: value of '%s' needs %zu bytes, cap is %zu", key,
+                         need, cap);
+    gguf_kv_to_string(kv, buf, cap);
+    return zeta_ok(err);
+}
+
+zeta_status zeta_model_tensor(const zeta_model *m, uint32_t index, zeta_tensor_info *out, zeta_error *err) {
+    if (!out) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_model_tensor: out is NULL");
+    memset(out, 0, sizeof *out);
+    CHECK_MODEL(m);
+    if (index >= m->g->n_tensors)
+        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_model_tensor: index %u out of range (the model has %llu tensors)",
+                         index, (unsigned long long)m->g->n_tensors);
+    const gguf_tensor *t = &m->g->tensors[index];
+    out->name = t->name;
+    out->type = (zeta_type)t->type;
+    out->n_dims = t->n_dims;
+    for (int i = 0; i < 4; i++) out->ne[i] = t->ne[i];
+    out->n_bytes = t->n_bytes;
+    out->offset = m->g->data_offset + t->offset;
+    return zeta_ok(err);
+}
+
+uint64_t zeta_model_kv_bytes(const zeta_model *m, uint32_t n_ctx, zeta_type kv_type) {
+    if (!model_ok(m)) return 0;
+    return model_kv_bytes(m, n_ctx, kv_type == ZETA_TYPE_F32 ? 4 : 2);
+}
+
+/* ------------------------------------------------------------------ tokenizer */
+
+zeta_status zeta_tokenize(const zeta_model *m, const char *text, size_t len, unsigned flags, zeta_token *tokens, size_t cap,
+                          size_t *n_out, zeta_error *err) {
+    if (n_out) *n_out = 0;
+    CHECK_MODEL(m);
+    if (!text && len) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_tokenize: text is NULL with len %zu", len);
+    if (!tokens && cap) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_tokenize: tokens is NULL with cap %zu", cap);
+    if (flags & ~(unsigned)(ZETA_TOKENIZE_ADD_SPECIAL | ZETA_TOKENIZE_PARSE_SPECIAL))
+        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_tokenize: unknown flags 0x%x", flags);
+    size_t n = 0;
+    zeta_status st = vocab_tokenize(m->vocab, text ? text : "", len, flags & ZETA_TOKENIZE_ADD_SPECIAL,
+                                    flags & ZETA_TOKENIZE_PARSE_SPECIAL, tokens, cap, &n, err);
+    if (n_out) *n_out = n;
+    if (st != ZETA_OK) return st;
+    return zeta_ok(err);
+}
+
+static zeta_status check_tokens(const zeta_model *m, const zeta_token *tokens, size_t n, const char *fn, zeta_error *err) {
+    uint32_t nv = m->hp.n_vocab;
+    for (size_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || (uint32_t)tokens[i] >= nv)
+            return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "%s: tokens[%zu] = %d is out of range (n_vocab %u)", fn, i,
+                             (int)tokens[i], nv);
+    return ZETA_OK;
+}
+
+zeta_status zeta_detokenize(const zeta_model *m, const zeta_token *tokens, size_t n, unsigned flags, char *buf, size_t cap,
+                            size_t *n_out, zeta_error *err) {
+    if (n_out) *n_out = 0;
+    CHECK_MODEL(m);
+    if (!tokens && n) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_detokenize: tokens is NULL with n %zu", n);
+    if (!buf && cap) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_detokenize: buf is NULL with cap %zu", cap);
+    zeta_status st = check_tokens(m, tokens, n, "zeta_detokenize", err);
+    if (st != ZETA_OK) return st;
+    st = vocab_detokenize(m->vocab, tokens, n, flags & ZETA_DETOKENIZE_SPECIAL, buf, cap, n_out, err);
+    if (st != ZETA_OK) return st;
+    return zeta_ok(err);
+}
+
+zeta_status zeta_token_piece(const zeta_model *m, zeta_token token, unsigned flags, char *buf, size_t cap, size_t *n_out,
+                             zeta_error *err) {
+    if (n_out) *n_out = 0;
+    CHECK_MODEL(m);
+    if (!buf && cap) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_token_piece: buf is NULL with cap %zu", cap);
+    zeta_status st = check_tokens(m, &token, 1, "zeta_token_piece", err);
+    if (st != ZETA_OK) return st;
+    size_t need = vocab_token_piece(m->vocab, token, flags & ZETA_DETOKENIZE_SPECIAL, NULL, 0);
+    if (n_out) *n_out = need;
+    if (cap < need)
+        return zeta_fail(err, ZETA_ERR_BUFFER_TOO_SMALL, "zeta_token_piece: token %d needs %zu bytes, cap is %zu", (int)token,
+                         need, cap);
+    vocab_token_piece(m->vocab, token, flags & ZETA_DETOKENIZE_SPECIAL, buf, cap);
+    return zeta_ok(err);
+}
+
+zeta_token zeta_token_bos(const zeta_model *m) { return model_ok(m) ? vocab_bos(m->vocab) : -1; }
+zeta_token zeta_token_eos(const zeta_model *m) { return model_ok(m) ? vocab_eos(m->vocab) : -1; }
+bool zeta_token_is_eog(const zeta_model *m, zeta_token t) {
+    return model_ok(m) && t >= 0 && (uint32_t)t < m->hp.n_vocab && vocab_is_eog(m->vocab, t);
+}
+uint32_t zeta_n_vocab(const zeta_model *m) { return model_ok(m) ? m->hp.n_vocab : 0; }
+
+/* ------------------------------------------------------------------ sessions */
+
+bool session_ok(const zeta_session *s) { return s && s->magic == ZETA_SESSION_MAGIC; }
+
+#define CHECK_SESSION(s)                                                                                      \
+    do {                                                                                                      \
+        if (!(s)) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "%s: session is NULL", __func__);          \
+        if (!session_ok(s))                                                                                   \
+            return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "%s: session is not a live zeta_session (freed or wrong handle)", \
+                             __func__);                                                                       \
+    } while (0)
+
+zeta_session_params zeta_session_params_default(void) {
+    zeta_session_params p;
+    memset(&p, 0, sizeof p);
+    p.n_ctx = 0;
+    p.n_threads = 0;
+    p.kv_type = ZETA_TYPE_F16;
+    p.seed = 0x5eed;
+    p.n_batch = 512;
+    return p;
+}
+
+#define ZETA_DEFAULT_MAX_CTX 4096u
+#define ZETA_MAX_THREADS 512
+
+zeta_status zeta_session_new(const zeta_model *m, const zeta_session_params *params, zeta_session **out, zeta_error *err) {
+    if (!out) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_new: out is NULL");
+    *out = NULL;
+    CHECK_MODEL(m);
+    zeta_session_params p = params ? *params : zeta_session_params_default();
+    if (p.kv_type != ZETA_TYPE_F16 && p.kv_type != ZETA_TYPE_F32) {
+        const char *tn = zeta_type_name(p.kv_type);
+        return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "zeta_session_new: kv_type %s is not supported (supported: f16, f32)",
+                         tn ? tn : "(invalid)");
+    }
+    if (p.n_threads < 0 || p.n_threads > ZETA_MAX_THREADS)
+        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_new: n_threads %d out of range (0..%d)", p.n_threads,
+                         ZETA_MAX_THREADS);
+    if (p.n_ctx > (1u << 24))
+        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_new: n_ctx %u out of range (0..%u)", p.n_ctx, 1u << 24);
+    if (p.n_batch == 0 || p.n_batch > 8192)
+        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_new: n_batch %u out of range (1..8192)", p.n_batch);
+    uint32_t n_ctx = p.n_ctx ? p.n_ctx : (m->hp.n_ctx_train < ZETA_DEFAULT_MAX_CTX ? m->hp.n_ctx_train : ZETA_DEFAULT_MAX_CTX);
+    int n_threads = p.n_threads ? p.n_threads : zeta_cpu_cores();
+    uint32_t n_batch = p.n_batch < n_ctx ? p.n_batch : n_ctx;
+
+    /* refuse before allocating what cannot fit */
+    uint64_t kv_bytes = model_kv_bytes(m, n_ctx, p.kv_type == ZETA_TYPE_F32 ? 4 : 2);
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && psz > 0 && kv_bytes > (uint64_t)pages * (uint64_t)psz)
+        return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY,
+                         "zeta_session_new: a KV cache of %u tokens needs %llu MiB but this machine has %llu MiB of memory",
+                         n_ctx, (unsigned long long)(kv_bytes >> 20), (unsigned long long)(((uint64_t)pages * (uint64_t)psz) >> 20));
+
+    zeta_session *s = calloc(1, sizeof *s);
+    if (!s) return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory creating a session");
+    s->model = m;
+    s->n_ctx = n_ctx;
+    s->n_batch = n_batch;
+    s->n_threads = n_threads;
+    s->kv_type = p.kv_type;
+    atomic_init(&s->cancel, false);
+    rng_seed(&s->rng, p.seed);
+    zeta_status st;
+    zeta_backend_config cfg = {n_threads, n_ctx, p.kv_type, n_batch};
+    if ((st = cpu_backend_new(m, &cfg, &s->be, err)) != ZETA_OK) { free(s); return st; }
+    if ((st = fwd_buffers_init(&s->buf, m, n_batch, err)) != ZETA_OK) goto fail;
+    s->tokens = zeta_malloc_array(n_ctx, sizeof *s->tokens);
+    s->logits = zeta_malloc_array(m->hp.n_vocab, sizeof(float));
+    s->logits_tmp = zeta_malloc_array(m->hp.n_vocab, sizeof(float));
+    s->cands = zeta_malloc_array(m->hp.n_vocab, sizeof *s->cands);
+    if (!s->tokens || !s->logits || !s->logits_tmp || !s->cands) {
+        st = zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory creating a session of %u tokens", n_ctx);
+        goto fail;
+    }
+    s->magic = ZETA_SESSION_MAGIC;
+    *out = s;
+    return zeta_ok(err);
+fail:
+    s->magic = ZETA_SESSION_MAGIC;
+    zeta_session_free(s);
+    return st;
+}
+
+void zeta_session_free(zeta_session *s) {
+    if (!session_ok(s)) return;
+    s->magic = ZETA_DEAD_MAGIC;
+    if (s->be.ops) s->be.ops->free(s->be.ctx);
+    fwd_buffers_free(&s->buf);
+    free(s->tokens);
+    free(s->logits);
+    free(s->logits_tmp);
+    free(s->cands);
+    free(s);
+}
+
+zeta_status session_eval(zeta_session *s, const zeta_token *tokens, size_t n, float *all_logits, zeta_error *err) {
+    const struct zeta_model *m = s->model;
+    if (atomic_exchange(&s->cancel, false)) return zeta_fail(err, ZETA_ERR_CANCELLED, "evaluation cancelled");
+    if (n == 0) return zeta_ok(err);
+    zeta_status st = check_tokens(m, tokens, n, "zeta_session_eval", err);
+    if (st != ZETA_OK) return st;
+    if (n > s->n_ctx || s->n_tokens + n > s->n_ctx)
+        return zeta_fail(err, ZETA_ERR_CONTEXT_FULL,
+                         "evaluating %zu tokens at position %zu needs %zu positions; the context holds %u", n, s->n_tokens,
+                         s->n_tokens + n, s->n_ctx);
+    const size_t nv = m->hp.n_vocab;
+    for (size_t done = 0; done < n;) {
+        uint32_t nb = (uint32_t)(n - done < s->n_batch ? n - done : s->n_batch);
+        float *out = all_logits ? all_logits + done * nv : s->logits_tmp;
+        st = forward_batch(m, &s->be, &s->buf, tokens + done, nb, (uint32_t)(s->n_tokens + done), out, all_logits != NULL,
+                           &s->cancel, err);
+        if (st != ZETA_OK) {
+            if (st == ZETA_ERR_CANCELLED) atomic_store(&s->cancel, false);
+            return st;
+        }
+        done += nb;
+    }
+    memcpy(s->logits, all_logits ? all_logits + (n - 1) * nv : s->logits_tmp, nv * sizeof(float));
+    memcpy(s->tokens + s->n_tokens, tokens, n * sizeof *tokens);
+    s->n_tokens += n;
+    s->has_logits = true;
+    return zeta_ok(err);
+}
+
+zeta_status zeta_session_eval(zeta_session *s, const zeta_token *tokens, size_t n, zeta_error *err) {
+    CHECK_SESSION(s);
+    if (!tokens && n) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_eval: tokens is NULL with n %zu", n);
+    return session_eval(s, tokens, n, NULL, err);
+}
+
+zeta_status zeta_session_eval_all(zeta_session *s, const zeta_token *tokens, size_t n, float *all_logits, zeta_error *err) {
+    CHECK_SESSION(s);
+    if (!tokens && n) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_eval_all: tokens is NULL with n %zu", n);
+    if (!all_logits) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_eval_all: all_logits is NULL");
+    return session_eval(s, tokens, n, all_logits, err);
+}
+
+const float *zeta_session_logits(const zeta_session *s, size_t *n_vocab) {
+    if (n_vocab) *n_vocab = 0;
+    if (!session_ok(s) || !s->has_logits) return NULL;
+    if (n_vocab) *n_vocab = s->model->hp.n_vocab;
+    return s->logits;
+}
+
+size_t zeta_session_position(const zeta_session *s) { return session_ok(s) ? s->n_tokens : 0; }
+uint32_t zeta_session_n_ctx(const zeta_session *s) { return session_ok(s) ? s->n_ctx : 0; }
+
+const zeta_token *zeta_session_tokens(const zeta_session *s, size_t *n) {
+    if (n) *n = session_ok(s) ? s->n_tokens : 0;
+    return session_ok(s) ? s->tokens : NULL;
+}
+
+zeta_status zeta_session_rewind(zeta_session *s, size_t n_keep, zeta_error *err) {
+    CHECK_SESSION(s);
+    if (n_keep > s->n_tokens)
+        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_rewind: n_keep %zu is past the position %zu", n_keep,
+                         s->n_tokens);
+    if (n_keep < s->n_tokens) {
+        s->n_tokens = n_keep;
+        s->has_logits = false; /* the logits belonged to a token that is gone */
+    }
+    return zeta_ok(err);
+}
+
+void zeta_session_cancel(zeta_session *s) {
+    if (session_ok(s)) atomic_store(&s->cancel, true);
+}
+
+/* ------------------------------------------------------------------ sampling */
+
+zeta_sampler_params zeta_sampler_params_default(void) {
+    zeta_sampler_params p;
+    memset(&p, 0, sizeof p);
+    p.temperature = 0.8f;
+    p.top_k = 40;
+    p.top_p = 0.95f;
+    p.min_p = 0.05f;
+    p.repeat_penalty = 1.0f;
+    p.repeat_last_n = 64;
+    return p;
+}
+
+zeta_status zeta_session_sample(zeta_session *s, const zeta_sampler_params *p, zeta_token *out, zeta_error *err) {
+    if (!out) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_sample: out is NULL");
+    *out = -1;
+    CHECK_SESSION(s);
+    zeta_sampler_params def = zeta_sampler_params_default();
+    if (!p) p = &def;
+    zeta_status st = sampler_check_params(p, err);
+    if (st != ZETA_OK) return st;
+    if (!s->has_logits)
+        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_sample: no logits yet (evaluate at least one token first)");
+    size_t hist = s->n_tokens;
+    if (p->repeat_last_n >= 0 && (size_t)p->repeat_last_n < hist) hist = (size_t)p->repeat_last_n;
+    *out = sampler_sample(p, s->logits, (int32_t)s->model->hp.n_vocab, s->tokens + s->n_tokens - hist, hist, &s->rng,
+                          s->cands);
+    return zeta_ok(err);
+}

@@ -1,0 +1,35 @@
+/* cli.h — shared pieces of the zeta command-line tool: option parsing helpers, error exit, and
+ * the subcommand entry points. The CLI uses only the public API in zeta.h. */
+#ifndef ZETA_CLI_H
+#define ZETA_CLI_H
+
+#include "zeta.h"
+#include <stdbool.h>
+#include <stdio.h>
+
+/* prints "zeta: <message>" to stderr and returns 1 (for `return die(...)`) */
+int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* prints "zeta: <err.message>" and returns 1 */
+int die_err(const zeta_error *err);
+
+/* option value parsing: return false (after printing an error) when the value is bad */
+bool arg_int(const char *opt, const char *val, long lo, long hi, long *out);
+bool arg_float(const char *opt, const char *val, double lo, double hi, double *out);
+/* "f16" / "f32" -> type */
+bool arg_kv_type(const char *opt, const char *val, zeta_type *out);
+/* the value of option argv[*i] (advances *i); NULL after printing an error if missing */
+const char *arg_value(int argc, char **argv, int *i);
+
+/* reads a whole file (binary); NULL after printing an error */
+char *read_file(const char *path, size_t *len);
+
+/* loads a model, printing the error */
+zeta_model *load_model(const char *path);
+
+int cmd_run(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
+int cmd_logits(int argc, char **argv);
+
+#endif

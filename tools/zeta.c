@@ -1,0 +1,347 @@
+/* zeta.c — the `zeta` command-line tool: dispatch to subcommands, and the run / info / tokenize
+ * subcommands. Uses only zeta.h. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("zeta: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+int die_err(const zeta_error *err) { return die("%s", err->message); }
+
+bool arg_int(const char *opt, const char *val, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(val, &end, 10);
+    if (errno || end == val || *end || v < lo || v > hi) {
+        die("%s: '%s' is not an integer in %ld..%ld", opt, val, lo, hi);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool arg_float(const char *opt, const char *val, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(val, &end);
+    if (errno || end == val || *end || !(v >= lo && v <= hi)) {
+        die("%s: '%s' is not a number in %g..%g", opt, val, lo, hi);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool arg_kv_type(const char *opt, const char *val, zeta_type *out) {
+    if (!strcmp(val, "f16")) *out = ZETA_TYPE_F16;
+    else if (!strcmp(val, "f32")) *out = ZETA_TYPE_F32;
+    else {
+        die("%s: '%s' is not a supported KV cache type (f16, f32)", opt, val);
+        return false;
+    }
+    return true;
+}
+
+const char *arg_value(int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) {
+        die("option %s needs a value", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        die("cannot open '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap) break;
+        char *nb = realloc(buf, cap * 2 + 1);
+        if (!nb) { free(buf); buf = NULL; break; }
+        buf = nb;
+        cap *= 2;
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        die("cannot read '%s'", path);
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+zeta_model *load_model(const char *path) {
+    zeta_model *m = NULL;
+    zeta_error err;
+    if (zeta_model_load(path, NULL, &m, &err) != ZETA_OK) {
+        die_err(&err);
+        return NULL;
+    }
+    return m;
+}
+
+/* ------------------------------------------------------------------ run */
+
+static bool on_text(void *user, const char *text, size_t len) {
+    (void)user;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    return true;
+}
+
+static const char *run_help =
+    "usage: zeta run -m MODEL [-p PROMPT | -f FILE] [options]\n"
+    "Generates text after the prompt and streams it to stdout; speeds go to stderr.\n"
+    "  -m, --model FILE        GGUF model\n"
+    "  -p, --prompt TEXT       prompt (default: empty, generation starts from BOS)\n"
+    "  -f, --file FILE         read the prompt from FILE\n"
+    "  -n, --n-predict N       tokens to generate (default 256; 0 = until EOS or the context is full)\n"
+    "  -c, --ctx-size N        context size (default: the model's, at most 4096)\n"
+    "  -t, --threads N         threads (default: physical cores)\n"
+    "  --temp X                temperature (default 0.8; 0 = greedy)\n"
+    "  --top-k N               (default 40; 0 = off)\n"
+    "  --top-p X               (default 0.95; 1 = off)\n"
+    "  --min-p X               (default 0.05; 0 = off)\n"
+    "  --repeat-penalty X      (default 1.0 = off)\n"
+    "  --repeat-last-n N       tokens the penalties look at (default 64; -1 = all)\n"
+    "  --frequency-penalty X   (default 0)\n"
+    "  --presence-penalty X    (default 0)\n"
+    "  --seed N                RNG seed (default: from the clock)\n"
+    "  --stop TEXT             stop when TEXT is generated (repeatable)\n"
+    "  --cache-type-k T        KV cache type f16 (default) or f32 (also sets V)\n"
+    "  --no-bos                do not add BOS\n"
+    "  --no-echo               do not print the prompt before the generated text\n";
+
+int cmd_run(int argc, char **argv) {
+    const char *model = NULL, *prompt = "", *file = NULL;
+    zeta_session_params sp = zeta_session_params_default();
+    zeta_generate_params gp = zeta_generate_params_default();
+    const char *stops[16];
+    size_t n_stop = 0;
+    bool echo = true, seed_given = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        long l;
+        double d;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(run_help, stdout); return 0; }
+        else if (!strcmp(a, "--no-bos")) gp.add_bos = false;
+        else if (!strcmp(a, "--no-echo")) echo = false;
+        else if (!(v = arg_value(argc, argv, &i))) return 2;
+        else if (!strcmp(a, "-m") || !strcmp(a, "--model")) model = v;
+        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) prompt = v;
+        else if (!strcmp(a, "-f") || !strcmp(a, "--file")) file = v;
+        else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) { if (!arg_int(a, v, 0, 1 << 24, &l)) return 2; gp.max_tokens = (uint32_t)l; }
+        else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { if (!arg_int(a, v, 0, 1 << 24, &l)) return 2; sp.n_ctx = (uint32_t)l; }
+        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { if (!arg_int(a, v, 1, 512, &l)) return 2; sp.n_threads = (int)l; }
+        else if (!strcmp(a, "--temp")) { if (!arg_float(a, v, 0, 100, &d)) return 2; gp.sampler.temperature = (float)d; }
+        else if (!strcmp(a, "--top-k")) { if (!arg_int(a, v, 0, 1 << 30, &l)) return 2; gp.sampler.top_k = (int)l; }
+        else if (!strcmp(a, "--top-p")) { if (!arg_float(a, v, 0, 1, &d)) return 2; gp.sampler.top_p = (float)d; }
+        else if (!strcmp(a, "--min-p")) { if (!arg_float(a, v, 0, 1, &d)) return 2; gp.sampler.min_p = (float)d; }
+        else if (!strcmp(a, "--repeat-penalty")) { if (!arg_float(a, v, 0, 100, &d)) return 2; gp.sampler.repeat_penalty = (float)d; }
+        else if (!strcmp(a, "--repeat-last-n")) { if (!arg_int(a, v, -1, 1 << 24, &l)) return 2; gp.sampler.repeat_last_n = (int)l; }
+        else if (!strcmp(a, "--frequency-penalty")) { if (!arg_float(a, v, -100, 100, &d)) return 2; gp.sampler.frequency_penalty = (float)d; }
+        else if (!strcmp(a, "--presence-penalty")) { if (!arg_float(a, v, -100, 100, &d)) return 2; gp.sampler.presence_penalty = (float)d; }
+        else if (!strcmp(a, "--seed")) { if (!arg_int(a, v, 0, 0x7fffffffL, &l)) return 2; sp.seed = (uint64_t)l; seed_given = true; }
+        else if (!strcmp(a, "--stop")) { if (n_stop == 16) return die("at most 16 --stop strings"); stops[n_stop++] = v; }
+        else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "--cache-type-v")) { if (!arg_kv_type(a, v, &sp.kv_type)) return 2; }
+        else return die("run: unknown option '%s' (see zeta run --help)", a);
+    }
+    if (!model) return die("run: -m MODEL is required (see zeta run --help)");
+    char *file_text = NULL;
+    if (file) {
+        size_t len;
+        if (!(file_text = read_file(file, &len))) return 1;
+        if (strlen(file_text) != len) { free(file_text); return die("run: prompt file '%s' contains a NUL byte", file); }
+        prompt = file_text;
+    }
+    if (!seed_given) sp.seed = (uint64_t)time(NULL);
+    gp.stop = stops;
+    gp.n_stop = n_stop;
+    gp.on_text = on_text;
+    zeta_model *m = load_model(model);
+    if (!m) { free(file_text); return 1; }
+    zeta_session *s = NULL;
+    zeta_error err;
+    int rc = 0;
+    if (zeta_session_new(m, &sp, &s, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
+    if (echo) { fputs(prompt, stdout); fflush(stdout); }
+    zeta_generate_result res;
+    if (zeta_generate(s, prompt, &gp, &res, &err) != ZETA_OK) { fputc('\n', stdout); rc = die_err(&err); goto out; }
+    fputc('\n', stdout);
+    fprintf(stderr, "\nzeta: prompt %u tokens in %.1f ms (%.2f tokens/s); generation %u tokens in %.1f ms (%.2f tokens/s)\n",
+            res.n_prompt, res.prompt_ms, res.prompt_ms > 0 ? res.n_prompt * 1000.0 / res.prompt_ms : 0.0, res.n_generated,
+            res.generate_ms, res.generate_ms > 0 ? res.n_generated * 1000.0 / res.generate_ms : 0.0);
+out:
+    zeta_session_free(s);
+    zeta_model_free(m);
+    free(file_text);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ info */
+
+static void print_bytes(const char *label, uint64_t b) {
+    printf("%-22s %llu bytes (%.2f MiB)\n", label, (unsigned long long)b, (double)b / (1024.0 * 1024.0));
+}
+
+int cmd_info(int argc, char **argv) {
+    const char *path = NULL;
+    bool tensors = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            puts("usage: zeta info MODEL [--tensors]\nPrints the model's architecture, size, hyperparameters and KV cache size;\n--tensors lists every tensor with type and shape.");
+            return 0;
+        } else if (!strcmp(argv[i], "--tensors")) tensors = true;
+        else if (!strcmp(argv[i], "-m") && i + 1 < argc) path = argv[++i];
+        else if (argv[i][0] == '-') return die("info: unknown option '%s'", argv[i]);
+        else path = argv[i];
+    }
+    if (!path) return die("info: which model? (zeta info MODEL)");
+    zeta_model *m = load_model(path);
+    if (!m) return 1;
+    zeta_model_info mi;
+    zeta_error err;
+    if (zeta_model_describe(m, &mi, &err) != ZETA_OK) { zeta_model_free(m); return die_err(&err); }
+    printf("%-22s %s\n", "file", path);
+    printf("%-22s %s\n", "architecture", mi.arch);
+    printf("%-22s %s\n", "name", mi.name);
+    printf("%-22s %llu (%.2f M)\n", "parameters", (unsigned long long)mi.n_params, (double)mi.n_params / 1e6);
+    print_bytes("file size", mi.file_bytes);
+    print_bytes("weights", mi.weight_bytes);
+    printf("%-22s %.3f\n", "bits per weight", mi.bits_per_weight);
+    printf("%-22s %s\n", "main weight type", zeta_type_name(mi.main_type));
+    printf("%-22s %u\n", "context (trained)", mi.n_ctx_train);
+    printf("%-22s %u\n", "vocabulary", mi.n_vocab);
+    printf("%-22s %s (pre: %s), bos %d, eos %d\n", "tokenizer", mi.tokenizer, mi.pre, mi.bos, mi.eos);
+    printf("%-22s %u\n", "embedding", mi.n_embd);
+    printf("%-22s %u\n", "layers", mi.n_layer);
+    printf("%-22s %u (kv %u, head size %u)\n", "heads", mi.n_head, mi.n_head_kv, mi.head_dim);
+    printf("%-22s %u\n", "feed-forward", mi.n_ff);
+    printf("%-22s %u dims, base %g, scale %g\n", "rope", mi.n_rot, (double)mi.rope_freq_base, (double)mi.rope_freq_scale);
+    printf("%-22s %g\n", "rms eps", (double)mi.norm_eps);
+    printf("%-22s %s\n", "tied embeddings", mi.tied_embeddings ? "yes" : "no");
+    print_bytes("KV cache f16 at full ctx", zeta_model_kv_bytes(m, mi.n_ctx_train, ZETA_TYPE_F16));
+    print_bytes("KV cache f32 at full ctx", zeta_model_kv_bytes(m, mi.n_ctx_train, ZETA_TYPE_F32));
+    printf("%-22s %u\n", "tensors", mi.n_tensors);
+    printf("%-22s %s\n", "cpu kernels", zeta_cpu_kernels());
+    if (tensors) {
+        for (uint32_t i = 0; i < mi.n_tensors; i++) {
+            zeta_tensor_info ti;
+            if (zeta_model_tensor(m, i, &ti, &err) != ZETA_OK) break;
+            char shape[96];
+            int o = snprintf(shape, sizeof shape, "[%llu", (unsigned long long)ti.ne[0]);
+            for (uint32_t d = 1; d < ti.n_dims; d++) o += snprintf(shape + o, sizeof shape - (size_t)o, ", %llu", (unsigned long long)ti.ne[d]);
+            snprintf(shape + o, sizeof shape - (size_t)o, "]");
+            printf("  %-36s %-8s %-22s %10llu bytes\n", ti.name, zeta_type_name(ti.type), shape, (unsigned long long)ti.n_bytes);
+        }
+    }
+    zeta_model_free(m);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ tokenize */
+
+int cmd_tokenize(int argc, char **argv) {
+    const char *model = NULL, *prompt = NULL, *file = NULL;
+    unsigned flags = ZETA_TOKENIZE_ADD_SPECIAL;
+    bool ids_only = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            puts("usage: zeta tokenize -m MODEL (-p TEXT | -f FILE) [--no-bos] [--parse-special] [--ids]\n"
+                 "Prints one token per line (id and piece), or with --ids the ids as a list.");
+            return 0;
+        } else if (!strcmp(a, "--no-bos")) flags &= ~(unsigned)ZETA_TOKENIZE_ADD_SPECIAL;
+        else if (!strcmp(a, "--parse-special")) flags |= ZETA_TOKENIZE_PARSE_SPECIAL;
+        else if (!strcmp(a, "--ids")) ids_only = true;
+        else if (!(v = arg_value(argc, argv, &i))) return 2;
+        else if (!strcmp(a, "-m") || !strcmp(a, "--model")) model = v;
+        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) prompt = v;
+        else if (!strcmp(a, "-f") || !strcmp(a, "--file")) file = v;
+        else return die("tokenize: unknown option '%s'", a);
+    }
+    if (!model || (!prompt && !file)) return die("tokenize: need -m MODEL and -p TEXT or -f FILE");
+    size_t len = prompt ? strlen(prompt) : 0;
+    char *text = NULL;
+    if (file && !(text = read_file(file, &len))) return 1;
+    zeta_model *m = load_model(model);
+    if (!m) { free(text); return 1; }
+    zeta_error err;
+    size_t n = 0;
+    const char *src = text ? text : prompt;
+    zeta_status st = zeta_tokenize(m, src, len, flags, NULL, 0, &n, &err);
+    zeta_token *toks = malloc((n ? n : 1) * sizeof *toks);
+    int rc = 0;
+    if ((st != ZETA_OK && st != ZETA_ERR_BUFFER_TOO_SMALL) || !toks ||
+        zeta_tokenize(m, src, len, flags, toks, n, &n, &err) != ZETA_OK) {
+        rc = toks ? die_err(&err) : die("out of memory");
+    } else if (ids_only) {
+        putchar('[');
+        for (size_t i = 0; i < n; i++) printf("%s%d", i ? ", " : "", toks[i]);
+        puts("]");
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            char piece[512];
+            size_t pn = 0;
+            zeta_token_piece(m, toks[i], ZETA_DETOKENIZE_SPECIAL, piece, sizeof piece - 1, &pn, &err);
+            if (pn >= sizeof piece) pn = 0;
+            piece[pn] = 0;
+            printf("%6d -> '%s'\n", toks[i], piece);
+        }
+    }
+    free(toks);
+    free(text);
+    zeta_model_free(m);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ main */
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "zeta %s — run GGUF language models\n"
+            "usage: zeta COMMAND [options]   (zeta COMMAND --help for each)\n"
+            "  run          generate text from a prompt, streaming\n"
+            "  info         describe a model file\n"
+            "  tokenize     show how a text is tokenized\n"
+            "  perplexity   perplexity of a text (llama.cpp's method)\n"
+            "  logits       dump logits as JSON in the goldens' format\n"
+            "  version      print the version\n",
+            zeta_version_string());
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { usage(stderr); return 2; }
+    const char *c = argv[1];
+    if (!strcmp(c, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(c, "info")) return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(c, "tokenize")) return cmd_tokenize(argc - 1, argv + 1);
+    if (!strcmp(c, "perplexity")) return cmd_perplexity(argc - 1, argv + 1);
+    if (!strcmp(c, "logits")) return cmd_logits(argc - 1, argv + 1);
+    if (!strcmp(c, "version") || !strcmp(c, "--version")) { printf("zeta %s (cpu kernels: %s)\n", zeta_version_string(), zeta_cpu_kernels()); return 0; }
+    if (!strcmp(c, "-h") || !strcmp(c, "--help") || !strcmp(c, "help")) { usage(stdout); return 0; }
+    usage(stderr);
+    return die("unknown command '%s'", c) ? 2 : 2;
+}
