@@ -255,7 +255,8 @@ ZETA_API const zeta_token *zeta_session_tokens(const zeta_session *s, size_t *n)
 ZETA_API void zeta_session_cancel(zeta_session *s);
 
 /* ---------------------------------------------------------------------------------------------
- * Sampling. temperature <= 0 means greedy (argmax, ties to the lowest id).
+ * Sampling. temperature 0 means greedy (argmax after penalties, ties to the lowest id); negative
+ * values are rejected.
  */
 typedef struct zeta_sampler_params {
     float temperature;        /* default 0.8 */

@@ -48,7 +48,7 @@ static int t_done(void) {
 }
 
 /* Reads a whole file; NULL if it cannot. Caller frees. */
-static char *t_read_file(const char *path, size_t *len) {
+__attribute__((unused)) static char *t_read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     fseek(f, 0, SEEK_END);

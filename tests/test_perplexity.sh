@@ -1,0 +1,38 @@
+#!/bin/sh
+# `zeta perplexity` against llama-perplexity's goldens (KV f32, no flash attention): F32/F16 weights
+# within 0.1 %, quantized weights within 1 % (the goldens README's tolerances). The 30M model's
+# goldens take minutes, so they run only with ZETA_LONG_TESTS=1 (and print "skip" otherwise).
+BUILD=${BUILD:-build}
+ZETA=$BUILD/zeta
+G=tests/data/goldens/perplexity
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+check() { # label model text ctx golden.json tolerance [extra args]
+    label=$1 model=$2 text=$3 ctx=$4 golden=$5 tol=$6
+    shift 6
+    if [ ! -f "$model" ] || [ ! -f "$text" ]; then echo "skip - $label: $model or $text not present"; return; fi
+    if ! "$ZETA" perplexity -m "$model" -f "$text" -c "$ctx" -t 2 --cache-type-k f32 "$@" >"$out" 2>&1; then
+        echo "FAIL - $label: zeta perplexity failed: $(tail -n 1 "$out")"; return
+    fi
+    got=$(sed -n 's/^Final estimate: PPL = \([0-9.]*\) +\/- .*/\1/p' "$out")
+    python3 - "$golden" "$got" "$tol" "$label" <<'PY'
+import json, sys
+g = json.load(open(sys.argv[1]))["final_ppl"]
+got = float(sys.argv[2]) if sys.argv[2] else float("nan")
+rel = abs(got - g) / g
+ok = rel <= float(sys.argv[3])
+print(("ok - %s: PPL %.4f vs llama.cpp %.4f (%.4f %%)" if ok else "FAIL - %s: PPL %.4f vs llama.cpp %.4f (%.4f %% > tolerance)") % (sys.argv[4], got, g, rel * 100))
+PY
+}
+
+check "perplexity stories260K F32 c128" models/stories260K.gguf tests/data/tinystories-valid-first46.txt 128 \
+    $G/stories260K.tinystories-c128.fa-off-kv-f32.json 0.001
+check "perplexity stories260K-Q8_0 c128" tests/data/models/stories260K-Q8_0.gguf tests/data/tinystories-valid-first46.txt 128 \
+    $G/stories260K-Q8_0.tinystories-c128.fa-off-kv-f32.json 0.01
+if [ "${ZETA_LONG_TESTS:-0}" = 1 ]; then
+    check "perplexity zeta-demo-30m-F16 wiki c512x40" ../shared/goldens/models/zeta-demo-30m-F16.gguf ../shared/text/wiki.test.raw 512 \
+        $G/zeta-demo-30m-F16.wiki-test-raw-c512-chunks40.fa-off-kv-f32.json 0.001 --chunks 40
+else
+    echo "skip - perplexity zeta-demo-30m-F16 wiki c512x40: long test (ZETA_LONG_TESTS=1 runs it)"
+fi
