@@ -1,0 +1,92 @@
+/* cpu_features.c — run-time choice of the CPU kernel table: detects which ISAs the CPU and the OS
+ * support (cpuid + xgetbv), completes a table's empty slots, and picks the best table once
+ * (thread-safe). On non-x86 builds the AVX tables do not exist and are reported as NULL. */
+#include "kernels.h"
+
+#include <pthread.h>
+
+#ifdef ZETA_HAVE_X86
+#include <cpuid.h>
+
+/* XCR0: which register state the OS saves on context switch. */
+static uint64_t read_xcr0(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/* CPUID leaf 1 ECX / leaf 7 EBX bits and XCR0 bits we test. */
+enum {
+    L1_FMA = 1u << 12, L1_OSXSAVE = 1u << 27, L1_AVX = 1u << 28, L1_F16C = 1u << 29,
+    L7_AVX2 = 1u << 5, L7_AVX512F = 1u << 16, L7_AVX512DQ = 1u << 17, L7_AVX512BW = 1u << 30,
+    L7_AVX512VL = 1u << 31,
+    XCR0_SSE_AVX = 0x6,    /* XMM | YMM */
+    XCR0_AVX512 = 0xe6     /* XMM | YMM | opmask | ZMM_Hi256 | Hi16_ZMM */
+};
+
+/* Leaf 1 ECX and leaf 7 (sub-leaf 0) EBX; false if the CPU lacks those leaves. */
+static bool cpuid_bits(uint32_t *ecx1, uint32_t *ebx7) {
+    uint32_t a, b, c, d;
+    if (__get_cpuid_max(0, NULL) < 7) return false;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    *ecx1 = c;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    *ebx7 = b;
+    return true;
+}
+
+bool zk_cpu_has_avx2(void) {
+    uint32_t ecx1, ebx7;
+    if (!cpuid_bits(&ecx1, &ebx7)) return false;
+    const uint32_t need1 = L1_FMA | L1_OSXSAVE | L1_AVX | L1_F16C;
+    if ((ecx1 & need1) != need1 || !(ebx7 & L7_AVX2)) return false;
+    return (read_xcr0() & XCR0_SSE_AVX) == XCR0_SSE_AVX;
+}
+
+bool zk_cpu_has_avx512(void) {
+    uint32_t ecx1, ebx7;
+    if (!zk_cpu_has_avx2() || !cpuid_bits(&ecx1, &ebx7)) return false;
+    const uint32_t need7 = L7_AVX512F | L7_AVX512DQ | L7_AVX512BW | L7_AVX512VL;
+    if ((ebx7 & need7) != need7) return false;
+    return (read_xcr0() & XCR0_AVX512) == XCR0_AVX512;
+}
+
+#else /* not x86: kernels_avx2.c / kernels_avx512.c are not compiled */
+
+bool zk_cpu_has_avx2(void) { return false; }
+bool zk_cpu_has_avx512(void) { return false; }
+const zk_kernels *zk_avx2(void) { return NULL; }
+const zk_kernels *zk_avx512(void) { return NULL; }
+
+#endif
+
+/* Fills every empty slot of *out from `t`. */
+static void overlay(zk_kernels *out, const zk_kernels *t) {
+    for (int i = 0; i < ZETA_TYPE_COUNT; i++) {
+        if (t->vec_dot[i]) out->vec_dot[i] = t->vec_dot[i];
+        if (t->from_float[i]) out->from_float[i] = t->from_float[i];
+    }
+    out->name = t->name;
+}
+
+void zk_complete(const zk_kernels *t, zk_kernels *out) {
+    *out = *zk_scalar();
+    if (t) overlay(out, t);
+}
+
+/* The selected table: written once under pthread_once, read-only afterwards. */
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static zk_kernels g_selected;
+
+static void select_once(void) {
+    zk_kernels t = *zk_scalar();
+    /* later (wider) tables override earlier ones slot by slot */
+    if (zk_avx2() && zk_cpu_has_avx2()) overlay(&t, zk_avx2());
+    if (zk_avx512() && zk_cpu_has_avx512()) overlay(&t, zk_avx512());
+    g_selected = t;
+}
+
+const zk_kernels *zk_select(void) {
+    pthread_once(&g_once, select_once);
+    return &g_selected;
+}
