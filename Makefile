@@ -25,10 +25,16 @@ LDFLAGS  += -fsanitize=address,undefined
 endif
 LDLIBS   += -lm -lpthread
 
-LIB_SRC := $(wildcard src/*.c) src/cpu/cpu_features.c src/cpu/kernels_scalar.c $(filter-out src/cpu/kernels_%.c src/cpu/cpu_features.c,$(wildcard src/cpu/*.c))
+# every src/cpu/kernels_<isa>*.c file is one ISA, compiled with FLAGS_<isa>; only the ISAs of the
+# target architecture are built.
+LIB_SRC := $(wildcard src/*.c) $(filter-out src/cpu/kernels_%.c,$(wildcard src/cpu/*.c)) $(wildcard src/cpu/kernels_scalar*.c)
 ifneq (,$(findstring x86_64,$(ARCH)))
-LIB_SRC += src/cpu/kernels_avx2.c src/cpu/kernels_avx512.c
+LIB_SRC += $(wildcard src/cpu/kernels_avx2*.c src/cpu/kernels_avx512*.c)
 CPPFLAGS += -DZETA_HAVE_X86=1
+endif
+ifneq (,$(findstring aarch64,$(ARCH)))
+LIB_SRC += $(wildcard src/cpu/kernels_neon*.c)
+CPPFLAGS += -DZETA_HAVE_NEON=1
 endif
 LIB_SRC := $(sort $(LIB_SRC))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -44,8 +50,12 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 all: lib $(BUILD)/zeta $(TEST_BIN)
 lib: $(BUILD)/libzeta.a $(BUILD)/libzeta.so
 
-$(BUILD)/src/cpu/kernels_avx2.o: CFLAGS += $(FLAGS_avx2)
-$(BUILD)/src/cpu/kernels_avx512.o: CFLAGS += $(FLAGS_avx512)
+FLAGS_neon   := -march=armv8-a
+FLAGS_neondot := -march=armv8.2-a+dotprod
+$(BUILD)/src/cpu/kernels_avx2%: CFLAGS += $(FLAGS_avx2)
+$(BUILD)/src/cpu/kernels_avx512%: CFLAGS += $(FLAGS_avx512)
+$(BUILD)/src/cpu/kernels_neon%: CFLAGS += $(FLAGS_neon)
+$(BUILD)/src/cpu/kernels_neondot%: CFLAGS += $(FLAGS_neondot)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
