@@ -143,28 +143,3 @@ void quantize_row_q8_0_ref(const float *x, block_q8_0 *y, int64_t n) {
 
 /* ---- dispatch -------------------------------------------------------------------------------- */
 
-void zeta_dequantize_row(zeta_type type, const void *src, float *dst, int64_t n) {
-    switch (type) {
-    case ZETA_TYPE_F32:
-        memcpy(dst, src, (size_t)n * sizeof(float));
-        break;
-    case ZETA_TYPE_F16: {
-        const zeta_f16 *h = src;
-        for (int64_t i = 0; i < n; i++) dst[i] = zeta_f16_to_f32(h[i]);
-        break;
-    }
-    case ZETA_TYPE_BF16: {
-        const zeta_bf16 *h = src;
-        for (int64_t i = 0; i < n; i++) dst[i] = zeta_bf16_to_f32(h[i]);
-        break;
-    }
-    case ZETA_TYPE_Q8_0:
-        dequantize_row_q8_0(src, dst, n);
-        break;
-    case ZETA_TYPE_Q4_0:
-        dequantize_row_q4_0(src, dst, n);
-        break;
-    default:
-        break; /* unsupported types: callers check zeta_type_supported() first */
-    }
-}

@@ -71,7 +71,12 @@ _Static_assert(sizeof(block_q8_K) == 292, "block_q8_K size");
 _Static_assert(sizeof(block_iq4_xs) == 136, "block_iq4_xs size");
 
 /* ---- scalar reference conversions (n = elements, a multiple of the block size) ---- */
-void zeta_dequantize_row(zeta_type type, const void *src, float *dst, int64_t n); /* F32/F16/BF16/Q8_0/Q4_0 */
+/* Dispatch by type (quant_table.c). zeta_dequantize_row does nothing for a type without a
+ * dequantizer (callers check zeta_type_supported); zeta_quantize_row_ref returns false for a type
+ * it cannot produce. */
+void zeta_dequantize_row(zeta_type type, const void *src, float *dst, int64_t n);
+bool zeta_quantize_row_ref(zeta_type type, const float *src, void *dst, int64_t n);
+bool zeta_type_can_quantize(zeta_type type);
 void dequantize_row_q4_0(const block_q4_0 *x, float *y, int64_t n);
 void dequantize_row_q8_0(const block_q8_0 *x, float *y, int64_t n);
 void quantize_row_q4_0_ref(const float *x, block_q4_0 *y, int64_t n);
