@@ -315,6 +315,25 @@ ZETA_API zeta_status zeta_generate(zeta_session *s, const char *prompt, const ze
                                    zeta_generate_result *result, zeta_error *err);
 
 /* ---------------------------------------------------------------------------------------------
+ * Synthetic models: random weights at the shapes of real models, for benchmarks without downloads.
+ * The tokenizer is copied from a vocabulary GGUF (e.g. a llama.cpp ggml-vocab-*.gguf file) and
+ * padded with unused control tokens up to the shape's vocabulary size. Every 2-D weight gets
+ * `type`; norms are f32. Written to a temporary file and renamed, so a failure leaves no output.
+ */
+typedef struct zeta_synth_params {
+    const char *shape;        /* one of zeta_synth_shapes(); default "tinyllama-1.1b" */
+    zeta_type type;           /* default ZETA_TYPE_Q4_0 */
+    uint64_t seed;            /* default 1 */
+    const char *vocab_path;   /* required */
+    bool (*on_progress)(void *user, float fraction); /* return false to stop */
+    void *progress_user;
+} zeta_synth_params;
+ZETA_API zeta_synth_params zeta_synth_params_default(void);
+/* "tinyllama-1.1b, llama-3.2-1b, qwen2.5-0.5b, llama-2-7b, llama-3-8b" */
+ZETA_API const char *zeta_synth_shapes(void);
+ZETA_API zeta_status zeta_synth_model(const zeta_synth_params *p, const char *out_path, zeta_error *err);
+
+/* ---------------------------------------------------------------------------------------------
  * System.
  */
 /* Which CPU kernel set is in use: "avx512", "avx2" or "scalar". */

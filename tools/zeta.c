@@ -328,6 +328,8 @@ static void usage(FILE *f) {
             "  tokenize     show how a text is tokenized\n"
             "  perplexity   perplexity of a text (llama.cpp's method)\n"
             "  logits       dump logits as JSON in the goldens' format\n"
+            "  bench        measure prompt and generation speed (llama-bench style)\n"
+            "  synth        write a random-weight model of a real model's shape\n"
             "  version      print the version\n",
             zeta_version_string());
 }
@@ -340,6 +342,8 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "tokenize")) return cmd_tokenize(argc - 1, argv + 1);
     if (!strcmp(c, "perplexity")) return cmd_perplexity(argc - 1, argv + 1);
     if (!strcmp(c, "logits")) return cmd_logits(argc - 1, argv + 1);
+    if (!strcmp(c, "bench")) return cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(c, "synth")) return cmd_synth(argc - 1, argv + 1);
     if (!strcmp(c, "version") || !strcmp(c, "--version")) { printf("zeta %s (cpu kernels: %s)\n", zeta_version_string(), zeta_cpu_kernels()); return 0; }
     if (!strcmp(c, "-h") || !strcmp(c, "--help") || !strcmp(c, "help")) { usage(stdout); return 0; }
     usage(stderr);

@@ -1,0 +1,278 @@
+/* cli_bench.c — `zeta bench` (our llama-bench: prompt-processing and generation speed, decode
+ * latency percentiles, time to first token, load time, peak memory, effective GB/s; Markdown, JSON
+ * or CSV) and `zeta synth` (synthetic models of real shapes for benchmarks). Uses only zeta.h. */
+#include "cli.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double percentile(double *sorted, size_t n, double q) {
+    if (!n) return 0.0;
+    double pos = q * (double)(n - 1);
+    size_t i = (size_t)pos;
+    double f = pos - (double)i;
+    return i + 1 < n ? sorted[i] * (1 - f) + sorted[i + 1] * f : sorted[i];
+}
+
+static void mean_sd(const double *x, size_t n, double *mean, double *sd) {
+    double s = 0, s2 = 0;
+    for (size_t i = 0; i < n; i++) s += x[i];
+    *mean = n ? s / (double)n : 0;
+    for (size_t i = 0; i < n; i++) s2 += (x[i] - *mean) * (x[i] - *mean);
+    *sd = n > 1 ? sqrt(s2 / (double)(n - 1)) : 0;
+}
+
+typedef struct bench_result {
+    const char *path;
+    zeta_model_info mi;
+    uint64_t bytes_per_token;   /* weight bytes one decode step reads */
+    int threads;
+    double load_ms;
+    double pp_mean, pp_sd, tg_mean, tg_sd;   /* tokens/s */
+    double p50, p95, p99;                    /* decode latency, ms */
+    double ttft_ms;                          /* median prompt eval + first sample */
+    long peak_rss_kb;
+    int n_pp, n_tg, reps;
+} bench_result;
+
+static uint64_t decode_bytes(const zeta_model *m, const zeta_model_info *mi) {
+    uint64_t embd = 0;
+    for (uint32_t i = 0; i < mi->n_tensors; i++) {
+        zeta_tensor_info ti;
+        zeta_error err;
+        if (zeta_model_tensor(m, i, &ti, &err) == ZETA_OK && !strcmp(ti.name, "token_embd.weight")) embd = ti.n_bytes;
+    }
+    /* token_embd is only gathered (one row per token) unless it is also the output matrix */
+    return mi->tied_embeddings ? mi->weight_bytes : mi->weight_bytes - embd;
+}
+
+static int run_one(const char *path, int n_pp, int n_tg, int reps, zeta_session_params sp, bench_result *r) {
+    memset(r, 0, sizeof *r);
+    r->path = path;
+    r->n_pp = n_pp;
+    r->n_tg = n_tg;
+    r->reps = reps;
+    double t0 = now_ms();
+    zeta_model *m = load_model(path);
+    if (!m) return 1;
+    r->load_ms = now_ms() - t0;
+    zeta_error err;
+    zeta_model_describe(m, &r->mi, &err);
+    r->bytes_per_token = decode_bytes(m, &r->mi);
+    sp.n_ctx = (uint32_t)(n_pp > n_tg ? n_pp : n_tg) + 16;
+    sp.n_batch = n_pp > 0 ? (uint32_t)n_pp : 512;
+    zeta_session *s = NULL;
+    if (zeta_session_new(m, &sp, &s, &err) != ZETA_OK) { zeta_model_free(m); return die_err(&err); }
+    r->threads = sp.n_threads ? sp.n_threads : zeta_cpu_cores();
+    const uint32_t nv = zeta_n_vocab(m);
+    zeta_token *toks = malloc(((size_t)(n_pp > n_tg ? n_pp : n_tg) + 1) * sizeof *toks);
+    double *pp = calloc((size_t)reps, sizeof *pp), *tg = calloc((size_t)reps, sizeof *tg);
+    double *lat = calloc((size_t)reps * (size_t)(n_tg > 0 ? n_tg : 1), sizeof *lat), *ttft = calloc((size_t)reps, sizeof *ttft);
+    int rc = 0;
+    if (!toks || !pp || !tg || !lat || !ttft) { rc = die("out of memory"); goto out; }
+    uint64_t rng = 12345;
+    size_t n_lat = 0;
+    zeta_sampler_params greedy = zeta_sampler_params_default();
+    greedy.temperature = 0;
+    for (int rep = -1; rep < reps; rep++) { /* rep -1: warm-up, not counted */
+        for (int i = 0; i < (n_pp > n_tg ? n_pp : n_tg); i++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            toks[i] = (zeta_token)((rng >> 33) % nv);
+        }
+        if (n_pp > 0) {
+            if (zeta_session_rewind(s, 0, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
+            double a = now_ms();
+            if (zeta_session_eval(s, toks, (size_t)n_pp, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
+            zeta_token first;
+            zeta_session_sample(s, &greedy, &first, &err);
+            double b = now_ms();
+            if (rep >= 0) { pp[rep] = n_pp * 1000.0 / (b - a); ttft[rep] = b - a; }
+        }
+        if (n_tg > 0) {
+            if (zeta_session_rewind(s, 0, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
+            double a = now_ms();
+            for (int i = 0; i < n_tg; i++) {
+                double ta = now_ms();
+                if (zeta_session_eval(s, &toks[i], 1, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
+                if (rep >= 0) lat[n_lat++] = now_ms() - ta;
+            }
+            if (rep >= 0) tg[rep] = n_tg * 1000.0 / (now_ms() - a);
+        }
+        fprintf(stderr, ".");
+    }
+    fprintf(stderr, "\n");
+    mean_sd(pp, (size_t)reps, &r->pp_mean, &r->pp_sd);
+    mean_sd(tg, (size_t)reps, &r->tg_mean, &r->tg_sd);
+    qsort(lat, n_lat, sizeof *lat, cmp_double);
+    r->p50 = percentile(lat, n_lat, 0.50);
+    r->p95 = percentile(lat, n_lat, 0.95);
+    r->p99 = percentile(lat, n_lat, 0.99);
+    qsort(ttft, (size_t)reps, sizeof *ttft, cmp_double);
+    r->ttft_ms = percentile(ttft, (size_t)reps, 0.5);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    r->peak_rss_kb = ru.ru_maxrss;
+out:
+    free(toks);
+    free(pp);
+    free(tg);
+    free(lat);
+    free(ttft);
+    zeta_session_free(s);
+    zeta_model_free(m);
+    return rc;
+}
+
+static const char *base_name(const char *p) {
+    const char *b = strrchr(p, '/');
+    return b ? b + 1 : p;
+}
+
+static void print_md(const bench_result *r, size_t n) {
+    printf("| model | type | size MiB | params M | threads | test | t/s | GB/s |\n");
+    printf("|---|---|---:|---:|---:|---|---:|---:|\n");
+    for (size_t i = 0; i < n; i++) {
+        const bench_result *x = &r[i];
+        double mib = (double)x->mi.weight_bytes / 1048576.0, pm = (double)x->mi.n_params / 1e6;
+        if (x->n_pp > 0)
+            printf("| %s | %s | %.1f | %.1f | %d | pp%d | %.2f ± %.2f | |\n", base_name(x->path), zeta_type_name(x->mi.main_type),
+                   mib, pm, x->threads, x->n_pp, x->pp_mean, x->pp_sd);
+        if (x->n_tg > 0)
+            printf("| %s | %s | %.1f | %.1f | %d | tg%d | %.2f ± %.2f | %.2f |\n", base_name(x->path), zeta_type_name(x->mi.main_type),
+                   mib, pm, x->threads, x->n_tg, x->tg_mean, x->tg_sd, (double)x->bytes_per_token * x->tg_mean / 1e9);
+    }
+    printf("\n| model | load ms | TTFT ms (pp%d) | decode p50 ms | p95 ms | p99 ms | peak RSS MiB |\n", r[0].n_pp);
+    printf("|---|---:|---:|---:|---:|---:|---:|\n");
+    for (size_t i = 0; i < n; i++)
+        printf("| %s | %.1f | %.1f | %.2f | %.2f | %.2f | %.1f |\n", base_name(r[i].path), r[i].load_ms, r[i].ttft_ms, r[i].p50,
+               r[i].p95, r[i].p99, (double)r[i].peak_rss_kb / 1024.0);
+    printf("\nkernels: %s; reps: %d (+1 warm-up); GB/s = weight bytes read per decoded token x tg t/s\n", zeta_cpu_kernels(), r[0].reps);
+}
+
+static void print_json(const bench_result *r, size_t n) {
+    printf("[\n");
+    for (size_t i = 0; i < n; i++) {
+        const bench_result *x = &r[i];
+        printf("  {\"model\": \"%s\", \"type\": \"%s\", \"weight_bytes\": %llu, \"n_params\": %llu, \"threads\": %d, \"kernels\": \"%s\", "
+               "\"n_prompt\": %d, \"n_gen\": %d, \"reps\": %d, \"pp_tps\": %.4f, \"pp_tps_sd\": %.4f, \"tg_tps\": %.4f, \"tg_tps_sd\": %.4f, "
+               "\"decode_ms_p50\": %.4f, \"decode_ms_p95\": %.4f, \"decode_ms_p99\": %.4f, \"ttft_ms\": %.3f, \"load_ms\": %.3f, "
+               "\"peak_rss_kb\": %ld, \"bytes_per_token\": %llu, \"gbps\": %.4f}%s\n",
+               base_name(x->path), zeta_type_name(x->mi.main_type), (unsigned long long)x->mi.weight_bytes,
+               (unsigned long long)x->mi.n_params, x->threads, zeta_cpu_kernels(), x->n_pp, x->n_tg, x->reps, x->pp_mean, x->pp_sd,
+               x->tg_mean, x->tg_sd, x->p50, x->p95, x->p99, x->ttft_ms, x->load_ms, x->peak_rss_kb,
+               (unsigned long long)x->bytes_per_token, (double)x->bytes_per_token * x->tg_mean / 1e9, i + 1 < n ? "," : "");
+    }
+    printf("]\n");
+}
+
+static void print_csv(const bench_result *r, size_t n) {
+    printf("model,type,weight_bytes,n_params,threads,n_prompt,n_gen,reps,pp_tps,pp_tps_sd,tg_tps,tg_tps_sd,decode_ms_p50,decode_ms_p95,"
+           "decode_ms_p99,ttft_ms,load_ms,peak_rss_kb,gbps\n");
+    for (size_t i = 0; i < n; i++) {
+        const bench_result *x = &r[i];
+        printf("%s,%s,%llu,%llu,%d,%d,%d,%d,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,%ld,%.4f\n", base_name(x->path),
+               zeta_type_name(x->mi.main_type), (unsigned long long)x->mi.weight_bytes, (unsigned long long)x->mi.n_params,
+               x->threads, x->n_pp, x->n_tg, x->reps, x->pp_mean, x->pp_sd, x->tg_mean, x->tg_sd, x->p50, x->p95, x->p99,
+               x->ttft_ms, x->load_ms, x->peak_rss_kb, (double)x->bytes_per_token * x->tg_mean / 1e9);
+    }
+}
+
+int cmd_bench(int argc, char **argv) {
+    const char *models[32];
+    int n_models = 0;
+    long n_pp = 512, n_tg = 128, reps = 5;
+    const char *fmt = "md";
+    zeta_session_params sp = zeta_session_params_default();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        long l;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            puts("usage: zeta bench -m MODEL [-m MODEL ...] [-p 512] [-n 128] [-t N] [-r 5] [-o md|json|csv] [--cache-type-k f16|f32]\n"
+                 "Prompt processing (pp: one batch of -p random tokens) and generation (tg: -n single-token steps)\n"
+                 "speeds as mean ± sd over -r repetitions after one warm-up, decode latency percentiles, time to first\n"
+                 "token, load time, peak resident memory and effective GB/s (weight bytes per decoded token x t/s).");
+            return 0;
+        } else if (!(v = arg_value(argc, argv, &i))) return 2;
+        else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { if (n_models == 32) return die("bench: at most 32 models"); models[n_models++] = v; }
+        else if (!strcmp(a, "-p")) { if (!arg_int(a, v, 0, 1 << 16, &n_pp)) return 2; }
+        else if (!strcmp(a, "-n")) { if (!arg_int(a, v, 0, 1 << 16, &n_tg)) return 2; }
+        else if (!strcmp(a, "-r")) { if (!arg_int(a, v, 1, 1000, &reps)) return 2; }
+        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { if (!arg_int(a, v, 1, 512, &l)) return 2; sp.n_threads = (int)l; }
+        else if (!strcmp(a, "-o")) { if (strcmp(v, "md") && strcmp(v, "json") && strcmp(v, "csv")) return die("bench: -o takes md, json or csv"); fmt = v; }
+        else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "--cache-type-v")) { if (!arg_kv_type(a, v, &sp.kv_type)) return 2; }
+        else return die("bench: unknown option '%s'", a);
+    }
+    if (!n_models) return die("bench: need -m MODEL");
+    if (n_pp == 0 && n_tg == 0) return die("bench: -p and -n are both 0");
+    bench_result res[32];
+    for (int i = 0; i < n_models; i++)
+        if (run_one(models[i], (int)n_pp, (int)n_tg, (int)reps, sp, &res[i])) return 1;
+    if (!strcmp(fmt, "json")) print_json(res, (size_t)n_models);
+    else if (!strcmp(fmt, "csv")) print_csv(res, (size_t)n_models);
+    else print_md(res, (size_t)n_models);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ synth */
+
+static bool synth_progress(void *user, float f) {
+    (void)user;
+    fprintf(stderr, "\rzeta synth: %3.0f%%", f * 100.0f);
+    if (f >= 1.0f) fputc('\n', stderr);
+    return true;
+}
+
+int cmd_synth(int argc, char **argv) {
+    zeta_synth_params p = zeta_synth_params_default();
+    const char *out = NULL, *type = "q4_0";
+    long seed = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            printf("usage: zeta synth --shape NAME [--type q4_0] [--vocab FILE] [--seed N] -o OUT.gguf\n"
+                   "Writes a model with random weights at a real model's shape, loadable by llama.cpp too.\n"
+                   "shapes: %s\n"
+                   "--vocab: tokenizer source (default tests/data/vocab/ggml-vocab-llama-spm.gguf for 32000-token\n"
+                   "shapes, else ggml-vocab-gpt-2.gguf, padded with unused control tokens).\n", zeta_synth_shapes());
+            return 0;
+        } else if (!(v = arg_value(argc, argv, &i))) return 2;
+        else if (!strcmp(a, "--shape")) p.shape = v;
+        else if (!strcmp(a, "--type")) type = v;
+        else if (!strcmp(a, "--vocab")) p.vocab_path = v;
+        else if (!strcmp(a, "--seed")) { if (!arg_int(a, v, 0, 0x7fffffffL, &seed)) return 2; }
+        else if (!strcmp(a, "-o")) out = v;
+        else return die("synth: unknown option '%s'", a);
+    }
+    if (!out) return die("synth: need -o OUT.gguf");
+    p.seed = (uint64_t)seed;
+    bool found = false;
+    for (int t = 0; t < ZETA_TYPE_COUNT; t++) {
+        const char *nm = zeta_type_name((zeta_type)t);
+        if (nm && !strcasecmp(nm, type)) { p.type = (zeta_type)t; found = true; }
+    }
+    if (!found) return die("synth: unknown type '%s'", type);
+    if (!p.vocab_path)
+        p.vocab_path = (!strcmp(p.shape, "tinyllama-1.1b") || !strcmp(p.shape, "llama-2-7b"))
+                           ? "tests/data/vocab/ggml-vocab-llama-spm.gguf"
+                           : "tests/data/vocab/ggml-vocab-gpt-2.gguf";
+    p.on_progress = synth_progress;
+    zeta_error err;
+    if (zeta_synth_model(&p, out, &err) != ZETA_OK) return die_err(&err);
+    fprintf(stderr, "zeta synth: wrote %s (%s, %s)\n", out, p.shape, zeta_type_name(p.type));
+    return 0;
+}
