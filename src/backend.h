@@ -49,6 +49,10 @@ typedef struct zeta_backend_config {
     uint32_t max_batch;     /* largest n_tok of one call */
 } zeta_backend_config;
 
+/* Prepares the model's weights for the CPU backend (repacks Q4_0/Q8_0 matrices into 8-row
+ * interleaved groups). Called once at load, before the model is shared. */
+zeta_status cpu_prepare_model(struct zeta_model *m, zeta_error *err);
+
 zeta_status cpu_backend_new(const struct zeta_model *m, const zeta_backend_config *cfg, zeta_backend_inst *out,
                             zeta_error *err);
 

@@ -261,6 +261,7 @@ void model_free(struct zeta_model *m) {
     gguf_close(m->g);
     free(m->layers);
     free(m->name);
+    free(m->packed_mem);
     free(m);
 }
 

@@ -30,6 +30,7 @@ typedef struct zeta_weight {
     uint64_t ne0, ne1;
     uint64_t row_bytes;
     const void *data;
+    const void *packed;        /* backend-prepared copy (CPU: 8-row interleaved groups) or NULL */
 } zeta_weight;
 
 typedef struct zeta_layer {
@@ -58,6 +59,8 @@ struct zeta_model {
     zeta_layer *layers;
     uint64_t n_params, weight_bytes;
     zeta_type main_type;
+    void *packed_mem;                  /* owns every weight's `packed` copy */
+    uint64_t packed_bytes;
 };
 
 zeta_status model_load(const char *path, bool use_mmap, struct zeta_model **out, zeta_error *err);

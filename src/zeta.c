@@ -1,6 +1,7 @@
 /* zeta.c — the public entry points of zeta.h except generation: argument and handle checks, then
  * delegation to model.c, tokenizer.c, forward.c and sampler.c. */
 #include "session.h"
+#include "backend.h"
 #include "cpu/kernels.h"
 #include "quant.h"
 
@@ -95,6 +96,11 @@ zeta_status zeta_model_load(const char *path, const zeta_model_params *params, z
         return zeta_fail(err, ZETA_ERR_CANCELLED, "loading %s cancelled by the progress callback", path);
     zeta_status st = model_load(path, params->use_mmap, out, err);
     if (st != ZETA_OK) return st;
+    if ((st = cpu_prepare_model(*out, err)) != ZETA_OK) {
+        model_free(*out);
+        *out = NULL;
+        return st;
+    }
     if (params->log && params->log_level >= ZETA_LOG_INFO) {
         char line[256];
         snprintf(line, sizeof line, "loaded %s: %s, %u layers, %llu parameters, kernels %s", path, (*out)->arch->name,

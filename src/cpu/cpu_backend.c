@@ -4,6 +4,7 @@
  * cache (f32 or f16). */
 #include "backend.h"
 #include "cpu/kernels.h"
+#include "cpu/gemm.h"
 #include "cpu/threadpool.h"
 #include "quant.h"
 
@@ -14,6 +15,7 @@
 typedef struct cpu_ctx {
     const struct zeta_model *m;
     const zk_kernels *k;
+    const zk_gemm_table *gk;
     threadpool *pool;
     int n_threads;
     uint32_t n_ctx;
@@ -23,6 +25,7 @@ typedef struct cpu_ctx {
     uint8_t **kcache, **vcache; /* per layer: n_ctx * k_row (resp. v_row) elements */
     uint8_t *act;            /* converted activations: max_batch * max_act_row bytes */
     size_t act_cap;
+    int32_t *xsum;           /* per activation block: sum of its quantized values (packed Q4_0) */
     float *att_scratch;      /* n_threads * n_ctx floats */
 } cpu_ctx;
 
@@ -65,24 +68,85 @@ typedef struct cvt_job {
     uint8_t *out;
     size_t out_stride;
     int n_tok;
+    int32_t *xsum;           /* NULL, or n_tok * k/32 block sums of the Q8_0 output */
 } cvt_job;
 
 static void cvt_worker(void *arg, int ith, int nth) {
     const cvt_job *j = arg;
-    for (int t = ith; t < j->n_tok; t += nth) j->from(j->x + (size_t)t * j->k, j->out + (size_t)t * j->out_stride, (int64_t)j->k);
+    const uint64_t nb = j->k / 32;
+    for (int t = ith; t < j->n_tok; t += nth) {
+        uint8_t *o = j->out + (size_t)t * j->out_stride;
+        j->from(j->x + (size_t)t * j->k, o, (int64_t)j->k);
+        if (!j->xsum) continue;
+        const block_q8_0 *q = (const block_q8_0 *)o;
+        for (uint64_t b = 0; b < nb; b++) {
+            int32_t s = 0;
+            for (int e = 0; e < 32; e++) s += q[b].qs[e];
+            j->xsum[(size_t)t * nb + b] = s;
+        }
+    }
+}
+
+typedef struct gemm_job {
+    const zeta_weight *w, *bias;
+    const uint8_t *x;
+    size_t x_stride;
+    const int32_t *xsum;
+    int n_tok;
+    float *y;
+    zk_gemm8_fn gemm;
+    zk_vec_dot_fn dot;
+} gemm_job;
+
+#define GEMM_TOKEN_TILE 64
+
+/* packed 8-row groups split between threads; token tiles outermost so a tile's activations stay
+ * in cache while the thread's weights stream past; rows after the last group go row by row */
+static void gemm_worker(void *arg, int ith, int nth) {
+    const gemm_job *j = arg;
+    const uint64_t rows = j->w->ne1, k = j->w->ne0, groups = rows / 8, nb = k / 32;
+    const uint64_t g0 = groups * (uint64_t)ith / (uint64_t)nth, g1 = groups * (uint64_t)(ith + 1) / (uint64_t)nth;
+    const size_t gb = zk_packed_group_bytes(j->w->type, (int64_t)k);
+    const uint8_t *P = j->w->packed;
+    for (int t0 = 0; t0 < j->n_tok; t0 += GEMM_TOKEN_TILE) {
+        const int nt = j->n_tok - t0 < GEMM_TOKEN_TILE ? j->n_tok - t0 : GEMM_TOKEN_TILE;
+        const uint8_t *x = j->x + (size_t)t0 * j->x_stride;
+        const int32_t *xs = j->xsum ? j->xsum + (size_t)t0 * nb : NULL;
+        for (uint64_t g = g0; g < g1; g++) j->gemm((int64_t)k, P + g * gb, x, j->x_stride, xs, nt, j->y + (size_t)t0 * rows + g * 8, rows);
+    }
+    uint64_t r_end = g1 * 8;
+    if (ith == nth - 1) {
+        for (int t = 0; t < j->n_tok; t++)
+            for (uint64_t r = groups * 8; r < rows; r++)
+                j->dot((int64_t)k, &j->y[(size_t)t * rows + r], (const uint8_t *)j->w->data + r * j->w->row_bytes,
+                       j->x + (size_t)t * j->x_stride);
+        r_end = rows;
+    }
+    if (j->bias && j->bias->data) {
+        const float *b = j->bias->data;
+        for (int t = 0; t < j->n_tok; t++)
+            for (uint64_t r = g0 * 8; r < r_end; r++) j->y[(size_t)t * rows + r] += b[r];
+    }
 }
 
 static void cpu_matmul(void *vctx, const zeta_weight *w, const zeta_weight *bias, const float *x, int n_tok, float *y) {
     cpu_ctx *c = vctx;
     zeta_type at = zk_vec_dot_type(w->type);
     mm_job j = {w, bias, (const uint8_t *)x, (size_t)w->ne0 * sizeof(float), n_tok, y, c->k->vec_dot[w->type]};
+    const bool packed = w->packed && c->gk->gemm8[w->type];
     if (at != ZETA_TYPE_F32) {
         size_t stride = (size_t)zeta_row_bytes(at, w->ne0);
-        cvt_job cj = {c->k->from_float[at], x, w->ne0, c->act, stride, n_tok};
+        cvt_job cj = {c->k->from_float[at], x, w->ne0, c->act, stride, n_tok,
+                      packed && w->type == ZETA_TYPE_Q4_0 ? c->xsum : NULL};
         if (n_tok > 1) pool_run(c->pool, cvt_worker, &cj);
         else cvt_worker(&cj, 0, 1);
         j.x = c->act;
         j.x_stride = stride;
+    }
+    if (packed) {
+        gemm_job gj = {w, bias, j.x, j.x_stride, c->xsum, n_tok, y, c->gk->gemm8[w->type], j.dot};
+        pool_run(c->pool, gemm_worker, &gj);
+        return;
     }
     pool_run(c->pool, mm_worker, &j);
 }
@@ -252,6 +316,7 @@ static void cpu_free(void *vctx) {
     free(c->kcache);
     free(c->vcache);
     free(c->act);
+    free(c->xsum);
     free(c->att_scratch);
     pool_free(c->pool);
     free(c);
@@ -268,6 +333,7 @@ zeta_status cpu_backend_new(const struct zeta_model *m, const zeta_backend_confi
     if (!c) return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory creating the CPU backend");
     c->m = m;
     c->k = zk_select();
+    c->gk = zk_gemm_select();
     c->n_threads = cfg->n_threads;
     c->n_ctx = cfg->n_ctx;
     c->kv_type = cfg->kv_type;
@@ -288,8 +354,9 @@ zeta_status cpu_backend_new(const struct zeta_model *m, const zeta_backend_confi
     /* the widest converted activation row: at most 4 bytes per element (f32) */
     c->act_cap = (size_t)widest * 4 * cfg->max_batch;
     c->act = malloc(c->act_cap);
+    c->xsum = zeta_malloc_array((size_t)cfg->max_batch * (widest / 32 + 1), sizeof(int32_t));
     c->att_scratch = zeta_malloc_array((size_t)cfg->n_threads * cfg->n_ctx, sizeof(float));
-    if (!c->act || !c->att_scratch) goto oom;
+    if (!c->act || !c->xsum || !c->att_scratch) goto oom;
     c->pool = pool_new(cfg->n_threads);
     if (!c->pool) {
         cpu_free(c);

@@ -1,0 +1,66 @@
+/* cpu_pack.c — at model load, repacks every Q4_0 / Q8_0 weight matrix into the 8-row interleaved
+ * layout of gemm.h (one allocation for all of them). Rows beyond the last full group of 8 stay in
+ * the file's layout and go through the row-by-row kernels. */
+#include "backend.h"
+#include "cpu/gemm.h"
+
+#include <stdlib.h>
+
+static size_t packed_bytes(const zeta_weight *w) {
+    if (!w->data || w->ne1 < 8) return 0;
+    size_t g = zk_packed_group_bytes(w->type, (int64_t)w->ne0);
+    return g * (size_t)(w->ne1 / 8);
+}
+
+static void pack(zeta_weight *w, uint8_t *dst) {
+    const int64_t nb = (int64_t)w->ne0 / 32;
+    const size_t gb = zk_packed_group_bytes(w->type, (int64_t)w->ne0);
+    for (uint64_t g = 0; g < w->ne1 / 8; g++) {
+        const uint8_t *base = (const uint8_t *)w->data + g * 8 * w->row_bytes;
+        if (w->type == ZETA_TYPE_Q4_0) {
+            const block_q4_0 *rows[8];
+            for (int r = 0; r < 8; r++) rows[r] = (const block_q4_0 *)(base + (size_t)r * w->row_bytes);
+            zk_pack_q4_0x8(rows, nb, (block_q4_0x8 *)(dst + g * gb));
+        } else {
+            const block_q8_0 *rows[8];
+            for (int r = 0; r < 8; r++) rows[r] = (const block_q8_0 *)(base + (size_t)r * w->row_bytes);
+            zk_pack_q8_0x8(rows, nb, (block_q8_0x8 *)(dst + g * gb));
+        }
+    }
+    w->packed = dst;
+}
+
+/* calls fn on every matrix the forward pass multiplies with */
+static size_t visit(struct zeta_model *m, uint8_t *dst) {
+    zeta_weight *list[16];
+    size_t total = 0;
+    for (int64_t il = -1; il < (int64_t)m->hp.n_layer; il++) {
+        int n = 0;
+        if (il < 0) list[n++] = &m->output;
+        else {
+            zeta_layer *L = &m->layers[il];
+            list[n++] = &L->wq; list[n++] = &L->wk; list[n++] = &L->wv; list[n++] = &L->wo;
+            list[n++] = &L->w_gate; list[n++] = &L->w_up; list[n++] = &L->w_down;
+        }
+        for (int i = 0; i < n; i++) {
+            size_t b = packed_bytes(list[i]);
+            if (!b) continue;
+            if (dst) pack(list[i], dst + total);
+            total += b;
+        }
+    }
+    return total;
+}
+
+zeta_status cpu_prepare_model(struct zeta_model *m, zeta_error *err) {
+    size_t total = visit(m, NULL);
+    if (!total) return ZETA_OK;
+    uint8_t *mem = malloc(total);
+    if (!mem)
+        return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "%s: out of memory repacking %zu MiB of weights", m->g->path,
+                         total >> 20);
+    visit(m, mem);
+    m->packed_mem = mem;
+    m->packed_bytes = total;
+    return ZETA_OK;
+}

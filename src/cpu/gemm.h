@@ -1,0 +1,46 @@
+/* gemm.h — matrix products over weights repacked 8 rows at a time (interleaved so that one SIMD
+ * lane holds one row), for prompt processing (many tokens) and decode alike. A packed group holds
+ * 8 consecutive rows; its layout is defined here and produced by the zk_pack_* functions
+ * (gemm_ref.c), so every ISA reads the same bytes. Results equal the row-by-row vec_dot results
+ * up to float summation order; the scalar reference (gemm_ref.c) is the spec. */
+#ifndef ZETA_GEMM_H
+#define ZETA_GEMM_H
+
+#include "../quant.h"
+#include <stddef.h>
+#include <stdint.h>
+
+/* One Q4_0 block index of 8 rows. qs holds 4 vectors of 32 bytes; in vector j, byte r*4+e has
+ * the nibble (0..15, i.e. the stored unsigned value) of element (2j)*4+e of row r in its low half
+ * and of element (2j+1)*4+e in its high half. */
+typedef struct { zeta_f16 d[8]; uint8_t qs[128]; } block_q4_0x8;
+/* One Q8_0 block index of 8 rows: 8 vectors of 32 bytes; in vector g, byte r*4+e is element g*4+e
+ * of row r. */
+typedef struct { zeta_f16 d[8]; int8_t qs[256]; } block_q8_0x8;
+_Static_assert(sizeof(block_q4_0x8) == 144, "block_q4_0x8 size");
+_Static_assert(sizeof(block_q8_0x8) == 272, "block_q8_0x8 size");
+
+/* Packs rows[0..8) (each nb blocks) into nb packed blocks. */
+void zk_pack_q4_0x8(const block_q4_0 *const rows[8], int64_t nb, block_q4_0x8 *out);
+void zk_pack_q8_0x8(const block_q8_0 *const rows[8], int64_t nb, block_q8_0x8 *out);
+/* Bytes of one packed 8-row group of a row of k elements; 0 if the type has no packed form. */
+size_t zk_packed_group_bytes(zeta_type type, int64_t k);
+
+/* For one packed group w (k/32 packed blocks) and n_tok activation rows x (block_q8_0 rows,
+ * x_stride bytes apart): y[c * y_stride + r] = dot(row r, x row c), r < 8, c < n_tok.
+ * xsum[c * (k/32) + b] = sum of the 32 quantized values of activation block b of row c (used by
+ * Q4_0, whose stored nibbles are value + 8). */
+typedef void (*zk_gemm8_fn)(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                            float *y, size_t y_stride);
+
+typedef struct zk_gemm_table {
+    const char *name;
+    zk_gemm8_fn gemm8[ZETA_TYPE_COUNT];   /* by weight type: Q4_0, Q8_0 */
+} zk_gemm_table;
+
+const zk_gemm_table *zk_gemm_scalar(void);
+const zk_gemm_table *zk_gemm_avx2(void);   /* NULL when not compiled in */
+/* the best table for this CPU, completed with scalar slots (computed once) */
+const zk_gemm_table *zk_gemm_select(void);
+
+#endif

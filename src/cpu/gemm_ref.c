@@ -1,0 +1,114 @@
+/* gemm_ref.c — the packed 8-row weight layouts: packing, and the scalar reference products over
+ * them (the spec for kernels_*_gemm.c); plus selection of the best table for the CPU. */
+#include "cpu/gemm.h"
+#include "cpu/kernels.h"
+
+#include <pthread.h>
+
+void zk_pack_q4_0x8(const block_q4_0 *const rows[8], int64_t nb, block_q4_0x8 *out) {
+    for (int64_t b = 0; b < nb; b++) {
+        block_q4_0x8 *o = &out[b];
+        for (int r = 0; r < 8; r++) o->d[r] = rows[r][b].d;
+        for (int j = 0; j < 4; j++)
+            for (int r = 0; r < 8; r++)
+                for (int e = 0; e < 4; e++) {
+                    /* element m of a Q4_0 block: m < 16 -> low nibble of qs[m], else high nibble of qs[m-16] */
+                    int m0 = (2 * j) * 4 + e, m1 = (2 * j + 1) * 4 + e;
+                    const uint8_t *q = rows[r][b].qs;
+                    uint8_t v0 = m0 < 16 ? (q[m0] & 0x0F) : (q[m0 - 16] >> 4);
+                    uint8_t v1 = m1 < 16 ? (q[m1] & 0x0F) : (q[m1 - 16] >> 4);
+                    o->qs[j * 32 + r * 4 + e] = (uint8_t)(v0 | (v1 << 4));
+                }
+    }
+}
+
+void zk_pack_q8_0x8(const block_q8_0 *const rows[8], int64_t nb, block_q8_0x8 *out) {
+    for (int64_t b = 0; b < nb; b++) {
+        block_q8_0x8 *o = &out[b];
+        for (int r = 0; r < 8; r++) o->d[r] = rows[r][b].d;
+        for (int g = 0; g < 8; g++)
+            for (int r = 0; r < 8; r++)
+                for (int e = 0; e < 4; e++) o->qs[g * 32 + r * 4 + e] = rows[r][b].qs[g * 4 + e];
+    }
+}
+
+size_t zk_packed_group_bytes(zeta_type type, int64_t k) {
+    switch (type) {
+    case ZETA_TYPE_Q4_0: return (size_t)(k / 32) * sizeof(block_q4_0x8);
+    case ZETA_TYPE_Q8_0: return (size_t)(k / 32) * sizeof(block_q8_0x8);
+    default: return 0;
+    }
+}
+
+/* Reference: per block, the exact integer dot, scaled by d_w * d_x, accumulated in block order. */
+static void gemm8_q4_0_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                           float *y, size_t y_stride) {
+    const block_q4_0x8 *W = w;
+    const int64_t nb = k / 32;
+    for (int c = 0; c < n_tok; c++) {
+        const block_q8_0 *X = (const block_q8_0 *)((const uint8_t *)x + (size_t)c * x_stride);
+        float acc[8] = {0};
+        for (int64_t b = 0; b < nb; b++) {
+            for (int r = 0; r < 8; r++) {
+                int32_t s = 0;
+                for (int j = 0; j < 4; j++)
+                    for (int e = 0; e < 4; e++) {
+                        uint8_t v = W[b].qs[j * 32 + r * 4 + e];
+                        s += (int32_t)(v & 0x0F) * X[b].qs[(2 * j) * 4 + e];
+                        s += (int32_t)(v >> 4) * X[b].qs[(2 * j + 1) * 4 + e];
+                    }
+                s -= 8 * xsum[(size_t)c * (size_t)nb + (size_t)b];
+                acc[r] += (float)s * (zeta_f16_to_f32(W[b].d[r]) * zeta_f16_to_f32(X[b].d));
+            }
+        }
+        for (int r = 0; r < 8; r++) y[(size_t)c * y_stride + (size_t)r] = acc[r];
+    }
+}
+
+static void gemm8_q8_0_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                           float *y, size_t y_stride) {
+    (void)xsum;
+    const block_q8_0x8 *W = w;
+    const int64_t nb = k / 32;
+    for (int c = 0; c < n_tok; c++) {
+        const block_q8_0 *X = (const block_q8_0 *)((const uint8_t *)x + (size_t)c * x_stride);
+        float acc[8] = {0};
+        for (int64_t b = 0; b < nb; b++)
+            for (int r = 0; r < 8; r++) {
+                int32_t s = 0;
+                for (int g = 0; g < 8; g++)
+                    for (int e = 0; e < 4; e++) s += (int32_t)W[b].qs[g * 32 + r * 4 + e] * X[b].qs[g * 4 + e];
+                acc[r] += (float)s * (zeta_f16_to_f32(W[b].d[r]) * zeta_f16_to_f32(X[b].d));
+            }
+        for (int r = 0; r < 8; r++) y[(size_t)c * y_stride + (size_t)r] = acc[r];
+    }
+}
+
+static const zk_gemm_table k_gemm_scalar = {
+    .name = "scalar",
+    .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0_ref, [ZETA_TYPE_Q8_0] = gemm8_q8_0_ref},
+};
+
+const zk_gemm_table *zk_gemm_scalar(void) { return &k_gemm_scalar; }
+
+#ifndef ZETA_HAVE_X86
+const zk_gemm_table *zk_gemm_avx2(void) { return NULL; }
+#endif
+
+static zk_gemm_table g_selected;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static void select_once(void) {
+    g_selected = k_gemm_scalar;
+    const zk_gemm_table *t = zk_cpu_has_avx2() ? zk_gemm_avx2() : NULL;
+    if (t) {
+        g_selected.name = t->name;
+        for (int i = 0; i < ZETA_TYPE_COUNT; i++)
+            if (t->gemm8[i]) g_selected.gemm8[i] = t->gemm8[i];
+    }
+}
+
+const zk_gemm_table *zk_gemm_select(void) {
+    pthread_once(&g_once, select_once);
+    return &g_selected;
+}
