@@ -15,36 +15,60 @@ static inline __m256i bcast4(const int8_t *p) {
 
 static inline float f16f(zeta_f16 h) { return _cvtsh_ss(h); }
 
-static inline __attribute__((always_inline)) void q4_tile(const block_q4_0x8 *W, int64_t nb, const uint8_t *x,
-                                                          size_t xs, const int32_t *xsum, const int NC, float *y,
-                                                          size_t ys) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-    __m256 acc[4];
-    for (int i = 0; i < NC; i++) acc[i] = _mm256_setzero_ps();
+/* one token: the row-group dot products of block b as 8 int32 lanes */
+static inline __m256i q4_block(const block_q4_0x8 *Wb, const int8_t *q, int32_t xsum) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    __m256i s16 = _mm256_setzero_si256();
+    for (int j = 0; j < 4; j++) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(Wb->qs + 32 * j));
+        s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(_mm256_and_si256(v, m4), bcast4(q + 8 * j)));
+        s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), bcast4(q + 8 * j + 4)));
+    }
+    return _mm256_sub_epi32(_mm256_madd_epi16(s16, _mm256_set1_epi16(1)), _mm256_set1_epi32(8 * xsum));
+}
+
+static inline __m256 scaled(__m256 acc, __m256i s32, __m256 dw, zeta_f16 dx) {
+    return _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(dw, _mm256_set1_ps(f16f(dx)))));
+}
+
+static void q4_tile1(const block_q4_0x8 *W, int64_t nb, const block_q8_0 *X, const int32_t *xsum, float *y) {
+    __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        __m256i s16[4];
-        const block_q8_0 *X[4];
-        for (int i = 0; i < NC; i++) {
-            X[i] = (const block_q8_0 *)(x + (size_t)i * xs) + b;
-            s16[i] = _mm256_setzero_si256();
-        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)W[b].d));
+        acc = scaled(acc, q4_block(&W[b], X[b].qs, xsum[b]), dw, X[b].d);
+    }
+    _mm256_storeu_ps(y, acc);
+}
+
+/* four tokens: each unpacked weight vector is used four times */
+static void q4_tile4(const block_q4_0x8 *W, int64_t nb, const uint8_t *x, size_t xs, const int32_t *xsum, float *y,
+                     size_t ys) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    const block_q8_0 *X0 = (const block_q8_0 *)x, *X1 = (const block_q8_0 *)(x + xs);
+    const block_q8_0 *X2 = (const block_q8_0 *)(x + 2 * xs), *X3 = (const block_q8_0 *)(x + 3 * xs);
+    const int32_t *S0 = xsum, *S1 = xsum + nb, *S2 = xsum + 2 * nb, *S3 = xsum + 3 * nb;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
         for (int j = 0; j < 4; j++) {
             const __m256i v = _mm256_loadu_si256((const __m256i *)(W[b].qs + 32 * j));
             const __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-            for (int i = 0; i < NC; i++) {
-                s16[i] = _mm256_add_epi16(s16[i], _mm256_maddubs_epi16(lo, bcast4(X[i]->qs + 8 * j)));
-                s16[i] = _mm256_add_epi16(s16[i], _mm256_maddubs_epi16(hi, bcast4(X[i]->qs + 8 * j + 4)));
-            }
+            const int o = 8 * j;
+            s0 = _mm256_add_epi16(s0, _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(X0[b].qs + o)), _mm256_maddubs_epi16(hi, bcast4(X0[b].qs + o + 4))));
+            s1 = _mm256_add_epi16(s1, _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(X1[b].qs + o)), _mm256_maddubs_epi16(hi, bcast4(X1[b].qs + o + 4))));
+            s2 = _mm256_add_epi16(s2, _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(X2[b].qs + o)), _mm256_maddubs_epi16(hi, bcast4(X2[b].qs + o + 4))));
+            s3 = _mm256_add_epi16(s3, _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(X3[b].qs + o)), _mm256_maddubs_epi16(hi, bcast4(X3[b].qs + o + 4))));
         }
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)W[b].d));
-        for (int i = 0; i < NC; i++) {
-            __m256i s32 = _mm256_madd_epi16(s16[i], ones);
-            s32 = _mm256_sub_epi32(s32, _mm256_set1_epi32(8 * xsum[(size_t)i * (size_t)nb + (size_t)b]));
-            const __m256 sc = _mm256_mul_ps(dw, _mm256_set1_ps(f16f(X[i]->d)));
-            acc[i] = _mm256_add_ps(acc[i], _mm256_mul_ps(_mm256_cvtepi32_ps(s32), sc));
-        }
+        a0 = scaled(a0, _mm256_sub_epi32(_mm256_madd_epi16(s0, ones), _mm256_set1_epi32(8 * S0[b])), dw, X0[b].d);
+        a1 = scaled(a1, _mm256_sub_epi32(_mm256_madd_epi16(s1, ones), _mm256_set1_epi32(8 * S1[b])), dw, X1[b].d);
+        a2 = scaled(a2, _mm256_sub_epi32(_mm256_madd_epi16(s2, ones), _mm256_set1_epi32(8 * S2[b])), dw, X2[b].d);
+        a3 = scaled(a3, _mm256_sub_epi32(_mm256_madd_epi16(s3, ones), _mm256_set1_epi32(8 * S3[b])), dw, X3[b].d);
     }
-    for (int i = 0; i < NC; i++) _mm256_storeu_ps(y + (size_t)i * ys, acc[i]);
+    _mm256_storeu_ps(y, a0);
+    _mm256_storeu_ps(y + ys, a1);
+    _mm256_storeu_ps(y + 2 * ys, a2);
+    _mm256_storeu_ps(y + 3 * ys, a3);
 }
 
 static void gemm8_q4_0(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
@@ -52,38 +76,54 @@ static void gemm8_q4_0(int64_t k, const void *w, const void *x, size_t xs, const
     const int64_t nb = k / 32;
     int c = 0;
     for (; c + 4 <= n_tok; c += 4)
-        q4_tile(w, nb, (const uint8_t *)x + (size_t)c * xs, xs, xsum + (size_t)c * (size_t)nb, 4, y + (size_t)c * ys, ys);
+        q4_tile4(w, nb, (const uint8_t *)x + (size_t)c * xs, xs, xsum + (size_t)c * (size_t)nb, y + (size_t)c * ys, ys);
     for (; c < n_tok; c++)
-        q4_tile(w, nb, (const uint8_t *)x + (size_t)c * xs, xs, xsum + (size_t)c * (size_t)nb, 1, y + (size_t)c * ys, ys);
+        q4_tile1(w, nb, (const block_q8_0 *)((const uint8_t *)x + (size_t)c * xs), xsum + (size_t)c * (size_t)nb, y + (size_t)c * ys);
 }
 
-static inline __attribute__((always_inline)) void q8_tile(const block_q8_0x8 *W, int64_t nb, const uint8_t *x,
-                                                          size_t xs, const int NC, float *y, size_t ys) {
+static inline __m256i q8_group(__m256i av, __m256i v, const int8_t *q, __m256i ones) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(av, _mm256_sign_epi8(bcast4(q), v)), ones);
+}
+
+static void q8_tile1(const block_q8_0x8 *W, int64_t nb, const block_q8_0 *X, float *y) {
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[4];
-    for (int i = 0; i < NC; i++) acc[i] = _mm256_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        __m256i s32[4];
-        const block_q8_0 *X[4];
-        for (int i = 0; i < NC; i++) {
-            X[i] = (const block_q8_0 *)(x + (size_t)i * xs) + b;
-            s32[i] = _mm256_setzero_si256();
+        __m256i s = _mm256_setzero_si256();
+        for (int g = 0; g < 8; g++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(W[b].qs + 32 * g));
+            s = _mm256_add_epi32(s, q8_group(_mm256_sign_epi8(v, v), v, X[b].qs + 4 * g, ones));
         }
+        acc = scaled(acc, s, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)W[b].d)), X[b].d);
+    }
+    _mm256_storeu_ps(y, acc);
+}
+
+static void q8_tile4(const block_q8_0x8 *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    const block_q8_0 *X0 = (const block_q8_0 *)x, *X1 = (const block_q8_0 *)(x + xs);
+    const block_q8_0 *X2 = (const block_q8_0 *)(x + 2 * xs), *X3 = (const block_q8_0 *)(x + 3 * xs);
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
         for (int g = 0; g < 8; g++) {
             const __m256i v = _mm256_loadu_si256((const __m256i *)(W[b].qs + 32 * g));
             const __m256i av = _mm256_sign_epi8(v, v);
-            for (int i = 0; i < NC; i++) {
-                const __m256i p = _mm256_maddubs_epi16(av, _mm256_sign_epi8(bcast4(X[i]->qs + 4 * g), v));
-                s32[i] = _mm256_add_epi32(s32[i], _mm256_madd_epi16(p, ones));
-            }
+            s0 = _mm256_add_epi32(s0, q8_group(av, v, X0[b].qs + 4 * g, ones));
+            s1 = _mm256_add_epi32(s1, q8_group(av, v, X1[b].qs + 4 * g, ones));
+            s2 = _mm256_add_epi32(s2, q8_group(av, v, X2[b].qs + 4 * g, ones));
+            s3 = _mm256_add_epi32(s3, q8_group(av, v, X3[b].qs + 4 * g, ones));
         }
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)W[b].d));
-        for (int i = 0; i < NC; i++) {
-            const __m256 sc = _mm256_mul_ps(dw, _mm256_set1_ps(f16f(X[i]->d)));
-            acc[i] = _mm256_add_ps(acc[i], _mm256_mul_ps(_mm256_cvtepi32_ps(s32[i]), sc));
-        }
+        a0 = scaled(a0, s0, dw, X0[b].d);
+        a1 = scaled(a1, s1, dw, X1[b].d);
+        a2 = scaled(a2, s2, dw, X2[b].d);
+        a3 = scaled(a3, s3, dw, X3[b].d);
     }
-    for (int i = 0; i < NC; i++) _mm256_storeu_ps(y + (size_t)i * ys, acc[i]);
+    _mm256_storeu_ps(y, a0);
+    _mm256_storeu_ps(y + ys, a1);
+    _mm256_storeu_ps(y + 2 * ys, a2);
+    _mm256_storeu_ps(y + 3 * ys, a3);
 }
 
 static void gemm8_q8_0(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
@@ -91,8 +131,8 @@ static void gemm8_q8_0(int64_t k, const void *w, const void *x, size_t xs, const
     (void)xsum;
     const int64_t nb = k / 32;
     int c = 0;
-    for (; c + 4 <= n_tok; c += 4) q8_tile(w, nb, (const uint8_t *)x + (size_t)c * xs, xs, 4, y + (size_t)c * ys, ys);
-    for (; c < n_tok; c++) q8_tile(w, nb, (const uint8_t *)x + (size_t)c * xs, xs, 1, y + (size_t)c * ys, ys);
+    for (; c + 4 <= n_tok; c += 4) q8_tile4(w, nb, (const uint8_t *)x + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
+    for (; c < n_tok; c++) q8_tile1(w, nb, (const block_q8_0 *)((const uint8_t *)x + (size_t)c * xs), y + (size_t)c * ys);
 }
 
 static const zk_gemm_table k_gemm_avx2 = {
