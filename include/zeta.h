@@ -334,6 +334,61 @@ ZETA_API const char *zeta_synth_shapes(void);
 ZETA_API zeta_status zeta_synth_model(const zeta_synth_params *p, const char *out_path, zeta_error *err);
 
 /* ---------------------------------------------------------------------------------------------
+ * Quantization: converts a GGUF model to another weight type the way llama.cpp's llama-quantize
+ * does without an importance matrix — the same per-tensor mixes (Q4_K_M keeps some attn_v /
+ * ffn_down layers and the output matrix at higher precision, ...), the same fallbacks for rows
+ * that do not fit a type's block size, the same tensor order, metadata and alignment, and the
+ * same bytes wherever the reference quantizer of a type is available.
+ */
+typedef struct zeta_quantize_tensor {
+    uint32_t index;           /* position in the output file, 0-based */
+    uint32_t n_tensors;
+    const char *name;
+    uint32_t n_dims;
+    uint64_t ne[4];           /* ggml order, unused dims 1 */
+    zeta_type from, to;       /* from == to: copied unchanged */
+    uint64_t bytes_in, bytes_out;
+    const char *note;         /* "" or a sentence: block-size fallback, --tensor-type override */
+} zeta_quantize_tensor;
+
+typedef struct zeta_quantize_params {
+    int n_threads;            /* 0 = physical cores */
+    bool pure;                /* every quantizable tensor gets the base type of TYPE (fallbacks still apply) */
+    bool dry_run;             /* compute the plan and sizes only; `out` may be NULL, nothing is written */
+    bool allow_requantize;    /* accept already-quantized inputs (dequantized, then quantized again: lossy) */
+    const char *const *tensor_types; /* "REGEX=TYPE" overrides as llama-quantize --tensor-type (first match wins) */
+    size_t n_tensor_types;
+    bool (*on_progress)(void *user, float fraction); /* calling thread; return false to cancel */
+    void *progress_user;
+    /* called on the calling thread once per tensor, in output order, when it is written (or planned) */
+    void (*on_tensor)(void *user, const zeta_quantize_tensor *t);
+    void *tensor_user;
+} zeta_quantize_params;
+ZETA_API zeta_quantize_params zeta_quantize_params_default(void);
+
+typedef struct zeta_quantize_result {
+    uint32_t n_tensors;
+    uint32_t n_converted;     /* tensors whose type changed */
+    uint32_t n_fallback;      /* tensors that fell back to another type because of their row length */
+    uint64_t n_elements;      /* weights in all tensors */
+    uint64_t bytes_in;        /* tensor data of the input */
+    uint64_t bytes_out;       /* tensor data of the output; bits per weight = 8 * bytes_out / n_elements */
+    uint64_t file_bytes;      /* size of the output file (also computed in a dry run) */
+    uint32_t file_type;       /* general.file_type written (llama.cpp's LLAMA_FTYPE_* value) */
+} zeta_quantize_result;
+
+/* The TYPE names zeta_quantize accepts, comma-separated ("Q4_0, Q4_1, ..., Q4_K_M, ..., F16, BF16, F32"). */
+ZETA_API const char *zeta_quantize_types(void);
+
+/* Quantizes `in` to `out` with TYPE `type_name` (case-insensitive, as llama-quantize's names).
+ * The output is written to a temporary file next to `out` and renamed when complete; on any failure
+ * or cancel no file is left behind. `in` and `out` must not be the same file (checked by device and
+ * inode, so links are caught). ZETA_ERR_UNSUPPORTED names a tensor type whose quantizer ZetaLm does
+ * not have yet. `params` and `result` may be NULL. */
+ZETA_API zeta_status zeta_quantize(const char *in, const char *out, const char *type_name,
+                                   const zeta_quantize_params *params, zeta_quantize_result *result, zeta_error *err);
+
+/* ---------------------------------------------------------------------------------------------
  * System.
  */
 /* Which CPU kernel set is in use: "avx512", "avx2" or "scalar". */

@@ -57,7 +57,7 @@ static zeta_status get_f32(const gguf_file *g, const char *arch, const char *suf
     return ZETA_OK;
 }
 
-static const char *supported_types_text(void) { return "f32, f16, bf16, q8_0, q4_0"; }
+static const char *supported_types_text(void) { return "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl, iq4_xs"; }
 
 /* Binds tensor `name` with shape [ne0] (ne1 == 0) or [ne0, ne1]. matrix: any supported weight type;
  * else F32 only. Absent optional tensors leave w->data NULL. */

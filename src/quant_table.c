@@ -30,6 +30,18 @@ static void bf16_from_float(const float *src, void *dst, int64_t n) {
     static void t##_from(const float *s, void *d, int64_t n) { quantize_row_##t##_ref(s, d, n); }
 ADAPT(q8_0)
 ADAPT(q4_0)
+ADAPT(q4_1)
+ADAPT(q5_0)
+ADAPT(q5_1)
+ADAPT(iq4_nl)
+ADAPT(q2_K)
+ADAPT(q3_K)
+ADAPT(q4_K)
+ADAPT(q5_K)
+ADAPT(q6_K)
+ADAPT(q8_K)
+ADAPT(iq4_xs)
+static void q8_1_from(const float *s, void *d, int64_t n) { quantize_row_q8_1_ref(s, d, n); }
 
 static const struct {
     to_float_fn to;
@@ -40,6 +52,18 @@ static const struct {
     [ZETA_TYPE_BF16] = {bf16_to_float, bf16_from_float},
     [ZETA_TYPE_Q8_0] = {q8_0_to, q8_0_from},
     [ZETA_TYPE_Q4_0] = {q4_0_to, q4_0_from},
+    [ZETA_TYPE_Q4_1] = {q4_1_to, q4_1_from},
+    [ZETA_TYPE_Q5_0] = {q5_0_to, q5_0_from},
+    [ZETA_TYPE_Q5_1] = {q5_1_to, q5_1_from},
+    [ZETA_TYPE_Q8_1] = {NULL, q8_1_from},
+    [ZETA_TYPE_IQ4_NL] = {iq4_nl_to, iq4_nl_from},
+    [ZETA_TYPE_Q2_K] = {q2_K_to, q2_K_from},
+    [ZETA_TYPE_Q3_K] = {q3_K_to, q3_K_from},
+    [ZETA_TYPE_Q4_K] = {q4_K_to, q4_K_from},
+    [ZETA_TYPE_Q5_K] = {q5_K_to, q5_K_from},
+    [ZETA_TYPE_Q6_K] = {q6_K_to, q6_K_from},
+    [ZETA_TYPE_Q8_K] = {q8_K_to, q8_K_from},
+    [ZETA_TYPE_IQ4_XS] = {iq4_xs_to, iq4_xs_from},
 };
 
 void zeta_dequantize_row(zeta_type type, const void *src, float *dst, int64_t n) {

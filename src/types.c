@@ -55,6 +55,9 @@ const char *zeta_type_name(zeta_type type) {
 bool zeta_type_supported(zeta_type type) {
     switch (type) {
     case ZETA_TYPE_F32: case ZETA_TYPE_F16: case ZETA_TYPE_BF16: case ZETA_TYPE_Q8_0: case ZETA_TYPE_Q4_0:
+    case ZETA_TYPE_Q4_1: case ZETA_TYPE_Q5_0: case ZETA_TYPE_Q5_1: case ZETA_TYPE_IQ4_NL:
+    case ZETA_TYPE_Q2_K: case ZETA_TYPE_Q3_K: case ZETA_TYPE_Q4_K: case ZETA_TYPE_Q5_K: case ZETA_TYPE_Q6_K:
+    case ZETA_TYPE_IQ4_XS:
         return true;
     default:
         return false;

@@ -1,7 +1,10 @@
 #!/bin/sh
 # Runs every test binary in $BUILD/tests (from the repository root) and prints the totals.
 # Last line: "N passed, N failed, N skipped". Exit status 1 if any case failed or a binary crashed.
+# ZETA_EXEC, if set, is a command prefix for every test binary and for the scripts' zeta runs (e.g.
+# "qemu-aarch64 -L /usr/aarch64-linux-gnu" for a cross build; see `make test-arm64`).
 BUILD=${BUILD:-build}
+export ZETA_EXEC
 cd "$(dirname "$0")/.." || exit 1
 passed=0; failed=0; skipped=0; crashed=0
 log=$(mktemp)
@@ -9,7 +12,7 @@ for t in "$BUILD"/tests/test_* tests/test_*.sh; do
     [ -f "$t" ] || continue
     case "$t" in *.o|*.d) continue;; esac
     echo "== $(basename "$t")"
-    case "$t" in *.sh) BUILD=$BUILD sh "$t" >"$log" 2>&1 ;; *) "$t" >"$log" 2>&1 ;; esac
+    case "$t" in *.sh) BUILD=$BUILD sh "$t" >"$log" 2>&1 ;; *) $ZETA_EXEC "$t" >"$log" 2>&1 ;; esac
     rc=$?
     cat "$log"
     p=$(grep -c '^ok - ' "$log"); f=$(grep -c '^FAIL - ' "$log"); s=$(grep -c '^skip - ' "$log")

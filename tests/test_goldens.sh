@@ -2,7 +2,8 @@
 # End-to-end logits goldens: for every model of the core issue's types, `zeta logits` on each public
 # prompt must PASS ../shared/goldens/compare.py (copied to tests/data/goldens) against llama.cpp's
 # golden (or its dequantized-weights twin, as compare.py allows). KV cache f32, like the goldens.
-# The 30M model is read from ../shared when present, else a "skip" line is printed.
+# The 30M model is read from ../shared when present, else a "skip" line is printed. ZETA_EXEC, if
+# set, prefixes every zeta run (an emulator for a cross build).
 BUILD=${BUILD:-build}
 ZETA=$BUILD/zeta
 G=tests/data/goldens
@@ -29,7 +30,7 @@ for name in stories260K stories260K-F16 stories260K-BF16 stories260K-Q8_0 storie
         label="golden $name/$prompt"
         if [ ! -f "$m" ]; then echo "skip - $label: model $m not present"; continue; fi
         cand=$out/$name-$prompt.json
-        if ! "$ZETA" logits -m "$m" -f "$pf" -k 64 -n 32 --cache-type-k f32 -t 2 -o "$cand" >"$out/log" 2>&1; then
+        if ! $ZETA_EXEC "$ZETA" logits -m "$m" -f "$pf" -k 64 -n 32 --cache-type-k f32 -t 2 -o "$cand" >"$out/log" 2>&1; then
             echo "FAIL - $label: zeta logits failed: $(tail -n 1 "$out/log")"; continue
         fi
         res=$(python3 "$G/compare.py" "$golden" "$cand" --quiet 2>&1 | tail -n 1)

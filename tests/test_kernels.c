@@ -52,11 +52,16 @@ static void fill_edge_floats(float *x, int64_t n, float scale) {
 
 typedef struct table { const char *name; const zk_kernels *raw; bool ok; } table;
 
-/* The SIMD tables this CPU can run (raw, before completion), and why others are skipped. */
+/* The SIMD tables this CPU can run (raw, before completion), and why others are skipped. Tables
+ * of another architecture are not compiled in and are left out. */
+#define MAX_TABLES 4
 static int simd_tables(table *t) {
-    t[0] = (table){"avx2", zk_avx2(), zk_avx2() && zk_cpu_has_avx2()};
-    t[1] = (table){"avx512", zk_avx512(), zk_avx512() && zk_cpu_has_avx512()};
-    return 2;
+    int n = 0;
+    if (zk_avx2()) t[n++] = (table){"avx2", zk_avx2(), zk_cpu_has_avx2()};
+    if (zk_avx512()) t[n++] = (table){"avx512", zk_avx512(), zk_cpu_has_avx512()};
+    if (zk_neon()) t[n++] = (table){"neon", zk_neon(), zk_cpu_has_neon()};
+    if (zk_neondot()) t[n++] = (table){"neondot", zk_neondot(), zk_cpu_has_neondot()};
+    return n;
 }
 
 static const int64_t k_lengths[] = {32, 64, 256, 4096 + 32, 11008};
@@ -95,6 +100,30 @@ static void test_f16_exhaustive(void) {
     T_CHECK(zeta_f16_to_f32(0x0001) == 0x1p-24f);
     T_CHECK(zeta_f16_to_f32(0x7bff) == 65504.0f);
     T_CHECK(zeta_f32_to_bits(zeta_f16_to_f32(0x8000)) == 0x80000000u);
+}
+
+/* Every SIMD F16 dot converts every non-NaN f16 exactly (w = {h, 0, ...}, x = {1, 0, ...}, long
+ * enough for the vector loop). */
+static void test_f16_simd_conversion(void) {
+    table t[MAX_TABLES];
+    int nt = simd_tables(t), ran = 0;
+    zeta_f16 w[16] = {0};
+    float x[16] = {1.0f};
+    for (int k = 0; k < nt; k++) {
+        if (!t[k].ok || !t[k].raw->vec_dot[ZETA_TYPE_F16]) continue;
+        ran++;
+        int bad = 0;
+        for (uint32_t h = 0; h < 65536; h++) {
+            const float f = zeta_f16_to_f32((zeta_f16)h);
+            if (f != f) continue;
+            w[0] = (zeta_f16)h;
+            float s = f32_nan();
+            t[k].raw->vec_dot[ZETA_TYPE_F16](16, &s, w, x);
+            bad += zeta_f32_to_bits(s) != zeta_f32_to_bits(f + 0.0f);
+        }
+        T_CHECKF(bad == 0, "%s: %d f16 values converted differently", t[k].name, bad);
+    }
+    if (!ran) T_SKIP("no SIMD table supported by this CPU");
 }
 
 static void test_f32_to_f16_rounding(void) {
@@ -270,7 +299,9 @@ static void test_tables(void) {
     T_CHECK(zk_vec_dot_type(ZETA_TYPE_F16) == ZETA_TYPE_F32 && zk_vec_dot_type(ZETA_TYPE_Q4_0) == ZETA_TYPE_Q8_0);
     const zk_kernels *sel = zk_select();
     T_CHECK(sel == zk_select());
-    const char *want = zk_cpu_has_avx512() && zk_avx512() ? "avx512" : zk_cpu_has_avx2() && zk_avx2() ? "avx2" : "scalar";
+    const char *want = zk_cpu_has_avx512() && zk_avx512() ? "avx512" : zk_cpu_has_avx2() && zk_avx2() ? "avx2"
+                     : zk_cpu_has_neondot() && zk_neondot() ? "neondot" : zk_cpu_has_neon() && zk_neon() ? "neon"
+                     : "scalar";
     T_CHECKF(strcmp(sel->name, want) == 0, "selected %s, expected %s", sel->name, want);
     for (int i = 0; i < ZETA_TYPE_COUNT; i++) {
         T_CHECK(!s->vec_dot[i] || sel->vec_dot[i]);
@@ -279,8 +310,12 @@ static void test_tables(void) {
     zk_kernels c;
     zk_complete(zk_avx2(), &c);
     for (int i = 0; i < ZETA_TYPE_COUNT; i++) T_CHECK(!s->vec_dot[i] || c.vec_dot[i]);
-    printf("    cpu: avx2 %s, avx512 %s; selected table: %s\n", zk_cpu_has_avx2() ? "yes" : "no",
-           zk_cpu_has_avx512() ? "yes" : "no", sel->name);
+    if (zk_neondot() && zk_cpu_has_neondot()) /* neondot fills only the integer dots; neon lies under it */
+        T_CHECK(sel->vec_dot[ZETA_TYPE_F16] == zk_neon()->vec_dot[ZETA_TYPE_F16] &&
+                sel->vec_dot[ZETA_TYPE_Q4_0] == zk_neondot()->vec_dot[ZETA_TYPE_Q4_0]);
+    printf("    cpu: avx2 %s, avx512 %s, neon %s, neondot %s; selected table: %s\n", zk_cpu_has_avx2() ? "yes" : "no",
+           zk_cpu_has_avx512() ? "yes" : "no", zk_cpu_has_neon() ? "yes" : "no", zk_cpu_has_neondot() ? "yes" : "no",
+           sel->name);
 }
 
 static void *select_thread(void *arg) { *(const zk_kernels **)arg = zk_select(); return NULL; }
@@ -310,13 +345,14 @@ static void test_scalar_q8_activation_quantizer(void) {
 
 /* Every ISA's Q8_0 activation quantizer gives the scalar bytes, on edge data (incl. inf). */
 static void test_from_float_q8_0_identical(void) {
-    table t[2];
+    table t[MAX_TABLES];
     int nt = simd_tables(t), ran = 0;
     const int64_t n = 11008;
     float *x = malloc(n * sizeof(float));
     block_q8_0 *ref = malloc(n / 32 * sizeof(block_q8_0)), *got = malloc(n / 32 * sizeof(block_q8_0));
     for (int k = 0; k < nt; k++) {
         if (!t[k].ok) { printf("    skip %s: %s\n", t[k].name, t[k].raw ? "not supported by this CPU" : "not compiled in"); continue; }
+        if (!t[k].raw->from_float[ZETA_TYPE_Q8_0]) continue; /* slot filled by a lower table */
         ran++;
         for (int rep = 0; rep < 4; rep++) {
             fill_edge_floats(x, n, rep == 0 ? 1.0f : rep == 1 ? 1e-3f : rep == 2 ? 1e3f : 7.0f);
@@ -380,7 +416,7 @@ static double abs_dot(zeta_type wt, const void *w, zeta_type xt, const void *x, 
 }
 
 static void check_vec_dot(zeta_type wt, double tol) {
-    table t[2];
+    table t[MAX_TABLES];
     int nt = simd_tables(t), ran = 0;
     static const int64_t odd_lengths[] = {1, 7, 15, 33, 100};
     const zeta_type xt = zk_vec_dot_type(wt);
@@ -422,7 +458,7 @@ static void test_vec_dot_q4_0(void) { check_vec_dot(ZETA_TYPE_Q4_0, 1e-6); }
 /* With every scale 1.0 the block dots are small integers summed exactly in f32: every ISA must give
  * exactly the scalar (and the true) value. */
 static void test_int_dots_exact(void) {
-    table t[2];
+    table t[MAX_TABLES];
     int nt = simd_tables(t), ran = 0;
     const int64_t n = 4096 + 32, nb = n / 32;
     block_q8_0 *w8 = malloc(nb * sizeof *w8), *x8 = malloc(nb * sizeof *x8);
@@ -447,7 +483,7 @@ static void test_int_dots_exact(void) {
     T_CHECKF(r8 == (float)exact8 && r4 == (float)exact4, "scalar %g %g vs %lld %lld", (double)r8, (double)r4,
              (long long)exact8, (long long)exact4);
     for (int k = 0; k < nt; k++) {
-        if (!t[k].ok) continue;
+        if (!t[k].ok || !t[k].raw->vec_dot[ZETA_TYPE_Q8_0] || !t[k].raw->vec_dot[ZETA_TYPE_Q4_0]) continue;
         ran++;
         for (int64_t m = 1; m <= nb; m += (m < 8 ? 1 : 37)) { /* odd block counts exercise the tails */
             float g8 = f32_nan(), g4 = f32_nan(), s8 = f32_nan(), s4 = f32_nan();
@@ -470,6 +506,7 @@ static void test_avx512_available(void) {
 
 int main(void) {
     T_RUN(test_f16_exhaustive);
+    T_RUN(test_f16_simd_conversion);
     T_RUN(test_f32_to_f16_rounding);
     T_RUN(test_bf16_rounding);
     T_RUN(test_quantize_ref_small);

@@ -2,6 +2,7 @@
 # `zeta perplexity` against llama-perplexity's goldens (KV f32, no flash attention): F32/F16 weights
 # within 0.1 %, quantized weights within 1 % (the goldens README's tolerances). The 30M model's
 # goldens take minutes, so they run only with ZETA_LONG_TESTS=1 (and print "skip" otherwise).
+# ZETA_EXEC, if set, prefixes every zeta run (an emulator for a cross build).
 BUILD=${BUILD:-build}
 ZETA=$BUILD/zeta
 G=tests/data/goldens/perplexity
@@ -12,7 +13,7 @@ check() { # label model text ctx golden.json tolerance [extra args]
     label=$1 model=$2 text=$3 ctx=$4 golden=$5 tol=$6
     shift 6
     if [ ! -f "$model" ] || [ ! -f "$text" ]; then echo "skip - $label: $model or $text not present"; return; fi
-    if ! "$ZETA" perplexity -m "$model" -f "$text" -c "$ctx" -t 2 --cache-type-k f32 "$@" >"$out" 2>&1; then
+    if ! $ZETA_EXEC "$ZETA" perplexity -m "$model" -f "$text" -c "$ctx" -t 2 --cache-type-k f32 "$@" >"$out" 2>&1; then
         echo "FAIL - $label: zeta perplexity failed: $(tail -n 1 "$out")"; return
     fi
     got=$(sed -n 's/^Final estimate: PPL = \([0-9.]*\) +\/- .*/\1/p' "$out")

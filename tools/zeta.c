@@ -328,6 +328,7 @@ static void usage(FILE *f) {
             "  tokenize     show how a text is tokenized\n"
             "  perplexity   perplexity of a text (llama.cpp's method)\n"
             "  logits       dump logits as JSON in the goldens' format\n"
+            "  quantize     convert a model to another weight type (as llama-quantize)\n"
             "  bench        measure prompt and generation speed (llama-bench style)\n"
             "  synth        write a random-weight model of a real model's shape\n"
             "  version      print the version\n",
@@ -342,6 +343,7 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "tokenize")) return cmd_tokenize(argc - 1, argv + 1);
     if (!strcmp(c, "perplexity")) return cmd_perplexity(argc - 1, argv + 1);
     if (!strcmp(c, "logits")) return cmd_logits(argc - 1, argv + 1);
+    if (!strcmp(c, "quantize")) return cmd_quantize(argc - 1, argv + 1);
     if (!strcmp(c, "bench")) return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(c, "synth")) return cmd_synth(argc - 1, argv + 1);
     if (!strcmp(c, "version") || !strcmp(c, "--version")) { printf("zeta %s (cpu kernels: %s)\n", zeta_version_string(), zeta_cpu_kernels()); return 0; }

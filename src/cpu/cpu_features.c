@@ -1,9 +1,24 @@
 /* cpu_features.c — run-time choice of the CPU kernel table: detects which ISAs the CPU and the OS
- * support (cpuid + xgetbv), completes a table's empty slots, and picks the best table once
- * (thread-safe). On non-x86 builds the AVX tables do not exist and are reported as NULL. */
+ * support (x86: cpuid + xgetbv; AArch64: getauxval on Linux, sysctl on Apple), completes a table's
+ * empty slots, and picks the best table once (thread-safe). Tables of another architecture are not
+ * compiled in and are reported as NULL. */
+#if defined(__APPLE__) && !defined(_DARWIN_C_SOURCE)
+#define _DARWIN_C_SOURCE 1 /* sysctlbyname and <sys/sysctl.h>'s types under -D_POSIX_C_SOURCE */
+#endif
 #include "kernels.h"
 
 #include <pthread.h>
+
+#ifdef ZETA_HAVE_NEON
+#if defined(__APPLE__)
+#include <sys/sysctl.h>
+#elif defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1ul << 20) /* the arm64 Linux uapi bit */
+#endif
+#endif
+#endif
 
 #ifdef ZETA_HAVE_X86
 #include <cpuid.h>
@@ -60,6 +75,31 @@ const zk_kernels *zk_avx512(void) { return NULL; }
 
 #endif
 
+#ifdef ZETA_HAVE_NEON /* aarch64: kernels_neon*.c are compiled in */
+
+bool zk_cpu_has_neon(void) { return true; } /* Advanced SIMD is mandatory in AArch64 */
+
+bool zk_cpu_has_neondot(void) {
+#if defined(__APPLE__)
+    int v = 0;
+    size_t len = sizeof v;
+    return sysctlbyname("hw.optional.arm.FEAT_DotProd", &v, &len, NULL, 0) == 0 && v != 0;
+#elif defined(__linux__)
+    return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#else
+    return false; /* no known way to ask: stay on the baseline table */
+#endif
+}
+
+#else /* not aarch64 */
+
+bool zk_cpu_has_neon(void) { return false; }
+bool zk_cpu_has_neondot(void) { return false; }
+const zk_kernels *zk_neon(void) { return NULL; }
+const zk_kernels *zk_neondot(void) { return NULL; }
+
+#endif
+
 /* Fills every empty slot of *out from `t`. */
 static void overlay(zk_kernels *out, const zk_kernels *t) {
     for (int i = 0; i < ZETA_TYPE_COUNT; i++) {
@@ -83,6 +123,8 @@ static void select_once(void) {
     /* later (wider) tables override earlier ones slot by slot */
     if (zk_avx2() && zk_cpu_has_avx2()) overlay(&t, zk_avx2());
     if (zk_avx512() && zk_cpu_has_avx512()) overlay(&t, zk_avx512());
+    if (zk_neon() && zk_cpu_has_neon()) overlay(&t, zk_neon());
+    if (zk_neondot() && zk_cpu_has_neondot()) overlay(&t, zk_neondot());
     g_selected = t;
 }
 

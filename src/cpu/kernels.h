@@ -1,8 +1,8 @@
 /* kernels.h — the CPU kernel tables. One table per ISA (kernels_scalar.c, kernels_avx2.c,
- * kernels_avx512.c, later kernels_neon.c), each file compiled with its own flags; cpu_features.c
- * picks the best table the running CPU supports. A table fills only the slots it accelerates; the
- * selected table is completed with the scalar slots. Kernels are single-threaded pure functions;
- * threading lives in the CPU backend. Kernels never include model or gguf headers. */
+ * kernels_avx512.c, kernels_neon.c, kernels_neondot.c), each file compiled with its own flags;
+ * cpu_features.c picks the best table the running CPU supports. A table fills only the slots it
+ * accelerates; the selected table is completed with the scalar slots. Kernels are single-threaded
+ * pure functions; threading lives in the CPU backend. Kernels never include model or gguf headers. */
 #ifndef ZETA_KERNELS_H
 #define ZETA_KERNELS_H
 
@@ -18,7 +18,7 @@ typedef void (*zk_vec_dot_fn)(int64_t n, float *s, const void *w, const void *x)
 typedef void (*zk_from_float_fn)(const float *x, void *y, int64_t n);
 
 typedef struct zk_kernels {
-    const char *name;                               /* "scalar", "avx2", "avx512" */
+    const char *name;                               /* "scalar", "avx2", "avx512", "neon", "neondot" */
     zk_vec_dot_fn vec_dot[ZETA_TYPE_COUNT];         /* indexed by weight type */
     zk_from_float_fn from_float[ZETA_TYPE_COUNT];   /* indexed by activation type */
 } zk_kernels;
@@ -28,15 +28,21 @@ typedef struct zk_kernels {
  *   Q8_0, Q4_0     -> Q8_0 (activations quantized per 32 like ggml, integer dot products) */
 zeta_type zk_vec_dot_type(zeta_type weight_type);
 
-/* The tables. A table whose ISA was not compiled in returns NULL. zk_avx2/zk_avx512 return the
- * raw table (only its own slots); zk_select() returns a completed copy for the running CPU. */
+/* The tables. A table whose ISA was not compiled in returns NULL. zk_avx2/zk_avx512/zk_neon/
+ * zk_neondot return the raw table (only its own slots); zk_select() returns a completed copy for
+ * the running CPU. */
 const zk_kernels *zk_scalar(void);
 const zk_kernels *zk_avx2(void);
 const zk_kernels *zk_avx512(void);
+const zk_kernels *zk_neon(void);     /* AArch64 Advanced SIMD (armv8-a) */
+const zk_kernels *zk_neondot(void);  /* + dot product (armv8.2-a+dotprod); only the integer dots */
 
-/* CPU support of the ISAs (cpuid + xgetbv: the OS must enable the register state). */
-bool zk_cpu_has_avx2(void);   /* AVX2 + FMA + F16C */
-bool zk_cpu_has_avx512(void); /* AVX-512 F, BW, VL (+DQ) */
+/* CPU support of the ISAs. x86: cpuid + xgetbv (the OS must enable the register state). AArch64:
+ * NEON is always there; dotprod from getauxval(AT_HWCAP) on Linux, sysctl on Apple. */
+bool zk_cpu_has_avx2(void);     /* AVX2 + FMA + F16C */
+bool zk_cpu_has_avx512(void);   /* AVX-512 F, BW, VL (+DQ) */
+bool zk_cpu_has_neon(void);     /* true on every aarch64 build, false elsewhere */
+bool zk_cpu_has_neondot(void);  /* FEAT_DotProd (SDOT/UDOT) */
 
 /* The best completed table for this CPU (thread-safe, computed once). */
 const zk_kernels *zk_select(void);

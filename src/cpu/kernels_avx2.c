@@ -3,6 +3,9 @@
  * for F32, F16, BF16, Q8_0, Q4_0 and from_float for Q8_0. Semantics are those of
  * kernels_scalar.c: float dots may sum in a different order; integer block dots are exact; the
  * Q8_0 activation quantizer is byte-identical to the scalar one. */
+#include "cpu/kernels_legacy.h"
+#include "cpu/kernels_k.h"
+#include "cpu/kernels_iqk.h"
 #include "kernels.h"
 
 #include <immintrin.h>
@@ -220,9 +223,21 @@ static const zk_kernels k_avx2 = {
         [ZETA_TYPE_BF16] = vec_dot_bf16,
         [ZETA_TYPE_Q8_0] = vec_dot_q8_0,
         [ZETA_TYPE_Q4_0] = vec_dot_q4_0,
+        [ZETA_TYPE_Q4_1] = zk_vec_dot_q4_1_avx2,
+        [ZETA_TYPE_Q5_0] = zk_vec_dot_q5_0_avx2,
+        [ZETA_TYPE_Q5_1] = zk_vec_dot_q5_1_avx2,
+        [ZETA_TYPE_Q4_K] = zk_vec_dot_q4_K_avx2,
+        [ZETA_TYPE_Q5_K] = zk_vec_dot_q5_K_avx2,
+        [ZETA_TYPE_Q6_K] = zk_vec_dot_q6_K_avx2,
+        [ZETA_TYPE_Q2_K] = zk_vec_dot_q2_K_avx2,
+        [ZETA_TYPE_Q3_K] = zk_vec_dot_q3_K_avx2,
+        [ZETA_TYPE_IQ4_NL] = zk_vec_dot_iq4_nl_avx2,
+        [ZETA_TYPE_IQ4_XS] = zk_vec_dot_iq4_xs_avx2,
     },
     .from_float = {
         [ZETA_TYPE_Q8_0] = from_float_q8_0,
+        [ZETA_TYPE_Q8_1] = zk_from_float_q8_1_avx2,
+        [ZETA_TYPE_Q8_K] = zk_from_float_q8_K_avx2,
     },
 };
 

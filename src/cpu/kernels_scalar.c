@@ -10,6 +10,9 @@
  *                         q = round-half-even(x * id) converted like cvtps_epi32 + saturating packs.
  *                         Every SIMD version reproduces it byte for byte, whatever the ISA.
  *   from_float F32:       copy. */
+#include "cpu/kernels_legacy.h"
+#include "cpu/kernels_k.h"
+#include "cpu/kernels_iqk.h"
 #include "kernels.h"
 
 #include <math.h>
@@ -128,10 +131,22 @@ static const zk_kernels k_scalar = {
         [ZETA_TYPE_BF16] = vec_dot_bf16,
         [ZETA_TYPE_Q8_0] = vec_dot_q8_0,
         [ZETA_TYPE_Q4_0] = vec_dot_q4_0,
+        [ZETA_TYPE_Q4_1] = zk_vec_dot_q4_1_scalar,
+        [ZETA_TYPE_Q5_0] = zk_vec_dot_q5_0_scalar,
+        [ZETA_TYPE_Q5_1] = zk_vec_dot_q5_1_scalar,
+        [ZETA_TYPE_Q4_K] = zk_vec_dot_q4_K_scalar,
+        [ZETA_TYPE_Q5_K] = zk_vec_dot_q5_K_scalar,
+        [ZETA_TYPE_Q6_K] = zk_vec_dot_q6_K_scalar,
+        [ZETA_TYPE_Q2_K] = zk_vec_dot_q2_K_scalar,
+        [ZETA_TYPE_Q3_K] = zk_vec_dot_q3_K_scalar,
+        [ZETA_TYPE_IQ4_NL] = zk_vec_dot_iq4_nl_scalar,
+        [ZETA_TYPE_IQ4_XS] = zk_vec_dot_iq4_xs_scalar,
     },
     .from_float = {
         [ZETA_TYPE_F32] = from_float_f32,
         [ZETA_TYPE_Q8_0] = from_float_q8_0,
+        [ZETA_TYPE_Q8_1] = zk_from_float_q8_1_scalar,
+        [ZETA_TYPE_Q8_K] = zk_from_float_q8_K_scalar,
     },
 };
 
@@ -141,8 +156,13 @@ zeta_type zk_vec_dot_type(zeta_type weight_type) {
     switch (weight_type) {
     case ZETA_TYPE_F32: case ZETA_TYPE_F16: case ZETA_TYPE_BF16:
         return ZETA_TYPE_F32;
-    case ZETA_TYPE_Q8_0: case ZETA_TYPE_Q4_0:
+    case ZETA_TYPE_Q8_0: case ZETA_TYPE_Q4_0: case ZETA_TYPE_Q5_0: case ZETA_TYPE_IQ4_NL:
         return ZETA_TYPE_Q8_0;
+    case ZETA_TYPE_Q4_1: case ZETA_TYPE_Q5_1:
+        return ZETA_TYPE_Q8_1;
+    case ZETA_TYPE_Q2_K: case ZETA_TYPE_Q3_K: case ZETA_TYPE_Q4_K: case ZETA_TYPE_Q5_K: case ZETA_TYPE_Q6_K:
+    case ZETA_TYPE_IQ4_XS:
+        return ZETA_TYPE_Q8_K;
     default:
         return ZETA_TYPE_COUNT; /* no CPU dot product for this weight type */
     }
