@@ -231,11 +231,9 @@ typedef struct att_job {
     float *out;
 } att_job;
 
-static inline float kv_get(const cpu_ctx *c, const uint8_t *base, size_t idx) {
-    if (c->kv_type == ZETA_TYPE_F16) return zeta_f16_to_f32(((const zeta_f16 *)base)[idx]);
-    return ((const float *)base)[idx];
-}
-
+/* K is stored by position ([n_ctx][n_head_kv * head_dim]); V transposed, by head dimension
+ * ([n_head_kv * head_dim][n_ctx]), so both products are contiguous dot products:
+ * scores[p] = q . K[p] and out[d] = softmax . V^T[d]. */
 static void att_worker(void *arg, int ith, int nth) {
     const att_job *j = arg;
     cpu_ctx *c = j->c;
@@ -245,6 +243,8 @@ static void att_worker(void *arg, int ith, int nth) {
     const float scale = 1.0f / sqrtf((float)dk);
     float *sc = c->att_scratch + (size_t)ith * c->n_ctx;
     const uint8_t *K = c->kcache[j->il], *V = c->vcache[j->il];
+    const zk_vec_dot_fn dot = c->k->vec_dot[c->kv_type];
+    const size_t es = c->kv_elem;
     const int total = j->n_tok * n_head;
     for (int idx = ith; idx < total; idx += nth) {
         const int t = idx / n_head, h = idx % n_head, kvh = h / group;
@@ -252,14 +252,8 @@ static void att_worker(void *arg, int ith, int nth) {
         const uint32_t n_kv = j->pos0 + (uint32_t)t + 1;
         float mx = -INFINITY;
         for (uint32_t p = 0; p < n_kv; p++) {
-            size_t base = (size_t)p * c->k_row + (size_t)kvh * dk;
-            float s = 0.0f;
-            if (c->kv_type == ZETA_TYPE_F32) {
-                const float *kr = (const float *)K + base;
-                for (int d = 0; d < dk; d++) s += q[d] * kr[d];
-            } else {
-                for (int d = 0; d < dk; d++) s += q[d] * kv_get(c, K, base + (size_t)d);
-            }
+            float s;
+            dot(dk, &s, K + ((size_t)p * c->k_row + (size_t)kvh * dk) * es, q);
             s *= scale;
             sc[p] = s;
             if (s > mx) mx = s;
@@ -271,18 +265,9 @@ static void att_worker(void *arg, int ith, int nth) {
             sum += (double)e;
         }
         const float inv = (float)(1.0 / sum);
+        for (uint32_t p = 0; p < n_kv; p++) sc[p] *= inv;
         float *o = j->out + (size_t)t * n_head * dv + (size_t)h * dv;
-        for (int d = 0; d < dv; d++) o[d] = 0.0f;
-        for (uint32_t p = 0; p < n_kv; p++) {
-            const float w = sc[p] * inv;
-            size_t base = (size_t)p * c->v_row + (size_t)kvh * dv;
-            if (c->kv_type == ZETA_TYPE_F32) {
-                const float *vr = (const float *)V + base;
-                for (int d = 0; d < dv; d++) o[d] += w * vr[d];
-            } else {
-                for (int d = 0; d < dv; d++) o[d] += w * kv_get(c, V, base + (size_t)d);
-            }
-        }
+        for (int d = 0; d < dv; d++) dot(n_kv, &o[d], V + ((size_t)(kvh * dv + d) * c->n_ctx) * es, sc);
     }
 }
 
@@ -295,11 +280,22 @@ static void kv_store(cpu_ctx *c, uint8_t *dst, const float *src, size_t n) {
     }
 }
 
+/* V of n_tok tokens into the transposed cache: element (token t, row i) at i * n_ctx + pos0 + t */
+static void kv_store_transposed(cpu_ctx *c, uint8_t *dst, const float *src, int n_tok, uint32_t pos0) {
+    for (size_t i = 0; i < c->v_row; i++)
+        for (int t = 0; t < n_tok; t++) {
+            size_t at = i * c->n_ctx + pos0 + (size_t)t;
+            float v = src[(size_t)t * c->v_row + i];
+            if (c->kv_type == ZETA_TYPE_F16) ((zeta_f16 *)dst)[at] = zeta_f32_to_f16(v);
+            else ((float *)dst)[at] = v;
+        }
+}
+
 static void cpu_attention(void *vctx, int il, const float *q, const float *k, const float *v, int n_tok, uint32_t pos0,
                           float *out) {
     cpu_ctx *c = vctx;
     kv_store(c, c->kcache[il] + (size_t)pos0 * c->k_row * c->kv_elem, k, (size_t)n_tok * c->k_row);
-    kv_store(c, c->vcache[il] + (size_t)pos0 * c->v_row * c->kv_elem, v, (size_t)n_tok * c->v_row);
+    kv_store_transposed(c, c->vcache[il], v, n_tok, pos0);
     att_job j = {c, il, q, n_tok, pos0, out};
     pool_run(c->pool, att_worker, &j);
 }
