@@ -2,8 +2,9 @@
 #   make                 libzeta.a, libzeta.so (soname libzeta.so.0), the zeta CLI, in $(BUILD)/
 #   make test            builds and runs the whole test suite; last line "N passed, N failed"
 #   make sanitize-test   the same under ASan+UBSan, in build-san/
-#   make test-arm64      cross-builds for AArch64 into build-arm64/ and runs the suite under qemu-user
-#                        (needs gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user)
+#   make test-arm64      cross-builds for AArch64 into build-arm64/ and runs the C tests under qemu-user
+#                        (ARM64_FULL=1: the golden scripts too; needs gcc-aarch64-linux-gnu,
+#                        libc6-dev-arm64-cross, qemu-user)
 #   make install PREFIX=/usr/local   library, include/zeta.h, zeta.pc, the CLI
 #   make clean
 # The default build targets the machine's baseline ISA; AVX2 / AVX-512 kernels are compiled in
@@ -52,6 +53,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all lib test sanitize-test test-arm64 install clean
+.SECONDARY:
 all: lib $(BUILD)/zeta $(TEST_BIN)
 lib: $(BUILD)/libzeta.a $(BUILD)/libzeta.so
 
@@ -88,15 +90,18 @@ sanitize-test:
 	$(MAKE) BUILD=build-san SAN=1 OPT=-O1 test
 
 # AArch64 under emulation (correctness, not speed): the kernel tests first on a CPU model without the
-# dot-product extension (the baseline NEON table is selected), then the whole suite on qemu's "max"
-# CPU (dotprod: both NEON tables are tested against the scalar one).
+# dot-product extension (the baseline NEON table is selected), then the C test binaries on qemu's
+# "max" CPU (dotprod: both NEON tables are tested against the scalar one). The golden scripts take
+# many minutes under qemu, so they run only with ARM64_FULL=1.
 ARM64_CC   ?= aarch64-linux-gnu-gcc
 ARM64_EXEC ?= qemu-aarch64 -L /usr/aarch64-linux-gnu
+ARM64_FULL ?= 0
 test-arm64:
 	$(MAKE) BUILD=build-arm64 CC=$(ARM64_CC) all
 	@echo "== test_kernels (qemu -cpu cortex-a53: no dotprod)"
 	@$(ARM64_EXEC) -cpu cortex-a53 build-arm64/tests/test_kernels
-	@BUILD=build-arm64 ZETA_EXEC="$(ARM64_EXEC) -cpu max" sh tests/run.sh
+	@BUILD=build-arm64 ZETA_EXEC="$(ARM64_EXEC) -cpu max" ZETA_SKIP_SCRIPTS=$(if $(filter 1,$(ARM64_FULL)),0,1) \
+		sh tests/run.sh
 
 install: lib $(BUILD)/zeta
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
@@ -112,3 +117,15 @@ clean:
 	rm -rf build build-san build-arm64
 
 -include $(LIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(BUILD)/%.d) $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.d)
+
+# Benchmarks (never run by the tests): kernel GB/s per type and ISA, memory read bandwidth, and
+# the side-by-side suite against llama.cpp (LLAMA_BENCH=/path/to/llama-bench make bench).
+.PHONY: bench-kernels bench-membw bench
+bench-kernels: $(BUILD)/libzeta.a
+	NO_MAKE=1 BUILD=$(BUILD) CC="$(CC)" sh bench/build.sh kernel_bench
+	$(BUILD)/kernel_bench $(BENCH_ARGS)
+bench-membw:
+	BUILD=$(BUILD) CC="$(CC)" sh bench/build.sh membw
+	$(BUILD)/membw $(BENCH_ARGS)
+bench: all
+	sh bench/run_all.sh
