@@ -5,6 +5,7 @@
 #include "backend.h"
 #include "cpu/kernels.h"
 #include "cpu/gemm.h"
+#include "cpu/mathk.h"
 #include "cpu/threadpool.h"
 #include "quant.h"
 
@@ -16,6 +17,7 @@ typedef struct cpu_ctx {
     const struct zeta_model *m;
     const zk_kernels *k;
     const zk_gemm_table *gk;
+    zk_softmax_fn softmax;
     threadpool *pool;
     int n_threads;
     uint32_t n_ctx;
@@ -250,21 +252,8 @@ static void att_worker(void *arg, int ith, int nth) {
         const int t = idx / n_head, h = idx % n_head, kvh = h / group;
         const float *q = j->q + (size_t)t * n_head * dk + (size_t)h * dk;
         const uint32_t n_kv = j->pos0 + (uint32_t)t + 1;
-        float mx = -INFINITY;
-        for (uint32_t p = 0; p < n_kv; p++) {
-            float s;
-            dot(dk, &s, K + ((size_t)p * c->k_row + (size_t)kvh * dk) * es, q);
-            s *= scale;
-            sc[p] = s;
-            if (s > mx) mx = s;
-        }
-        double sum = 0.0;
-        for (uint32_t p = 0; p < n_kv; p++) {
-            float e = expf(sc[p] - mx);
-            sc[p] = e;
-            sum += (double)e;
-        }
-        const float inv = (float)(1.0 / sum);
+        for (uint32_t p = 0; p < n_kv; p++) dot(dk, &sc[p], K + ((size_t)p * c->k_row + (size_t)kvh * dk) * es, q);
+        const float inv = (float)(1.0 / c->softmax(sc, (int)n_kv, scale));
         for (uint32_t p = 0; p < n_kv; p++) sc[p] *= inv;
         float *o = j->out + (size_t)t * n_head * dv + (size_t)h * dv;
         for (int d = 0; d < dv; d++) dot(n_kv, &o[d], V + ((size_t)(kvh * dv + d) * c->n_ctx) * es, sc);
@@ -330,6 +319,7 @@ zeta_status cpu_backend_new(const struct zeta_model *m, const zeta_backend_confi
     c->m = m;
     c->k = zk_select();
     c->gk = zk_gemm_select();
+    c->softmax = zk_softmax_select();
     c->n_threads = cfg->n_threads;
     c->n_ctx = cfg->n_ctx;
     c->kv_type = cfg->kv_type;
