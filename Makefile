@@ -48,13 +48,22 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 FLAGS_avx2   := -mavx2 -mfma -mf16c
 FLAGS_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c
 
+# Test data kept gzip-compressed in git (tokenizer vocabularies, logits goldens); `make data`
+# unpacks each next to its .gz (the unpacked files are git-ignored).
+DATA_GZ  := $(shell find tests/data -name '*.gz' 2>/dev/null)
+DATA     := $(DATA_GZ:.gz=)
+
 TOOL_SRC := $(wildcard tools/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib test sanitize-test test-arm64 install clean
+.PHONY: all lib data test sanitize-test test-arm64 install clean
 .SECONDARY:
-all: lib $(BUILD)/zeta $(TEST_BIN)
+all: lib $(BUILD)/zeta $(TEST_BIN) data
+
+data: $(DATA)
+$(DATA): %: %.gz
+	gzip -dc $< > $@.tmp && mv $@.tmp $@
 lib: $(BUILD)/libzeta.a $(BUILD)/libzeta.so
 
 FLAGS_neon   := -march=armv8-a

@@ -1,8 +1,9 @@
-/* cpu_pack.c — at model load, repacks every Q4_0 / Q8_0 weight matrix into the 8-row interleaved
+/* cpu_pack.c — at model load, repacks every Q4_0 / Q8_0 / Q4_K / Q6_K weight matrix into the 8-row interleaved
  * layout of gemm.h (one allocation for all of them). Rows beyond the last full group of 8 stay in
  * the file's layout and go through the row-by-row kernels. */
 #include "backend.h"
 #include "cpu/gemm.h"
+#include "cpu/gemm_k.h"
 
 #include <stdlib.h>
 
@@ -13,19 +14,21 @@ static size_t packed_bytes(const zeta_weight *w) {
 }
 
 static void pack(zeta_weight *w, uint8_t *dst) {
-    const int64_t nb = (int64_t)w->ne0 / 32;
+    const zeta_type_traits *tt = zeta_type_get((uint32_t)w->type);
+    const int64_t nb = (int64_t)w->ne0 / tt->block_size;
     const size_t gb = zk_packed_group_bytes(w->type, (int64_t)w->ne0);
     for (uint64_t g = 0; g < w->ne1 / 8; g++) {
         const uint8_t *base = (const uint8_t *)w->data + g * 8 * w->row_bytes;
-        if (w->type == ZETA_TYPE_Q4_0) {
-            const block_q4_0 *rows[8];
-            for (int r = 0; r < 8; r++) rows[r] = (const block_q4_0 *)(base + (size_t)r * w->row_bytes);
-            zk_pack_q4_0x8(rows, nb, (block_q4_0x8 *)(dst + g * gb));
-        } else {
-            const block_q8_0 *rows[8];
-            for (int r = 0; r < 8; r++) rows[r] = (const block_q8_0 *)(base + (size_t)r * w->row_bytes);
-            zk_pack_q8_0x8(rows, nb, (block_q8_0x8 *)(dst + g * gb));
+        void *out = dst + g * gb;
+#define ROWS(T) const T *rows[8]; for (int r = 0; r < 8; r++) rows[r] = (const T *)(base + (size_t)r * w->row_bytes)
+        switch (w->type) {
+        case ZETA_TYPE_Q4_0: { ROWS(block_q4_0); zk_pack_q4_0x8(rows, nb, out); break; }
+        case ZETA_TYPE_Q8_0: { ROWS(block_q8_0); zk_pack_q8_0x8(rows, nb, out); break; }
+        case ZETA_TYPE_Q4_K: { ROWS(block_q4_K); zk_pack_q4_Kx8(rows, nb, out); break; }
+        case ZETA_TYPE_Q6_K: { ROWS(block_q6_K); zk_pack_q6_Kx8(rows, nb, out); break; }
+        default: return; /* packed_bytes() is 0 for other types */
         }
+#undef ROWS
     }
     w->packed = dst;
 }

@@ -1,6 +1,7 @@
 /* gemm_ref.c — the packed 8-row weight layouts: packing, and the scalar reference products over
  * them (the spec for kernels_*_gemm.c); plus selection of the best table for the CPU. */
 #include "cpu/gemm.h"
+#include "cpu/gemm_k.h"
 #include "cpu/kernels.h"
 
 #include <pthread.h>
@@ -36,6 +37,7 @@ size_t zk_packed_group_bytes(zeta_type type, int64_t k) {
     switch (type) {
     case ZETA_TYPE_Q4_0: return (size_t)(k / 32) * sizeof(block_q4_0x8);
     case ZETA_TYPE_Q8_0: return (size_t)(k / 32) * sizeof(block_q8_0x8);
+    case ZETA_TYPE_Q4_K: case ZETA_TYPE_Q6_K: return zk_packed_group_bytes_k(type, k);
     default: return 0;
     }
 }
@@ -86,7 +88,8 @@ static void gemm8_q8_0_ref(int64_t k, const void *w, const void *x, size_t x_str
 
 static const zk_gemm_table k_gemm_scalar = {
     .name = "scalar",
-    .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0_ref, [ZETA_TYPE_Q8_0] = gemm8_q8_0_ref},
+    .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0_ref, [ZETA_TYPE_Q8_0] = gemm8_q8_0_ref,
+              [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_ref, [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_ref},
 };
 
 const zk_gemm_table *zk_gemm_scalar(void) { return &k_gemm_scalar; }

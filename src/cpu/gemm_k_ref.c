@@ -1,0 +1,136 @@
+/* gemm_k_ref.c — the packed 8-row Q4_K / Q6_K layouts of gemm_k.h: packing, and the scalar
+ * reference products over them with Q8_K activations (the spec for kernels_*_gemmk.c). */
+#include "cpu/gemm_k.h"
+
+#include <string.h>
+
+void zk_pack_q4_Kx8(const block_q4_K *const rows[8], int64_t nb, block_q4_Kx8 *out) {
+    for (int64_t b = 0; b < nb; b++) {
+        block_q4_Kx8 *o = &out[b];
+        for (int r = 0; r < 8; r++) {
+            const block_q4_K *s = &rows[r][b];
+            o->d[r] = s->d;
+            o->dmin[r] = s->dmin;
+            for (int w = 0; w < 3; w++) memcpy(o->scales + 32 * w + 4 * r, s->scales + 4 * w, 4);
+            for (int v = 0; v < 32; v++) memcpy(o->qs + 32 * v + 4 * r, s->qs + 4 * v, 4);
+        }
+    }
+}
+
+/* The 256 codes (0..63) of a block_q6_K in element order. */
+static void q6_K_unpack(const block_q6_K *s, uint8_t u[QK_K]) {
+    for (int c = 0; c < 2; c++) {
+        const uint8_t *ql = s->ql + 64 * c, *qh = s->qh + 32 * c;
+        uint8_t *o = u + 128 * c;
+        for (int l = 0; l < 32; l++) {
+            o[l] = (uint8_t)((ql[l] & 0x0f) | ((qh[l] & 3) << 4));
+            o[l + 32] = (uint8_t)((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4));
+            o[l + 64] = (uint8_t)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
+            o[l + 96] = (uint8_t)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
+        }
+    }
+}
+
+void zk_pack_q6_Kx8(const block_q6_K *const rows[8], int64_t nb, block_q6_Kx8 *out) {
+    for (int64_t b = 0; b < nb; b++) {
+        block_q6_Kx8 *o = &out[b];
+        for (int r = 0; r < 8; r++) {
+            const block_q6_K *s = &rows[r][b];
+            uint8_t u[QK_K];
+            q6_K_unpack(s, u);
+            o->d[r] = s->d;
+            for (int w = 0; w < 4; w++) memcpy(o->scales + 32 * w + 4 * r, s->scales + 4 * w, 4);
+            for (int j = 0; j < 16; j++)
+                for (int i = 0; i < 3; i++)
+                    for (int e = 0; e < 4; e++)
+                        o->q[32 * (3 * j + i) + 4 * r + e] =
+                            (uint8_t)(u[16 * j + 4 * i + e] | ((u[16 * j + 12 + e] >> (2 * i)) & 3) << 6);
+        }
+    }
+}
+
+size_t zk_packed_group_bytes_k(zeta_type type, int64_t k) {
+    switch (type) {
+    case ZETA_TYPE_Q4_K: return (size_t)(k / QK_K) * sizeof(block_q4_Kx8);
+    case ZETA_TYPE_Q6_K: return (size_t)(k / QK_K) * sizeof(block_q6_Kx8);
+    default: return 0;
+    }
+}
+
+/* Row r's 8 six-bit scales and mins from the packed scale vectors (block_q4_K's packing). */
+static void q4_K_scales(const uint8_t *sv, int r, uint8_t sc[8], uint8_t m[8]) {
+    uint8_t q[12];
+    for (int w = 0; w < 3; w++) memcpy(q + 4 * w, sv + 32 * w + 4 * r, 4);
+    for (int j = 0; j < 4; j++) {
+        sc[j] = q[j] & 63;
+        m[j] = q[j + 4] & 63;
+    }
+    for (int j = 4; j < 8; j++) {
+        sc[j] = (uint8_t)((q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4));
+        m[j] = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+void zk_gemm8_q4_K_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                       float *y, size_t y_stride) {
+    (void)xsum;
+    const block_q4_Kx8 *W = w;
+    const int64_t nb = k / QK_K;
+    for (int c = 0; c < n_tok; c++) {
+        const block_q8_K *X = (const block_q8_K *)((const uint8_t *)x + (size_t)c * x_stride);
+        float acc[8] = {0};
+        for (int64_t b = 0; b < nb; b++) {
+            const float dx = X[b].d;
+            for (int r = 0; r < 8; r++) {
+                uint8_t sc[8], m[8];
+                q4_K_scales(W[b].scales, r, sc, m);
+                int32_t sumi = 0, summ = 0;
+                for (int j = 0; j < 8; j++) {
+                    /* sub-block j: elements 32j..32j+31, nibble j%2 of vectors 8(j/2)..8(j/2)+7 */
+                    int32_t s = 0;
+                    for (int g = 0; g < 8; g++)
+                        for (int e = 0; e < 4; e++) {
+                            const uint8_t v = W[b].qs[32 * (8 * (j / 2) + g) + 4 * r + e];
+                            s += (int32_t)((j & 1) ? v >> 4 : v & 0x0f) * X[b].qs[32 * j + 4 * g + e];
+                        }
+                    sumi += (int32_t)sc[j] * s;
+                    summ += (int32_t)m[j] * ((int32_t)X[b].bsums[2 * j] + X[b].bsums[2 * j + 1]);
+                }
+                acc[r] += zeta_f16_to_f32(W[b].d[r]) * dx * (float)sumi - zeta_f16_to_f32(W[b].dmin[r]) * dx * (float)summ;
+            }
+        }
+        for (int r = 0; r < 8; r++) y[(size_t)c * y_stride + (size_t)r] = acc[r];
+    }
+}
+
+/* The 6-bit code (0..63) of element 16j+4q+e of row r (layout in gemm_k.h). */
+static inline int q6_K_code(const block_q6_Kx8 *B, int r, int j, int q, int e) {
+    const uint8_t *v = B->q + 32 * 3 * j + 4 * r + e; /* byte 4r+e of the sub-block's 3 vectors: v[0], v[32], v[64] */
+    if (q < 3) return v[32 * q] & 63;
+    return (v[0] >> 6) | ((v[32] >> 6) << 2) | ((v[64] >> 6) << 4);
+}
+
+void zk_gemm8_q6_K_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                       float *y, size_t y_stride) {
+    (void)xsum;
+    const block_q6_Kx8 *W = w;
+    const int64_t nb = k / QK_K;
+    for (int c = 0; c < n_tok; c++) {
+        const block_q8_K *X = (const block_q8_K *)((const uint8_t *)x + (size_t)c * x_stride);
+        float acc[8] = {0};
+        for (int64_t b = 0; b < nb; b++) {
+            for (int r = 0; r < 8; r++) {
+                int32_t sumi = 0;
+                for (int j = 0; j < 16; j++) {
+                    int32_t s = 0;
+                    for (int q = 0; q < 4; q++)
+                        for (int e = 0; e < 4; e++)
+                            s += (q6_K_code(&W[b], r, j, q, e) - 32) * X[b].qs[16 * j + 4 * q + e];
+                    sumi += (int32_t)W[b].scales[32 * (j / 4) + 4 * r + j % 4] * s;
+                }
+                acc[r] += zeta_f16_to_f32(W[b].d[r]) * X[b].d * (float)sumi;
+            }
+        }
+        for (int r = 0; r < 8; r++) y[(size_t)c * y_stride + (size_t)r] = acc[r];
+    }
+}

@@ -1,0 +1,197 @@
+/* kernels_avx2_gemmk.c — AVX2 products of 8-row packed Q4_K / Q6_K weights (layouts in gemm_k.h)
+ * with Q8_K activations: one 32-bit lane per weight row, activation values broadcast 4 at a time,
+ * token tiles (Q4_K 4, Q6_K 8) so each unpacked weight vector is used by every token of the tile.
+ * Compiled with -mavx2 -mfma -mf16c. Integer sums per super-block are exact (equal to
+ * gemm_k_ref.c's); the float steps are those of the reference, fused with FMA.
+ *
+ * Products use maddubs (unsigned codes x signed activations -> int16 pairs); int16 partial sums
+ * are kept below 2^15: Q4_K sums 8 maddubs of one 32-element sub-block (8 * 2 * 15 * 128 = 30720),
+ * Q6_K sums 2 (2 * 2 * 63 * 128 = 32256); then madd with the sub-block scale (both int16 halves of
+ * a lane hold the row's scale) gives int32. Q6_K codes are used unsigned (u = q + 32) and
+ * 32 * sum_j sc_j * bsum_j is subtracted, from the Q8_K bsums. */
+#include "cpu/gemm_k.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define UNROLL _Pragma("GCC unroll 8")
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+static ALWAYS_INLINE __m256i bcast4(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+static ALWAYS_INLINE __m256i loadu(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+/* An empty asm the accumulator passes through: stops the compiler from re-associating the integer
+ * sums into trees whose partial results (one per maddubs) no longer fit the 16 registers. */
+#define KEEP(v) __asm__("" : "+x"(v))
+
+/* shuffle_epi8 controls picking bytes (a, b, c, d) of every 32-bit lane into that lane; Z = zero */
+#define Z 0x80
+#define LANE4(a, b, c, d) a, b, c, d, (a) + 4, (b) + 4, (c) + 4, (d) + 4, (a) + 8, (b) + 8, (c) + 8, (d) + 8, \
+                          (a) + 12, (b) + 12, (c) + 12, (d) + 12
+#define PAT(a, b, c, d) {LANE4(a, b, c, d), LANE4(a, b, c, d)}
+/* (byte j, byte j) as int16 zero-extended: a Q4_K scale in both halves */
+static const uint8_t k_dup[4][32] = {PAT(0, Z, 0, Z), PAT(1, Z, 1, Z), PAT(2, Z, 2, Z), PAT(3, Z, 3, Z)};
+/* (byte 2i, byte 2i+1) as int16 zero-extended: a pair of Q4_K mins */
+static const uint8_t k_pair[2][32] = {PAT(0, Z, 1, Z), PAT(2, Z, 3, Z)};
+/* byte j into the high byte of both int16 halves (then srai 8: a signed Q6_K scale in both) */
+static const uint8_t k_hidup[4][32] = {PAT(Z, 0, Z, 0), PAT(Z, 1, Z, 1), PAT(Z, 2, Z, 2), PAT(Z, 3, Z, 3)};
+/* bytes 2i, 2i+1 into the high bytes (then srai 3: 32 * a pair of signed Q6_K scales) */
+static const uint8_t k_hipair[2][32] = {PAT(Z, 0, Z, 1), PAT(Z, 2, Z, 3)};
+#undef Z
+
+/* ---- Q4_K -------------------------------------------------------------------------------------- */
+
+static ALWAYS_INLINE void q4_K_tile(const block_q4_Kx8 *W, int64_t nb, const uint8_t *x, size_t xs, float *y,
+                                    size_t ys, const int T) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m6 = _mm256_set1_epi8(0x3f), m30 = _mm256_set1_epi8(0x30);
+    const block_q8_K *X[4];
+    __m256 acc[4];
+    UNROLL for (int t = 0; t < T; t++) {
+        X[t] = (const block_q8_K *)(x + (size_t)t * xs);
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const block_q4_Kx8 *B = &W[b];
+        const __m256i u0 = loadu(B->scales), u1 = loadu(B->scales + 32), u2 = loadu(B->scales + 64);
+        /* lane r: the row's scales 0-3 / 4-7 and mins 0-3 / 4-7 as bytes */
+        const __m256i sc03 = _mm256_and_si256(u0, m6);
+        const __m256i sc47 = _mm256_or_si256(_mm256_and_si256(u2, m4), _mm256_and_si256(_mm256_srli_epi32(u0, 2), m30));
+        const __m256i m03 = _mm256_and_si256(u1, m6);
+        const __m256i m47 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 4), m4),
+                                            _mm256_and_si256(_mm256_srli_epi32(u1, 2), m30));
+        __m256i scd[8];
+        for (int j = 0; j < 8; j++) scd[j] = _mm256_shuffle_epi8(j < 4 ? sc03 : sc47, loadu(k_dup[j & 3]));
+        __m256i sumi[4];
+        UNROLL for (int t = 0; t < T; t++) sumi[t] = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            const uint8_t *qv = B->qs + 256 * c;
+            UNROLL for (int h = 0; h < 2; h++) { /* sub-block 2c + h: low / high nibbles */
+                const int j = 2 * c + h;
+                __m256i a16[4];
+                UNROLL for (int t = 0; t < T; t++) a16[t] = _mm256_setzero_si256();
+                UNROLL for (int g = 0; g < 8; g++) {
+                    const __m256i v = loadu(qv + 32 * g);
+                    const __m256i code = h ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m4) : _mm256_and_si256(v, m4);
+                    UNROLL for (int t = 0; t < T; t++) {
+                        a16[t] = _mm256_add_epi16(a16[t], _mm256_maddubs_epi16(code, bcast4(X[t][b].qs + 32 * j + 4 * g)));
+                        KEEP(a16[t]);
+                    }
+                }
+                UNROLL for (int t = 0; t < T; t++) sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(a16[t], scd[j]));
+            }
+        }
+        /* mins: lane r of mp_i = (m_2i, m_2i+1) as int16 */
+        const __m256i mp0 = _mm256_shuffle_epi8(m03, loadu(k_pair[0])), mp1 = _mm256_shuffle_epi8(m03, loadu(k_pair[1]));
+        const __m256i mp2 = _mm256_shuffle_epi8(m47, loadu(k_pair[0])), mp3 = _mm256_shuffle_epi8(m47, loadu(k_pair[1]));
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)B->d));
+        const __m256 dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)B->dmin));
+        UNROLL for (int t = 0; t < T; t++) {
+            const int16_t *bs = X[t][b].bsums;
+            /* int16 j of s8 = sum of sub-block j's 32 activations (|.| <= 4096) */
+            const __m128i s8 = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bs), _mm_loadu_si128((const __m128i *)(bs + 8)));
+            const __m256i S = _mm256_broadcastsi128_si256(s8);
+            const __m256i summ = _mm256_add_epi32(
+                _mm256_add_epi32(_mm256_madd_epi16(mp0, _mm256_shuffle_epi32(S, 0x00)), _mm256_madd_epi16(mp1, _mm256_shuffle_epi32(S, 0x55))),
+                _mm256_add_epi32(_mm256_madd_epi16(mp2, _mm256_shuffle_epi32(S, 0xaa)), _mm256_madd_epi16(mp3, _mm256_shuffle_epi32(S, 0xff))));
+            const __m256 dx = _mm256_set1_ps(X[t][b].d);
+            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+            acc[t] = _mm256_fnmadd_ps(_mm256_mul_ps(dmw, dx), _mm256_cvtepi32_ps(summ), acc[t]);
+        }
+    }
+    UNROLL for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
+}
+
+static void q4_K_t4(const block_q4_Kx8 *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys) { q4_K_tile(W, nb, x, xs, y, ys, 4); }
+static void q4_K_t3(const block_q4_Kx8 *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys) { q4_K_tile(W, nb, x, xs, y, ys, 3); }
+static void q4_K_t2(const block_q4_Kx8 *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys) { q4_K_tile(W, nb, x, xs, y, ys, 2); }
+static void q4_K_t1(const block_q4_Kx8 *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys) { q4_K_tile(W, nb, x, xs, y, ys, 1); }
+
+void zk_gemm8_q4_K_avx2(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
+                        size_t ys) {
+    (void)xsum;
+    const int64_t nb = k / QK_K;
+    const uint8_t *xb = x;
+    int c = 0;
+    for (; c + 4 <= n_tok; c += 4) q4_K_t4(w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
+    switch (n_tok - c) {
+    case 3: q4_K_t3(w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys); break;
+    case 2: q4_K_t2(w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys); break;
+    case 1: q4_K_t1(w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys); break;
+    default: break;
+    }
+}
+
+/* ---- Q6_K -------------------------------------------------------------------------------------- */
+
+static ALWAYS_INLINE void q6_K_tile(const block_q6_Kx8 *W, int64_t nb, const uint8_t *x, size_t xs, float *y,
+                                    size_t ys, const int T) {
+    const __m256i m6 = _mm256_set1_epi8(0x3f), m3 = _mm256_set1_epi8(0x03), mc = _mm256_set1_epi8(0x0c),
+                  m30 = _mm256_set1_epi8(0x30);
+    const block_q8_K *X[8];
+    __m256 acc[8];
+    UNROLL for (int t = 0; t < T; t++) {
+        X[t] = (const block_q8_K *)(x + (size_t)t * xs);
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const block_q6_Kx8 *B = &W[b];
+        __m256i sumi[8];
+        UNROLL for (int t = 0; t < T; t++) sumi[t] = _mm256_setzero_si256();
+        /* - 32 * sum_j sc_j * bsum_j, pairs of sub-blocks at a time */
+        for (int i = 0; i < 8; i++) {
+            const __m256i p = _mm256_srai_epi16(_mm256_shuffle_epi8(loadu(B->scales + 32 * (i >> 1)), loadu(k_hipair[i & 1])), 3);
+            UNROLL for (int t = 0; t < T; t++)
+                sumi[t] = _mm256_sub_epi32(sumi[t], _mm256_madd_epi16(p, bcast4(X[t][b].bsums + 2 * i)));
+        }
+        for (int j = 0; j < 16; j++) {
+            const __m256i sc = _mm256_srai_epi16(_mm256_shuffle_epi8(loadu(B->scales + 32 * (j >> 2)), loadu(k_hidup[j & 3])), 8);
+            const uint8_t *q = B->q + 96 * j;
+            const __m256i v0 = loadu(q), v1 = loadu(q + 32), v2 = loadu(q + 64);
+            const __m256i c0 = _mm256_and_si256(v0, m6), c1 = _mm256_and_si256(v1, m6), c2 = _mm256_and_si256(v2, m6);
+            const __m256i c3 = _mm256_or_si256(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v0, 6), m3),
+                                                               _mm256_and_si256(_mm256_srli_epi16(v1, 4), mc)),
+                                               _mm256_and_si256(_mm256_srli_epi16(v2, 2), m30));
+            UNROLL for (int t = 0; t < T; t++) {
+                const int8_t *yq = X[t][b].qs + 16 * j;
+                const __m256i s0 = _mm256_add_epi16(_mm256_maddubs_epi16(c0, bcast4(yq)), _mm256_maddubs_epi16(c1, bcast4(yq + 4)));
+                const __m256i s1 = _mm256_add_epi16(_mm256_maddubs_epi16(c2, bcast4(yq + 8)), _mm256_maddubs_epi16(c3, bcast4(yq + 12)));
+                sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(_mm256_madd_epi16(s0, sc), _mm256_madd_epi16(s1, sc)));
+                KEEP(sumi[t]);
+            }
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)B->d));
+        UNROLL for (int t = 0; t < T; t++)
+            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(X[t][b].d)), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+    }
+    UNROLL for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
+}
+
+#define Q6_TILE(n) \
+    static void q6_K_t##n(const block_q6_Kx8 *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys) { \
+        q6_K_tile(W, nb, x, xs, y, ys, n); \
+    }
+Q6_TILE(8)
+Q6_TILE(7)
+Q6_TILE(6)
+Q6_TILE(5)
+Q6_TILE(4)
+Q6_TILE(3)
+Q6_TILE(2)
+Q6_TILE(1)
+#undef Q6_TILE
+
+typedef void (*q6_tile_fn)(const block_q6_Kx8 *, int64_t, const uint8_t *, size_t, float *, size_t);
+
+void zk_gemm8_q6_K_avx2(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
+                        size_t ys) {
+    (void)xsum;
+    static const q6_tile_fn tails[8] = {NULL, q6_K_t1, q6_K_t2, q6_K_t3, q6_K_t4, q6_K_t5, q6_K_t6, q6_K_t7};
+    const int64_t nb = k / QK_K;
+    const uint8_t *xb = x;
+    int c = 0;
+    for (; c + 8 <= n_tok; c += 8) q6_K_t8(w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
+    if (n_tok > c) tails[n_tok - c](w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
+}
