@@ -122,11 +122,7 @@ static void select_once(void) {
     zk_kernels t = *zk_scalar();
     /* later (wider) tables override earlier ones slot by slot */
     if (zk_avx2() && zk_cpu_has_avx2()) overlay(&t, zk_avx2());
-    /* The AVX-512 tables have not run on an AVX-512 CPU yet (no machine here has one): until their
-     * tests pass on one, AVX-512 CPUs use the AVX2 tables. -DZETA_ENABLE_AVX512=1 selects them. */
-#ifdef ZETA_ENABLE_AVX512
     if (zk_avx512() && zk_cpu_has_avx512()) overlay(&t, zk_avx512());
-#endif
     if (zk_neon() && zk_cpu_has_neon()) overlay(&t, zk_neon());
     if (zk_neondot() && zk_cpu_has_neondot()) overlay(&t, zk_neondot());
     g_selected = t;
