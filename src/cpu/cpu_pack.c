@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 static size_t packed_bytes(const zeta_weight *w) {
-    if (!w->data || w->ne1 < 8) return 0;
+    if (!w->data || w->ne1 < 8 || !zk_gemm_select()->gemm8[w->type]) return 0;
     size_t g = zk_packed_group_bytes(w->type, (int64_t)w->ne0);
     return g * (size_t)(w->ne1 / 8);
 }

@@ -40,7 +40,8 @@ typedef struct zk_gemm_table {
 
 const zk_gemm_table *zk_gemm_scalar(void);
 const zk_gemm_table *zk_gemm_avx2(void);   /* NULL when not compiled in */
-/* the best table for this CPU, completed with scalar slots (computed once) */
+/* the best SIMD table for this CPU (computed once); slots without a SIMD kernel are NULL, and
+ * weights of such types are not repacked */
 const zk_gemm_table *zk_gemm_select(void);
 
 #endif

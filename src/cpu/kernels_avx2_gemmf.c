@@ -19,15 +19,9 @@
 
 enum { WT_F32, WT_F16, WT_BF16 };
 
-/* largest token group; rows per tile for a group of n tokens */
-#define TOK_MAX 6
-#ifndef TOK_MAIN
-#define TOK_MAIN 4
-#endif
-#ifndef ROWS_FOR_TOK
-#define ROWS_FOR_TOK {0, 8, 6, 4, 3, 2, 2}
-#endif
-static const int k_rows_for_tok[TOK_MAX + 1] = ROWS_FOR_TOK;
+/* token group; rows per tile for a group of n tokens (M * N <= 12, M >= 3) */
+#define TOK_MAX 4
+static const int k_rows_for_tok[TOK_MAX + 1] = {0, 8, 6, 4, 3};
 
 ALWAYS_INLINE __m256 load_w8(int wt, const uint8_t *row, int64_t i) {
     if (wt == WT_F32) return _mm256_loadu_ps((const float *)row + i);
@@ -43,6 +37,11 @@ ALWAYS_INLINE float load_w1(int wt, const uint8_t *row, int64_t i) {
     return zeta_bf16_to_f32(h);
 }
 
+/* the cache line holding element i of a row */
+ALWAYS_INLINE void prefetch_w(int wt, const uint8_t *row, int64_t i) {
+    _mm_prefetch((const char *)row + i * (wt == WT_F32 ? 4 : 2), _MM_HINT_T0);
+}
+
 ALWAYS_INLINE float hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -52,8 +51,8 @@ ALWAYS_INLINE float hsum256(__m256 v) {
 
 /* One M x N tile over all k elements: y[t * ys + r] for r < M, t < N. M, N are constants after
  * inlining; the loops below unroll completely and the accumulators live in registers. */
-ALWAYS_INLINE void tile(int wt, int M, int N, int64_t k, const uint8_t *w, size_t ws, const float *x, size_t xs,
-                        float *y, size_t ys, int add) {
+ALWAYS_INLINE void tile(int wt, int M, int N, int pf, int64_t k, const uint8_t *w, size_t ws, const float *x, size_t xs,
+                        float *y, size_t ys) {
     __m256 acc[8][TOK_MAX];
 #pragma GCC unroll 8
     for (int r = 0; r < M; r++)
@@ -65,6 +64,9 @@ ALWAYS_INLINE void tile(int wt, int M, int N, int64_t k, const uint8_t *w, size_
             __m256 wv[8];
 #pragma GCC unroll 8
             for (int r = 0; r < M; r++) wv[r] = load_w8(wt, w + (size_t)r * ws, i);
+            if (pf)
+#pragma GCC unroll 8
+                for (int r = M; r < 2 * M; r++) prefetch_w(wt, w + (size_t)r * ws, i);
 #pragma GCC unroll 8
             for (int t = 0; t < N; t++) {
                 const __m256 xv = _mm256_loadu_ps(x + (size_t)t * xs + i);
@@ -80,6 +82,7 @@ ALWAYS_INLINE void tile(int wt, int M, int N, int64_t k, const uint8_t *w, size_
 #pragma GCC unroll 8
             for (int r = 0; r < M; r++) {
                 const __m256 wv = load_w8(wt, w + (size_t)r * ws, i);
+                if (pf) prefetch_w(wt, w + (size_t)(r + M) * ws, i);
 #pragma GCC unroll 8
                 for (int t = 0; t < N; t++) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
             }
@@ -92,89 +95,90 @@ ALWAYS_INLINE void tile(int wt, int M, int N, int64_t k, const uint8_t *w, size_
         for (int r = 0; r < M; r++) {
             float s = hsum256(acc[r][t]);
             for (int64_t j = i; j < k; j++) s += load_w1(wt, w + (size_t)r * ws, j) * xt[j];
-            if (add) y[(size_t)t * ys + (size_t)r] += s;
-            else y[(size_t)t * ys + (size_t)r] = s;
+            y[(size_t)t * ys + (size_t)r] = s;
         }
     }
 }
 
-typedef void (*tile_fn)(int64_t k, const uint8_t *w, size_t ws, const float *x, size_t xs, float *y, size_t ys, int add);
+typedef void (*tile_fn)(int64_t k, const uint8_t *w, size_t ws, const float *x, size_t xs, float *y, size_t ys);
 
-#define DEF_TILE(NAME, WT, M, N)                                                                               \
-    static void tile_##NAME##_##M##x##N(int64_t k, const uint8_t *w, size_t ws, const float *x, size_t xs, float *y, \
-                                        size_t ys, int add) {                                                  \
-        tile(WT, M, N, k, w, ws, x, xs, y, ys, add);                                                              \
+#define DEF_TILE(NAME, WT, M, N, PF)                                                                           \
+    static void tile_##NAME##_##M##x##N##_##PF(int64_t k, const uint8_t *w, size_t ws, const float *x, size_t xs, \
+                                               float *y, size_t ys) {                                 \
+        tile(WT, M, N, PF, k, w, ws, x, xs, y, ys);                                                            \
     }
-/* every (rows, tokens) shape the driver uses: rows <= k_rows_for_tok[tokens] */
+/* every (rows, tokens) shape the driver uses (rows <= k_rows_for_tok[tokens]), and the full shapes
+ * again with prefetching of the next tile's rows */
 #define DEF_TILES(NAME, WT)                                                                                    \
-    DEF_TILE(NAME, WT, 1, 1) DEF_TILE(NAME, WT, 2, 1) DEF_TILE(NAME, WT, 3, 1) DEF_TILE(NAME, WT, 4, 1)        \
-    DEF_TILE(NAME, WT, 5, 1) DEF_TILE(NAME, WT, 6, 1) DEF_TILE(NAME, WT, 7, 1) DEF_TILE(NAME, WT, 8, 1)        \
-    DEF_TILE(NAME, WT, 1, 2) DEF_TILE(NAME, WT, 2, 2) DEF_TILE(NAME, WT, 3, 2) DEF_TILE(NAME, WT, 4, 2)        \
-    DEF_TILE(NAME, WT, 5, 2) DEF_TILE(NAME, WT, 6, 2)                                                         \
-    DEF_TILE(NAME, WT, 1, 3) DEF_TILE(NAME, WT, 2, 3) DEF_TILE(NAME, WT, 3, 3) DEF_TILE(NAME, WT, 4, 3)        \
-    DEF_TILE(NAME, WT, 1, 4) DEF_TILE(NAME, WT, 2, 4) DEF_TILE(NAME, WT, 3, 4)                                 \
-    DEF_TILE(NAME, WT, 1, 5) DEF_TILE(NAME, WT, 2, 5) DEF_TILE(NAME, WT, 1, 6) DEF_TILE(NAME, WT, 2, 6)        \
-    static const tile_fn k_tiles_##NAME[TOK_MAX + 1][9] = {                                                    \
-        {0},                                                                                                   \
-        {0, tile_##NAME##_1x1, tile_##NAME##_2x1, tile_##NAME##_3x1, tile_##NAME##_4x1, tile_##NAME##_5x1,    \
-         tile_##NAME##_6x1, tile_##NAME##_7x1, tile_##NAME##_8x1},                                            \
-        {0, tile_##NAME##_1x2, tile_##NAME##_2x2, tile_##NAME##_3x2, tile_##NAME##_4x2, tile_##NAME##_5x2,    \
-         tile_##NAME##_6x2},                                                                                   \
-        {0, tile_##NAME##_1x3, tile_##NAME##_2x3, tile_##NAME##_3x3, tile_##NAME##_4x3},                      \
-        {0, tile_##NAME##_1x4, tile_##NAME##_2x4, tile_##NAME##_3x4},                                         \
-        {0, tile_##NAME##_1x5, tile_##NAME##_2x5},                                                            \
-        {0, tile_##NAME##_1x6, tile_##NAME##_2x6},                                                            \
+    DEF_TILE(NAME, WT, 1, 1, 0) DEF_TILE(NAME, WT, 2, 1, 0) DEF_TILE(NAME, WT, 3, 1, 0)                       \
+    DEF_TILE(NAME, WT, 4, 1, 0) DEF_TILE(NAME, WT, 5, 1, 0) DEF_TILE(NAME, WT, 6, 1, 0)                       \
+    DEF_TILE(NAME, WT, 7, 1, 0) DEF_TILE(NAME, WT, 8, 1, 0)                                                   \
+    DEF_TILE(NAME, WT, 1, 2, 0) DEF_TILE(NAME, WT, 2, 2, 0) DEF_TILE(NAME, WT, 3, 2, 0)                       \
+    DEF_TILE(NAME, WT, 4, 2, 0) DEF_TILE(NAME, WT, 5, 2, 0) DEF_TILE(NAME, WT, 6, 2, 0)                       \
+    DEF_TILE(NAME, WT, 1, 3, 0) DEF_TILE(NAME, WT, 2, 3, 0) DEF_TILE(NAME, WT, 3, 3, 0)                       \
+    DEF_TILE(NAME, WT, 4, 3, 0)                                                                               \
+    DEF_TILE(NAME, WT, 1, 4, 0) DEF_TILE(NAME, WT, 2, 4, 0) DEF_TILE(NAME, WT, 3, 4, 0)                       \
+    DEF_TILE(NAME, WT, 8, 1, 1) DEF_TILE(NAME, WT, 6, 2, 1) DEF_TILE(NAME, WT, 4, 3, 1)                       \
+    DEF_TILE(NAME, WT, 3, 4, 1)                                                                               \
+    static const tile_set k_tiles_##NAME = {                                                                   \
+        .part = {{0},                                                                                          \
+                 {0, tile_##NAME##_1x1_0, tile_##NAME##_2x1_0, tile_##NAME##_3x1_0, tile_##NAME##_4x1_0,       \
+                  tile_##NAME##_5x1_0, tile_##NAME##_6x1_0, tile_##NAME##_7x1_0, tile_##NAME##_8x1_0},        \
+                 {0, tile_##NAME##_1x2_0, tile_##NAME##_2x2_0, tile_##NAME##_3x2_0, tile_##NAME##_4x2_0,       \
+                  tile_##NAME##_5x2_0, tile_##NAME##_6x2_0},                                                   \
+                 {0, tile_##NAME##_1x3_0, tile_##NAME##_2x3_0, tile_##NAME##_3x3_0, tile_##NAME##_4x3_0},      \
+                 {0, tile_##NAME##_1x4_0, tile_##NAME##_2x4_0, tile_##NAME##_3x4_0}},                          \
+        .prefetching = {0, tile_##NAME##_8x1_1, tile_##NAME##_6x2_1, tile_##NAME##_4x3_1, tile_##NAME##_3x4_1}, \
     };
+
+typedef struct tile_set {
+    tile_fn part[TOK_MAX + 1][9];       /* [tokens][rows] */
+    tile_fn prefetching[TOK_MAX + 1];   /* [tokens], rows = k_rows_for_tok[tokens] */
+} tile_set;
 
 DEF_TILES(f32, WT_F32)
 DEF_TILES(f16, WT_F16)
 DEF_TILES(bf16, WT_BF16)
 
-#ifndef KC
-#define KC 256
-#endif
-#ifndef L1_BUDGET
-#define L1_BUDGET (16 * 1024)
-#endif
+/* weight bytes of one row block (at least 24 rows: a multiple of every tile height) */
+#define BLOCK_BYTES (96 * 1024)
 
-static void drive(const tile_fn tiles[TOK_MAX + 1][9], size_t wsize, int64_t k, const void *w, size_t w_stride,
-                  int n_rows, const float *x, size_t x_stride, int n_tok, float *y, size_t y_stride) {
+static void drive(const tile_set *ts, size_t wsize, int64_t k, const void *w, size_t w_stride, int n_rows,
+                  const float *x, size_t x_stride, int n_tok, float *y, size_t y_stride) {
     const uint8_t *W = w;
-    int rb = (int)(L1_BUDGET / (KC * wsize)) / 24 * 24; /* a multiple of every tile height */
-    if (rb < 24) rb = 24;
+    const int64_t rb_fit = (int64_t)BLOCK_BYTES / ((k > 0 ? k : 1) * (int64_t)wsize) / 24 * 24;
+    const int rb = rb_fit < 24 ? 24 : rb_fit > 240 ? 240 : (int)rb_fit;
     for (int r0 = 0; r0 < n_rows; r0 += rb) {
         const int r1 = n_rows - r0 < rb ? n_rows : r0 + rb;
-        int64_t k0 = 0;
-        do {
-            const int64_t kn = k - k0 < 2 * KC ? k - k0 : KC; /* the last slice takes the remainder */
-            for (int t = 0; t < n_tok; t += TOK_MAIN) {
-                const int nt = n_tok - t < TOK_MAIN ? n_tok - t : TOK_MAIN;
-                const int m = k_rows_for_tok[nt];
-                const float *xt = x + (size_t)t * x_stride + k0;
-                float *yt = y + (size_t)t * y_stride;
-                for (int r = r0; r < r1; r += m) {
-                    const int mr = r1 - r < m ? r1 - r : m;
-                    tiles[nt][mr](kn, W + (size_t)r * w_stride + (size_t)k0 * wsize, w_stride, xt, x_stride, yt + r, y_stride, k0 > 0);
-                }
+        for (int t = 0; t < n_tok; t += TOK_MAX) {
+            const int nt = n_tok - t < TOK_MAX ? n_tok - t : TOK_MAX;
+            const int m = k_rows_for_tok[nt];
+            const float *xt = x + (size_t)t * x_stride;
+            float *yt = y + (size_t)t * y_stride;
+            for (int r = r0; r < r1; r += m) {
+                const int mr = r1 - r < m ? r1 - r : m;
+                /* the first token group meets the block's weights cold: it fetches the next
+                 * tile's rows while computing this one (only where those rows exist) */
+                const tile_fn f = t == 0 && r + 2 * m <= n_rows ? ts->prefetching[nt] : ts->part[nt][mr];
+                f(k, W + (size_t)r * w_stride, w_stride, xt, x_stride, yt + r, y_stride);
             }
-            k0 += kn;
-        } while (k0 < k);
+        }
     }
 }
 
 static void gemm_f32(int64_t k, const void *w, size_t w_stride, int n_rows, const float *x, size_t x_stride,
                      int n_tok, float *y, size_t y_stride) {
-    drive(k_tiles_f32, 4, k, w, w_stride, n_rows, x, x_stride, n_tok, y, y_stride);
+    drive(&k_tiles_f32, 4, k, w, w_stride, n_rows, x, x_stride, n_tok, y, y_stride);
 }
 
 static void gemm_f16(int64_t k, const void *w, size_t w_stride, int n_rows, const float *x, size_t x_stride,
                      int n_tok, float *y, size_t y_stride) {
-    drive(k_tiles_f16, 2, k, w, w_stride, n_rows, x, x_stride, n_tok, y, y_stride);
+    drive(&k_tiles_f16, 2, k, w, w_stride, n_rows, x, x_stride, n_tok, y, y_stride);
 }
 
 static void gemm_bf16(int64_t k, const void *w, size_t w_stride, int n_rows, const float *x, size_t x_stride,
                       int n_tok, float *y, size_t y_stride) {
-    drive(k_tiles_bf16, 2, k, w, w_stride, n_rows, x, x_stride, n_tok, y, y_stride);
+    drive(&k_tiles_bf16, 2, k, w, w_stride, n_rows, x, x_stride, n_tok, y, y_stride);
 }
 
 static const zk_gemmf_table k_gemmf_avx2 = {

@@ -4,6 +4,9 @@
  * BF16, Q8_0, Q4_0 and from_float for Q8_0, with the semantics of kernels_scalar.c: float dots may
  * sum in a different order; integer block dots are exact; the Q8_0 activation quantizer is
  * byte-identical to the scalar one. The dot-product extension (SDOT) lives in kernels_neondot.c. */
+#include "cpu/kernels_legacy.h"
+#include "cpu/kernels_k.h"
+#include "cpu/kernels_iqk.h"
 #include "kernels.h"
 
 #include <arm_neon.h>
@@ -185,9 +188,21 @@ static const zk_kernels k_neon = {
         [ZETA_TYPE_BF16] = vec_dot_bf16,
         [ZETA_TYPE_Q8_0] = vec_dot_q8_0,
         [ZETA_TYPE_Q4_0] = vec_dot_q4_0,
+        [ZETA_TYPE_Q4_1] = zk_vec_dot_q4_1_neon,
+        [ZETA_TYPE_Q5_0] = zk_vec_dot_q5_0_neon,
+        [ZETA_TYPE_Q5_1] = zk_vec_dot_q5_1_neon,
+        [ZETA_TYPE_Q4_K] = zk_vec_dot_q4_K_neon,
+        [ZETA_TYPE_Q5_K] = zk_vec_dot_q5_K_neon,
+        [ZETA_TYPE_Q6_K] = zk_vec_dot_q6_K_neon,
+        [ZETA_TYPE_Q2_K] = zk_vec_dot_q2_K_neon,
+        [ZETA_TYPE_Q3_K] = zk_vec_dot_q3_K_neon,
+        [ZETA_TYPE_IQ4_NL] = zk_vec_dot_iq4_nl_neon,
+        [ZETA_TYPE_IQ4_XS] = zk_vec_dot_iq4_xs_neon,
     },
     .from_float = {
         [ZETA_TYPE_Q8_0] = from_float_q8_0,
+        [ZETA_TYPE_Q8_1] = zk_from_float_q8_1_neon,
+        [ZETA_TYPE_Q8_K] = zk_from_float_q8_K_neon,
     },
 };
 
