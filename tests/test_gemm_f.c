@@ -166,6 +166,32 @@ static void test_gemm_f32(void) { check_type(ZETA_TYPE_F32); }
 static void test_gemm_f16(void) { check_type(ZETA_TYPE_F16); }
 static void test_gemm_bf16(void) { check_type(ZETA_TYPE_BF16); }
 
+/* Each (row, token) is summed in the same order whatever the tile it falls in, so a SIMD table's
+ * results are bit-identical however rows and tokens are split (one token at a time = decode,
+ * all at once = prompt, any thread split of the rows). */
+static void test_split_invariant(void) {
+    const zk_gemmf_table *simd = simd_table();
+    if (!simd) T_SKIP("no SIMD gemm_f table compiled in or supported by this CPU");
+    for (size_t ti = 0; ti < sizeof k_types / sizeof k_types[0]; ti++) {
+        const zeta_type t = k_types[ti];
+        const int64_t k = 2051;
+        const int n_rows = 61, n_tok = 11;
+        const size_t ws = (size_t)k * elem_size(t), xs = (size_t)k, ys = (size_t)n_rows;
+        uint8_t *w = make_rows(t, k, n_rows, ws);
+        float *x = malloc(xs * n_tok * sizeof(float));
+        for (size_t i = 0; i < xs * n_tok; i++) x[i] = rnd_unit();
+        float *all = malloc(ys * n_tok * sizeof(float)), *part = malloc(ys * n_tok * sizeof(float));
+        simd->gemm[t](k, w, ws, n_rows, x, xs, n_tok, all, ys);
+        for (int tk = 0; tk < n_tok; tk++) /* token by token, rows in uneven pieces */
+            for (int r0 = 0, step = 1; r0 < n_rows; r0 += step, step = step % 13 + 2) {
+                const int nr = n_rows - r0 < step ? n_rows - r0 : step;
+                simd->gemm[t](k, w + (size_t)r0 * ws, ws, nr, x + (size_t)tk * xs, xs, 1, part + (size_t)tk * ys + r0, ys);
+            }
+        T_CHECKF(memcmp(all, part, ys * n_tok * sizeof(float)) == 0, "%s: results depend on the split", zeta_type_name(t));
+        free(w); free(x); free(all); free(part);
+    }
+}
+
 /* empty products: nothing written; k = 0 gives zeros */
 static void test_empty(void) {
     const zk_gemmf_table *tabs[2] = {zk_gemmf_scalar(), simd_table()};
@@ -194,5 +220,6 @@ int main(void) {
     T_RUN(test_gemm_f32);
     T_RUN(test_gemm_f16);
     T_RUN(test_gemm_bf16);
+    T_RUN(test_split_invariant);
     return t_done();
 }

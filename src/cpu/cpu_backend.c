@@ -5,6 +5,7 @@
 #include "backend.h"
 #include "cpu/kernels.h"
 #include "cpu/gemm.h"
+#include "cpu/gemm_f.h"
 #include "cpu/mathk.h"
 #include "cpu/threadpool.h"
 #include "quant.h"
@@ -17,6 +18,7 @@ typedef struct cpu_ctx {
     const struct zeta_model *m;
     const zk_kernels *k;
     const zk_gemm_table *gk;
+    const zk_gemmf_table *gf;
     zk_softmax_fn softmax;
     threadpool *pool;
     int n_threads;
@@ -40,6 +42,7 @@ typedef struct mm_job {
     int n_tok;
     float *y;
     zk_vec_dot_fn dot;
+    zk_gemm_rows_fn gemmf;   /* f32/f16/bf16 weights: tiled product over a row range */
 } mm_job;
 
 #define MM_ROW_BLOCK 16
@@ -60,6 +63,21 @@ static void mm_worker(void *arg, int ith, int nth) {
                 if (b) yr[r] += b[r];
             }
         }
+    }
+}
+
+/* f32/f16/bf16 weights: one tiled call per thread over its rows and all tokens (the kernel does
+ * its own cache blocking) */
+static void mmf_worker(void *arg, int ith, int nth) {
+    const mm_job *j = arg;
+    const uint64_t rows = j->w->ne1, k = j->w->ne0;
+    const uint64_t r0 = rows * (uint64_t)ith / (uint64_t)nth, r1 = rows * (uint64_t)(ith + 1) / (uint64_t)nth;
+    j->gemmf((int64_t)k, (const uint8_t *)j->w->data + r0 * j->w->row_bytes, j->w->row_bytes, (int)(r1 - r0),
+             (const float *)j->x, j->x_stride / sizeof(float), j->n_tok, j->y + r0, (size_t)rows);
+    if (j->bias && j->bias->data) {
+        const float *b = j->bias->data;
+        for (int t = 0; t < j->n_tok; t++)
+            for (uint64_t r = r0; r < r1; r++) j->y[(size_t)t * rows + r] += b[r];
     }
 }
 
@@ -134,7 +152,12 @@ static void gemm_worker(void *arg, int ith, int nth) {
 static void cpu_matmul(void *vctx, const zeta_weight *w, const zeta_weight *bias, const float *x, int n_tok, float *y) {
     cpu_ctx *c = vctx;
     zeta_type at = zk_vec_dot_type(w->type);
-    mm_job j = {w, bias, (const uint8_t *)x, (size_t)w->ne0 * sizeof(float), n_tok, y, c->k->vec_dot[w->type]};
+    mm_job j = {w, bias, (const uint8_t *)x, (size_t)w->ne0 * sizeof(float), n_tok, y, c->k->vec_dot[w->type], NULL};
+    if (at == ZETA_TYPE_F32 && c->gf->gemm[w->type]) {
+        j.gemmf = c->gf->gemm[w->type];
+        pool_run(c->pool, mmf_worker, &j);
+        return;
+    }
     const bool packed = w->packed && c->gk->gemm8[w->type];
     if (at != ZETA_TYPE_F32) {
         size_t stride = (size_t)zeta_row_bytes(at, w->ne0);
@@ -319,6 +342,7 @@ zeta_status cpu_backend_new(const struct zeta_model *m, const zeta_backend_confi
     c->m = m;
     c->k = zk_select();
     c->gk = zk_gemm_select();
+    c->gf = zk_gemmf_select();
     c->softmax = zk_softmax_select();
     c->n_threads = cfg->n_threads;
     c->n_ctx = cfg->n_ctx;

@@ -5,6 +5,7 @@
 #include "cpu/kernels.h"
 
 #include <pthread.h>
+#include <string.h>
 
 static void gemm_f32_ref(int64_t k, const void *w, size_t w_stride, int n_rows, const float *x, size_t x_stride,
                          int n_tok, float *y, size_t y_stride) {
@@ -59,14 +60,13 @@ const zk_gemmf_table *zk_gemmf_avx2(void) { return NULL; }
 static zk_gemmf_table g_selected;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
+/* Only SIMD slots are selected (NULL elsewhere): without a SIMD tile kernel the row-by-row SIMD
+ * vec_dot of the kernel table is faster than the scalar reference. */
 static void select_once(void) {
-    g_selected = k_gemmf_scalar;
+    memset(&g_selected, 0, sizeof g_selected);
+    g_selected.name = "none";
     const zk_gemmf_table *t = zk_cpu_has_avx2() ? zk_gemmf_avx2() : NULL;
-    if (t) {
-        g_selected.name = t->name;
-        for (int i = 0; i < ZETA_TYPE_COUNT; i++)
-            if (t->gemm[i]) g_selected.gemm[i] = t->gemm[i];
-    }
+    if (t) g_selected = *t;
 }
 
 const zk_gemmf_table *zk_gemmf_select(void) {

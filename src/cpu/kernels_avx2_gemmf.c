@@ -8,14 +8,23 @@
  * accumulators. M * N <= 12 keeps accumulators, operands and a temporary within the 16 ymm
  * registers; fewer tokens get more rows so that there are always >= 6 independent FMA chains.
  * Elements past the last multiple of 8 are added in scalar f32 after the horizontal sum.
- * The driver walks row blocks sized so their weights stay in L2, and within a block token groups
- * (outer) x row tiles (inner), so a token group's activations stay in L1 while the block's weight
- * rows stream from L2. */
+ * The driver walks row blocks sized so their weights stay in L2 (>= 24 rows, ~96 KiB), and within
+ * a block token groups (outer) x row tiles (inner), so a token group's activations stay close
+ * while the block's weight rows are reused from L2 by every group. The first token group, which
+ * meets the block's weights cold from memory, uses tiles that also prefetch the next tile's rows
+ * (more streams in flight); later groups skip the prefetches. k is not blocked: a tile runs over
+ * the whole row, so each output is stored once (measured faster than k slices at k = 2048..5632). */
 #include "cpu/gemm_f.h"
 
 #include <immintrin.h>
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
+/* complete unrolling of the constant-bound loops over a tile's rows and tokens */
+#if defined(__clang__)
+#define UNROLL _Pragma("unroll")
+#else
+#define UNROLL _Pragma("GCC unroll 8")
+#endif
 
 enum { WT_F32, WT_F16, WT_BF16 };
 
@@ -54,44 +63,45 @@ ALWAYS_INLINE float hsum256(__m256 v) {
 ALWAYS_INLINE void tile(int wt, int M, int N, int pf, int64_t k, const uint8_t *w, size_t ws, const float *x, size_t xs,
                         float *y, size_t ys) {
     __m256 acc[8][TOK_MAX];
-#pragma GCC unroll 8
+UNROLL
     for (int r = 0; r < M; r++)
-#pragma GCC unroll 8
+UNROLL
         for (int t = 0; t < N; t++) acc[r][t] = _mm256_setzero_ps();
     int64_t i = 0;
     if (M <= N) { /* weights in registers, activations streamed */
         for (; i + 8 <= k; i += 8) {
             __m256 wv[8];
-#pragma GCC unroll 8
+UNROLL
             for (int r = 0; r < M; r++) wv[r] = load_w8(wt, w + (size_t)r * ws, i);
-            if (pf)
-#pragma GCC unroll 8
+            if (pf) {
+UNROLL
                 for (int r = M; r < 2 * M; r++) prefetch_w(wt, w + (size_t)r * ws, i);
-#pragma GCC unroll 8
+            }
+UNROLL
             for (int t = 0; t < N; t++) {
                 const __m256 xv = _mm256_loadu_ps(x + (size_t)t * xs + i);
-#pragma GCC unroll 8
+UNROLL
                 for (int r = 0; r < M; r++) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
             }
         }
     } else { /* activations in registers, weights streamed */
         for (; i + 8 <= k; i += 8) {
             __m256 xv[TOK_MAX];
-#pragma GCC unroll 8
+UNROLL
             for (int t = 0; t < N; t++) xv[t] = _mm256_loadu_ps(x + (size_t)t * xs + i);
-#pragma GCC unroll 8
+UNROLL
             for (int r = 0; r < M; r++) {
                 const __m256 wv = load_w8(wt, w + (size_t)r * ws, i);
                 if (pf) prefetch_w(wt, w + (size_t)(r + M) * ws, i);
-#pragma GCC unroll 8
+UNROLL
                 for (int t = 0; t < N; t++) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
             }
         }
     }
-#pragma GCC unroll 8
+UNROLL
     for (int t = 0; t < N; t++) {
         const float *xt = x + (size_t)t * xs;
-#pragma GCC unroll 8
+UNROLL
         for (int r = 0; r < M; r++) {
             float s = hsum256(acc[r][t]);
             for (int64_t j = i; j < k; j++) s += load_w1(wt, w + (size_t)r * ws, j) * xt[j];
@@ -102,9 +112,14 @@ ALWAYS_INLINE void tile(int wt, int M, int N, int pf, int64_t k, const uint8_t *
 
 typedef void (*tile_fn)(int64_t k, const uint8_t *w, size_t ws, const float *x, size_t xs, float *y, size_t ys);
 
+typedef struct tile_set {
+    tile_fn part[TOK_MAX + 1][9];       /* [tokens][rows] */
+    tile_fn prefetching[TOK_MAX + 1];   /* [tokens], rows = k_rows_for_tok[tokens] */
+} tile_set;
+
 #define DEF_TILE(NAME, WT, M, N, PF)                                                                           \
     static void tile_##NAME##_##M##x##N##_##PF(int64_t k, const uint8_t *w, size_t ws, const float *x, size_t xs, \
-                                               float *y, size_t ys) {                                 \
+                                               float *y, size_t ys) {                                          \
         tile(WT, M, N, PF, k, w, ws, x, xs, y, ys);                                                            \
     }
 /* every (rows, tokens) shape the driver uses (rows <= k_rows_for_tok[tokens]), and the full shapes
@@ -131,11 +146,6 @@ typedef void (*tile_fn)(int64_t k, const uint8_t *w, size_t ws, const float *x, 
         .prefetching = {0, tile_##NAME##_8x1_1, tile_##NAME##_6x2_1, tile_##NAME##_4x3_1, tile_##NAME##_3x4_1}, \
     };
 
-typedef struct tile_set {
-    tile_fn part[TOK_MAX + 1][9];       /* [tokens][rows] */
-    tile_fn prefetching[TOK_MAX + 1];   /* [tokens], rows = k_rows_for_tok[tokens] */
-} tile_set;
-
 DEF_TILES(f32, WT_F32)
 DEF_TILES(f16, WT_F16)
 DEF_TILES(bf16, WT_BF16)
@@ -159,7 +169,7 @@ static void drive(const tile_set *ts, size_t wsize, int64_t k, const void *w, si
                 const int mr = r1 - r < m ? r1 - r : m;
                 /* the first token group meets the block's weights cold: it fetches the next
                  * tile's rows while computing this one (only where those rows exist) */
-                const tile_fn f = t == 0 && r + 2 * m <= n_rows ? ts->prefetching[nt] : ts->part[nt][mr];
+                const tile_fn f = t == 0 && mr == m && r + 2 * m <= n_rows ? ts->prefetching[nt] : ts->part[nt][mr];
                 f(k, W + (size_t)r * w_stride, w_stride, xt, x_stride, yt + r, y_stride);
             }
         }
