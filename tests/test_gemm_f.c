@@ -90,7 +90,8 @@ static void test_tables(void) {
     T_CHECK(s != NULL && s->name != NULL);
     for (size_t ti = 0; ti < sizeof k_types / sizeof k_types[0]; ti++) {
         T_CHECK(zk_gemmf_scalar()->gemm[k_types[ti]] != NULL);
-        T_CHECK(s->gemm[k_types[ti]] != NULL);
+        /* only SIMD slots are selected: on a CPU without one the row-by-row vec_dot is used */
+        T_CHECK((s->gemm[k_types[ti]] != NULL) == (simd_table() != NULL));
     }
     T_CHECK(s == zk_gemmf_select());
     if (simd_table()) T_CHECKF(strcmp(s->name, "avx2") == 0, "selected %s on an AVX2 machine", s->name);

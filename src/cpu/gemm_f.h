@@ -28,8 +28,7 @@ typedef struct zk_gemmf_table {
 
 const zk_gemmf_table *zk_gemmf_scalar(void);
 const zk_gemmf_table *zk_gemmf_avx2(void);   /* raw table; NULL when not compiled in (non-x86) */
-/* the best table for this CPU, completed with scalar slots (thread-safe, computed once) */
-/* the SIMD table for this CPU (computed once); NULL slots where there is none */
+/* the SIMD table for this CPU (thread-safe, computed once); NULL slots where it has none */
 const zk_gemmf_table *zk_gemmf_select(void);
 
 #endif
