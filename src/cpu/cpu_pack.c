@@ -6,6 +6,8 @@
 #include "cpu/gemm_k.h"
 
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static size_t packed_bytes(const zeta_weight *w) {
     if (!w->data || w->ne1 < 8 || !zk_gemm_select()->gemm8[w->type]) return 0;
@@ -33,7 +35,21 @@ static void pack(zeta_weight *w, uint8_t *dst) {
     w->packed = dst;
 }
 
-/* calls fn on every matrix the forward pass multiplies with */
+/* The packed copy replaces a matrix whose rows all fall in groups of 8: its pages in the file
+ * mapping are released (they were read once to pack them), so they do not count twice in the
+ * resident memory. A later access would fault them in again from the file. The token embedding
+ * stays: rows of it are gathered for every token. */
+static void release_original(const struct zeta_model *m, const zeta_weight *w) {
+    if (m->g->mapping != 1 || !w->packed || w->ne1 % 8 != 0 || w->data == m->tok_embd.data) return;
+    const long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0) return;
+    uintptr_t a = (uintptr_t)w->data, b = a + (uintptr_t)(w->ne1 * w->row_bytes);
+    a = (a + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    b &= ~((uintptr_t)page - 1);
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+/* sizes (dst NULL) or packs, then releases, every matrix the forward pass multiplies with */
 static size_t visit(struct zeta_model *m, uint8_t *dst) {
     zeta_weight *list[16];
     size_t total = 0;
@@ -48,7 +64,10 @@ static size_t visit(struct zeta_model *m, uint8_t *dst) {
         for (int i = 0; i < n; i++) {
             size_t b = packed_bytes(list[i]);
             if (!b) continue;
-            if (dst) pack(list[i], dst + total);
+            if (dst) {
+                pack(list[i], dst + total);
+                release_original(m, list[i]);
+            }
             total += b;
         }
     }
@@ -65,5 +84,6 @@ zeta_status cpu_prepare_model(struct zeta_model *m, zeta_error *err) {
     visit(m, mem);
     m->packed_mem = mem;
     m->packed_bytes = total;
+
     return ZETA_OK;
 }
