@@ -1,7 +1,7 @@
 #!/bin/sh
 # `zeta perplexity` against llama-perplexity's goldens (KV f32, no flash attention): F32/F16 weights
 # within 0.1 %, quantized weights within 1 % (the goldens README's tolerances). The 30M model's
-# goldens take minutes, so they run only with ZETA_LONG_TESTS=1 (and print "skip" otherwise).
+# goldens take minutes, so they run only with ZETA_LONG_TESTS=1; all within 0.1 % (and print "skip" otherwise).
 # ZETA_EXEC, if set, prefixes every zeta run (an emulator for a cross build).
 BUILD=${BUILD:-build}
 ZETA=$BUILD/zeta
@@ -32,8 +32,18 @@ check "perplexity stories260K F32 c128" models/stories260K.gguf tests/data/tinys
 check "perplexity stories260K-Q8_0 c128" tests/data/models/stories260K-Q8_0.gguf tests/data/tinystories-valid-first46.txt 128 \
     $G/stories260K-Q8_0.tinystories-c128.fa-off-kv-f32.json 0.01
 if [ "${ZETA_LONG_TESTS:-0}" = 1 ]; then
-    check "perplexity zeta-demo-30m-F16 wiki c512x40" ../shared/goldens/models/zeta-demo-30m-F16.gguf ../shared/text/wiki.test.raw 512 \
+    S=../shared
+    M30=$BUILD/models   # zeta-demo-30m-{Q8_0,Q4_0,Q4_K_M}.gguf made by tests/test_goldens.sh (zeta quantize)
+    check "perplexity zeta-demo-30m-F16 wiki c512x40" $S/goldens/models/zeta-demo-30m-F16.gguf $S/text/wiki.test.raw 512 \
         $G/zeta-demo-30m-F16.wiki-test-raw-c512-chunks40.fa-off-kv-f32.json 0.001 --chunks 40
+    check "perplexity zeta-demo-30m-Q4_K_M wiki c512x40" $M30/zeta-demo-30m-Q4_K_M.gguf $S/text/wiki.test.raw 512 \
+        $G/zeta-demo-30m-Q4_K_M.wiki-test-raw-c512-chunks40.fa-off-kv-f32.json 0.001 --chunks 40
+    for t in F16 Q8_0 Q4_0 Q4_K_M; do
+        m=$M30/zeta-demo-30m-$t.gguf
+        [ $t = F16 ] && m=$S/goldens/models/zeta-demo-30m-F16.gguf
+        check "perplexity zeta-demo-30m-$t heldout c512" $m $S/goldens/text/zeta-heldout-test.txt 512 \
+            $G/zeta-demo-30m-$t.zeta-heldout-test-c512.fa-off-kv-f32.json 0.001
+    done
 else
-    echo "skip - perplexity zeta-demo-30m-F16 wiki c512x40: long test (ZETA_LONG_TESTS=1 runs it)"
+    echo "skip - perplexity of the 30M model (F16, Q8_0, Q4_0, Q4_K_M; wiki and held-out text): long test (ZETA_LONG_TESTS=1 runs it)"
 fi
