@@ -14,18 +14,13 @@
  * scale code ls (low nibble in scales_l[ib / 2] at bit 4 * (ib % 2), top 2 bits at bit 2 * ib of
  * scales_h): w = d * (ls - 32) * kvalues[code]. */
 #include "quant.h"
+#include "quant_fit.h"
 
 #include <math.h>
 
 /* The IQ4 codebook (ggml's kvalues_iq4nl), sorted. */
 static const int8_t k_iq4_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
-#define GROUP_MAX_EPS 1e-15f
-
-static int nearest_int(float v) {
-    const uint32_t u = zeta_f32_to_bits(v + 12582912.0f);
-    return (int)(u & 0x007fffffu) - 0x00400000;
-}
 
 /* ggml's best_index_int8 over the codebook: index of the nearest value; at an exact midpoint (as
  * computed in float: x - lo < hi - x) the upper one. */

@@ -12,6 +12,7 @@
  *                ql + 2 high bits in qh.
  *   Q8_K:        w = d * q, d f32, q int8, plus bsums = the sums of each 16 consecutive q. */
 #include "quant.h"
+#include "quant_fit.h"
 
 #include <math.h>
 
@@ -21,17 +22,6 @@
 
 /* ---- helpers shared by the quantizers ------------------------------------------------------- */
 
-/* ggml's nearest_int: adds 1.5 * 2^23 so that the float addition rounds to an integer (to nearest,
- * ties to even) and reads the integer back from the low mantissa bits. For |v| < 2^22 this is
- * round-half-even; outside that range (and for NaN) it is the same bit manipulation, so every
- * input gives what ggml gives. */
-static int nearest_int(float v) {
-    const float t = v + 12582912.0f;
-    const uint32_t u = zeta_f32_to_bits(t);
-    return (int)(u & 0x007fffffu) - 0x00400000;
-}
-
-#define GROUP_MAX_EPS 1e-15f
 
 /* The 6-bit scale and min of sub-block j (0..7) from the 12 packed bytes of Q4_K / Q5_K:
  * j < 4: low 6 bits of bytes j (scale) and j + 4 (min); j >= 4: the low / high nibble of byte
@@ -60,13 +50,9 @@ static void pack_scale_min_k4(const uint8_t ls[8], const uint8_t lm[8], uint8_t 
     }
 }
 
-/* Asymmetric n-element quantization to codes 0..nmax with a non-negative offset (ggml's
- * make_qkx2_quants): start from the plain min/max grid, then try nstep + 1 grids of
- * (nmax + rmin + rdelta * is) / (max - min) steps, each refined by weighted least squares for
- * scale and min, keeping the one of smallest weighted error (|diff| if use_mad, else diff^2).
- * Returns the scale; *neg_min receives -min (>= 0). */
-static float make_qkx2_quants(int n, int nmax, const float *x, const float *w, uint8_t *L, float *neg_min,
-                              uint8_t *Laux, float rmin, float rdelta, int nstep, bool use_mad) {
+/* make_qkx2_quants: see quant_fit.h */
+float make_qkx2_quants(int n, int nmax, const float *x, const float *w, uint8_t *L, float *neg_min,
+                       uint8_t *Laux, float rmin, float rdelta, int nstep, bool use_mad) {
     float min = x[0], max = x[0];
     float sum_w = w[0];
     float sum_x = sum_w * x[0];

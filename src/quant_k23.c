@@ -13,17 +13,10 @@
  *         6-bit code: low nibble in scales[j] (j < 8) or the high nibble of scales[j - 8], top 2
  *         bits at bit 2 * (j / 4) of scales[8 + j % 4]. */
 #include "quant.h"
+#include "quant_fit.h"
 
 #include <math.h>
 
-/* ggml's nearest_int: adding 1.5 * 2^23 rounds to an integer (ties to even) in the float addition;
- * the integer is read back from the low mantissa bits. Same bit manipulation for every input. */
-static int nearest_int(float v) {
-    const uint32_t u = zeta_f32_to_bits(v + 12582912.0f);
-    return (int)(u & 0x007fffffu) - 0x00400000;
-}
-
-#define GROUP_MAX_EPS 1e-15f
 
 static int imin(int a, int b) { return a < b ? a : b; }
 static int imax(int a, int b) { return a > b ? a : b; }
@@ -54,76 +47,6 @@ void dequantize_row_q2_K(const block_q2_K *x, float *y, int64_t n) {
     }
 }
 
-/* ggml's make_qkx2_quants: fits x ~ scale * L + min (min <= 0, L in 0..nmax) minimising the
- * weighted absolute (use_mad) or squared error. Starts from the min/max grid, then tries nstep + 1
- * grid widths (rmin + rdelta * is + nmax) / (max - min), each refined by weighted least squares.
- * Returns the scale; *neg_min = -min. */
-static float make_qkx2_quants(int n, int nmax, const float *x, const float *w, uint8_t *L, float *neg_min,
-                              uint8_t *Laux, float rmin, float rdelta, int nstep, bool use_mad) {
-    float min = x[0], max = x[0];
-    float sum_w = w[0];
-    float sum_x = sum_w * x[0];
-    for (int i = 1; i < n; i++) {
-        if (x[i] < min) min = x[i];
-        if (x[i] > max) max = x[i];
-        sum_w += w[i];
-        sum_x += w[i] * x[i];
-    }
-    if (min > 0) min = 0;
-    if (max == min) {
-        for (int i = 0; i < n; i++) L[i] = 0;
-        *neg_min = -min;
-        return 0.0f;
-    }
-    float iscale = (float)nmax / (max - min);
-    float scale = 1.0f / iscale;
-    float best_error = 0;
-    for (int i = 0; i < n; i++) {
-        L[i] = (uint8_t)imax(0, imin(nmax, nearest_int(iscale * (x[i] - min))));
-        float diff = scale * (float)L[i] + min - x[i];
-        diff = use_mad ? fabsf(diff) : diff * diff;
-        best_error += w[i] * diff;
-    }
-    if (nstep < 1) {
-        *neg_min = -min;
-        return scale;
-    }
-    for (int is = 0; is <= nstep; is++) {
-        iscale = (rmin + rdelta * (float)is + (float)nmax) / (max - min);
-        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
-        for (int i = 0; i < n; i++) {
-            const int l = imax(0, imin(nmax, nearest_int(iscale * (x[i] - min))));
-            Laux[i] = (uint8_t)l;
-            const float wl = w[i] * (float)l;
-            sum_l += wl;
-            sum_l2 += wl * (float)l;
-            sum_xl += wl * x[i];
-        }
-        const float D = sum_w * sum_l2 - sum_l * sum_l;
-        if (D > 0) {
-            float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-            float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
-            if (this_min > 0) {
-                this_min = 0;
-                this_scale = sum_xl / sum_l2;
-            }
-            float cur_error = 0;
-            for (int i = 0; i < n; i++) {
-                float diff = this_scale * (float)Laux[i] + this_min - x[i];
-                diff = use_mad ? fabsf(diff) : diff * diff;
-                cur_error += w[i] * diff;
-            }
-            if (cur_error < best_error) {
-                for (int i = 0; i < n; i++) L[i] = Laux[i];
-                best_error = cur_error;
-                scale = this_scale;
-                min = this_min;
-            }
-        }
-    }
-    *neg_min = -min;
-    return scale;
-}
 
 /* Per sub-block a make_qkx2_quants fit (weights |x|, mean absolute error, 16 grid widths); the 16
  * scales and 16 mins are coded in 4 bits against their maxima (d = max_scale / 15, dmin =
