@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now_ms(void) {
     struct timespec ts;
@@ -230,10 +231,14 @@ int cmd_bench(int argc, char **argv) {
 
 /* ------------------------------------------------------------------ synth */
 
+/* a percentage on a terminal, rewritten in place when it changes; nothing when stderr is a file */
 static bool synth_progress(void *user, float f) {
-    (void)user;
-    fprintf(stderr, "\rzeta synth: %3.0f%%", f * 100.0f);
-    if (f >= 1.0f) fputc('\n', stderr);
+    int *last = user;
+    int pct = (int)(f * 100.0f);
+    if (!isatty(2) || pct == *last) return true;
+    *last = pct;
+    fprintf(stderr, "\rzeta synth: %3d%%", pct);
+    if (pct >= 100) fputc('\n', stderr);
     return true;
 }
 
@@ -270,7 +275,9 @@ int cmd_synth(int argc, char **argv) {
         p.vocab_path = (!strcmp(p.shape, "tinyllama-1.1b") || !strcmp(p.shape, "llama-2-7b"))
                            ? "tests/data/vocab/ggml-vocab-llama-spm.gguf"
                            : "tests/data/vocab/ggml-vocab-gpt-2.gguf";
+    int last_pct = -1;
     p.on_progress = synth_progress;
+    p.progress_user = &last_pct;
     zeta_error err;
     if (zeta_synth_model(&p, out, &err) != ZETA_OK) return die_err(&err);
     fprintf(stderr, "zeta synth: wrote %s (%s, %s)\n", out, p.shape, zeta_type_name(p.type));
