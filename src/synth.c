@@ -1,5 +1,6 @@
 /* synth.c — writes synthetic llama/qwen2 GGUF models with random weights at the shapes of real
- * models (TinyLlama-1.1B, Llama-3.2-1B, Qwen2.5-0.5B, Llama-2-7B, Llama-3-8B), so anyone can
+ * models (TinyLlama-1.1B, Llama-3.2-1B, Qwen2.5-0.5B, Llama-2-7B, Llama-3-8B; and a tiny one for
+ * tests), so anyone can
  * benchmark without downloads. The tokenizer is copied from a vocabulary GGUF (padded with unused
  * control tokens up to the shape's vocabulary size). Every 2-D weight has the requested type
  * (like llama-quantize --pure); norms are F32. The file is laid out with zeros first, then each
@@ -31,9 +32,10 @@ static const synth_shape k_shapes[] = {
     {"qwen2.5-0.5b", "qwen2", "Qwen2.5-0.5B shape", 896, 4864, 24, 14, 2, 151936, 32768, 1000000.0f, true},
     {"llama-2-7b", "llama", "Llama-2-7B shape", 4096, 11008, 32, 32, 32, 32000, 4096, 10000.0f, false},
     {"llama-3-8b", "llama", "Llama-3-8B shape", 4096, 14336, 32, 32, 8, 128256, 8192, 500000.0f, false},
+    {"tiny", "llama", "tiny test shape", 256, 512, 2, 4, 2, 32000, 1024, 10000.0f, false},
 };
 
-const char *zeta_synth_shapes(void) { return "tinyllama-1.1b, llama-3.2-1b, qwen2.5-0.5b, llama-2-7b, llama-3-8b"; }
+const char *zeta_synth_shapes(void) { return "tinyllama-1.1b, llama-3.2-1b, qwen2.5-0.5b, llama-2-7b, llama-3-8b, tiny"; }
 
 zeta_synth_params zeta_synth_params_default(void) {
     zeta_synth_params p;
