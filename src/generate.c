@@ -41,16 +41,20 @@ zeta_status zeta_generate(zeta_session *s, const char *prompt, const zeta_genera
     /* prompt */
     unsigned flags = (p->add_bos && s->n_tokens == 0 ? ZETA_TOKENIZE_ADD_SPECIAL : 0) |
                      (p->parse_special ? ZETA_TOKENIZE_PARSE_SPECIAL : 0);
-    size_t len = strlen(prompt), n_prompt = 0;
-    st = zeta_tokenize(m, prompt, len, flags, NULL, 0, &n_prompt, err);
-    if (st != ZETA_OK && st != ZETA_ERR_BUFFER_TOO_SMALL) return st;
-    zeta_token *toks = NULL;
-    if (n_prompt) {
-        toks = malloc(n_prompt * sizeof *toks);
-        if (!toks) return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory tokenizing a prompt of %zu bytes", len);
+    /* a token covers at least one byte of text apart from BOS/EOS and a SentencePiece prefix space,
+     * so len + 4 nearly always fits and the prompt is tokenized once; else once more at the size
+     * the first pass reported */
+    size_t len = strlen(prompt), n_prompt = 0, cap = len + 4;
+    zeta_token *toks = malloc(cap * sizeof *toks);
+    if (!toks) return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory tokenizing a prompt of %zu bytes", len);
+    st = zeta_tokenize(m, prompt, len, flags, toks, cap, &n_prompt, err);
+    if (st == ZETA_ERR_BUFFER_TOO_SMALL) {
+        zeta_token *bigger = realloc(toks, n_prompt * sizeof *toks);
+        if (!bigger) { free(toks); return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory tokenizing a prompt of %zu bytes", len); }
+        toks = bigger;
         st = zeta_tokenize(m, prompt, len, flags, toks, n_prompt, &n_prompt, err);
-        if (st != ZETA_OK) { free(toks); return st; }
     }
+    if (st != ZETA_OK) { free(toks); return st; }
     if (s->n_tokens + n_prompt > s->n_ctx) {
         free(toks);
         return zeta_fail(err, ZETA_ERR_CONTEXT_FULL, "the prompt has %zu tokens; with the %zu already in the session it needs %zu, but the context holds %u",
