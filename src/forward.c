@@ -74,6 +74,7 @@ zeta_status forward_batch(const struct zeta_model *m, zeta_backend_inst *be, fwd
         if (cancel && atomic_load_explicit(cancel, memory_order_relaxed))
             return zeta_fail(err, ZETA_ERR_CANCELLED, "evaluation cancelled");
     }
+    if (!logits) return ZETA_OK; /* an earlier batch of a longer prompt: nobody reads its logits */
     const int first = all_logits ? 0 : nt - 1;
     const int rows = nt - first;
     op->rmsnorm(c, b->x + (size_t)first * E, &m->output_norm, hp->norm_eps, rows, b->xn);

@@ -15,7 +15,8 @@ zeta_status fwd_buffers_init(fwd_buffers *b, const struct zeta_model *m, uint32_
 void fwd_buffers_free(fwd_buffers *b);
 
 /* Evaluates tokens[0..n) at positions pos0.. (n <= b->cap, pos0 + n <= n_ctx checked by the caller).
- * logits: n_vocab floats for the last token, or n * n_vocab when all_logits. Returns
+ * logits: n_vocab floats for the last token, or n * n_vocab when all_logits; NULL skips the
+ * output head (the KV cache is still filled). Returns
  * ZETA_ERR_CANCELLED (checked between layers) when *cancel becomes true. */
 zeta_status forward_batch(const struct zeta_model *m, zeta_backend_inst *be, fwd_buffers *b, const zeta_token *tokens,
                           uint32_t n, uint32_t pos0, float *logits, bool all_logits, atomic_bool *cancel, zeta_error *err);

@@ -364,7 +364,8 @@ zeta_status session_eval(zeta_session *s, const zeta_token *tokens, size_t n, fl
     const size_t nv = m->hp.n_vocab;
     for (size_t done = 0; done < n;) {
         uint32_t nb = (uint32_t)(n - done < s->n_batch ? n - done : s->n_batch);
-        float *out = all_logits ? all_logits + done * nv : s->logits_tmp;
+        const bool last = done + nb == n;
+        float *out = all_logits ? all_logits + done * nv : last ? s->logits_tmp : NULL;
         st = forward_batch(m, &s->be, &s->buf, tokens + done, nb, (uint32_t)(s->n_tokens + done), out, all_logits != NULL,
                            &s->cancel, err);
         if (st != ZETA_OK) {

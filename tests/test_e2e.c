@@ -125,6 +125,19 @@ static void batch_equals_single_token_and_threads_agree(void) {
     }
     T_CHECKF(worst < 1e-4f, "single-token vs batch max |diff| %g", (double)worst);
     T_CHECK(zeta_session_position(s3) == n);
+    /* a prompt longer than n_batch is evaluated in several batches (only the last computes logits) */
+    zeta_session_params sp = zeta_session_params_default();
+    sp.n_threads = 2;
+    sp.kv_type = ZETA_TYPE_F32;
+    sp.n_ctx = 256;
+    sp.n_batch = 5;
+    zeta_session *s4 = NULL;
+    T_CHECK(zeta_session_new(m, &sp, &s4, &err) == ZETA_OK);
+    T_CHECK(zeta_session_eval(s4, toks, n, &err) == ZETA_OK);
+    const float *l4 = zeta_session_logits(s4, NULL);
+    float d4 = l4 ? max_abs_diff(l4, all1 + (n - 1) * nv, nv) : 1e9f;
+    T_CHECKF(d4 < 1e-4f, "batches of 5 vs one batch: max |diff| %g", (double)d4);
+    zeta_session_free(s4);
     free(all1);
     free(all2);
     zeta_session_free(s1);
