@@ -192,7 +192,8 @@ typedef struct zeta_tensor_info {
 ZETA_API zeta_status zeta_model_tensor(const zeta_model *model, uint32_t index, zeta_tensor_info *out,
                                        zeta_error *err);
 
-/* Bytes of KV cache a session of n_ctx tokens would allocate with the given KV type (F32 or F16). */
+/* Bytes of KV cache a session of n_ctx tokens would allocate with K and V both of kv_type (F32, F16,
+ * Q8_0 or Q4_0); 0 for other types. */
 ZETA_API uint64_t zeta_model_kv_bytes(const zeta_model *model, uint32_t n_ctx, zeta_type kv_type);
 
 /* ---------------------------------------------------------------------------------------------
@@ -227,9 +228,11 @@ ZETA_API uint32_t zeta_n_vocab(const zeta_model *model);
 typedef struct zeta_session_params {
     uint32_t n_ctx;           /* 0 = model's training context */
     int n_threads;            /* 0 = physical cores (CPU backend) */
-    zeta_type kv_type;        /* ZETA_TYPE_F16 (default) or ZETA_TYPE_F32 */
+    zeta_type kv_type;        /* K cache type: ZETA_TYPE_F16 (default), F32, Q8_0 or Q4_0 (the block types
+                                 need a head size that is a multiple of 32); also V's, see kv_type_v */
     uint64_t seed;            /* sampler RNG seed (default 0x5eed) */
     uint32_t n_batch;         /* tokens per forward batch during prompt evaluation, default 512 */
+    zeta_type kv_type_v;      /* V cache type; ZETA_TYPE_COUNT (the default) = the same as kv_type */
 } zeta_session_params;
 ZETA_API zeta_session_params zeta_session_params_default(void);
 
@@ -247,12 +250,42 @@ ZETA_API zeta_status zeta_session_eval_all(zeta_session *s, const zeta_token *to
 ZETA_API const float *zeta_session_logits(const zeta_session *s, size_t *n_vocab);
 ZETA_API size_t zeta_session_position(const zeta_session *s);
 ZETA_API uint32_t zeta_session_n_ctx(const zeta_session *s);
+/* Bytes of the session's KV cache (allocated at zeta_session_new for n_ctx positions). */
+ZETA_API uint64_t zeta_session_kv_bytes(const zeta_session *s);
 /* Keep the first n_keep tokens of the history, forget the rest (n_keep <= position). */
 ZETA_API zeta_status zeta_session_rewind(zeta_session *s, size_t n_keep, zeta_error *err);
 /* The tokens evaluated so far (position of them); valid until the next call on the session. */
 ZETA_API const zeta_token *zeta_session_tokens(const zeta_session *s, size_t *n);
 /* Any thread: makes the running (or next) eval/generate return ZETA_ERR_CANCELLED. */
 ZETA_API void zeta_session_cancel(zeta_session *s);
+/* Context shift: forgets the n_discard tokens that follow the first n_keep and moves the later ones
+ * back by n_discard positions; their cached keys are rotated to the new positions (RoPE), as
+ * llama.cpp's context shift does. The logits after the last token are kept.
+ * n_keep + n_discard <= position. */
+ZETA_API zeta_status zeta_session_shift(zeta_session *s, size_t n_keep, size_t n_discard, zeta_error *err);
+/* Length of the longest common prefix of the session's tokens and tokens[0..n). */
+ZETA_API size_t zeta_session_common_prefix(const zeta_session *s, const zeta_token *tokens, size_t n);
+
+/* Counters since zeta_session_new (never reset by rewind). */
+typedef struct zeta_session_stats {
+    uint64_t n_evaluated;     /* tokens run through the model (prompts and generated tokens) */
+    uint64_t n_reused;        /* prompt tokens zeta_generate did not evaluate because the session held them */
+    uint64_t n_shifted;       /* tokens dropped by context shifts */
+    uint32_t n_shifts;        /* context shifts */
+    uint32_t n_evals;         /* successful eval calls (a generated token is one) */
+} zeta_session_stats;
+ZETA_API void zeta_session_get_stats(const zeta_session *s, zeta_session_stats *out);
+
+/* Saves the session's state — its tokens, the last logits, the sampler RNG and the KV cache of the
+ * evaluated positions — to `path` (written to a temporary file next to it and renamed). The file
+ * is for the same model and KV cache types, on a machine of the same byte order. */
+ZETA_API zeta_status zeta_session_save(const zeta_session *s, const char *path, zeta_error *err);
+/* Restores a file written by zeta_session_save into a session of the same model and KV cache types
+ * whose context holds the saved tokens. The header, the file size and the tokens are checked and
+ * the whole file is read before the session changes: on any error the session is as it was
+ * (ZETA_ERR_FORMAT: not a session file, truncated, damaged; ZETA_ERR_INVALID_ARGUMENT: another
+ * model or KV types; ZETA_ERR_CONTEXT_FULL: more tokens than the context; ZETA_ERR_IO). */
+ZETA_API zeta_status zeta_session_load(zeta_session *s, const char *path, zeta_error *err);
 
 /* ---------------------------------------------------------------------------------------------
  * Sampling. temperature 0 means greedy (argmax after penalties, ties to the lowest id); negative
@@ -290,6 +323,15 @@ typedef struct zeta_generate_params {
     void *user;
     bool add_bos;             /* default true: add BOS (if the model uses one) when the session is empty */
     bool parse_special;       /* default false */
+    /* default false: when the context is full, drop the older half of the tokens after the first
+     * n_keep (zeta_session_shift) and go on; without it generation ends with ZETA_FINISH_CONTEXT_FULL
+     * and a prompt that does not fit is refused with ZETA_ERR_CONTEXT_FULL */
+    bool context_shift;
+    uint32_t n_keep;          /* tokens a context shift keeps at the start (a leading BOS is always kept) */
+    /* default false: `prompt` is the whole conversation so far (rendered the same way each turn): the
+     * session keeps the longest prefix its tokens share with the prompt's and evaluates only the rest
+     * (result.n_reused); BOS is added as for an empty session */
+    bool reuse_prefix;
 } zeta_generate_params;
 ZETA_API zeta_generate_params zeta_generate_params_default(void);
 
@@ -308,6 +350,8 @@ typedef struct zeta_generate_result {
     uint32_t n_generated;     /* tokens sampled */
     double prompt_ms;         /* wall time of prompt evaluation */
     double generate_ms;       /* wall time of the sampling loop */
+    uint32_t n_reused;        /* prompt tokens already in the session (reuse_prefix) and not evaluated */
+    uint32_t n_shifted;       /* tokens dropped by context shifts during this call */
 } zeta_generate_result;
 
 /* Continues the session: evaluates `prompt` after whatever the session holds, then samples. */

@@ -40,12 +40,20 @@ struct zeta_backend_ops {
     void (*swiglu)(void *ctx, const float *gate, const float *up, size_t n, float *out);
     /* x += y, n elements */
     void (*add)(void *ctx, float *x, const float *y, size_t n);
+    /* KV cache: moves positions [p0, p1) of every layer to p0 + delta (delta < 0) and re-rotates
+     * the keys by delta (context shift) */
+    void (*kv_shift)(void *ctx, uint32_t p0, uint32_t p1, int32_t delta, const zeta_rope_params *rp);
+    /* raw bytes of one position of one layer's K and V together, and copies of n positions of all
+     * layers to / from a buffer of n * n_layer * kv_pos_bytes bytes (session state files) */
+    size_t (*kv_pos_bytes)(void *ctx);
+    void (*kv_read)(void *ctx, uint32_t p0, uint32_t n, void *dst);
+    void (*kv_write)(void *ctx, uint32_t p0, uint32_t n, const void *src);
 };
 
 typedef struct zeta_backend_config {
     int n_threads;
     uint32_t n_ctx;
-    zeta_type kv_type;      /* F32 or F16 */
+    zeta_type type_k, type_v; /* KV cache types: F32, F16, Q8_0, Q4_0 */
     uint32_t max_batch;     /* largest n_tok of one call */
 } zeta_backend_config;
 

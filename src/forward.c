@@ -38,6 +38,12 @@ void fwd_buffers_free(fwd_buffers *b) {
     memset(b, 0, sizeof *b);
 }
 
+zeta_rope_params forward_rope_params(const struct zeta_model *m) {
+    const zeta_hparams *hp = &m->hp;
+    const zeta_rope_params rp = {hp->n_rot, m->arch->rope, hp->rope_base, hp->rope_freq_scale, m->rope_freqs};
+    return rp;
+}
+
 zeta_status forward_batch(const struct zeta_model *m, zeta_backend_inst *be, fwd_buffers *b, const zeta_token *tokens,
                           uint32_t n, uint32_t pos0, float *logits, bool all_logits, atomic_bool *cancel, zeta_error *err) {
     const zeta_backend_ops *op = be->ops;
@@ -45,7 +51,7 @@ zeta_status forward_batch(const struct zeta_model *m, zeta_backend_inst *be, fwd
     const zeta_hparams *hp = &m->hp;
     const int nt = (int)n;
     const size_t E = hp->n_embd;
-    const zeta_rope_params rp = {hp->n_rot, m->arch->rope, hp->rope_base, hp->rope_freq_scale, m->rope_freqs};
+    const zeta_rope_params rp = forward_rope_params(m);
 
     op->get_rows(c, &m->tok_embd, tokens, nt, b->x);
     for (uint32_t il = 0; il < hp->n_layer; il++) {

@@ -21,4 +21,7 @@ void fwd_buffers_free(fwd_buffers *b);
 zeta_status forward_batch(const struct zeta_model *m, zeta_backend_inst *be, fwd_buffers *b, const zeta_token *tokens,
                           uint32_t n, uint32_t pos0, float *logits, bool all_logits, atomic_bool *cancel, zeta_error *err);
 
+/* RoPE parameters of the model (as forward_batch uses them). */
+zeta_rope_params forward_rope_params(const struct zeta_model *m);
+
 #endif

@@ -1,6 +1,7 @@
-/* generate.c — zeta_generate: tokenize the prompt, evaluate it after what the session holds, then
+/* generate.c — zeta_generate: tokenize the prompt, evaluate it after what the session holds (or,
+ * with reuse_prefix, only the part after the prefix the session already holds), then
  * sample -> evaluate -> stream complete UTF-8 text through the callback until EOS, a stop string,
- * max_tokens, a full context, the callback's "stop" or a cancel. */
+ * max_tokens, a full context (or a context shift, when enabled), the callback's "stop" or a cancel. */
 #include "session.h"
 #include "textstream.h"
 
@@ -21,6 +22,21 @@ static bool emit(const zeta_generate_params *p, const char *text, size_t len) {
     return p->on_text(p->user, text, len);
 }
 
+/* tokens a context shift keeps: n_keep, and at least a leading BOS */
+static size_t keep_for_shift(const zeta_session *s, const zeta_generate_params *p) {
+    size_t k = p->n_keep;
+    const zeta_token bos = vocab_bos(s->model->vocab);
+    if (k == 0 && s->n_tokens > 0 && bos >= 0 && s->tokens[0] == bos) k = 1;
+    return k < s->n_tokens ? k : s->n_tokens;
+}
+
+/* drops the older half of the tokens after the kept ones (llama.cpp's n_discard = n_left / 2) */
+static size_t shift_half(zeta_session *s, const zeta_generate_params *p) {
+    const size_t keep = keep_for_shift(s, p), n_discard = (s->n_tokens - keep + 1) / 2;
+    session_shift(s, keep, n_discard);
+    return n_discard;
+}
+
 zeta_status zeta_generate(zeta_session *s, const char *prompt, const zeta_generate_params *params,
                           zeta_generate_result *result, zeta_error *err) {
     zeta_generate_result res;
@@ -39,7 +55,7 @@ zeta_status zeta_generate(zeta_session *s, const char *prompt, const zeta_genera
     const zeta_model *m = s->model;
 
     /* prompt */
-    unsigned flags = (p->add_bos && s->n_tokens == 0 ? ZETA_TOKENIZE_ADD_SPECIAL : 0) |
+    unsigned flags = (p->add_bos && (s->n_tokens == 0 || p->reuse_prefix) ? ZETA_TOKENIZE_ADD_SPECIAL : 0) |
                      (p->parse_special ? ZETA_TOKENIZE_PARSE_SPECIAL : 0);
     /* a token covers at least one byte of text apart from BOS/EOS and a SentencePiece prefix space,
      * so len + 4 nearly always fits and the prompt is tokenized once; else once more at the size
@@ -55,16 +71,38 @@ zeta_status zeta_generate(zeta_session *s, const char *prompt, const zeta_genera
         st = zeta_tokenize(m, prompt, len, flags, toks, n_prompt, &n_prompt, err);
     }
     if (st != ZETA_OK) { free(toks); return st; }
-    if (s->n_tokens + n_prompt > s->n_ctx) {
-        free(toks);
-        return zeta_fail(err, ZETA_ERR_CONTEXT_FULL, "the prompt has %zu tokens; with the %zu already in the session it needs %zu, but the context holds %u",
-                         n_prompt, s->n_tokens, s->n_tokens + n_prompt, s->n_ctx);
+    const zeta_token *eval_toks = toks;
+    size_t n_eval = n_prompt, keep_from = s->n_tokens;
+    if (p->reuse_prefix) {
+        size_t common = zeta_session_common_prefix(s, toks, n_prompt);
+        if (common == n_prompt && common > 0) common--; /* re-evaluate the last token: its logits are needed */
+        keep_from = common;
+        eval_toks = toks + common;
+        n_eval = n_prompt - common;
+    }
+    if (keep_from + n_eval > s->n_ctx) {
+        /* a shift can make room only inside the history this call keeps */
+        const size_t n_keep = keep_for_shift(s, p);
+        if (!p->context_shift || p->reuse_prefix || n_keep + n_eval >= s->n_ctx) {
+            free(toks);
+            return zeta_fail(err, ZETA_ERR_CONTEXT_FULL,
+                             "the prompt has %zu tokens; with the %zu already in the session it needs %zu, but the context holds %u%s",
+                             n_eval, keep_from, keep_from + n_eval, s->n_ctx,
+                             p->context_shift && !p->reuse_prefix ? " (even after a context shift)" : "");
+        }
     }
     double t0 = zeta_now_ms();
-    st = session_eval(s, toks, n_prompt, NULL, err);
+    if (p->reuse_prefix && keep_from < s->n_tokens) {
+        s->n_tokens = keep_from;
+        s->has_logits = false;
+    }
+    while (s->n_tokens + n_eval > s->n_ctx) res.n_shifted += (uint32_t)shift_half(s, p);
+    st = session_eval(s, eval_toks, n_eval, NULL, err);
     free(toks);
     if (st != ZETA_OK) return st;
-    res.n_prompt = (uint32_t)n_prompt;
+    res.n_prompt = (uint32_t)n_eval;
+    res.n_reused = (uint32_t)(n_prompt - n_eval);
+    s->stats.n_reused += n_prompt - n_eval;
     res.prompt_ms = zeta_now_ms() - t0;
     if (!s->has_logits)
         return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_generate: the prompt is empty and the session holds no tokens");
@@ -80,7 +118,10 @@ zeta_status zeta_generate(zeta_session *s, const char *prompt, const zeta_genera
         zeta_token t;
         if ((st = zeta_session_sample(s, &p->sampler, &t, err)) != ZETA_OK) goto done;
         if (vocab_is_eog(m->vocab, t)) { res.finish = ZETA_FINISH_EOS; break; }
-        if (s->n_tokens >= s->n_ctx) { res.finish = ZETA_FINISH_CONTEXT_FULL; break; }
+        if (s->n_tokens >= s->n_ctx) {
+            if (!p->context_shift || keep_for_shift(s, p) + 1 >= s->n_ctx) { res.finish = ZETA_FINISH_CONTEXT_FULL; break; }
+            res.n_shifted += (uint32_t)shift_half(s, p);
+        }
         if ((st = session_eval(s, &t, 1, NULL, err)) != ZETA_OK) goto done;
         res.n_generated++;
         size_t need = vocab_token_piece(m->vocab, t, false, piece, sizeof piece);

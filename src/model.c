@@ -265,8 +265,8 @@ void model_free(struct zeta_model *m) {
     free(m);
 }
 
-uint64_t model_kv_bytes(const struct zeta_model *m, uint32_t n_ctx, uint32_t elem_bytes) {
+uint64_t model_kv_bytes(const struct zeta_model *m, uint32_t n_ctx, zeta_type type_k, zeta_type type_v) {
     const zeta_hparams *hp = &m->hp;
-    uint64_t per_pos = (uint64_t)hp->n_head_kv * (hp->head_dim_k + hp->head_dim_v) * elem_bytes;
+    uint64_t per_pos = (uint64_t)hp->n_head_kv * (zeta_row_bytes(type_k, hp->head_dim_k) + zeta_row_bytes(type_v, hp->head_dim_v));
     return per_pos * n_ctx * hp->n_layer;
 }

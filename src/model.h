@@ -65,7 +65,7 @@ struct zeta_model {
 
 zeta_status model_load(const char *path, bool use_mmap, struct zeta_model **out, zeta_error *err);
 void model_free(struct zeta_model *m);
-/* KV bytes for n_ctx positions with kv elements of elem_bytes. */
-uint64_t model_kv_bytes(const struct zeta_model *m, uint32_t n_ctx, uint32_t elem_bytes);
+/* bytes of K and V cache for n_ctx positions in the given types (row sizes as zeta_row_bytes) */
+uint64_t model_kv_bytes(const struct zeta_model *m, uint32_t n_ctx, zeta_type type_k, zeta_type type_v);
 
 #endif

@@ -17,7 +17,8 @@ struct zeta_session {
     fwd_buffers buf;
     uint32_t n_ctx, n_batch;
     int n_threads;
-    zeta_type kv_type;
+    zeta_type type_k, type_v;
+    uint64_t kv_bytes;
     zeta_token *tokens;      /* history: n_ctx capacity */
     size_t n_tokens;
     float *logits;           /* n_vocab: after the last evaluated token */
@@ -26,10 +27,13 @@ struct zeta_session {
     zeta_rng rng;
     sampler_cand *cands;     /* n_vocab */
     atomic_bool cancel;
+    zeta_session_stats stats;
 };
 
 bool session_ok(const struct zeta_session *s);
 /* eval with optional all-logits output; all-or-nothing */
 zeta_status session_eval(struct zeta_session *s, const zeta_token *tokens, size_t n, float *all_logits, zeta_error *err);
+/* zeta_session_shift without the argument checks */
+void session_shift(struct zeta_session *s, size_t n_keep, size_t n_discard);
 
 #endif

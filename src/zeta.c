@@ -3,6 +3,7 @@
 #include "session.h"
 #include "backend.h"
 #include "cpu/kernels.h"
+#include "cpu/cpu_kv.h"
 #include "quant.h"
 
 #include <stdio.h>
@@ -188,7 +189,8 @@ zeta_status zeta_model_tensor(const zeta_model *m, uint32_t index, zeta_tensor_i
 
 uint64_t zeta_model_kv_bytes(const zeta_model *m, uint32_t n_ctx, zeta_type kv_type) {
     if (!model_ok(m)) return 0;
-    return model_kv_bytes(m, n_ctx, kv_type == ZETA_TYPE_F32 ? 4 : 2);
+    if (kv_type != ZETA_TYPE_F32 && kv_type != ZETA_TYPE_F16 && kv_type != ZETA_TYPE_Q8_0 && kv_type != ZETA_TYPE_Q4_0) return 0;
+    return model_kv_bytes(m, n_ctx, kv_type, kv_type);
 }
 
 /* ------------------------------------------------------------------ tokenizer */
@@ -272,6 +274,7 @@ zeta_session_params zeta_session_params_default(void) {
     p.n_ctx = 0;
     p.n_threads = 0;
     p.kv_type = ZETA_TYPE_F16;
+    p.kv_type_v = ZETA_TYPE_COUNT;
     p.seed = 0x5eed;
     p.n_batch = 512;
     return p;
@@ -285,11 +288,10 @@ zeta_status zeta_session_new(const zeta_model *m, const zeta_session_params *par
     *out = NULL;
     CHECK_MODEL(m);
     zeta_session_params p = params ? *params : zeta_session_params_default();
-    if (p.kv_type != ZETA_TYPE_F16 && p.kv_type != ZETA_TYPE_F32) {
-        const char *tn = zeta_type_name(p.kv_type);
-        return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "zeta_session_new: kv_type %s is not supported (supported: f16, f32)",
-                         tn ? tn : "(invalid)");
-    }
+    const zeta_type type_k = p.kv_type, type_v = p.kv_type_v == ZETA_TYPE_COUNT ? p.kv_type : p.kv_type_v;
+    zeta_error kerr;
+    zeta_status st = cpu_kv_check_types(&m->hp, type_k, type_v, &kerr);
+    if (st != ZETA_OK) return zeta_fail(err, st, "zeta_session_new: %s", kerr.message);
     if (p.n_threads < 0 || p.n_threads > ZETA_MAX_THREADS)
         return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_new: n_threads %d out of range (0..%d)", p.n_threads,
                          ZETA_MAX_THREADS);
@@ -302,7 +304,7 @@ zeta_status zeta_session_new(const zeta_model *m, const zeta_session_params *par
     uint32_t n_batch = p.n_batch < n_ctx ? p.n_batch : n_ctx;
 
     /* refuse before allocating what cannot fit */
-    uint64_t kv_bytes = model_kv_bytes(m, n_ctx, p.kv_type == ZETA_TYPE_F32 ? 4 : 2);
+    uint64_t kv_bytes = model_kv_bytes(m, n_ctx, type_k, type_v);
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
     if (pages > 0 && psz > 0 && kv_bytes > (uint64_t)pages * (uint64_t)psz)
         return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY,
@@ -315,11 +317,12 @@ zeta_status zeta_session_new(const zeta_model *m, const zeta_session_params *par
     s->n_ctx = n_ctx;
     s->n_batch = n_batch;
     s->n_threads = n_threads;
-    s->kv_type = p.kv_type;
+    s->type_k = type_k;
+    s->type_v = type_v;
+    s->kv_bytes = kv_bytes;
     atomic_init(&s->cancel, false);
     rng_seed(&s->rng, p.seed);
-    zeta_status st;
-    zeta_backend_config cfg = {n_threads, n_ctx, p.kv_type, n_batch};
+    zeta_backend_config cfg = {n_threads, n_ctx, type_k, type_v, n_batch};
     if ((st = cpu_backend_new(m, &cfg, &s->be, err)) != ZETA_OK) { free(s); return st; }
     if ((st = fwd_buffers_init(&s->buf, m, n_batch, err)) != ZETA_OK) goto fail;
     s->tokens = zeta_malloc_array(n_ctx, sizeof *s->tokens);
@@ -378,6 +381,8 @@ zeta_status session_eval(zeta_session *s, const zeta_token *tokens, size_t n, fl
     memcpy(s->tokens + s->n_tokens, tokens, n * sizeof *tokens);
     s->n_tokens += n;
     s->has_logits = true;
+    s->stats.n_evaluated += n;
+    s->stats.n_evals++;
     return zeta_ok(err);
 }
 
@@ -403,6 +408,7 @@ const float *zeta_session_logits(const zeta_session *s, size_t *n_vocab) {
 
 size_t zeta_session_position(const zeta_session *s) { return session_ok(s) ? s->n_tokens : 0; }
 uint32_t zeta_session_n_ctx(const zeta_session *s) { return session_ok(s) ? s->n_ctx : 0; }
+uint64_t zeta_session_kv_bytes(const zeta_session *s) { return session_ok(s) ? s->kv_bytes : 0; }
 
 const zeta_token *zeta_session_tokens(const zeta_session *s, size_t *n) {
     if (n) *n = session_ok(s) ? s->n_tokens : 0;
@@ -423,6 +429,44 @@ zeta_status zeta_session_rewind(zeta_session *s, size_t n_keep, zeta_error *err)
 
 void zeta_session_cancel(zeta_session *s) {
     if (session_ok(s)) atomic_store(&s->cancel, true);
+}
+
+void session_shift(zeta_session *s, size_t n_keep, size_t n_discard) {
+    if (n_discard == 0) return;
+    const zeta_rope_params rp = forward_rope_params(s->model);
+    s->be.ops->kv_shift(s->be.ctx, (uint32_t)(n_keep + n_discard), (uint32_t)s->n_tokens, -(int32_t)n_discard, &rp);
+    memmove(s->tokens + n_keep, s->tokens + n_keep + n_discard, (s->n_tokens - n_keep - n_discard) * sizeof *s->tokens);
+    s->n_tokens -= n_discard;
+    s->stats.n_shifted += n_discard;
+    s->stats.n_shifts++;
+}
+
+zeta_status zeta_session_shift(zeta_session *s, size_t n_keep, size_t n_discard, zeta_error *err) {
+    CHECK_SESSION(s);
+    if (n_keep > s->n_tokens || n_discard > s->n_tokens - n_keep)
+        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT,
+                         "zeta_session_shift: keeping %zu and discarding %zu tokens needs %zu, but the session holds %zu", n_keep,
+                         n_discard, n_keep + n_discard, s->n_tokens);
+    if (n_keep + n_discard == s->n_tokens) { /* nothing after the hole: a rewind */
+        if (n_discard) s->has_logits = false;
+        s->n_tokens = n_keep;
+        return zeta_ok(err);
+    }
+    session_shift(s, n_keep, n_discard);
+    return zeta_ok(err);
+}
+
+size_t zeta_session_common_prefix(const zeta_session *s, const zeta_token *tokens, size_t n) {
+    if (!session_ok(s) || !tokens) return 0;
+    size_t i = 0;
+    while (i < n && i < s->n_tokens && s->tokens[i] == tokens[i]) i++;
+    return i;
+}
+
+void zeta_session_get_stats(const zeta_session *s, zeta_session_stats *out) {
+    if (!out) return;
+    memset(out, 0, sizeof *out);
+    if (session_ok(s)) *out = s->stats;
 }
 
 /* ------------------------------------------------------------------ sampling */

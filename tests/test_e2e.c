@@ -338,7 +338,7 @@ static void api_misuse_returns_errors(void) {
     T_CHECK(zeta_session_new(m, &sp, &s2, &err) == ZETA_ERR_INVALID_ARGUMENT && strstr(err.message, "n_threads"));
     sp.n_threads = 1;
     sp.kv_type = ZETA_TYPE_Q4_K;
-    T_CHECK(zeta_session_new(m, &sp, &s2, &err) == ZETA_ERR_UNSUPPORTED && strstr(err.message, "kv_type"));
+    T_CHECK(zeta_session_new(m, &sp, &s2, &err) == ZETA_ERR_UNSUPPORTED && strstr(err.message, "KV cache type q4_K"));
     sp.kv_type = ZETA_TYPE_F16;
     sp.n_batch = 0;
     T_CHECK(zeta_session_new(m, &sp, &s2, &err) == ZETA_ERR_INVALID_ARGUMENT && strstr(err.message, "n_batch"));

@@ -19,7 +19,9 @@ static void softmax_avx2_matches_scalar(void) {
                 seed = seed * 1103515245u + 12345u;
                 a[i] = b[i] = spreads[si] * ((float)(seed >> 8) / 16777216.0f - 0.5f);
             }
-            double sa = zk_softmax_scalar(a, n, 0.125f), sb = f(b, n, 0.125f);
+            float ma, mb;
+            double sa = zk_softmax_scalar(a, n, 0.125f, &ma), sb = f(b, n, 0.125f, &mb);
+            T_CHECKF(ma == mb, "n %d: max %g vs %g", n, (double)ma, (double)mb);
             T_CHECKF(fabs(sa - sb) <= 1e-6 * sa, "n %d spread %g: sums %.9g vs %.9g", n, (double)spreads[si], sa, sb);
             float worst = 0;
             for (int i = 0; i < n; i++) {

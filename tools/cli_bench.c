@@ -48,7 +48,8 @@ typedef struct bench_result {
     double p50, p95, p99;                    /* decode latency, ms */
     double ttft_ms;                          /* median prompt eval + first sample */
     long peak_rss_kb;
-    int n_pp, n_tg, reps;
+    int n_pp, n_tg, reps, depth;
+    zeta_type type_k, type_v;                /* KV cache types */
 } bench_result;
 
 static uint64_t decode_bytes(const zeta_model *m, const zeta_model_info *mi) {
@@ -62,12 +63,15 @@ static uint64_t decode_bytes(const zeta_model *m, const zeta_model_info *mi) {
     return mi->tied_embeddings ? mi->weight_bytes : mi->weight_bytes - embd;
 }
 
-static int run_one(const char *path, int n_pp, int n_tg, int reps, zeta_session_params sp, bench_result *r) {
+static int run_one(const char *path, int n_pp, int n_tg, int reps, int depth, zeta_session_params sp, bench_result *r) {
     memset(r, 0, sizeof *r);
     r->path = path;
     r->n_pp = n_pp;
     r->n_tg = n_tg;
     r->reps = reps;
+    r->depth = depth;
+    r->type_k = sp.kv_type;
+    r->type_v = sp.kv_type_v == ZETA_TYPE_COUNT ? sp.kv_type : sp.kv_type_v;
     double t0 = now_ms();
     zeta_model *m = load_model(path);
     if (!m) return 1;
@@ -75,13 +79,14 @@ static int run_one(const char *path, int n_pp, int n_tg, int reps, zeta_session_
     zeta_error err;
     zeta_model_describe(m, &r->mi, &err);
     r->bytes_per_token = decode_bytes(m, &r->mi);
-    sp.n_ctx = (uint32_t)(n_pp > n_tg ? n_pp : n_tg) + 16;
+    sp.n_ctx = (uint32_t)depth + (uint32_t)(n_pp > n_tg ? n_pp : n_tg) + 16;
     sp.n_batch = n_pp > 0 ? (uint32_t)n_pp : 512;
     zeta_session *s = NULL;
     if (zeta_session_new(m, &sp, &s, &err) != ZETA_OK) { zeta_model_free(m); return die_err(&err); }
     r->threads = sp.n_threads ? sp.n_threads : zeta_cpu_cores();
     const uint32_t nv = zeta_n_vocab(m);
-    zeta_token *toks = malloc(((size_t)(n_pp > n_tg ? n_pp : n_tg) + 1) * sizeof *toks);
+    const size_t n_toks = (size_t)(n_pp > n_tg ? n_pp : n_tg) + 1;
+    zeta_token *toks = malloc((n_toks > (size_t)depth ? n_toks : (size_t)depth) * sizeof *toks);
     double *pp = calloc((size_t)reps, sizeof *pp), *tg = calloc((size_t)reps, sizeof *tg);
     double *lat = calloc((size_t)reps * (size_t)(n_tg > 0 ? n_tg : 1), sizeof *lat), *ttft = calloc((size_t)reps, sizeof *ttft);
     int rc = 0;
@@ -90,13 +95,20 @@ static int run_one(const char *path, int n_pp, int n_tg, int reps, zeta_session_
     size_t n_lat = 0;
     zeta_sampler_params greedy = zeta_sampler_params_default();
     greedy.temperature = 0;
+    if (depth > 0) { /* the context every measurement starts from (llama-bench -d): evaluated once, kept */
+        for (int i = 0; i < depth; i++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            toks[i] = (zeta_token)((rng >> 33) % nv);
+        }
+        if (zeta_session_eval(s, toks, (size_t)depth, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
+    }
     for (int rep = -1; rep < reps; rep++) { /* rep -1: warm-up, not counted */
         for (int i = 0; i < (n_pp > n_tg ? n_pp : n_tg); i++) {
             rng = rng * 6364136223846793005ull + 1442695040888963407ull;
             toks[i] = (zeta_token)((rng >> 33) % nv);
         }
         if (n_pp > 0) {
-            if (zeta_session_rewind(s, 0, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
+            if (zeta_session_rewind(s, (size_t)depth, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
             double a = now_ms();
             if (zeta_session_eval(s, toks, (size_t)n_pp, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
             zeta_token first;
@@ -105,7 +117,7 @@ static int run_one(const char *path, int n_pp, int n_tg, int reps, zeta_session_
             if (rep >= 0) { pp[rep] = n_pp * 1000.0 / (b - a); ttft[rep] = b - a; }
         }
         if (n_tg > 0) {
-            if (zeta_session_rewind(s, 0, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
+            if (zeta_session_rewind(s, (size_t)depth, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
             double a = now_ms();
             for (int i = 0; i < n_tg; i++) {
                 double ta = now_ms();
@@ -150,19 +162,22 @@ static void print_md(const bench_result *r, size_t n) {
     for (size_t i = 0; i < n; i++) {
         const bench_result *x = &r[i];
         double mib = (double)x->mi.weight_bytes / 1048576.0, pm = (double)x->mi.n_params / 1e6;
+        char at[48] = "";
+        if (x->depth > 0) snprintf(at, sizeof at, " @ d%d", x->depth);
         if (x->n_pp > 0)
-            printf("| %s | %s | %.1f | %.1f | %d | pp%d | %.2f ± %.2f | |\n", base_name(x->path), zeta_type_name(x->mi.main_type),
-                   mib, pm, x->threads, x->n_pp, x->pp_mean, x->pp_sd);
+            printf("| %s | %s | %.1f | %.1f | %d | pp%d%s | %.2f ± %.2f | |\n", base_name(x->path), zeta_type_name(x->mi.main_type),
+                   mib, pm, x->threads, x->n_pp, at, x->pp_mean, x->pp_sd);
         if (x->n_tg > 0)
-            printf("| %s | %s | %.1f | %.1f | %d | tg%d | %.2f ± %.2f | %.2f |\n", base_name(x->path), zeta_type_name(x->mi.main_type),
-                   mib, pm, x->threads, x->n_tg, x->tg_mean, x->tg_sd, (double)x->bytes_per_token * x->tg_mean / 1e9);
+            printf("| %s | %s | %.1f | %.1f | %d | tg%d%s | %.2f ± %.2f | %.2f |\n", base_name(x->path), zeta_type_name(x->mi.main_type),
+                   mib, pm, x->threads, x->n_tg, at, x->tg_mean, x->tg_sd, (double)x->bytes_per_token * x->tg_mean / 1e9);
     }
     printf("\n| model | load ms | TTFT ms (pp%d) | decode p50 ms | p95 ms | p99 ms | peak RSS MiB |\n", r[0].n_pp);
     printf("|---|---:|---:|---:|---:|---:|---:|\n");
     for (size_t i = 0; i < n; i++)
         printf("| %s | %.1f | %.1f | %.2f | %.2f | %.2f | %.1f |\n", base_name(r[i].path), r[i].load_ms, r[i].ttft_ms, r[i].p50,
                r[i].p95, r[i].p99, (double)r[i].peak_rss_kb / 1024.0);
-    printf("\nkernels: %s; reps: %d (+1 warm-up); GB/s = weight bytes read per decoded token x tg t/s\n", zeta_cpu_kernels(), r[0].reps);
+    printf("\nkernels: %s; KV cache K/V %s/%s; reps: %d (+1 warm-up); GB/s = weight bytes read per decoded token x tg t/s\n",
+           zeta_cpu_kernels(), zeta_type_name(r[0].type_k), zeta_type_name(r[0].type_v), r[0].reps);
 }
 
 static void print_json(const bench_result *r, size_t n) {
@@ -172,57 +187,62 @@ static void print_json(const bench_result *r, size_t n) {
         printf("  {\"model\": \"%s\", \"type\": \"%s\", \"weight_bytes\": %llu, \"n_params\": %llu, \"threads\": %d, \"kernels\": \"%s\", "
                "\"n_prompt\": %d, \"n_gen\": %d, \"reps\": %d, \"pp_tps\": %.4f, \"pp_tps_sd\": %.4f, \"tg_tps\": %.4f, \"tg_tps_sd\": %.4f, "
                "\"decode_ms_p50\": %.4f, \"decode_ms_p95\": %.4f, \"decode_ms_p99\": %.4f, \"ttft_ms\": %.3f, \"load_ms\": %.3f, "
-               "\"peak_rss_kb\": %ld, \"bytes_per_token\": %llu, \"gbps\": %.4f}%s\n",
+               "\"peak_rss_kb\": %ld, \"bytes_per_token\": %llu, \"gbps\": %.4f, \"depth\": %d, \"kv_type_k\": \"%s\", \"kv_type_v\": \"%s\"}%s\n",
                base_name(x->path), zeta_type_name(x->mi.main_type), (unsigned long long)x->mi.weight_bytes,
                (unsigned long long)x->mi.n_params, x->threads, zeta_cpu_kernels(), x->n_pp, x->n_tg, x->reps, x->pp_mean, x->pp_sd,
                x->tg_mean, x->tg_sd, x->p50, x->p95, x->p99, x->ttft_ms, x->load_ms, x->peak_rss_kb,
-               (unsigned long long)x->bytes_per_token, (double)x->bytes_per_token * x->tg_mean / 1e9, i + 1 < n ? "," : "");
+               (unsigned long long)x->bytes_per_token, (double)x->bytes_per_token * x->tg_mean / 1e9, x->depth,
+               zeta_type_name(x->type_k), zeta_type_name(x->type_v), i + 1 < n ? "," : "");
     }
     printf("]\n");
 }
 
 static void print_csv(const bench_result *r, size_t n) {
     printf("model,type,weight_bytes,n_params,threads,n_prompt,n_gen,reps,pp_tps,pp_tps_sd,tg_tps,tg_tps_sd,decode_ms_p50,decode_ms_p95,"
-           "decode_ms_p99,ttft_ms,load_ms,peak_rss_kb,gbps\n");
+           "decode_ms_p99,ttft_ms,load_ms,peak_rss_kb,gbps,depth,kv_type_k,kv_type_v\n");
     for (size_t i = 0; i < n; i++) {
         const bench_result *x = &r[i];
-        printf("%s,%s,%llu,%llu,%d,%d,%d,%d,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,%ld,%.4f\n", base_name(x->path),
+        printf("%s,%s,%llu,%llu,%d,%d,%d,%d,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,%ld,%.4f,%d,%s,%s\n", base_name(x->path),
                zeta_type_name(x->mi.main_type), (unsigned long long)x->mi.weight_bytes, (unsigned long long)x->mi.n_params,
                x->threads, x->n_pp, x->n_tg, x->reps, x->pp_mean, x->pp_sd, x->tg_mean, x->tg_sd, x->p50, x->p95, x->p99,
-               x->ttft_ms, x->load_ms, x->peak_rss_kb, (double)x->bytes_per_token * x->tg_mean / 1e9);
+               x->ttft_ms, x->load_ms, x->peak_rss_kb, (double)x->bytes_per_token * x->tg_mean / 1e9, x->depth,
+               zeta_type_name(x->type_k), zeta_type_name(x->type_v));
     }
 }
 
 int cmd_bench(int argc, char **argv) {
     const char *models[32];
     int n_models = 0;
-    long n_pp = 512, n_tg = 128, reps = 5;
+    long n_pp = 512, n_tg = 128, reps = 5, depth = 0;
     const char *fmt = "md";
     zeta_session_params sp = zeta_session_params_default();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         long l;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            puts("usage: zeta bench -m MODEL [-m MODEL ...] [-p 512] [-n 128] [-t N] [-r 5] [-o md|json|csv] [--cache-type-k f16|f32]\n"
+            puts("usage: zeta bench -m MODEL [-m MODEL ...] [-p 512] [-n 128] [-t N] [-r 5] [-o md|json|csv] [-d DEPTH] [-ctk T] [-ctv T]\n"
                  "Prompt processing (pp: one batch of -p random tokens) and generation (tg: -n single-token steps)\n"
                  "speeds as mean ± sd over -r repetitions after one warm-up, decode latency percentiles, time to first\n"
-                 "token, load time, peak resident memory and effective GB/s (weight bytes per decoded token x t/s).");
+                 "token, load time, peak resident memory and effective GB/s (weight bytes per decoded token x t/s).\n"
+                 "-d DEPTH: every measurement starts after DEPTH tokens already in the KV cache (llama-bench -d).");
             return 0;
         } else if (!(v = arg_value(argc, argv, &i))) return 2;
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { if (n_models == 32) return die("bench: at most 32 models"); models[n_models++] = v; }
         else if (!strcmp(a, "-p")) { if (!arg_int(a, v, 0, 1 << 16, &n_pp)) return 2; }
         else if (!strcmp(a, "-n")) { if (!arg_int(a, v, 0, 1 << 16, &n_tg)) return 2; }
         else if (!strcmp(a, "-r")) { if (!arg_int(a, v, 1, 1000, &reps)) return 2; }
+        else if (!strcmp(a, "-d") || !strcmp(a, "--depth")) { if (!arg_int(a, v, 0, 1 << 20, &depth)) return 2; }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { if (!arg_int(a, v, 1, 512, &l)) return 2; sp.n_threads = (int)l; }
         else if (!strcmp(a, "-o")) { if (strcmp(v, "md") && strcmp(v, "json") && strcmp(v, "csv")) return die("bench: -o takes md, json or csv"); fmt = v; }
-        else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "--cache-type-v")) { if (!arg_kv_type(a, v, &sp.kv_type)) return 2; }
+        else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "-ctk")) { if (!arg_kv_type(a, v, &sp.kv_type)) return 2; }
+        else if (!strcmp(a, "--cache-type-v") || !strcmp(a, "-ctv")) { if (!arg_kv_type(a, v, &sp.kv_type_v)) return 2; }
         else return die("bench: unknown option '%s'", a);
     }
     if (!n_models) return die("bench: need -m MODEL");
     if (n_pp == 0 && n_tg == 0) return die("bench: -p and -n are both 0");
     bench_result res[32];
     for (int i = 0; i < n_models; i++)
-        if (run_one(models[i], (int)n_pp, (int)n_tg, (int)reps, sp, &res[i])) return 1;
+        if (run_one(models[i], (int)n_pp, (int)n_tg, (int)reps, (int)depth, sp, &res[i])) return 1;
     if (!strcmp(fmt, "json")) print_json(res, (size_t)n_models);
     else if (!strcmp(fmt, "csv")) print_csv(res, (size_t)n_models);
     else print_md(res, (size_t)n_models);

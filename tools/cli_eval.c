@@ -38,7 +38,7 @@ int cmd_perplexity(int argc, char **argv) {
         const char *a = argv[i], *v;
         long l;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            puts("usage: zeta perplexity -m MODEL -f TEXT [-c N] [--chunks K] [-t N] [--cache-type-k f16|f32]\n"
+            puts("usage: zeta perplexity -m MODEL -f TEXT [-c N] [--chunks K] [-t N] [-ctk T] [-ctv T]\n"
                  "llama.cpp's method: the text is tokenized once (BOS first if the model adds one), cut into\n"
                  "non-overlapping chunks of N tokens (first token of each replaced by BOS), each evaluated from an\n"
                  "empty cache; the second half of each chunk is scored. Last line:\n"
@@ -50,7 +50,8 @@ int cmd_perplexity(int argc, char **argv) {
         else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { if (!arg_int(a, v, 8, 1 << 20, &n_ctx)) return 2; }
         else if (!strcmp(a, "--chunks")) { if (!arg_int(a, v, 1, 1 << 30, &chunks)) return 2; }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { if (!arg_int(a, v, 1, 512, &l)) return 2; sp.n_threads = (int)l; }
-        else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "--cache-type-v")) { if (!arg_kv_type(a, v, &sp.kv_type)) return 2; }
+        else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "-ctk")) { if (!arg_kv_type(a, v, &sp.kv_type)) return 2; }
+        else if (!strcmp(a, "--cache-type-v") || !strcmp(a, "-ctv")) { if (!arg_kv_type(a, v, &sp.kv_type_v)) return 2; }
         else return die("perplexity: unknown option '%s'", a);
     }
     if (!model || !file) return die("perplexity: need -m MODEL and -f TEXT");
@@ -171,7 +172,7 @@ int cmd_logits(int argc, char **argv) {
         const char *a = argv[i], *v;
         long l;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            puts("usage: zeta logits -m MODEL -f PROMPT_FILE [-k 20] [-n 32] [--no-bos] [--cache-type-k f16|f32] [-t N] -o OUT.json\n"
+            puts("usage: zeta logits -m MODEL -f PROMPT_FILE [-k 20] [-n 32] [--no-bos] [-ctk T] [-ctv T] [-t N] -o OUT.json\n"
                  "Evaluates the prompt (BOS added if the model adds one) and writes, in the JSON format of the\n"
                  "goldens (compare.py), the top-k logits and log-sum-exp of every position and n greedy tokens.");
             return 0;
@@ -183,7 +184,8 @@ int cmd_logits(int argc, char **argv) {
         else if (!strcmp(a, "-k")) { if (!arg_int(a, v, 1, 1 << 20, &k)) return 2; }
         else if (!strcmp(a, "-n")) { if (!arg_int(a, v, 0, 1 << 16, &n_greedy)) return 2; }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { if (!arg_int(a, v, 1, 512, &l)) return 2; sp.n_threads = (int)l; }
-        else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "--cache-type-v")) { if (!arg_kv_type(a, v, &sp.kv_type)) return 2; }
+        else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "-ctk")) { if (!arg_kv_type(a, v, &sp.kv_type)) return 2; }
+        else if (!strcmp(a, "--cache-type-v") || !strcmp(a, "-ctv")) { if (!arg_kv_type(a, v, &sp.kv_type_v)) return 2; }
         else return die("logits: unknown option '%s'", a);
     }
     if (!model || !file || !outp) return die("logits: need -m MODEL, -f PROMPT_FILE and -o OUT.json");
@@ -222,8 +224,9 @@ int cmd_logits(int argc, char **argv) {
     json_string(f, base, strlen(base));
     fputs(",\n \"prompt\": ", f);
     json_string(f, text, len);
-    fprintf(f, ",\n \"add_bos\": %s,\n \"kv_type\": \"%s\",\n \"n_vocab\": %zu,\n", add_bos ? "true" : "false",
-            sp.kv_type == ZETA_TYPE_F32 ? "f32" : "f16", nv);
+    const zeta_type tv = sp.kv_type_v == ZETA_TYPE_COUNT ? sp.kv_type : sp.kv_type_v;
+    fprintf(f, ",\n \"add_bos\": %s,\n \"kv_type\": \"%s\",\n \"kv_type_v\": \"%s\",\n \"n_vocab\": %zu,\n",
+            add_bos ? "true" : "false", zeta_type_name(sp.kv_type), zeta_type_name(tv), nv);
     fprintf(f, " \"settings\": {\"n_ctx\": %u, \"top_k\": %ld, \"n_greedy\": %ld},\n", sp.n_ctx, k, n_greedy);
     fprintf(f, " \"producer\": \"zeta %s logits (cpu kernels %s)\",\n \"tokens\": [", zeta_version_string(), zeta_cpu_kernels());
     for (size_t i = 0; i < n; i++) fprintf(f, "%s%d", i ? ", " : "", toks[i]);

@@ -48,8 +48,10 @@ bool arg_float(const char *opt, const char *val, double lo, double hi, double *o
 bool arg_kv_type(const char *opt, const char *val, zeta_type *out) {
     if (!strcmp(val, "f16")) *out = ZETA_TYPE_F16;
     else if (!strcmp(val, "f32")) *out = ZETA_TYPE_F32;
+    else if (!strcmp(val, "q8_0")) *out = ZETA_TYPE_Q8_0;
+    else if (!strcmp(val, "q4_0")) *out = ZETA_TYPE_Q4_0;
     else {
-        die("%s: '%s' is not a supported KV cache type (f16, f32)", opt, val);
+        die("%s: '%s' is not a supported KV cache type (f16, f32, q8_0, q4_0)", opt, val);
         return false;
     }
     return true;
@@ -130,7 +132,8 @@ static const char *run_help =
     "  --presence-penalty X    (default 0)\n"
     "  --seed N                RNG seed (default: from the clock)\n"
     "  --stop TEXT             stop when TEXT is generated (repeatable)\n"
-    "  --cache-type-k T        KV cache type f16 (default) or f32 (also sets V)\n"
+    "  -ctk, --cache-type-k T  K cache type: f16 (default), f32, q8_0, q4_0 (also V, unless -ctv)\n"
+    "  -ctv, --cache-type-v T  V cache type (default: as K)\n"
     "  --no-bos                do not add BOS\n"
     "  --no-echo               do not print the prompt before the generated text\n";
 
@@ -165,7 +168,8 @@ int cmd_run(int argc, char **argv) {
         else if (!strcmp(a, "--presence-penalty")) { if (!arg_float(a, v, -100, 100, &d)) return 2; gp.sampler.presence_penalty = (float)d; }
         else if (!strcmp(a, "--seed")) { if (!arg_int(a, v, 0, 0x7fffffffL, &l)) return 2; sp.seed = (uint64_t)l; seed_given = true; }
         else if (!strcmp(a, "--stop")) { if (n_stop == 16) return die("at most 16 --stop strings"); stops[n_stop++] = v; }
-        else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "--cache-type-v")) { if (!arg_kv_type(a, v, &sp.kv_type)) return 2; }
+        else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "-ctk")) { if (!arg_kv_type(a, v, &sp.kv_type)) return 2; }
+        else if (!strcmp(a, "--cache-type-v") || !strcmp(a, "-ctv")) { if (!arg_kv_type(a, v, &sp.kv_type_v)) return 2; }
         else return die("run: unknown option '%s' (see zeta run --help)", a);
     }
     if (!model) return die("run: -m MODEL is required (see zeta run --help)");

@@ -1,9 +1,9 @@
 /* cpu_backend.c — the CPU implementation of backend.h: matrix-vector/matrix products through the
  * selected kernel table (activations converted once per matmul, rows split across the session's
- * thread pool), RMSNorm, RoPE, SwiGLU, residual add, and causal attention over the session's KV
- * cache (f32 or f16). */
+ * thread pool), RMSNorm, RoPE, SwiGLU, residual add; the KV cache and attention are in cpu_kv.c. */
 #include "backend.h"
 #include "cpu/kernels.h"
+#include "cpu/cpu_kv.h"
 #include "cpu/gemm.h"
 #include "cpu/gemm_f.h"
 #include "cpu/mathk.h"
@@ -19,18 +19,12 @@ typedef struct cpu_ctx {
     const zk_kernels *k;
     const zk_gemm_table *gk;
     const zk_gemmf_table *gf;
-    zk_softmax_fn softmax;
     threadpool *pool;
     int n_threads;
-    uint32_t n_ctx;
-    zeta_type kv_type;
-    size_t kv_elem;          /* bytes per K/V element */
-    size_t k_row, v_row;     /* elements per position: n_head_kv * head_dim */
-    uint8_t **kcache, **vcache; /* per layer: n_ctx * k_row (resp. v_row) elements */
+    cpu_kv kv;
     uint8_t *act;            /* converted activations: max_batch * max_act_row bytes */
     size_t act_cap;
     int32_t *xsum;           /* per activation block: sum of its quantized values (packed Q4_0) */
-    float *att_scratch;      /* n_threads * n_ctx floats */
 } cpu_ctx;
 
 /* ---------------------------------------------------------------- matmul */
@@ -210,7 +204,7 @@ static void cpu_add(void *vctx, float *x, const float *y, size_t n) {
 }
 
 /* theta_i = freq_scale * pos * base^(-2i/n_rot) / factor_i, computed as ggml does (running product). */
-static void cpu_rope(void *vctx, float *x, int n_tok, int n_heads, int head_dim, uint32_t pos0, const zeta_rope_params *rp) {
+void cpu_rope_rows(float *x, int n_tok, int n_heads, int head_dim, int64_t pos0, int64_t step, const zeta_rope_params *rp) {
     const uint32_t half = rp->n_rot / 2;
     float cs[2 * 512];
     float *cache = cs;
@@ -222,7 +216,7 @@ static void cpu_rope(void *vctx, float *x, int n_tok, int n_heads, int head_dim,
     }
     const float theta_scale = powf(rp->base, -2.0f / (float)rp->n_rot);
     for (int t = 0; t < n_tok; t++) {
-        float theta = (float)(pos0 + (uint32_t)t);
+        float theta = (float)(pos0 + (int64_t)t * step);
         for (uint32_t i = 0; i < half; i++) {
             float ff = rp->freq_factors ? rp->freq_factors[i] : 1.0f;
             float th = rp->freq_scale * (theta / ff);
@@ -245,71 +239,49 @@ static void cpu_rope(void *vctx, float *x, int n_tok, int n_heads, int head_dim,
     free(heap);
 }
 
-/* ---------------------------------------------------------------- attention */
-
-typedef struct att_job {
-    cpu_ctx *c;
-    int il;
-    const float *q;
-    int n_tok;
-    uint32_t pos0;
-    float *out;
-} att_job;
-
-/* K is stored by position ([n_ctx][n_head_kv * head_dim]); V transposed, by head dimension
- * ([n_head_kv * head_dim][n_ctx]), so both products are contiguous dot products:
- * scores[p] = q . K[p] and out[d] = softmax . V^T[d]. */
-static void att_worker(void *arg, int ith, int nth) {
-    const att_job *j = arg;
-    cpu_ctx *c = j->c;
-    const zeta_hparams *hp = &c->m->hp;
-    const int n_head = (int)hp->n_head, group = (int)(hp->n_head / hp->n_head_kv);
-    const int dk = (int)hp->head_dim_k, dv = (int)hp->head_dim_v;
-    const float scale = 1.0f / sqrtf((float)dk);
-    float *sc = c->att_scratch + (size_t)ith * c->n_ctx;
-    const uint8_t *K = c->kcache[j->il], *V = c->vcache[j->il];
-    const zk_vec_dot_fn dot = c->k->vec_dot[c->kv_type];
-    const size_t es = c->kv_elem;
-    const int total = j->n_tok * n_head;
-    for (int idx = ith; idx < total; idx += nth) {
-        const int t = idx / n_head, h = idx % n_head, kvh = h / group;
-        const float *q = j->q + (size_t)t * n_head * dk + (size_t)h * dk;
-        const uint32_t n_kv = j->pos0 + (uint32_t)t + 1;
-        for (uint32_t p = 0; p < n_kv; p++) dot(dk, &sc[p], K + ((size_t)p * c->k_row + (size_t)kvh * dk) * es, q);
-        const float inv = (float)(1.0 / c->softmax(sc, (int)n_kv, scale));
-        for (uint32_t p = 0; p < n_kv; p++) sc[p] *= inv;
-        float *o = j->out + (size_t)t * n_head * dv + (size_t)h * dv;
-        for (int d = 0; d < dv; d++) dot(n_kv, &o[d], V + ((size_t)(kvh * dv + d) * c->n_ctx) * es, sc);
-    }
+static void cpu_rope(void *vctx, float *x, int n_tok, int n_heads, int head_dim, uint32_t pos0, const zeta_rope_params *rp) {
+    cpu_rope_rows(x, n_tok, n_heads, head_dim, pos0, 1, rp);
 }
 
-static void kv_store(cpu_ctx *c, uint8_t *dst, const float *src, size_t n) {
-    if (c->kv_type == ZETA_TYPE_F16) {
-        zeta_f16 *d = (zeta_f16 *)dst;
-        for (size_t i = 0; i < n; i++) d[i] = zeta_f32_to_f16(src[i]);
-    } else {
-        memcpy(dst, src, n * sizeof(float));
-    }
-}
-
-/* V of n_tok tokens into the transposed cache: element (token t, row i) at i * n_ctx + pos0 + t */
-static void kv_store_transposed(cpu_ctx *c, uint8_t *dst, const float *src, int n_tok, uint32_t pos0) {
-    for (size_t i = 0; i < c->v_row; i++)
-        for (int t = 0; t < n_tok; t++) {
-            size_t at = i * c->n_ctx + pos0 + (size_t)t;
-            float v = src[(size_t)t * c->v_row + i];
-            if (c->kv_type == ZETA_TYPE_F16) ((zeta_f16 *)dst)[at] = zeta_f32_to_f16(v);
-            else ((float *)dst)[at] = v;
-        }
-}
+/* ---------------------------------------------------------------- attention and KV cache */
 
 static void cpu_attention(void *vctx, int il, const float *q, const float *k, const float *v, int n_tok, uint32_t pos0,
                           float *out) {
     cpu_ctx *c = vctx;
-    kv_store(c, c->kcache[il] + (size_t)pos0 * c->k_row * c->kv_elem, k, (size_t)n_tok * c->k_row);
-    kv_store_transposed(c, c->vcache[il], v, n_tok, pos0);
-    att_job j = {c, il, q, n_tok, pos0, out};
-    pool_run(c->pool, att_worker, &j);
+    cpu_kv_attention(&c->kv, c->pool, il, q, k, v, n_tok, pos0, out);
+}
+
+static void cpu_kv_shift_op(void *vctx, uint32_t p0, uint32_t p1, int32_t delta, const zeta_rope_params *rp) {
+    cpu_ctx *c = vctx;
+    cpu_kv_shift(&c->kv, p0, p1, delta, rp);
+}
+
+static size_t cpu_kv_pos_bytes(void *vctx) {
+    cpu_ctx *c = vctx;
+    return c->kv.k_pos + c->kv.v_pos;
+}
+
+/* buffer layout: per layer, n positions of K, then n positions of V */
+static void cpu_kv_read_op(void *vctx, uint32_t p0, uint32_t n, void *dst) {
+    cpu_ctx *c = vctx;
+    uint8_t *d = dst;
+    for (uint32_t il = 0; il < c->kv.n_layer; il++) {
+        cpu_kv_read(&c->kv, (int)il, 0, p0, n, d);
+        d += (size_t)n * c->kv.k_pos;
+        cpu_kv_read(&c->kv, (int)il, 1, p0, n, d);
+        d += (size_t)n * c->kv.v_pos;
+    }
+}
+
+static void cpu_kv_write_op(void *vctx, uint32_t p0, uint32_t n, const void *src) {
+    cpu_ctx *c = vctx;
+    const uint8_t *s = src;
+    for (uint32_t il = 0; il < c->kv.n_layer; il++) {
+        cpu_kv_write(&c->kv, (int)il, 0, p0, n, s);
+        s += (size_t)n * c->kv.k_pos;
+        cpu_kv_write(&c->kv, (int)il, 1, p0, n, s);
+        s += (size_t)n * c->kv.v_pos;
+    }
 }
 
 /* ---------------------------------------------------------------- lifetime */
@@ -317,21 +289,16 @@ static void cpu_attention(void *vctx, int il, const float *q, const float *k, co
 static void cpu_free(void *vctx) {
     cpu_ctx *c = vctx;
     if (!c) return;
-    if (c->kcache)
-        for (uint32_t i = 0; i < c->m->hp.n_layer; i++) free(c->kcache[i]);
-    if (c->vcache)
-        for (uint32_t i = 0; i < c->m->hp.n_layer; i++) free(c->vcache[i]);
-    free(c->kcache);
-    free(c->vcache);
+    cpu_kv_free(&c->kv);
     free(c->act);
     free(c->xsum);
-    free(c->att_scratch);
     pool_free(c->pool);
     free(c);
 }
 
 static const zeta_backend_ops k_cpu_ops = {
     "cpu", cpu_free, cpu_get_rows, cpu_rmsnorm, cpu_matmul, cpu_rope, cpu_attention, cpu_swiglu, cpu_add,
+    cpu_kv_shift_op, cpu_kv_pos_bytes, cpu_kv_read_op, cpu_kv_write_op,
 };
 
 zeta_status cpu_backend_new(const struct zeta_model *m, const zeta_backend_config *cfg, zeta_backend_inst *out,
@@ -343,20 +310,11 @@ zeta_status cpu_backend_new(const struct zeta_model *m, const zeta_backend_confi
     c->k = zk_select();
     c->gk = zk_gemm_select();
     c->gf = zk_gemmf_select();
-    c->softmax = zk_softmax_select();
     c->n_threads = cfg->n_threads;
-    c->n_ctx = cfg->n_ctx;
-    c->kv_type = cfg->kv_type;
-    c->kv_elem = cfg->kv_type == ZETA_TYPE_F16 ? 2 : 4;
-    c->k_row = (size_t)hp->n_head_kv * hp->head_dim_k;
-    c->v_row = (size_t)hp->n_head_kv * hp->head_dim_v;
-    c->kcache = calloc(hp->n_layer, sizeof *c->kcache);
-    c->vcache = calloc(hp->n_layer, sizeof *c->vcache);
-    if (!c->kcache || !c->vcache) goto oom;
-    for (uint32_t i = 0; i < hp->n_layer; i++) {
-        c->kcache[i] = zeta_malloc_array((size_t)cfg->n_ctx * c->k_row, c->kv_elem);
-        c->vcache[i] = zeta_malloc_array((size_t)cfg->n_ctx * c->v_row, c->kv_elem);
-        if (!c->kcache[i] || !c->vcache[i]) goto oom;
+    zeta_status st = cpu_kv_init(&c->kv, hp, cfg->n_ctx, cfg->type_k, cfg->type_v, cfg->n_threads, err);
+    if (st != ZETA_OK) {
+        free(c);
+        return st;
     }
     uint64_t widest = hp->n_embd;
     if (hp->n_ff > widest) widest = hp->n_ff;
@@ -365,8 +323,7 @@ zeta_status cpu_backend_new(const struct zeta_model *m, const zeta_backend_confi
     c->act_cap = (size_t)widest * 4 * cfg->max_batch;
     c->act = malloc(c->act_cap);
     c->xsum = zeta_malloc_array((size_t)cfg->max_batch * (widest / 32 + 1), sizeof(int32_t));
-    c->att_scratch = zeta_malloc_array((size_t)cfg->n_threads * cfg->n_ctx, sizeof(float));
-    if (!c->act || !c->xsum || !c->att_scratch) goto oom;
+    if (!c->act || !c->xsum) goto oom;
     c->pool = pool_new(cfg->n_threads);
     if (!c->pool) {
         cpu_free(c);
@@ -376,10 +333,6 @@ zeta_status cpu_backend_new(const struct zeta_model *m, const zeta_backend_confi
     out->ctx = c;
     return ZETA_OK;
 oom:
-    {
-        uint64_t kvb = model_kv_bytes(m, cfg->n_ctx, (uint32_t)c->kv_elem);
-        cpu_free(c);
-        return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory allocating the KV cache (%llu MiB for %u tokens) and scratch",
-                         (unsigned long long)(kvb >> 20), cfg->n_ctx);
-    }
+    cpu_free(c);
+    return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory allocating activation scratch for %u tokens", cfg->max_batch);
 }

@@ -115,28 +115,3 @@ const zk_gemm_table *zk_gemm_select(void) {
     pthread_once(&g_once, select_once);
     return &g_selected;
 }
-
-/* ---- softmax (mathk.h): the scalar version and the selection ---- */
-
-#include "cpu/mathk.h"
-#include <math.h>
-
-double zk_softmax_scalar(float *x, int n, float scale) {
-    float mx = -INFINITY;
-    for (int i = 0; i < n; i++) if (x[i] * scale > mx) mx = x[i] * scale;
-    double sum = 0.0;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] * scale - mx);
-        sum += (double)x[i];
-    }
-    return sum;
-}
-
-#ifndef ZETA_HAVE_X86
-zk_softmax_fn zk_softmax_avx2_fn(void) { return NULL; }
-#endif
-
-zk_softmax_fn zk_softmax_select(void) {
-    zk_softmax_fn f = zk_cpu_has_avx2() ? zk_softmax_avx2_fn() : NULL;
-    return f ? f : zk_softmax_scalar;
-}

@@ -1,6 +1,9 @@
-/* kernels_avx2_math.c — AVX2+FMA softmax row: max, exp (Cephes-style polynomial after range
- * reduction by ln 2, relative error ~2 ulp), sum. Compiled with -mavx2 -mfma -mf16c. */
+/* kernels_avx2_math.c — the AVX2+FMA set of mathk.h: softmax over a tile (max, exp by a
+ * Cephes-style polynomial after range reduction by ln 2, relative error ~2 ulp, sum), y += a x, and
+ * F16 / Q8_0 / Q4_0 rows to f32 (exact, as the scalar dequantizers). Compiled with -mavx2 -mfma
+ * -mf16c. */
 #include "cpu/mathk.h"
+#include "quant.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -21,7 +24,7 @@ static inline __m256 exp256(__m256 x) {
     return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
 
-static double softmax_avx2(float *x, int n, float scale) {
+static double softmax_avx2(float *x, int n, float scale, float *max_out) {
     const __m256 vs = _mm256_set1_ps(scale);
     __m256 vm = _mm256_set1_ps(-INFINITY);
     int i = 0;
@@ -46,7 +49,57 @@ static double softmax_avx2(float *x, int n, float scale) {
         x[i] = expf(x[i] * scale - mx);
         sum += (double)x[i];
     }
+    if (max_out) *max_out = mx;
     return sum;
 }
 
-zk_softmax_fn zk_softmax_avx2_fn(void) { return softmax_avx2; }
+static void axpy_avx2(int64_t n, float a, const float *x, float *y) {
+    const __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+        _mm256_storeu_ps(y + i + 8, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8)));
+    }
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+static void f16_to_f32_avx2(const void *x, float *y, int64_t n) {
+    const zeta_f16 *h = x;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))));
+    for (; i < n; i++) y[i] = zeta_f16_to_f32(h[i]);
+}
+
+/* f16 scale -> f32 exactly (F16C), in all lanes */
+static inline __m256 scale8(zeta_f16 d) { return _mm256_cvtph_ps(_mm_set1_epi16((short)d)); }
+
+static void q8_0_to_f32_avx2(const void *x, float *y, int64_t n) {
+    const block_q8_0 *b = x;
+    for (int64_t i = 0; i < n / QK8_0; i++, y += QK8_0) {
+        const __m256 d = scale8(b[i].d);
+        for (int j = 0; j < 4; j++) {
+            const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b[i].qs + 8 * j)));
+            _mm256_storeu_ps(y + 8 * j, _mm256_mul_ps(_mm256_cvtepi32_ps(q), d));
+        }
+    }
+}
+
+static void q4_0_to_f32_avx2(const void *x, float *y, int64_t n) {
+    const block_q4_0 *b = x;
+    const __m128i lowmask = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
+    for (int64_t i = 0; i < n / QK4_0; i++, y += QK4_0) {
+        const __m256 d = scale8(b[i].d);
+        const __m128i raw = _mm_loadu_si128((const __m128i *)b[i].qs);
+        const __m128i lo = _mm_sub_epi8(_mm_and_si128(raw, lowmask), eight);                  /* elements 0..15 */
+        const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(raw, 4), lowmask), eight); /* 16..31 */
+        _mm256_storeu_ps(y + 0, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), d));
+        _mm256_storeu_ps(y + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))), d));
+        _mm256_storeu_ps(y + 16, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), d));
+        _mm256_storeu_ps(y + 24, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))), d));
+    }
+}
+
+static const zk_math k_avx2 = {"avx2", softmax_avx2, axpy_avx2, f16_to_f32_avx2, q8_0_to_f32_avx2, q4_0_to_f32_avx2};
+
+const zk_math *zk_math_avx2(void) { return &k_avx2; }

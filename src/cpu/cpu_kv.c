@@ -1,0 +1,281 @@
+/* cpu_kv.c — the CPU backend's KV cache (F32/F16/Q8_0/Q4_0, by position) and tiled online-softmax
+ * attention over it; context shift (move + re-rotate keys) and raw copies for session state.
+ * See cpu_kv.h for the layout. */
+#include "cpu/cpu_kv.h"
+#include "quant.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool kv_type_ok(zeta_type t) {
+    return t == ZETA_TYPE_F32 || t == ZETA_TYPE_F16 || t == ZETA_TYPE_Q8_0 || t == ZETA_TYPE_Q4_0;
+}
+
+zeta_status cpu_kv_check_types(const zeta_hparams *hp, zeta_type tk, zeta_type tv, zeta_error *err) {
+    if (hp->n_head_kv == 0 || hp->n_head % hp->n_head_kv || hp->n_head / hp->n_head_kv > 256)
+        return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "attention with %u query heads over %u KV heads is not supported", hp->n_head,
+                         hp->n_head_kv);
+    const zeta_type ts[2] = {tk, tv};
+    const uint32_t dims[2] = {hp->head_dim_k, hp->head_dim_v};
+    for (int i = 0; i < 2; i++) {
+        const char *what = i ? "V" : "K";
+        if (!kv_type_ok(ts[i])) {
+            const char *tn = zeta_type_name(ts[i]);
+            return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "KV cache type %s for %s is not supported (supported: f32, f16, q8_0, q4_0)",
+                             tn ? tn : "(invalid)", what);
+        }
+        const uint32_t bs = zeta_type_get(ts[i])->block_size;
+        if (dims[i] % bs)
+            return zeta_fail(err, ZETA_ERR_UNSUPPORTED,
+                             "KV cache type %s for %s needs a head size that is a multiple of %u; this model's is %u (use f16 or f32)",
+                             zeta_type_name(ts[i]), what, bs, dims[i]);
+    }
+    return ZETA_OK;
+}
+
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+zeta_status cpu_kv_init(cpu_kv *kv, const zeta_hparams *hp, uint32_t n_ctx, zeta_type tk, zeta_type tv, int n_threads,
+                        zeta_error *err) {
+    memset(kv, 0, sizeof *kv);
+    zeta_status st = cpu_kv_check_types(hp, tk, tv, err);
+    if (st != ZETA_OK) return st;
+    kv->n_layer = hp->n_layer;
+    kv->n_ctx = n_ctx;
+    kv->n_head = hp->n_head;
+    kv->n_head_kv = hp->n_head_kv;
+    kv->dk = hp->head_dim_k;
+    kv->dv = hp->head_dim_v;
+    kv->tk = tk;
+    kv->tv = tv;
+    kv->qt = zk_vec_dot_type(tk);
+    kv->k_head = (size_t)zeta_row_bytes(tk, kv->dk);
+    kv->v_head = (size_t)zeta_row_bytes(tv, kv->dv);
+    kv->k_pos = kv->k_head * kv->n_head_kv;
+    kv->v_pos = kv->v_head * kv->n_head_kv;
+    kv->q_head = (size_t)zeta_row_bytes(kv->qt, kv->dk);
+    kv->kern = zk_select();
+    kv->math = zk_math_select();
+    kv->n_threads = n_threads;
+    kv->max_chunks = 2 * n_threads;
+    const size_t group = kv->n_head / kv->n_head_kv;
+    /* per thread: converted queries | scores | one V row in f32 | accumulators | m, l, f */
+    kv->scratch_bytes = align64(group * kv->q_head) + align64(sizeof(float) * group * CPU_KV_TILE) +
+                        align64(sizeof(float) * kv->dv) + align64(sizeof(float) * group * kv->dv) +
+                        align64(sizeof(float) * 3 * group);
+    kv->k = calloc(kv->n_layer, sizeof *kv->k);
+    kv->v = calloc(kv->n_layer, sizeof *kv->v);
+    kv->scratch = zeta_malloc_array((size_t)n_threads, kv->scratch_bytes + 64);
+    kv->part = zeta_malloc_array((size_t)4 * n_threads * group, sizeof(float) * (kv->dv + 2));
+    kv->rowbuf = zeta_malloc_array((size_t)kv->n_head_kv * kv->dk, sizeof(float));
+    if (!kv->k || !kv->v || !kv->scratch || !kv->part || !kv->rowbuf) goto oom;
+    for (uint32_t i = 0; i < kv->n_layer; i++) {
+        kv->k[i] = zeta_malloc_array(n_ctx, kv->k_pos);
+        kv->v[i] = zeta_malloc_array(n_ctx, kv->v_pos);
+        if (!kv->k[i] || !kv->v[i]) goto oom;
+    }
+    return ZETA_OK;
+oom:;
+    const uint64_t kv_pos_k = kv->k_pos, kv_pos_v = kv->v_pos;
+    cpu_kv_free(kv);
+    return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory allocating the KV cache (%llu MiB for %u tokens, K %s, V %s)",
+                     (unsigned long long)((((uint64_t)n_ctx * hp->n_layer) * (kv_pos_k + kv_pos_v)) >> 20), n_ctx, zeta_type_name(tk),
+                     zeta_type_name(tv));
+}
+
+void cpu_kv_free(cpu_kv *kv) {
+    if (kv->k)
+        for (uint32_t i = 0; i < kv->n_layer; i++) free(kv->k[i]);
+    if (kv->v)
+        for (uint32_t i = 0; i < kv->n_layer; i++) free(kv->v[i]);
+    free(kv->k);
+    free(kv->v);
+    free(kv->scratch);
+    free(kv->part);
+    free(kv->rowbuf);
+    memset(kv, 0, sizeof *kv);
+}
+
+/* n rows of n_head_kv * d floats -> the cache type */
+static void store_rows(const cpu_kv *kv, zeta_type t, uint8_t *dst, const float *src, size_t n_elems) {
+    switch (t) {
+    case ZETA_TYPE_F32: memcpy(dst, src, n_elems * sizeof(float)); break;
+    case ZETA_TYPE_F16: {
+        zeta_f16 *d = (zeta_f16 *)dst;
+        for (size_t i = 0; i < n_elems; i++) d[i] = zeta_f32_to_f16(src[i]);
+        break;
+    }
+    case ZETA_TYPE_Q8_0: kv->kern->from_float[ZETA_TYPE_Q8_0](src, dst, (int64_t)n_elems); break;
+    default: quantize_row_q4_0_ref(src, (block_q4_0 *)dst, (int64_t)n_elems); break;
+    }
+}
+
+/* one head row (or several contiguous) of the cache type -> f32 */
+static void load_row(const cpu_kv *kv, zeta_type t, const uint8_t *src, float *dst, int64_t n) {
+    switch (t) {
+    case ZETA_TYPE_F32: memcpy(dst, src, (size_t)n * sizeof(float)); break;
+    case ZETA_TYPE_F16: kv->math->f16_to_f32(src, dst, n); break;
+    case ZETA_TYPE_Q8_0: kv->math->q8_0_to_f32(src, dst, n); break;
+    default: kv->math->q4_0_to_f32(src, dst, n); break;
+    }
+}
+
+typedef struct att_job {
+    cpu_kv *kv;
+    int il, n_tok, n_chunks;
+    uint32_t pos0;
+    const float *q;
+    float *out;
+} att_job;
+
+static void att_worker(void *arg, int ith, int nth) {
+    const att_job *j = arg;
+    cpu_kv *kv = j->kv;
+    const int group = (int)(kv->n_head / kv->n_head_kv), dk = (int)kv->dk, dv = (int)kv->dv;
+    const float scale = 1.0f / sqrtf((float)dk);
+    uint8_t *sp = (uint8_t *)(((uintptr_t)(kv->scratch + (size_t)ith * (kv->scratch_bytes + 64)) + 63) & ~(uintptr_t)63);
+    uint8_t *qq = sp;
+    float *s = (float *)(sp += align64((size_t)group * kv->q_head));
+    float *vt = (float *)(sp += align64(sizeof(float) * (size_t)group * CPU_KV_TILE));
+    float *acc = (float *)(sp += align64(sizeof(float) * (size_t)dv));
+    float *mlf = (float *)(sp += align64(sizeof(float) * (size_t)group * dv));
+    float *m = mlf, *l = mlf + group, *f = mlf + 2 * group;
+    const void *qp[256];
+    const zk_vec_dot_fn dot = kv->kern->vec_dot[kv->tk];
+    const zk_softmax_fn softmax = kv->math->softmax;
+    const zk_axpy_fn axpy = kv->math->axpy;
+    const uint8_t *K = kv->k[j->il], *V = kv->v[j->il];
+    const int nc = j->n_chunks, total = j->n_tok * (int)kv->n_head_kv * nc;
+    for (int idx = ith; idx < total; idx += nth) {
+        const int c = idx % nc, tkv = idx / nc, kvh = tkv % (int)kv->n_head_kv, t = tkv / (int)kv->n_head_kv;
+        const uint32_t n_kv = j->pos0 + (uint32_t)t + 1;
+        const uint32_t b0 = (uint32_t)((uint64_t)n_kv * (uint64_t)c / (uint64_t)nc);
+        const uint32_t b1 = (uint32_t)((uint64_t)n_kv * (uint64_t)(c + 1) / (uint64_t)nc);
+        for (int g = 0; g < group; g++) {
+            const float *qs = j->q + ((size_t)t * kv->n_head + (size_t)kvh * group + g) * dk;
+            if (kv->qt == ZETA_TYPE_F32) {
+                qp[g] = qs;
+            } else {
+                kv->kern->from_float[kv->qt](qs, qq + (size_t)g * kv->q_head, dk);
+                qp[g] = qq + (size_t)g * kv->q_head;
+            }
+            m[g] = -INFINITY;
+            l[g] = 0.0f;
+        }
+        memset(acc, 0, sizeof(float) * (size_t)group * dv);
+        for (uint32_t p0 = b0; p0 < b1; p0 += CPU_KV_TILE) {
+            const int n = (int)(b1 - p0 < CPU_KV_TILE ? b1 - p0 : CPU_KV_TILE);
+            const uint8_t *kr = K + (size_t)p0 * kv->k_pos + (size_t)kvh * kv->k_head;
+            for (int i = 0; i < n; i++, kr += kv->k_pos)
+                for (int g = 0; g < group; g++) dot(dk, &s[g * CPU_KV_TILE + i], kr, qp[g]);
+            for (int g = 0; g < group; g++) {
+                float mt;
+                const float lt = (float)softmax(s + g * CPU_KV_TILE, n, scale, &mt);
+                if (m[g] == -INFINITY) {
+                    m[g] = mt, l[g] = lt, f[g] = 1.0f;
+                } else if (mt > m[g]) {
+                    const float r = expf(m[g] - mt);
+                    float *a = acc + (size_t)g * dv;
+                    for (int d = 0; d < dv; d++) a[d] *= r;
+                    l[g] = l[g] * r + lt, m[g] = mt, f[g] = 1.0f;
+                } else {
+                    f[g] = expf(mt - m[g]);
+                    l[g] += lt * f[g];
+                }
+            }
+            const uint8_t *vr = V + (size_t)p0 * kv->v_pos + (size_t)kvh * kv->v_head;
+            for (int i = 0; i < n; i++, vr += kv->v_pos) {
+                const float *vf = (const float *)vr;
+                if (kv->tv != ZETA_TYPE_F32) {
+                    load_row(kv, kv->tv, vr, vt, dv);
+                    vf = vt;
+                }
+                for (int g = 0; g < group; g++) axpy(dv, s[g * CPU_KV_TILE + i] * f[g], vf, acc + (size_t)g * dv);
+            }
+        }
+        if (nc == 1) {
+            for (int g = 0; g < group; g++) {
+                float *o = j->out + ((size_t)t * kv->n_head + (size_t)kvh * group + g) * dv;
+                const float inv = 1.0f / l[g];
+                for (int d = 0; d < dv; d++) o[d] = acc[(size_t)g * dv + d] * inv;
+            }
+        } else {
+            float *pp = kv->part + (size_t)idx * group * (dv + 2);
+            for (int g = 0; g < group; g++, pp += dv + 2) {
+                pp[0] = m[g];
+                pp[1] = l[g];
+                memcpy(pp + 2, acc + (size_t)g * dv, sizeof(float) * (size_t)dv);
+            }
+        }
+    }
+}
+
+/* chunk partials (m, l, acc) of every (token, KV head, query head) -> out */
+static void merge_chunks(const att_job *j) {
+    cpu_kv *kv = j->kv;
+    const int group = (int)(kv->n_head / kv->n_head_kv), dv = (int)kv->dv, nc = j->n_chunks;
+    for (int tkv = 0; tkv < j->n_tok * (int)kv->n_head_kv; tkv++) {
+        const int kvh = tkv % (int)kv->n_head_kv, t = tkv / (int)kv->n_head_kv;
+        for (int g = 0; g < group; g++) {
+            float M = -INFINITY;
+            for (int c = 0; c < nc; c++) {
+                const float *pp = kv->part + ((size_t)(tkv * nc + c) * group + g) * (dv + 2);
+                if (pp[1] > 0.0f && pp[0] > M) M = pp[0];
+            }
+            float *o = j->out + ((size_t)t * kv->n_head + (size_t)kvh * group + g) * dv;
+            memset(o, 0, sizeof(float) * (size_t)dv);
+            double L = 0.0;
+            for (int c = 0; c < nc; c++) {
+                const float *pp = kv->part + ((size_t)(tkv * nc + c) * group + g) * (dv + 2);
+                if (!(pp[1] > 0.0f)) continue; /* empty chunk */
+                const float w = expf(pp[0] - M);
+                L += (double)pp[1] * w;
+                for (int d = 0; d < dv; d++) o[d] += w * pp[2 + d];
+            }
+            const float inv = (float)(1.0 / L);
+            for (int d = 0; d < dv; d++) o[d] *= inv;
+        }
+    }
+}
+
+void cpu_kv_attention(cpu_kv *kv, threadpool *pool, int il, const float *q, const float *k, const float *v, int n_tok,
+                      uint32_t pos0, float *out) {
+    store_rows(kv, kv->tk, kv->k[il] + (size_t)pos0 * kv->k_pos, k, (size_t)n_tok * kv->n_head_kv * kv->dk);
+    store_rows(kv, kv->tv, kv->v[il] + (size_t)pos0 * kv->v_pos, v, (size_t)n_tok * kv->n_head_kv * kv->dv);
+    att_job j = {kv, il, n_tok, 1, pos0, q, out};
+    const int nth = pool_size(pool), items = n_tok * (int)kv->n_head_kv;
+    if (items < 2 * nth) {
+        int nc = (2 * nth + items - 1) / items;
+        const int by_len = (int)((pos0 + 1) / CPU_KV_TILE); /* at least a tile per chunk */
+        if (nc > by_len) nc = by_len;
+        if (nc > kv->max_chunks) nc = kv->max_chunks;
+        if (nc > 1) j.n_chunks = nc;
+    }
+    pool_run(pool, att_worker, &j);
+    if (j.n_chunks > 1) merge_chunks(&j);
+}
+
+void cpu_kv_shift(cpu_kv *kv, uint32_t p0, uint32_t p1, int32_t delta, const zeta_rope_params *rp) {
+    const size_t row = (size_t)kv->n_head_kv * kv->dk;
+    float *tmp = kv->rowbuf;
+    for (uint32_t il = 0; il < kv->n_layer; il++) {
+        for (uint32_t p = p0; p < p1; p++) {
+            const uint32_t to = (uint32_t)((int64_t)p + delta);
+            load_row(kv, kv->tk, kv->k[il] + (size_t)p * kv->k_pos, tmp, (int64_t)row);
+            cpu_rope_rows(tmp, 1, (int)kv->n_head_kv, (int)kv->dk, delta, 0, rp);
+            store_rows(kv, kv->tk, kv->k[il] + (size_t)to * kv->k_pos, tmp, row);
+            memmove(kv->v[il] + (size_t)to * kv->v_pos, kv->v[il] + (size_t)p * kv->v_pos, kv->v_pos);
+        }
+    }
+}
+
+void cpu_kv_read(const cpu_kv *kv, int il, int which, uint32_t p0, uint32_t n, void *dst) {
+    const size_t pb = which ? kv->v_pos : kv->k_pos;
+    memcpy(dst, (which ? kv->v[il] : kv->k[il]) + (size_t)p0 * pb, (size_t)n * pb);
+}
+
+void cpu_kv_write(cpu_kv *kv, int il, int which, uint32_t p0, uint32_t n, const void *src) {
+    const size_t pb = which ? kv->v_pos : kv->k_pos;
+    memcpy((which ? kv->v[il] : kv->k[il]) + (size_t)p0 * pb, src, (size_t)n * pb);
+}

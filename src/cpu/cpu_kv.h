@@ -1,0 +1,64 @@
+/* cpu_kv.h — the CPU backend's KV cache and the attention that reads it.
+ *
+ * Layout: per layer, K and V are stored by position, [n_ctx][n_head_kv][head_dim], each head's row
+ * in the cache type (F32, F16, Q8_0 or Q4_0; chosen separately for K and V; the block types need
+ * head_dim % 32 == 0). Attention is tiled with an online softmax (flash-attention style): per
+ * query row and KV head, positions are visited in tiles of CPU_KV_TILE; the query heads sharing a
+ * KV head (GQA group) are processed together so every K/V row is read and dequantized once per
+ * group. Memory is O(tile), not O(context). Decode with few work items splits the positions into
+ * chunks computed in parallel and merged (flash-decoding). */
+#ifndef ZETA_CPU_KV_H
+#define ZETA_CPU_KV_H
+
+#include "backend.h"
+#include "cpu/kernels.h"
+#include "cpu/mathk.h"
+#include "cpu/threadpool.h"
+
+#define CPU_KV_TILE 128
+
+typedef struct cpu_kv {
+    uint32_t n_layer, n_ctx, n_head, n_head_kv, dk, dv;
+    zeta_type tk, tv;
+    zeta_type qt;                  /* type the query is converted to for q . K (zk_vec_dot_type(tk)) */
+    size_t k_head, v_head;         /* bytes of one head's row at one position */
+    size_t k_pos, v_pos;           /* bytes of one position (n_head_kv rows) */
+    size_t q_head;                 /* bytes of one converted query head */
+    uint8_t **k, **v;              /* per layer: n_ctx * k_pos (v_pos) bytes */
+    const zk_kernels *kern;
+    const zk_math *math;
+    int n_threads, max_chunks;
+    uint8_t *scratch;              /* n_threads * scratch_bytes */
+    size_t scratch_bytes;
+    float *part;                   /* chunk partials: at most 4 * n_threads * group * (dv + 2) */
+    float *rowbuf;                 /* n_head_kv * dk floats for the shift */
+} cpu_kv;
+
+/* Checks that the types are usable for this model (F32/F16/Q8_0/Q4_0; block types need a head
+ * size that is a multiple of 32); the message names the problem. */
+zeta_status cpu_kv_check_types(const zeta_hparams *hp, zeta_type tk, zeta_type tv, zeta_error *err);
+
+zeta_status cpu_kv_init(cpu_kv *kv, const zeta_hparams *hp, uint32_t n_ctx, zeta_type tk, zeta_type tv, int n_threads,
+                        zeta_error *err);
+void cpu_kv_free(cpu_kv *kv);
+
+/* Stores k, v of n_tok tokens (rows of n_head_kv * head_dim floats) at positions pos0.. of layer il,
+ * then out[t] = causal softmax(q[t] . K / sqrt(dk)) V over positions 0..pos0+t. */
+void cpu_kv_attention(cpu_kv *kv, threadpool *pool, int il, const float *q, const float *k, const float *v, int n_tok,
+                      uint32_t pos0, float *out);
+
+/* Moves positions [p0, p1) of every layer to p0 + delta (delta < 0, p0 + delta >= 0) and rotates
+ * their keys by delta positions (RoPE is a rotation, so rope(pos) followed by rope(delta) is
+ * rope(pos + delta)). Quantized keys are dequantized, rotated and quantized again. */
+void cpu_kv_shift(cpu_kv *kv, uint32_t p0, uint32_t p1, int32_t delta, const zeta_rope_params *rp);
+
+/* Copies n positions starting at p0 of layer il's K (which 0) or V (which 1) to / from dst / src
+ * (n * k_pos or n * v_pos bytes). */
+void cpu_kv_read(const cpu_kv *kv, int il, int which, uint32_t p0, uint32_t n, void *dst);
+void cpu_kv_write(cpu_kv *kv, int il, int which, uint32_t p0, uint32_t n, const void *src);
+
+/* RoPE of cpu_backend.c: rotates the first n_rot dims of each head of x[t] (n_heads heads of
+ * head_dim) as if at position pos0 + t * step. */
+void cpu_rope_rows(float *x, int n_tok, int n_heads, int head_dim, int64_t pos0, int64_t step, const zeta_rope_params *rp);
+
+#endif

@@ -1,0 +1,421 @@
+/* test_kv.c — the KV cache and long-context machinery:
+ *   - tiled online-softmax attention (cpu_kv.c) against a float64 attention over the same cached
+ *     K/V, for every K/V type pair, prefill and decode, 1-3 threads (the decode split into chunks);
+ *   - context shift: logits after a shift equal those of a fresh session over the kept tokens;
+ *   - zeta_generate with reuse_prefix evaluates only the new tokens (counters) and gives the same
+ *     text as a fresh session; generation with context_shift runs past n_ctx;
+ *   - session save/load round trip (bit-identical logits), and bad files refused with the session
+ *     unchanged;
+ *   - KV types a model cannot use are refused with a message; KV bytes as computed. */
+#include "cpu/cpu_kv.h"
+#include "quant.h"
+#include "zeta.h"
+#include "test.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ZOO "tests/data/models/zoo-F32.gguf"
+
+static unsigned g_seed = 12345;
+static float frand(void) {
+    g_seed = g_seed * 1103515245u + 12345u;
+    return (float)((g_seed >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+/* the whole cache of layer 0 (positions 0..n) -> f32 [n][n_head_kv][d] */
+static void cached_all(const cpu_kv *kv, int which, uint32_t n, float *out) {
+    const size_t pb = which ? kv->v_pos : kv->k_pos, hb = which ? kv->v_head : kv->k_head;
+    const zeta_type t = which ? kv->tv : kv->tk;
+    const int d = (int)(which ? kv->dv : kv->dk);
+    uint8_t *buf = malloc(pb * n);
+    cpu_kv_read(kv, 0, which, 0, n, buf);
+    for (uint32_t p = 0; p < n; p++)
+        for (uint32_t h = 0; h < kv->n_head_kv; h++)
+            zeta_dequantize_row(t, buf + p * pb + h * hb, out + ((size_t)p * kv->n_head_kv + h) * d, d);
+    free(buf);
+}
+
+static void attention_matches_float64(void) {
+    const zeta_type types[4] = {ZETA_TYPE_F32, ZETA_TYPE_F16, ZETA_TYPE_Q8_0, ZETA_TYPE_Q4_0};
+    zeta_hparams hp;
+    memset(&hp, 0, sizeof hp);
+    hp.n_layer = 1, hp.n_head = 8, hp.n_head_kv = 2, hp.head_dim_k = 64, hp.head_dim_v = 64;
+    enum { NH = 8, NKV = 2, D = 64, NCTX = 700, MAXT = 300 };
+    float *q = malloc(sizeof(float) * MAXT * NH * D), *k = malloc(sizeof(float) * MAXT * NKV * D);
+    float *v = malloc(sizeof(float) * MAXT * NKV * D), *out = malloc(sizeof(float) * MAXT * NH * D);
+    float *kf = malloc(sizeof(float) * NCTX * NKV * D), *vf = malloc(sizeof(float) * NCTX * NKV * D);
+    double *sc = malloc(sizeof(double) * NCTX), ref[D];
+    int runs = 0;
+    for (int tk = 0; tk < 4; tk++)
+        for (int tv = 0; tv < 4; tv++)
+            for (int nth = 1; nth <= 3; nth += 2) {
+                cpu_kv kv;
+                zeta_error err;
+                if (cpu_kv_init(&kv, &hp, NCTX, types[tk], types[tv], nth, &err) != ZETA_OK) {
+                    T_CHECKF(0, "init: %s", err.message);
+                    continue;
+                }
+                threadpool *pool = pool_new(nth);
+                /* positions filled by a prefill of 300, a batch of 37, decodes (the last ones split into
+                 * chunks when 3 threads share 2 KV heads), another batch of 300 */
+                const int steps[][2] = {{0, 300}, {300, 37}, {337, 1}, {338, 1}, {339, 300}, {639, 1}};
+                float worst = 0;
+                for (size_t si = 0; si < sizeof steps / sizeof steps[0]; si++) {
+                    const int pos0 = steps[si][0], n_tok = steps[si][1];
+                    const float spread = si == 3 ? 8.0f : 1.0f; /* one step with large scores */
+                    for (int i = 0; i < n_tok * NKV * D; i++) k[i] = frand(), v[i] = frand();
+                    for (int i = 0; i < n_tok * NH * D; i++) q[i] = spread * frand(), out[i] = NAN;
+                    cpu_kv_attention(&kv, pool, 0, q, k, v, n_tok, (uint32_t)pos0, out);
+                    cached_all(&kv, 0, (uint32_t)(pos0 + n_tok), kf);
+                    cached_all(&kv, 1, (uint32_t)(pos0 + n_tok), vf);
+                    const int nq = n_tok < 6 ? n_tok : 6; /* the first 3 and last 3 queries of the step */
+                    for (int qi = 0; qi < nq; qi++)
+                        for (int h = 0; h < NH; h++) {
+                            const int t = qi < nq / 2 ? qi : n_tok - nq + qi;
+                            const int kvh = h / (NH / NKV), n_kv = pos0 + t + 1;
+                            const float *qh = q + ((size_t)t * NH + h) * D;
+                            double mx = -INFINITY, l = 0;
+                            for (int p = 0; p < n_kv; p++) {
+                                const float *kr = kf + ((size_t)p * NKV + kvh) * D;
+                                double s = 0;
+                                for (int i = 0; i < D; i++) s += (double)qh[i] * kr[i];
+                                sc[p] = s / 8.0; /* sqrt(64) */
+                                if (sc[p] > mx) mx = sc[p];
+                            }
+                            for (int i = 0; i < D; i++) ref[i] = 0;
+                            for (int p = 0; p < n_kv; p++) {
+                                const double w = exp(sc[p] - mx);
+                                const float *vr = vf + ((size_t)p * NKV + kvh) * D;
+                                l += w;
+                                for (int i = 0; i < D; i++) ref[i] += w * vr[i];
+                            }
+                            const float *o = out + ((size_t)t * NH + h) * D;
+                            /* block K types take the query quantized to q8_0 (as ggml): looser */
+                            const double tol = (types[tk] == ZETA_TYPE_Q8_0 || types[tk] == ZETA_TYPE_Q4_0) ? 2e-2 : 1e-4;
+                            for (int i = 0; i < D; i++) {
+                                const float e = (float)(fabs(o[i] - ref[i] / l) / tol);
+                                if (!(e <= worst)) worst = e;
+                            }
+                        }
+                }
+                T_CHECKF(worst <= 1.0f, "K %s V %s threads %d: error %g of the tolerance", zeta_type_name(types[tk]),
+                         zeta_type_name(types[tv]), nth, (double)worst);
+                runs++;
+                pool_free(pool);
+                cpu_kv_free(&kv);
+            }
+    T_CHECK(runs == 32);
+    free(q), free(k), free(v), free(out), free(kf), free(vf), free(sc);
+}
+
+/* ---- public API on the zoo model (2 layers, 4 heads over 2 KV heads of 64) ---- */
+
+static zeta_model *load(const char *path) {
+    zeta_model *m = NULL;
+    zeta_error err;
+    if (zeta_model_load(path, NULL, &m, &err) != ZETA_OK) {
+        printf("    load %s: %s\n", path, err.message);
+        return NULL;
+    }
+    return m;
+}
+
+static zeta_session *session(zeta_model *m, zeta_type tk, zeta_type tv, uint32_t n_ctx) {
+    zeta_session_params sp = zeta_session_params_default();
+    sp.n_threads = 2;
+    sp.kv_type = tk;
+    sp.kv_type_v = tv;
+    sp.n_ctx = n_ctx;
+    zeta_session *s = NULL;
+    zeta_error err;
+    if (zeta_session_new(m, &sp, &s, &err) != ZETA_OK) printf("    session: %s\n", err.message);
+    return s;
+}
+
+static float max_diff(const float *a, const float *b, size_t n) {
+    float w = 0;
+    for (size_t i = 0; i < n; i++) {
+        const float e = fabsf(a[i] - b[i]);
+        if (!(e <= w)) w = e;
+    }
+    return w;
+}
+
+/* After a shift, a model of ONE layer gives exactly the logits of a fresh session over the kept
+ * tokens (with more layers the kept tokens' deeper K/V still carry what they attended to before the
+ * shift, as in llama.cpp, so there is no such identity). */
+static void shift_equals_fresh_session(void) {
+    zeta_model *m = load("tests/data/models/llama-2-tiny-random.gguf");
+    if (!m) { T_CHECK(0); return; }
+    const size_t nv = zeta_n_vocab(m);
+    zeta_token toks[200];
+    for (int i = 0; i < 200; i++) toks[i] = (zeta_token)(1 + (i * 7919) % (int)(nv - 1));
+    const zeta_type types[2] = {ZETA_TYPE_F32, ZETA_TYPE_F16};
+    const float tols[2] = {1e-4f, 2e-2f};
+    for (int ti = 0; ti < 2; ti++) {
+        zeta_session *a = session(m, types[ti], types[ti], 256), *b = session(m, types[ti], types[ti], 256);
+        zeta_error err;
+        T_CHECK(a && b);
+        if (!a || !b) break;
+        /* a: 150 tokens, then drop 60 after the first 4, then one more token */
+        T_CHECK(zeta_session_eval(a, toks, 150, &err) == ZETA_OK);
+        T_CHECK(zeta_session_shift(a, 4, 60, &err) == ZETA_OK);
+        T_CHECK(zeta_session_position(a) == 90);
+        size_t n;
+        const zeta_token *held = zeta_session_tokens(a, &n);
+        T_CHECK(n == 90 && held[3] == toks[3] && held[4] == toks[64] && held[89] == toks[149]);
+        T_CHECK(zeta_session_eval(a, &toks[150], 1, &err) == ZETA_OK);
+        /* b: the same 91 tokens evaluated fresh */
+        zeta_token kept[91];
+        memcpy(kept, toks, 4 * sizeof *kept);
+        memcpy(kept + 4, toks + 64, 87 * sizeof *kept);
+        T_CHECK(zeta_session_eval(b, kept, 91, &err) == ZETA_OK);
+        size_t na, nb;
+        const float *la = zeta_session_logits(a, &na), *lb = zeta_session_logits(b, &nb);
+        T_CHECK(la && lb && na == nv && nb == nv);
+        if (la && lb) {
+            const float d = max_diff(la, lb, nv);
+            T_CHECKF(d <= tols[ti], "KV %s: logits after a shift differ from a fresh session by %g (tolerance %g)",
+                     zeta_type_name(types[ti]), (double)d, (double)tols[ti]);
+        }
+        zeta_session_stats st;
+        zeta_session_get_stats(a, &st);
+        T_CHECK(st.n_shifts == 1 && st.n_shifted == 60 && st.n_evaluated == 151);
+        /* bad arguments */
+        T_CHECK(zeta_session_shift(a, 50, 60, &err) == ZETA_ERR_INVALID_ARGUMENT && strstr(err.message, "holds 91"));
+        zeta_session_free(a);
+        zeta_session_free(b);
+    }
+    zeta_model_free(m);
+}
+
+/* The shift on every cache type: keys stored at position p and shifted by delta equal keys rotated
+ * at p + delta (within the type's rounding); values move unchanged. */
+static void shift_rotates_keys(void) {
+    const zeta_type types[4] = {ZETA_TYPE_F32, ZETA_TYPE_F16, ZETA_TYPE_Q8_0, ZETA_TYPE_Q4_0};
+    const float tols[4] = {1e-5f, 2e-3f, 2e-2f, 2.5e-1f};
+    zeta_hparams hp;
+    memset(&hp, 0, sizeof hp);
+    hp.n_layer = 2, hp.n_head = 4, hp.n_head_kv = 2, hp.head_dim_k = 64, hp.head_dim_v = 64;
+    enum { N = 100, ROW = 2 * 64 };
+    const zeta_rope_params rp = {64, ZETA_ROPE_NORM, 10000.0f, 1.0f, NULL};
+    float *raw = malloc(sizeof(float) * N * ROW), *roped = malloc(sizeof(float) * N * ROW), *want = malloc(sizeof(float) * ROW);
+    float *got = malloc(sizeof(float) * ROW), *q = malloc(sizeof(float) * 4 * 64), *o = malloc(sizeof(float) * 4 * 64);
+    for (int t = 0; t < 4; t++) {
+        cpu_kv kv;
+        zeta_error err;
+        T_CHECK(cpu_kv_init(&kv, &hp, N, types[t], types[t], 1, &err) == ZETA_OK);
+        threadpool *pool = pool_new(1);
+        for (int i = 0; i < N * ROW; i++) raw[i] = roped[i] = frand();
+        cpu_rope_rows(roped, N, 2, 64, 0, 1, &rp);
+        for (int i = 0; i < 4 * 64; i++) q[i] = frand();
+        for (int il = 0; il < 2; il++)
+            for (int p = 0; p < N; p++) cpu_kv_attention(&kv, pool, il, q, roped + p * ROW, raw + p * ROW, 1, (uint32_t)p, o);
+        cpu_kv_shift(&kv, 30, N, -20, &rp); /* positions 30..99 -> 10..79 */
+        float worst = 0;
+        uint8_t *buf = malloc(kv.k_pos > kv.v_pos ? kv.k_pos : kv.v_pos);
+        for (int il = 0; il < 2; il++)
+            for (int p = 10; p < 80; p++) {
+                memcpy(want, raw + (p + 20) * ROW, sizeof(float) * ROW);
+                cpu_rope_rows(want, 1, 2, 64, p, 0, &rp);
+                cpu_kv_read(&kv, il, 0, (uint32_t)p, 1, buf);
+                zeta_dequantize_row(types[t], buf, got, ROW);
+                for (int i = 0; i < ROW; i++) {
+                    const float e = fabsf(got[i] - want[i]) / tols[t];
+                    if (!(e <= worst)) worst = e;
+                }
+                cpu_kv_read(&kv, il, 1, (uint32_t)p, 1, buf);
+                zeta_dequantize_row(types[t], buf, got, ROW);
+                float vwant[ROW];
+                for (int i = 0; i < ROW; i++) vwant[i] = raw[(p + 20) * ROW + i];
+                for (int i = 0; i < ROW; i++) {
+                    const float e = fabsf(got[i] - vwant[i]) / tols[t];
+                    if (!(e <= worst)) worst = e;
+                }
+            }
+        free(buf);
+        T_CHECKF(worst <= 1.0f, "%s: shifted keys/values off by %g of the tolerance", zeta_type_name(types[t]), (double)worst);
+        pool_free(pool);
+        cpu_kv_free(&kv);
+    }
+    free(raw), free(roped), free(want), free(got), free(q), free(o);
+}
+
+typedef struct textbuf { char s[4096]; size_t n; } textbuf;
+static bool collect(void *user, const char *text, size_t len) {
+    textbuf *b = user;
+    if (b->n + len < sizeof b->s) {
+        memcpy(b->s + b->n, text, len);
+        b->n += len;
+        b->s[b->n] = 0;
+    }
+    return true;
+}
+
+static void reuse_prefix_evaluates_only_new_tokens(void) {
+    zeta_model *m = load("models/stories260K.gguf");
+    if (!m) { T_CHECK(0); return; }
+    zeta_session *s = session(m, ZETA_TYPE_F32, ZETA_TYPE_F32, 512), *f = session(m, ZETA_TYPE_F32, ZETA_TYPE_F32, 512);
+    zeta_generate_params gp = zeta_generate_params_default();
+    gp.sampler.temperature = 0;
+    gp.max_tokens = 12;
+    gp.reuse_prefix = true;
+    textbuf t1 = {{0}, 0}, t2 = {{0}, 0}, t3 = {{0}, 0};
+    gp.on_text = collect;
+    gp.user = &t1;
+    zeta_generate_result r1, r2, r3;
+    zeta_error err;
+    const char *turn1 = "Once upon a time, there was a little girl named Lily.";
+    T_CHECK(zeta_generate(s, turn1, &gp, &r1, &err) == ZETA_OK);
+    T_CHECK(r1.n_reused == 0 && r1.n_prompt > 10);
+    /* turn 2: the whole conversation again plus new text */
+    char conv[8192];
+    snprintf(conv, sizeof conv, "%s%s She went to the park.", turn1, t1.s);
+    gp.user = &t2;
+    T_CHECK(zeta_generate(s, conv, &gp, &r2, &err) == ZETA_OK);
+    T_CHECKF(r2.n_reused >= r1.n_prompt && r2.n_prompt < 12,
+             "turn 2 reused %u tokens and evaluated %u (turn 1's prompt had %u)", r2.n_reused, r2.n_prompt, r1.n_prompt);
+    /* the same conversation in a fresh session gives the same continuation */
+    gp.user = &t3;
+    T_CHECK(zeta_generate(f, conv, &gp, &r3, &err) == ZETA_OK);
+    T_CHECK(r3.n_reused == 0 && r3.n_prompt == r2.n_prompt + r2.n_reused);
+    T_CHECKF(strcmp(t2.s, t3.s) == 0, "reused: '%s' fresh: '%s'", t2.s, t3.s);
+    /* the identical prompt again: everything but the last token is reused */
+    gp.user = NULL;
+    gp.on_text = NULL;
+    zeta_session_rewind(f, 0, &err);
+    T_CHECK(zeta_generate(f, turn1, &gp, &r3, &err) == ZETA_OK);
+    const uint32_t n1 = r3.n_prompt;
+    zeta_session_rewind(f, n1, &err);
+    T_CHECK(zeta_generate(f, turn1, &gp, &r3, &err) == ZETA_OK && r3.n_prompt == 1 && r3.n_reused == n1 - 1);
+    zeta_session_stats st;
+    zeta_session_get_stats(s, &st);
+    T_CHECK(st.n_reused == r2.n_reused);
+    zeta_session_free(s);
+    zeta_session_free(f);
+    zeta_model_free(m);
+}
+
+static void context_shift_generation(void) {
+    zeta_model *m = load("models/stories260K.gguf");
+    if (!m) { T_CHECK(0); return; }
+    zeta_session *s = session(m, ZETA_TYPE_F16, ZETA_TYPE_F16, 64);
+    zeta_generate_params gp = zeta_generate_params_default();
+    gp.sampler.temperature = 0;
+    gp.max_tokens = 300;
+    zeta_generate_result r;
+    zeta_error err;
+    /* without the shift: stops at the context */
+    T_CHECK(zeta_generate(s, "Once upon a time", &gp, &r, &err) == ZETA_OK);
+    T_CHECKF(r.finish == ZETA_FINISH_CONTEXT_FULL || r.finish == ZETA_FINISH_EOS, "finish %d", (int)r.finish);
+    T_CHECK(zeta_session_position(s) <= 64);
+    /* with it: runs past n_ctx (unless the model ends the story) */
+    zeta_session_rewind(s, 0, &err);
+    gp.context_shift = true;
+    gp.sampler.temperature = 0.8f;
+    T_CHECK(zeta_generate(s, "Once upon a time", &gp, &r, &err) == ZETA_OK);
+    T_CHECKF(r.finish == ZETA_FINISH_LENGTH || r.finish == ZETA_FINISH_EOS, "finish %d", (int)r.finish);
+    if (r.finish == ZETA_FINISH_LENGTH) {
+        T_CHECK(r.n_generated == 300 && r.n_shifted > 0);
+        size_t n;
+        const zeta_token *t = zeta_session_tokens(s, &n);
+        T_CHECK(n <= 64 && t[0] == zeta_token_bos(m)); /* BOS kept */
+    }
+    /* a prompt longer than the context is refused even with the shift */
+    char big[4000];
+    for (int i = 0; i < 3999; i++) big[i] = "abc "[i % 4];
+    big[3999] = 0;
+    zeta_session_rewind(s, 0, &err);
+    T_CHECK(zeta_generate(s, big, &gp, &r, &err) == ZETA_ERR_CONTEXT_FULL && strstr(err.message, "context holds 64"));
+    zeta_session_free(s);
+    zeta_model_free(m);
+}
+
+static void save_load_round_trip(void) {
+    zeta_model *m = load(ZOO);
+    if (!m) { T_CHECK(0); return; }
+    const size_t nv = zeta_n_vocab(m);
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/zeta-test-kv-%ld.state", (long)getpid());
+    zeta_token toks[64];
+    for (int i = 0; i < 64; i++) toks[i] = (zeta_token)(1 + i * 31 % (int)(nv - 1));
+    zeta_session *a = session(m, ZETA_TYPE_Q8_0, ZETA_TYPE_F16, 128), *b = session(m, ZETA_TYPE_Q8_0, ZETA_TYPE_F16, 128);
+    zeta_error err;
+    T_CHECK(zeta_session_eval(a, toks, 60, &err) == ZETA_OK);
+    T_CHECKF(zeta_session_save(a, path, &err) == ZETA_OK, "%s", err.message);
+    T_CHECKF(zeta_session_load(b, path, &err) == ZETA_OK, "%s", err.message);
+    size_t n1, n2;
+    T_CHECK(zeta_session_position(b) == 60);
+    T_CHECK(memcmp(zeta_session_logits(a, &n1), zeta_session_logits(b, &n2), nv * sizeof(float)) == 0);
+    T_CHECK(zeta_session_eval(a, &toks[60], 4, &err) == ZETA_OK && zeta_session_eval(b, &toks[60], 4, &err) == ZETA_OK);
+    T_CHECK(memcmp(zeta_session_logits(a, &n1), zeta_session_logits(b, &n2), nv * sizeof(float)) == 0);
+    /* refused files leave the session as it was */
+    zeta_session *c = session(m, ZETA_TYPE_F16, ZETA_TYPE_F16, 128), *small = session(m, ZETA_TYPE_Q8_0, ZETA_TYPE_F16, 32);
+    T_CHECK(zeta_session_eval(c, toks, 5, &err) == ZETA_OK);
+    T_CHECK(zeta_session_load(c, path, &err) == ZETA_ERR_INVALID_ARGUMENT && strstr(err.message, "KV cache"));
+    T_CHECK(zeta_session_position(c) == 5);
+    T_CHECK(zeta_session_load(small, path, &err) == ZETA_ERR_CONTEXT_FULL);
+    FILE *f = fopen(path, "r+b");
+    if (f) {
+        fseek(f, 0, SEEK_END);
+        long sz = ftell(f);
+        T_CHECK(ftruncate(fileno(f), sz - 1) == 0);
+        fclose(f);
+    }
+    T_CHECK(zeta_session_load(b, path, &err) == ZETA_ERR_FORMAT && strstr(err.message, "truncated"));
+    T_CHECK(zeta_session_position(b) == 64);
+    f = fopen(path, "wb");
+    if (f) { fputs("not a session", f); fclose(f); }
+    T_CHECK(zeta_session_load(b, path, &err) == ZETA_ERR_FORMAT);
+    remove(path);
+    T_CHECK(zeta_session_load(b, path, &err) == ZETA_ERR_IO && strstr(err.message, "cannot open"));
+    T_CHECK(zeta_session_position(b) == 64);
+    zeta_model *other = load("models/stories260K.gguf");
+    if (other) {
+        zeta_session *o = session(other, ZETA_TYPE_F16, ZETA_TYPE_F16, 64);
+        T_CHECK(zeta_session_save(c, path, &err) == ZETA_OK);
+        T_CHECK(zeta_session_load(o, path, &err) == ZETA_ERR_INVALID_ARGUMENT && strstr(err.message, "another model"));
+        remove(path);
+        zeta_session_free(o);
+        zeta_model_free(other);
+    }
+    zeta_session_free(a), zeta_session_free(b), zeta_session_free(c), zeta_session_free(small);
+    zeta_model_free(m);
+}
+
+static void kv_types_and_sizes(void) {
+    zeta_model *st = load("models/stories260K.gguf"), *zoo = load(ZOO);
+    if (!st || !zoo) { T_CHECK(0); return; }
+    zeta_session_params sp = zeta_session_params_default();
+    sp.kv_type = ZETA_TYPE_Q8_0;
+    zeta_session *s = NULL;
+    zeta_error err;
+    T_CHECK(zeta_session_new(st, &sp, &s, &err) == ZETA_ERR_UNSUPPORTED && strstr(err.message, "multiple of 32") && !s);
+    sp.kv_type = ZETA_TYPE_F16;
+    sp.kv_type_v = ZETA_TYPE_Q6_K;
+    T_CHECK(zeta_session_new(zoo, &sp, &s, &err) == ZETA_ERR_UNSUPPORTED && strstr(err.message, "for V") && !s);
+    /* zoo: 2 layers, 2 KV heads of 64: q8_0 row of 64 = 2 blocks of 34 bytes, q4_0 = 2 of 18 */
+    s = session(zoo, ZETA_TYPE_Q8_0, ZETA_TYPE_Q4_0, 1000);
+    T_CHECK(s && zeta_session_kv_bytes(s) == 2ull * 1000 * 2 * (68 + 36));
+    T_CHECK(zeta_model_kv_bytes(zoo, 1000, ZETA_TYPE_Q8_0) == 2ull * 1000 * 2 * (68 + 68));
+    T_CHECK(zeta_model_kv_bytes(zoo, 1000, ZETA_TYPE_F16) == 2ull * 1000 * 2 * (128 + 128));
+    T_CHECK(zeta_model_kv_bytes(zoo, 1000, ZETA_TYPE_Q6_K) == 0);
+    zeta_session_free(s);
+    zeta_model_free(st);
+    zeta_model_free(zoo);
+}
+
+int main(void) {
+    T_RUN(attention_matches_float64);
+    T_RUN(shift_equals_fresh_session);
+    T_RUN(shift_rotates_keys);
+    T_RUN(reuse_prefix_evaluates_only_new_tokens);
+    T_RUN(context_shift_generation);
+    T_RUN(save_load_round_trip);
+    T_RUN(kv_types_and_sizes);
+    return t_done();
+}
