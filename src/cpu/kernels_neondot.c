@@ -1,9 +1,12 @@
 /* kernels_neondot.c — the AArch64 NEON table with the dot-product extension (SDOT, armv8.2-a
  * +dotprod). This whole file is compiled with -march=armv8.2-a+dotprod and only called after
  * cpu_features.c has seen FEAT_DotProd (Linux HWCAP_ASIMDDP, Apple hw.optional.arm.FEAT_DotProd).
- * Fills vec_dot for Q8_0 and Q4_0 only (exact integer block dots, as kernels_scalar.c); every
- * other slot comes from kernels_neon.c, which the selection lays underneath. */
-#include "kernels.h"
+ * Fills vec_dot for every integer weight family: Q8_0 and Q4_0 here (exact integer block dots, as
+ * kernels_scalar.c), Q4_1 / Q5_0 / Q5_1 from kernels_neondot_legacy.c, Q4_K / Q5_K / Q6_K from
+ * kernels_neondot_k.c, Q2_K / Q3_K / IQ4_NL / IQ4_XS from kernels_neondot_iqk.c (kernels_neondot.h).
+ * Every other slot (float dots, the activation quantizers) comes from kernels_neon.c, which the
+ * selection lays underneath. */
+#include "kernels_neondot.h"
 
 #include <arm_neon.h>
 
@@ -69,6 +72,16 @@ static const zk_kernels k_neondot = {
     .vec_dot = {
         [ZETA_TYPE_Q8_0] = vec_dot_q8_0,
         [ZETA_TYPE_Q4_0] = vec_dot_q4_0,
+        [ZETA_TYPE_Q4_1] = zk_vec_dot_q4_1_neondot,
+        [ZETA_TYPE_Q5_0] = zk_vec_dot_q5_0_neondot,
+        [ZETA_TYPE_Q5_1] = zk_vec_dot_q5_1_neondot,
+        [ZETA_TYPE_Q4_K] = zk_vec_dot_q4_K_neondot,
+        [ZETA_TYPE_Q5_K] = zk_vec_dot_q5_K_neondot,
+        [ZETA_TYPE_Q6_K] = zk_vec_dot_q6_K_neondot,
+        [ZETA_TYPE_Q2_K] = zk_vec_dot_q2_K_neondot,
+        [ZETA_TYPE_Q3_K] = zk_vec_dot_q3_K_neondot,
+        [ZETA_TYPE_IQ4_NL] = zk_vec_dot_iq4_nl_neondot,
+        [ZETA_TYPE_IQ4_XS] = zk_vec_dot_iq4_xs_neondot,
     },
 };
 
