@@ -233,6 +233,9 @@ typedef struct zeta_session_params {
     uint64_t seed;            /* sampler RNG seed (default 0x5eed) */
     uint32_t n_batch;         /* tokens per forward batch during prompt evaluation, default 512 */
     zeta_type kv_type_v;      /* V cache type; ZETA_TYPE_COUNT (the default) = the same as kv_type */
+    /* RoPE linear scaling override (llama.cpp --rope-freq-scale; 1/factor of --rope-scale): positions
+     * are multiplied by it, stretching the trained context by 1/rope_freq_scale. 0 = the model's. */
+    float rope_freq_scale;
 } zeta_session_params;
 ZETA_API zeta_session_params zeta_session_params_default(void);
 

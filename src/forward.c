@@ -44,14 +44,15 @@ zeta_rope_params forward_rope_params(const struct zeta_model *m) {
     return rp;
 }
 
-zeta_status forward_batch(const struct zeta_model *m, zeta_backend_inst *be, fwd_buffers *b, const zeta_token *tokens,
-                          uint32_t n, uint32_t pos0, float *logits, bool all_logits, atomic_bool *cancel, zeta_error *err) {
+zeta_status forward_batch(const struct zeta_model *m, const zeta_rope_params *rpp, zeta_backend_inst *be, fwd_buffers *b,
+                          const zeta_token *tokens, uint32_t n, uint32_t pos0, float *logits, bool all_logits, atomic_bool *cancel,
+                          zeta_error *err) {
     const zeta_backend_ops *op = be->ops;
     void *c = be->ctx;
     const zeta_hparams *hp = &m->hp;
     const int nt = (int)n;
     const size_t E = hp->n_embd;
-    const zeta_rope_params rp = forward_rope_params(m);
+    const zeta_rope_params rp = *rpp;
 
     op->get_rows(c, &m->tok_embd, tokens, nt, b->x);
     for (uint32_t il = 0; il < hp->n_layer; il++) {

@@ -18,10 +18,11 @@ void fwd_buffers_free(fwd_buffers *b);
  * logits: n_vocab floats for the last token, or n * n_vocab when all_logits; NULL skips the
  * output head (the KV cache is still filled). Returns
  * ZETA_ERR_CANCELLED (checked between layers) when *cancel becomes true. */
-zeta_status forward_batch(const struct zeta_model *m, zeta_backend_inst *be, fwd_buffers *b, const zeta_token *tokens,
-                          uint32_t n, uint32_t pos0, float *logits, bool all_logits, atomic_bool *cancel, zeta_error *err);
+zeta_status forward_batch(const struct zeta_model *m, const zeta_rope_params *rp, zeta_backend_inst *be, fwd_buffers *b,
+                          const zeta_token *tokens, uint32_t n, uint32_t pos0, float *logits, bool all_logits, atomic_bool *cancel,
+                          zeta_error *err);
 
-/* RoPE parameters of the model (as forward_batch uses them). */
+/* RoPE parameters of the model's metadata (a session may override the frequency scale). */
 zeta_rope_params forward_rope_params(const struct zeta_model *m);
 
 #endif

@@ -28,6 +28,7 @@ struct zeta_session {
     sampler_cand *cands;     /* n_vocab */
     atomic_bool cancel;
     zeta_session_stats stats;
+    zeta_rope_params rope;   /* the model's, with the session's frequency-scale override */
 };
 
 bool session_ok(const struct zeta_session *s);

@@ -297,6 +297,9 @@ zeta_status zeta_session_new(const zeta_model *m, const zeta_session_params *par
                          ZETA_MAX_THREADS);
     if (p.n_ctx > (1u << 24))
         return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_new: n_ctx %u out of range (0..%u)", p.n_ctx, 1u << 24);
+    if (!(p.rope_freq_scale >= 0.0f && p.rope_freq_scale <= 1.0f))
+        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_new: rope_freq_scale %g out of range (0 = the model's, or 0..1]",
+                         (double)p.rope_freq_scale);
     if (p.n_batch == 0 || p.n_batch > 8192)
         return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_new: n_batch %u out of range (1..8192)", p.n_batch);
     uint32_t n_ctx = p.n_ctx ? p.n_ctx : (m->hp.n_ctx_train < ZETA_DEFAULT_MAX_CTX ? m->hp.n_ctx_train : ZETA_DEFAULT_MAX_CTX);
@@ -320,6 +323,8 @@ zeta_status zeta_session_new(const zeta_model *m, const zeta_session_params *par
     s->type_k = type_k;
     s->type_v = type_v;
     s->kv_bytes = kv_bytes;
+    s->rope = forward_rope_params(m);
+    if (p.rope_freq_scale > 0.0f) s->rope.freq_scale = p.rope_freq_scale;
     atomic_init(&s->cancel, false);
     rng_seed(&s->rng, p.seed);
     zeta_backend_config cfg = {n_threads, n_ctx, type_k, type_v, n_batch};
@@ -369,7 +374,7 @@ zeta_status session_eval(zeta_session *s, const zeta_token *tokens, size_t n, fl
         uint32_t nb = (uint32_t)(n - done < s->n_batch ? n - done : s->n_batch);
         const bool last = done + nb == n;
         float *out = all_logits ? all_logits + done * nv : last ? s->logits_tmp : NULL;
-        st = forward_batch(m, &s->be, &s->buf, tokens + done, nb, (uint32_t)(s->n_tokens + done), out, all_logits != NULL,
+        st = forward_batch(m, &s->rope, &s->be, &s->buf, tokens + done, nb, (uint32_t)(s->n_tokens + done), out, all_logits != NULL,
                            &s->cancel, err);
         if (st != ZETA_OK) {
             if (st == ZETA_ERR_CANCELLED) atomic_store(&s->cancel, false);
@@ -433,8 +438,7 @@ void zeta_session_cancel(zeta_session *s) {
 
 void session_shift(zeta_session *s, size_t n_keep, size_t n_discard) {
     if (n_discard == 0) return;
-    const zeta_rope_params rp = forward_rope_params(s->model);
-    s->be.ops->kv_shift(s->be.ctx, (uint32_t)(n_keep + n_discard), (uint32_t)s->n_tokens, -(int32_t)n_discard, &rp);
+    s->be.ops->kv_shift(s->be.ctx, (uint32_t)(n_keep + n_discard), (uint32_t)s->n_tokens, -(int32_t)n_discard, &s->rope);
     memmove(s->tokens + n_keep, s->tokens + n_keep + n_discard, (s->n_tokens - n_keep - n_discard) * sizeof *s->tokens);
     s->n_tokens -= n_discard;
     s->stats.n_shifted += n_discard;

@@ -57,6 +57,20 @@ bool arg_kv_type(const char *opt, const char *val, zeta_type *out) {
     return true;
 }
 
+/* --rope-freq-scale X (0 < X <= 1) or --rope-scale N (N >= 1, X = 1/N), as llama.cpp */
+bool arg_rope_scale(const char *opt, const char *val, float *out) {
+    char *end;
+    errno = 0;
+    const double v = strtod(val, &end);
+    const bool is_factor = !strcmp(opt, "--rope-scale");
+    if (errno || end == val || *end || !(is_factor ? v >= 1.0 && v <= 1024.0 : v > 0.0 && v <= 1.0)) {
+        die("%s: '%s' is not a number in %s", opt, val, is_factor ? "1..1024" : "(0, 1]");
+        return false;
+    }
+    *out = (float)(is_factor ? 1.0 / v : v);
+    return true;
+}
+
 const char *arg_value(int argc, char **argv, int *i) {
     if (*i + 1 >= argc) {
         die("option %s needs a value", argv[*i]);
@@ -134,6 +148,7 @@ static const char *run_help =
     "  --stop TEXT             stop when TEXT is generated (repeatable)\n"
     "  -ctk, --cache-type-k T  K cache type: f16 (default), f32, q8_0, q4_0 (also V, unless -ctv)\n"
     "  -ctv, --cache-type-v T  V cache type (default: as K)\n"
+    "  --rope-scale N          RoPE linear scaling: stretch the trained context N times (also --rope-freq-scale 1/N)\n"
     "  --no-bos                do not add BOS\n"
     "  --no-echo               do not print the prompt before the generated text\n";
 
@@ -170,6 +185,7 @@ int cmd_run(int argc, char **argv) {
         else if (!strcmp(a, "--stop")) { if (n_stop == 16) return die("at most 16 --stop strings"); stops[n_stop++] = v; }
         else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "-ctk")) { if (!arg_kv_type(a, v, &sp.kv_type)) return 2; }
         else if (!strcmp(a, "--cache-type-v") || !strcmp(a, "-ctv")) { if (!arg_kv_type(a, v, &sp.kv_type_v)) return 2; }
+        else if (!strcmp(a, "--rope-freq-scale") || !strcmp(a, "--rope-scale")) { if (!arg_rope_scale(a, v, &sp.rope_freq_scale)) return 2; }
         else return die("run: unknown option '%s' (see zeta run --help)", a);
     }
     if (!model) return die("run: -m MODEL is required (see zeta run --help)");
