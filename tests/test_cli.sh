@@ -42,3 +42,16 @@ case_ "run tiny" 0 "generation" $ZETA run -m "$out/tiny-q4.gguf" -p "Hello" -n 8
 cp "$out/o" "$out/run1"
 $ZETA run -m "$out/tiny-q4.gguf" -p "Hello" -n 8 --seed 1 --temp 0 >"$out/run2" 2>/dev/null
 cmp -s "$out/run1" "$out/run2" && echo "ok - cli greedy run is reproducible" || echo "FAIL - cli greedy runs differ"
+
+# long-context options: quantized KV, depth in bench, prompt cache (second run reuses the prefix and
+# prints the same text), context shift past -c
+case_ "run tiny q8_0/q4_0 KV" 0 "generation" $ZETA run -m "$out/tiny-q4.gguf" -p "Hello" -n 8 --temp 0 -ctk q8_0 -ctv q4_0
+case_ "bench at depth" 0 "tg4 @ d40" $ZETA bench -m "$out/tiny.gguf" -p 8 -n 4 -r 1 -d 40 -ctk q8_0
+case_ "bad KV type" 2 "not a supported KV cache type" $ZETA run -m "$out/tiny-q4.gguf" -ctk q6_k
+case_ "prompt cache, first run" 0 "" $ZETA run -m models/stories260K.gguf -p "Once upon a time there was" -n 12 --temp 0 --no-echo --prompt-cache "$out/pc"
+cp "$out/o" "$out/pc1"
+case_ "prompt cache, second run" 0 "prompt tokens reused from the prompt cache" $ZETA run -m models/stories260K.gguf -p "Once upon a time there was" -n 12 --temp 0 --no-echo --prompt-cache "$out/pc"
+cmp -s "$out/o" "$out/pc1" && echo "ok - cli prompt cache gives the same text" || echo "FAIL - cli prompt cache changed the text"
+case_ "prompt cache of another model" 0 "not using the prompt cache" $ZETA run -m "$out/tiny-q4.gguf" -p "Hello" -n 2 --prompt-cache "$out/pc"
+case_ "context full without shift" 0 "generation 6 tokens" $ZETA run -m models/stories260K.gguf -p "Once" -c 8 -n 100 --temp 0
+case_ "context shift" 0 "dropped by context shifts" $ZETA run -m models/stories260K.gguf -p "Once" -c 16 -n 100 --temp 0.7 --seed 3 --context-shift

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 int die(const char *fmt, ...) {
     va_list ap;
@@ -149,11 +150,15 @@ static const char *run_help =
     "  -ctk, --cache-type-k T  K cache type: f16 (default), f32, q8_0, q4_0 (also V, unless -ctv)\n"
     "  -ctv, --cache-type-v T  V cache type (default: as K)\n"
     "  --rope-scale N          RoPE linear scaling: stretch the trained context N times (also --rope-freq-scale 1/N)\n"
+    "  --context-shift         when the context is full, drop the older half of the tokens after --keep and go on\n"
+    "  --keep N                tokens at the start a context shift keeps (default 0; BOS is always kept)\n"
+    "  --prompt-cache FILE     load the session from FILE if it exists (its matching prompt prefix is not\n"
+    "                          evaluated again) and save it there after the run\n"
     "  --no-bos                do not add BOS\n"
     "  --no-echo               do not print the prompt before the generated text\n";
 
 int cmd_run(int argc, char **argv) {
-    const char *model = NULL, *prompt = "", *file = NULL;
+    const char *model = NULL, *prompt = "", *file = NULL, *cache_path = NULL;
     zeta_session_params sp = zeta_session_params_default();
     zeta_generate_params gp = zeta_generate_params_default();
     const char *stops[16];
@@ -166,7 +171,10 @@ int cmd_run(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(run_help, stdout); return 0; }
         else if (!strcmp(a, "--no-bos")) gp.add_bos = false;
         else if (!strcmp(a, "--no-echo")) echo = false;
+        else if (!strcmp(a, "--context-shift")) gp.context_shift = true;
         else if (!(v = arg_value(argc, argv, &i))) return 2;
+        else if (!strcmp(a, "--keep")) { if (!arg_int(a, v, 0, 1 << 24, &l)) return 2; gp.n_keep = (uint32_t)l; }
+        else if (!strcmp(a, "--prompt-cache")) cache_path = v;
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) model = v;
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) prompt = v;
         else if (!strcmp(a, "-f") || !strcmp(a, "--file")) file = v;
@@ -206,10 +214,20 @@ int cmd_run(int argc, char **argv) {
     zeta_error err;
     int rc = 0;
     if (zeta_session_new(m, &sp, &s, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
+    if (cache_path) {
+        /* a state saved by an earlier run: the prompt's prefix it shares is not evaluated again */
+        if (access(cache_path, F_OK) == 0 && zeta_session_load(s, cache_path, &err) != ZETA_OK)
+            fprintf(stderr, "zeta: warning: not using the prompt cache: %s\n", err.message);
+        gp.reuse_prefix = true;
+    }
     if (echo) { fputs(prompt, stdout); fflush(stdout); }
     zeta_generate_result res;
     if (zeta_generate(s, prompt, &gp, &res, &err) != ZETA_OK) { fputc('\n', stdout); rc = die_err(&err); goto out; }
     fputc('\n', stdout);
+    if (cache_path && zeta_session_save(s, cache_path, &err) != ZETA_OK) rc = die_err(&err);
+    if (res.n_reused || res.n_shifted)
+        fprintf(stderr, "zeta: %u prompt tokens reused from the prompt cache, %u dropped by context shifts\n", res.n_reused,
+                res.n_shifted);
     fprintf(stderr, "\nzeta: prompt %u tokens in %.1f ms (%.2f tokens/s); generation %u tokens in %.1f ms (%.2f tokens/s)\n",
             res.n_prompt, res.prompt_ms, res.prompt_ms > 0 ? res.n_prompt * 1000.0 / res.prompt_ms : 0.0, res.n_generated,
             res.generate_ms, res.generate_ms > 0 ? res.n_generated * 1000.0 / res.generate_ms : 0.0);
