@@ -31,6 +31,12 @@ check "perplexity stories260K F32 c128" models/stories260K.gguf tests/data/tinys
     $G/stories260K.tinystories-c128.fa-off-kv-f32.json 0.001
 check "perplexity stories260K-Q8_0 c128" tests/data/models/stories260K-Q8_0.gguf tests/data/tinystories-valid-first46.txt 128 \
     $G/stories260K-Q8_0.tinystories-c128.fa-off-kv-f32.json 0.01
+# 4096-token context (twice zoo's trained length), KV f32 and q8_0 (flash attention in llama.cpp);
+# references made here with llama-perplexity (see the JSON files' "producer")
+check "perplexity zoo-F32 c4096 KV f32" tests/data/models/zoo-F32.gguf tests/data/war-and-peace-head.txt 4096 \
+    $G/zeta-made.zoo-F32.war-and-peace-head-c4096-chunks2.fa-off-kv-f32.json 0.001 --chunks 2
+check "perplexity zoo-F32 c4096 KV q8_0" tests/data/models/zoo-F32.gguf tests/data/war-and-peace-head.txt 4096 \
+    $G/zeta-made.zoo-F32.war-and-peace-head-c4096-chunks2.fa-on-kv-q8_0.json 0.001 --chunks 2 -ctk q8_0
 if [ "${ZETA_LONG_TESTS:-0}" = 1 ]; then
     S=../shared
     M30=$BUILD/models   # zeta-demo-30m-{Q8_0,Q4_0,Q4_K_M}.gguf made by tests/test_goldens.sh (zeta quantize)
