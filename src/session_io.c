@@ -163,10 +163,11 @@ zeta_status zeta_session_load(zeta_session *s, const char *path, zeta_error *err
     bool ok = !h.n_tokens || fread(toks, sizeof *toks, (size_t)h.n_tokens, f) == h.n_tokens;
     for (uint64_t i = 0; ok && i < h.n_tokens; i++)
         if (toks[i] < 0 || (uint32_t)toks[i] >= h.n_vocab) {
+            const int bad = (int)toks[i];
             free(toks);
             free(kv);
             st = zeta_fail(err, ZETA_ERR_FORMAT, "zeta_session_load: '%s': token %llu is %d, outside the vocabulary", path,
-                           (unsigned long long)i, (int)toks[i]);
+                           (unsigned long long)i, bad);
             goto out;
         }
     if (ok && h.has_logits) ok = fread(s->logits_tmp, sizeof(float), h.n_vocab, f) == h.n_vocab;

@@ -69,7 +69,22 @@ zeta_status cpu_kv_init(cpu_kv *kv, const zeta_hparams *hp, uint32_t n_ctx, zeta
     kv->scratch = zeta_malloc_array((size_t)n_threads, kv->scratch_bytes + 64);
     kv->part = zeta_malloc_array((size_t)4 * n_threads * group, sizeof(float) * (kv->dv + 2));
     kv->rowbuf = zeta_malloc_array((size_t)kv->n_head_kv * kv->dk, sizeof(float));
-    if (!kv->k || !kv->v || !kv->scratch || !kv->part || !kv->rowbuf) goto oom;
+    /* prompt path: R = qb * group query rows per block (about 128) */
+    kv->qb = (int)(128 / group);
+    if (kv->qb < 1) kv->qb = 1;
+    if (kv->qb > 16) kv->qb = 16;
+    {
+        const size_t R = (size_t)kv->qb * group, T = CPU_KV_TILE;
+        /* Q rows | K tile f32 | scores | V tile transposed | P V | accumulators | m, l, f */
+        kv->block_bytes = align64(sizeof(float) * R * kv->dk) + align64(sizeof(float) * T * kv->dk) + align64(sizeof(float) * R * T) +
+                          align64(sizeof(float) * kv->dv * T) + 2 * align64(sizeof(float) * R * kv->dv) + align64(sizeof(float) * 3 * R) +
+                          align64(sizeof(float) * kv->dv);
+    }
+    kv->block_scratch = zeta_malloc_array((size_t)n_threads, kv->block_bytes + 64);
+    const zk_gemmf_table *gsel = zk_gemmf_select(), *gref = zk_gemmf_scalar();
+    kv->gemm_f32 = gsel->gemm[ZETA_TYPE_F32] ? gsel->gemm[ZETA_TYPE_F32] : gref->gemm[ZETA_TYPE_F32];
+    kv->gemm_f16 = gsel->gemm[ZETA_TYPE_F16] ? gsel->gemm[ZETA_TYPE_F16] : gref->gemm[ZETA_TYPE_F16];
+    if (!kv->k || !kv->v || !kv->scratch || !kv->part || !kv->rowbuf || !kv->block_scratch) goto oom;
     for (uint32_t i = 0; i < kv->n_layer; i++) {
         kv->k[i] = zeta_malloc_array(n_ctx, kv->k_pos);
         kv->v[i] = zeta_malloc_array(n_ctx, kv->v_pos);
@@ -94,6 +109,7 @@ void cpu_kv_free(cpu_kv *kv) {
     free(kv->scratch);
     free(kv->part);
     free(kv->rowbuf);
+    free(kv->block_scratch);
     memset(kv, 0, sizeof *kv);
 }
 
@@ -211,6 +227,106 @@ static void att_worker(void *arg, int ith, int nth) {
     }
 }
 
+/* The prompt path: item = (block of qb query tokens, KV head); its R = qb * group query rows are
+ * processed together against each tile of positions. */
+static void att_block_worker(void *arg, int ith, int nth) {
+    const att_job *j = arg;
+    cpu_kv *kv = j->kv;
+    const int group = (int)(kv->n_head / kv->n_head_kv), dk = (int)kv->dk, dv = (int)kv->dv, T = CPU_KV_TILE;
+    const float scale = 1.0f / sqrtf((float)dk);
+    uint8_t *sp = (uint8_t *)(((uintptr_t)(kv->block_scratch + (size_t)ith * (kv->block_bytes + 64)) + 63) & ~(uintptr_t)63);
+    const int qb = kv->qb, RMAX = qb * group;
+    float *Q = (float *)sp;
+    float *Kf = (float *)(sp += align64(sizeof(float) * (size_t)RMAX * dk));
+    float *S = (float *)(sp += align64(sizeof(float) * (size_t)T * dk));
+    float *Vt = (float *)(sp += align64(sizeof(float) * (size_t)RMAX * T));
+    float *O = (float *)(sp += align64(sizeof(float) * (size_t)dv * T));
+    float *acc = (float *)(sp += align64(sizeof(float) * (size_t)RMAX * dv));
+    float *mlf = (float *)(sp += align64(sizeof(float) * (size_t)RMAX * dv));
+    float *vrow = (float *)(sp += align64(sizeof(float) * 3 * (size_t)RMAX));
+    float *m = mlf, *l = mlf + RMAX;
+    const zk_softmax_fn softmax = kv->math->softmax;
+    const uint8_t *K = kv->k[j->il], *V = kv->v[j->il];
+    const int n_blocks = (j->n_tok + qb - 1) / qb, total = n_blocks * (int)kv->n_head_kv;
+    for (int idx = ith; idx < total; idx += nth) {
+        const int kvh = idx % (int)kv->n_head_kv, b = idx / (int)kv->n_head_kv;
+        const int t0 = b * qb, t1 = t0 + qb < j->n_tok ? t0 + qb : j->n_tok, R = (t1 - t0) * group;
+        /* row r = (t - t0) * group + g */
+        for (int t = t0; t < t1; t++)
+            for (int g = 0; g < group; g++)
+                memcpy(Q + ((size_t)(t - t0) * group + g) * dk, j->q + ((size_t)t * kv->n_head + (size_t)kvh * group + g) * dk,
+                       sizeof(float) * (size_t)dk);
+        if (kv->qt == ZETA_TYPE_Q8_0) {
+            /* block K types score against the query rounded to q8_0, as the row path and ggml do:
+             * quantize, then expand again (the block's bytes fit in the K tile buffer) */
+            uint8_t *qq = (uint8_t *)Kf;
+            for (int r = 0; r < R; r++) {
+                kv->kern->from_float[ZETA_TYPE_Q8_0](Q + (size_t)r * dk, qq, dk);
+                kv->math->q8_0_to_f32(qq, Q + (size_t)r * dk, dk);
+            }
+        }
+        for (int r = 0; r < R; r++) m[r] = -INFINITY, l[r] = 0.0f;
+        memset(acc, 0, sizeof(float) * (size_t)R * dv);
+        const uint32_t end = j->pos0 + (uint32_t)t1; /* positions the last token sees */
+        for (uint32_t p0 = 0; p0 < end; p0 += (uint32_t)T) {
+            const int n = (int)(end - p0 < (uint32_t)T ? end - p0 : (uint32_t)T);
+            /* S[r][i] = Q[r] . K[p0 + i] */
+            const uint8_t *kt = K + (size_t)p0 * kv->k_pos + (size_t)kvh * kv->k_head;
+            if (kv->tk == ZETA_TYPE_F32) {
+                kv->gemm_f32(dk, kt, kv->k_pos, n, Q, (size_t)dk, R, S, (size_t)T);
+            } else if (kv->tk == ZETA_TYPE_F16) {
+                kv->gemm_f16(dk, kt, kv->k_pos, n, Q, (size_t)dk, R, S, (size_t)T);
+            } else {
+                for (int i = 0; i < n; i++) load_row(kv, kv->tk, kt + (size_t)i * kv->k_pos, Kf + (size_t)i * dk, dk);
+                kv->gemm_f32(dk, Kf, sizeof(float) * (size_t)dk, n, Q, (size_t)dk, R, S, (size_t)T);
+            }
+            /* causal softmax per row, merged into the running max / sum */
+            for (int r = 0; r < R; r++) {
+                float *sr = S + (size_t)r * T;
+                const uint32_t seen = j->pos0 + (uint32_t)(t0 + r / group) + 1; /* positions 0..seen-1 */
+                const int nv = seen <= p0 ? 0 : (int)(seen - p0 < (uint32_t)n ? seen - p0 : (uint32_t)n);
+                if (nv == 0) {
+                    memset(sr, 0, sizeof(float) * (size_t)n);
+                    continue;
+                }
+                float mt;
+                const float lt = (float)softmax(sr, nv, scale, &mt);
+                for (int i = nv; i < n; i++) sr[i] = 0.0f;
+                if (m[r] == -INFINITY) {
+                    m[r] = mt, l[r] = lt;
+                } else if (mt > m[r]) {
+                    const float rr = expf(m[r] - mt);
+                    float *a = acc + (size_t)r * dv;
+                    for (int d = 0; d < dv; d++) a[d] *= rr;
+                    l[r] = l[r] * rr + lt, m[r] = mt;
+                } else {
+                    const float ff = expf(mt - m[r]);
+                    for (int i = 0; i < nv; i++) sr[i] *= ff;
+                    l[r] += lt * ff;
+                }
+            }
+            /* Vt[d][i] = V[p0 + i][d]; O[r][d] = sum_i S[r][i] V[i][d]; acc += O */
+            const uint8_t *vt = V + (size_t)p0 * kv->v_pos + (size_t)kvh * kv->v_head;
+            for (int i = 0; i < n; i++) {
+                const float *vf = (const float *)(vt + (size_t)i * kv->v_pos);
+                if (kv->tv != ZETA_TYPE_F32) {
+                    load_row(kv, kv->tv, vt + (size_t)i * kv->v_pos, vrow, dv);
+                    vf = vrow;
+                }
+                for (int d = 0; d < dv; d++) Vt[(size_t)d * T + i] = vf[d];
+            }
+            kv->gemm_f32(n, Vt, sizeof(float) * (size_t)T, dv, S, (size_t)T, R, O, (size_t)dv);
+            for (size_t i = 0; i < (size_t)R * dv; i++) acc[i] += O[i];
+        }
+        for (int r = 0; r < R; r++) {
+            const int t = t0 + r / group, g = r % group;
+            float *o = j->out + ((size_t)t * kv->n_head + (size_t)kvh * group + g) * dv;
+            const float inv = 1.0f / l[r];
+            for (int d = 0; d < dv; d++) o[d] = acc[(size_t)r * dv + d] * inv;
+        }
+    }
+}
+
 /* chunk partials (m, l, acc) of every (token, KV head, query head) -> out */
 static void merge_chunks(const att_job *j) {
     cpu_kv *kv = j->kv;
@@ -244,6 +360,10 @@ void cpu_kv_attention(cpu_kv *kv, threadpool *pool, int il, const float *q, cons
     store_rows(kv, kv->tk, kv->k[il] + (size_t)pos0 * kv->k_pos, k, (size_t)n_tok * kv->n_head_kv * kv->dk);
     store_rows(kv, kv->tv, kv->v[il] + (size_t)pos0 * kv->v_pos, v, (size_t)n_tok * kv->n_head_kv * kv->dv);
     att_job j = {kv, il, n_tok, 1, pos0, q, out};
+    if (n_tok >= 4) {
+        pool_run(pool, att_block_worker, &j);
+        return;
+    }
     const int nth = pool_size(pool), items = n_tok * (int)kv->n_head_kv;
     if (items < 2 * nth) {
         int nc = (2 * nth + items - 1) / items;

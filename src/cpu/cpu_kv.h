@@ -6,12 +6,15 @@
  * query row and KV head, positions are visited in tiles of CPU_KV_TILE; the query heads sharing a
  * KV head (GQA group) are processed together so every K/V row is read and dequantized once per
  * group. Memory is O(tile), not O(context). Decode with few work items splits the positions into
- * chunks computed in parallel and merged (flash-decoding). */
+ * chunks computed in parallel and merged (flash-decoding). Prompts (4 tokens or more) take blocks
+ * of query tokens x the group's heads at once: per tile, scores = Q K^T and out += P V are two
+ * small register-tiled products (gemm_f.h), so each K/V row is converted once per block. */
 #ifndef ZETA_CPU_KV_H
 #define ZETA_CPU_KV_H
 
 #include "backend.h"
 #include "cpu/kernels.h"
+#include "cpu/gemm_f.h"
 #include "cpu/mathk.h"
 #include "cpu/threadpool.h"
 
@@ -32,6 +35,10 @@ typedef struct cpu_kv {
     size_t scratch_bytes;
     float *part;                   /* chunk partials: at most 4 * n_threads * group * (dv + 2) */
     float *rowbuf;                 /* n_head_kv * dk floats for the shift */
+    int qb;                        /* query tokens per block in the prompt path */
+    size_t block_bytes;            /* per-thread scratch of the prompt path */
+    uint8_t *block_scratch;        /* n_threads * block_bytes */
+    zk_gemm_rows_fn gemm_f32, gemm_f16;
 } cpu_kv;
 
 /* Checks that the types are usable for this model (F32/F16/Q8_0/Q4_0; block types need a head
