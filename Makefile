@@ -7,8 +7,9 @@
 #                        libc6-dev-arm64-cross, qemu-user)
 #   make install PREFIX=/usr/local   library, include/zeta.h, zeta.pc, the CLI
 #   make clean
-# The default build targets the machine's baseline ISA; AVX2 / AVX-512 kernels are compiled in
-# their own files with their own flags and chosen at run time (never -march=native).
+# The default build targets the machine's baseline ISA; AVX2 / AVX-VNNI / AVX-512 / AVX-512 VNNI
+# kernels are compiled in their own files with their own flags and chosen at run time (never
+# -march=native).
 
 BUILD   ?= build
 PREFIX  ?= /usr/local
@@ -32,7 +33,7 @@ LDLIBS   += -lm -lpthread
 # target architecture are built.
 LIB_SRC := $(wildcard src/*.c) $(filter-out src/cpu/kernels_%.c,$(wildcard src/cpu/*.c)) $(wildcard src/cpu/kernels_scalar*.c)
 ifneq (,$(findstring x86_64,$(ARCH)))
-LIB_SRC += $(wildcard src/cpu/kernels_avx2*.c src/cpu/kernels_avx512*.c)
+LIB_SRC += $(wildcard src/cpu/kernels_avx2*.c src/cpu/kernels_avxvnni*.c src/cpu/kernels_avx512*.c)
 CPPFLAGS += -DZETA_HAVE_X86=1
 endif
 ifneq (,$(findstring aarch64,$(ARCH))$(findstring arm64,$(ARCH)))
@@ -47,6 +48,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
 FLAGS_avx2   := -mavx2 -mfma -mf16c
 FLAGS_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c
+FLAGS_avxvnni := $(FLAGS_avx2) -mavxvnni
 
 # Test data kept gzip-compressed in git (tokenizer vocabularies, logits goldens); `make data`
 # unpacks each next to its .gz (the unpacked files are git-ignored).
@@ -70,6 +72,11 @@ FLAGS_neon   := -march=armv8-a
 FLAGS_neondot := -march=armv8.2-a+dotprod
 $(BUILD)/src/cpu/kernels_avx2%: CFLAGS += $(FLAGS_avx2)
 $(BUILD)/src/cpu/kernels_avx512%: CFLAGS += $(FLAGS_avx512)
+$(BUILD)/src/cpu/kernels_avxvnni%: CFLAGS += $(FLAGS_avxvnni)
+# kernels_avx512vnni* match both kernels_avx512% and kernels_avx512vnni%: GNU make applies every
+# matching pattern-specific variable, the shorter (more specific) stem last, so these files get
+# FLAGS_avx512 followed by -mavx512vnni (kernels_neondot* likewise get FLAGS_neon, then FLAGS_neondot).
+$(BUILD)/src/cpu/kernels_avx512vnni%: CFLAGS += -mavx512vnni
 $(BUILD)/src/cpu/kernels_neon%: CFLAGS += $(FLAGS_neon)
 $(BUILD)/src/cpu/kernels_neondot%: CFLAGS += $(FLAGS_neondot)
 

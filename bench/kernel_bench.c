@@ -1,7 +1,7 @@
 /* kernel_bench.c — micro-benchmark of the CPU matrix kernels, printed as Markdown tables:
  *   1. matrix-vector product (one activation row) over a k x rows weight matrix (default 4096 x 4096)
  *      for every weight type the kernel tables have and every ISA table this CPU runs (scalar, avx2,
- *      avx512, neon, neondot); cells are GB/s of weight bytes streamed (median of several trials);
+ *      avxvnni, avx512, avx512vnni, neon, neondot); cells are GB/s of weight bytes streamed (median of several trials);
  *   2. the packed 8-row GEMM of src/cpu/gemm.h (Q4_0, Q8_0) for 1 and 16 tokens, in GOPS
  *      (2 * rows * k * tokens / s), next to the row-by-row vec_dot path of the selected table.
  * Weights come from the scalar reference quantizers (zeta_quantize_row_ref) of random floats,
@@ -156,7 +156,7 @@ static double max_rel_err(const float *y, const float *ref, size_t n) {
 typedef struct isa {
     const char *name;
     const zk_kernels *raw;   /* the ISA's own slots */
-    zk_kernels full;         /* layered as zk_select does: scalar < avx2 < avx512, scalar < neon < neondot */
+    zk_kernels full;         /* layered as zk_select does: scalar < avx2 < avxvnni < avx512 < avx512vnni, scalar < neon < neondot */
 } isa;
 
 static void overlay(zk_kernels *dst, const zk_kernels *src) {
@@ -185,7 +185,9 @@ static int collect_isas(isa *out, const char *filter) {
     const struct { const zk_kernels *t; bool ok; bool chain_reset; } c[] = {
         {zk_scalar(), true, true},
         {zk_avx2(), zk_avx2() && zk_cpu_has_avx2(), false},
+        {zk_avxvnni(), zk_avxvnni() && zk_cpu_has_avxvnni(), false},
         {zk_avx512(), zk_avx512() && zk_cpu_has_avx512(), false},
+        {zk_avx512vnni(), zk_avx512vnni() && zk_cpu_has_avx512vnni(), false},
         {zk_neon(), zk_neon() && zk_cpu_has_neon(), true},
         {zk_neondot(), zk_neondot() && zk_cpu_has_neondot(), false},
     };
@@ -211,7 +213,7 @@ static void usage(const char *argv0) {
             "  --big     grow the row count so each matrix is at least -m MiB (default 512): bigger than the caches\n"
             "  -s        seconds of timed work per cell (default 1.0; median of %d trials)\n"
             "  --types   comma-separated weight types (default all the kernel tables have)\n"
-            "  --isa     comma-separated tables (scalar, avx2, avx512, neon, neondot; default all this CPU runs)\n",
+            "  --isa     comma-separated tables (scalar, avx2, avxvnni, avx512, avx512vnni, neon, neondot; default all this CPU runs)\n",
             argv0, N_TRIALS);
 }
 

@@ -438,7 +438,7 @@ ZETA_API zeta_status zeta_quantize(const char *in, const char *out, const char *
 /* ---------------------------------------------------------------------------------------------
  * System.
  */
-/* Which CPU kernel set is in use: "avx512", "avx2" or "scalar". */
+/* Which CPU kernel set is in use: "avx512vnni", "avx512", "avxvnni", "avx2", "neondot", "neon" or "scalar". */
 ZETA_API const char *zeta_cpu_kernels(void);
 /* Physical cores as the library counts them (the n_threads default). */
 ZETA_API int zeta_cpu_cores(void);

@@ -54,11 +54,13 @@ typedef struct table { const char *name; const zk_kernels *raw; bool ok; } table
 
 /* The SIMD tables this CPU can run (raw, before completion), and why others are skipped. Tables
  * of another architecture are not compiled in and are left out. */
-#define MAX_TABLES 4
+#define MAX_TABLES 6
 static int simd_tables(table *t) {
     int n = 0;
     if (zk_avx2()) t[n++] = (table){"avx2", zk_avx2(), zk_cpu_has_avx2()};
+    if (zk_avxvnni()) t[n++] = (table){"avxvnni", zk_avxvnni(), zk_cpu_has_avxvnni()};
     if (zk_avx512()) t[n++] = (table){"avx512", zk_avx512(), zk_cpu_has_avx512()};
+    if (zk_avx512vnni()) t[n++] = (table){"avx512vnni", zk_avx512vnni(), zk_cpu_has_avx512vnni()};
     if (zk_neon()) t[n++] = (table){"neon", zk_neon(), zk_cpu_has_neon()};
     if (zk_neondot()) t[n++] = (table){"neondot", zk_neondot(), zk_cpu_has_neondot()};
     return n;
@@ -299,7 +301,9 @@ static void test_tables(void) {
     T_CHECK(zk_vec_dot_type(ZETA_TYPE_F16) == ZETA_TYPE_F32 && zk_vec_dot_type(ZETA_TYPE_Q4_0) == ZETA_TYPE_Q8_0);
     const zk_kernels *sel = zk_select();
     T_CHECK(sel == zk_select());
-    const char *want = zk_cpu_has_avx512() && zk_avx512() ? "avx512" : zk_cpu_has_avx2() && zk_avx2() ? "avx2"
+    /* the last table overlaid: scalar < avx2 < avxvnni < avx512 < avx512vnni, scalar < neon < neondot */
+    const char *want = zk_cpu_has_avx512vnni() && zk_avx512vnni() ? "avx512vnni" : zk_cpu_has_avx512() && zk_avx512() ? "avx512"
+                     : zk_cpu_has_avxvnni() && zk_avxvnni() ? "avxvnni" : zk_cpu_has_avx2() && zk_avx2() ? "avx2"
                      : zk_cpu_has_neondot() && zk_neondot() ? "neondot" : zk_cpu_has_neon() && zk_neon() ? "neon"
                      : "scalar";
     T_CHECKF(strcmp(sel->name, want) == 0, "selected %s, expected %s", sel->name, want);
@@ -313,8 +317,15 @@ static void test_tables(void) {
     if (zk_neondot() && zk_cpu_has_neondot()) /* neondot fills only the integer dots; neon lies under it */
         T_CHECK(sel->vec_dot[ZETA_TYPE_F16] == zk_neon()->vec_dot[ZETA_TYPE_F16] &&
                 sel->vec_dot[ZETA_TYPE_Q4_0] == zk_neondot()->vec_dot[ZETA_TYPE_Q4_0]);
-    printf("    cpu: avx2 %s, avx512 %s, neon %s, neondot %s; selected table: %s\n", zk_cpu_has_avx2() ? "yes" : "no",
-           zk_cpu_has_avx512() ? "yes" : "no", zk_cpu_has_neon() ? "yes" : "no", zk_cpu_has_neondot() ? "yes" : "no",
+    if (zk_avx512vnni() && zk_cpu_has_avx512vnni()) /* likewise avx512vnni over avx512 */
+        T_CHECK(sel->vec_dot[ZETA_TYPE_F16] == zk_avx512()->vec_dot[ZETA_TYPE_F16] &&
+                sel->vec_dot[ZETA_TYPE_Q4_0] == zk_avx512vnni()->vec_dot[ZETA_TYPE_Q4_0]);
+    else if (zk_avxvnni() && zk_cpu_has_avxvnni() && !zk_cpu_has_avx512()) /* and avxvnni over avx2 */
+        T_CHECK(sel->vec_dot[ZETA_TYPE_F16] == zk_avx2()->vec_dot[ZETA_TYPE_F16] &&
+                sel->vec_dot[ZETA_TYPE_Q4_0] == zk_avxvnni()->vec_dot[ZETA_TYPE_Q4_0]);
+    printf("    cpu: avx2 %s, avxvnni %s, avx512 %s, avx512vnni %s, neon %s, neondot %s; selected table: %s\n",
+           zk_cpu_has_avx2() ? "yes" : "no", zk_cpu_has_avxvnni() ? "yes" : "no", zk_cpu_has_avx512() ? "yes" : "no",
+           zk_cpu_has_avx512vnni() ? "yes" : "no", zk_cpu_has_neon() ? "yes" : "no", zk_cpu_has_neondot() ? "yes" : "no",
            sel->name);
 }
 

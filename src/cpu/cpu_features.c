@@ -30,11 +30,13 @@ static uint64_t read_xcr0(void) {
     return ((uint64_t)hi << 32) | lo;
 }
 
-/* CPUID leaf 1 ECX / leaf 7 EBX bits and XCR0 bits we test. */
+/* CPUID leaf 1 ECX / leaf 7 EBX, ECX / leaf 7 sub-leaf 1 EAX bits and XCR0 bits we test. */
 enum {
     L1_FMA = 1u << 12, L1_OSXSAVE = 1u << 27, L1_AVX = 1u << 28, L1_F16C = 1u << 29,
     L7_AVX2 = 1u << 5, L7_AVX512F = 1u << 16, L7_AVX512DQ = 1u << 17, L7_AVX512BW = 1u << 30,
     L7_AVX512VL = 1u << 31,
+    L7_ECX_AVX512VNNI = 1u << 11,
+    L7S1_EAX_AVXVNNI = 1u << 4,
     XCR0_SSE_AVX = 0x6,    /* XMM | YMM */
     XCR0_AVX512 = 0xe6     /* XMM | YMM | opmask | ZMM_Hi256 | Hi16_ZMM */
 };
@@ -66,12 +68,32 @@ bool zk_cpu_has_avx512(void) {
     return (read_xcr0() & XCR0_AVX512) == XCR0_AVX512;
 }
 
-#else /* not x86: kernels_avx2.c / kernels_avx512.c are not compiled */
+/* AVX-512 (as above: F, BW, VL, DQ and the OS ZMM state) plus AVX512_VNNI, leaf 7 ECX bit 11. */
+bool zk_cpu_has_avx512vnni(void) {
+    uint32_t a, b, c, d;
+    if (!zk_cpu_has_avx512() || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    return (c & L7_ECX_AVX512VNNI) != 0;
+}
+
+/* AVX2 (as above, with the OS YMM state) plus AVX-VNNI, leaf 7 sub-leaf 1 EAX bit 4. Leaf 7
+ * sub-leaf 0 EAX is the highest sub-leaf the CPU has. */
+bool zk_cpu_has_avxvnni(void) {
+    uint32_t a, b, c, d;
+    if (!zk_cpu_has_avx2() || !__get_cpuid_count(7, 0, &a, &b, &c, &d) || a < 1) return false;
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
+    return (a & L7S1_EAX_AVXVNNI) != 0;
+}
+
+#else /* not x86: kernels_avx2*.c / kernels_avxvnni*.c / kernels_avx512*.c are not compiled */
 
 bool zk_cpu_has_avx2(void) { return false; }
+bool zk_cpu_has_avxvnni(void) { return false; }
 bool zk_cpu_has_avx512(void) { return false; }
+bool zk_cpu_has_avx512vnni(void) { return false; }
 const zk_kernels *zk_avx2(void) { return NULL; }
+const zk_kernels *zk_avxvnni(void) { return NULL; }
 const zk_kernels *zk_avx512(void) { return NULL; }
+const zk_kernels *zk_avx512vnni(void) { return NULL; }
 
 #endif
 
@@ -120,9 +142,13 @@ static zk_kernels g_selected;
 
 static void select_once(void) {
     zk_kernels t = *zk_scalar();
-    /* later (wider) tables override earlier ones slot by slot */
+    /* later (wider) tables override earlier ones slot by slot: avx2 < avxvnni < avx512 < avx512vnni
+     * (the VNNI tables fill only the integer dots; the float dots and quantizers stay avx2's or
+     * avx512's) */
     if (zk_avx2() && zk_cpu_has_avx2()) overlay(&t, zk_avx2());
+    if (zk_avxvnni() && zk_cpu_has_avxvnni()) overlay(&t, zk_avxvnni());
     if (zk_avx512() && zk_cpu_has_avx512()) overlay(&t, zk_avx512());
+    if (zk_avx512vnni() && zk_cpu_has_avx512vnni()) overlay(&t, zk_avx512vnni());
     if (zk_neon() && zk_cpu_has_neon()) overlay(&t, zk_neon());
     if (zk_neondot() && zk_cpu_has_neondot()) overlay(&t, zk_neondot());
     g_selected = t;
