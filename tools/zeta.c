@@ -228,7 +228,8 @@ int cmd_run(int argc, char **argv) {
     if (res.n_reused || res.n_shifted)
         fprintf(stderr, "zeta: %u prompt tokens reused from the prompt cache, %u dropped by context shifts\n", res.n_reused,
                 res.n_shifted);
-    fprintf(stderr, "\nzeta: prompt %u tokens in %.1f ms (%.2f tokens/s); generation %u tokens in %.1f ms (%.2f tokens/s)\n",
+    fprintf(stderr, "\nzeta: context %u tokens, KV cache %.1f MiB\n", zeta_session_n_ctx(s), (double)zeta_session_kv_bytes(s) / 1048576.0);
+    fprintf(stderr, "zeta: prompt %u tokens in %.1f ms (%.2f tokens/s); generation %u tokens in %.1f ms (%.2f tokens/s)\n",
             res.n_prompt, res.prompt_ms, res.prompt_ms > 0 ? res.n_prompt * 1000.0 / res.prompt_ms : 0.0, res.n_generated,
             res.generate_ms, res.generate_ms > 0 ? res.n_generated * 1000.0 / res.generate_ms : 0.0);
 out:
@@ -282,6 +283,10 @@ int cmd_info(int argc, char **argv) {
     printf("%-22s %s\n", "tied embeddings", mi.tied_embeddings ? "yes" : "no");
     print_bytes("KV cache f16 at full ctx", zeta_model_kv_bytes(m, mi.n_ctx_train, ZETA_TYPE_F16));
     print_bytes("KV cache f32 at full ctx", zeta_model_kv_bytes(m, mi.n_ctx_train, ZETA_TYPE_F32));
+    if (mi.head_dim % 32 == 0) { /* the block types need whole blocks per head */
+        print_bytes("KV cache q8_0 at full ctx", zeta_model_kv_bytes(m, mi.n_ctx_train, ZETA_TYPE_Q8_0));
+        print_bytes("KV cache q4_0 at full ctx", zeta_model_kv_bytes(m, mi.n_ctx_train, ZETA_TYPE_Q4_0));
+    }
     printf("%-22s %u\n", "tensors", mi.n_tensors);
     printf("%-22s %s\n", "cpu kernels", zeta_cpu_kernels());
     if (tensors) {
