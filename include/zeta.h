@@ -225,6 +225,15 @@ ZETA_API uint32_t zeta_n_vocab(const zeta_model *model);
 /* ---------------------------------------------------------------------------------------------
  * Sessions.
  */
+/* RoPE scaling types (GGUF rope.scaling.type; llama.cpp --rope-scaling). YaRN follows llama.cpp's
+ * defaults: ext_factor 1, beta_fast 32, beta_slow 1, magnitude 1 + 0.1 ln(factor). */
+typedef enum zeta_rope_scaling {
+    ZETA_ROPE_SCALING_MODEL = 0,   /* whatever the model file says */
+    ZETA_ROPE_SCALING_NONE = 1,
+    ZETA_ROPE_SCALING_LINEAR = 2,
+    ZETA_ROPE_SCALING_YARN = 3
+} zeta_rope_scaling;
+
 typedef struct zeta_session_params {
     uint32_t n_ctx;           /* 0 = model's training context */
     int n_threads;            /* 0 = physical cores (CPU backend) */
@@ -233,9 +242,11 @@ typedef struct zeta_session_params {
     uint64_t seed;            /* sampler RNG seed (default 0x5eed) */
     uint32_t n_batch;         /* tokens per forward batch during prompt evaluation, default 512 */
     zeta_type kv_type_v;      /* V cache type; ZETA_TYPE_COUNT (the default) = the same as kv_type */
-    /* RoPE linear scaling override (llama.cpp --rope-freq-scale; 1/factor of --rope-scale): positions
+    /* RoPE scaling override (llama.cpp --rope-freq-scale; 1/factor of --rope-scale): positions
      * are multiplied by it, stretching the trained context by 1/rope_freq_scale. 0 = the model's. */
     float rope_freq_scale;
+    zeta_rope_scaling rope_scaling;  /* ZETA_ROPE_SCALING_MODEL (default): the file's type */
+    uint32_t yarn_orig_ctx;   /* YaRN: the original context; 0 = the file's (or its trained context) */
 } zeta_session_params;
 ZETA_API zeta_session_params zeta_session_params_default(void);
 

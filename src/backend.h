@@ -8,11 +8,16 @@
 
 #include "model.h"
 
+/* theta_i(pos) = pos * base^(-2i/n_rot) / freq_factors[i]; rotated by freq_scale * theta (linear),
+ * or YaRN's per-dimension mix of freq_scale * theta and theta (ext_factor != 0, ramp between
+ * corr_dims); cos and sin are multiplied by mscale (YaRN's magnitude correction, 1 otherwise). */
 typedef struct zeta_rope_params {
     uint32_t n_rot;
     zeta_rope_type mode;
     float base, freq_scale;
     const float *freq_factors;   /* n_rot/2 or NULL */
+    float ext_factor, mscale;
+    float corr_dims[2];
 } zeta_rope_params;
 
 typedef struct zeta_backend_ops zeta_backend_ops;

@@ -8,6 +8,7 @@
  * Every operation goes through the backend table; nothing here knows the hardware. */
 #include "forward.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,9 +39,33 @@ void fwd_buffers_free(fwd_buffers *b) {
     memset(b, 0, sizeof *b);
 }
 
-zeta_rope_params forward_rope_params(const struct zeta_model *m) {
+/* YaRN's correction range, as ggml_rope_yarn_corr_dims */
+static float yarn_corr_dim(int n_dims, uint32_t n_ctx_orig, float n_rot, float base) {
+    return (float)n_dims * logf((float)n_ctx_orig / (n_rot * 2.0f * 3.14159265358979323846f)) / (2.0f * logf(base));
+}
+
+zeta_rope_params forward_rope_params(const struct zeta_model *m, int scaling, float freq_scale, uint32_t orig_ctx) {
     const zeta_hparams *hp = &m->hp;
-    const zeta_rope_params rp = {hp->n_rot, m->arch->rope, hp->rope_base, hp->rope_freq_scale, m->rope_freqs};
+    zeta_rope_params rp = {hp->n_rot, m->arch->rope, hp->rope_base, hp->rope_freq_scale, m->rope_freqs, 0.0f, 1.0f, {0.0f, 0.0f}};
+    if (scaling == ZETA_ROPE_SCALING_MODEL) scaling = hp->rope_scaling;
+    if (freq_scale > 0.0f) rp.freq_scale = freq_scale;
+    if (scaling == ZETA_ROPE_SCALING_NONE) rp.freq_scale = 1.0f;
+    float attn = 1.0f;
+    if (scaling == ZETA_ROPE_SCALING_YARN) {
+        /* llama.cpp: ext_factor 1, beta_fast 32, beta_slow 1, attn_factor get_mscale(factor) cancelled
+         * by ggml's own 1 + 0.1 ln(factor) */
+        const float factor = 1.0f / rp.freq_scale;
+        const uint32_t n_orig = orig_ctx ? orig_ctx : hp->n_ctx_orig;
+        rp.ext_factor = 1.0f;
+        attn = (factor <= 1.0f ? 1.0f : 0.1f * logf(factor) + 1.0f) / (1.0f + 0.1f * logf(factor));
+        const float lo = floorf(yarn_corr_dim((int)hp->n_rot, n_orig, 32.0f, hp->rope_base));
+        const float hi = ceilf(yarn_corr_dim((int)hp->n_rot, n_orig, 1.0f, hp->rope_base));
+        rp.corr_dims[0] = lo > 0.0f ? lo : 0.0f;
+        rp.corr_dims[1] = hi < (float)(hp->n_rot - 1) ? hi : (float)(hp->n_rot - 1);
+        rp.mscale = attn * hp->rope_attn_factor * (1.0f + 0.1f * logf(1.0f / rp.freq_scale));
+    } else {
+        rp.mscale = attn * hp->rope_attn_factor;
+    }
     return rp;
 }
 

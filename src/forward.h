@@ -23,6 +23,8 @@ zeta_status forward_batch(const struct zeta_model *m, const zeta_rope_params *rp
                           zeta_error *err);
 
 /* RoPE parameters of the model's metadata (a session may override the frequency scale). */
-zeta_rope_params forward_rope_params(const struct zeta_model *m);
+/* scaling: ZETA_ROPE_SCALING_MODEL (the file's) or an override; freq_scale 0 = the file's factor;
+ * orig_ctx 0 = the file's original context (YaRN). */
+zeta_rope_params forward_rope_params(const struct zeta_model *m, int scaling, float freq_scale, uint32_t orig_ctx);
 
 #endif

@@ -131,7 +131,7 @@ static zeta_status read_hparams(struct zeta_model *m, const char *a, zeta_error 
     if ((st = get_f32(g, a, "attention.layer_norm_rms_epsilon", 0.0f, 1.0f, true, 1e-5f, &hp->norm_eps, err))) return st;
     if ((st = get_f32(g, a, "rope.freq_base", 1.0f, 1e12f, false, 10000.0f, &hp->rope_base, err))) return st;
 
-    /* rope scaling: none / linear (factor) ; yarn and others are not supported yet */
+    /* rope scaling: none / linear / yarn, with rope.scaling.factor (llama.cpp's reading) */
     char key[160];
     snprintf(key, sizeof key, "%s.rope.scaling.type", a);
     gguf_str stype = {0};
@@ -139,13 +139,23 @@ static zeta_status read_hparams(struct zeta_model *m, const char *a, zeta_error 
     if ((st = gguf_get_string(g, key, &stype, &found, err))) return st;
     float factor = 1.0f;
     bool linear = true;
+    hp->rope_scaling = ZETA_ROPE_SCALING_LINEAR;
     if (found) {
-        if (stype.n == 4 && !memcmp(stype.s, "none", 4)) linear = false;
+        if (stype.n == 4 && !memcmp(stype.s, "none", 4)) linear = false, hp->rope_scaling = ZETA_ROPE_SCALING_NONE;
         else if (stype.n == 6 && !memcmp(stype.s, "linear", 6)) linear = true;
+        else if (stype.n == 4 && !memcmp(stype.s, "yarn", 4)) linear = true, hp->rope_scaling = ZETA_ROPE_SCALING_YARN;
         else
-            return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "%s: rope scaling '%.*s' (key '%s') is not supported yet (supported: none, linear)",
+            return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "%s: rope scaling '%.*s' (key '%s') is not supported yet (supported: none, linear, yarn)",
                              g->path, (int)(stype.n > 32 ? 32 : stype.n), stype.s, key);
     }
+    if ((st = get_u32(g, a, "rope.scaling.original_context_length", 1, 1u << 24, false, hp->n_ctx_train, &hp->n_ctx_orig, err)))
+        return st;
+    if ((st = get_f32(g, a, "rope.scaling.attn_factor", 0.0f, 100.0f, false, 1.0f, &hp->rope_attn_factor, err))) return st;
+    float log_mul = 0.0f;
+    if ((st = get_f32(g, a, "rope.scaling.yarn_log_multiplier", -100.0f, 100.0f, false, 0.0f, &log_mul, err))) return st;
+    if (log_mul != 0.0f)
+        return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "%s: key '%s.rope.scaling.yarn_log_multiplier' (DeepSeek-style YaRN) is not supported yet",
+                         g->path, a);
     if (linear) {
         if ((st = get_f32(g, a, "rope.scaling.factor", 0.0f, 1024.0f, false, 0.0f, &factor, err))) return st;
         if (factor == 0.0f && (st = get_f32(g, a, "rope.scale_linear", 0.0f, 1024.0f, false, 0.0f, &factor, err))) return st;

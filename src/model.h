@@ -44,6 +44,9 @@ typedef struct zeta_hparams {
     uint32_t n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv;
     uint32_t head_dim_k, head_dim_v, n_ff, n_rot;
     float norm_eps, rope_base, rope_freq_scale;
+    int rope_scaling;          /* ZETA_ROPE_SCALING_NONE / _LINEAR / _YARN (zeta.h) */
+    uint32_t n_ctx_orig;       /* YaRN: rope.scaling.original_context_length (default n_ctx_train) */
+    float rope_attn_factor;    /* rope.scaling.attn_factor (default 1) */
 } zeta_hparams;
 
 struct zeta_model {

@@ -297,6 +297,11 @@ zeta_status zeta_session_new(const zeta_model *m, const zeta_session_params *par
                          ZETA_MAX_THREADS);
     if (p.n_ctx > (1u << 24))
         return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_new: n_ctx %u out of range (0..%u)", p.n_ctx, 1u << 24);
+    if (p.rope_scaling < ZETA_ROPE_SCALING_MODEL || p.rope_scaling > ZETA_ROPE_SCALING_YARN)
+        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_new: rope_scaling %d is not one of ZETA_ROPE_SCALING_*",
+                         (int)p.rope_scaling);
+    if (p.yarn_orig_ctx > (1u << 24))
+        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_new: yarn_orig_ctx %u out of range (0..%u)", p.yarn_orig_ctx, 1u << 24);
     if (!(p.rope_freq_scale >= 0.0f && p.rope_freq_scale <= 1.0f))
         return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_new: rope_freq_scale %g out of range (0 = the model's, or 0..1]",
                          (double)p.rope_freq_scale);
@@ -323,8 +328,7 @@ zeta_status zeta_session_new(const zeta_model *m, const zeta_session_params *par
     s->type_k = type_k;
     s->type_v = type_v;
     s->kv_bytes = kv_bytes;
-    s->rope = forward_rope_params(m);
-    if (p.rope_freq_scale > 0.0f) s->rope.freq_scale = p.rope_freq_scale;
+    s->rope = forward_rope_params(m, p.rope_scaling, p.rope_freq_scale, p.yarn_orig_ctx);
     atomic_init(&s->cancel, false);
     rng_seed(&s->rng, p.seed);
     zeta_backend_config cfg = {n_threads, n_ctx, type_k, type_v, n_batch};

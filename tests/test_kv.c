@@ -8,6 +8,7 @@
  *     unchanged;
  *   - KV types a model cannot use are refused with a message; KV bytes as computed. */
 #include "cpu/cpu_kv.h"
+#include "gguf_write.h"
 #include "quant.h"
 #include "zeta.h"
 #include "test.h"
@@ -202,7 +203,7 @@ static void shift_rotates_keys(void) {
     memset(&hp, 0, sizeof hp);
     hp.n_layer = 2, hp.n_head = 4, hp.n_head_kv = 2, hp.head_dim_k = 64, hp.head_dim_v = 64;
     enum { N = 100, ROW = 2 * 64 };
-    const zeta_rope_params rp = {64, ZETA_ROPE_NORM, 10000.0f, 1.0f, NULL};
+    const zeta_rope_params rp = {64, ZETA_ROPE_NORM, 10000.0f, 1.0f, NULL, 0.0f, 1.0f, {0.0f, 0.0f}};
     float *raw = malloc(sizeof(float) * N * ROW), *roped = malloc(sizeof(float) * N * ROW), *want = malloc(sizeof(float) * ROW);
     float *got = malloc(sizeof(float) * ROW), *q = malloc(sizeof(float) * 4 * 64), *o = malloc(sizeof(float) * 4 * 64);
     for (int t = 0; t < 4; t++) {
@@ -409,6 +410,60 @@ static void kv_types_and_sizes(void) {
     zeta_model_free(zoo);
 }
 
+/* rope.scaling.type = "yarn" in the file gives the logits of the session override on the plain file
+ * (the override path is checked against llama-perplexity in tests/test_perplexity.sh), and differs
+ * from linear scaling. */
+static void yarn_from_metadata(void) {
+    gguf_file *g = NULL;
+    zeta_error err;
+    if (gguf_open(ZOO, true, &g, &err) != ZETA_OK) { T_CHECKF(0, "%s", err.message); return; }
+    gguf_writer *w = NULL;
+    T_CHECK(gguf_writer_new(&w, &err) == ZETA_OK);
+    bool ok = true;
+    for (uint64_t i = 0; i < g->n_kv && ok; i++)
+        if (strcmp(g->kv[i].key, "general.alignment") != 0) ok = gguf_writer_add_kv(w, &g->kv[i], &err) == ZETA_OK;
+    ok = ok && gguf_writer_add_string(w, "llama.rope.scaling.type", "yarn", &err) == ZETA_OK;
+    ok = ok && gguf_writer_add_f32(w, "llama.rope.scaling.factor", 4.0f, &err) == ZETA_OK;
+    ok = ok && gguf_writer_add_u32(w, "llama.rope.scaling.original_context_length", 2048, &err) == ZETA_OK;
+    for (uint64_t i = 0; i < g->n_tensors && ok; i++) {
+        const gguf_tensor *t = &g->tensors[i];
+        ok = gguf_writer_add_tensor(w, t->name, t->n_dims, t->ne, t->type, t->data, t->n_bytes, &err) == ZETA_OK;
+    }
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/zeta-test-yarn-%ld.gguf", (long)getpid());
+    ok = ok && gguf_writer_write_file(w, path, &err) == ZETA_OK;
+    T_CHECKF(ok, "%s", err.message);
+    gguf_writer_free(w);
+    gguf_close(g);
+    zeta_model *plain = load(ZOO), *yarn = ok ? load(path) : NULL;
+    if (getenv("ZETA_KEEP_YARN")) printf("    kept %s\n", path); else remove(path);
+    if (!plain || !yarn) { T_CHECK(0); zeta_model_free(plain); zeta_model_free(yarn); return; }
+    zeta_token toks[300];
+    for (int i = 0; i < 300; i++) toks[i] = (zeta_token)(1 + (i * 131) % 500);
+    zeta_session_params sp = zeta_session_params_default();
+    sp.n_threads = 2, sp.kv_type = ZETA_TYPE_F32, sp.n_ctx = 512;
+    zeta_session *a = NULL, *b = NULL, *c = NULL;
+    T_CHECK(zeta_session_new(yarn, &sp, &a, &err) == ZETA_OK);
+    sp.rope_scaling = ZETA_ROPE_SCALING_YARN, sp.rope_freq_scale = 0.25f, sp.yarn_orig_ctx = 2048;
+    T_CHECK(zeta_session_new(plain, &sp, &b, &err) == ZETA_OK);
+    sp.rope_scaling = ZETA_ROPE_SCALING_LINEAR;
+    T_CHECK(zeta_session_new(plain, &sp, &c, &err) == ZETA_OK);
+    if (a && b && c) {
+        T_CHECKF(zeta_session_eval(a, toks, 300, &err) == ZETA_OK, "%s", err.message);
+        T_CHECKF(zeta_session_eval(b, toks, 300, &err) == ZETA_OK, "%s", err.message);
+        T_CHECKF(zeta_session_eval(c, toks, 300, &err) == ZETA_OK, "%s", err.message);
+        size_t n;
+        const float *la = zeta_session_logits(a, &n), *lb = zeta_session_logits(b, &n), *lc = zeta_session_logits(c, &n);
+        T_CHECK(memcmp(la, lb, n * sizeof(float)) == 0);
+        T_CHECKF(max_diff(la, lc, n) > 1e-3f, "YaRN and linear scaling gave the same logits (%g)", (double)max_diff(la, lc, n));
+    }
+    sp.rope_scaling = (zeta_rope_scaling)7;
+    zeta_session *d = NULL;
+    T_CHECK(zeta_session_new(plain, &sp, &d, &err) == ZETA_ERR_INVALID_ARGUMENT && strstr(err.message, "rope_scaling"));
+    zeta_session_free(a), zeta_session_free(b), zeta_session_free(c);
+    zeta_model_free(plain), zeta_model_free(yarn);
+}
+
 int main(void) {
     T_RUN(attention_matches_float64);
     T_RUN(shift_equals_fresh_session);
@@ -417,5 +472,6 @@ int main(void) {
     T_RUN(context_shift_generation);
     T_RUN(save_load_round_trip);
     T_RUN(kv_types_and_sizes);
+    T_RUN(yarn_from_metadata);
     return t_done();
 }

@@ -37,6 +37,9 @@ check "perplexity zoo-F32 c4096 KV f32" tests/data/models/zoo-F32.gguf tests/dat
     $G/zeta-made.zoo-F32.war-and-peace-head-c4096-chunks2.fa-off-kv-f32.json 0.001 --chunks 2
 check "perplexity zoo-F32 c4096 KV q8_0" tests/data/models/zoo-F32.gguf tests/data/war-and-peace-head.txt 4096 \
     $G/zeta-made.zoo-F32.war-and-peace-head-c4096-chunks2.fa-on-kv-q8_0.json 0.001 --chunks 2 -ctk q8_0
+# YaRN (factor 4 over zoo's 2048) at 8192 tokens; linear scaling gives 2262.89 on the same window
+check "perplexity zoo-F32 c8192 YaRN x4" tests/data/models/zoo-F32.gguf tests/data/war-and-peace-head.txt 8192 \
+    $G/zeta-made.zoo-F32.war-and-peace-head-c8192-chunks1.yarn4.fa-off-kv-f32.json 0.001 --chunks 1 --rope-scaling yarn --rope-scale 4
 if [ "${ZETA_LONG_TESTS:-0}" = 1 ]; then
     S=../shared
     M30=$BUILD/models   # zeta-demo-30m-{Q8_0,Q4_0,Q4_K_M}.gguf made by tests/test_goldens.sh (zeta quantize)

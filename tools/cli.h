@@ -18,6 +18,7 @@ bool arg_float(const char *opt, const char *val, double lo, double hi, double *o
 /* "f16" / "f32" -> type */
 bool arg_kv_type(const char *opt, const char *val, zeta_type *out);
 bool arg_rope_scale(const char *opt, const char *val, float *out);
+bool arg_rope_scaling(const char *opt, const char *val, zeta_rope_scaling *out);
 /* the value of option argv[*i] (advances *i); NULL after printing an error if missing */
 const char *arg_value(int argc, char **argv, int *i);
 

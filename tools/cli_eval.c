@@ -53,6 +53,8 @@ int cmd_perplexity(int argc, char **argv) {
         else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "-ctk")) { if (!arg_kv_type(a, v, &sp.kv_type)) return 2; }
         else if (!strcmp(a, "--cache-type-v") || !strcmp(a, "-ctv")) { if (!arg_kv_type(a, v, &sp.kv_type_v)) return 2; }
         else if (!strcmp(a, "--rope-freq-scale") || !strcmp(a, "--rope-scale")) { if (!arg_rope_scale(a, v, &sp.rope_freq_scale)) return 2; }
+        else if (!strcmp(a, "--rope-scaling")) { if (!arg_rope_scaling(a, v, &sp.rope_scaling)) return 2; }
+        else if (!strcmp(a, "--yarn-orig-ctx")) { if (!arg_int(a, v, 1, 1 << 24, &l)) return 2; sp.yarn_orig_ctx = (uint32_t)l; }
         else return die("perplexity: unknown option '%s'", a);
     }
     if (!model || !file) return die("perplexity: need -m MODEL and -f TEXT");
@@ -188,6 +190,8 @@ int cmd_logits(int argc, char **argv) {
         else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "-ctk")) { if (!arg_kv_type(a, v, &sp.kv_type)) return 2; }
         else if (!strcmp(a, "--cache-type-v") || !strcmp(a, "-ctv")) { if (!arg_kv_type(a, v, &sp.kv_type_v)) return 2; }
         else if (!strcmp(a, "--rope-freq-scale") || !strcmp(a, "--rope-scale")) { if (!arg_rope_scale(a, v, &sp.rope_freq_scale)) return 2; }
+        else if (!strcmp(a, "--rope-scaling")) { if (!arg_rope_scaling(a, v, &sp.rope_scaling)) return 2; }
+        else if (!strcmp(a, "--yarn-orig-ctx")) { if (!arg_int(a, v, 1, 1 << 24, &l)) return 2; sp.yarn_orig_ctx = (uint32_t)l; }
         else return die("logits: unknown option '%s'", a);
     }
     if (!model || !file || !outp) return die("logits: need -m MODEL, -f PROMPT_FILE and -o OUT.json");

@@ -72,6 +72,17 @@ bool arg_rope_scale(const char *opt, const char *val, float *out) {
     return true;
 }
 
+bool arg_rope_scaling(const char *opt, const char *val, zeta_rope_scaling *out) {
+    if (!strcmp(val, "none")) *out = ZETA_ROPE_SCALING_NONE;
+    else if (!strcmp(val, "linear")) *out = ZETA_ROPE_SCALING_LINEAR;
+    else if (!strcmp(val, "yarn")) *out = ZETA_ROPE_SCALING_YARN;
+    else {
+        die("%s: '%s' is not a RoPE scaling type (none, linear, yarn)", opt, val);
+        return false;
+    }
+    return true;
+}
+
 const char *arg_value(int argc, char **argv, int *i) {
     if (*i + 1 >= argc) {
         die("option %s needs a value", argv[*i]);
@@ -150,6 +161,8 @@ static const char *run_help =
     "  -ctk, --cache-type-k T  K cache type: f16 (default), f32, q8_0, q4_0 (also V, unless -ctv)\n"
     "  -ctv, --cache-type-v T  V cache type (default: as K)\n"
     "  --rope-scale N          RoPE linear scaling: stretch the trained context N times (also --rope-freq-scale 1/N)\n"
+    "  --rope-scaling T        none, linear or yarn (default: the model's)\n"
+    "  --yarn-orig-ctx N       YaRN: the original context (default: the model's)\n"
     "  --context-shift         when the context is full, drop the older half of the tokens after --keep and go on\n"
     "  --keep N                tokens at the start a context shift keeps (default 0; BOS is always kept)\n"
     "  --prompt-cache FILE     load the session from FILE if it exists (its matching prompt prefix is not\n"
@@ -194,6 +207,8 @@ int cmd_run(int argc, char **argv) {
         else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "-ctk")) { if (!arg_kv_type(a, v, &sp.kv_type)) return 2; }
         else if (!strcmp(a, "--cache-type-v") || !strcmp(a, "-ctv")) { if (!arg_kv_type(a, v, &sp.kv_type_v)) return 2; }
         else if (!strcmp(a, "--rope-freq-scale") || !strcmp(a, "--rope-scale")) { if (!arg_rope_scale(a, v, &sp.rope_freq_scale)) return 2; }
+        else if (!strcmp(a, "--rope-scaling")) { if (!arg_rope_scaling(a, v, &sp.rope_scaling)) return 2; }
+        else if (!strcmp(a, "--yarn-orig-ctx")) { if (!arg_int(a, v, 1, 1 << 24, &l)) return 2; sp.yarn_orig_ctx = (uint32_t)l; }
         else return die("run: unknown option '%s' (see zeta run --help)", a);
     }
     if (!model) return die("run: -m MODEL is required (see zeta run --help)");

@@ -218,10 +218,16 @@ void cpu_rope_rows(float *x, int n_tok, int n_heads, int head_dim, int64_t pos0,
     for (int t = 0; t < n_tok; t++) {
         float theta = (float)(pos0 + (int64_t)t * step);
         for (uint32_t i = 0; i < half; i++) {
-            float ff = rp->freq_factors ? rp->freq_factors[i] : 1.0f;
-            float th = rp->freq_scale * (theta / ff);
-            cache[2 * i] = cosf(th);
-            cache[2 * i + 1] = sinf(th);
+            const float ff = rp->freq_factors ? rp->freq_factors[i] : 1.0f;
+            const float extrap = theta / ff;
+            float th = rp->freq_scale * extrap;
+            if (rp->ext_factor != 0.0f) { /* YaRN, as ggml's rope_yarn: ramp over the correction dims */
+                const float y = ((float)i - rp->corr_dims[0]) / fmaxf(0.001f, rp->corr_dims[1] - rp->corr_dims[0]);
+                const float mix = (1.0f - fminf(1.0f, fmaxf(0.0f, y))) * rp->ext_factor;
+                th = th * (1.0f - mix) + extrap * mix;
+            }
+            cache[2 * i] = cosf(th) * rp->mscale;
+            cache[2 * i + 1] = sinf(th) * rp->mscale;
             theta *= theta_scale;
         }
         for (int h = 0; h < n_heads; h++) {

@@ -376,8 +376,13 @@ void cpu_kv_attention(cpu_kv *kv, threadpool *pool, int il, const float *q, cons
     if (j.n_chunks > 1) merge_chunks(&j);
 }
 
-void cpu_kv_shift(cpu_kv *kv, uint32_t p0, uint32_t p1, int32_t delta, const zeta_rope_params *rp) {
+void cpu_kv_shift(cpu_kv *kv, uint32_t p0, uint32_t p1, int32_t delta, const zeta_rope_params *rpp) {
     const size_t row = (size_t)kv->n_head_kv * kv->dk;
+    /* the keys already carry the magnitude factor: rotate only (every angle is linear in the
+     * position, also with YaRN, so rotating by delta moves a key to pos + delta) */
+    zeta_rope_params r1 = *rpp;
+    r1.mscale = 1.0f;
+    const zeta_rope_params *rp = &r1;
     float *tmp = kv->rowbuf;
     for (uint32_t il = 0; il < kv->n_layer; il++) {
         for (uint32_t p = p0; p < p1; p++) {
