@@ -464,6 +464,56 @@ static void yarn_from_metadata(void) {
     zeta_model_free(plain), zeta_model_free(yarn);
 }
 
+/* resident set in KiB from /proc/self/statm, or -1 */
+static long rss_kib(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size = 0, res = -1;
+    if (!f) return -1;
+    if (fscanf(f, "%ld %ld", &size, &res) != 2) res = -1;
+    fclose(f);
+    return res < 0 ? -1 : res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* 10,000 generated tokens (calls of 1,000) in a 128-token context with context shift on: the
+ * session keeps going (many shifts), and the resident set after the first 2,000 tokens stays within
+ * 1 % (no allocation grows with the tokens). The sanitizer build runs it under the leak checker. */
+static void context_shift_10k_tokens_flat_memory(void) {
+    zeta_model *m = load("models/stories260K.gguf");
+    if (!m) { T_CHECK(0); return; }
+    zeta_session *s = session(m, ZETA_TYPE_F16, ZETA_TYPE_F16, 128);
+    zeta_generate_params gp = zeta_generate_params_default();
+    gp.sampler.temperature = 1.0f;
+    gp.context_shift = true;
+    gp.n_keep = 4;
+    zeta_error err;
+    zeta_generate_result r;
+    uint32_t total = 0, shifted = 0;
+    long warm = -1;
+    int calls = 0;
+    const char *prompt = "Once upon a time";
+    while (total < 10000 && calls < 2000) {
+        gp.max_tokens = 1000 - total % 1000; /* calls of up to 1,000 tokens */
+        if (zeta_generate(s, prompt, &gp, &r, &err) != ZETA_OK) { T_CHECKF(0, "%s", err.message); break; }
+        prompt = "";                /* continue after an EOS */
+        total += r.n_generated;
+        shifted += r.n_shifted;
+        calls++;
+        if (total >= 2000 && warm < 0) warm = rss_kib(); /* after two calls: every buffer has been used */
+        if (r.n_generated == 0) prompt = " The";
+    }
+    T_CHECKF(total >= 10000, "generated %u tokens in %d calls", total, calls);
+    T_CHECK(zeta_session_position(s) <= 128 && shifted > 10000 - 128);
+    const long end = rss_kib();
+    if (getenv("ZETA_TEST_VERBOSE")) printf("    rss %ld -> %ld KiB, %u tokens, %u shifted, %d calls\n", warm, end, total, shifted, calls);
+    if (warm > 0 && end > 0)
+        T_CHECKF(end <= warm + warm / 100, "resident set grew from %ld KiB to %ld KiB over %u tokens", warm, end, total);
+    zeta_session_stats st;
+    zeta_session_get_stats(s, &st);
+    T_CHECK(st.n_shifts > 100 && st.n_shifted == shifted);
+    zeta_session_free(s);
+    zeta_model_free(m);
+}
+
 int main(void) {
     T_RUN(attention_matches_float64);
     T_RUN(shift_equals_fresh_session);
@@ -473,5 +523,6 @@ int main(void) {
     T_RUN(save_load_round_trip);
     T_RUN(kv_types_and_sizes);
     T_RUN(yarn_from_metadata);
+    T_RUN(context_shift_10k_tokens_flat_memory);
     return t_done();
 }
