@@ -39,6 +39,9 @@ static void *worker(void *v) {
 #if defined(__x86_64__) || defined(__i386__)
                 __builtin_ia32_pause();
 #endif
+                /* past the usual gap between two jobs, let a thread that has real work run (more
+                 * threads than free cores: other sessions, other processes) */
+                if (spins > 2048 && (spins & 127) == 0) sched_yield();
                 continue;
             }
             pthread_mutex_lock(&p->mu);
@@ -112,11 +115,14 @@ void pool_run(threadpool *p, pool_fn fn, void *arg) {
         pthread_mutex_unlock(&p->mu);
     }
     fn(arg, 0, p->n);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
+    /* wait for the workers: spin briefly, then yield so a worker that lost its core can finish */
+    for (int spins = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; spins++) {
 #if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#else
-        sched_yield();
+        if (spins < 2048) {
+            __builtin_ia32_pause();
+            continue;
+        }
 #endif
+        sched_yield();
     }
 }
