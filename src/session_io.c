@@ -29,6 +29,7 @@ typedef struct state_header {
     uint32_t version, bom;
     uint32_t n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim_k, head_dim_v;
     uint32_t type_k, type_v, has_logits;
+    float rope_freq_scale, rope_ext_factor, rope_mscale, rope_pad; /* the keys were rotated with these */
     uint64_t n_params, weight_bytes;   /* the model (a cheap fingerprint) */
     uint64_t kv_pos_bytes;             /* one position, all layers, K and V */
     uint64_t n_tokens;
@@ -50,6 +51,9 @@ static void fill_header(const zeta_session *s, state_header *h) {
     h->type_k = (uint32_t)s->type_k;
     h->type_v = (uint32_t)s->type_v;
     h->has_logits = s->has_logits;
+    h->rope_freq_scale = s->rope.freq_scale;
+    h->rope_ext_factor = s->rope.ext_factor;
+    h->rope_mscale = s->rope.mscale;
     h->n_params = m->n_params;
     h->weight_bytes = m->weight_bytes;
     h->kv_pos_bytes = (uint64_t)s->be.ops->kv_pos_bytes(s->be.ctx) * m->hp.n_layer;
@@ -137,6 +141,13 @@ zeta_status zeta_session_load(zeta_session *s, const char *path, zeta_error *err
         const char *a = zeta_type_name((zeta_type)h.type_k), *b = zeta_type_name((zeta_type)h.type_v);
         st = zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_load: '%s' has a KV cache of K %s / V %s; this session's is %s / %s",
                        path, a ? a : "?", b ? b : "?", zeta_type_name(s->type_k), zeta_type_name(s->type_v));
+        goto out;
+    }
+    if (h.rope_freq_scale != want.rope_freq_scale || h.rope_ext_factor != want.rope_ext_factor || h.rope_mscale != want.rope_mscale) {
+        st = zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT,
+                       "zeta_session_load: '%s' was saved with RoPE scaling (freq scale %g%s); this session uses freq scale %g%s", path,
+                       (double)h.rope_freq_scale, h.rope_ext_factor != 0.0f ? ", YaRN" : "", (double)want.rope_freq_scale,
+                       want.rope_ext_factor != 0.0f ? ", YaRN" : "");
         goto out;
     }
     if (h.has_logits > 1 || h.n_tokens > s->n_ctx) {

@@ -360,6 +360,14 @@ static void save_load_round_trip(void) {
     T_CHECK(zeta_session_load(c, path, &err) == ZETA_ERR_INVALID_ARGUMENT && strstr(err.message, "KV cache"));
     T_CHECK(zeta_session_position(c) == 5);
     T_CHECK(zeta_session_load(small, path, &err) == ZETA_ERR_CONTEXT_FULL);
+    {   /* keys rotated with another RoPE scaling are refused */
+        zeta_session_params sp = zeta_session_params_default();
+        sp.kv_type = ZETA_TYPE_Q8_0, sp.kv_type_v = ZETA_TYPE_F16, sp.n_ctx = 128, sp.rope_freq_scale = 0.5f;
+        zeta_session *r = NULL;
+        T_CHECK(zeta_session_new(m, &sp, &r, &err) == ZETA_OK);
+        T_CHECK(zeta_session_load(r, path, &err) == ZETA_ERR_INVALID_ARGUMENT && strstr(err.message, "RoPE"));
+        zeta_session_free(r);
+    }
     FILE *f = fopen(path, "r+b");
     if (f) {
         fseek(f, 0, SEEK_END);
