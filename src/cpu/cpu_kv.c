@@ -60,10 +60,10 @@ zeta_status cpu_kv_init(cpu_kv *kv, const zeta_hparams *hp, uint32_t n_ctx, zeta
     kv->n_threads = n_threads;
     kv->max_chunks = 2 * n_threads;
     const size_t group = kv->n_head / kv->n_head_kv;
-    /* per thread: converted queries | scores | one V row in f32 | accumulators | m, l, f */
+    /* per thread: converted queries | scores | one V row in f32 | accumulators | m, l */
     kv->scratch_bytes = align64(group * kv->q_head) + align64(sizeof(float) * group * CPU_KV_TILE) +
                         align64(sizeof(float) * kv->dv) + align64(sizeof(float) * group * kv->dv) +
-                        align64(sizeof(float) * 3 * group);
+                        align64(sizeof(float) * 2 * group);
     kv->k = calloc(kv->n_layer, sizeof *kv->k);
     kv->v = calloc(kv->n_layer, sizeof *kv->v);
     kv->scratch = zeta_malloc_array((size_t)n_threads, kv->scratch_bytes + 64);
@@ -75,9 +75,9 @@ zeta_status cpu_kv_init(cpu_kv *kv, const zeta_hparams *hp, uint32_t n_ctx, zeta
     if (kv->qb > 16) kv->qb = 16;
     {
         const size_t R = (size_t)kv->qb * group, T = CPU_KV_TILE;
-        /* Q rows | K tile f32 | scores | V tile transposed | P V | accumulators | m, l, f */
+        /* Q rows | K tile f32 | scores | V tile transposed | P V | accumulators | m, l */
         kv->block_bytes = align64(sizeof(float) * R * kv->dk) + align64(sizeof(float) * T * kv->dk) + align64(sizeof(float) * R * T) +
-                          align64(sizeof(float) * kv->dv * T) + 2 * align64(sizeof(float) * R * kv->dv) + align64(sizeof(float) * 3 * R) +
+                          align64(sizeof(float) * kv->dv * T) + 2 * align64(sizeof(float) * R * kv->dv) + align64(sizeof(float) * 2 * R) +
                           align64(sizeof(float) * kv->dv);
     }
     kv->block_scratch = zeta_malloc_array((size_t)n_threads, kv->block_bytes + 64);
@@ -137,6 +137,23 @@ static void load_row(const cpu_kv *kv, zeta_type t, const uint8_t *src, float *d
     }
 }
 
+/* Merges one tile into a query row's running softmax: s[0..n) holds the tile's exp(score - mt) with
+ * sum lt (from the softmax kernel). Either the accumulator is rescaled to the new maximum, or the
+ * tile's weights are scaled down to the running one, so afterwards acc += sum_i s[i] V[i] is right. */
+static void online_merge(float *m, float *l, float *acc, int dv, float *s, int n, float mt, float lt) {
+    if (*m == -INFINITY) {
+        *m = mt, *l = lt;
+    } else if (mt > *m) {
+        const float r = expf(*m - mt);
+        for (int d = 0; d < dv; d++) acc[d] *= r;
+        *l = *l * r + lt, *m = mt;
+    } else {
+        const float f = expf(mt - *m);
+        for (int i = 0; i < n; i++) s[i] *= f;
+        *l += lt * f;
+    }
+}
+
 typedef struct att_job {
     cpu_kv *kv;
     int il, n_tok, n_chunks;
@@ -156,7 +173,7 @@ static void att_worker(void *arg, int ith, int nth) {
     float *vt = (float *)(sp += align64(sizeof(float) * (size_t)group * CPU_KV_TILE));
     float *acc = (float *)(sp += align64(sizeof(float) * (size_t)dv));
     float *mlf = (float *)(sp += align64(sizeof(float) * (size_t)group * dv));
-    float *m = mlf, *l = mlf + group, *f = mlf + 2 * group;
+    float *m = mlf, *l = mlf + group;
     const void *qp[256];
     const zk_vec_dot_fn dot = kv->kern->vec_dot[kv->tk];
     const zk_softmax_fn softmax = kv->math->softmax;
@@ -188,17 +205,7 @@ static void att_worker(void *arg, int ith, int nth) {
             for (int g = 0; g < group; g++) {
                 float mt;
                 const float lt = (float)softmax(s + g * CPU_KV_TILE, n, scale, &mt);
-                if (m[g] == -INFINITY) {
-                    m[g] = mt, l[g] = lt, f[g] = 1.0f;
-                } else if (mt > m[g]) {
-                    const float r = expf(m[g] - mt);
-                    float *a = acc + (size_t)g * dv;
-                    for (int d = 0; d < dv; d++) a[d] *= r;
-                    l[g] = l[g] * r + lt, m[g] = mt, f[g] = 1.0f;
-                } else {
-                    f[g] = expf(mt - m[g]);
-                    l[g] += lt * f[g];
-                }
+                online_merge(&m[g], &l[g], acc + (size_t)g * dv, dv, s + g * CPU_KV_TILE, n, mt, lt);
             }
             const uint8_t *vr = V + (size_t)p0 * kv->v_pos + (size_t)kvh * kv->v_head;
             for (int i = 0; i < n; i++, vr += kv->v_pos) {
@@ -207,7 +214,7 @@ static void att_worker(void *arg, int ith, int nth) {
                     load_row(kv, kv->tv, vr, vt, dv);
                     vf = vt;
                 }
-                for (int g = 0; g < group; g++) axpy(dv, s[g * CPU_KV_TILE + i] * f[g], vf, acc + (size_t)g * dv);
+                for (int g = 0; g < group; g++) axpy(dv, s[g * CPU_KV_TILE + i], vf, acc + (size_t)g * dv);
             }
         }
         if (nc == 1) {
@@ -243,7 +250,7 @@ static void att_block_worker(void *arg, int ith, int nth) {
     float *O = (float *)(sp += align64(sizeof(float) * (size_t)dv * T));
     float *acc = (float *)(sp += align64(sizeof(float) * (size_t)RMAX * dv));
     float *mlf = (float *)(sp += align64(sizeof(float) * (size_t)RMAX * dv));
-    float *vrow = (float *)(sp += align64(sizeof(float) * 3 * (size_t)RMAX));
+    float *vrow = (float *)(sp += align64(sizeof(float) * 2 * (size_t)RMAX));
     float *m = mlf, *l = mlf + RMAX;
     const zk_softmax_fn softmax = kv->math->softmax;
     const uint8_t *K = kv->k[j->il], *V = kv->v[j->il];
@@ -292,18 +299,7 @@ static void att_block_worker(void *arg, int ith, int nth) {
                 float mt;
                 const float lt = (float)softmax(sr, nv, scale, &mt);
                 for (int i = nv; i < n; i++) sr[i] = 0.0f;
-                if (m[r] == -INFINITY) {
-                    m[r] = mt, l[r] = lt;
-                } else if (mt > m[r]) {
-                    const float rr = expf(m[r] - mt);
-                    float *a = acc + (size_t)r * dv;
-                    for (int d = 0; d < dv; d++) a[d] *= rr;
-                    l[r] = l[r] * rr + lt, m[r] = mt;
-                } else {
-                    const float ff = expf(mt - m[r]);
-                    for (int i = 0; i < nv; i++) sr[i] *= ff;
-                    l[r] += lt * ff;
-                }
+                online_merge(&m[r], &l[r], acc + (size_t)r * dv, dv, sr, nv, mt, lt);
             }
             /* Vt[d][i] = V[p0 + i][d]; O[r][d] = sum_i S[r][i] V[i][d]; acc += O */
             const uint8_t *vt = V + (size_t)p0 * kv->v_pos + (size_t)kvh * kv->v_head;
