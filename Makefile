@@ -27,6 +27,10 @@ ifeq ($(SAN),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
 endif
+ifeq ($(SAN),fuzz)
+CFLAGS   += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+endif
 LDLIBS   += -lm -lpthread
 
 # every src/cpu/kernels_<isa>*.c file is one ISA, compiled with FLAGS_<isa>; only the ISAs of the
@@ -55,11 +59,30 @@ FLAGS_avxvnni := $(FLAGS_avx2) -mavxvnni
 DATA_GZ  := $(shell find tests/data -name '*.gz' 2>/dev/null)
 DATA     := $(DATA_GZ:.gz=)
 
-TOOL_SRC := $(wildcard tools/*.c)
+# `zeta serve` needs libmicrohttpd and jansson (Debian/Ubuntu: libmicrohttpd-dev libjansson-dev). They
+# are looked up with pkg-config for native builds; without them (or with SERVER=0, or in a cross
+# build) the CLI is built without the server and `zeta serve` says how to get it.
+SERVER ?= auto
+ifeq ($(SERVER),auto)
+ifneq (,$(findstring $(shell uname -m),$(ARCH)))
+SERVER := $(shell pkg-config --exists libmicrohttpd jansson 2>/dev/null && echo 1 || echo 0)
+else
+SERVER := 0
+endif
+endif
+SERVE_SRC := $(wildcard tools/server/*.c)
+TOOL_SRC  := $(wildcard tools/*.c)
+TOOL_OBJ   = $(TOOL_SRC:%.c=$(BUILD)/%.o)
+ifeq ($(SERVER),1)
+TOOL_SRC  += $(SERVE_SRC)
+TOOL_OBJ  += $(BUILD)/tools/serve_page_gen.o
+SERVE_LIBS := $(shell pkg-config --libs libmicrohttpd jansson)
+$(BUILD)/tools/%.o: CPPFLAGS += -DZETA_HAVE_SERVER=1 -Itools $(shell pkg-config --cflags libmicrohttpd jansson)
+endif
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib data test sanitize-test test-arm64 install clean
+.PHONY: all lib data test sanitize-test test-arm64 install clean fuzz fuzz-bins
 .SECONDARY:
 all: lib $(BUILD)/zeta $(TEST_BIN) data
 
@@ -93,8 +116,17 @@ $(BUILD)/libzeta.so: $(LIB_OBJ)
 	ln -sf libzeta.so.$(VERSION) $(BUILD)/libzeta.so.$(SOMAJOR)
 	ln -sf libzeta.so.$(VERSION) $@
 
-$(BUILD)/zeta: $(TOOL_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libzeta.a
-	$(CC) $(LDFLAGS) -o $@ $(TOOL_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libzeta.a $(LDLIBS)
+$(BUILD)/zeta: $(TOOL_OBJ) $(BUILD)/libzeta.a
+	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(BUILD)/libzeta.a $(SERVE_LIBS) $(LDLIBS)
+
+# the chat page, compiled into the binary as a byte array
+$(BUILD)/tools/serve_page_gen.c: tools/serve_page.html
+	@mkdir -p $(dir $@)
+	{ echo '/* generated from tools/serve_page.html by the Makefile */'; echo 'const char serve_page_html[] = {'; \
+	  od -An -v -tx1 $< | sed -e 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; echo '0};'; \
+	  echo 'const unsigned long serve_page_len = sizeof serve_page_html - 1;'; } > $@.tmp && mv $@.tmp $@
+$(BUILD)/tools/serve_page_gen.o: $(BUILD)/tools/serve_page_gen.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libzeta.a
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libzeta.a $(LDLIBS)
@@ -130,9 +162,35 @@ install: lib $(BUILD)/zeta
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' zeta.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/zeta.pc
 
 clean:
-	rm -rf build build-san build-arm64
+	rm -rf build build-san build-arm64 build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(BUILD)/%.d) $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.d)
+# Fuzzing. tests/fuzz/fuzz_<target>.c each define LLVMFuzzerTestOneInput. Every build links them
+# with tests/fuzz/replay_main.c into $(BUILD)/fuzz/replay_<target>, and the test suite replays each
+# corpus file of tests/fuzz/corpus/<target>/ through them (tests/test_fuzz_replay.sh), so any
+# compiler catches regressions. `make fuzz` builds them with clang's libFuzzer + ASan/UBSan in
+# build-fuzz/ and runs each for FUZZ_SECONDS (new inputs go to build-fuzz/corpus/<target>/).
+FUZZ_TARGETS := gguf tokenizer $(if $(wildcard src/chat.c),chat) $(if $(filter 1,$(SERVER)),request)
+FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
+FUZZ_SECONDS ?= 60
+all: $(FUZZ_REPLAY)
+$(BUILD)/tests/fuzz/fuzz_request.o: CPPFLAGS += -Itools/server $(shell pkg-config --cflags jansson 2>/dev/null)
+$(BUILD)/fuzz/replay_request $(BUILD)/fuzz/fuzz_request: $(BUILD)/tools/server/serve_req.o
+FUZZ_LIBS_request = $(BUILD)/tools/server/serve_req.o $(shell pkg-config --libs jansson 2>/dev/null)
+$(BUILD)/fuzz/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay_main.o $(BUILD)/libzeta.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/tests/fuzz/replay_main.o $(FUZZ_LIBS_$*) $(BUILD)/libzeta.a $(LDLIBS)
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/libzeta.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIBS_$*) $(BUILD)/libzeta.a $(LDLIBS)
+fuzz-bins: data $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang SAN=fuzz OPT=-O1 fuzz-bins
+	@for t in $(FUZZ_TARGETS); do mkdir -p build-fuzz/corpus/$$t build-fuzz/crashes/$$t; \
+	  echo "== fuzz_$$t: $(FUZZ_SECONDS) s"; \
+	  build-fuzz/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+	    -artifact_prefix=build-fuzz/crashes/$$t/ build-fuzz/corpus/$$t tests/fuzz/corpus/$$t || exit 1; done
+
+-include $(LIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(BUILD)/%.d) $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.d) $(wildcard $(BUILD)/tests/fuzz/*.d)
 
 # Benchmarks (never run by the tests): kernel GB/s per type and ISA, memory read bandwidth, and
 # the side-by-side suite against llama.cpp (LLAMA_BENCH=/path/to/llama-bench make bench).

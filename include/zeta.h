@@ -272,6 +272,12 @@ ZETA_API zeta_status zeta_session_rewind(zeta_session *s, size_t n_keep, zeta_er
 ZETA_API const zeta_token *zeta_session_tokens(const zeta_session *s, size_t *n);
 /* Any thread: makes the running (or next) eval/generate return ZETA_ERR_CANCELLED. */
 ZETA_API void zeta_session_cancel(zeta_session *s);
+/* Any thread: withdraws a zeta_session_cancel() that no eval/generate has consumed yet (a server
+ * whose client left just as its generation ended clears the request before the next one). */
+ZETA_API void zeta_session_cancel_clear(zeta_session *s);
+/* Re-seeds the session's sampler RNG, as zeta_session_params.seed does at creation (a per-request
+ * seed for reproducible sampling). */
+ZETA_API void zeta_session_set_seed(zeta_session *s, uint64_t seed);
 /* Context shift: forgets the n_discard tokens that follow the first n_keep and moves the later ones
  * back by n_discard positions; their cached keys are rotated to the new positions (RoPE), as
  * llama.cpp's context shift does. The logits after the last token are kept.
@@ -371,6 +377,41 @@ typedef struct zeta_generate_result {
 /* Continues the session: evaluates `prompt` after whatever the session holds, then samples. */
 ZETA_API zeta_status zeta_generate(zeta_session *s, const char *prompt, const zeta_generate_params *p,
                                    zeta_generate_result *result, zeta_error *err);
+
+/* ---------------------------------------------------------------------------------------------
+ * Chat templates. ZetaLm runs no Jinja: like llama.cpp, it recognises the common template families
+ * from the text of a model's tokenizer.chat_template and renders them in C, byte for byte as
+ * llama.cpp's llama_chat_apply_template does.
+ */
+typedef struct zeta_chat_message {
+    const char *role;         /* "system", "user" or "assistant" */
+    const char *content;      /* UTF-8 */
+} zeta_chat_message;
+
+/* The template names zeta_chat_apply accepts, comma-separated:
+ * "chatml, llama2, llama3, mistral, gemma, phi3, zephyr, deepseek". Each is exactly one of
+ * llama.cpp's built-in variants: llama2 is llama.cpp's llama2-sys-strip (Llama-2-chat's <<SYS>>
+ * format), mistral is mistral-v3, deepseek is deepseek3 (DeepSeek V3 / R1); the others have
+ * llama.cpp's names. Roles: system, user, assistant. */
+ZETA_API const char *zeta_chat_templates(void);
+/* The built-in template (one of zeta_chat_templates()) a Jinja template text is recognised as, by
+ * llama.cpp's detection rules in llama.cpp's order; NULL when llama.cpp would render it as none of
+ * ours (another family, or another variant of one of these, e.g. mistral-v7 or deepseek2), and for
+ * NULL text. */
+ZETA_API const char *zeta_chat_template_detect(const char *tmpl);
+/* zeta_chat_template_detect() of the model's tokenizer.chat_template; NULL when the model has no
+ * template or one we do not render (zeta serve and the examples then use "chatml"). */
+ZETA_API const char *zeta_model_chat_template(const zeta_model *model);
+/* The text that ends a turn in template `name` ("<|im_end|>" for chatml, ...), for use as a stop
+ * string when the model's vocabulary lacks it as a special token; NULL for an unknown name. */
+ZETA_API const char *zeta_chat_end_of_turn(const char *name);
+/* Renders `msgs` with template `name` into buf (NUL-terminated; *n_out = length without the NUL,
+ * cap counts bytes including it). add_assistant ends the text with the opening of an assistant turn
+ * so that the model writes the reply. The text has no leading BOS (tokenize it with
+ * ZETA_TOKENIZE_ADD_SPECIAL | ZETA_TOKENIZE_PARSE_SPECIAL). ZETA_ERR_INVALID_ARGUMENT: unknown
+ * template name, NULL role/content, or a role the template cannot express. */
+ZETA_API zeta_status zeta_chat_apply(const char *name, const zeta_chat_message *msgs, size_t n,
+                                     bool add_assistant, char *buf, size_t cap, size_t *n_out, zeta_error *err);
 
 /* ---------------------------------------------------------------------------------------------
  * Synthetic models: random weights at the shapes of real models, for benchmarks without downloads.

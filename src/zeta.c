@@ -440,6 +440,14 @@ void zeta_session_cancel(zeta_session *s) {
     if (session_ok(s)) atomic_store(&s->cancel, true);
 }
 
+void zeta_session_cancel_clear(zeta_session *s) {
+    if (session_ok(s)) atomic_store(&s->cancel, false);
+}
+
+void zeta_session_set_seed(zeta_session *s, uint64_t seed) {
+    if (session_ok(s)) rng_seed(&s->rng, seed);
+}
+
 void session_shift(zeta_session *s, size_t n_keep, size_t n_discard) {
     if (n_discard == 0) return;
     s->be.ops->kv_shift(s->be.ctx, (uint32_t)(n_keep + n_discard), (uint32_t)s->n_tokens, -(int32_t)n_discard, &s->rope);

@@ -200,6 +200,48 @@ static void cancel_and_context_full_leave_session_unchanged(void) {
 
 typedef struct collect { char buf[8192]; size_t len; int calls; int stop_after; bool bad_utf8; } collect;
 
+static bool on_text(void *user, const char *text, size_t len);
+
+/* zeta_session_cancel_clear withdraws a pending cancel; zeta_session_set_seed re-seeds the sampler
+ * so that one session repeats a sampled text exactly */
+static void cancel_clear_and_set_seed(void) {
+    zeta_model *m = load(STORIES);
+    if (!m) { T_CHECK(0); return; }
+    zeta_token toks[128];
+    tok(m, k_text, toks, 128);
+    zeta_session *s = session(m, 2, ZETA_TYPE_F16, 256);
+    zeta_error err;
+    zeta_session_cancel(s);
+    zeta_session_cancel_clear(s);
+    T_CHECK(zeta_session_eval(s, toks, 5, &err) == ZETA_OK);
+    zeta_session_cancel(s);
+    T_CHECK(zeta_session_eval(s, toks + 5, 1, &err) == ZETA_ERR_CANCELLED);
+    zeta_session_cancel_clear(NULL); /* NULL is ignored */
+    zeta_session_set_seed(NULL, 1);
+    zeta_generate_params gp = zeta_generate_params_default();
+    gp.max_tokens = 40;
+    gp.sampler.temperature = 1.0f;
+    gp.on_text = on_text;
+    collect a, b, c;
+    memset(&a, 0, sizeof a); memset(&b, 0, sizeof b); memset(&c, 0, sizeof c);
+    T_CHECK(zeta_session_rewind(s, 0, &err) == ZETA_OK);
+    zeta_session_set_seed(s, 99);
+    gp.user = &a;
+    T_CHECK(zeta_generate(s, "Once upon a time", &gp, NULL, &err) == ZETA_OK);
+    T_CHECK(zeta_session_rewind(s, 0, &err) == ZETA_OK);
+    zeta_session_set_seed(s, 99);
+    gp.user = &b;
+    T_CHECK(zeta_generate(s, "Once upon a time", &gp, NULL, &err) == ZETA_OK);
+    T_CHECK(zeta_session_rewind(s, 0, &err) == ZETA_OK);
+    zeta_session_set_seed(s, 100);
+    gp.user = &c;
+    T_CHECK(zeta_generate(s, "Once upon a time", &gp, NULL, &err) == ZETA_OK);
+    T_CHECKF(a.len > 20 && a.len == b.len && !memcmp(a.buf, b.buf, a.len), "same seed differs: '%s' vs '%s'", a.buf, b.buf);
+    T_CHECKF(a.len != c.len || memcmp(a.buf, c.buf, a.len), "seeds 99 and 100 gave the same text");
+    zeta_session_free(s);
+    zeta_model_free(m);
+}
+
 static bool valid_utf8(const char *s, size_t n) {
     size_t i = 0;
     while (i < n) {
@@ -387,6 +429,7 @@ int main(void) {
     T_RUN(batch_equals_single_token_and_threads_agree);
     T_RUN(rewind_and_reevaluate_gives_same_logits);
     T_RUN(cancel_and_context_full_leave_session_unchanged);
+    T_RUN(cancel_clear_and_set_seed);
     T_RUN(generate_seeds_limits_and_stop_strings);
     T_RUN(tokenize_detokenize_round_trip);
     T_RUN(api_misuse_returns_errors);

@@ -377,6 +377,16 @@ int cmd_tokenize(int argc, char **argv) {
 
 /* ------------------------------------------------------------------ main */
 
+#ifndef ZETA_HAVE_SERVER
+/* the server needs libmicrohttpd and jansson; the Makefile leaves it out when they are missing */
+int cmd_serve(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    return die("serve: this zeta was built without the server; install libmicrohttpd-dev and libjansson-dev "
+               "(Debian/Ubuntu) and rebuild with make");
+}
+#endif
+
 static void usage(FILE *f) {
     fprintf(f,
             "zeta %s — run GGUF language models\n"
@@ -389,6 +399,7 @@ static void usage(FILE *f) {
             "  quantize     convert a model to another weight type (as llama-quantize)\n"
             "  bench        measure prompt and generation speed (llama-bench style)\n"
             "  synth        write a random-weight model of a real model's shape\n"
+            "  serve        OpenAI-compatible HTTP server with a chat page\n"
             "  version      print the version\n",
             zeta_version_string());
 }
@@ -404,6 +415,7 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "quantize")) return cmd_quantize(argc - 1, argv + 1);
     if (!strcmp(c, "bench")) return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(c, "synth")) return cmd_synth(argc - 1, argv + 1);
+    if (!strcmp(c, "serve")) return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(c, "version") || !strcmp(c, "--version")) { printf("zeta %s (cpu kernels: %s)\n", zeta_version_string(), zeta_cpu_kernels()); return 0; }
     if (!strcmp(c, "-h") || !strcmp(c, "--help") || !strcmp(c, "help")) { usage(stdout); return 0; }
     usage(stderr);
