@@ -19,7 +19,9 @@
  *
  * Size queries: functions that fill a caller buffer take `cap` (elements) and report the number
  *   needed in `*n_out`; with a too-small `cap` they return ZETA_ERR_BUFFER_TOO_SMALL and write
- *   nothing. Pass cap = 0 to learn the size.
+ *   nothing. Pass cap = 0 to learn the size. Text: zeta_model_meta counts the terminating NUL in
+ *   *n_out; zeta_chat_apply reports the length without it (allocate *n_out + 1, as for snprintf);
+ *   zeta_detokenize and zeta_token_piece write no NUL.
  */
 #ifndef ZETA_H
 #define ZETA_H
@@ -235,7 +237,7 @@ typedef enum zeta_rope_scaling {
 } zeta_rope_scaling;
 
 typedef struct zeta_session_params {
-    uint32_t n_ctx;           /* 0 = model's training context */
+    uint32_t n_ctx;           /* 0 = the model's training context, at most 4096 */
     int n_threads;            /* 0 = physical cores (CPU backend) */
     zeta_type kv_type;        /* K cache type: ZETA_TYPE_F16 (default), F32, Q8_0 or Q4_0 (the block types
                                  need a head size that is a multiple of 32); also V's, see kv_type_v */
@@ -374,7 +376,11 @@ typedef struct zeta_generate_result {
     uint32_t n_shifted;       /* tokens dropped by context shifts during this call */
 } zeta_generate_result;
 
-/* Continues the session: evaluates `prompt` after whatever the session holds, then samples. */
+/* Continues the session: evaluates `prompt` after whatever the session holds, then samples.
+ * Not all-or-nothing: generated tokens stay in the session when a later step fails or is cancelled
+ * (result says how many); with reuse_prefix the tokens after the shared prefix are dropped before
+ * the prompt is evaluated, and with context_shift a shift may happen first, so an error or cancel
+ * during the prompt leaves the session holding the kept part (never anything inconsistent). */
 ZETA_API zeta_status zeta_generate(zeta_session *s, const char *prompt, const zeta_generate_params *p,
                                    zeta_generate_result *result, zeta_error *err);
 
