@@ -27,6 +27,10 @@ ifeq ($(SAN),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
 endif
+ifeq ($(SAN),thread)
+CFLAGS   += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=thread
+endif
 ifeq ($(SAN),fuzz)
 CFLAGS   += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
@@ -82,7 +86,7 @@ endif
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib data test sanitize-test test-arm64 install clean fuzz fuzz-bins
+.PHONY: all lib data test sanitize-test tsan-test test-arm64 install clean fuzz fuzz-bins
 .SECONDARY:
 all: lib $(BUILD)/zeta $(TEST_BIN) data
 
@@ -137,6 +141,14 @@ test: all
 sanitize-test:
 	$(MAKE) BUILD=build-san SAN=1 OPT=-O1 test
 
+# ThreadSanitizer on what runs threads: the thread pool (every test that evaluates with 2 threads),
+# the sessions used from several threads (examples/embed_in_app via test_sdk) and the server.
+TSAN_TESTS := test_e2e test_kv
+tsan-test:
+	$(MAKE) BUILD=build-tsan SAN=thread OPT=-O1 all
+	@BUILD=build-tsan TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ZETA_TESTS="$(TSAN_TESTS) test_server.sh test_sdk.sh" \
+		sh tests/run.sh
+
 # AArch64 under emulation (correctness, not speed): the kernel tests first on a CPU model without the
 # dot-product extension (the baseline NEON table is selected), then the C test binaries on qemu's
 # "max" CPU (dotprod: both NEON tables are tested against the scalar one). The golden scripts take
@@ -162,7 +174,7 @@ install: lib $(BUILD)/zeta
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' zeta.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/zeta.pc
 
 clean:
-	rm -rf build build-san build-arm64 build-fuzz
+	rm -rf build build-san build-arm64 build-fuzz build-tsan
 
 # Fuzzing. tests/fuzz/fuzz_<target>.c each define LLVMFuzzerTestOneInput. Every build links them
 # with tests/fuzz/replay_main.c into $(BUILD)/fuzz/replay_<target>, and the test suite replays each

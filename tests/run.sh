@@ -4,7 +4,7 @@
 # ZETA_EXEC, if set, is a command prefix for every test binary and for the scripts' zeta runs (e.g.
 # "qemu-aarch64 -L /usr/aarch64-linux-gnu" for a cross build; see `make test-arm64`).
 # ZETA_SKIP_SCRIPTS=1 runs only the C test binaries, not tests/test_*.sh (the goldens, which take
-# many minutes under emulation).
+# many minutes under emulation). ZETA_TESTS="test_a test_b.sh" runs only those.
 BUILD=${BUILD:-build}
 export ZETA_EXEC
 cd "$(dirname "$0")/.." || exit 1
@@ -13,6 +13,9 @@ log=$(mktemp)
 for t in "$BUILD"/tests/test_* tests/test_*.sh; do
     [ -f "$t" ] || continue
     case "$t" in *.o|*.d) continue;; esac
+    if [ -n "$ZETA_TESTS" ]; then # only these (names without directory)
+        case " $ZETA_TESTS " in *" $(basename "$t") "*) ;; *) continue;; esac
+    fi
     case "$t" in *.sh) [ "${ZETA_SKIP_SCRIPTS:-0}" = 1 ] && continue;; esac
     echo "== $(basename "$t")"
     case "$t" in *.sh) BUILD=$BUILD sh "$t" >"$log" 2>&1 ;; *) $ZETA_EXEC "$t" >"$log" 2>&1 ;; esac

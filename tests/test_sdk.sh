@@ -62,7 +62,7 @@ if ! command -v pkg-config >/dev/null 2>&1; then
 fi
 if [ ! -f "$MODEL" ]; then echo "skip - sdk install ($MODEL is missing)"; exit 0; fi
 
-# A sanitizer build's library references the ASan/UBSan runtimes; programs linked with it need the
+# A sanitizer build's library references the ASan/UBSan (or TSan) runtimes; programs linked with it need the
 # same -fsanitize flags (and `make install` must not rebuild anything without them).
 san=
 lib=$BUILD/libzeta.so
@@ -71,6 +71,7 @@ case "$syms" in *__asan_*) san=address ;; esac
 case "$syms" in *__ubsan_*) san=${san:+$san,}undefined ;; esac
 SANFLAGS=${san:+-fsanitize=$san}
 MAKESAN=${san:+SAN=1 OPT=-O1}
+case "$syms" in *__tsan_*) SANFLAGS=-fsanitize=thread; MAKESAN="SAN=thread OPT=-O1" ;; esac
 
 p=$tmp/prefix
 # shellcheck disable=SC2086  # MAKESAN is two words or none

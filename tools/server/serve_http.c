@@ -55,6 +55,9 @@ static bool peer_closed(struct MHD_Connection *c) {
     return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
+/* the methods a route takes, for the Allow header of a 405 (set before replying with one) */
+static _Thread_local const char *allow_for;
+
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *ctype, char *body, size_t len,
                              bool take) {
     struct MHD_Response *r =
@@ -64,7 +67,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
         return MHD_NO;
     }
     MHD_add_response_header(r, "Content-Type", ctype);
-    if (status == 405) MHD_add_response_header(r, "Allow", "GET, POST");
+    if (status == 405 && allow_for) MHD_add_response_header(r, "Allow", allow_for);
     if (status == 401) MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
     enum MHD_Result ok = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
@@ -372,6 +375,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         }
         const bool wants_post = cc->route == R_COMPLETIONS || cc->route == R_CHAT;
         if (wants_post ? !post : !get) {
+            allow_for = wants_post ? "POST" : "GET, HEAD";
             serve_error_set(&e, 405, "invalid_request_error", "method_not_allowed", NULL, "%.16s %s is not allowed; use %s",
                             method, url, wants_post ? "POST" : "GET");
             return reply_error(c, &e);
