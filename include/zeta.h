@@ -387,33 +387,42 @@ ZETA_API zeta_status zeta_generate(zeta_session *s, const char *prompt, const ze
 /* ---------------------------------------------------------------------------------------------
  * Chat templates. ZetaLm runs no Jinja: like llama.cpp, it recognises the common template families
  * from the text of a model's tokenizer.chat_template and renders them in C, byte for byte as
- * llama.cpp's llama_chat_apply_template does.
+ * llama.cpp's llama_chat_apply_template does. The names are llama.cpp's own built-in names (those
+ * of its --chat-template NAME), each rendering exactly what llama.cpp renders under that name.
  */
 typedef struct zeta_chat_message {
     const char *role;         /* "system", "user" or "assistant" */
     const char *content;      /* UTF-8 */
 } zeta_chat_message;
 
-/* The template names zeta_chat_apply accepts, comma-separated:
- * "chatml, llama2, llama3, mistral, gemma, phi3, zephyr, deepseek". Each is exactly one of
- * llama.cpp's built-in variants: llama2 is llama.cpp's llama2-sys-strip (Llama-2-chat's <<SYS>>
- * format), mistral is mistral-v3, deepseek is deepseek3 (DeepSeek V3 / R1); the others have
- * llama.cpp's names. Roles: system, user, assistant. */
+/* The template names zeta_chat_apply accepts, comma-separated: "chatml, llama2, llama2-sys,
+ * llama2-sys-bos, llama2-sys-strip, llama3, llama4, mistral-v1, mistral-v3, mistral-v3-tekken,
+ * mistral-v7, mistral-v7-tekken, gemma, phi3, phi4, zephyr, glmedge, falcon3, deepseek, deepseek2,
+ * deepseek3, command-r, granite, granite-4.0, granite-4.1, exaone3, exaone4, openchat, vicuna,
+ * vicuna-orca", all llama.cpp's names with llama.cpp's meaning. Note that llama2 is the [INST]
+ * format without a <<SYS>> block (Llama 2 chat's own is llama2-sys-strip) and deepseek is DeepSeek
+ * Coder's (DeepSeek V3 / R1 is deepseek3): ZetaLm's first versions used "llama2" for
+ * llama2-sys-strip and "deepseek" for deepseek3. zeta_chat_apply and zeta_chat_end_of_turn also
+ * take "mistral", ZetaLm's alias of mistral-v3, which is not listed. Roles: system, user,
+ * assistant. */
 ZETA_API const char *zeta_chat_templates(void);
-/* The built-in template (one of zeta_chat_templates()) a Jinja template text is recognised as, by
- * llama.cpp's detection rules in llama.cpp's order; NULL when llama.cpp would render it as none of
- * ours (another family, or another variant of one of these, e.g. mistral-v7 or deepseek2), and for
- * NULL text. */
+/* The built-in template (one of zeta_chat_templates(), never the alias) a Jinja template text is
+ * recognised as, by llama.cpp's detection rules in llama.cpp's order: llama.cpp's name whenever
+ * llama.cpp detects one we render (a text equal to a name gives that name); NULL when llama.cpp
+ * would use a template we do not render, or none, and for NULL text. */
 ZETA_API const char *zeta_chat_template_detect(const char *tmpl);
 /* zeta_chat_template_detect() of the model's tokenizer.chat_template; NULL when the model has no
  * template or one we do not render (zeta serve and the examples then use "chatml"). */
 ZETA_API const char *zeta_model_chat_template(const zeta_model *model);
-/* The text that ends a turn in template `name` ("<|im_end|>" for chatml, ...), for use as a stop
- * string when the model's vocabulary lacks it as a special token; NULL for an unknown name. */
+/* The text that ends an assistant turn in template `name` ("<|im_end|>" for chatml, "</s>" for the
+ * llama2 and mistral ones, ...; for glmedge and falcon3, whose turns have no end marker, the
+ * opening of the next user turn, "<|user|>"), for use as a stop string when the model's vocabulary
+ * lacks it as a special token; NULL for an unknown name. */
 ZETA_API const char *zeta_chat_end_of_turn(const char *name);
 /* Renders `msgs` with template `name` into buf (NUL-terminated; *n_out = length without the NUL,
  * cap counts bytes including it). add_assistant ends the text with the opening of an assistant turn
- * so that the model writes the reply. The text has no leading BOS (tokenize it with
+ * so that the model writes the reply (the llama2 and mistral templates have none: their user turn
+ * already ends with [/INST]). The text has no leading BOS (tokenize it with
  * ZETA_TOKENIZE_ADD_SPECIAL | ZETA_TOKENIZE_PARSE_SPECIAL). ZETA_ERR_INVALID_ARGUMENT: unknown
  * template name, NULL role/content, or a role the template cannot express. */
 ZETA_API zeta_status zeta_chat_apply(const char *name, const zeta_chat_message *msgs, size_t n,

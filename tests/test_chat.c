@@ -1,9 +1,9 @@
 /* test_chat.c — tests of src/chat.c against llama.cpp's llama_chat_apply_template (commit d32676d77):
- * detection of real template texts and of probes for the order of its rules (tests/data/chat/
- * detect.tsv), the rendering of every template for every conversation, with and without the
- * assistant opening (conversations.txt, expected.tsv), size queries, bad arguments,
- * zeta_model_chat_template on models with and without a template, and the end-of-turn strings.
- * tests/data/chat/README.md says how the reference data was made. */
+ * detection of real template texts, of every llama.cpp built-in name and of probes for the order of
+ * its rules (tests/data/chat/detect.tsv), the rendering of every template for every conversation,
+ * with and without the assistant opening (conversations.txt, expected.tsv), the alias "mistral",
+ * size queries, bad arguments, zeta_model_chat_template on models with and without a template, and
+ * the end-of-turn strings. tests/data/chat/README.md says how the reference data was made. */
 #include "gguf_write.h"
 #include "test.h"
 #include "zeta.h"
@@ -14,9 +14,50 @@
 #define MAX_CONVS 32
 #define MAX_MSGS 32
 
-static const char *const k_names[8] = {"chatml", "llama2", "llama3", "mistral", "gemma", "phi3", "zephyr", "deepseek"};
-static const char *const k_eot[8] = {"<|im_end|>", "</s>", "<|eot_id|>", "</s>", "<end_of_turn>", "<|end|>", "<|endoftext|>",
-                                     "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"};
+#define DS_EOS "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>" /* <｜end▁of▁sentence｜> */
+
+/* zeta_chat_templates() in its order, with each name's end of turn */
+static const struct {
+    const char *name, *eot;
+} k_tmpl[] = {
+    {"chatml", "<|im_end|>"},
+    {"llama2", "</s>"},
+    {"llama2-sys", "</s>"},
+    {"llama2-sys-bos", "</s>"},
+    {"llama2-sys-strip", "</s>"},
+    {"llama3", "<|eot_id|>"},
+    {"llama4", "<|eot|>"},
+    {"mistral-v1", "</s>"},
+    {"mistral-v3", "</s>"},
+    {"mistral-v3-tekken", "</s>"},
+    {"mistral-v7", "</s>"},
+    {"mistral-v7-tekken", "</s>"},
+    {"gemma", "<end_of_turn>"},
+    {"phi3", "<|end|>"},
+    {"phi4", "<|im_end|>"},
+    {"zephyr", "<|endoftext|>"},
+    {"glmedge", "<|user|>"},
+    {"falcon3", "<|user|>"},
+    {"deepseek", "<|EOT|>"},
+    {"deepseek2", DS_EOS},
+    {"deepseek3", DS_EOS},
+    {"command-r", "<|END_OF_TURN_TOKEN|>"},
+    {"granite", "<|end_of_text|>"},
+    {"granite-4.0", "<|end_of_text|>"},
+    {"granite-4.1", "<|end_of_text|>"},
+    {"exaone3", "[|endofturn|]"},
+    {"exaone4", "[|endofturn|]"},
+    {"openchat", "<|end_of_turn|>"},
+    {"vicuna", "</s>"},
+    {"vicuna-orca", "</s>"},
+};
+#define N_TMPL ((int)(sizeof k_tmpl / sizeof k_tmpl[0]))
+
+static int tmpl_index(const char *name) {
+    for (int i = 0; i < N_TMPL; i++)
+        if (strcmp(name, k_tmpl[i].name) == 0) return i;
+    return -1;
+}
 
 /* Decodes the escapes of the data files (\n \t \r \\ \xHH) into a malloc'ed, NUL-terminated copy;
  * *len (if set) gets the length, which may count NUL bytes. */
@@ -110,38 +151,55 @@ static char *render(const char *name, const zeta_chat_message *msgs, size_t n, b
 }
 
 static void names_and_end_of_turn(void) {
-    T_CHECK(strcmp(zeta_chat_templates(), "chatml, llama2, llama3, mistral, gemma, phi3, zephyr, deepseek") == 0);
+    /* the list is exactly ours, in order, comma-separated */
+    char want[1024] = "";
+    for (int i = 0; i < N_TMPL; i++) {
+        if (i) strcat(want, ", ");
+        strcat(want, k_tmpl[i].name);
+    }
+    T_CHECKF(strcmp(zeta_chat_templates(), want) == 0, "zeta_chat_templates() is '%s'", zeta_chat_templates());
+    T_CHECK(zeta_chat_templates() == zeta_chat_templates());
     zeta_chat_message hi = {"user", "hi"};
-    for (int i = 0; i < 8; i++) {
-        const char *eot = zeta_chat_end_of_turn(k_names[i]);
-        T_CHECKF(eot && strcmp(eot, k_eot[i]) == 0, "%s: end of turn '%s'", k_names[i], eot ? eot : "(null)");
+    for (int i = 0; i < N_TMPL; i++) {
+        const char *name = k_tmpl[i].name, *eot = zeta_chat_end_of_turn(name);
+        T_CHECKF(eot && strcmp(eot, k_tmpl[i].eot) == 0, "%s: end of turn '%s'", name, eot ? eot : "(null)");
+        T_CHECK(eot == zeta_chat_end_of_turn(name));
         size_t len = 0;
-        char *s = render(k_names[i], &hi, 1, true, &len);
-        T_CHECKF(s != NULL, "%s", k_names[i]);
-        /* every template's text for a user turn ends its previous assistant turns with the end of turn */
-        zeta_chat_message two[2] = {{"assistant", "x"}, {"user", "y"}};
-        char *t = render(k_names[i], two, 2, false, NULL);
-        T_CHECKF(t && strstr(t, k_eot[i]), "%s: '%s' has no '%s'", k_names[i], t ? t : "(null)", k_eot[i]);
+        char *s = render(name, &hi, 1, true, &len);
+        T_CHECKF(s != NULL && len > 2, "%s", name);
+        /* the end of turn follows an assistant's content, before the next user turn's */
+        zeta_chat_message two[2] = {{"assistant", "@A@"}, {"user", "@B@"}};
+        char *t = render(name, two, 2, false, NULL);
+        const char *a = t ? strstr(t, "@A@") : NULL, *b = a ? strstr(a, "@B@") : NULL, *e = a ? strstr(a + 3, k_tmpl[i].eot) : NULL;
+        T_CHECKF(a && b && e && e < b, "%s: '%s' has no '%s' between the turns", name, t ? t : "(null)", k_tmpl[i].eot);
         free(s);
         free(t);
     }
+    /* ZetaLm's alias: mistral-v3's end of turn, not in the list */
+    T_CHECK(zeta_chat_end_of_turn("mistral") && strcmp(zeta_chat_end_of_turn("mistral"), "</s>") == 0);
+    T_CHECK(tmpl_index("mistral") < 0 && strstr(zeta_chat_templates(), ", mistral,") == NULL);
     T_CHECK(zeta_chat_end_of_turn(NULL) == NULL);
     T_CHECK(zeta_chat_end_of_turn("") == NULL);
     T_CHECK(zeta_chat_end_of_turn("ChatML") == NULL);
-    T_CHECK(zeta_chat_end_of_turn("mistral-v3") == NULL);
-    T_CHECK(zeta_chat_end_of_turn("vicuna") == NULL);
+    T_CHECK(zeta_chat_end_of_turn("monarch") == NULL);   /* llama.cpp's, not rendered here */
+    T_CHECK(zeta_chat_end_of_turn("mistral-v3 ") == NULL);
+    T_CHECK(zeta_chat_end_of_turn("Mistral") == NULL);
 }
 
 /* Every row of detect.tsv: a template file or an (escaped) text, and the name ZetaLm must give. */
 static void detect_reference(void) {
     char *text = t_read_file(DATA "detect.tsv", NULL), *p = text, *line;
     if (!text) { T_CHECKF(0, "cannot read " DATA "detect.tsv"); return; }
-    int rows = 0, files = 0, found[8] = {0};
+    int rows = 0, files = 0, by_file[N_TMPL] = {0}, by_probe[N_TMPL] = {0};
     while ((line = next_line(&p))) {
         if (!*line || *line == '#') continue;
         char *f[4];
         if (split_tabs(line, f, 4) != 4) { T_CHECKF(0, "bad row '%s'", line); continue; }
         const char *want = strcmp(f[3], "-") == 0 ? NULL : f[3];
+        int k = want ? tmpl_index(want) : -1;
+        T_CHECKF(!want || k >= 0, "detect.tsv wants '%s', not one of ours", want);
+        /* the data's own consistency: ours is llama.cpp's name whenever we render that template */
+        T_CHECKF(want ? strcmp(want, f[2]) == 0 : tmpl_index(f[2]) < 0, "row '%s': llama.cpp %s, want %s", f[1], f[2], f[3]);
         char *tmpl;
         if (strcmp(f[0], "file") == 0) {
             char path[512];
@@ -149,10 +207,10 @@ static void detect_reference(void) {
             tmpl = t_read_file(path, NULL);
             if (!tmpl) { T_CHECKF(0, "cannot read %s", path); continue; }
             files++;
-            for (int i = 0; i < 8; i++)
-                if (want && strcmp(want, k_names[i]) == 0) found[i]++;
+            if (k >= 0) by_file[k]++;
         } else {
             tmpl = unescape(f[1], strlen(f[1]), NULL);
+            if (k >= 0 && strcmp(tmpl, want) != 0) by_probe[k]++; /* a probe, not the name itself */
         }
         const char *got = zeta_chat_template_detect(tmpl);
         T_CHECKF(want ? got && strcmp(got, want) == 0 : got == NULL, "%s '%s' (llama.cpp: %s): got %s, want %s", f[0], f[1], f[2],
@@ -161,8 +219,19 @@ static void detect_reference(void) {
         rows++;
     }
     free(text);
-    T_CHECKF(rows >= 150 && files >= 50, "%d rows, %d template files", rows, files);
-    for (int i = 0; i < 8; i++) T_CHECKF(found[i] > 0, "no template file detected as %s", k_names[i]);
+    T_CHECKF(rows >= 200 && files >= 50, "%d rows, %d template files", rows, files);
+    /* every template is reached by llama.cpp's rules from something other than its name, except
+     * mistral-v7-tekken, which llama.cpp only ever takes by name */
+    for (int i = 0; i < N_TMPL; i++)
+        if (strcmp(k_tmpl[i].name, "mistral-v7-tekken") != 0)
+            T_CHECKF(by_file[i] + by_probe[i] > 0, "nothing in detect.tsv is detected as %s", k_tmpl[i].name);
+    /* the families' real templates: a file for each of these */
+    static const char *const with_file[] = {"chatml", "llama2", "llama2-sys-bos", "llama2-sys-strip", "llama3", "mistral-v1",
+                                            "mistral-v3", "mistral-v3-tekken", "mistral-v7", "gemma", "phi3", "phi4", "zephyr",
+                                            "glmedge", "deepseek", "deepseek2", "deepseek3", "command-r", "granite",
+                                            "granite-4.0", "granite-4.1", "openchat", "vicuna", "vicuna-orca"};
+    for (size_t i = 0; i < sizeof with_file / sizeof with_file[0]; i++)
+        T_CHECKF(by_file[tmpl_index(with_file[i])] > 0, "no template file detected as %s", with_file[i]);
 }
 
 static void detect_null_empty_unknown(void) {
@@ -170,39 +239,68 @@ static void detect_null_empty_unknown(void) {
     T_CHECK(zeta_chat_template_detect("") == NULL);
     T_CHECK(zeta_chat_template_detect("{{ messages }}") == NULL);
     T_CHECK(zeta_chat_template_detect("INVALID TEMPLATE") == NULL);
+    T_CHECK(zeta_chat_template_detect("monarch") == NULL); /* llama.cpp's name of a template not rendered here */
     /* the names come back as the library's own strings */
-    for (int i = 0; i < 8; i++) {
-        const char *got = zeta_chat_template_detect(k_names[i]);
-        T_CHECKF(got && strcmp(got, k_names[i]) == 0, "%s", k_names[i]);
-        T_CHECK(got == zeta_chat_template_detect(k_names[i]));
+    for (int i = 0; i < N_TMPL; i++) {
+        const char *got = zeta_chat_template_detect(k_tmpl[i].name);
+        T_CHECKF(got && strcmp(got, k_tmpl[i].name) == 0, "%s", k_tmpl[i].name);
+        T_CHECK(got == zeta_chat_template_detect(k_tmpl[i].name));
     }
+    /* the alias is not a detection result: llama.cpp reads the text "mistral" as llama2 */
+    const char *got = zeta_chat_template_detect("mistral");
+    T_CHECKF(got && strcmp(got, "llama2") == 0, "got %s", got ? got : "NULL");
 }
 
-/* Every row of expected.tsv: template, conversation, add_assistant, llama.cpp's text. */
+/* Renders and compares one case; returns whether ZetaLm's text is llama.cpp's. */
+static bool same_rendering(const char *name, const conv *c, bool add, const char *want, size_t want_len) {
+    size_t got_len = 0;
+    char *got = render(name, c->msgs, c->n, add, &got_len);
+    bool same = got && got_len == want_len && memcmp(got, want, want_len) == 0;
+    if (!same)
+        T_CHECKF(0, "%s / %s / add_assistant %d:\n      want '%s'\n      got  '%s'", name, c->name, add, want,
+                 got ? got : "(error)");
+    free(got);
+    return same;
+}
+
+/* Every row of expected.tsv: template, conversation, llama.cpp's text without the assistant
+ * opening, and what add_assistant appends to it. The alias "mistral" must give mistral-v3's. */
 static void render_reference(void) {
     if (!load_convs()) { T_CHECKF(0, "cannot read " DATA "conversations.txt"); return; }
     char *text = t_read_file(DATA "expected.tsv", NULL), *p = text, *line;
     if (!text) { T_CHECKF(0, "cannot read " DATA "expected.tsv"); return; }
-    int rows = 0, bad = 0;
+    int rows = 0, bad = 0, per_name[N_TMPL] = {0};
     while ((line = next_line(&p))) {
         if (!*line || *line == '#') continue;
         char *f[4];
-        if (split_tabs(line, f, 4) != 4) { T_CHECKF(0, "bad row '%s'", line); continue; }
+        int nf = split_tabs(line, f, 4);
+        if (nf < 2) { T_CHECKF(0, "bad row '%s'", line); continue; }
+        for (; nf < 4; nf++) f[nf] = f[1] + strlen(f[1]); /* empty last fields whose tabs an editor stripped */
         const conv *c = find_conv(f[1]);
-        if (!c) { T_CHECKF(0, "unknown conversation '%s'", f[1]); continue; }
-        size_t want_len, got_len = 0;
-        char *want = unescape(f[3], strlen(f[3]), &want_len);
-        char *got = render(f[0], c->msgs, c->n, f[2][0] == '1', &got_len);
-        bool same = got && got_len == want_len && memcmp(got, want, want_len) == 0;
-        if (!same && bad++ < 5)
-            T_CHECKF(0, "%s / %s / add_assistant %s:\n      want '%s'\n      got  '%s'", f[0], f[1], f[2], want, got ? got : "(error)");
+        int k = tmpl_index(f[0]);
+        if (!c || k < 0) { T_CHECKF(0, "unknown conversation '%s' or template '%s'", f[1], f[0]); continue; }
+        per_name[k]++;
+        size_t len0, len_open;
+        char *want0 = unescape(f[2], strlen(f[2]), &len0), *open = unescape(f[3], strlen(f[3]), &len_open);
+        char *want1 = malloc(len0 + len_open + 1);
+        memcpy(want1, want0, len0);
+        memcpy(want1 + len0, open, len_open + 1);
+        for (int add = 0; add < 2 && bad < 5; add++) {
+            const char *want = add ? want1 : want0;
+            size_t want_len = add ? len0 + len_open : len0;
+            bad += !same_rendering(f[0], c, add, want, want_len);
+            if (k == tmpl_index("mistral-v3")) bad += !same_rendering("mistral", c, add, want, want_len);
+        }
         rows++;
-        free(want);
-        free(got);
+        free(want0);
+        free(open);
+        free(want1);
     }
     free(text);
-    T_CHECKF(bad == 0, "%d of %d renderings differ", bad, rows);
-    T_CHECKF(rows == 8 * g_n_convs * 2, "%d rows for %d conversations", rows, g_n_convs);
+    T_CHECKF(bad == 0, "renderings differ (the first 5 shown)");
+    for (int i = 0; i < N_TMPL; i++)
+        T_CHECKF(per_name[i] == g_n_convs, "%s: %d rows for %d conversations", k_tmpl[i].name, per_name[i], g_n_convs);
+    T_CHECKF(rows == N_TMPL * g_n_convs && g_n_convs >= 11, "%d rows for %d conversations", rows, g_n_convs);
 }
 
 static void size_query(void) {
@@ -210,28 +308,28 @@ static void size_query(void) {
     const conv *c = find_conv("unicode");
     T_CHECK(c != NULL);
     if (!c) return;
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < N_TMPL; i++) {
         zeta_error err;
         size_t len = 0, n_out = 12345;
-        T_CHECK(zeta_chat_apply(k_names[i], c->msgs, c->n, true, NULL, 0, &len, &err) == ZETA_ERR_BUFFER_TOO_SMALL);
+        T_CHECK(zeta_chat_apply(k_tmpl[i].name, c->msgs, c->n, true, NULL, 0, &len, &err) == ZETA_ERR_BUFFER_TOO_SMALL);
         T_CHECK(err.status == ZETA_ERR_BUFFER_TOO_SMALL && strstr(err.message, "cap"));
         T_CHECK(len > 0);
         char *buf = malloc(len + 8);
         /* cap == len: no room for the NUL, nothing written */
         memset(buf, 0x5A, len + 8);
-        T_CHECK(zeta_chat_apply(k_names[i], c->msgs, c->n, true, buf, len, &n_out, &err) == ZETA_ERR_BUFFER_TOO_SMALL);
+        T_CHECK(zeta_chat_apply(k_tmpl[i].name, c->msgs, c->n, true, buf, len, &n_out, &err) == ZETA_ERR_BUFFER_TOO_SMALL);
         T_CHECK(n_out == len);
         bool untouched = true;
         for (size_t k = 0; k < len + 8; k++) untouched &= buf[k] == 0x5A;
-        T_CHECKF(untouched, "%s: a too-small buffer was written", k_names[i]);
+        T_CHECKF(untouched, "%s: a too-small buffer was written", k_tmpl[i].name);
         /* cap == len + 1: fits exactly, the NUL lands in the last byte and nothing beyond */
-        T_CHECK(zeta_chat_apply(k_names[i], c->msgs, c->n, true, buf, len + 1, &n_out, &err) == ZETA_OK);
+        T_CHECK(zeta_chat_apply(k_tmpl[i].name, c->msgs, c->n, true, buf, len + 1, &n_out, &err) == ZETA_OK);
         T_CHECK(err.status == ZETA_OK && err.message[0] == 0);
         T_CHECK(n_out == len && buf[len] == 0 && strlen(buf) == len);
         for (size_t k = len + 1; k < len + 8; k++) T_CHECK(buf[k] == 0x5A);
         /* n_out and err may be NULL */
-        T_CHECK(zeta_chat_apply(k_names[i], c->msgs, c->n, true, buf, len + 8, NULL, NULL) == ZETA_OK);
-        T_CHECK(zeta_chat_apply(k_names[i], c->msgs, c->n, true, buf, 1, NULL, NULL) == ZETA_ERR_BUFFER_TOO_SMALL);
+        T_CHECK(zeta_chat_apply(k_tmpl[i].name, c->msgs, c->n, true, buf, len + 8, NULL, NULL) == ZETA_OK);
+        T_CHECK(zeta_chat_apply(k_tmpl[i].name, c->msgs, c->n, true, buf, 1, NULL, NULL) == ZETA_ERR_BUFFER_TOO_SMALL);
         free(buf);
     }
     /* an empty conversation: msgs may be NULL */
@@ -261,25 +359,29 @@ static void bad_arguments(void) {
     char buf[256];
     memset(buf, 0x5A, sizeof buf);
     zeta_chat_message ok[2] = {{"system", "s"}, {"user", "u"}};
-    expect_invalid("vicuna", ok, 2, buf, sizeof buf, "unknown template 'vicuna'", __LINE__);
+    expect_invalid("monarch", ok, 2, buf, sizeof buf, "unknown template 'monarch'", __LINE__); /* llama.cpp's, not ours */
     expect_invalid("ChatML", ok, 2, buf, sizeof buf, "'ChatML'", __LINE__);
-    expect_invalid("mistral-v3", ok, 2, buf, sizeof buf, "'mistral-v3'", __LINE__);
+    expect_invalid("Mistral-v3", ok, 2, buf, sizeof buf, "'Mistral-v3'", __LINE__);
+    expect_invalid("mistral-v3 ", ok, 2, buf, sizeof buf, "'mistral-v3 '", __LINE__);
+    expect_invalid("<|im_start|>", ok, 2, buf, sizeof buf, "unknown template '<|im_start|>'", __LINE__); /* a name, not a text */
+    expect_invalid("Vicuna", ok, 2, buf, sizeof buf, "(one of chatml, llama2, llama2-sys, ", __LINE__);
     expect_invalid("", ok, 2, buf, sizeof buf, "unknown template ''", __LINE__);
     expect_invalid(NULL, ok, 2, buf, sizeof buf, "name is NULL", __LINE__);
     expect_invalid("chatml", NULL, 2, buf, sizeof buf, "msgs is NULL", __LINE__);
     expect_invalid("chatml", ok, 2, NULL, 10, "buf is NULL", __LINE__);
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i <= N_TMPL; i++) {
+        const char *name = i < N_TMPL ? name : "mistral";
         zeta_chat_message m[3] = {{"system", "s"}, {"user", "u"}, {"assistant", "a"}};
         m[1].role = NULL;
-        expect_invalid(k_names[i], m, 3, buf, sizeof buf, "msgs[1].role is NULL", __LINE__);
+        expect_invalid(name, m, 3, buf, sizeof buf, "msgs[1].role is NULL", __LINE__);
         m[1].role = "user", m[2].content = NULL;
-        expect_invalid(k_names[i], m, 3, buf, sizeof buf, "msgs[2].content is NULL", __LINE__);
+        expect_invalid(name, m, 3, buf, sizeof buf, "msgs[2].content is NULL", __LINE__);
         m[2].content = "a", m[0].role = "tool";
-        expect_invalid(k_names[i], m, 3, buf, sizeof buf, "msgs[0].role 'tool' is not one of system, user, assistant", __LINE__);
+        expect_invalid(name, m, 3, buf, sizeof buf, "msgs[0].role 'tool' is not one of system, user, assistant", __LINE__);
         m[0].role = "User";
-        expect_invalid(k_names[i], m, 3, buf, sizeof buf, "'User'", __LINE__);
+        expect_invalid(name, m, 3, buf, sizeof buf, "'User'", __LINE__);
         m[0].role = "";
-        expect_invalid(k_names[i], m, 3, buf, sizeof buf, "msgs[0].role ''", __LINE__);
+        expect_invalid(name, m, 3, buf, sizeof buf, "msgs[0].role ''", __LINE__);
     }
     bool untouched = true;
     for (size_t k = 0; k < sizeof buf; k++) untouched &= buf[k] == 0x5A;
@@ -330,14 +432,32 @@ static void model_chat_template(void) {
     T_CHECK(m && zeta_model_chat_template(m) == NULL); /* stories260K has no template */
     zeta_model_free(m);
 
-    char *qwen = t_read_file(DATA "templates/lcpp-models-Qwen-Qwen2.5-7B-Instruct.jinja", NULL);
-    T_CHECK(qwen != NULL);
-    if (qwen) {
-        m = with_template(path, qwen, strlen(qwen), false);
+    /* real templates of popular models, as llama.cpp names them (NULL: one we do not render) */
+    static const struct {
+        const char *file, *want;
+    } cases[] = {
+        {"lcpp-models-Qwen-Qwen2.5-7B-Instruct.jinja", "chatml"},
+        {"hf-HuggingFaceH4-zephyr-7b-beta.jinja", "glmedge"}, /* also TinyLlama-1.1B-Chat's text */
+        {"hf-meta-llama-Llama-2-7b-chat-hf.jinja", "llama2-sys-strip"},
+        {"lcpp-test-mistralai-Mistral-7B-Instruct-v0.2.jinja", "llama2"},
+        {"lcpp-models-mistralai-Mistral-Nemo-Instruct-2407.jinja", "mistral-v3-tekken"},
+        {"lcpp-models-Mistral-Small-3.2-24B-Instruct-2506.jinja", "mistral-v7"},
+        {"lcpp-test-DeepSeek-V2.jinja", "deepseek2"},
+        {"lcpp-test-phi-4.jinja", "phi4"},
+        {"lcpp-test-mlabonne-AlphaMonarch-7B.jinja", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char fpath[512];
+        snprintf(fpath, sizeof fpath, DATA "templates/%s", cases[i].file);
+        char *tmpl = t_read_file(fpath, NULL);
+        T_CHECKF(tmpl != NULL, "cannot read %s", fpath);
+        if (!tmpl) continue;
+        m = with_template(path, tmpl, strlen(tmpl), false);
         const char *got = m ? zeta_model_chat_template(m) : NULL;
-        T_CHECKF(got && strcmp(got, "chatml") == 0, "got %s", got ? got : "NULL");
+        T_CHECKF(m && (cases[i].want ? got && strcmp(got, cases[i].want) == 0 : got == NULL), "%s: got %s, want %s", cases[i].file,
+                 got ? got : "NULL", cases[i].want ? cases[i].want : "NULL");
         zeta_model_free(m);
-        free(qwen);
+        free(tmpl);
     }
     /* the value ends at its first NUL, as the C string llama.cpp passes on */
     static const char nul[] = "<|start_header_id|><|end_header_id|>\0<|im_start|>";

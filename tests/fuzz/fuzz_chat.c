@@ -1,15 +1,34 @@
 /* fuzz_chat.c — any bytes as a conversation and as a template text: the first byte picks the
- * template (of the 8) and add_assistant; the rest is split at 0x1E bytes into messages whose first
- * byte picks the role (an unknown role must be refused, not rendered). Properties: detection never
- * crashes and returns a known name or NULL; the size query and the real call agree, the output is
- * NUL-terminated, a too-small buffer is left untouched. */
+ * template (its low 7 bits modulo the count, over every name of zeta_chat_templates() and then the
+ * alias "mistral") and add_assistant (its high bit); the rest is split at 0x1E bytes into messages
+ * whose first byte picks the role (an unknown role must be refused, not rendered). Properties:
+ * detection never crashes and returns a listed name or NULL; every listed name has an end of turn;
+ * the size query and the real call agree, the output is NUL-terminated, a too-small buffer is left
+ * untouched. */
 #include "fuzz.h"
 #include "zeta.h"
 
 #include <string.h>
 
-static const char *const k_names[8] = {"chatml", "llama2", "llama3", "mistral", "gemma", "phi3", "zephyr", "deepseek"};
+#define MAX_NAMES 120
 static const char *const k_roles[4] = {"system", "user", "assistant", "tool"};
+static char g_list[2048];
+static const char *g_names[MAX_NAMES + 1];
+static int g_n_names;
+
+/* zeta_chat_templates() split at ", " into g_names, then the alias; once. */
+static void load_names(void) {
+    if (g_n_names) return;
+    snprintf(g_list, sizeof g_list, "%s", zeta_chat_templates());
+    for (char *p = g_list; *p && g_n_names < MAX_NAMES;) {
+        g_names[g_n_names++] = p;
+        char *sep = strstr(p, ", ");
+        if (!sep) break;
+        *sep = 0;
+        p = sep + 2;
+    }
+    g_names[g_n_names++] = "mistral";
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
@@ -17,11 +36,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!all) return 0;
     memcpy(all, data + 1, size - 1);
     all[size - 1] = 0;
+    load_names();
     const char *det = zeta_chat_template_detect(all);
     if (det) {
         bool known = false;
-        for (int i = 0; i < 8; i++) known |= !strcmp(det, k_names[i]);
+        for (int i = 0; i < g_n_names - 1; i++) known |= !strcmp(det, g_names[i]); /* never the alias */
         FUZZ_CHECK(known, "detect returned '%s'", det);
+        FUZZ_CHECK(zeta_chat_end_of_turn(det) != NULL, "no end of turn for '%s'", det);
     }
     /* messages: split the bytes after the first at 0x1E */
     zeta_chat_message msgs[64];
@@ -39,8 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         n++;
         p = q + 1;
     }
-    const char *name = k_names[data[0] % 8];
-    const bool add = data[0] & 8;
+    const char *name = g_names[(data[0] & 0x7F) % g_n_names];
+    const bool add = data[0] & 0x80;
     size_t need = 0;
     zeta_error err;
     zeta_status st = zeta_chat_apply(name, msgs, n, add, NULL, 0, &need, &err);

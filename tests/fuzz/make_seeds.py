@@ -121,16 +121,26 @@ for i, (chat, body) in enumerate(reqs):
 write("request", "r-bad-json", b"\x01{\"messages\": [")
 write("request", "r-dup-keys", b"\x00{\"prompt\":\"a\",\"prompt\":\"b\"}")
 
-# chat: first byte = template index (0..7) | add_assistant << 3; then messages split at 0x1E, each
-# starting with a role byte (1 system, 2 user, 3 assistant, 0/4 unknown -> refused)
-chats = [bytes([0]) + b"\x01You are helpful.\x1e\x02Hi there\x1e\x03Hello!\x1e\x02How are you?",
-         bytes([1 | 8]) + b"\x01sys\x1e\x02user text",
-         bytes([2]) + b"{% for m in messages %}<|start_header_id|>{{ m.role }}<|end_header_id|>{% endfor %}",
-         bytes([3 | 8]) + b"\x02[INST] hi\x1e\x03  reply  \x1e\x02again",
-         bytes([4]) + b"\x01sys\x1e\x01sys2\x1e\x02<start_of_turn>user",
-         bytes([5]) + "\x02naïve 東京 🎉\x1e\x03ok".encode(),
-         bytes([6 | 8]) + b"<|user|>x<|endoftext|>",
-         bytes([7]) + "\x02<｜User｜>\x1e\x04tool says hi".encode(),
-         bytes([0]) + b"<|im_start|>system"]
+# chat: first byte = template index (low 7 bits, modulo the count of NAMES) | add_assistant << 7;
+# then messages split at 0x1E, each starting with a role byte (1 system, 2 user, 3 assistant, 0/4
+# unknown -> refused). NAMES: zeta_chat_templates() in its order, then the alias "mistral".
+NAMES = ["chatml", "llama2", "llama2-sys", "llama2-sys-bos", "llama2-sys-strip", "llama3", "llama4", "mistral-v1",
+         "mistral-v3", "mistral-v3-tekken", "mistral-v7", "mistral-v7-tekken", "gemma", "phi3", "phi4", "zephyr", "glmedge",
+         "falcon3", "deepseek", "deepseek2", "deepseek3", "command-r", "granite", "granite-4.0", "granite-4.1", "exaone3",
+         "exaone4", "openchat", "vicuna", "vicuna-orca", "mistral"]
+def sel(name, add=False):
+    return bytes([NAMES.index(name) | (0x80 if add else 0)])
+chats = [sel("chatml") + b"\x01You are helpful.\x1e\x02Hi there\x1e\x03Hello!\x1e\x02How are you?",
+         sel("llama2-sys-strip", True) + b"\x01sys\x1e\x02user text",
+         sel("llama3") + b"{% for m in messages %}<|start_header_id|>{{ m.role }}<|end_header_id|>{% endfor %}",
+         sel("mistral-v3", True) + b"\x02[INST] hi\x1e\x03  reply  \x1e\x02again",
+         sel("gemma") + b"\x01sys\x1e\x01sys2\x1e\x02<start_of_turn>user",
+         sel("phi3") + "\x02naïve 東京 🎉\x1e\x03ok".encode(),
+         sel("zephyr", True) + b"<|user|>x<|endoftext|>",
+         sel("deepseek3") + "\x02<｜User｜>\x1e\x04tool says hi".encode(),
+         sel("chatml") + b"<|im_start|>system"]
 for i, c in enumerate(chats):
     write("chat", "c%02d" % i, c)
+# every name once, on a conversation with each role and surrounding whitespace
+for i, name in enumerate(NAMES):
+    write("chat", "n-" + name, sel(name, i % 2 == 1) + b"\x01 sys \x1e\x02 hi\n\x1e\x03\t reply \x1e\x02again\x1e\x01late")

@@ -1,7 +1,8 @@
 // Reference generator for ZetaLm's chat-template tests. Links llama.cpp's libllama.a.
 //   ref detect FILE...                 -> "basename<TAB>llama.cpp template name" per file
-//   ref render CONVS NAME=VARIANT...   -> "NAME<TAB>conv<TAB>add<TAB>escaped output" lines, rendered by
-//                                         llama_chat_apply_template with template name VARIANT
+//   ref render CONVS NAME...           -> "NAME<TAB>conv<TAB>text<TAB>opening" lines (escaped): text is
+//                                         llama_chat_apply_template(NAME) with add_ass false, and
+//                                         text + opening is what it renders with add_ass true (checked)
 //   ref detect-str FILE                -> for each line (escaped text): "line<TAB>llama.cpp template name"
 //   ref names                          -> llama.cpp's built-in template names, one a line
 //   ref same FILE VARIANT CONVS        -> checks llama_chat_apply_template(text) == (variant) on all convs
@@ -39,6 +40,7 @@ static std::string escape(const std::string &s) {
         else if (c < 0x20 || c == 0x7f) { snprintf(b, sizeof b, "\\x%02x", c); o += b; }
         else o += (char)c;
     }
+    if (!o.empty() && o.back() == ' ') o.replace(o.size() - 1, 1, "\\x20"); // survives trailing-space stripping
     return o;
 }
 struct conv { std::string name; std::vector<std::pair<std::string, std::string>> msgs; };
@@ -86,12 +88,15 @@ int main(int argc, char **argv) {
         while (std::getline(in, line)) printf("%s\t%s\n", line.c_str(), detect(unescape(line)).c_str());
     } else if (mode == "render") {
         auto cs = read_convs(argv[2]);
-        for (int i = 3; i < argc; i++) {
-            std::string a = argv[i], name = a.substr(0, a.find('=')), variant = a.substr(a.find('=') + 1);
-            for (auto &c : cs)
-                for (int add = 0; add < 2; add++)
-                    printf("%s\t%s\t%d\t%s\n", name.c_str(), c.name.c_str(), add, escape(apply(variant, c, add)).c_str());
-        }
+        for (int i = 3; i < argc; i++)
+            for (auto &c : cs) {
+                std::string text = apply(argv[i], c, false), with = apply(argv[i], c, true);
+                if (text == "<ERROR>" || with.compare(0, text.size(), text) != 0) {
+                    fprintf(stderr, "%s / %s: add_ass does not just append\n", argv[i], c.name.c_str());
+                    return 1;
+                }
+                printf("%s\t%s\t%s\t%s\n", argv[i], c.name.c_str(), escape(text).c_str(), escape(with.substr(text.size())).c_str());
+            }
     } else if (mode == "same") {
         auto cs = read_convs(argv[4]);
         std::string t = slurp(argv[2]);
