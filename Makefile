@@ -11,6 +11,10 @@
 # kernels are compiled in their own files with their own flags and chosen at run time (never
 # -march=native).
 
+# make CUDA=1 builds into build-cuda/ (see the CUDA section below)
+ifeq ($(CUDA),1)
+BUILD   ?= build-cuda
+endif
 BUILD   ?= build
 PREFIX  ?= /usr/local
 CC      ?= cc
@@ -53,6 +57,28 @@ $(BUILD)/tests/%.o: CFLAGS += -fno-tree-vectorize
 endif
 LIB_SRC := $(sort $(LIB_SRC))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+
+# ---------------------------------------------------------------- CUDA backend (make CUDA=1)
+# src/cuda/*.cu compiled by nvcc for sm_90 plus compute_90 PTX (other GPUs: CUDA_ARCH=...); the
+# library, CLI and tests then link cudart and cuBLAS. Without CUDA=1, src/cuda/cuda_stub.c stands
+# in and nothing needs CUDA.
+CUDA ?= 0
+ifeq ($(CUDA),1)
+NVCC      ?= nvcc
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC) 2>/dev/null))
+CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+NVCCFLAGS ?= -O2
+NVCCFLAGS += -std=c++17 $(CUDA_ARCH) -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra,-Wno-unused-parameter
+CU_SRC    := $(wildcard src/cuda/*.cu)
+LIB_OBJ   += $(CU_SRC:%.cu=$(BUILD)/%.o)
+CPPFLAGS  += -DZETA_HAVE_CUDA=1
+LDLIBS    += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+$(BUILD)/src/cuda/%.o: src/cuda/%.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(CPPFLAGS) $(NVCCFLAGS) -MMD -MP -c $< -o $@
+else
+LIB_OBJ   += $(BUILD)/src/cuda/cuda_stub.o
+endif
 
 FLAGS_avx2   := -mavx2 -mfma -mf16c
 FLAGS_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c

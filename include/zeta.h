@@ -136,7 +136,9 @@ typedef enum zeta_backend { ZETA_BACKEND_AUTO = 0, ZETA_BACKEND_CPU = 1, ZETA_BA
  * Models.
  */
 typedef struct zeta_model_params {
-    zeta_backend backend;     /* AUTO: CUDA if compiled in and a device exists, else CPU (CPU only today) */
+    zeta_backend backend;     /* AUTO: CUDA if compiled in (make CUDA=1) and the device exists, else CPU.
+                               * CUDA in a build without it: ZETA_ERR_UNSUPPORTED; no usable device:
+                               * ZETA_ERR_BACKEND with the driver's text */
     int cuda_device;          /* default 0 */
     bool use_mmap;            /* default true; false reads the file into memory */
     zeta_log_fn log;          /* default NULL: silent */

@@ -1,8 +1,9 @@
 /* backend.h — the operations forward.c needs, behind a table of function pointers, so the forward
- * pass is written once for every backend (CPU today; CUDA later). Buffers are float arrays owned by
- * the backend (host memory on the CPU backend). Activations are row-major: token t's vector of
- * width n starts at x + t * n. A backend instance belongs to one session (KV cache, scratch,
- * threads). */
+ * pass is written once for every backend (CPU, and CUDA with make CUDA=1). Buffers are float arrays
+ * allocated by the backend (buf_alloc: host memory on the CPU backend, device memory on CUDA); the
+ * ops may run asynchronously and read() is where results reach the host and errors are reported.
+ * Activations are row-major: token t's vector of width n starts at x + t * n. A backend instance
+ * belongs to one session (KV cache, scratch, threads / stream). */
 #ifndef ZETA_BACKEND_H
 #define ZETA_BACKEND_H
 
@@ -28,8 +29,19 @@ typedef struct zeta_backend_inst {
 
 struct zeta_backend_ops {
     const char *name;
+    /* true when buffers are plain host memory: forward_batch then writes the logits straight into
+     * the caller's array (no copy) */
+    bool host_buffers;
     void (*free)(void *ctx);
-    /* out[t] = row tokens[t] of w, as f32 */
+    /* activation buffers of n floats (NULL when out of memory), freed before the instance */
+    float *(*buf_alloc)(void *ctx, size_t n);
+    void (*buf_free)(void *ctx, float *p);
+    /* waits for the ops issued so far and copies n floats of buffer src to host memory dst (n may
+     * be 0, src and dst NULL: only wait). Returns the first error of any op since the last read
+     * (ops return nothing; a device backend keeps its first failure, with the driver's text, and
+     * skips later work until it is reported here as ZETA_ERR_BACKEND). */
+    zeta_status (*read)(void *ctx, const float *src, size_t n, float *dst, zeta_error *err);
+    /* out[t] = row tokens[t] of w, as f32 (tokens in host memory) */
     void (*get_rows)(void *ctx, const zeta_weight *w, const zeta_token *tokens, int n, float *out);
     /* out[t] = x[t] / rms(x[t]) * w   (rows of w->ne0; out may equal x) */
     void (*rmsnorm)(void *ctx, const float *x, const zeta_weight *w, float eps, int n_rows, float *out);

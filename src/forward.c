@@ -12,30 +12,38 @@
 #include <stdlib.h>
 #include <string.h>
 
-zeta_status fwd_buffers_init(fwd_buffers *b, const struct zeta_model *m, uint32_t cap, zeta_error *err) {
+zeta_status fwd_buffers_init(fwd_buffers *b, const struct zeta_model *m, const zeta_backend_inst *be, uint32_t cap,
+                             zeta_error *err) {
     memset(b, 0, sizeof *b);
     const zeta_hparams *hp = &m->hp;
     size_t E = hp->n_embd, Q = (size_t)hp->n_head * hp->head_dim_k, K = (size_t)hp->n_head_kv * hp->head_dim_k;
     size_t V = (size_t)hp->n_head_kv * hp->head_dim_v, O = (size_t)hp->n_head * hp->head_dim_v, F = hp->n_ff;
     size_t wide = E > O ? E : O;
+    void *c = be->ctx;
+    float *(*alloc)(void *, size_t) = be->ops->buf_alloc;
     b->cap = cap;
-    b->x = zeta_malloc_array((size_t)cap * E, sizeof(float));
-    b->xn = zeta_malloc_array((size_t)cap * wide, sizeof(float));
-    b->q = zeta_malloc_array((size_t)cap * Q, sizeof(float));
-    b->k = zeta_malloc_array((size_t)cap * K, sizeof(float));
-    b->v = zeta_malloc_array((size_t)cap * V, sizeof(float));
-    b->att = zeta_malloc_array((size_t)cap * O, sizeof(float));
-    b->ga = zeta_malloc_array((size_t)cap * F, sizeof(float));
-    b->up = zeta_malloc_array((size_t)cap * F, sizeof(float));
-    if (!b->x || !b->xn || !b->q || !b->k || !b->v || !b->att || !b->ga || !b->up) {
-        fwd_buffers_free(b);
-        return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory allocating activation buffers for %u tokens", cap);
+    b->x = alloc(c, (size_t)cap * E);
+    b->xn = alloc(c, (size_t)cap * wide);
+    b->q = alloc(c, (size_t)cap * Q);
+    b->k = alloc(c, (size_t)cap * K);
+    b->v = alloc(c, (size_t)cap * V);
+    b->att = alloc(c, (size_t)cap * O);
+    b->ga = alloc(c, (size_t)cap * F);
+    b->up = alloc(c, (size_t)cap * F);
+    bool ok = b->x && b->xn && b->q && b->k && b->v && b->att && b->ga && b->up;
+    if (ok && !be->ops->host_buffers) ok = (b->logits = alloc(c, (size_t)cap * hp->n_vocab)) != NULL;
+    if (!ok) {
+        fwd_buffers_free(b, be);
+        return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of %s memory allocating activation buffers for %u tokens",
+                         be->ops->name, cap);
     }
     return ZETA_OK;
 }
 
-void fwd_buffers_free(fwd_buffers *b) {
-    free(b->x); free(b->xn); free(b->q); free(b->k); free(b->v); free(b->att); free(b->ga); free(b->up);
+void fwd_buffers_free(fwd_buffers *b, const zeta_backend_inst *be) {
+    float *all[] = {b->x, b->xn, b->q, b->k, b->v, b->att, b->ga, b->up, b->logits};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (all[i]) be->ops->buf_free(be->ctx, all[i]);
     memset(b, 0, sizeof *b);
 }
 
@@ -103,13 +111,17 @@ zeta_status forward_batch(const struct zeta_model *m, const zeta_rope_params *rp
         op->swiglu(c, b->ga, b->up, (size_t)nt * hp->n_ff, b->ga);
         op->matmul(c, &L->w_down, NULL, b->ga, nt, b->xn);
         op->add(c, b->x, b->xn, (size_t)nt * E);
-        if (cancel && atomic_load_explicit(cancel, memory_order_relaxed))
-            return zeta_fail(err, ZETA_ERR_CANCELLED, "evaluation cancelled");
+        if (cancel && atomic_load_explicit(cancel, memory_order_relaxed)) {
+            zeta_status st = op->read(c, NULL, 0, NULL, err); /* let the issued work finish first */
+            return st != ZETA_OK ? st : zeta_fail(err, ZETA_ERR_CANCELLED, "evaluation cancelled");
+        }
     }
-    if (!logits) return ZETA_OK; /* an earlier batch of a longer prompt: nobody reads its logits */
+    /* an earlier batch of a longer prompt: nobody reads its logits */
+    if (!logits) return op->read(c, NULL, 0, NULL, err);
     const int first = all_logits ? 0 : nt - 1;
     const int rows = nt - first;
+    float *out = op->host_buffers ? logits : b->logits;
     op->rmsnorm(c, b->x + (size_t)first * E, &m->output_norm, hp->norm_eps, rows, b->xn);
-    op->matmul(c, &m->output, NULL, b->xn, rows, logits);
-    return ZETA_OK;
+    op->matmul(c, &m->output, NULL, b->xn, rows, out);
+    return op->read(c, out, (size_t)rows * hp->n_vocab, logits, err);
 }

@@ -6,18 +6,23 @@
 #include "backend.h"
 #include <stdatomic.h>
 
+/* activations, allocated by the backend (buf_alloc); logits only when the backend's buffers are
+ * not host memory (cap * n_vocab floats, copied out with read()) */
 typedef struct fwd_buffers {
     uint32_t cap;            /* tokens per call */
-    float *x, *xn, *q, *k, *v, *att, *ga, *up;
+    float *x, *xn, *q, *k, *v, *att, *ga, *up, *logits;
 } fwd_buffers;
 
-zeta_status fwd_buffers_init(fwd_buffers *b, const struct zeta_model *m, uint32_t cap, zeta_error *err);
-void fwd_buffers_free(fwd_buffers *b);
+zeta_status fwd_buffers_init(fwd_buffers *b, const struct zeta_model *m, const zeta_backend_inst *be, uint32_t cap,
+                             zeta_error *err);
+/* before the backend instance is freed */
+void fwd_buffers_free(fwd_buffers *b, const zeta_backend_inst *be);
 
 /* Evaluates tokens[0..n) at positions pos0.. (n <= b->cap, pos0 + n <= n_ctx checked by the caller).
  * logits: n_vocab floats for the last token, or n * n_vocab when all_logits; NULL skips the
  * output head (the KV cache is still filled). Returns
- * ZETA_ERR_CANCELLED (checked between layers) when *cancel becomes true. */
+ * ZETA_ERR_CANCELLED (checked between layers) when *cancel becomes true, ZETA_ERR_BACKEND when a
+ * device op failed. */
 zeta_status forward_batch(const struct zeta_model *m, const zeta_rope_params *rp, zeta_backend_inst *be, fwd_buffers *b,
                           const zeta_token *tokens, uint32_t n, uint32_t pos0, float *logits, bool all_logits, atomic_bool *cancel,
                           zeta_error *err);

@@ -31,6 +31,7 @@ typedef struct zeta_weight {
     uint64_t row_bytes;
     const void *data;
     const void *packed;        /* backend-prepared copy (CPU: 8-row interleaved groups) or NULL */
+    const void *dev;           /* CUDA: the same bytes in device memory (models loaded for CUDA), or NULL */
 } zeta_weight;
 
 typedef struct zeta_layer {
@@ -64,6 +65,7 @@ struct zeta_model {
     zeta_type main_type;
     void *packed_mem;                  /* owns every weight's `packed` copy */
     uint64_t packed_bytes;
+    struct cuda_model *cuda;           /* CUDA backend: device, weights on it (src/cuda/); NULL = CPU */
 };
 
 zeta_status model_load(const char *path, bool use_mmap, struct zeta_model **out, zeta_error *err);

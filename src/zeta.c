@@ -4,6 +4,7 @@
 #include "backend.h"
 #include "cpu/kernels.h"
 #include "cpu/cpu_kv.h"
+#include "cuda/cuda_backend.h"
 #include "quant.h"
 
 #include <stdio.h>
@@ -88,27 +89,43 @@ zeta_status zeta_model_load(const char *path, const zeta_model_params *params, z
     if (!path) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_model_load: path is NULL");
     zeta_model_params def = zeta_model_params_default();
     if (!params) params = &def;
-    if (params->backend == ZETA_BACKEND_CUDA)
-        return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "backend 'cuda' is not available in this build (rebuild with make CUDA=1)");
-    if (params->backend != ZETA_BACKEND_AUTO && params->backend != ZETA_BACKEND_CPU)
+    if (params->backend != ZETA_BACKEND_AUTO && params->backend != ZETA_BACKEND_CPU && params->backend != ZETA_BACKEND_CUDA)
         return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_model_load: backend %d is not a zeta_backend value",
                          (int)params->backend);
+    /* CUDA when asked for (an error if this build or machine has none), or for AUTO when compiled
+     * in and the device exists */
+    bool use_cuda = false;
+    if (params->backend == ZETA_BACKEND_CUDA && !cuda_compiled())
+        return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "backend 'cuda' is not available in this build (rebuild with make CUDA=1)");
+    if (params->backend != ZETA_BACKEND_CPU && cuda_compiled()) {
+        if (params->cuda_device < 0)
+            return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_model_load: cuda_device %d is negative", params->cuda_device);
+        char why[256] = "";
+        const int n_dev = cuda_device_count(why, sizeof why);
+        if (params->backend == ZETA_BACKEND_CUDA && n_dev == 0)
+            return zeta_fail(err, ZETA_ERR_BACKEND, "backend 'cuda': no usable CUDA device: %s", why);
+        if (params->backend == ZETA_BACKEND_CUDA && params->cuda_device >= n_dev)
+            return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_model_load: cuda_device %d out of range (this machine has %d)",
+                             params->cuda_device, n_dev);
+        use_cuda = params->cuda_device < n_dev;
+    }
     if (params->on_progress && !params->on_progress(params->progress_user, 0.0f))
         return zeta_fail(err, ZETA_ERR_CANCELLED, "loading %s cancelled by the progress callback", path);
     zeta_status st = model_load(path, params->use_mmap, out, err);
     if (st != ZETA_OK) return st;
-    if ((st = cpu_prepare_model(*out, err)) != ZETA_OK) {
+    if ((st = use_cuda ? cuda_model_init(*out, params->cuda_device, err) : cpu_prepare_model(*out, err)) != ZETA_OK) {
         model_free(*out);
         *out = NULL;
         return st;
     }
     if (params->log && params->log_level >= ZETA_LOG_INFO) {
         char line[256];
-        snprintf(line, sizeof line, "loaded %s: %s, %u layers, %llu parameters, kernels %s", path, (*out)->arch->name,
-                 (*out)->hp.n_layer, (unsigned long long)(*out)->n_params, zeta_cpu_kernels());
+        snprintf(line, sizeof line, "loaded %s: %s, %u layers, %llu parameters, %s", path, (*out)->arch->name,
+                 (*out)->hp.n_layer, (unsigned long long)(*out)->n_params, use_cuda ? "backend cuda" : zeta_cpu_kernels());
         params->log(params->log_user, ZETA_LOG_INFO, line);
     }
     if (params->on_progress && !params->on_progress(params->progress_user, 1.0f)) {
+        cuda_model_free(*out);
         model_free(*out);
         *out = NULL;
         return zeta_fail(err, ZETA_ERR_CANCELLED, "loading %s cancelled by the progress callback", path);
@@ -118,6 +135,7 @@ zeta_status zeta_model_load(const char *path, const zeta_model_params *params, z
 
 void zeta_model_free(zeta_model *model) {
     if (!model || model->magic != ZETA_MODEL_MAGIC) return;
+    cuda_model_free(model);
     model_free(model);
 }
 
@@ -332,8 +350,11 @@ zeta_status zeta_session_new(const zeta_model *m, const zeta_session_params *par
     atomic_init(&s->cancel, false);
     rng_seed(&s->rng, p.seed);
     zeta_backend_config cfg = {n_threads, n_ctx, type_k, type_v, n_batch};
-    if ((st = cpu_backend_new(m, &cfg, &s->be, err)) != ZETA_OK) { free(s); return st; }
-    if ((st = fwd_buffers_init(&s->buf, m, n_batch, err)) != ZETA_OK) goto fail;
+    if ((st = m->cuda ? cuda_backend_new(m, &cfg, &s->be, err) : cpu_backend_new(m, &cfg, &s->be, err)) != ZETA_OK) {
+        free(s);
+        return st;
+    }
+    if ((st = fwd_buffers_init(&s->buf, m, &s->be, n_batch, err)) != ZETA_OK) goto fail;
     s->tokens = zeta_malloc_array(n_ctx, sizeof *s->tokens);
     s->logits = zeta_malloc_array(m->hp.n_vocab, sizeof(float));
     s->logits_tmp = zeta_malloc_array(m->hp.n_vocab, sizeof(float));
@@ -354,8 +375,10 @@ fail:
 void zeta_session_free(zeta_session *s) {
     if (!session_ok(s)) return;
     s->magic = ZETA_DEAD_MAGIC;
-    if (s->be.ops) s->be.ops->free(s->be.ctx);
-    fwd_buffers_free(&s->buf);
+    if (s->be.ops) {
+        fwd_buffers_free(&s->buf, &s->be);
+        s->be.ops->free(s->be.ctx);
+    }
     free(s->tokens);
     free(s->logits);
     free(s->logits_tmp);

@@ -25,8 +25,12 @@ const char *arg_value(int argc, char **argv, int *i);
 /* reads a whole file (binary); NULL after printing an error */
 char *read_file(const char *path, size_t *len);
 
-/* loads a model, printing the error */
+/* "auto" / "cpu" / "cuda" -> backend */
+bool arg_backend(const char *opt, const char *val, zeta_backend *out);
+
+/* loads a model (load_model: backend AUTO), printing the error */
 zeta_model *load_model(const char *path);
+zeta_model *load_model_on(const char *path, zeta_backend backend);
 
 int cmd_run(int argc, char **argv);
 int cmd_info(int argc, char **argv);

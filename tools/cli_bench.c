@@ -63,7 +63,8 @@ static uint64_t decode_bytes(const zeta_model *m, const zeta_model_info *mi) {
     return mi->tied_embeddings ? mi->weight_bytes : mi->weight_bytes - embd;
 }
 
-static int run_one(const char *path, int n_pp, int n_tg, int reps, int depth, zeta_session_params sp, bench_result *r) {
+static int run_one(const char *path, zeta_backend backend, int n_pp, int n_tg, int reps, int depth, zeta_session_params sp,
+                   bench_result *r) {
     memset(r, 0, sizeof *r);
     r->path = path;
     r->n_pp = n_pp;
@@ -73,7 +74,7 @@ static int run_one(const char *path, int n_pp, int n_tg, int reps, int depth, ze
     r->type_k = sp.kv_type;
     r->type_v = sp.kv_type_v == ZETA_TYPE_COUNT ? sp.kv_type : sp.kv_type_v;
     double t0 = now_ms();
-    zeta_model *m = load_model(path);
+    zeta_model *m = load_model_on(path, backend);
     if (!m) return 1;
     r->load_ms = now_ms() - t0;
     zeta_error err;
@@ -216,11 +217,12 @@ int cmd_bench(int argc, char **argv) {
     long n_pp = 512, n_tg = 128, reps = 5, depth = 0;
     const char *fmt = "md";
     zeta_session_params sp = zeta_session_params_default();
+    zeta_backend backend = ZETA_BACKEND_AUTO;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         long l;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            puts("usage: zeta bench -m MODEL [-m MODEL ...] [-p 512] [-n 128] [-t N] [-r 5] [-o md|json|csv] [-d DEPTH] [-ctk T] [-ctv T] [--rope-scale N]\n"
+            puts("usage: zeta bench -m MODEL [-m MODEL ...] [-p 512] [-n 128] [-t N] [-r 5] [-o md|json|csv] [-d DEPTH] [-ctk T] [-ctv T] [--rope-scale N] [--backend auto|cpu|cuda]\n"
                  "Prompt processing (pp: one batch of -p random tokens) and generation (tg: -n single-token steps)\n"
                  "speeds as mean ± sd over -r repetitions after one warm-up, decode latency percentiles, time to first\n"
                  "token, load time, peak resident memory and effective GB/s (weight bytes per decoded token x t/s).\n"
@@ -231,6 +233,7 @@ int cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "-p")) { if (!arg_int(a, v, 0, 1 << 16, &n_pp)) return 2; }
         else if (!strcmp(a, "-n")) { if (!arg_int(a, v, 0, 1 << 16, &n_tg)) return 2; }
         else if (!strcmp(a, "-r")) { if (!arg_int(a, v, 1, 1000, &reps)) return 2; }
+        else if (!strcmp(a, "--backend")) { if (!arg_backend(a, v, &backend)) return 2; }
         else if (!strcmp(a, "-d") || !strcmp(a, "--depth")) { if (!arg_int(a, v, 0, 1 << 20, &depth)) return 2; }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { if (!arg_int(a, v, 1, 512, &l)) return 2; sp.n_threads = (int)l; }
         else if (!strcmp(a, "-o")) { if (strcmp(v, "md") && strcmp(v, "json") && strcmp(v, "csv")) return die("bench: -o takes md, json or csv"); fmt = v; }
@@ -245,7 +248,7 @@ int cmd_bench(int argc, char **argv) {
     if (n_pp == 0 && n_tg == 0) return die("bench: -p and -n are both 0");
     bench_result res[32];
     for (int i = 0; i < n_models; i++)
-        if (run_one(models[i], (int)n_pp, (int)n_tg, (int)reps, (int)depth, sp, &res[i])) return 1;
+        if (run_one(models[i], backend, (int)n_pp, (int)n_tg, (int)reps, (int)depth, sp, &res[i])) return 1;
     if (!strcmp(fmt, "json")) print_json(res, (size_t)n_models);
     else if (!strcmp(fmt, "csv")) print_csv(res, (size_t)n_models);
     else print_md(res, (size_t)n_models);

@@ -34,11 +34,12 @@ int cmd_perplexity(int argc, char **argv) {
     const char *model = NULL, *file = NULL;
     long n_ctx = 512, chunks = -1;
     zeta_session_params sp = zeta_session_params_default();
+    zeta_backend backend = ZETA_BACKEND_AUTO;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         long l;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            puts("usage: zeta perplexity -m MODEL -f TEXT [-c N] [--chunks K] [-t N] [-ctk T] [-ctv T] [--rope-scale N]\n"
+            puts("usage: zeta perplexity -m MODEL -f TEXT [-c N] [--chunks K] [-t N] [-ctk T] [-ctv T] [--rope-scale N] [--backend auto|cpu|cuda]\n"
                  "llama.cpp's method: the text is tokenized once (BOS first if the model adds one), cut into\n"
                  "non-overlapping chunks of N tokens (first token of each replaced by BOS), each evaluated from an\n"
                  "empty cache; the second half of each chunk is scored. Last line:\n"
@@ -46,6 +47,7 @@ int cmd_perplexity(int argc, char **argv) {
             return 0;
         } else if (!(v = arg_value(argc, argv, &i))) return 2;
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) model = v;
+        else if (!strcmp(a, "--backend")) { if (!arg_backend(a, v, &backend)) return 2; }
         else if (!strcmp(a, "-f") || !strcmp(a, "--file")) file = v;
         else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { if (!arg_int(a, v, 8, 1 << 20, &n_ctx)) return 2; }
         else if (!strcmp(a, "--chunks")) { if (!arg_int(a, v, 1, 1 << 30, &chunks)) return 2; }
@@ -61,7 +63,7 @@ int cmd_perplexity(int argc, char **argv) {
     size_t len;
     char *text = read_file(file, &len);
     if (!text) return 1;
-    zeta_model *m = load_model(model);
+    zeta_model *m = load_model_on(model, backend);
     if (!m) { free(text); return 1; }
     int rc = 0;
     zeta_session *s = NULL;
@@ -171,17 +173,19 @@ int cmd_logits(int argc, char **argv) {
     long k = 20, n_greedy = 32;
     bool add_bos = true;
     zeta_session_params sp = zeta_session_params_default();
+    zeta_backend backend = ZETA_BACKEND_AUTO;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         long l;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            puts("usage: zeta logits -m MODEL -f PROMPT_FILE [-k 20] [-n 32] [--no-bos] [-ctk T] [-ctv T] [--rope-scale N] [-t N] -o OUT.json\n"
+            puts("usage: zeta logits -m MODEL -f PROMPT_FILE [-k 20] [-n 32] [--no-bos] [-ctk T] [-ctv T] [--rope-scale N] [-t N] [--backend auto|cpu|cuda] -o OUT.json\n"
                  "Evaluates the prompt (BOS added if the model adds one) and writes, in the JSON format of the\n"
                  "goldens (compare.py), the top-k logits and log-sum-exp of every position and n greedy tokens.");
             return 0;
         } else if (!strcmp(a, "--no-bos")) add_bos = false;
         else if (!(v = arg_value(argc, argv, &i))) return 2;
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) model = v;
+        else if (!strcmp(a, "--backend")) { if (!arg_backend(a, v, &backend)) return 2; }
         else if (!strcmp(a, "-f") || !strcmp(a, "--file")) file = v;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) outp = v;
         else if (!strcmp(a, "-k")) { if (!arg_int(a, v, 1, 1 << 20, &k)) return 2; }
@@ -198,7 +202,7 @@ int cmd_logits(int argc, char **argv) {
     size_t len;
     char *text = read_file(file, &len);
     if (!text) return 1;
-    zeta_model *m = load_model(model);
+    zeta_model *m = load_model_on(model, backend);
     if (!m) { free(text); return 1; }
     int rc = 0;
     FILE *f = NULL;

@@ -120,10 +120,25 @@ char *read_file(const char *path, size_t *len) {
     return buf;
 }
 
-zeta_model *load_model(const char *path) {
+bool arg_backend(const char *opt, const char *val, zeta_backend *out) {
+    if (!strcmp(val, "auto")) *out = ZETA_BACKEND_AUTO;
+    else if (!strcmp(val, "cpu")) *out = ZETA_BACKEND_CPU;
+    else if (!strcmp(val, "cuda")) *out = ZETA_BACKEND_CUDA;
+    else {
+        die("%s: '%s' is not a backend (auto, cpu, cuda)", opt, val);
+        return false;
+    }
+    return true;
+}
+
+zeta_model *load_model(const char *path) { return load_model_on(path, ZETA_BACKEND_AUTO); }
+
+zeta_model *load_model_on(const char *path, zeta_backend backend) {
     zeta_model *m = NULL;
     zeta_error err;
-    if (zeta_model_load(path, NULL, &m, &err) != ZETA_OK) {
+    zeta_model_params mp = zeta_model_params_default();
+    mp.backend = backend;
+    if (zeta_model_load(path, &mp, &m, &err) != ZETA_OK) {
         die_err(&err);
         return NULL;
     }
@@ -148,6 +163,7 @@ static const char *run_help =
     "  -n, --n-predict N       tokens to generate (default 256; 0 = until EOS or the context is full)\n"
     "  -c, --ctx-size N        context size (default: the model's, at most 4096)\n"
     "  -t, --threads N         threads (default: physical cores)\n"
+    "  --backend B             auto (default: cuda when built in and a GPU is there), cpu or cuda\n"
     "  --temp X                temperature (default 0.8; 0 = greedy)\n"
     "  --top-k N               (default 40; 0 = off)\n"
     "  --top-p X               (default 0.95; 1 = off)\n"
@@ -177,6 +193,7 @@ int cmd_run(int argc, char **argv) {
     const char *stops[16];
     size_t n_stop = 0;
     bool echo = true, seed_given = false;
+    zeta_backend backend = ZETA_BACKEND_AUTO;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         long l;
@@ -188,6 +205,7 @@ int cmd_run(int argc, char **argv) {
         else if (!(v = arg_value(argc, argv, &i))) return 2;
         else if (!strcmp(a, "--keep")) { if (!arg_int(a, v, 0, 1 << 24, &l)) return 2; gp.n_keep = (uint32_t)l; }
         else if (!strcmp(a, "--prompt-cache")) cache_path = v;
+        else if (!strcmp(a, "--backend")) { if (!arg_backend(a, v, &backend)) return 2; }
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) model = v;
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) prompt = v;
         else if (!strcmp(a, "-f") || !strcmp(a, "--file")) file = v;
@@ -223,7 +241,7 @@ int cmd_run(int argc, char **argv) {
     gp.stop = stops;
     gp.n_stop = n_stop;
     gp.on_text = on_text;
-    zeta_model *m = load_model(model);
+    zeta_model *m = load_model_on(model, backend);
     if (!m) { free(file_text); return 1; }
     zeta_session *s = NULL;
     zeta_error err;

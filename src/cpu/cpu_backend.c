@@ -302,9 +302,20 @@ static void cpu_free(void *vctx) {
     free(c);
 }
 
+/* buffers are host memory; ops run synchronously and cannot fail */
+static float *cpu_buf_alloc(void *vctx, size_t n) { return zeta_malloc_array(n ? n : 1, sizeof(float)); }
+static void cpu_buf_free(void *vctx, float *p) { free(p); }
+static zeta_status cpu_read(void *vctx, const float *src, size_t n, float *dst, zeta_error *err) {
+    if (n && dst != src) memcpy(dst, src, n * sizeof(float));
+    return ZETA_OK;
+}
+
 static const zeta_backend_ops k_cpu_ops = {
-    "cpu", cpu_free, cpu_get_rows, cpu_rmsnorm, cpu_matmul, cpu_rope, cpu_attention, cpu_swiglu, cpu_add,
-    cpu_kv_shift_op, cpu_kv_pos_bytes, cpu_kv_read_op, cpu_kv_write_op,
+    .name = "cpu", .host_buffers = true, .free = cpu_free,
+    .buf_alloc = cpu_buf_alloc, .buf_free = cpu_buf_free, .read = cpu_read,
+    .get_rows = cpu_get_rows, .rmsnorm = cpu_rmsnorm, .matmul = cpu_matmul, .rope = cpu_rope,
+    .attention = cpu_attention, .swiglu = cpu_swiglu, .add = cpu_add,
+    .kv_shift = cpu_kv_shift_op, .kv_pos_bytes = cpu_kv_pos_bytes, .kv_read = cpu_kv_read_op, .kv_write = cpu_kv_write_op,
 };
 
 zeta_status cpu_backend_new(const struct zeta_model *m, const zeta_backend_config *cfg, zeta_backend_inst *out,

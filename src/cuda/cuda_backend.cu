@@ -1,0 +1,437 @@
+/* cuda_backend.cu — the CUDA implementation of backend.h: device selection, the weights' upload at
+ * model load, and per session a stream, a cuBLAS handle, activation buffers, scratch and an f16 KV
+ * cache. Ops return nothing, so the first failing CUDA or cuBLAS call is kept (with the driver's
+ * text), later ops are skipped, and read() reports it as ZETA_ERR_BACKEND. */
+#include "cuda/cuda_internal.cuh"
+
+#include <cublas_v2.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern "C" bool cuda_compiled(void) { return true; }
+
+extern "C" int cuda_device_count(char *why, size_t cap) {
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+        if (why && cap) snprintf(why, cap, "%s (%s)", cudaGetErrorString(e), cudaGetErrorName(e));
+        cudaGetLastError();
+        return 0;
+    }
+    if (n == 0 && why && cap) snprintf(why, cap, "the driver reports no CUDA device");
+    return n;
+}
+
+static zeta_status cuda_fail(zeta_error *err, cudaError_t e, const char *what) {
+    cudaGetLastError(); /* clear a non-sticky error */
+    return zeta_fail(err, e == cudaErrorMemoryAllocation ? ZETA_ERR_OUT_OF_MEMORY : ZETA_ERR_BACKEND, "CUDA: %s: %s (%s)", what,
+                     cudaGetErrorString(e), cudaGetErrorName(e));
+}
+
+/* ---------------------------------------------------------------- weights (per model) */
+
+/* every weight the device reads: matrices (not the token embedding), norms, biases */
+static int model_weights(struct zeta_model *m, zeta_weight **list) {
+    int n = 0;
+    for (uint32_t il = 0; il < m->hp.n_layer; il++) {
+        zeta_layer *L = &m->layers[il];
+        zeta_weight *ws[] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo, &L->bq, &L->bk, &L->bv, &L->q_norm,
+                             &L->k_norm, &L->ffn_norm, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
+            if (ws[i]->data) {
+                if (list) list[n] = ws[i];
+                n++;
+            }
+    }
+    if (list) { list[n] = &m->output_norm; list[n + 1] = &m->output; }
+    return n + 2;
+}
+
+static size_t align256(size_t n) { return (n + 255) & ~(size_t)255; }
+
+extern "C" zeta_status cuda_model_init(struct zeta_model *m, int device, zeta_error *err) {
+    cuda_model *cm = (cuda_model *)calloc(1, sizeof *cm);
+    const int nw = model_weights(m, NULL);
+    zeta_weight **list = (zeta_weight **)calloc((size_t)nw, sizeof *list);
+    if (!cm || !list) {
+        free(cm);
+        free(list);
+        return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory preparing the CUDA weights");
+    }
+    model_weights(m, list);
+    cm->device = device;
+    zeta_status st = ZETA_OK;
+    cudaError_t e;
+    cudaDeviceProp prop;
+    size_t total = 0;
+    for (int i = 0; i < nw; i++) total += align256(list[i]->row_bytes * list[i]->ne1);
+    if ((e = cudaSetDevice(device)) != cudaSuccess) { st = cuda_fail(err, e, "selecting the device"); goto out; }
+    if ((e = cudaGetDeviceProperties(&prop, device)) != cudaSuccess) { st = cuda_fail(err, e, "reading the device's properties"); goto out; }
+    snprintf(cm->name, sizeof cm->name, "%s", prop.name);
+    cm->n_sm = prop.multiProcessorCount;
+    if ((e = cudaMalloc(&cm->mem, total)) != cudaSuccess) {
+        char what[128];
+        snprintf(what, sizeof what, "allocating %.1f MiB for the weights", (double)total / 1048576.0);
+        st = cuda_fail(err, e, what);
+        goto out;
+    }
+    cm->bytes = total;
+    {
+        size_t off = 0;
+        for (int i = 0; i < nw; i++) {
+            const size_t b = list[i]->row_bytes * list[i]->ne1;
+            uint8_t *d = (uint8_t *)cm->mem + off;
+            if ((e = cudaMemcpy(d, list[i]->data, b, cudaMemcpyHostToDevice)) != cudaSuccess) {
+                st = cuda_fail(err, e, "uploading the weights");
+                break;
+            }
+            list[i]->dev = d;
+            off += align256(b);
+        }
+    }
+out:
+    free(list);
+    if (st != ZETA_OK) {
+        m->cuda = cm; /* so that cuda_model_free clears what was set */
+        cuda_model_free(m);
+        return st;
+    }
+    m->cuda = cm;
+    return ZETA_OK;
+}
+
+extern "C" void cuda_model_free(struct zeta_model *m) {
+    if (!m || !m->cuda) return;
+    const int nw = model_weights(m, NULL);
+    zeta_weight **list = (zeta_weight **)calloc((size_t)nw, sizeof *list);
+    if (list) {
+        model_weights(m, list);
+        for (int i = 0; i < nw; i++) list[i]->dev = NULL;
+        free(list);
+    }
+    if (m->cuda->mem) {
+        cudaSetDevice(m->cuda->device);
+        cudaFree(m->cuda->mem);
+    }
+    free(m->cuda);
+    m->cuda = NULL;
+}
+
+extern "C" zeta_status cuda_weight_upload(const struct zeta_model *m, zeta_weight *w, zeta_error *err) {
+    void *d = NULL;
+    const size_t b = w->row_bytes * w->ne1;
+    cudaError_t e;
+    if (!m->cuda) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "the model is not loaded for CUDA");
+    if ((e = cudaSetDevice(m->cuda->device)) != cudaSuccess) return cuda_fail(err, e, "selecting the device");
+    if ((e = cudaMalloc(&d, align256(b))) != cudaSuccess) return cuda_fail(err, e, "allocating a weight");
+    if ((e = cudaMemcpy(d, w->data, b, cudaMemcpyHostToDevice)) != cudaSuccess) {
+        cudaFree(d);
+        return cuda_fail(err, e, "uploading a weight");
+    }
+    w->dev = d;
+    return ZETA_OK;
+}
+
+extern "C" void cuda_weight_free(zeta_weight *w) {
+    if (w->dev) cudaFree((void *)w->dev);
+    w->dev = NULL;
+}
+
+/* ---------------------------------------------------------------- session state */
+
+struct cuda_ctx {
+    const struct zeta_model *m;
+    int device, n_sm;
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    /* the first failure, kept until the instance is freed */
+    bool failed;
+    zeta_status fail_status;
+    char fail_msg[400];
+    /* KV cache: per layer n_ctx * n_head_kv * (dk | dv) halves */
+    uint32_t n_ctx, n_layer, n_head, n_head_kv, dk, dv;
+    __half *kv;
+    size_t k_layer, v_layer; /* halves per layer */
+    float *part;             /* attention split partials */
+    size_t part_floats;
+    float *scratch;          /* dequantized weight slices (prompt path) */
+    size_t scratch_floats;
+    float *stage;            /* pinned host: embeddings of one batch */
+    size_t stage_floats;
+};
+
+static bool ck(cuda_ctx *c, cudaError_t e, const char *what) {
+    if (e == cudaSuccess) return true;
+    if (!c->failed) {
+        c->failed = true;
+        c->fail_status = ZETA_ERR_BACKEND;
+        snprintf(c->fail_msg, sizeof c->fail_msg, "CUDA: %s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
+    }
+    cudaGetLastError();
+    return false;
+}
+
+static __half *kv_k(cuda_ctx *c, uint32_t il) { return c->kv + (size_t)il * (c->k_layer + c->v_layer); }
+static __half *kv_v(cuda_ctx *c, uint32_t il) { return kv_k(c, il) + c->k_layer; }
+
+static float *cu_buf_alloc(void *vctx, size_t n) {
+    cuda_ctx *c = (cuda_ctx *)vctx;
+    void *p = NULL;
+    if (cudaSetDevice(c->device) != cudaSuccess || cudaMalloc(&p, (n ? n : 1) * sizeof(float)) != cudaSuccess) {
+        cudaGetLastError();
+        return NULL;
+    }
+    return (float *)p;
+}
+
+static void cu_buf_free(void *vctx, float *p) {
+    cuda_ctx *c = (cuda_ctx *)vctx;
+    cudaSetDevice(c->device);
+    cudaFree(p);
+}
+
+static zeta_status cu_read(void *vctx, const float *src, size_t n, float *dst, zeta_error *err) {
+    cuda_ctx *c = (cuda_ctx *)vctx;
+    if (!c->failed && ck(c, cudaSetDevice(c->device), "selecting the device") && n)
+        ck(c, cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToHost, c->stream), "copying results to the host");
+    if (!c->failed) ck(c, cudaStreamSynchronize(c->stream), "running the forward pass");
+    if (c->failed) return zeta_fail(err, c->fail_status, "%s", c->fail_msg);
+    return ZETA_OK;
+}
+
+extern "C" zeta_status cuda_buf_write(void *vctx, float *dst, const float *src, size_t n, zeta_error *err) {
+    cudaError_t e = cudaSetDevice(((cuda_ctx *)vctx)->device);
+    if (e == cudaSuccess) e = cudaMemcpy(dst, src, n * sizeof(float), cudaMemcpyHostToDevice);
+    return e == cudaSuccess ? ZETA_OK : cuda_fail(err, e, "copying to the device");
+}
+
+/* ---------------------------------------------------------------- ops */
+
+/* token embeddings: rows looked up and dequantized in host memory (the table stays there), then
+ * one upload */
+static void cu_get_rows(void *vctx, const zeta_weight *w, const zeta_token *tokens, int n, float *out) {
+    cuda_ctx *c = (cuda_ctx *)vctx;
+    if (c->failed || !ck(c, cudaSetDevice(c->device), "selecting the device")) return;
+    const size_t need = (size_t)n * w->ne0;
+    if (need > c->stage_floats) {
+        ck(c, cudaErrorInvalidValue, "embedding a batch larger than the session's batch size");
+        return;
+    }
+    /* the staging buffer may still feed the previous batch's upload */
+    if (!ck(c, cudaStreamSynchronize(c->stream), "waiting for the previous batch")) return;
+    for (int t = 0; t < n; t++)
+        zeta_dequantize_row(w->type, (const uint8_t *)w->data + (size_t)tokens[t] * w->row_bytes, c->stage + (size_t)t * w->ne0,
+                            (int64_t)w->ne0);
+    ck(c, cudaMemcpyAsync(out, c->stage, need * sizeof(float), cudaMemcpyHostToDevice, c->stream), "uploading embeddings");
+}
+
+static void cu_rmsnorm(void *vctx, const float *x, const zeta_weight *w, float eps, int n_rows, float *out) {
+    cuda_ctx *c = (cuda_ctx *)vctx;
+    if (c->failed) return;
+    ck(c, cuda_rmsnorm(c->stream, x, (const float *)w->dev, (int)w->ne0, eps, n_rows, out), "rmsnorm");
+}
+
+static void cu_matmul(void *vctx, const zeta_weight *w, const zeta_weight *bias, const float *x, int n_tok, float *y) {
+    cuda_ctx *c = (cuda_ctx *)vctx;
+    if (c->failed) return;
+    int bst = 0;
+    const float *b = bias && bias->data ? (const float *)bias->dev : NULL;
+    cudaError_t e = cuda_matmul(c->stream, c->blas, w, b, x, n_tok, y, c->scratch, c->scratch_floats, &bst);
+    if (!ck(c, e, w->name ? w->name : "matmul")) return;
+    if (bst && !c->failed) {
+        c->failed = true;
+        c->fail_status = ZETA_ERR_BACKEND;
+        snprintf(c->fail_msg, sizeof c->fail_msg, "cuBLAS: SGEMM for %s failed with status %d", w->name ? w->name : "?", bst);
+    }
+}
+
+static void cu_rope(void *vctx, float *x, int n_tok, int n_heads, int head_dim, uint32_t pos0, const zeta_rope_params *rp) {
+    cuda_ctx *c = (cuda_ctx *)vctx;
+    if (c->failed) return;
+    const cuda_rope_args a = cuda_rope_args_make(rp);
+    ck(c, cuda_rope(c->stream, x, n_tok, n_heads, head_dim, pos0, &a), "rope");
+}
+
+static void cu_attention(void *vctx, int il, const float *q, const float *k, const float *v, int n_tok, uint32_t pos0, float *out) {
+    cuda_ctx *c = (cuda_ctx *)vctx;
+    if (c->failed) return;
+    cuda_attn_args a = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, n_tok, pos0, 1.0f / sqrtf((float)c->dk)};
+    ck(c, cuda_attention(c->stream, &a, kv_k(c, (uint32_t)il), kv_v(c, (uint32_t)il), q, k, v, out, c->part, c->part_floats, c->n_sm),
+       "attention");
+}
+
+static void cu_swiglu(void *vctx, const float *gate, const float *up, size_t n, float *out) {
+    cuda_ctx *c = (cuda_ctx *)vctx;
+    if (c->failed) return;
+    ck(c, cuda_swiglu(c->stream, gate, up, n, out), "swiglu");
+}
+
+static void cu_add(void *vctx, float *x, const float *y, size_t n) {
+    cuda_ctx *c = (cuda_ctx *)vctx;
+    if (c->failed) return;
+    ck(c, cuda_add(c->stream, x, y, n), "add");
+}
+
+/* context shift: positions [p0, p1) move to p0 + delta in chunks of |delta| positions, so that no
+ * chunk overwrites positions that a later chunk still reads (stream order) */
+static void cu_kv_shift(void *vctx, uint32_t p0, uint32_t p1, int32_t delta, const zeta_rope_params *rp) {
+    cuda_ctx *c = (cuda_ctx *)vctx;
+    if (c->failed || delta >= 0 || !ck(c, cudaSetDevice(c->device), "selecting the device")) return;
+    zeta_rope_params r1 = *rp;
+    r1.mscale = 1.0f; /* the keys already carry the magnitude */
+    const cuda_rope_args a = cuda_rope_args_make(&r1);
+    const uint32_t step = (uint32_t)(-(int64_t)delta);
+    for (uint32_t il = 0; il < c->n_layer; il++)
+        for (uint32_t p = p0; p < p1; p += step) {
+            const uint32_t n = p1 - p < step ? p1 - p : step;
+            if (!ck(c, cuda_kv_move(c->stream, kv_k(c, il), kv_v(c, il), p, (uint32_t)((int64_t)p + delta), n, (int)c->n_head_kv,
+                                    (int)c->dk, (int)c->dv, delta, &a),
+                    "context shift"))
+                return;
+        }
+}
+
+static size_t cu_kv_pos_bytes(void *vctx) {
+    cuda_ctx *c = (cuda_ctx *)vctx;
+    return (size_t)c->n_head_kv * (c->dk + c->dv) * sizeof(__half);
+}
+
+/* the CPU backend's layout of an f16 cache: per layer, n positions of K, then n of V */
+static void cu_kv_copy(cuda_ctx *c, uint32_t p0, uint32_t n, uint8_t *host, bool to_host) {
+    if (c->failed || !ck(c, cudaSetDevice(c->device), "selecting the device")) return;
+    const size_t kb = (size_t)c->n_head_kv * c->dk * sizeof(__half), vb = (size_t)c->n_head_kv * c->dv * sizeof(__half);
+    for (uint32_t il = 0; il < c->n_layer; il++) {
+        uint8_t *K = (uint8_t *)kv_k(c, il) + (size_t)p0 * kb, *V = (uint8_t *)kv_v(c, il) + (size_t)p0 * vb;
+        cudaError_t e1 = to_host ? cudaMemcpyAsync(host, K, n * kb, cudaMemcpyDeviceToHost, c->stream)
+                                 : cudaMemcpyAsync(K, host, n * kb, cudaMemcpyHostToDevice, c->stream);
+        host += n * kb;
+        cudaError_t e2 = to_host ? cudaMemcpyAsync(host, V, n * vb, cudaMemcpyDeviceToHost, c->stream)
+                                 : cudaMemcpyAsync(V, host, n * vb, cudaMemcpyHostToDevice, c->stream);
+        host += n * vb;
+        if (!ck(c, e1, "copying the KV cache") || !ck(c, e2, "copying the KV cache")) return;
+    }
+    ck(c, cudaStreamSynchronize(c->stream), "copying the KV cache");
+}
+
+static void cu_kv_read(void *vctx, uint32_t p0, uint32_t n, void *dst) { cu_kv_copy((cuda_ctx *)vctx, p0, n, (uint8_t *)dst, true); }
+static void cu_kv_write(void *vctx, uint32_t p0, uint32_t n, const void *src) {
+    cu_kv_copy((cuda_ctx *)vctx, p0, n, (uint8_t *)src, false);
+}
+
+/* ---------------------------------------------------------------- lifetime */
+
+static void cu_free(void *vctx) {
+    cuda_ctx *c = (cuda_ctx *)vctx;
+    if (!c) return;
+    cudaSetDevice(c->device);
+    if (c->stream) cudaStreamSynchronize(c->stream);
+    if (c->blas) cublasDestroy(c->blas);
+    cudaFree(c->kv);
+    cudaFree(c->part);
+    cudaFree(c->scratch);
+    if (c->stage) cudaFreeHost(c->stage);
+    if (c->stream) cudaStreamDestroy(c->stream);
+    cudaGetLastError();
+    free(c);
+}
+
+static const zeta_backend_ops k_cuda_ops = {
+    /* name */ "cuda", /* host_buffers */ false, cu_free, cu_buf_alloc, cu_buf_free, cu_read,
+    cu_get_rows, cu_rmsnorm, cu_matmul, cu_rope, cu_attention, cu_swiglu, cu_add,
+    cu_kv_shift, cu_kv_pos_bytes, cu_kv_read, cu_kv_write,
+};
+
+#define SCRATCH_MAX_FLOATS ((size_t)16 << 20) /* 64 MiB of dequantized weights per SGEMM slice */
+
+static zeta_status check_weight(const zeta_weight *w, zeta_error *err) {
+    if (!w->data || cuda_type_ok(w->type)) return ZETA_OK;
+    const char *tn = zeta_type_name(w->type);
+    return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "the CUDA backend cannot multiply tensor '%s' of type %s yet (CUDA types: %s)",
+                     w->name ? w->name : "?", tn ? tn : "?", cuda_supported_types());
+}
+
+extern "C" zeta_status cuda_backend_new(const struct zeta_model *m, const zeta_backend_config *cfg, zeta_backend_inst *out,
+                                        zeta_error *err) {
+    const zeta_hparams *hp = &m->hp;
+    if (!m->cuda) return zeta_fail(err, ZETA_ERR_INTERNAL, "cuda_backend_new: the model was not loaded for CUDA");
+    if (cfg->type_k != ZETA_TYPE_F16 || cfg->type_v != ZETA_TYPE_F16)
+        return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "the CUDA backend keeps its KV cache in f16 only (asked for K %s, V %s)",
+                         zeta_type_name(cfg->type_k), zeta_type_name(cfg->type_v));
+    if (hp->head_dim_v > 256 || hp->n_rot / 2 > 512)
+        return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "the CUDA attention takes head sizes up to 256 (this model's V heads are %u)",
+                         hp->head_dim_v);
+    size_t max_w = 0;
+    for (uint32_t il = 0; il < hp->n_layer; il++) {
+        const zeta_layer *L = &m->layers[il];
+        const zeta_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
+            zeta_status st = check_weight(ws[i], err);
+            if (st != ZETA_OK) return st;
+            if (ws[i]->ne0 * ws[i]->ne1 > max_w) max_w = ws[i]->ne0 * ws[i]->ne1;
+        }
+    }
+    zeta_status st = check_weight(&m->output, err);
+    if (st != ZETA_OK) return st;
+    if (m->output.ne0 * m->output.ne1 > max_w) max_w = m->output.ne0 * m->output.ne1;
+
+    cuda_ctx *c = (cuda_ctx *)calloc(1, sizeof *c);
+    if (!c) return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory creating the CUDA backend");
+    c->m = m;
+    c->device = m->cuda->device;
+    c->n_sm = m->cuda->n_sm;
+    c->n_ctx = cfg->n_ctx;
+    c->n_layer = hp->n_layer;
+    c->n_head = hp->n_head;
+    c->n_head_kv = hp->n_head_kv;
+    c->dk = hp->head_dim_k;
+    c->dv = hp->head_dim_v;
+    c->k_layer = (size_t)c->n_ctx * c->n_head_kv * c->dk;
+    c->v_layer = (size_t)c->n_ctx * c->n_head_kv * c->dv;
+    c->part_floats = (size_t)4 * c->n_head * 32 * (c->dv + 2); /* up to 4 tokens x 32 slices */
+    c->scratch_floats = cfg->max_batch > 8 ? (max_w < SCRATCH_MAX_FLOATS ? max_w : SCRATCH_MAX_FLOATS) : 0;
+    if (c->scratch_floats && c->scratch_floats < (size_t)hp->n_ff) c->scratch_floats = hp->n_ff; /* at least one row */
+    c->stage_floats = (size_t)cfg->max_batch * hp->n_embd;
+    cudaError_t e;
+    const size_t kv_bytes = (c->k_layer + c->v_layer) * c->n_layer * sizeof(__half);
+    if ((e = cudaSetDevice(c->device)) != cudaSuccess) { st = cuda_fail(err, e, "selecting the device"); goto fail; }
+    if ((e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking)) != cudaSuccess) {
+        st = cuda_fail(err, e, "creating a stream");
+        goto fail;
+    }
+    if ((e = cudaMalloc(&c->kv, kv_bytes)) != cudaSuccess) {
+        char what[160];
+        snprintf(what, sizeof what, "allocating the KV cache (%.1f MiB for %u tokens)", (double)kv_bytes / 1048576.0, c->n_ctx);
+        st = cuda_fail(err, e, what);
+        goto fail;
+    }
+    if ((e = cudaMemset(c->kv, 0, kv_bytes)) != cudaSuccess) { st = cuda_fail(err, e, "clearing the KV cache"); goto fail; }
+    if ((e = cudaMalloc(&c->part, c->part_floats * sizeof(float))) != cudaSuccess) { st = cuda_fail(err, e, "allocating scratch"); goto fail; }
+    if (c->scratch_floats && (e = cudaMalloc(&c->scratch, c->scratch_floats * sizeof(float))) != cudaSuccess) {
+        st = cuda_fail(err, e, "allocating scratch");
+        goto fail;
+    }
+    if ((e = cudaMallocHost(&c->stage, c->stage_floats * sizeof(float))) != cudaSuccess) {
+        st = cuda_fail(err, e, "allocating pinned host memory");
+        goto fail;
+    }
+    if (c->scratch_floats) {
+        cublasStatus_t bs = cublasCreate(&c->blas);
+        if (bs != CUBLAS_STATUS_SUCCESS) {
+            c->blas = NULL;
+            st = zeta_fail(err, ZETA_ERR_BACKEND, "cuBLAS: creating a handle failed with status %d", (int)bs);
+            goto fail;
+        }
+        if ((bs = cublasSetStream(c->blas, c->stream)) != CUBLAS_STATUS_SUCCESS) {
+            st = zeta_fail(err, ZETA_ERR_BACKEND, "cuBLAS: setting the stream failed with status %d", (int)bs);
+            goto fail;
+        }
+    }
+    out->ops = &k_cuda_ops;
+    out->ctx = c;
+    return ZETA_OK;
+fail:
+    cu_free(c);
+    return st;
+}

@@ -1,0 +1,44 @@
+/* cuda_backend.h — the CUDA backend's entry points, callable from C (zeta.c, tests). Built from
+ * the .cu files of src/cuda with `make CUDA=1`; a build without CUDA links cuda_stub.c instead, whose
+ * functions report that CUDA is not compiled in. A model loaded for CUDA has its weights on one
+ * device (uploaded once at load, in their GGUF block formats, shared by all its sessions); each
+ * session's backend instance owns a stream, its activation buffers and an f16 KV cache there. */
+#ifndef ZETA_CUDA_BACKEND_H
+#define ZETA_CUDA_BACKEND_H
+
+#include "backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* true in a build with the CUDA backend */
+bool cuda_compiled(void);
+/* number of CUDA devices; 0 with the driver's text in why (when why is not NULL) when there is
+ * none or the driver failed */
+int cuda_device_count(char *why, size_t cap);
+/* Uploads the weights the forward pass reads on the device (every matrix except the token
+ * embedding, which stays in host memory and is looked up there; norms; biases) to `device` and
+ * sets their `dev` pointers; m->cuda owns the device memory. ZETA_ERR_BACKEND with the driver's
+ * text on failure (nothing is left allocated). */
+zeta_status cuda_model_init(struct zeta_model *m, int device, zeta_error *err);
+/* frees what cuda_model_init allocated (no-op for a CPU model) */
+void cuda_model_free(struct zeta_model *m);
+/* A backend instance for one session of a model loaded for CUDA. ZETA_ERR_UNSUPPORTED names the
+ * first tensor whose type the CUDA kernels cannot multiply, or a KV cache type other than f16. */
+zeta_status cuda_backend_new(const struct zeta_model *m, const zeta_backend_config *cfg, zeta_backend_inst *out,
+                             zeta_error *err);
+/* the weight types the CUDA matrix kernels take, for messages: "f32, f16, ..." */
+const char *cuda_supported_types(void);
+
+/* For tests: copies n host floats into a buffer of the instance (synchronous); uploads one
+ * standalone weight to the model's device (sets w->dev) and frees it again. */
+zeta_status cuda_buf_write(void *ctx, float *dst, const float *src, size_t n, zeta_error *err);
+zeta_status cuda_weight_upload(const struct zeta_model *m, zeta_weight *w, zeta_error *err);
+void cuda_weight_free(zeta_weight *w);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

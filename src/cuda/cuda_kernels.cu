@@ -1,0 +1,271 @@
+/* cuda_kernels.cu — the CUDA backend's element-wise kernels and attention: RMSNorm, RoPE (normal
+ * and NeoX, frequency factors, YaRN, as cpu_rope_rows computes the angles), SwiGLU, residual add,
+ * the f16 KV cache store and context-shift move, and attention with an online softmax whose long
+ * decodes are split over blocks and merged (flash-decoding). */
+#include "cuda/cuda_internal.cuh"
+
+#include <math.h>
+
+static inline unsigned cdiv(size_t a, size_t b) { return (unsigned)((a + b - 1) / b); }
+
+/* ---------------------------------------------------------------- RMSNorm */
+
+/* one block per row; squares summed in double like the CPU reference */
+__global__ void k_rmsnorm(const float *x, const float *g, int n, float eps, float *out) {
+    const float *xr = x + (size_t)blockIdx.x * n;
+    float *o = out + (size_t)blockIdx.x * n;
+    double s = 0.0;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) s += (double)__fmul_rn(xr[i], xr[i]);
+    for (int off = 16; off; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
+    __shared__ double part[32];
+    if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = s;
+    __syncthreads();
+    double tot = 0.0;
+    for (int w = 0; w < (int)(blockDim.x >> 5); w++) tot += part[w];
+    const float mean = (float)(tot / (double)n);
+    const float scale = 1.0f / sqrtf(mean + eps);
+    for (int i = threadIdx.x; i < n; i += blockDim.x) o[i] = __fmul_rn(__fmul_rn(xr[i], scale), g[i]);
+}
+
+cudaError_t cuda_rmsnorm(cudaStream_t s, const float *x, const float *g, int n, float eps, int n_rows, float *out) {
+    if (n_rows <= 0) return cudaSuccess;
+    const int threads = n >= 1024 ? 1024 : n >= 256 ? 256 : 64;
+    k_rmsnorm<<<n_rows, threads, 0, s>>>(x, g, n, eps, out);
+    return cudaGetLastError();
+}
+
+/* ---------------------------------------------------------------- RoPE */
+
+cuda_rope_args cuda_rope_args_make(const zeta_rope_params *rp) {
+    cuda_rope_args a;
+    memset(&a, 0, sizeof a);
+    a.n_rot = (int)rp->n_rot;
+    a.neox = rp->mode == ZETA_ROPE_NEOX;
+    a.theta_scale = powf(rp->base, -2.0f / (float)rp->n_rot); /* host powf: the CPU's value */
+    a.freq_scale = rp->freq_scale;
+    a.ext_factor = rp->ext_factor;
+    a.mscale = rp->mscale;
+    a.corr0 = rp->corr_dims[0];
+    a.corr1 = rp->corr_dims[1];
+    if (rp->freq_factors && rp->n_rot / 2 <= 512) {
+        a.has_ff = 1;
+        memcpy(a.ff, rp->freq_factors, sizeof(float) * (rp->n_rot / 2));
+    }
+    return a;
+}
+
+/* cos and sin of pair i at position pos, with the CPU's operations in the CPU's order (no fused
+ * multiply-add: the _rn intrinsics keep nvcc from contracting) */
+__device__ __forceinline__ void rope_cs(const cuda_rope_args &a, int i, float pos, float *c, float *s) {
+    float theta = pos;
+    for (int j = 0; j < i; j++) theta = __fmul_rn(theta, a.theta_scale);
+    const float ff = a.has_ff ? a.ff[i] : 1.0f;
+    const float extrap = __fdiv_rn(theta, ff);
+    float th = __fmul_rn(a.freq_scale, extrap);
+    if (a.ext_factor != 0.0f) {
+        const float y = __fdiv_rn((float)i - a.corr0, fmaxf(0.001f, a.corr1 - a.corr0));
+        const float mix = __fmul_rn(1.0f - fminf(1.0f, fmaxf(0.0f, y)), a.ext_factor);
+        th = __fadd_rn(__fmul_rn(th, 1.0f - mix), __fmul_rn(extrap, mix));
+    }
+    *c = __fmul_rn(cosf(th), a.mscale);
+    *s = __fmul_rn(sinf(th), a.mscale);
+}
+
+__device__ __forceinline__ void rope_pair(float *v, const cuda_rope_args &a, int i, float c, float s) {
+    const int half = a.n_rot / 2;
+    const int ia = a.neox ? i : 2 * i, ib = a.neox ? i + half : 2 * i + 1;
+    const float x0 = v[ia], x1 = v[ib];
+    v[ia] = __fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s));
+    v[ib] = __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c));
+}
+
+/* block per token, thread per rotated pair; the angle is computed once per token and pair */
+__global__ void k_rope(float *x, int n_heads, int head_dim, int64_t pos0, cuda_rope_args a) {
+    const int t = blockIdx.x, i = threadIdx.x;
+    if (i >= a.n_rot / 2) return;
+    float c, s;
+    rope_cs(a, i, (float)(pos0 + t), &c, &s);
+    for (int h = 0; h < n_heads; h++) rope_pair(x + ((size_t)t * n_heads + h) * head_dim, a, i, c, s);
+}
+
+cudaError_t cuda_rope(cudaStream_t s, float *x, int n_tok, int n_heads, int head_dim, int64_t pos0, const cuda_rope_args *a) {
+    if (n_tok <= 0 || a->n_rot < 2) return cudaSuccess;
+    k_rope<<<n_tok, (a->n_rot / 2 + 31) / 32 * 32, 0, s>>>(x, n_heads, head_dim, pos0, *a);
+    return cudaGetLastError();
+}
+
+/* ---------------------------------------------------------------- SwiGLU, add */
+
+__global__ void k_swiglu(const float *g, const float *u, size_t n, float *out) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        const float v = g[i];
+        out[i] = __fmul_rn(__fdiv_rn(v, 1.0f + expf(-v)), u[i]);
+    }
+}
+
+__global__ void k_add(float *x, const float *y, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) x[i] += y[i];
+}
+
+static unsigned grid_for(size_t n) {
+    unsigned b = cdiv(n, 256);
+    return b < 1 ? 1 : b > 65535 ? 65535 : b;
+}
+
+cudaError_t cuda_swiglu(cudaStream_t s, const float *g, const float *u, size_t n, float *out) {
+    if (!n) return cudaSuccess;
+    k_swiglu<<<grid_for(n), 256, 0, s>>>(g, u, n, out);
+    return cudaGetLastError();
+}
+
+cudaError_t cuda_add(cudaStream_t s, float *x, const float *y, size_t n) {
+    if (!n) return cudaSuccess;
+    k_add<<<grid_for(n), 256, 0, s>>>(x, y, n);
+    return cudaGetLastError();
+}
+
+/* ---------------------------------------------------------------- KV cache */
+
+/* f32 rows -> f16 cache rows (round to nearest even, as zeta_f32_to_f16) */
+__global__ void k_store_f16(const float *src, __half *dst, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        dst[i] = __float2half_rn(src[i]);
+}
+
+/* block per position: rotate its keys by delta (angles of position delta, step 0) and move K, V */
+__global__ void k_kv_move(const __half *Ks, __half *Kd, const __half *Vs, __half *Vd, int n_head_kv, int dk, int dv, float delta,
+                          cuda_rope_args a) {
+    const size_t p = blockIdx.x;
+    const __half *ks = Ks + p * n_head_kv * dk;
+    __half *kd = Kd + p * n_head_kv * dk;
+    extern __shared__ float row[]; /* n_head_kv * dk */
+    for (int i = threadIdx.x; i < n_head_kv * dk; i += blockDim.x) row[i] = __half2float(ks[i]);
+    __syncthreads();
+    const int half = a.n_rot / 2;
+    for (int i = threadIdx.x; i < half; i += blockDim.x) {
+        float c, s;
+        rope_cs(a, i, delta, &c, &s);
+        for (int h = 0; h < n_head_kv; h++) rope_pair(row + (size_t)h * dk, a, i, c, s);
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < n_head_kv * dk; i += blockDim.x) kd[i] = __float2half_rn(row[i]);
+    for (int i = threadIdx.x; i < n_head_kv * dv; i += blockDim.x) Vd[p * n_head_kv * dv + i] = Vs[p * n_head_kv * dv + i];
+}
+
+cudaError_t cuda_kv_move(cudaStream_t s, __half *K, __half *V, uint32_t from, uint32_t to, uint32_t n_pos, int n_head_kv, int dk,
+                         int dv, int32_t delta, const cuda_rope_args *a) {
+    if (!n_pos) return cudaSuccess;
+    const size_t kr = (size_t)n_head_kv * dk, vr = (size_t)n_head_kv * dv;
+    k_kv_move<<<n_pos, 128, sizeof(float) * kr, s>>>(K + from * kr, K + to * kr, V + from * vr, V + to * vr, n_head_kv, dk, dv,
+                                                     (float)delta, *a);
+    return cudaGetLastError();
+}
+
+/* ---------------------------------------------------------------- attention */
+
+#define ATT_WARPS 4
+#define ATT_MAX_DV 256 /* 8 accumulators per lane */
+#define ATT_MAX_SPLIT 32
+
+/* grid (n_head, n_tok, n_split): block = one query head of one token over one slice of its
+ * positions 0..pos0+t. Each warp walks every ATT_WARPS-th position of the slice: q . k reduced
+ * across the warp, online softmax (running max m, sum l), acc += p v with dv/32 values per lane;
+ * then the warps are merged. One slice: the normalized output; several: (acc, m, l) partials. */
+__global__ void k_attn(const float *q, const __half *K, const __half *V, float *out, float *part, cuda_attn_args a, int n_split) {
+    const int h = blockIdx.x, t = blockIdx.y, sp = blockIdx.z;
+    const int hk = h / (a.n_head / a.n_head_kv);
+    const int n_kv = (int)a.pos0 + t + 1;
+    const int chunk = (n_kv + n_split - 1) / n_split;
+    const int p0 = sp * chunk, p1 = min(n_kv, p0 + chunk);
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+    extern __shared__ float sh[]; /* q: dk | per warp acc: ATT_WARPS * dv | m, l: 2 * ATT_WARPS */
+    float *sq = sh, *sacc = sh + a.dk, *sm = sacc + ATT_WARPS * a.dv, *sl = sm + ATT_WARPS;
+    const float *qr = q + ((size_t)t * a.n_head + h) * a.dk;
+    for (int i = threadIdx.x; i < a.dk; i += blockDim.x) sq[i] = qr[i];
+    __syncthreads();
+    const size_t ks = (size_t)a.n_head_kv * a.dk, vs = (size_t)a.n_head_kv * a.dv;
+    float m = -INFINITY, l = 0.0f, acc[ATT_MAX_DV / 32];
+#pragma unroll
+    for (int j = 0; j < ATT_MAX_DV / 32; j++) acc[j] = 0.0f;
+    for (int p = p0 + w; p < p1; p += ATT_WARPS) {
+        const __half *kr = K + (size_t)p * ks + (size_t)hk * a.dk;
+        float d = 0.0f;
+        for (int i = lane; i < a.dk; i += 32) d += sq[i] * __half2float(kr[i]);
+        for (int off = 16; off; off >>= 1) d += __shfl_xor_sync(0xffffffffu, d, off);
+        const float sc = d * a.scale;
+        const float mn = fmaxf(m, sc);
+        const float corr = expf(m - mn), pr = expf(sc - mn);
+        l = l * corr + pr;
+        const __half *vr = V + (size_t)p * vs + (size_t)hk * a.dv;
+#pragma unroll
+        for (int j = 0; j < ATT_MAX_DV / 32; j++) {
+            const int i = lane + 32 * j;
+            if (i < a.dv) acc[j] = acc[j] * corr + pr * __half2float(vr[i]);
+        }
+        m = mn;
+    }
+#pragma unroll
+    for (int j = 0; j < ATT_MAX_DV / 32; j++) {
+        const int i = lane + 32 * j;
+        if (i < a.dv) sacc[w * a.dv + i] = acc[j];
+    }
+    if (lane == 0) { sm[w] = m; sl[w] = l; }
+    __syncthreads();
+    float M = -INFINITY;
+    for (int k = 0; k < ATT_WARPS; k++) M = fmaxf(M, sm[k]);
+    float L = 0.0f, f[ATT_WARPS];
+    for (int k = 0; k < ATT_WARPS; k++) {
+        f[k] = sl[k] > 0.0f ? expf(sm[k] - M) : 0.0f;
+        L += sl[k] * f[k];
+    }
+    const size_t row = (size_t)t * a.n_head + h;
+    for (int i = threadIdx.x; i < a.dv; i += blockDim.x) {
+        float A = 0.0f;
+        for (int k = 0; k < ATT_WARPS; k++) A += sacc[k * a.dv + i] * f[k];
+        if (n_split == 1) out[row * a.dv + i] = A / L;
+        else part[(row * n_split + sp) * (a.dv + 2) + i] = A;
+    }
+    if (n_split > 1 && threadIdx.x == 0) {
+        part[(row * n_split + sp) * (a.dv + 2) + a.dv] = M;
+        part[(row * n_split + sp) * (a.dv + 2) + a.dv + 1] = L;
+    }
+}
+
+/* merges the slices' partials: grid (n_head, n_tok), thread per output value */
+__global__ void k_attn_merge(const float *part, float *out, int n_head, int dv, int n_split) {
+    const size_t row = (size_t)blockIdx.y * n_head + blockIdx.x;
+    const float *pr = part + row * n_split * (dv + 2);
+    float M = -INFINITY;
+    for (int s = 0; s < n_split; s++)
+        if (pr[s * (dv + 2) + dv + 1] > 0.0f) M = fmaxf(M, pr[s * (dv + 2) + dv]);
+    for (int i = threadIdx.x; i < dv; i += blockDim.x) {
+        float A = 0.0f, L = 0.0f;
+        for (int s = 0; s < n_split; s++) {
+            const float *ps = pr + s * (dv + 2);
+            if (!(ps[dv + 1] > 0.0f)) continue;
+            const float f = expf(ps[dv] - M);
+            A += ps[i] * f;
+            L += ps[dv + 1] * f;
+        }
+        out[row * dv + i] = A / L;
+    }
+}
+
+cudaError_t cuda_attention(cudaStream_t s, const cuda_attn_args *a, __half *K, __half *V, const float *q, const float *k,
+                           const float *v, float *out, float *part, size_t part_floats, int n_sm) {
+    if (a->n_tok <= 0) return cudaSuccess;
+    if (a->dv > ATT_MAX_DV) return cudaErrorInvalidValue; /* refused at session creation */
+    const size_t kr = (size_t)a->n_head_kv * a->dk, vr = (size_t)a->n_head_kv * a->dv;
+    k_store_f16<<<grid_for(kr * a->n_tok), 256, 0, s>>>(k, K + (size_t)a->pos0 * kr, kr * a->n_tok);
+    k_store_f16<<<grid_for(vr * a->n_tok), 256, 0, s>>>(v, V + (size_t)a->pos0 * vr, vr * a->n_tok);
+    /* split long contexts when there are too few (token, head) blocks to fill the device */
+    int n_split = 1;
+    const int items = a->n_head * a->n_tok, n_kv = (int)a->pos0 + 1;
+    while (n_split < ATT_MAX_SPLIT && items * n_split < 2 * n_sm && n_kv / (2 * n_split) >= 64 &&
+           (size_t)items * 2 * n_split * (a->dv + 2) <= part_floats)
+        n_split *= 2;
+    const size_t shm = sizeof(float) * ((size_t)a->dk + ATT_WARPS * (size_t)a->dv + 2 * ATT_WARPS);
+    k_attn<<<dim3(a->n_head, a->n_tok, n_split), 32 * ATT_WARPS, shm, s>>>(q, K, V, out, part, *a, n_split);
+    if (n_split > 1) k_attn_merge<<<dim3(a->n_head, a->n_tok), a->dv < 256 ? 128 : 256, 0, s>>>(part, out, a->n_head, a->dv, n_split);
+    return cudaGetLastError();
+}

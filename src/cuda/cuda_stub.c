@@ -1,0 +1,38 @@
+/* cuda_stub.c — the CUDA entry points of a build without CUDA (the default `make`): no device,
+ * and every request for one says how to get it. */
+#include "cuda/cuda_backend.h"
+#include "util.h"
+
+#include <stdio.h>
+
+#define REBUILD "backend 'cuda' is not available in this build (rebuild with make CUDA=1)"
+
+bool cuda_compiled(void) { return false; }
+
+int cuda_device_count(char *why, size_t cap) {
+    if (why && cap) snprintf(why, cap, "%s", REBUILD);
+    return 0;
+}
+
+zeta_status cuda_model_init(struct zeta_model *m, int device, zeta_error *err) {
+    return zeta_fail(err, ZETA_ERR_UNSUPPORTED, REBUILD);
+}
+
+void cuda_model_free(struct zeta_model *m) {}
+
+zeta_status cuda_backend_new(const struct zeta_model *m, const zeta_backend_config *cfg, zeta_backend_inst *out,
+                             zeta_error *err) {
+    return zeta_fail(err, ZETA_ERR_UNSUPPORTED, REBUILD);
+}
+
+const char *cuda_supported_types(void) { return ""; }
+
+zeta_status cuda_buf_write(void *ctx, float *dst, const float *src, size_t n, zeta_error *err) {
+    return zeta_fail(err, ZETA_ERR_UNSUPPORTED, REBUILD);
+}
+
+zeta_status cuda_weight_upload(const struct zeta_model *m, zeta_weight *w, zeta_error *err) {
+    return zeta_fail(err, ZETA_ERR_UNSUPPORTED, REBUILD);
+}
+
+void cuda_weight_free(zeta_weight *w) {}
