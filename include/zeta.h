@@ -146,6 +146,9 @@ typedef struct zeta_model_params {
     zeta_log_level log_level; /* default ZETA_LOG_WARN */
     bool (*on_progress)(void *user, float fraction); /* return false to stop: ZETA_ERR_CANCELLED */
     void *progress_user;
+    /* default false: dequantize every tensor at load and refuse NaN or infinite values (weights or
+     * block scales) with ZETA_ERR_FORMAT naming the tensor, row and column; reads the whole file */
+    bool check_tensors;
 } zeta_model_params;
 ZETA_API zeta_model_params zeta_model_params_default(void);
 

@@ -393,8 +393,10 @@ static zeta_status parse(parser *P) {
     if (!take(P, 4, &q)) return truncated(P, 4, "the version");
     uint32_t v = le32(q);
     if (v == 1) return fail(P, "GGUF v1 is not supported; re-convert the model with a current llama.cpp");
-    if (v != 0 && (v & 0xFFFFu) == 0) {
-        uint32_t sw = (v >> 24) | ((v >> 8) & 0xFF00u);
+    /* big-endian only when the byte-swapped field is a real version (1..3); any other large value
+     * is just an unsupported version */
+    uint32_t sw = (v >> 24) | ((v >> 8) & 0xFF00u) | ((v << 8) & 0xFF0000u) | (v << 24);
+    if (sw >= 1 && sw <= 3) {
         return fail(P, "big-endian GGUF file (the version field reads 0x%08" PRIx32 ", version %" PRIu32
                     " byte-swapped); only little-endian files are supported", v, sw);
     }

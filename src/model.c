@@ -13,7 +13,20 @@ typedef struct binder {
     const gguf_file *g;
     zeta_error *err;
     uint64_t bound;  /* count of tensors bound, for information */
+    const gguf_tensor **by_name; /* the file's tensors sorted by name (binding is then O(log n) a tensor,
+                                  * not O(n): a file of many layers cannot make loading quadratic) */
 } binder;
+
+static int cmp_tensor_name(const void *x, const void *y) {
+    return strcmp((*(const gguf_tensor *const *)x)->name, (*(const gguf_tensor *const *)y)->name);
+}
+
+static const gguf_tensor *find_tensor(const binder *b, const char *name) {
+    gguf_tensor key = {.name = (char *)name};
+    const gguf_tensor *kp = &key;
+    const gguf_tensor *const *r = bsearch(&kp, b->by_name, (size_t)b->g->n_tensors, sizeof *b->by_name, cmp_tensor_name);
+    return r ? *r : NULL;
+}
 
 static zeta_status get_u32(const gguf_file *g, const char *arch, const char *suffix, uint32_t lo, uint32_t hi,
                            bool required, uint32_t def, uint32_t *out, zeta_error *err) {
@@ -22,7 +35,11 @@ static zeta_status get_u32(const gguf_file *g, const char *arch, const char *suf
     uint64_t v = def;
     bool found = false;
     const gguf_kv *kv = gguf_find(g, key);
-    if (kv && kv->type == GGUF_ARRAY)
+    /* llama.cpp reads these three per layer (an array: valid, not supported here); an array for any
+     * other key is the wrong type (gguf_get_uint says so) */
+    bool per_layer = !strcmp(suffix, "feed_forward_length") || !strcmp(suffix, "attention.head_count") ||
+                     !strcmp(suffix, "attention.head_count_kv");
+    if (kv && kv->type == GGUF_ARRAY && per_layer)
         return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "%s: key '%s' is a per-layer array; only a single value is supported",
                          g->path, key);
     zeta_status st = gguf_get_uint(g, key, UINT32_MAX, &v, &found, err);
@@ -57,6 +74,22 @@ static zeta_status get_f32(const gguf_file *g, const char *arch, const char *suf
     return ZETA_OK;
 }
 
+/* s[0..n) quoted for a message: printable ASCII as is, other bytes as \xNN (messages stay one line),
+ * shortened to fit cap. */
+static const char *quoted(const char *s, uint64_t n, char *out, size_t cap) {
+    size_t o = 0;
+    out[o++] = '\'';
+    for (uint64_t i = 0; i < n; i++) {
+        if (o + 8 >= cap) { memcpy(out + o, "...", 3); o += 3; break; }
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') out[o++] = (char)c;
+        else o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+    }
+    out[o++] = '\'';
+    out[o] = '\0';
+    return out;
+}
+
 static const char *supported_types_text(void) { return "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl, iq4_xs"; }
 
 /* Binds tensor `name` with shape [ne0] (ne1 == 0) or [ne0, ne1]. matrix: any supported weight type;
@@ -64,7 +97,7 @@ static const char *supported_types_text(void) { return "f32, f16, bf16, q8_0, q4
 static zeta_status bind(binder *b, const char *name, uint64_t ne0, uint64_t ne1, bool matrix, bool required,
                         zeta_weight *w) {
     memset(w, 0, sizeof *w);
-    const gguf_tensor *t = gguf_find_tensor(b->g, name);
+    const gguf_tensor *t = b->g->n_tensors ? find_tensor(b, name) : NULL;
     if (!t) {
         if (!required) return ZETA_OK;
         return zeta_fail(b->err, ZETA_ERR_FORMAT, "%s: missing tensor '%s'", b->g->path, name);
@@ -109,6 +142,11 @@ static zeta_status read_hparams(struct zeta_model *m, const char *a, zeta_error 
     const gguf_file *g = m->g;
     zeta_hparams *hp = &m->hp;
     zeta_status st;
+    uint32_t n_expert = 0;
+    if ((st = get_u32(g, a, "expert_count", 0, UINT32_MAX, false, 0, &n_expert, err))) return st;
+    if (n_expert > 0)
+        return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "%s: mixture-of-experts models (key '%s.expert_count' is %u) are not supported yet",
+                         g->path, a, n_expert);
     if ((st = get_u32(g, a, "embedding_length", 1, 1u << 20, true, 0, &hp->n_embd, err))) return st;
     if ((st = get_u32(g, a, "block_count", 1, ZETA_MAX_LAYERS, true, 0, &hp->n_layer, err))) return st;
     if ((st = get_u32(g, a, "context_length", 1, 1u << 24, false, 2048, &hp->n_ctx_train, err))) return st;
@@ -119,11 +157,14 @@ static zeta_status read_hparams(struct zeta_model *m, const char *a, zeta_error 
         return zeta_fail(err, ZETA_ERR_FORMAT, "%s: attention.head_count %u is not a multiple of head_count_kv %u",
                          g->path, hp->n_head, hp->n_head_kv);
     uint32_t def_hd = hp->n_embd / hp->n_head;
+    char kl[160], vl[160];
+    snprintf(kl, sizeof kl, "%s.attention.key_length", a);
+    snprintf(vl, sizeof vl, "%s.attention.value_length", a);
+    if (def_hd == 0 && (!gguf_find(g, kl) || !gguf_find(g, vl)))
+        return zeta_fail(err, ZETA_ERR_FORMAT, "%s: head size is 0 (embedding_length %u, head_count %u) and '%s' or '%s' is not given",
+                         g->path, hp->n_embd, hp->n_head, kl, vl);
     if ((st = get_u32(g, a, "attention.key_length", 1, 1u << 16, false, def_hd, &hp->head_dim_k, err))) return st;
     if ((st = get_u32(g, a, "attention.value_length", 1, 1u << 16, false, def_hd, &hp->head_dim_v, err))) return st;
-    if (hp->head_dim_k == 0 || hp->head_dim_v == 0)
-        return zeta_fail(err, ZETA_ERR_FORMAT, "%s: head size is 0 (embedding_length %u, head_count %u)", g->path,
-                         hp->n_embd, hp->n_head);
     if ((st = get_u32(g, a, "rope.dimension_count", 2, hp->head_dim_k, false, hp->head_dim_k, &hp->n_rot, err))) return st;
     if (hp->n_rot % 2)
         return zeta_fail(err, ZETA_ERR_FORMAT, "%s: key '%s.rope.dimension_count' is %u; expected an even number",
@@ -144,9 +185,11 @@ static zeta_status read_hparams(struct zeta_model *m, const char *a, zeta_error 
         if (stype.n == 4 && !memcmp(stype.s, "none", 4)) linear = false, hp->rope_scaling = ZETA_ROPE_SCALING_NONE;
         else if (stype.n == 6 && !memcmp(stype.s, "linear", 6)) linear = true;
         else if (stype.n == 4 && !memcmp(stype.s, "yarn", 4)) linear = true, hp->rope_scaling = ZETA_ROPE_SCALING_YARN;
-        else
-            return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "%s: rope scaling '%.*s' (key '%s') is not supported yet (supported: none, linear, yarn)",
-                             g->path, (int)(stype.n > 32 ? 32 : stype.n), stype.s, key);
+        else {
+            char q[48];
+            return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "%s: rope scaling %s (key '%s') is not supported yet (supported: none, linear, yarn)",
+                             g->path, quoted(stype.s, stype.n, q, sizeof q), key);
+        }
     }
     if ((st = get_u32(g, a, "rope.scaling.original_context_length", 1, 1u << 24, false, hp->n_ctx_train, &hp->n_ctx_orig, err)))
         return st;
@@ -193,6 +236,21 @@ static zeta_status bind_layer(binder *b, struct zeta_model *m, uint32_t il) {
     return ZETA_OK;
 }
 
+/* Other tensors are ignored, but one named for a layer the file does not have ("blk.N." with N >=
+ * block_count) means block_count and the tensors disagree. */
+static zeta_status check_layer_names(const gguf_file *g, const char *a, uint32_t n_layer, zeta_error *err) {
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const char *nm = g->tensors[i].name, *p = nm + 4;
+        if (strncmp(nm, "blk.", 4) != 0 || *p < '0' || *p > '9') continue;
+        uint64_t il = 0;
+        for (; *p >= '0' && *p <= '9'; p++) il = il > (UINT64_MAX - 9) / 10 ? UINT64_MAX : il * 10 + (uint64_t)(*p - '0');
+        if (*p == '.' && il >= n_layer)
+            return zeta_fail(err, ZETA_ERR_FORMAT, "%s: tensor '%s' belongs to layer %llu, but %s.block_count is %u", g->path, nm,
+                             (unsigned long long)il, a, n_layer);
+    }
+    return ZETA_OK;
+}
+
 static void compute_totals(struct zeta_model *m) {
     uint64_t per_type[ZETA_TYPE_COUNT] = {0};
     for (uint64_t i = 0; i < m->g->n_tensors; i++) {
@@ -209,6 +267,7 @@ static void compute_totals(struct zeta_model *m) {
 
 zeta_status model_load(const char *path, bool use_mmap, struct zeta_model **out, zeta_error *err) {
     *out = NULL;
+    binder b = {NULL, err, 0, NULL};
     struct zeta_model *m = calloc(1, sizeof *m);
     if (!m) return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory loading %s", path);
     zeta_status st = gguf_open(path, use_mmap, &m->g, err);
@@ -217,10 +276,12 @@ zeta_status model_load(const char *path, bool use_mmap, struct zeta_model **out,
 
     gguf_str arch = {0};
     if ((st = gguf_get_string(g, "general.architecture", &arch, NULL, err))) goto fail;
+    if (arch.n == 0) { st = zeta_fail(err, ZETA_ERR_FORMAT, "%s: key 'general.architecture' is empty", path); goto fail; }
     m->arch = arch_find(arch.s, arch.n);
     if (!m->arch) {
-        st = zeta_fail(err, ZETA_ERR_UNSUPPORTED, "%s: architecture '%.*s' is not supported (supported: %s)", path,
-                       (int)(arch.n > 64 ? 64 : arch.n), arch.s, arch_supported_list());
+        char q[80];
+        st = zeta_fail(err, ZETA_ERR_UNSUPPORTED, "%s: architecture %s is not supported (supported: %s)", path,
+                       quoted(arch.s, arch.n, q, sizeof q), arch_supported_list());
         goto fail;
     }
     const char *a = m->arch->name;
@@ -234,7 +295,13 @@ zeta_status model_load(const char *path, bool use_mmap, struct zeta_model **out,
     if ((st = read_hparams(m, a, err))) goto fail;
     if ((st = vocab_load(g, &m->vocab, err))) goto fail;
 
-    binder b = {g, err, 0};
+    b.g = g;
+    if (g->n_tensors) {
+        b.by_name = zeta_malloc_array((size_t)g->n_tensors, sizeof *b.by_name);
+        if (!b.by_name) { st = zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory loading %s", path); goto fail; }
+        for (uint64_t i = 0; i < g->n_tensors; i++) b.by_name[i] = &g->tensors[i];
+        qsort(b.by_name, (size_t)g->n_tensors, sizeof *b.by_name, cmp_tensor_name);
+    }
     zeta_hparams *hp = &m->hp;
     const gguf_tensor *te = gguf_find_tensor(g, "token_embd.weight");
     if (!te) { st = zeta_fail(err, ZETA_ERR_FORMAT, "%s: missing tensor 'token_embd.weight'", path); goto fail; }
@@ -255,11 +322,14 @@ zeta_status model_load(const char *path, bool use_mmap, struct zeta_model **out,
     if (!m->layers) { st = zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory loading %s", path); goto fail; }
     for (uint32_t il = 0; il < hp->n_layer; il++)
         if ((st = bind_layer(&b, m, il))) goto fail;
+    if ((st = check_layer_names(g, a, hp->n_layer, err))) goto fail;
+    free(b.by_name);
     compute_totals(m);
     m->magic = ZETA_MODEL_MAGIC;
     *out = m;
     return ZETA_OK;
 fail:
+    free(b.by_name);
     model_free(m);
     return st;
 }

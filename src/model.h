@@ -70,6 +70,9 @@ struct zeta_model {
 
 zeta_status model_load(const char *path, bool use_mmap, struct zeta_model **out, zeta_error *err);
 void model_free(struct zeta_model *m);
+/* Dequantizes every tensor and checks that all values are finite (model_check.c): ZETA_ERR_FORMAT
+ * naming the tensor, row and column of the first NaN or infinity. */
+zeta_status model_check_tensors(const struct zeta_model *m, zeta_error *err);
 /* bytes of K and V cache for n_ctx positions in the given types (row sizes as zeta_row_bytes) */
 uint64_t model_kv_bytes(const struct zeta_model *m, uint32_t n_ctx, zeta_type type_k, zeta_type type_v);
 

@@ -113,6 +113,11 @@ zeta_status zeta_model_load(const char *path, const zeta_model_params *params, z
         return zeta_fail(err, ZETA_ERR_CANCELLED, "loading %s cancelled by the progress callback", path);
     zeta_status st = model_load(path, params->use_mmap, out, err);
     if (st != ZETA_OK) return st;
+    if (params->check_tensors && (st = model_check_tensors(*out, err)) != ZETA_OK) {
+        model_free(*out);
+        *out = NULL;
+        return st;
+    }
     if ((st = use_cuda ? cuda_model_init(*out, params->cuda_device, err) : cpu_prepare_model(*out, err)) != ZETA_OK) {
         model_free(*out);
         *out = NULL;

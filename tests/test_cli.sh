@@ -55,3 +55,14 @@ cmp -s "$out/o" "$out/pc1" && echo "ok - cli prompt cache gives the same text" |
 case_ "prompt cache of another model" 0 "not using the prompt cache" $ZETA run -m "$out/tiny-q4.gguf" -p "Hello" -n 2 --prompt-cache "$out/pc"
 case_ "context full without shift" 0 "generation 6 tokens" $ZETA run -m models/stories260K.gguf -p "Once" -c 8 -n 100 --temp 0
 case_ "context shift" 0 "dropped by context shifts" $ZETA run -m models/stories260K.gguf -p "Once" -c 16 -n 100 --temp 0.7 --seed 3 --context-shift
+
+# --check: a NaN block scale is found at load (and without --check the model loads)
+python3 - "$out/nan.gguf" <<'PY'
+import struct, sys
+b = bytearray(open("tests/fuzz/corpus/gguf/tiny-q8_0.gguf", "rb").read())
+b[len(b) - 34:len(b) - 32] = struct.pack("<H", 0x7e00)  # the last q8_0 block's f16 scale: NaN
+open(sys.argv[1], "wb").write(b)
+PY
+case_ "info --check of a clean model" 0 "every tensor value is finite" $ZETA info --check models/stories260K.gguf
+case_ "info --check of a NaN scale" 1 "'blk.0.ffn_down.weight' (q8_0) has a NaN value at row 31" $ZETA info --check "$out/nan.gguf"
+case_ "info without --check loads it" 0 "fuzz-seed" $ZETA info "$out/nan.gguf"

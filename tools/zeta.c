@@ -280,23 +280,30 @@ static void print_bytes(const char *label, uint64_t b) {
 
 int cmd_info(int argc, char **argv) {
     const char *path = NULL;
-    bool tensors = false;
+    bool tensors = false, check = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            puts("usage: zeta info MODEL [--tensors]\nPrints the model's architecture, size, hyperparameters and KV cache size;\n--tensors lists every tensor with type and shape.");
+            puts("usage: zeta info MODEL [--tensors] [--check]\nPrints the model's architecture, size, hyperparameters and KV cache size;\n"
+                 "--tensors lists every tensor with type and shape; --check dequantizes every tensor and refuses\n"
+                 "NaN or infinite weights and block scales (reads the whole file).");
             return 0;
         } else if (!strcmp(argv[i], "--tensors")) tensors = true;
+        else if (!strcmp(argv[i], "--check")) check = true;
         else if (!strcmp(argv[i], "-m") && i + 1 < argc) path = argv[++i];
         else if (argv[i][0] == '-') return die("info: unknown option '%s'", argv[i]);
         else path = argv[i];
     }
     if (!path) return die("info: which model? (zeta info MODEL)");
-    zeta_model *m = load_model(path);
-    if (!m) return 1;
+    zeta_model *m = NULL;
+    zeta_error lerr;
+    zeta_model_params mp = zeta_model_params_default();
+    mp.check_tensors = check;
+    if (zeta_model_load(path, &mp, &m, &lerr) != ZETA_OK) return die_err(&lerr);
     zeta_model_info mi;
     zeta_error err;
     if (zeta_model_describe(m, &mi, &err) != ZETA_OK) { zeta_model_free(m); return die_err(&err); }
     printf("%-22s %s\n", "file", path);
+    if (check) printf("%-22s %s\n", "check", "every tensor value is finite");
     printf("%-22s %s\n", "architecture", mi.arch);
     printf("%-22s %s\n", "name", mi.name);
     printf("%-22s %llu (%.2f M)\n", "parameters", (unsigned long long)mi.n_params, (double)mi.n_params / 1e6);

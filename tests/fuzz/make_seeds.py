@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the fuzz targets (tests/fuzz/corpus/<target>/). Run from the
 repository root: python3 tests/fuzz/make_seeds.py. The GGUF seeds are a tiny valid llama model
-(1 layer, n_embd 8, a 12-token SentencePiece vocabulary, f32/f16/q8_0 weights) and variants of it;
-the others are short texts and request bodies. Deterministic: the same files every time."""
+(1 layer, n_embd 32, a 12-token SentencePiece vocabulary, f32/f16/q8_0 weights) and variants of it;
+the others are short texts and request bodies. Deterministic: the same files every time.
+The gguf/malformed-*.gguf seeds (one per corruption class) come from tests/test_malformed.c:
+ZETA_WRITE_MALFORMED=tests/fuzz/corpus/gguf ./build/tests/test_malformed"""
 import json, os, struct
 
 OUT = "tests/fuzz/corpus"
