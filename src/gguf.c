@@ -38,8 +38,7 @@ static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | (uint64_t)le
 
 /* ---- messages ---- */
 
-/* Writes s[0..n) quoted, with non-printable bytes escaped and long names shortened. */
-static const char *quote(const char *s, uint64_t n, char *out, size_t cap) {
+const char *gguf_quote(const char *s, uint64_t n, char *out, size_t cap) {
     size_t o = 0;
     out[o++] = '\'';
     for (uint64_t i = 0; i < n; i++) {
@@ -230,7 +229,7 @@ static zeta_status parse_kvs(parser *P) {
             return fail(P, "key %" PRIu64 " has length %" PRIu64 ", but only %" PRIu64 " bytes are left in the file", i, key.n, left(P));
         if (key.n == 0) return fail(P, "key %" PRIu64 " is empty; keys must be non-empty", i);
         if (memchr(key.s, 0, (size_t)key.n))
-            return fail(P, "key %s (index %" PRIu64 ") contains a NUL byte", quote(key.s, key.n, qn, sizeof qn), i);
+            return fail(P, "key %s (index %" PRIu64 ") contains a NUL byte", gguf_quote(key.s, key.n, qn, sizeof qn), i);
         kv->key = dup_n(key.s, (size_t)key.n);
         if (!kv->key) return oom(P, "a key");
         zeta_status st = parse_value(P, kv, i);
@@ -275,9 +274,9 @@ static zeta_status parse_tensor_info(parser *P, gguf_tensor *t, uint64_t i) {
         return fail(P, "tensor %" PRIu64 " has name length %" PRIu64 ", but only %" PRIu64 " bytes are left in the file", i, name.n, left(P));
     if (name.n >= GGUF_MAX_NAME)
         return fail(P, "tensor %s (index %" PRIu64 ") has a name of %" PRIu64 " bytes; the limit is %d",
-                    quote(name.s, name.n, qn, sizeof qn), i, name.n, GGUF_MAX_NAME - 1);
+                    gguf_quote(name.s, name.n, qn, sizeof qn), i, name.n, GGUF_MAX_NAME - 1);
     if (memchr(name.s, 0, (size_t)name.n))
-        return fail(P, "tensor name %s (index %" PRIu64 ") contains a NUL byte", quote(name.s, name.n, qn, sizeof qn), i);
+        return fail(P, "tensor name %s (index %" PRIu64 ") contains a NUL byte", gguf_quote(name.s, name.n, qn, sizeof qn), i);
     t->name = dup_n(name.s, (size_t)name.n);
     if (!t->name) return oom(P, "a tensor name");
     const char *nm = t->name;
@@ -389,7 +388,7 @@ static zeta_status parse(parser *P) {
     if (!take(P, 4, &q)) return truncated(P, 4, "the magic");
     if (memcmp(q, "GGUF", 4) != 0)
         return fail(P, "not a GGUF file: the magic is %s (bytes %02x %02x %02x %02x); expected 'GGUF'",
-                    quote((const char *)q, 4, qn, sizeof qn), q[0], q[1], q[2], q[3]);
+                    gguf_quote((const char *)q, 4, qn, sizeof qn), q[0], q[1], q[2], q[3]);
     if (!take(P, 4, &q)) return truncated(P, 4, "the version");
     uint32_t v = le32(q);
     if (v == 1) return fail(P, "GGUF v1 is not supported; re-convert the model with a current llama.cpp");

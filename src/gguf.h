@@ -67,6 +67,10 @@ zeta_status gguf_open(const char *path, bool use_mmap, gguf_file **out, zeta_err
 zeta_status gguf_open_memory(const void *data, size_t size, const char *name, gguf_file **out, zeta_error *err);
 void gguf_close(gguf_file *g);
 
+/* s[0..n) quoted for a one-line message: printable ASCII as is, other bytes (newlines, NUL, UTF-8)
+ * as \xNN, shortened with "..." to fit cap (cap >= 16). Returns out. */
+const char *gguf_quote(const char *s, uint64_t n, char *out, size_t cap);
+
 const gguf_kv *gguf_find(const gguf_file *g, const char *key);        /* NULL if absent */
 const gguf_tensor *gguf_find_tensor(const gguf_file *g, const char *name);
 

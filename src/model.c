@@ -74,22 +74,6 @@ static zeta_status get_f32(const gguf_file *g, const char *arch, const char *suf
     return ZETA_OK;
 }
 
-/* s[0..n) quoted for a message: printable ASCII as is, other bytes as \xNN (messages stay one line),
- * shortened to fit cap. */
-static const char *quoted(const char *s, uint64_t n, char *out, size_t cap) {
-    size_t o = 0;
-    out[o++] = '\'';
-    for (uint64_t i = 0; i < n; i++) {
-        if (o + 8 >= cap) { memcpy(out + o, "...", 3); o += 3; break; }
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') out[o++] = (char)c;
-        else o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
-    }
-    out[o++] = '\'';
-    out[o] = '\0';
-    return out;
-}
-
 static const char *supported_types_text(void) { return "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl, iq4_xs"; }
 
 /* Binds tensor `name` with shape [ne0] (ne1 == 0) or [ne0, ne1]. matrix: any supported weight type;
@@ -188,7 +172,7 @@ static zeta_status read_hparams(struct zeta_model *m, const char *a, zeta_error 
         else {
             char q[48];
             return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "%s: rope scaling %s (key '%s') is not supported yet (supported: none, linear, yarn)",
-                             g->path, quoted(stype.s, stype.n, q, sizeof q), key);
+                             g->path, gguf_quote(stype.s, stype.n, q, sizeof q), key);
         }
     }
     if ((st = get_u32(g, a, "rope.scaling.original_context_length", 1, 1u << 24, false, hp->n_ctx_train, &hp->n_ctx_orig, err)))
@@ -281,7 +265,7 @@ zeta_status model_load(const char *path, bool use_mmap, struct zeta_model **out,
     if (!m->arch) {
         char q[80];
         st = zeta_fail(err, ZETA_ERR_UNSUPPORTED, "%s: architecture %s is not supported (supported: %s)", path,
-                       quoted(arch.s, arch.n, q, sizeof q), arch_supported_list());
+                       gguf_quote(arch.s, arch.n, q, sizeof q), arch_supported_list());
         goto fail;
     }
     const char *a = m->arch->name;

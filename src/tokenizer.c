@@ -394,8 +394,11 @@ static zeta_status load_tokens(zeta_vocab *v, const gguf_file *g, const gguf_kv 
         for (; v->tok_ht[j]; j = (j + 1) & v->tok_ht_mask) {
             zeta_token o = (zeta_token)(v->tok_ht[j] - 1);
             if (v->tok_len[o] == v->tok_len[i] && memcmp(vocab_text(v, o), s, v->tok_len[i]) == 0)
-                return zeta_fail(err, ZETA_ERR_FORMAT, "%s: duplicate token in tokenizer.ggml.tokens: '%.*s' has ids %d "
-                                 "and %u", path, (int)(v->tok_len[i] > 64 ? 64 : v->tok_len[i]), s, o, i);
+            {
+                char q[96];
+                return zeta_fail(err, ZETA_ERR_FORMAT, "%s: duplicate token in tokenizer.ggml.tokens: %s has ids %d and %u",
+                                 path, gguf_quote(s, v->tok_len[i], q, sizeof q), o, i);
+            }
         }
         v->tok_ht[j] = i + 1;
     }
@@ -460,8 +463,9 @@ zeta_status vocab_load(const gguf_file *g, zeta_vocab **out, zeta_error *err) {
             strcpy(v->model_name, models[i].name);
         }
     if (!v->type) {
-        st = zeta_fail(err, ZETA_ERR_UNSUPPORTED, "%s: tokenizer.ggml.model '%.*s' is not supported (expected llama, "
-                       "gpt2 or bert)", path, (int)(kv->str.n > 64 ? 64 : kv->str.n), kv->str.s);
+        char q[96];
+        st = zeta_fail(err, ZETA_ERR_UNSUPPORTED, "%s: tokenizer.ggml.model %s is not supported (expected llama, "
+                       "gpt2 or bert)", path, gguf_quote(kv->str.s, kv->str.n, q, sizeof q));
         goto fail;
     }
     kv = gguf_find(g, "tokenizer.ggml.pre");

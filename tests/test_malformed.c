@@ -954,8 +954,6 @@ static bool chk_tied(const zeta_model *mo, char *why, size_t cap) {
 #define F ZETA_ERR_FORMAT
 #define U ZETA_ERR_UNSUPPORTED
 #define OK ZETA_OK
-#define KNOWN_TOKDUP "tokenizer.c prints a duplicate token's text unescaped ('%.*s'), so a text holding a newline makes a multi-line message; fix: escape it"
-#define KNOWN_TOKMSG "tokenizer.c prints tokenizer.ggml.model unescaped ('%.*s'), so a value holding a newline makes a multi-line message; fix: escape it as gguf.c's quote() does"
 
 static const row k_rows[] = {
     /* positive controls */
@@ -1145,7 +1143,7 @@ static const row k_rows[] = {
     {"tokenizer.ggml.pre as u32", m_pre_u32, F, "key 'tokenizer.ggml.pre' has type u32; expected string", NULL, NULL, NULL},
     {"tokenizer.ggml.model missing", m_tokmodel_missing, F, "key 'tokenizer.ggml.model' is missing; expected a string", NULL, NULL, NULL},
     {"tokenizer.ggml.model 'bogus' (unsupported)", m_tokmodel_bogus, U, "tokenizer.ggml.model 'bogus' is not supported", NULL, NULL, NULL},
-    {"tokenizer.ggml.model with a newline (unsupported)", m_tokmodel_newline, U, "is not supported", NULL, KNOWN_TOKMSG, NULL},
+    {"tokenizer.ggml.model with a newline (unsupported)", m_tokmodel_newline, U, "is not supported (expected llama", NULL, NULL, NULL},
     {"tokens missing", m_tokens_missing, F, "key 'tokenizer.ggml.tokens' must be a non-empty string array", NULL, NULL, NULL},
     {"tokens empty", m_tokens_empty, F, "key 'tokenizer.ggml.tokens' must be a non-empty string array", NULL, NULL, NULL},
     {"tokens as an i32 array", m_tokens_i32, F, "key 'tokenizer.ggml.tokens' must be a non-empty string array", NULL, NULL, NULL},
@@ -1156,7 +1154,7 @@ static const row k_rows[] = {
     {"bos_token_id as string", m_bos_str, F, "key 'tokenizer.ggml.bos_token_id' has type string; expected an integer token id", NULL, NULL, NULL},
     {"bos_token_id as array", m_bos_arr, F, "key 'tokenizer.ggml.bos_token_id' has type array; expected an integer token id", NULL, NULL, NULL},
     {"duplicate token text", m_tok_dup, F, "duplicate token in tokenizer.ggml.tokens: 'b' has ids 7 and 8", NULL, NULL, NULL},
-    {"duplicate token text holding a newline", m_tok_dup_newline, F, "duplicate token in tokenizer.ggml.tokens", NULL, KNOWN_TOKDUP, NULL},
+    {"duplicate token text holding a newline", m_tok_dup_newline, F, "duplicate token in tokenizer.ggml.tokens", NULL, NULL, NULL},
     {"gpt2 tokenizer without merges", m_gpt2_nomerges, F, "key 'tokenizer.ggml.merges' must be a string array for a gpt2 tokenizer", NULL, NULL, NULL},
     {"add_bos_token without a BOS token", m_addbos_nobos, F, "tokenizer.ggml.add_bos_token is true but there is no BOS token", NULL, NULL, NULL},
 
