@@ -493,6 +493,14 @@ zeta_status gguf_open(const char *path, bool use_mmap, gguf_file **out, zeta_err
         g->base = m;
         g->mapping = 1;
     } else {
+        const uint64_t phys = zeta_physical_memory();
+        if (phys && size > phys) {
+            close(fd);
+            gguf_close(g);
+            return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY,
+                             "%s: reading the file into memory needs %zu MiB but this machine has %llu MiB (use mmap)", path,
+                             size >> 20, (unsigned long long)(phys >> 20));
+        }
         uint8_t *buf = malloc(size);
         if (!buf) {
             close(fd);

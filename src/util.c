@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <time.h>
 
 zeta_status zeta_fail(zeta_error *err, zeta_status status, const char *fmt, ...) {
@@ -34,6 +35,11 @@ void *zeta_malloc_array(size_t n, size_t size) {
 void *zeta_calloc_array(size_t n, size_t size) {
     if (n == 0 || size == 0) return NULL;
     return calloc(n, size);
+}
+
+uint64_t zeta_physical_memory(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    return pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
 }
 
 double zeta_now_ms(void) {

@@ -31,5 +31,8 @@ void *zeta_calloc_array(size_t n, size_t size);
 
 /* Monotonic clock in milliseconds. */
 double zeta_now_ms(void);
+/* Bytes of physical memory (sysconf), 0 when unknown: allocations larger than this are refused
+ * up front with the size needed, instead of failing later or waking the OOM killer. */
+uint64_t zeta_physical_memory(void);
 
 #endif

@@ -336,11 +336,11 @@ zeta_status zeta_session_new(const zeta_model *m, const zeta_session_params *par
 
     /* refuse before allocating what cannot fit */
     uint64_t kv_bytes = model_kv_bytes(m, n_ctx, type_k, type_v);
-    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-    if (pages > 0 && psz > 0 && kv_bytes > (uint64_t)pages * (uint64_t)psz)
+    const uint64_t phys = zeta_physical_memory();
+    if (phys && kv_bytes > phys)
         return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY,
                          "zeta_session_new: a KV cache of %u tokens needs %llu MiB but this machine has %llu MiB of memory",
-                         n_ctx, (unsigned long long)(kv_bytes >> 20), (unsigned long long)(((uint64_t)pages * (uint64_t)psz) >> 20));
+                         n_ctx, (unsigned long long)(kv_bytes >> 20), (unsigned long long)(phys >> 20));
 
     zeta_session *s = calloc(1, sizeof *s);
     if (!s) return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory creating a session");

@@ -66,3 +66,10 @@ PY
 case_ "info --check of a clean model" 0 "every tensor value is finite" $ZETA info --check models/stories260K.gguf
 case_ "info --check of a NaN scale" 1 "'blk.0.ffn_down.weight' (q8_0) has a NaN value at row 31" $ZETA info --check "$out/nan.gguf"
 case_ "info without --check loads it" 0 "fuzz-seed" $ZETA info "$out/nan.gguf"
+
+# a context whose KV cache cannot fit in this machine's memory is refused before allocating, with
+# the size needed (tiny shape, f32 K and V: 2 KiB a token, 16M tokens = 32 GiB)
+mem_kb=$(sed -n 's/^MemTotal:[[:space:]]*\([0-9]*\).*/\1/p' /proc/meminfo 2>/dev/null)
+if [ -n "$mem_kb" ] && [ "$mem_kb" -lt 33000000 ]; then
+    case_ "context too big for memory" 1 "needs 32768 MiB but this machine has" $ZETA run -m "$out/tiny.gguf" -c 16777216 -ctk f32 -ctv f32 -p hi -n 1
+else echo "skip - cli context too big for memory: this machine has ${mem_kb:-?} KiB, more than the 32 GiB case"; fi

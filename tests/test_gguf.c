@@ -663,7 +663,32 @@ static void gguf_flip_every_header_byte(void) {
     gguf_writer_free(w);
 }
 
+/* a file larger than physical memory (sparse: it costs no disk) is refused before the read
+ * allocates, with the size needed; mmap'ing it is fine (then the header is what fails) */
+static void gguf_too_big_for_memory_refused_up_front(void) {
+    const uint64_t phys = zeta_physical_memory();
+    if (!phys) T_SKIP("physical memory unknown");
+    char path[] = "/tmp/zeta-test-huge-XXXXXX";
+    int fd = mkstemp(path);
+    T_CHECK(fd >= 0);
+    if (fd < 0) return;
+    static const char magic[] = "GGUF\x03\0\0\0";
+    T_CHECK(write(fd, magic, 8) == 8);
+    if (ftruncate(fd, (off_t)(phys + ((uint64_t)1 << 30))) != 0) {
+        close(fd);
+        unlink(path);
+        T_SKIP("cannot make a sparse file of %llu MiB here", (unsigned long long)(phys >> 20) + 1024);
+    }
+    close(fd);
+    gguf_file *g = NULL;
+    zeta_error err;
+    T_CHECK(gguf_open(path, false, &g, &err) == ZETA_ERR_OUT_OF_MEMORY && g == NULL);
+    T_CHECKF(strstr(err.message, "MiB but this machine has") != NULL, "%s", err.message);
+    unlink(path);
+}
+
 int main(void) {
+    T_RUN(gguf_too_big_for_memory_refused_up_front);
     T_RUN(gguf_real_stories260k);
     T_RUN(gguf_real_llama2_tiny_random);
     T_RUN(gguf_real_gpt2_vocab);

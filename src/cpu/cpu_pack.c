@@ -77,6 +77,10 @@ static size_t visit(struct zeta_model *m, uint8_t *dst) {
 zeta_status cpu_prepare_model(struct zeta_model *m, zeta_error *err) {
     size_t total = visit(m, NULL);
     if (!total) return ZETA_OK;
+    const uint64_t phys = zeta_physical_memory();
+    if (phys && total > phys)
+        return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "%s: repacking the weights for the CPU needs %zu MiB but this machine has %llu MiB",
+                         m->g->path, total >> 20, (unsigned long long)(phys >> 20));
     uint8_t *mem = malloc(total);
     if (!mem)
         return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "%s: out of memory repacking %zu MiB of weights", m->g->path,
