@@ -2,7 +2,8 @@
  * and its errors, each op (RMSNorm, RoPE in both layouts with factors and YaRN, SwiGLU, add,
  * attention with GQA over several positions, short and split-long contexts, every matmul type for
  * decode and prompt batches), then whole models: logits CUDA vs CPU, greedy tokens, context shift
- * and a session file saved on the GPU and loaded on the CPU.
+ * and a session file saved on the GPU and loaded on the CPU; decode steps replayed from a CUDA
+ * graph against the same steps run eagerly.
  * Without CUDA compiled in, or without a device, the device cases print skip lines and the file
  * exits 0. Models beyond stories260K come from $ZETA_CUDA_MODELS, tests/data/models or
  * ../shared/goldens/models (the first that has each file). */
@@ -501,6 +502,84 @@ out:
     zeta_session_free(sc); zeta_session_free(sg); zeta_session_free(sl);
 }
 
+
+/* ------------------------------------------------------------------ decode graphs */
+
+/* The same model decoded by three sessions: op by op (DIRECT), recorded and fused (RECORD) and
+ * replayed from a CUDA graph (GRAPH): a prompt, then n_steps greedy steps (the GRAPH session's
+ * choices fed to all), a context shift half way. RECORD and GRAPH launch the same kernels with the
+ * same arguments, so their logits must be the same bits at every step; DIRECT differs only in the
+ * fused epilogues (the same float operations: checked at 1e-5 of the logit range). The graph must
+ * have been replayed at every step and recaptured only when the attention split changes. */
+static void graph_case(zeta_model *m, const char *name, int n_steps) {
+    zeta_session_params sp = zeta_session_params_default();
+    sp.n_ctx = 512;
+    sp.n_threads = 2;
+    zeta_session *s[3] = {NULL, NULL, NULL};
+    zeta_error err;
+    const int modes[3] = {CUDA_EXEC_DIRECT, CUDA_EXEC_RECORD, CUDA_EXEC_GRAPH};
+    for (int i = 0; i < 3; i++) {
+        if (zeta_session_new(m, &sp, &s[i], &err) != ZETA_OK) { T_CHECKF(0, "%s: %s", name, err.message); goto out; }
+        cuda_set_exec_mode(s[i]->be.ctx, modes[i]);
+    }
+    const size_t nv = zeta_n_vocab(m);
+    zeta_token toks[20];
+    for (int i = 0; i < 20; i++) toks[i] = (zeta_token)((i * 131 + 7) % (int)nv);
+    toks[0] = zeta_token_bos(m) >= 0 ? zeta_token_bos(m) : 1;
+    for (int i = 0; i < 3; i++) T_CHECKF(zeta_session_eval(s[i], toks, 20, &err) == ZETA_OK, "%s", err.message);
+    int exact = 0, steps = 0;
+    double worst_direct = 0, range = 0;
+    zeta_token t = (zeta_token)argmax(zeta_session_logits(s[2], NULL), nv);
+    for (int step = 0; step < n_steps; step++) {
+        if (step == n_steps / 2)
+            for (int i = 0; i < 3; i++) T_CHECKF(zeta_session_shift(s[i], 4, 25, &err) == ZETA_OK, "%s", err.message);
+        bool ok = true;
+        for (int i = 0; i < 3; i++) ok = ok && zeta_session_eval(s[i], &t, 1, &err) == ZETA_OK;
+        if (!ok) { T_CHECKF(0, "%s step %d: %s", name, step, err.message); break; }
+        const float *l[3];
+        for (int i = 0; i < 3; i++) l[i] = zeta_session_logits(s[i], NULL);
+        exact += memcmp(l[1], l[2], nv * sizeof(float)) == 0;
+        const double d = maxdiff(l[0], l[2], nv), r = maxabs(l[0], nv);
+        if (d > worst_direct) worst_direct = d;
+        if (r > range) range = r;
+        t = (zeta_token)argmax(l[2], nv);
+        steps++;
+    }
+    long cap = 0, rep = 0, eager = 0, fail = 0, cap1 = 0, rep1 = 0, eager1 = 0;
+    cuda_exec_stats(s[2]->be.ctx, &cap, &rep, &eager, &fail);
+    cuda_exec_stats(s[1]->be.ctx, &cap1, &rep1, &eager1, NULL);
+    printf("    %-24s %d steps: graph == record (bits) at %d; direct vs graph max diff %.2e (range %.2f); "
+           "graph: %ld captures, %ld launches, %ld eager, %ld capture failures; record: %ld eager steps\n",
+           name, steps, exact, worst_direct, range, cap, rep, eager, fail, eager1);
+    T_CHECKF(exact == n_steps, "%s: graph and eager logits differ at %d of %d steps", name, n_steps - exact, n_steps);
+    T_CHECKF(worst_direct <= 1e-5 * (range + 1.0), "%s: direct vs graph %g", name, worst_direct);
+    T_CHECKF(fail == 0 && eager == 0 && rep == n_steps && cap >= 1 && cap <= 8, "%s: captures %ld launches %ld eager %ld", name, cap,
+             rep, eager);
+    T_CHECKF(eager1 == n_steps && cap1 == 0, "%s: record session: eager %ld captures %ld", name, eager1, cap1);
+out:
+    for (int i = 0; i < 3; i++) zeta_session_free(s[i]);
+}
+
+static void test_decode_graph(void) {
+    if (!g_device) T_SKIP("%s", g_why);
+    graph_case(g_mcu, "stories260K.gguf", 400);
+    const char *names[] = {"zoo-Q4_0.gguf", "zoo-Q8_0.gguf", "synth-qwen2-F16.gguf", "zoo-Q4_K_S.gguf"};
+    const char *dirs[] = {getenv("ZETA_CUDA_MODELS"), "tests/data/models", "../shared/goldens/models"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        for (int j = 0; j < 3; j++) {
+            if (!dirs[j]) continue;
+            char path[512];
+            snprintf(path, sizeof path, "%s/%s", dirs[j], names[i]);
+            if (access(path, R_OK) != 0) continue;
+            zeta_model *m = NULL;
+            zeta_error err;
+            if (load(path, ZETA_BACKEND_CUDA, &m, &err) != ZETA_OK) { T_CHECKF(0, "%s: %s", path, err.message); break; }
+            graph_case(m, names[i], 150);
+            zeta_model_free(m);
+            break;
+        }
+}
+
 int main(void) {
     if (!cuda_compiled()) {
         snprintf(g_why, sizeof g_why, "built without CUDA (make CUDA=1)");
@@ -530,6 +609,7 @@ int main(void) {
     T_RUN(test_model_logits);
     T_RUN(test_greedy_tokens);
     T_RUN(test_shift_and_state);
+    T_RUN(test_decode_graph);
     zeta_session_free(g_scpu);
     zeta_session_free(g_scu);
     zeta_model_free(g_mcpu);

@@ -1,7 +1,9 @@
 /* cuda_backend.cu — the CUDA implementation of backend.h: device selection, the weights' upload at
  * model load, and per session a stream, a cuBLAS handle, activation buffers, scratch and an f16 KV
  * cache. Ops return nothing, so the first failing CUDA or cuBLAS call is kept (with the driver's
- * text), later ops are skipped, and read() reports it as ZETA_ERR_BACKEND. */
+ * text), later ops are skipped, and read() reports it as ZETA_ERR_BACKEND. One-token steps (decode)
+ * are recorded between get_rows and read, then run with fused kernels as a CUDA graph that is
+ * replayed while the recorded ops stay the same (see cuda_ctx.mode). */
 #include "cuda/cuda_internal.cuh"
 
 #include <cublas_v2.h>
@@ -160,8 +162,38 @@ struct cuda_ctx {
     size_t scratch_floats;
     float *stage;            /* pinned host: embeddings of one batch */
     size_t stage_floats;
+    /* decode steps (one token): the ops between get_rows and read are recorded (cuda_rec), then
+     * run at read() with fusions, as one CUDA graph replayed while the recorded sequence stays the
+     * same (the position comes from pos_dev, which the graph's first node copies from pos_host) */
+    int mode;                /* CUDA_EXEC_DIRECT / _RECORD / _GRAPH */
+    bool recording;
+    struct cuda_rec *rec, *grec; /* this step's ops; the ops the graph was captured from */
+    int n_rec, n_grec, cap_rec;
+    uint32_t rec_pos0;
+    uint32_t *pos_host, *pos_dev;
+    cudaGraphExec_t gexec;
+    long n_capture, n_replay, n_eager, n_capture_fail;
 };
 
+/* one recorded op of a decode step; compared with memcmp (always zeroed before it is filled), so
+ * it holds everything that shapes the launches except the position */
+enum { REC_EMBED, REC_RMSNORM, REC_MATMUL, REC_ROPE, REC_ATTN, REC_SWIGLU, REC_ADD };
+struct cuda_rec {
+    int kind;
+    int n_rows, n, n_heads, head_dim, il, n_split;
+    float eps;
+    const float *a, *b, *c;  /* inputs */
+    float *out;
+    const void *wdev;        /* matmul: W; rmsnorm: g */
+    const float *bias;
+    int wtype;
+    uint64_t ne0, ne1, row_bytes;
+    zeta_rope_params rp;
+};
+
+static cuda_rec *rec_new(cuda_ctx *c, int kind);
+static void rec_flush(cuda_ctx *c);
+static void rec_run(cuda_ctx *c);
 static bool ck(cuda_ctx *c, cudaError_t e, const char *what) {
     if (e == cudaSuccess) return true;
     if (!c->failed) {
@@ -194,6 +226,7 @@ static void cu_buf_free(void *vctx, float *p) {
 
 static zeta_status cu_read(void *vctx, const float *src, size_t n, float *dst, zeta_error *err) {
     cuda_ctx *c = (cuda_ctx *)vctx;
+    if (c->recording) rec_run(c);
     if (!c->failed && ck(c, cudaSetDevice(c->device), "selecting the device") && n)
         ck(c, cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToHost, c->stream), "copying results to the host");
     if (!c->failed) ck(c, cudaStreamSynchronize(c->stream), "running the forward pass");
@@ -205,6 +238,196 @@ extern "C" zeta_status cuda_buf_write(void *vctx, float *dst, const float *src, 
     cudaError_t e = cudaSetDevice(((cuda_ctx *)vctx)->device);
     if (e == cudaSuccess) e = cudaMemcpy(dst, src, n * sizeof(float), cudaMemcpyHostToDevice);
     return e == cudaSuccess ? ZETA_OK : cuda_fail(err, e, "copying to the device");
+}
+
+
+/* ---------------------------------------------------------------- decode steps: records, fusion, graphs */
+
+static cuda_rec *rec_new(cuda_ctx *c, int kind) {
+    if (!c->recording) return NULL;
+    if (c->n_rec == c->cap_rec) { /* more ops than a step of this model has: run them as they come */
+        rec_flush(c);
+        return NULL;
+    }
+    cuda_rec *r = &c->rec[c->n_rec++];
+    memset(r, 0, sizeof *r);
+    r->kind = kind;
+    return r;
+}
+
+static bool mm1(const cuda_rec *r) {
+    if (r->kind != REC_MATMUL || r->n_rows != 1) return false;
+    zeta_weight w;
+    memset(&w, 0, sizeof w);
+    w.type = (zeta_type)r->wtype;
+    w.ne0 = r->ne0;
+    return cuda_mmv_fusable(&w);
+}
+
+static void job_init(cuda_mmv_job *j, const cuda_rec *r, int mode) {
+    memset(j, 0, sizeof *j);
+    j->type = r->wtype;
+    j->K = (int)r->ne0;
+    j->mode = mode;
+    j->row_bytes = r->row_bytes;
+}
+static void job_add(cuda_mmv_job *j, const cuda_rec *r) {
+    j->W[j->n_mat] = (const uint8_t *)r->wdev;
+    j->bias[j->n_mat] = r->bias;
+    j->y[j->n_mat] = r->out;
+    j->rows[j->n_mat] = (int)r->ne1;
+    j->n_mat++;
+}
+static bool same_input(const cuda_rec *a, const cuda_rec *b) {
+    return mm1(b) && b->a == a->a && b->wtype == a->wtype && b->ne0 == a->ne0 && b->row_bytes == a->row_bytes;
+}
+static bool disjoint(const float *a, size_t na, const float *b, size_t nb) { return a + na <= b || b + nb <= a; }
+
+/* enqueues the recorded ops [0, n) on the stream (eagerly, or into a graph being captured), fusing
+ * neighbours: matmuls of one input -> one launch (q, k, v); gate, up, swiglu -> one launch; a
+ * matmul whose output is then added to the residual -> the add in its store; the two ropes of a
+ * layer -> one launch; the KV store into the attention kernel. Returns the first launch error. */
+static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
+    cudaError_t e = cudaMemcpyAsync(c->pos_dev, c->pos_host, sizeof(uint32_t), cudaMemcpyHostToDevice, c->stream);
+    for (int i = 0; i < n && e == cudaSuccess; i++) {
+        const cuda_rec *r = &rec[i];
+        switch (r->kind) {
+        case REC_EMBED:
+            e = cudaMemcpyAsync(r->out, c->stage, (size_t)r->n * sizeof(float), cudaMemcpyHostToDevice, c->stream);
+            break;
+        case REC_RMSNORM:
+            e = cuda_rmsnorm(c->stream, r->a, (const float *)r->wdev, r->n, r->eps, r->n_rows, r->out);
+            break;
+        case REC_MATMUL: {
+            if (!mm1(r)) {
+                zeta_weight w;
+                memset(&w, 0, sizeof w);
+                w.name = "matmul"; w.type = (zeta_type)r->wtype; w.ne0 = r->ne0; w.ne1 = r->ne1; w.row_bytes = r->row_bytes;
+                w.dev = r->wdev;
+                int bst = 0;
+                e = cuda_matmul(c->stream, c->blas, &w, r->bias, r->a, r->n_rows, r->out, c->scratch, c->scratch_floats, &bst);
+                if (e == cudaSuccess && bst) e = cudaErrorUnknown;
+                break;
+            }
+            cuda_mmv_job j;
+            const cuda_rec *r1 = i + 1 < n ? &rec[i + 1] : NULL, *r2 = i + 2 < n ? &rec[i + 2] : NULL;
+            if (r1 && r2 && same_input(r, r1) && r->ne1 == r1->ne1 && r2->kind == REC_SWIGLU && r2->a == r->out && r2->b == r1->out &&
+                r2->out == r->out && (uint64_t)r2->n == r->ne1 && disjoint(r->out, r->ne1, r1->out, r1->ne1)) {
+                job_init(&j, r, CUDA_MMV_SWIGLU);
+                job_add(&j, r);
+                job_add(&j, r1);
+                i += 2;
+            } else if (r1 && r1->kind == REC_ADD && r1->b == r->out && (uint64_t)r1->n == r->ne1 &&
+                       disjoint(r1->out, r->ne1, r->a, r->ne0) && disjoint(r1->out, r->ne1, r->out, r->ne1)) {
+                job_init(&j, r, CUDA_MMV_PLAIN);
+                job_add(&j, r);
+                j.res = r1->out;
+                i += 1;
+            } else {
+                job_init(&j, r, CUDA_MMV_PLAIN);
+                job_add(&j, r);
+                /* the next matmuls of the same input join while no output feeds a later input */
+                while (j.n_mat < 3 && i + 1 < n && same_input(r, &rec[i + 1]) &&
+                       disjoint(rec[i + 1].out, rec[i + 1].ne1, r->a, r->ne0)) {
+                    job_add(&j, &rec[i + 1]);
+                    i++;
+                }
+            }
+            e = cuda_mmv(c->stream, &j, r->a);
+            break;
+        }
+        case REC_ROPE: {
+            const cuda_rope_args a = cuda_rope_args_make(&r->rp);
+            const cuda_rec *r1 = i + 1 < n ? &rec[i + 1] : NULL;
+            if (r1 && r1->kind == REC_ROPE && r1->head_dim == r->head_dim && r1->n_rows == r->n_rows &&
+                !memcmp(&r1->rp, &r->rp, sizeof r->rp) && r1->out != r->out) {
+                e = cuda_rope2(c->stream, r->out, r->n_heads, r1->out, r1->n_heads, r->n_rows, r->head_dim, 0, c->pos_dev, &a);
+                i++;
+            } else {
+                e = cuda_rope2(c->stream, r->out, r->n_heads, NULL, 0, r->n_rows, r->head_dim, 0, c->pos_dev, &a);
+            }
+            break;
+        }
+        case REC_ATTN: {
+            cuda_attn_args a = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, 1, c->rec_pos0, 1.0f / sqrtf((float)c->dk),
+                                c->pos_dev, 1};
+            e = cuda_attention(c->stream, &a, kv_k(c, (uint32_t)r->il), kv_v(c, (uint32_t)r->il), r->a, r->b, r->c, r->out, c->part,
+                               c->part_floats, c->n_sm);
+            break;
+        }
+        case REC_SWIGLU: e = cuda_swiglu(c->stream, r->a, r->b, (size_t)r->n, r->out); break;
+        case REC_ADD: e = cuda_add(c->stream, r->out, r->b, (size_t)r->n); break;
+        }
+    }
+    return e;
+}
+
+/* the recorded step: replay the graph when the ops are the ones it was captured from, else
+ * capture (graph mode) or run them eagerly */
+static void rec_run(cuda_ctx *c) {
+    c->recording = false;
+    if (c->failed || !c->n_rec) return;
+    *c->pos_host = c->rec_pos0 == UINT32_MAX ? 0 : c->rec_pos0;
+    if (c->mode == CUDA_EXEC_GRAPH) {
+        if (c->gexec && c->n_grec == c->n_rec && !memcmp(c->grec, c->rec, sizeof(cuda_rec) * (size_t)c->n_rec)) {
+            if (ck(c, cudaGraphLaunch(c->gexec, c->stream), "launching the decode graph")) c->n_replay++;
+            return;
+        }
+        if (c->gexec) {
+            cudaGraphExecDestroy(c->gexec);
+            c->gexec = NULL;
+        }
+        cudaGraph_t g = NULL;
+        cudaError_t e = cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal);
+        if (e == cudaSuccess) {
+            const cudaError_t e1 = rec_exec(c, c->rec, c->n_rec);
+            e = cudaStreamEndCapture(c->stream, &g);
+            if (e1 != cudaSuccess) e = e1;
+        }
+        cudaGraphExec_t x = NULL;
+        if (e == cudaSuccess) e = cudaGraphInstantiate(&x, g, 0);
+        if (g) cudaGraphDestroy(g);
+        if (e == cudaSuccess) {
+            c->gexec = x;
+            memcpy(c->grec, c->rec, sizeof(cuda_rec) * (size_t)c->n_rec);
+            c->n_grec = c->n_rec;
+            c->n_capture++;
+            if (ck(c, cudaGraphLaunch(c->gexec, c->stream), "launching the decode graph")) c->n_replay++;
+            return;
+        }
+        /* no graph: run the step eagerly from now on */
+        cudaGetLastError();
+        c->n_capture_fail++;
+        c->mode = CUDA_EXEC_RECORD;
+    }
+    c->n_eager++;
+    ck(c, rec_exec(c, c->rec, c->n_rec), "running the decode step");
+}
+
+/* an op that cannot be recorded: the recorded ones run first, the rest of the step eagerly */
+static void rec_flush(cuda_ctx *c) {
+    if (!c->recording) return;
+    c->recording = false;
+    if (c->failed || !c->n_rec) return;
+    *c->pos_host = c->rec_pos0 == UINT32_MAX ? 0 : c->rec_pos0;
+    /* pos_host may still feed an earlier copy: wait for the stream first */
+    if (!ck(c, cudaStreamSynchronize(c->stream), "waiting for the stream")) return;
+    c->n_eager++;
+    ck(c, rec_exec(c, c->rec, c->n_rec), "running the decode step");
+}
+
+extern "C" void cuda_set_exec_mode(void *vctx, int mode) {
+    cuda_ctx *c = (cuda_ctx *)vctx;
+    rec_flush(c);
+    c->mode = mode;
+}
+
+extern "C" void cuda_exec_stats(void *vctx, long *captures, long *replays, long *eager, long *capture_failures) {
+    cuda_ctx *c = (cuda_ctx *)vctx;
+    if (captures) *captures = c->n_capture;
+    if (replays) *replays = c->n_replay;
+    if (eager) *eager = c->n_eager;
+    if (capture_failures) *capture_failures = c->n_capture_fail;
 }
 
 /* ---------------------------------------------------------------- ops */
@@ -224,18 +447,46 @@ static void cu_get_rows(void *vctx, const zeta_weight *w, const zeta_token *toke
     for (int t = 0; t < n; t++)
         zeta_dequantize_row(w->type, (const uint8_t *)w->data + (size_t)tokens[t] * w->row_bytes, c->stage + (size_t)t * w->ne0,
                             (int64_t)w->ne0);
+    c->recording = false;
+    if (n == 1 && c->mode != CUDA_EXEC_DIRECT) {
+        c->recording = true;
+        c->n_rec = 0;
+        c->rec_pos0 = UINT32_MAX; /* set by the first rope or attention */
+        cuda_rec *r = rec_new(c, REC_EMBED);
+        if (r) {
+            r->out = out;
+            r->n = (int)need;
+            return;
+        }
+    }
     ck(c, cudaMemcpyAsync(out, c->stage, need * sizeof(float), cudaMemcpyHostToDevice, c->stream), "uploading embeddings");
 }
 
 static void cu_rmsnorm(void *vctx, const float *x, const zeta_weight *w, float eps, int n_rows, float *out) {
     cuda_ctx *c = (cuda_ctx *)vctx;
     if (c->failed) return;
+    if (c->recording) {
+        cuda_rec *r = rec_new(c, REC_RMSNORM);
+        if (r) {
+            r->a = x; r->wdev = w->dev; r->n = (int)w->ne0; r->eps = eps; r->n_rows = n_rows; r->out = out;
+            return;
+        }
+    }
     ck(c, cuda_rmsnorm(c->stream, x, (const float *)w->dev, (int)w->ne0, eps, n_rows, out), "rmsnorm");
 }
 
 static void cu_matmul(void *vctx, const zeta_weight *w, const zeta_weight *bias, const float *x, int n_tok, float *y) {
     cuda_ctx *c = (cuda_ctx *)vctx;
     if (c->failed) return;
+    if (c->recording) {
+        cuda_rec *r = rec_new(c, REC_MATMUL);
+        if (r) {
+            r->a = x; r->wdev = w->dev; r->wtype = (int)w->type; r->ne0 = w->ne0; r->ne1 = w->ne1; r->row_bytes = w->row_bytes;
+            r->bias = bias && bias->data ? (const float *)bias->dev : NULL;
+            r->n_rows = n_tok; r->out = y;
+            return;
+        }
+    }
     int bst = 0;
     const float *b = bias && bias->data ? (const float *)bias->dev : NULL;
     cudaError_t e = cuda_matmul(c->stream, c->blas, w, b, x, n_tok, y, c->scratch, c->scratch_floats, &bst);
@@ -250,6 +501,15 @@ static void cu_matmul(void *vctx, const zeta_weight *w, const zeta_weight *bias,
 static void cu_rope(void *vctx, float *x, int n_tok, int n_heads, int head_dim, uint32_t pos0, const zeta_rope_params *rp) {
     cuda_ctx *c = (cuda_ctx *)vctx;
     if (c->failed) return;
+    if (c->recording && c->rec_pos0 != UINT32_MAX && c->rec_pos0 != pos0) rec_flush(c);
+    if (c->recording) {
+        cuda_rec *r = rec_new(c, REC_ROPE);
+        if (r) {
+            c->rec_pos0 = pos0;
+            r->out = x; r->n_rows = n_tok; r->n_heads = n_heads; r->head_dim = head_dim; r->rp = *rp;
+            return;
+        }
+    }
     const cuda_rope_args a = cuda_rope_args_make(rp);
     ck(c, cuda_rope(c->stream, x, n_tok, n_heads, head_dim, pos0, &a), "rope");
 }
@@ -257,7 +517,17 @@ static void cu_rope(void *vctx, float *x, int n_tok, int n_heads, int head_dim, 
 static void cu_attention(void *vctx, int il, const float *q, const float *k, const float *v, int n_tok, uint32_t pos0, float *out) {
     cuda_ctx *c = (cuda_ctx *)vctx;
     if (c->failed) return;
-    cuda_attn_args a = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, n_tok, pos0, 1.0f / sqrtf((float)c->dk)};
+    cuda_attn_args a = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, n_tok, pos0, 1.0f / sqrtf((float)c->dk), NULL, 0};
+    if (c->recording && (n_tok != 1 || (c->rec_pos0 != UINT32_MAX && c->rec_pos0 != pos0))) rec_flush(c);
+    if (c->recording) {
+        cuda_rec *r = rec_new(c, REC_ATTN);
+        if (r) {
+            c->rec_pos0 = pos0;
+            r->il = il; r->a = q; r->b = k; r->c = v; r->out = out;
+            r->n_split = cuda_attention_split(&a, c->part_floats, c->n_sm);
+            return;
+        }
+    }
     ck(c, cuda_attention(c->stream, &a, kv_k(c, (uint32_t)il), kv_v(c, (uint32_t)il), q, k, v, out, c->part, c->part_floats, c->n_sm),
        "attention");
 }
@@ -265,12 +535,26 @@ static void cu_attention(void *vctx, int il, const float *q, const float *k, con
 static void cu_swiglu(void *vctx, const float *gate, const float *up, size_t n, float *out) {
     cuda_ctx *c = (cuda_ctx *)vctx;
     if (c->failed) return;
+    if (c->recording) {
+        cuda_rec *r = rec_new(c, REC_SWIGLU);
+        if (r) {
+            r->a = gate; r->b = up; r->n = (int)n; r->out = out;
+            return;
+        }
+    }
     ck(c, cuda_swiglu(c->stream, gate, up, n, out), "swiglu");
 }
 
 static void cu_add(void *vctx, float *x, const float *y, size_t n) {
     cuda_ctx *c = (cuda_ctx *)vctx;
     if (c->failed) return;
+    if (c->recording) {
+        cuda_rec *r = rec_new(c, REC_ADD);
+        if (r) {
+            r->out = x; r->b = y; r->n = (int)n;
+            return;
+        }
+    }
     ck(c, cuda_add(c->stream, x, y, n), "add");
 }
 
@@ -278,6 +562,7 @@ static void cu_add(void *vctx, float *x, const float *y, size_t n) {
  * chunk overwrites positions that a later chunk still reads (stream order) */
 static void cu_kv_shift(void *vctx, uint32_t p0, uint32_t p1, int32_t delta, const zeta_rope_params *rp) {
     cuda_ctx *c = (cuda_ctx *)vctx;
+    rec_flush(c);
     if (c->failed || delta >= 0 || !ck(c, cudaSetDevice(c->device), "selecting the device")) return;
     zeta_rope_params r1 = *rp;
     r1.mscale = 1.0f; /* the keys already carry the magnitude */
@@ -300,6 +585,7 @@ static size_t cu_kv_pos_bytes(void *vctx) {
 
 /* the CPU backend's layout of an f16 cache: per layer, n positions of K, then n of V */
 static void cu_kv_copy(cuda_ctx *c, uint32_t p0, uint32_t n, uint8_t *host, bool to_host) {
+    rec_flush(c);
     if (c->failed || !ck(c, cudaSetDevice(c->device), "selecting the device")) return;
     const size_t kb = (size_t)c->n_head_kv * c->dk * sizeof(__half), vb = (size_t)c->n_head_kv * c->dv * sizeof(__half);
     for (uint32_t il = 0; il < c->n_layer; il++) {
@@ -332,6 +618,11 @@ static void cu_free(void *vctx) {
     cudaFree(c->part);
     cudaFree(c->scratch);
     if (c->stage) cudaFreeHost(c->stage);
+    if (c->pos_host) cudaFreeHost(c->pos_host);
+    cudaFree(c->pos_dev);
+    if (c->gexec) cudaGraphExecDestroy(c->gexec);
+    free(c->rec);
+    free(c->grec);
     if (c->stream) cudaStreamDestroy(c->stream);
     cudaGetLastError();
     free(c);
@@ -415,6 +706,20 @@ extern "C" zeta_status cuda_backend_new(const struct zeta_model *m, const zeta_b
     if ((e = cudaMallocHost(&c->stage, c->stage_floats * sizeof(float))) != cudaSuccess) {
         st = cuda_fail(err, e, "allocating pinned host memory");
         goto fail;
+    }
+    if ((e = cudaMallocHost(&c->pos_host, sizeof(uint32_t))) != cudaSuccess) {
+        st = cuda_fail(err, e, "allocating pinned host memory");
+        goto fail;
+    }
+    if ((e = cudaMalloc(&c->pos_dev, sizeof(uint32_t))) != cudaSuccess) { st = cuda_fail(err, e, "allocating scratch"); goto fail; }
+    c->cap_rec = 24 * (int)c->n_layer + 16;
+    c->rec = (cuda_rec *)calloc((size_t)c->cap_rec, sizeof(cuda_rec));
+    c->grec = (cuda_rec *)calloc((size_t)c->cap_rec, sizeof(cuda_rec));
+    if (!c->rec || !c->grec) { st = zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory creating the CUDA backend"); goto fail; }
+    {
+        /* ZETA_CUDA_GRAPH=0: decode steps run eagerly (fused); =direct: op by op, as prompts */
+        const char *g = getenv("ZETA_CUDA_GRAPH");
+        c->mode = !g || !*g || !strcmp(g, "1") ? CUDA_EXEC_GRAPH : !strcmp(g, "direct") ? CUDA_EXEC_DIRECT : CUDA_EXEC_RECORD;
     }
     if (c->scratch_floats) {
         cublasStatus_t bs = cublasCreate(&c->blas);

@@ -37,6 +37,16 @@ zeta_status cuda_buf_write(void *ctx, float *dst, const float *src, size_t n, ze
 zeta_status cuda_weight_upload(const struct zeta_model *m, zeta_weight *w, zeta_error *err);
 void cuda_weight_free(zeta_weight *w);
 
+/* How a session's one-token steps (decode) run: DIRECT, op by op as issued; RECORD, recorded
+ * between the embedding lookup and the read, then run with fused kernels; GRAPH (the default),
+ * recorded, captured once into a CUDA graph and replayed while the recorded ops stay the same
+ * (position-dependent values come from device memory). The environment variable ZETA_CUDA_GRAPH
+ * picks a new session's mode: unset or 1 = GRAPH, 0 = RECORD, direct = DIRECT. For tests and
+ * benchmarks: the mode of one backend instance, and its counters. */
+enum { CUDA_EXEC_DIRECT = 0, CUDA_EXEC_RECORD = 1, CUDA_EXEC_GRAPH = 2 };
+void cuda_set_exec_mode(void *ctx, int mode);
+void cuda_exec_stats(void *ctx, long *captures, long *replays, long *eager, long *capture_failures);
+
 #ifdef __cplusplus
 }
 #endif

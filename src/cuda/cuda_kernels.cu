@@ -1,7 +1,9 @@
 /* cuda_kernels.cu — the CUDA backend's element-wise kernels and attention: RMSNorm, RoPE (normal
  * and NeoX, frequency factors, YaRN, as cpu_rope_rows computes the angles), SwiGLU, residual add,
  * the f16 KV cache store and context-shift move, and attention with an online softmax whose long
- * decodes are split over blocks and merged (flash-decoding). */
+ * decodes are split over blocks and merged (flash-decoding); one-token attention scores a position
+ * per lane and can store the new K/V row itself, and RoPE and attention can read the position from
+ * device memory (decode steps replayed as CUDA graphs, cuda_backend.cu). */
 #include "cuda/cuda_internal.cuh"
 
 #include <math.h>
@@ -79,19 +81,29 @@ __device__ __forceinline__ void rope_pair(float *v, const cuda_rope_args &a, int
     v[ib] = __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c));
 }
 
-/* block per token, thread per rotated pair; the angle is computed once per token and pair */
-__global__ void k_rope(float *x, int n_heads, int head_dim, int64_t pos0, cuda_rope_args a) {
-    const int t = blockIdx.x, i = threadIdx.x;
+/* block per (token, head of x then of x2), thread per rotated pair (the angle is recomputed per
+ * head: the same float operations, so the same values, with all heads in parallel) */
+__global__ void k_rope(float *x, int n_heads, float *x2, int n_heads2, int head_dim, int64_t pos0, const uint32_t *pos_dev,
+                       cuda_rope_args a) {
+    const int t = blockIdx.x, h = blockIdx.y, i = threadIdx.x;
     if (i >= a.n_rot / 2) return;
+    const int64_t p0 = pos_dev ? (int64_t)*pos_dev : pos0;
     float c, s;
-    rope_cs(a, i, (float)(pos0 + t), &c, &s);
-    for (int h = 0; h < n_heads; h++) rope_pair(x + ((size_t)t * n_heads + h) * head_dim, a, i, c, s);
+    rope_cs(a, i, (float)(p0 + t), &c, &s);
+    if (h < n_heads) rope_pair(x + ((size_t)t * n_heads + h) * head_dim, a, i, c, s);
+    else rope_pair(x2 + ((size_t)t * n_heads2 + (h - n_heads)) * head_dim, a, i, c, s);
+}
+
+cudaError_t cuda_rope2(cudaStream_t s, float *x, int n_heads, float *x2, int n_heads2, int n_tok, int head_dim, int64_t pos0,
+                       const uint32_t *pos_dev, const cuda_rope_args *a) {
+    if (n_tok <= 0 || a->n_rot < 2) return cudaSuccess;
+    if (!x2) n_heads2 = 0;
+    k_rope<<<dim3(n_tok, n_heads + n_heads2), (a->n_rot / 2 + 31) / 32 * 32, 0, s>>>(x, n_heads, x2, n_heads2, head_dim, pos0, pos_dev, *a);
+    return cudaGetLastError();
 }
 
 cudaError_t cuda_rope(cudaStream_t s, float *x, int n_tok, int n_heads, int head_dim, int64_t pos0, const cuda_rope_args *a) {
-    if (n_tok <= 0 || a->n_rot < 2) return cudaSuccess;
-    k_rope<<<n_tok, (a->n_rot / 2 + 31) / 32 * 32, 0, s>>>(x, n_heads, head_dim, pos0, *a);
-    return cudaGetLastError();
+    return cuda_rope2(s, x, n_heads, NULL, 0, n_tok, head_dim, pos0, NULL, a);
 }
 
 /* ---------------------------------------------------------------- SwiGLU, add */
@@ -171,24 +183,89 @@ cudaError_t cuda_kv_move(cudaStream_t s, __half *K, __half *V, uint32_t from, ui
  * positions 0..pos0+t. Each warp walks every ATT_WARPS-th position of the slice: q . k reduced
  * across the warp, online softmax (running max m, sum l), acc += p v with dv/32 values per lane;
  * then the warps are merged. One slice: the normalized output; several: (acc, m, l) partials. */
-__global__ void k_attn(const float *q, const __half *K, const __half *V, float *out, float *part, cuda_attn_args a, int n_split) {
+template <bool DEC>
+__global__ void k_attn(const float *q, __half *K, __half *V, const float *knew, const float *vnew, float *out, float *part,
+                       cuda_attn_args a, int n_split) {
     const int h = blockIdx.x, t = blockIdx.y, sp = blockIdx.z;
     const int hk = h / (a.n_head / a.n_head_kv);
-    const int n_kv = (int)a.pos0 + t + 1;
+    const uint32_t pos0 = a.pos_dev ? *a.pos_dev : a.pos0;
+    const int n_kv = (int)pos0 + t + 1;
     const int chunk = (n_kv + n_split - 1) / n_split;
     const int p0 = sp * chunk, p1 = min(n_kv, p0 + chunk);
     const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
-    extern __shared__ float sh[]; /* q: dk | per warp acc: ATT_WARPS * dv | m, l: 2 * ATT_WARPS */
+    extern __shared__ float sh[]; /* q: dk | per warp acc: ATT_WARPS * dv | m, l: 2 * ATT_WARPS | fused: new k, v (halves) */
     float *sq = sh, *sacc = sh + a.dk, *sm = sacc + ATT_WARPS * a.dv, *sl = sm + ATT_WARPS;
+    __half *snk = (__half *)(sl + ATT_WARPS), *snv = snk + a.dk;
     const float *qr = q + ((size_t)t * a.n_head + h) * a.dk;
     for (int i = threadIdx.x; i < a.dk; i += blockDim.x) sq[i] = qr[i];
-    __syncthreads();
     const size_t ks = (size_t)a.n_head_kv * a.dk, vs = (size_t)a.n_head_kv * a.dv;
+    if (a.fuse_store) { /* decode: the new position's row, as the cache will hold it */
+        const bool writer = h % (a.n_head / a.n_head_kv) == 0 && sp == 0;
+        for (int i = threadIdx.x; i < a.dk; i += blockDim.x) {
+            snk[i] = __float2half_rn(knew[(size_t)hk * a.dk + i]);
+            if (writer) K[(size_t)pos0 * ks + (size_t)hk * a.dk + i] = snk[i];
+        }
+        for (int i = threadIdx.x; i < a.dv; i += blockDim.x) {
+            snv[i] = __float2half_rn(vnew[(size_t)hk * a.dv + i]);
+            if (writer) V[(size_t)pos0 * vs + (size_t)hk * a.dv + i] = snv[i];
+        }
+    }
+    __syncthreads();
     float m = -INFINITY, l = 0.0f, acc[ATT_MAX_DV / 32];
 #pragma unroll
     for (int j = 0; j < ATT_MAX_DV / 32; j++) acc[j] = 0.0f;
+    if (DEC) {
+        /* decode (one query row, dk % 8 == 0): the block walks tiles of 128 positions; in each, lane
+         * j of warp w scores position base + w + 4 j (16-byte K loads; the warps share short
+         * contexts), one online-softmax update per tile, then the warp's V rows are accumulated with
+         * the probabilities broadcast from their lanes */
+        for (int base = p0; base < p1; base += 32 * ATT_WARPS) {
+            if (base + w >= p1) break; /* warp-uniform: no position of this tile for this warp */
+            const int p = base + w + 4 * lane;
+            float sc = -INFINITY;
+            if (p < p1) {
+                const bool fresh = a.fuse_store && p == n_kv - 1;
+                const __half *kr = fresh ? snk : K + (size_t)p * ks + (size_t)hk * a.dk;
+                float d = 0.0f;
+                for (int i = 0; i < a.dk; i += 8) {
+                    const uint4 u = *(const uint4 *)(kr + i);
+                    const __half2 *h2 = (const __half2 *)&u;
+#pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        const float2 f = __half22float2(h2[e]);
+                        d += sq[i + 2 * e] * f.x + sq[i + 2 * e + 1] * f.y;
+                    }
+                }
+                sc = d * a.scale;
+            }
+            float tm = sc;
+            for (int off = 16; off; off >>= 1) tm = fmaxf(tm, __shfl_xor_sync(0xffffffffu, tm, off));
+            const float mn = fmaxf(m, tm);
+            const float corr = expf(m - mn), pr = p < p1 ? expf(sc - mn) : 0.0f;
+            float ps = pr;
+            for (int off = 16; off; off >>= 1) ps += __shfl_xor_sync(0xffffffffu, ps, off);
+            l = l * corr + ps;
+#pragma unroll
+            for (int j = 0; j < ATT_MAX_DV / 32; j++) acc[j] *= corr;
+            /* this warp's valid positions of the tile are base + w + 4 jj, jj < nv */
+            const int nv = min(32, (p1 - base - w + 3) / 4);
+#pragma unroll 4
+            for (int jj = 0; jj < nv; jj++) {
+                const float pj = __shfl_sync(0xffffffffu, pr, jj);
+                const int pp = base + w + 4 * jj;
+                const __half *vr = a.fuse_store && pp == n_kv - 1 ? snv : V + (size_t)pp * vs + (size_t)hk * a.dv;
+#pragma unroll
+                for (int j = 0; j < ATT_MAX_DV / 32; j++) {
+                    const int i = lane + 32 * j;
+                    if (i < a.dv) acc[j] += pj * __half2float(vr[i]);
+                }
+            }
+            m = mn;
+        }
+    } else
     for (int p = p0 + w; p < p1; p += ATT_WARPS) {
-        const __half *kr = K + (size_t)p * ks + (size_t)hk * a.dk;
+        const bool fresh = a.fuse_store && p == n_kv - 1;
+        const __half *kr = fresh ? snk : K + (size_t)p * ks + (size_t)hk * a.dk;
         float d = 0.0f;
         for (int i = lane; i < a.dk; i += 32) d += sq[i] * __half2float(kr[i]);
         for (int off = 16; off; off >>= 1) d += __shfl_xor_sync(0xffffffffu, d, off);
@@ -196,7 +273,7 @@ __global__ void k_attn(const float *q, const __half *K, const __half *V, float *
         const float mn = fmaxf(m, sc);
         const float corr = expf(m - mn), pr = expf(sc - mn);
         l = l * corr + pr;
-        const __half *vr = V + (size_t)p * vs + (size_t)hk * a.dv;
+        const __half *vr = fresh ? snv : V + (size_t)p * vs + (size_t)hk * a.dv;
 #pragma unroll
         for (int j = 0; j < ATT_MAX_DV / 32; j++) {
             const int i = lane + 32 * j;
@@ -251,21 +328,35 @@ __global__ void k_attn_merge(const float *part, float *out, int n_head, int dv, 
     }
 }
 
+int cuda_attention_split(const cuda_attn_args *a, size_t part_floats, int n_sm) {
+    /* split long contexts when there are too few (token, head) blocks to fill the device */
+    int n_split = 1;
+    const int items = a->n_head * a->n_tok, n_kv = (int)a->pos0 + 1;
+    const int min_chunk = a->n_tok == 1 && a->dk % 8 == 0 ? 32 : 64; /* the decode kernel's tiles are 32 positions */
+    while (n_split < ATT_MAX_SPLIT && items * n_split < 2 * n_sm && n_kv / (2 * n_split) >= min_chunk &&
+           (size_t)items * 2 * n_split * (a->dv + 2) <= part_floats)
+        n_split *= 2;
+    return n_split;
+}
+
 cudaError_t cuda_attention(cudaStream_t s, const cuda_attn_args *a, __half *K, __half *V, const float *q, const float *k,
                            const float *v, float *out, float *part, size_t part_floats, int n_sm) {
     if (a->n_tok <= 0) return cudaSuccess;
     if (a->dv > ATT_MAX_DV) return cudaErrorInvalidValue; /* refused at session creation */
+    if ((a->fuse_store || a->pos_dev) && a->n_tok != 1) return cudaErrorInvalidValue;
     const size_t kr = (size_t)a->n_head_kv * a->dk, vr = (size_t)a->n_head_kv * a->dv;
-    k_store_f16<<<grid_for(kr * a->n_tok), 256, 0, s>>>(k, K + (size_t)a->pos0 * kr, kr * a->n_tok);
-    k_store_f16<<<grid_for(vr * a->n_tok), 256, 0, s>>>(v, V + (size_t)a->pos0 * vr, vr * a->n_tok);
-    /* split long contexts when there are too few (token, head) blocks to fill the device */
-    int n_split = 1;
-    const int items = a->n_head * a->n_tok, n_kv = (int)a->pos0 + 1;
-    while (n_split < ATT_MAX_SPLIT && items * n_split < 2 * n_sm && n_kv / (2 * n_split) >= 64 &&
-           (size_t)items * 2 * n_split * (a->dv + 2) <= part_floats)
-        n_split *= 2;
-    const size_t shm = sizeof(float) * ((size_t)a->dk + ATT_WARPS * (size_t)a->dv + 2 * ATT_WARPS);
-    k_attn<<<dim3(a->n_head, a->n_tok, n_split), 32 * ATT_WARPS, shm, s>>>(q, K, V, out, part, *a, n_split);
+    if (!a->fuse_store) {
+        k_store_f16<<<grid_for(kr * a->n_tok), 256, 0, s>>>(k, K + (size_t)a->pos0 * kr, kr * a->n_tok);
+        k_store_f16<<<grid_for(vr * a->n_tok), 256, 0, s>>>(v, V + (size_t)a->pos0 * vr, vr * a->n_tok);
+    }
+    /* with pos_dev, a->pos0 is the host's value of the same position (it picks the split) */
+    const int n_split = cuda_attention_split(a, part_floats, n_sm);
+    const size_t shm = sizeof(float) * ((size_t)a->dk + ATT_WARPS * (size_t)a->dv + 2 * ATT_WARPS) +
+                       (a->fuse_store ? sizeof(__half) * ((size_t)a->dk + a->dv) : 0);
+    if (a->n_tok == 1 && a->dk % 8 == 0)
+        k_attn<true><<<dim3(a->n_head, a->n_tok, n_split), 32 * ATT_WARPS, shm, s>>>(q, K, V, k, v, out, part, *a, n_split);
+    else
+        k_attn<false><<<dim3(a->n_head, a->n_tok, n_split), 32 * ATT_WARPS, shm, s>>>(q, K, V, k, v, out, part, *a, n_split);
     if (n_split > 1) k_attn_merge<<<dim3(a->n_head, a->n_tok), a->dv < 256 ? 128 : 256, 0, s>>>(part, out, a->n_head, a->dv, n_split);
     return cudaGetLastError();
 }

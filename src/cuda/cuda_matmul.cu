@@ -1,9 +1,11 @@
 /* cuda_matmul.cu — y = W x on the device, W in its GGUF block format (dequantized on the fly; the
- * CPU's dequantizers in quant*.c are the spec of each layout). Few tokens (decode): one warp per
- * output row, each lane dequantizing 32-element chunks of the row and multiplying them with up to
- * 8 activation rows, weights read once per call. More tokens (prompts): slices of W dequantized
- * to f32 in a scratch buffer, multiplied by cuBLAS SGEMM (f32 arithmetic). Activations stay f32
- * throughout (the CPU rounds them to 8 bits for integer weight types; see docs/ARCHITECTURE.md). */
+ * CPU's dequantizers in quant*.c are the spec of each layout). One token (decode): k_mmv1, two rows
+ * a warp sharing the activation chunk, block types staged through shared memory with 16-byte loads,
+ * and fused epilogues (several matrices of one input, SwiGLU, residual add) used by the decode-step
+ * replay in cuda_backend.cu. 2-8 tokens: one warp per output row dequantizing 32-element chunks for
+ * all tokens. More tokens (prompts): slices of W dequantized to f32 in a scratch buffer, multiplied
+ * by cuBLAS SGEMM (f32 arithmetic). Activations stay f32 throughout (the CPU rounds them to 8 bits
+ * for integer weight types; see docs/ARCHITECTURE.md). */
 #include "cuda/cuda_internal.cuh"
 
 #include <cublas_v2.h>
@@ -24,6 +26,10 @@ extern "C" const char *cuda_supported_types(void) { return "f32, f16, bf16, q8_0
 
 __device__ __forceinline__ float h2f(uint16_t h) { return __half2float(__ushort_as_half(h)); }
 __device__ __forceinline__ float bf2f(uint16_t h) { return __uint_as_float((uint32_t)h << 16); }
+
+/* 2^23 + byte e of v, as a float (one byte permute instead of a quarter-rate int-to-float
+ * conversion); subtracting 2^23 + offset then gives the byte minus offset exactly */
+__device__ __forceinline__ float i2f_lo8(uint32_t v, int e) { return __uint_as_float(__byte_perm(v, 0x4b000000u, 0x7440 + e)); }
 
 /* one element of a float row (f32 / f16 / bf16) */
 template <int T> __device__ __forceinline__ float load1(const uint8_t *row, int i) {
@@ -58,22 +64,23 @@ template <int T> __device__ __forceinline__ void load32(const uint8_t *row, int 
         const uint16_t *b = (const uint16_t *)(row + (size_t)c * 18);
         const float d = h2f(b[0]);
 #pragma unroll
-        for (int j = 0; j < 8; j++) {
-            const uint16_t v = b[1 + j];
-            const int b0 = v & 0xff, b1 = v >> 8;
-            w[2 * j] = (float)((b0 & 15) - 8) * d;
-            w[2 * j + 1] = (float)((b1 & 15) - 8) * d;
-            w[2 * j + 16] = (float)((b0 >> 4) - 8) * d;
-            w[2 * j + 17] = (float)((b1 >> 4) - 8) * d;
+        for (int j = 0; j < 4; j++) {
+            const uint32_t v = (uint32_t)b[1 + 2 * j] | ((uint32_t)b[2 + 2 * j] << 16);
+            const uint32_t lo = v & 0x0f0f0f0fu, hi = (v >> 4) & 0x0f0f0f0fu;
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                w[4 * j + e] = (i2f_lo8(lo, e) - 8388616.0f) * d;      /* (q - 8) * d, exactly as (float)(q - 8) * d */
+                w[4 * j + e + 16] = (i2f_lo8(hi, e) - 8388616.0f) * d;
+            }
         }
     } else if (T == ZETA_TYPE_Q8_0) { /* 34 bytes: f16 d, 32 int8 */
         const uint16_t *b = (const uint16_t *)(row + (size_t)c * 34);
         const float d = h2f(b[0]);
 #pragma unroll
-        for (int j = 0; j < 16; j++) {
-            const uint16_t v = b[1 + j];
-            w[2 * j] = (float)(int8_t)(v & 0xff) * d;
-            w[2 * j + 1] = (float)(int8_t)(v >> 8) * d;
+        for (int j = 0; j < 8; j++) {
+            const uint32_t v = ((uint32_t)b[1 + 2 * j] | ((uint32_t)b[2 + 2 * j] << 16)) ^ 0x80808080u; /* q + 128 */
+#pragma unroll
+            for (int e = 0; e < 4; e++) w[4 * j + e] = (i2f_lo8(v, e) - 8388736.0f) * d;
         }
     } else if (T == ZETA_TYPE_Q4_K) { /* 144 bytes per 256: d, dmin, 12 bytes of 6-bit scales/mins, 128 of nibbles */
         const uint8_t *b = row + (size_t)(c >> 3) * 144;
@@ -180,6 +187,171 @@ static void mmv_launch(cudaStream_t s, const zeta_weight *w, const float *bias, 
     }
 }
 
+/* ---------------------------------------------------------------- decode: one token, fused */
+
+/* Each warp takes MMV1_R items (output rows, possibly of different matrices of the job) and walks
+ * their blocks together: lane c loads activation chunk c (eight 16-byte loads) once and multiplies
+ * it with chunk c of every item's row (the items' weight loads are issued back to back, so several
+ * blocks per lane are in flight). Per row, the sum is formed exactly as in k_mmv<T, 1>. */
+#define MMV1_WARPS 4
+#define MMV1_R 2
+#define MMV1_STAGE 1088 /* bytes of 32 chunks of the largest block type (q8_0: 32 x 34) */
+
+/* bytes of n 32-element chunks from the start of a row (n a multiple of 8 for the K types) */
+template <int T> __host__ __device__ constexpr size_t chunk_bytes(int n) {
+    return T == ZETA_TYPE_Q4_0 ? (size_t)n * 18 : T == ZETA_TYPE_Q8_0 ? (size_t)n * 34 : T == ZETA_TYPE_Q4_K ? (size_t)n / 8 * 144
+         : T == ZETA_TYPE_Q6_K ? (size_t)n / 8 * 210 : (size_t)n * 32 * (T == ZETA_TYPE_F32 ? 4 : 2);
+}
+
+/* element m of a 3-array in a kernel parameter, without run-time indexing (which would copy the
+ * parameter to local memory) */
+template <typename X> __device__ __forceinline__ X pick3(const X (&a)[3], int m) { return m == 0 ? a[0] : m == 1 ? a[1] : a[2]; }
+
+__device__ __forceinline__ float silu_mul(float g, float u) { return __fmul_rn(__fdiv_rn(g, 1.0f + expf(-g)), u); }
+
+template <int T, int MODE> __global__ void __launch_bounds__(32 * MMV1_WARPS) k_mmv1(cuda_mmv_job j, const float *x) {
+    const int lane = threadIdx.x & 31;
+    const int gw = blockIdx.x * MMV1_WARPS + (threadIdx.x >> 5);
+    const uint8_t *wr[MMV1_R];
+    int mat[MMV1_R], row[MMV1_R];
+    bool ok[MMV1_R];
+#pragma unroll
+    for (int r = 0; r < MMV1_R; r++) {
+        if (MODE == CUDA_MMV_SWIGLU) { /* item 0: gate row gw, item 1: up row gw */
+            mat[r] = r;
+            row[r] = gw;
+            ok[r] = gw < j.rows[0];
+        } else {
+            int gi = gw * MMV1_R + r, m = 0;
+            if (j.n_mat > 1 && gi >= j.rows[0]) { gi -= j.rows[0]; m = 1; }
+            if (j.n_mat > 2 && m == 1 && gi >= j.rows[1]) { gi -= j.rows[1]; m = 2; }
+            mat[r] = m;
+            row[r] = gi;
+            ok[r] = gi < pick3(j.rows, m);
+        }
+        wr[r] = ok[r] ? pick3(j.W, mat[r]) + (size_t)row[r] * j.row_bytes : j.W[0];
+    }
+    if (!ok[0]) return;
+    float sum[MMV1_R];
+#pragma unroll
+    for (int r = 0; r < MMV1_R; r++) sum[r] = 0.0f;
+    const int nch = j.K / 32;
+    if (T == ZETA_TYPE_Q4_0 || T == ZETA_TYPE_Q8_0 || T == ZETA_TYPE_Q4_K || T == ZETA_TYPE_Q6_K) {
+        /* block types: the warp copies 32 chunks of each of its rows into shared memory with
+         * coalesced 16-byte loads (all rows' loads issued first), then lane c dequantizes chunk c
+         * from there (the blocks' 2-byte fields would otherwise be 9-17 scattered loads a block) */
+        __shared__ __align__(16) uint8_t sbuf[MMV1_WARPS][MMV1_R][MMV1_STAGE];
+        uint8_t(*buf)[MMV1_STAGE] = sbuf[threadIdx.x >> 5];
+        /* 16-byte copies when every row and chunk group is 16-byte aligned; the next group's
+         * loads are issued before the current group is computed (two groups in flight a warp) */
+        const int tail = nch % 32 ? nch % 32 : 32;
+        bool vec = chunk_bytes<T>(32) % 16 == 0 && chunk_bytes<T>(tail) % 16 == 0;
+#pragma unroll
+        for (int r = 0; r < MMV1_R; r++) vec = vec && ((uintptr_t)wr[r] & 15) == 0;
+        uint4 tmp[MMV1_R][3];
+        auto prefetch = [&](int c0) {
+            const size_t off = chunk_bytes<T>(c0);
+            const int nb = (int)chunk_bytes<T>(min(32, nch - c0));
+#pragma unroll
+            for (int r = 0; r < MMV1_R; r++)
+#pragma unroll
+                for (int k = 0; k < 3; k++) {
+                    const int o = 16 * (lane + 32 * k);
+                    if (o < nb) tmp[r][k] = *(const uint4 *)(wr[r] + off + o);
+                }
+        };
+        if (vec) prefetch(0);
+        for (int c0 = 0; c0 < nch; c0 += 32) {
+            const int n = min(32, nch - c0);
+            const size_t off = chunk_bytes<T>(c0);
+            const int nb = (int)chunk_bytes<T>(n);
+            if (vec) {
+#pragma unroll
+                for (int r = 0; r < MMV1_R; r++)
+#pragma unroll
+                    for (int k = 0; k < 3; k++) {
+                        const int o = 16 * (lane + 32 * k);
+                        if (o < nb) *(uint4 *)(&buf[r][o]) = tmp[r][k];
+                    }
+            } else { /* rows not 16-byte aligned: 2-byte copies (every block size is even) */
+#pragma unroll
+                for (int r = 0; r < MMV1_R; r++)
+                    for (int o = 2 * lane; o < nb; o += 64) *(uint16_t *)(&buf[r][o]) = *(const uint16_t *)(wr[r] + off + o);
+            }
+            __syncwarp();
+            if (vec && c0 + 32 < nch) prefetch(c0 + 32);
+            if (lane < n) {
+                const int c = c0 + lane;
+                float4 xv[8];
+                const float4 *xp = (const float4 *)(x + 32 * c);
+#pragma unroll
+                for (int q = 0; q < 8; q++) xv[q] = xp[q];
+#pragma unroll
+                for (int r = 0; r < MMV1_R; r++) {
+                    float w[32];
+                    load32<T>(buf[r], lane, w);
+                    float s = 0.0f;
+#pragma unroll
+                    for (int q = 0; q < 8; q++) {
+                        const float4 v = xv[q];
+                        s += w[4 * q] * v.x + w[4 * q + 1] * v.y + w[4 * q + 2] * v.z + w[4 * q + 3] * v.w;
+                    }
+                    sum[r] += s;
+                }
+            }
+            __syncwarp();
+        }
+    } else
+    for (int c = lane; c < j.K / 32; c += 32) {
+        float4 xv[8];
+        const float4 *xp = (const float4 *)(x + 32 * c);
+#pragma unroll
+        for (int q = 0; q < 8; q++) xv[q] = xp[q];
+        float w[MMV1_R][32];
+#pragma unroll
+        for (int r = 0; r < MMV1_R; r++) load32<T>(wr[r], c, w[r]);
+#pragma unroll
+        for (int r = 0; r < MMV1_R; r++) {
+            float s = 0.0f;
+#pragma unroll
+            for (int q = 0; q < 8; q++) {
+                const float4 v = xv[q];
+                s += w[r][4 * q] * v.x + w[r][4 * q + 1] * v.y + w[r][4 * q + 2] * v.z + w[r][4 * q + 3] * v.w;
+            }
+            sum[r] += s;
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < MMV1_R; r++)
+        for (int off = 16; off; off >>= 1) sum[r] += __shfl_xor_sync(0xffffffffu, sum[r], off);
+    if (lane != 0) return;
+    if (MODE == CUDA_MMV_SWIGLU) {
+        const float g = sum[0] + (j.bias[0] ? j.bias[0][row[0]] : 0.0f), u = sum[1] + (j.bias[1] ? j.bias[1][row[1]] : 0.0f);
+        j.y[1][row[1]] = u;
+        j.y[0][row[0]] = silu_mul(g, u);
+    } else {
+#pragma unroll
+        for (int r = 0; r < MMV1_R; r++) {
+            if (!ok[r]) continue;
+            const float *b = pick3(j.bias, mat[r]);
+            const float v = sum[r] + (b ? b[row[r]] : 0.0f);
+            pick3(j.y, mat[r])[row[r]] = v;
+            if (j.res) j.res[row[r]] += v;
+        }
+    }
+}
+
+bool cuda_mmv_fusable(const zeta_weight *w) { return w->ne0 % 32 == 0 && cuda_type_ok(w->type); }
+
+template <int T> static void mmv1_launch(cudaStream_t s, const cuda_mmv_job *j, const float *x) {
+    int items = 0;
+    for (int m = 0; m < j->n_mat; m++) items += j->rows[m];
+    const int warps = j->mode == CUDA_MMV_SWIGLU ? j->rows[0] : (items + MMV1_R - 1) / MMV1_R;
+    const unsigned grid = (unsigned)((warps + MMV1_WARPS - 1) / MMV1_WARPS);
+    if (j->mode == CUDA_MMV_SWIGLU) k_mmv1<T, CUDA_MMV_SWIGLU><<<grid, 32 * MMV1_WARPS, 0, s>>>(*j, x);
+    else k_mmv1<T, CUDA_MMV_PLAIN><<<grid, 32 * MMV1_WARPS, 0, s>>>(*j, x);
+}
+
 /* ---------------------------------------------------------------- prompts: dequantize + SGEMM */
 
 /* rows x K of W -> f32, thread per 32-element chunk (or per element for ragged float rows) */
@@ -225,10 +397,32 @@ __global__ void k_add_bias(float *y, const float *bias, int rows, int n_tok) {
 
 #define MMV_MAX_TOKENS 8
 
+cudaError_t cuda_mmv(cudaStream_t s, const cuda_mmv_job *j, const float *x) {
+    if (j->K % 32 || j->n_mat < 1 || j->n_mat > 3 || (j->mode == CUDA_MMV_SWIGLU && (j->n_mat != 2 || j->rows[0] != j->rows[1])) ||
+        (j->res && j->n_mat != 1))
+        return cudaErrorInvalidValue;
+    DISPATCH(j->type, mmv1_launch<TT>(s, j, x));
+    return cudaGetLastError();
+}
+
 cudaError_t cuda_matmul(cudaStream_t s, void *blas, const zeta_weight *w, const float *bias, const float *x, int n_tok,
                         float *y, float *scratch, size_t scratch_floats, int *blas_status) {
     *blas_status = 0;
     if (n_tok <= 0) return cudaSuccess;
+    if (n_tok == 1 && cuda_mmv_fusable(w)) {
+        cuda_mmv_job j;
+        memset(&j, 0, sizeof j);
+        j.type = (int)w->type;
+        j.K = (int)w->ne0;
+        j.n_mat = 1;
+        j.mode = CUDA_MMV_PLAIN;
+        j.row_bytes = w->row_bytes;
+        j.W[0] = (const uint8_t *)w->dev;
+        j.bias[0] = bias;
+        j.y[0] = y;
+        j.rows[0] = (int)w->ne1;
+        return cuda_mmv(s, &j, x);
+    }
     if (n_tok <= MMV_MAX_TOKENS || !blas || !scratch) {
         DISPATCH(w->type, mmv_launch<TT>(s, w, bias, x, n_tok, y));
         return cudaGetLastError();

@@ -36,3 +36,12 @@ zeta_status cuda_weight_upload(const struct zeta_model *m, zeta_weight *w, zeta_
 }
 
 void cuda_weight_free(zeta_weight *w) {}
+
+void cuda_set_exec_mode(void *ctx, int mode) {}
+
+void cuda_exec_stats(void *ctx, long *captures, long *replays, long *eager, long *capture_failures) {
+    if (captures) *captures = 0;
+    if (replays) *replays = 0;
+    if (eager) *eager = 0;
+    if (capture_failures) *capture_failures = 0;
+}
