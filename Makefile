@@ -172,7 +172,7 @@ sanitize-test:
 TSAN_TESTS := test_e2e test_kv
 tsan-test:
 	$(MAKE) BUILD=build-tsan SAN=thread OPT=-O1 all
-	@BUILD=build-tsan TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ZETA_TESTS="$(TSAN_TESTS) test_server.sh test_server_node.sh test_sdk.sh" \
+	@BUILD=build-tsan TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ZETA_TEST_TIMEOUT_SCALE=5 ZETA_TESTS="$(TSAN_TESTS) test_server.sh test_server_node.sh test_sdk.sh" \
 		sh tests/run.sh
 
 # AArch64 under emulation (correctness, not speed): the kernel tests first on a CPU model without the

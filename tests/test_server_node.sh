@@ -80,7 +80,8 @@ done
 
 url=http://127.0.0.1:$port_plain
 auth_url=http://127.0.0.1:$port_auth
-to=""; command -v timeout >/dev/null 2>&1 && to="timeout -k 5 50"
+limit=$((50 * ${ZETA_TEST_TIMEOUT_SCALE:-1}))
+to=""; command -v timeout >/dev/null 2>&1 && to="timeout -k 5 $limit"
 # node SCRIPT ARGS...: runs tests/server/SCRIPT, shows its lines, and fails if it printed no FAIL
 # line but exited non-zero (a crash, a syntax error, the timeout)
 run_node() {
@@ -90,7 +91,7 @@ run_node() {
     cat "$dir/node.out"
     [ "$rc" -eq 0 ] && return 0
     failed=1
-    if [ "$rc" -eq 124 ]; then echo "FAIL - server $script timed out (50 s)"
+    if [ "$rc" -eq 124 ]; then echo "FAIL - server $script timed out ($limit s)"
     elif ! grep -q '^FAIL - ' "$dir/node.out"; then echo "FAIL - server $script exited with status $rc"; fi
 }
 run_node e2e.mjs --url "$url" --model "$(basename "$MODEL")" --slots 4 --auth-url "$auth_url" --api-key "$key"

@@ -11,6 +11,8 @@
 // Prints one line per case, "ok - NAME", "FAIL - NAME: reason" or "skip - NAME reason", and exits 1
 // if any case failed. Lines starting with "# " are information only.
 import OpenAI from 'openai';
+// slow builds (ThreadSanitizer: make tsan-test) scale every timeout
+const SCALE = Number(process.env.ZETA_TEST_TIMEOUT_SCALE || 1);
 
 const argv = process.argv.slice(2);
 function arg(name, env) {
@@ -29,7 +31,7 @@ if (!url) {
   process.exit(2);
 }
 
-const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 30000 });
+const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 30000 * SCALE });
 let failures = 0;
 class Skip extends Error {}
 
@@ -37,7 +39,7 @@ function oneLine(e) {
   const s = e instanceof Error ? (e.status ? `${e.constructor.name} ${e.message}` : e.message) : String(e);
   return s.replace(/\s+/g, ' ').slice(0, 400);
 }
-async function test(name, fn, timeoutMs = 30000) {
+async function test(name, fn, timeoutMs = 30000 * SCALE) {
   let timer;
   const t0 = Date.now();
   try {
@@ -429,8 +431,8 @@ await test('a client disconnect cancels the generation and frees the slot', asyn
 
 // ---------------------------------------------------------------------------------------------
 if (authUrl && apiKey) {
-  const good = new OpenAI({ baseURL: `${authUrl}/v1`, apiKey, maxRetries: 0, timeout: 30000 });
-  const bad = new OpenAI({ baseURL: `${authUrl}/v1`, apiKey: `${apiKey}-wrong`, maxRetries: 0, timeout: 30000 });
+  const good = new OpenAI({ baseURL: `${authUrl}/v1`, apiKey, maxRetries: 0, timeout: 30000 * SCALE });
+  const bad = new OpenAI({ baseURL: `${authUrl}/v1`, apiKey: `${apiKey}-wrong`, maxRetries: 0, timeout: 30000 * SCALE });
   await test('api key: wrong key gives 401', async () => {
     const e = await expectApiError(bad.chat.completions.create({ model, messages: user('Hi'), max_tokens: 2 }), 401, 'chat, wrong key');
     check(e instanceof OpenAI.AuthenticationError, `threw ${e.constructor.name}`);

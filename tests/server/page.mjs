@@ -10,6 +10,8 @@ import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+// slow builds (ThreadSanitizer: make tsan-test) scale every timeout
+const SCALE = Number(process.env.ZETA_TEST_TIMEOUT_SCALE || 1);
 
 const argv = process.argv.slice(2);
 function arg(name, env) {
@@ -30,7 +32,7 @@ const artifacts = path.join(here, 'artifacts');
 
 let failures = 0;
 class Skip extends Error {}
-async function test(name, fn, timeoutMs = 30000) {
+async function test(name, fn, timeoutMs = 30000 * SCALE) {
   let timer;
   try {
     await Promise.race([fn(), new Promise((_, rej) => {
@@ -52,7 +54,7 @@ if (!fs.existsSync(executablePath)) {
 }
 let browser;
 try {
-  browser = await chromium.launch({ executablePath, headless: true, timeout: 20000, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  browser = await chromium.launch({ executablePath, headless: true, timeout: 20000 * SCALE, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
 } catch (e) {
   console.log(`FAIL - page launch chromium: ${String(e.message).split('\n')[0]}`);
   process.exit(1);
@@ -66,7 +68,7 @@ async function openPage(base) {
   page.on('request', (r) => log.requests.push(r));
   page.on('console', (m) => { if (m.type() === 'error') log.errors.push(`${m.text()} (${m.location()?.url})`); });
   page.on('pageerror', (e) => log.errors.push(String(e)));
-  const res = await page.goto(`${base}/`, { waitUntil: 'load', timeout: 15000 });
+  const res = await page.goto(`${base}/`, { waitUntil: 'load', timeout: 15000 * SCALE });
   return { context, page, res, log };
 }
 
@@ -90,7 +92,7 @@ async function send(page, text) {
   await page.click('#send');
 }
 // Waits for the last assistant message to end streaming; returns its text and data-state.
-async function finished(page, timeout = 20000) {
+async function finished(page, timeout = 20000 * SCALE) {
   await page.waitForFunction(() => {
     const all = document.querySelectorAll('#messages .assistant');
     const last = all[all.length - 1];
@@ -113,7 +115,7 @@ await test('loads from / with no external resources', async () => {
   const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, textarea, select')]
     .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')).map((el) => el.id || el.outerHTML));
   check(unlabelled.length === 0, `controls without a label: ${unlabelled.join(', ')}`);
-  await page.waitForLoadState('networkidle', { timeout: 5000 }).catch(() => {});
+  await page.waitForLoadState('networkidle', { timeout: 5000 * SCALE }).catch(() => {});
   const origin = new URL(url).origin;
   const foreign = log.requests.map((r) => r.url()).filter((u) => !u.startsWith(origin) && !u.startsWith('data:'));
   check(foreign.length === 0, `requests outside the server: ${foreign.join(', ')}`);
@@ -123,7 +125,7 @@ await test('loads from / with no external resources', async () => {
 await test('chat streams a reply', async () => {
   check(main, 'the page did not load');
   const { page, log } = main;
-  await page.fill('#max-tokens', '400');
+  await page.fill('#max-tokens', '120');
   await page.fill('#temperature', '0');
   await recordLengths(page);
   const reqs = log.requests.length;
@@ -131,7 +133,7 @@ await test('chat streams a reply', async () => {
   await page.waitForFunction(() => {
     const a = document.querySelector('#messages .assistant');
     return a && a.textContent.length > 0;
-  }, null, { timeout: 15000 });
+  }, null, { timeout: 15000 * SCALE });
   const r = await finished(page);
   check(r.state === 'done', `data-state ${show(r.state)}`);
   check(r.text.trim().length > 0, 'empty reply');
@@ -142,7 +144,7 @@ await test('chat streams a reply', async () => {
   check(post, 'no request to /v1/chat/completions');
   const body = post.postDataJSON();
   check(body.stream === true, `stream is ${show(body.stream)}`);
-  check(body.max_tokens === 400 && body.temperature === 0, `settings not sent: ${show(body)}`);
+  check(body.max_tokens === 120 && body.temperature === 0, `settings not sent: ${show(body)}`);
   check(await page.locator('#messages .user').count() === 1, 'the user message is not shown');
   check(await page.locator('#stop').isDisabled(), '#stop is still enabled');
   fs.mkdirSync(artifacts, { recursive: true });
@@ -200,7 +202,7 @@ await test('server errors are shown', async () => {
   }));
   await send(page, 'Hello');
   const err = page.locator('#messages .error');
-  await err.first().waitFor({ timeout: 5000 });
+  await err.first().waitFor({ timeout: 5000 * SCALE });
   const t = await err.last().textContent();
   check(t.includes('injected failure'), `error text ${show(t)}`);
   check(await page.locator('#send').isEnabled(), '#send disabled after an error');
@@ -216,7 +218,7 @@ if (authUrl && apiKey) {
       await page.fill('#max-tokens', '16');
       await send(page, 'Hello');
       const err = page.locator('#messages .error');
-      await err.first().waitFor({ timeout: 10000 });
+      await err.first().waitFor({ timeout: 10000 * SCALE });
       check(/401/.test(await err.last().textContent()), `error without a key: ${show(await err.last().textContent())}`);
       await page.fill('#api-key', apiKey);
       await page.locator('#api-key').dispatchEvent('change');
