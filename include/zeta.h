@@ -149,6 +149,11 @@ typedef struct zeta_model_params {
     /* default false: dequantize every tensor at load and refuse NaN or infinite values (weights or
      * block scales) with ZETA_ERR_FORMAT naming the tensor, row and column; reads the whole file */
     bool check_tensors;
+    /* default NULL. A sparsity file written by zeta_calibrate for this model (checked by its
+     * fingerprint): the load then also builds the input-channel-major Q8_0 copy of every layer matrix
+     * that the sparse decode pass of the variational / ultimate modes reads (zeta_model_info.sparse_bytes;
+     * CPU backend only; every matrix needs a multiple of 32 output rows). docs/GATING.md */
+    const char *sparsity_path;
 } zeta_model_params;
 ZETA_API zeta_model_params zeta_model_params_default(void);
 
@@ -181,6 +186,7 @@ typedef struct zeta_model_info {
     const char *pre;          /* tokenizer.ggml.pre or "default" */
     zeta_type main_type;      /* most common type among the 2-D weights */
     uint32_t n_tensors;
+    uint64_t sparse_bytes;    /* memory of the sparse layout (0 without zeta_model_params.sparsity_path) */
 } zeta_model_info;
 ZETA_API zeta_status zeta_model_describe(const zeta_model *model, zeta_model_info *out, zeta_error *err);
 
@@ -241,6 +247,21 @@ typedef enum zeta_rope_scaling {
     ZETA_ROPE_SCALING_YARN = 3
 } zeta_rope_scaling;
 
+/* Decoding modes (variational gating, docs/GATING.md). Every mode but STANDARD needs a model loaded
+ * with zeta_model_params.sparsity_path. Prompts are always evaluated densely. */
+typedef enum zeta_mode {
+    ZETA_MODE_STANDARD = 0,    /* every step dense */
+    ZETA_MODE_VARIATIONAL = 1, /* per single-token step: the previous distribution's entropy below gate_entropy ->
+                                * the sparse pass only, else the dense pass only; a sparse step whose own entropy
+                                * is above fallback_entropy is recomputed densely (a counted fallback) */
+    ZETA_MODE_ULTIMATE = 2,    /* zeta_generate drafts up to max_draft tokens with the sparse pass and verifies them
+                                * with one batched dense pass: the output equals STANDARD's (greedy sampling only;
+                                * single-token zeta_session_eval calls run dense) */
+    ZETA_MODE_SPARSE = 3       /* every single-token step sparse, no gate (to measure the sparse pass) */
+} zeta_mode;
+/* "standard", "variational", "ultimate", "sparse"; "?" for a value outside the enum. */
+ZETA_API const char *zeta_mode_name(zeta_mode mode);
+
 typedef struct zeta_session_params {
     uint32_t n_ctx;           /* 0 = the model's training context, at most 4096 */
     int n_threads;            /* 0 = physical cores (CPU backend) */
@@ -254,6 +275,13 @@ typedef struct zeta_session_params {
     float rope_freq_scale;
     zeta_rope_scaling rope_scaling;  /* ZETA_ROPE_SCALING_MODEL (default): the file's type */
     uint32_t yarn_orig_ctx;   /* YaRN: the original context; 0 = the file's (or its trained context) */
+    zeta_mode mode;           /* default ZETA_MODE_STANDARD */
+    /* target activation sparsity: one of the sparsity file's levels; default -1 = the level nearest 0.5;
+     * 0 = no input dropped (the sparse steps use the dense kernels: standard mode's logits exactly) */
+    float sparsity;
+    float gate_entropy;       /* nats; default -1 = the file's calibrated value */
+    float fallback_entropy;   /* nats; default -1 = the file's calibrated value */
+    uint32_t max_draft;       /* ULTIMATE: drafted tokens per verification, default 4 (1..16) */
 } zeta_session_params;
 ZETA_API zeta_session_params zeta_session_params_default(void);
 
@@ -300,6 +328,17 @@ typedef struct zeta_session_stats {
     uint64_t n_shifted;       /* tokens dropped by context shifts */
     uint32_t n_shifts;        /* context shifts */
     uint32_t n_evals;         /* successful eval calls (a generated token is one) */
+    /* decoding modes (docs/GATING.md); a "step" is a successful single-token evaluation */
+    uint64_t n_steps;
+    uint64_t n_sparse_steps;  /* steps that ran the sparse pass (fallbacks included; ULTIMATE: the drafts) */
+    uint64_t n_dense_steps;   /* steps that ran only the dense pass; n_sparse_steps + n_dense_steps == n_steps */
+    uint64_t n_fallbacks;     /* sparse steps recomputed densely (each also ran the dense pass once) */
+    double energy_sum;        /* sum over sparse steps of the kept energy ratio (kept / total sum of squares of the
+                               * thresholded inputs, averaged over a step's inputs) */
+    double kept_sum[4];       /* sum over sparse steps of the kept input fraction: attn_in, attn_out, ffn_in, ffn_mid */
+    uint64_t n_drafted;       /* ULTIMATE: tokens drafted by the sparse pass */
+    uint64_t n_accepted;      /* ULTIMATE: drafted tokens the dense verification accepted */
+    uint64_t n_verifies;      /* ULTIMATE: batched dense verification passes */
 } zeta_session_stats;
 ZETA_API void zeta_session_get_stats(const zeta_session *s, zeta_session_stats *out);
 
@@ -432,6 +471,29 @@ ZETA_API const char *zeta_chat_end_of_turn(const char *name);
  * template name, NULL role/content, or a role the template cannot express. */
 ZETA_API zeta_status zeta_chat_apply(const char *name, const zeta_chat_message *msgs, size_t n,
                                      bool add_assistant, char *buf, size_t cap, size_t *n_out, zeta_error *err);
+
+/* ---------------------------------------------------------------------------------------------
+ * Calibration for variational gating (docs/GATING.md): runs the dense model over a text and writes
+ * the sparsity file that zeta_model_params.sparsity_path reads: per layer and matmul input
+ * (attention input, attention output, MLP input, MLP middle) the |x| threshold below which the
+ * given fraction of the values falls, for each target sparsity, plus the entropy gate's defaults.
+ * Deterministic: the same model, text and parameters give the same file. CPU backend only.
+ */
+typedef struct zeta_calibrate_params {
+    uint32_t n_ctx;           /* tokens per chunk (each evaluated from an empty cache), default 512 */
+    uint32_t n_chunks;        /* default 0 = every whole chunk of the text */
+    const float *sparsities;  /* target sparsities in (0, 1), ascending; default NULL = 0.25, 0.4, 0.5, 0.6 */
+    size_t n_sparsities;      /* at most 16 */
+    int n_threads;            /* 0 = physical cores */
+    float gate_quantile;      /* default 0.7: gate_entropy = this quantile of the dense next-token entropy */
+    float fallback_quantile;  /* default 0.97: fallback_entropy = this quantile */
+} zeta_calibrate_params;
+ZETA_API zeta_calibrate_params zeta_calibrate_params_default(void);
+/* Tokenizes `text` (BOS added as the model does), evaluates n_chunks chunks of n_ctx tokens and
+ * writes the sparsity file to `out_path` (temporary file + rename). ZETA_ERR_INVALID_ARGUMENT: a text
+ * shorter than one chunk, bad sparsities; ZETA_ERR_UNSUPPORTED: a model loaded for CUDA. */
+ZETA_API zeta_status zeta_calibrate(const zeta_model *model, const char *text, size_t len,
+                                    const zeta_calibrate_params *params, const char *out_path, zeta_error *err);
 
 /* ---------------------------------------------------------------------------------------------
  * Synthetic models: random weights at the shapes of real models, for benchmarks without downloads.

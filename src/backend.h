@@ -8,6 +8,7 @@
 #define ZETA_BACKEND_H
 
 #include "model.h"
+#include "sparse.h"
 
 /* theta_i(pos) = pos * base^(-2i/n_rot) / freq_factors[i]; rotated by freq_scale * theta (linear),
  * or YaRN's per-dimension mix of freq_scale * theta and theta (ext_factor != 0, ramp between
@@ -73,6 +74,18 @@ typedef struct zeta_backend_config {
     zeta_type type_k, type_v; /* KV cache types: F32, F16, Q8_0, Q4_0 */
     uint32_t max_batch;     /* largest n_tok of one call */
 } zeta_backend_config;
+
+/* The sparse decode ops of variational gating (one token; host buffers). Kept outside
+ * zeta_backend_ops so the table's layout is unchanged for backends without them (CUDA): a backend
+ * that has them returns them from its own getter (CPU: cpu_sparse_ops). */
+typedef struct zeta_sparse_ops {
+    /* sel = the inputs of x (n floats) with |x_i| >= thr, in order, with the sums of squares of the
+     * kept and of all inputs (sel->idx / val hold n entries) */
+    void (*select)(void *ctx, const float *x, uint32_t n, float thr, zs_sel *sel);
+    /* y = W_sel x_sel (+ bias): only the columns of w named by sel are read */
+    void (*matmul)(void *ctx, const zs_mat *w, const zeta_weight *bias, const zs_sel *sel, float *y);
+} zeta_sparse_ops;
+const zeta_sparse_ops *cpu_sparse_ops(void);
 
 /* Prepares the model's weights for the CPU backend (repacks Q4_0/Q8_0 matrices into 8-row
  * interleaved groups). Called once at load, before the model is shared. */

@@ -5,7 +5,9 @@
  *               x += Wo a
  *               h = rmsnorm(x) ; x += Wdown (silu(Wgate h) * Wup h)
  *   logits = Wout rmsnorm(x)
- * Every operation goes through the backend table; nothing here knows the hardware. */
+ * Every operation goes through the backend table; nothing here knows the hardware.
+ * The sparse pass (variational gating, docs/GATING.md) is the same step with the layer matmuls
+ * replaced by products over the inputs above a calibrated magnitude threshold (one token only). */
 #include "forward.h"
 
 #include <math.h>
@@ -77,24 +79,56 @@ zeta_rope_params forward_rope_params(const struct zeta_model *m, int scaling, fl
     return rp;
 }
 
+/* y[i] = W[i] x (+ bias[i]) for the n_w matrices that share input x (kind `kind` of layer il):
+ * dense, or in the sparse pass over the kept inputs of x only */
+static void project(const zeta_backend_inst *be, const fwd_opts *opt, uint32_t il, int kind, const float *x, int nt, int n_w,
+                    const zeta_weight *const *w, const zeta_weight *const *bias, const zs_mat *const *sw, float *const *y) {
+    if (opt && opt->observe) opt->observe(opt->observe_user, il, kind, x, nt, (uint32_t)w[0]->ne0);
+    const float thr = opt && opt->sparse ? opt->thr[il * ZS_N_KIND + (uint32_t)kind] : 0.0f;
+    if (thr <= 0.0f) {
+        for (int i = 0; i < n_w; i++) be->ops->matmul(be->ctx, w[i], bias[i], x, nt, y[i]);
+        return;
+    }
+    zs_sel *sel = opt->sel;
+    opt->sops->select(be->ctx, x, (uint32_t)w[0]->ne0, thr, sel);
+    for (int i = 0; i < n_w; i++) opt->sops->matmul(be->ctx, sw[i], bias[i], sel, y[i]);
+    if (opt->stats) {
+        opt->stats->kept[kind] += sel->n;
+        opt->stats->total[kind] += sel->n_in;
+        opt->stats->energy_sum += sel->ss_total > 0.0 ? sel->ss_kept / sel->ss_total : 1.0;
+        opt->stats->n_energy++;
+    }
+}
+
 zeta_status forward_batch(const struct zeta_model *m, const zeta_rope_params *rpp, zeta_backend_inst *be, fwd_buffers *b,
                           const zeta_token *tokens, uint32_t n, uint32_t pos0, float *logits, bool all_logits, atomic_bool *cancel,
-                          zeta_error *err) {
+                          const fwd_opts *opt, zeta_error *err) {
     const zeta_backend_ops *op = be->ops;
     void *c = be->ctx;
     const zeta_hparams *hp = &m->hp;
     const int nt = (int)n;
     const size_t E = hp->n_embd;
     const zeta_rope_params rp = *rpp;
+    fwd_opts sopt;
+    if (opt && opt->sparse && n != 1) { /* prompts and verification stay dense */
+        sopt = *opt;
+        sopt.sparse = NULL;
+        opt = &sopt;
+    }
+    const zs_layer *SL = NULL;
 
     op->get_rows(c, &m->tok_embd, tokens, nt, b->x);
     for (uint32_t il = 0; il < hp->n_layer; il++) {
         const zeta_layer *L = &m->layers[il];
         /* attention block */
+        if (opt && opt->sparse) SL = &opt->sparse[il];
         op->rmsnorm(c, b->x, &L->attn_norm, hp->norm_eps, nt, b->xn);
-        op->matmul(c, &L->wq, &L->bq, b->xn, nt, b->q);
-        op->matmul(c, &L->wk, &L->bk, b->xn, nt, b->k);
-        op->matmul(c, &L->wv, &L->bv, b->xn, nt, b->v);
+        {   /* q, k, v = Wq h (+bq), Wk h (+bk), Wv h (+bv) */
+            const zeta_weight *w[3] = {&L->wq, &L->wk, &L->wv}, *bs[3] = {&L->bq, &L->bk, &L->bv};
+            const zs_mat *sw[3] = {SL ? &SL->wq : NULL, SL ? &SL->wk : NULL, SL ? &SL->wv : NULL};
+            float *y[3] = {b->q, b->k, b->v};
+            project(be, opt, il, ZS_ATTN_IN, b->xn, nt, 3, w, bs, sw, y);
+        }
         if (L->q_norm.data) {
             op->rmsnorm(c, b->q, &L->q_norm, hp->norm_eps, nt * (int)hp->n_head, b->q);
             op->rmsnorm(c, b->k, &L->k_norm, hp->norm_eps, nt * (int)hp->n_head_kv, b->k);
@@ -102,14 +136,23 @@ zeta_status forward_batch(const struct zeta_model *m, const zeta_rope_params *rp
         op->rope(c, b->q, nt, (int)hp->n_head, (int)hp->head_dim_k, pos0, &rp);
         op->rope(c, b->k, nt, (int)hp->n_head_kv, (int)hp->head_dim_k, pos0, &rp);
         op->attention(c, (int)il, b->q, b->k, b->v, nt, pos0, b->att);
-        op->matmul(c, &L->wo, NULL, b->att, nt, b->xn);
+        {   /* Wo a */
+            const zeta_weight *w[1] = {&L->wo}, *bs[1] = {NULL};
+            const zs_mat *sw[1] = {SL ? &SL->wo : NULL};
+            float *y[1] = {b->xn};
+            project(be, opt, il, ZS_ATTN_OUT, b->att, nt, 1, w, bs, sw, y);
+        }
         op->add(c, b->x, b->xn, (size_t)nt * E);
         /* feed-forward block */
         op->rmsnorm(c, b->x, &L->ffn_norm, hp->norm_eps, nt, b->xn);
-        op->matmul(c, &L->w_gate, NULL, b->xn, nt, b->ga);
-        op->matmul(c, &L->w_up, NULL, b->xn, nt, b->up);
-        op->swiglu(c, b->ga, b->up, (size_t)nt * hp->n_ff, b->ga);
-        op->matmul(c, &L->w_down, NULL, b->ga, nt, b->xn);
+        {   /* Wdown (silu(Wgate h) * Wup h) */
+            const zeta_weight *w[2] = {&L->w_gate, &L->w_up}, *bs[2] = {NULL, NULL}, *wd[1] = {&L->w_down};
+            const zs_mat *sw[2] = {SL ? &SL->gate : NULL, SL ? &SL->up : NULL}, *sd[1] = {SL ? &SL->down : NULL};
+            float *y[2] = {b->ga, b->up}, *yd[1] = {b->xn};
+            project(be, opt, il, ZS_FFN_IN, b->xn, nt, 2, w, bs, sw, y);
+            op->swiglu(c, b->ga, b->up, (size_t)nt * hp->n_ff, b->ga);
+            project(be, opt, il, ZS_FFN_MID, b->ga, nt, 1, wd, bs, sd, yd);
+        }
         op->add(c, b->x, b->xn, (size_t)nt * E);
         if (cancel && atomic_load_explicit(cancel, memory_order_relaxed)) {
             zeta_status st = op->read(c, NULL, 0, NULL, err); /* let the issued work finish first */

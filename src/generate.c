@@ -1,10 +1,13 @@
 /* generate.c — zeta_generate: tokenize the prompt, evaluate it after what the session holds (or,
  * with reuse_prefix, only the part after the prefix the session already holds), then
  * sample -> evaluate -> stream complete UTF-8 text through the callback until EOS, a stop string,
- * max_tokens, a full context (or a context shift, when enabled), the callback's "stop" or a cancel. */
+ * max_tokens, a full context (or a context shift, when enabled), the callback's "stop" or a cancel.
+ * In ZETA_MODE_ULTIMATE each round evaluates the sampled token with the drafts the dense pass
+ * accepted after it (gate.c) and streams them one by one, as the standard loop would. */
 #include "session.h"
 #include "textstream.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +56,10 @@ zeta_status zeta_generate(zeta_session *s, const char *prompt, const zeta_genera
     for (size_t i = 0; i < p->n_stop; i++)
         if (!p->stop[i]) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_generate: stop[%zu] is NULL", i);
     const zeta_model *m = s->model;
+    if (s->mode == ZETA_MODE_ULTIMATE && p->sampler.temperature > 0.0f)
+        return zeta_fail(err, ZETA_ERR_UNSUPPORTED,
+                         "zeta_generate: mode ultimate verifies greedy decoding only (temperature 0, got %g); speculative sampling is not implemented yet",
+                         (double)p->sampler.temperature);
 
     /* prompt */
     unsigned flags = (p->add_bos && (s->n_tokens == 0 || p->reuse_prefix) ? ZETA_TOKENIZE_ADD_SPECIAL : 0) |
@@ -114,7 +121,8 @@ zeta_status zeta_generate(zeta_session *s, const char *prompt, const zeta_genera
     const char *out;
     size_t out_len;
     res.finish = ZETA_FINISH_LENGTH;
-    while (p->max_tokens == 0 || res.n_generated < p->max_tokens) {
+    bool eos = false;
+    while (!eos && (p->max_tokens == 0 || res.n_generated < p->max_tokens)) {
         zeta_token t;
         if ((st = zeta_session_sample(s, &p->sampler, &t, err)) != ZETA_OK) goto done;
         if (vocab_is_eog(m->vocab, t)) { res.finish = ZETA_FINISH_EOS; break; }
@@ -122,22 +130,43 @@ zeta_status zeta_generate(zeta_session *s, const char *prompt, const zeta_genera
             if (!p->context_shift || keep_for_shift(s, p) + 1 >= s->n_ctx) { res.finish = ZETA_FINISH_CONTEXT_FULL; break; }
             res.n_shifted += (uint32_t)shift_half(s, p);
         }
-        if ((st = session_eval(s, &t, 1, NULL, err)) != ZETA_OK) goto done;
-        res.n_generated++;
-        size_t need = vocab_token_piece(m->vocab, t, false, piece, sizeof piece);
-        const char *src = piece;
-        char *big = NULL;
-        if (need > sizeof piece) {
-            big = malloc(need);
-            if (!big) { st = zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory"); goto done; }
-            vocab_token_piece(m->vocab, t, false, big, need);
-            src = big;
+        /* ULTIMATE: t and the drafts the dense pass accepted after it, all evaluated; else t alone */
+        zeta_token acc[17] = {t};
+        size_t n_acc = 1;
+        const uint64_t left = p->max_tokens ? (uint64_t)(p->max_tokens - res.n_generated) : UINT64_MAX;
+        const uint64_t room = s->n_ctx - s->n_tokens;
+        if (s->mode == ZETA_MODE_ULTIMATE && left >= 2 && room >= 2) {
+            uint64_t k = s->max_draft;
+            if (k > room - 1) k = room - 1;
+            if (k > left - 1) k = left - 1;
+            if ((st = session_ultimate_step(s, &p->sampler, t, (uint32_t)k, acc, &n_acc, err)) != ZETA_OK) goto done;
+        } else if ((st = session_eval(s, &t, 1, NULL, err)) != ZETA_OK) goto done;
+        for (size_t i = 0; i < n_acc; i++) {
+            t = acc[i];
+            if (i > 0 && vocab_is_eog(m->vocab, t)) { /* as the standard loop: EOS is not evaluated */
+                session_ultimate_keep(s, i);
+                res.finish = ZETA_FINISH_EOS;
+                eos = true;
+                break;
+            }
+            res.n_generated++;
+            size_t need = vocab_token_piece(m->vocab, t, false, piece, sizeof piece);
+            const char *src = piece;
+            char *big = NULL;
+            if (need > sizeof piece) {
+                big = malloc(need);
+                if (!big) { st = zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory"); goto done; }
+                vocab_token_piece(m->vocab, t, false, big, need);
+                src = big;
+            }
+            bool ok = textstream_push(&ts, src, need, &out, &out_len);
+            free(big);
+            if (!ok) { st = zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory"); goto done; }
+            const bool go_on = emit(p, out, out_len);
+            if ((!go_on || ts.stopped) && i + 1 < n_acc) session_ultimate_keep(s, i + 1);
+            if (!go_on) { res.finish = ZETA_FINISH_STOPPED; goto finished; }
+            if (ts.stopped) { res.finish = ZETA_FINISH_STOP_STRING; goto finished; }
         }
-        bool ok = textstream_push(&ts, src, need, &out, &out_len);
-        free(big);
-        if (!ok) { st = zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory"); goto done; }
-        if (!emit(p, out, out_len)) { res.finish = ZETA_FINISH_STOPPED; goto finished; }
-        if (ts.stopped) { res.finish = ZETA_FINISH_STOP_STRING; goto finished; }
     }
     textstream_flush(&ts, &out, &out_len);
     if (!emit(p, out, out_len) && res.finish == ZETA_FINISH_LENGTH) res.finish = ZETA_FINISH_STOPPED;

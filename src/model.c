@@ -3,6 +3,7 @@
  * allowed type. Anything inconsistent is ZETA_ERR_FORMAT naming the key or tensor; anything valid
  * but not computable here (architecture, weight type, rope scaling) is ZETA_ERR_UNSUPPORTED. */
 #include "model.h"
+#include "sparse.h"
 #include "quant.h"
 
 #include <stdio.h>
@@ -326,6 +327,7 @@ void model_free(struct zeta_model *m) {
     free(m->layers);
     free(m->name);
     free(m->packed_mem);
+    zs_model_free(m->sparse);
     free(m);
 }
 

@@ -66,6 +66,7 @@ struct zeta_model {
     void *packed_mem;                  /* owns every weight's `packed` copy */
     uint64_t packed_bytes;
     struct cuda_model *cuda;           /* CUDA backend: device, weights on it (src/cuda/); NULL = CPU */
+    struct zs_model *sparse;           /* variational gating: calibration + transposed copies (sparse.h), or NULL */
 };
 
 zeta_status model_load(const char *path, bool use_mmap, struct zeta_model **out, zeta_error *err);

@@ -29,11 +29,39 @@ struct zeta_session {
     atomic_bool cancel;
     zeta_session_stats stats;
     zeta_rope_params rope;   /* the model's, with the session's frequency-scale override */
+    /* decoding modes (gate.c, docs/GATING.md) */
+    zeta_mode mode;
+    float gate_entropy, fallback_entropy;
+    uint32_t max_draft;
+    float *thr;              /* [n_layer][ZS_N_KIND]: the chosen level's thresholds (NULL in STANDARD) */
+    fwd_opts sparse_opts;    /* the sparse pass's extras (sparse == NULL in STANDARD) */
+    zs_sel sel;
+    float entropy;           /* of `logits`, when entropy_ok (computed on demand by the gate) */
+    bool entropy_ok;
+    uint64_t n_pass_sparse, n_pass_dense1; /* single-token forward passes of each kind (tests) */
+    float *verify_logits;    /* ULTIMATE: (max_draft + 1) x n_vocab, the last verification's rows */
+    size_t verify_pos0;      /* position of its first token */
 };
 
 bool session_ok(const struct zeta_session *s);
-/* eval with optional all-logits output; all-or-nothing */
+/* eval with optional all-logits output; all-or-nothing. Single-token evals follow the session's mode
+ * (gate.c); session_eval_pass runs exactly one pass: dense, or sparse (n == 1). Both update the stats. */
 zeta_status session_eval(struct zeta_session *s, const zeta_token *tokens, size_t n, float *all_logits, zeta_error *err);
+zeta_status session_eval_pass(struct zeta_session *s, const zeta_token *tokens, size_t n, float *all_logits, bool sparse,
+                              zeta_error *err);
+/* one forward pass (zeta.c): no gating, no stats; opt NULL = dense */
+zeta_status session_forward(struct zeta_session *s, const zeta_token *tokens, size_t n, float *all_logits, const fwd_opts *opt,
+                            zeta_error *err);
+/* sets up the session's mode from the params (zeta_session_new) */
+zeta_status session_mode_init(struct zeta_session *s, const zeta_session_params *p, zeta_error *err);
+/* ZETA_MODE_ULTIMATE, one round (greedy): t (sampled from the dense logits) and up to k_max drafts
+ * of the sparse pass after it are evaluated by one dense pass; out[0..*n_out) = t and the accepted
+ * drafts, all in the session with dense KV entries, the logits those after the last. The next token
+ * (the dense one at the first mismatch, or after the last draft) is sampled from them as usual. */
+zeta_status session_ultimate_step(struct zeta_session *s, const zeta_sampler_params *sp, zeta_token t, uint32_t k_max,
+                                  zeta_token *out, size_t *n_out, zeta_error *err);
+/* after a round: keeps only out[0..n_keep) of it (n_keep >= 1), with the dense logits after the last */
+void session_ultimate_keep(struct zeta_session *s, size_t n_keep);
 /* zeta_session_shift without the argument checks */
 void session_shift(struct zeta_session *s, size_t n_keep, size_t n_discard);
 

@@ -195,6 +195,7 @@ zeta_status zeta_session_load(zeta_session *s, const char *path, zeta_error *err
     if (h.has_logits) memcpy(s->logits, s->logits_tmp, (size_t)h.n_vocab * sizeof(float));
     s->n_tokens = (size_t)h.n_tokens;
     s->has_logits = h.has_logits != 0;
+    s->entropy_ok = false;
     s->rng = rng;
     free(toks);
     free(kv);

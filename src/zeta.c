@@ -6,6 +6,7 @@
 #include "cpu/cpu_kv.h"
 #include "cuda/cuda_backend.h"
 #include "quant.h"
+#include "sparse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,17 @@ zeta_status zeta_model_load(const char *path, const zeta_model_params *params, z
         *out = NULL;
         return st;
     }
+    if (params->sparsity_path) {
+        /* before cpu_prepare_model: packing releases the original pages this reads */
+        st = use_cuda ? zeta_fail(err, ZETA_ERR_UNSUPPORTED, "sparsity file %s: the sparse pass runs on the CPU backend only (load with backend cpu)",
+                                  params->sparsity_path)
+                      : zs_model_build(*out, params->sparsity_path, err);
+        if (st != ZETA_OK) {
+            model_free(*out);
+            *out = NULL;
+            return st;
+        }
+    }
     if ((st = use_cuda ? cuda_model_init(*out, params->cuda_device, err) : cpu_prepare_model(*out, err)) != ZETA_OK) {
         model_free(*out);
         *out = NULL;
@@ -174,6 +186,7 @@ zeta_status zeta_model_describe(const zeta_model *m, zeta_model_info *out, zeta_
     out->pre = vocab_pre_name(m->vocab);
     out->main_type = m->main_type;
     out->n_tensors = (uint32_t)m->g->n_tensors;
+    out->sparse_bytes = m->sparse ? m->sparse->bytes : 0;
     return zeta_ok(err);
 }
 
@@ -300,6 +313,11 @@ zeta_session_params zeta_session_params_default(void) {
     p.kv_type_v = ZETA_TYPE_COUNT;
     p.seed = 0x5eed;
     p.n_batch = 512;
+    p.mode = ZETA_MODE_STANDARD;
+    p.sparsity = -1.0f;
+    p.gate_entropy = -1.0f;
+    p.fallback_entropy = -1.0f;
+    p.max_draft = 4;
     return p;
 }
 
@@ -360,6 +378,7 @@ zeta_status zeta_session_new(const zeta_model *m, const zeta_session_params *par
         return st;
     }
     if ((st = fwd_buffers_init(&s->buf, m, &s->be, n_batch, err)) != ZETA_OK) goto fail;
+    if ((st = session_mode_init(s, &p, err)) != ZETA_OK) goto fail;
     s->tokens = zeta_malloc_array(n_ctx, sizeof *s->tokens);
     s->logits = zeta_malloc_array(m->hp.n_vocab, sizeof(float));
     s->logits_tmp = zeta_malloc_array(m->hp.n_vocab, sizeof(float));
@@ -388,10 +407,16 @@ void zeta_session_free(zeta_session *s) {
     free(s->logits);
     free(s->logits_tmp);
     free(s->cands);
+    free(s->thr);
+    free(s->verify_logits);
+    free(s->sel.idx);
+    free(s->sel.val);
     free(s);
 }
 
-zeta_status session_eval(zeta_session *s, const zeta_token *tokens, size_t n, float *all_logits, zeta_error *err) {
+/* one forward pass over the tokens (batched), all-or-nothing; opt: NULL (dense) or the sparse pass */
+zeta_status session_forward(zeta_session *s, const zeta_token *tokens, size_t n, float *all_logits, const fwd_opts *opt,
+                            zeta_error *err) {
     const struct zeta_model *m = s->model;
     if (atomic_exchange(&s->cancel, false)) return zeta_fail(err, ZETA_ERR_CANCELLED, "evaluation cancelled");
     if (n == 0) return zeta_ok(err);
@@ -407,7 +432,7 @@ zeta_status session_eval(zeta_session *s, const zeta_token *tokens, size_t n, fl
         const bool last = done + nb == n;
         float *out = all_logits ? all_logits + done * nv : last ? s->logits_tmp : NULL;
         st = forward_batch(m, &s->rope, &s->be, &s->buf, tokens + done, nb, (uint32_t)(s->n_tokens + done), out, all_logits != NULL,
-                           &s->cancel, err);
+                           &s->cancel, opt, err);
         if (st != ZETA_OK) {
             if (st == ZETA_ERR_CANCELLED) atomic_store(&s->cancel, false);
             return st;
@@ -418,8 +443,7 @@ zeta_status session_eval(zeta_session *s, const zeta_token *tokens, size_t n, fl
     memcpy(s->tokens + s->n_tokens, tokens, n * sizeof *tokens);
     s->n_tokens += n;
     s->has_logits = true;
-    s->stats.n_evaluated += n;
-    s->stats.n_evals++;
+    s->entropy_ok = false;
     return zeta_ok(err);
 }
 

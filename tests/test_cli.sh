@@ -19,7 +19,7 @@ case_() { # label expected-rc expected-stderr-fragment command...
 
 case_ "no command" 2 "usage" $ZETA
 case_ "unknown command" 2 "zeta: unknown command 'frobnicate'" $ZETA frobnicate
-for c in run info tokenize perplexity logits quantize bench synth; do
+for c in run calibrate info tokenize perplexity logits quantize bench synth; do
     case_ "$c --help" 0 "usage: zeta $c" $ZETA $c --help
 done
 case_ "run without a model" 1 "zeta: run: -m MODEL is required" $ZETA run -p hi
@@ -55,6 +55,17 @@ cmp -s "$out/o" "$out/pc1" && echo "ok - cli prompt cache gives the same text" |
 case_ "prompt cache of another model" 0 "not using the prompt cache" $ZETA run -m "$out/tiny-q4.gguf" -p "Hello" -n 2 --prompt-cache "$out/pc"
 case_ "context full without shift" 0 "generation 6 tokens" $ZETA run -m models/stories260K.gguf -p "Once" -c 8 -n 100 --temp 0
 case_ "context shift" 0 "dropped by context shifts" $ZETA run -m models/stories260K.gguf -p "Once" -c 16 -n 100 --temp 0.7 --seed 3 --context-shift
+
+# variational gating (docs/GATING.md): calibrate the tiny model, then the modes in run and bench
+case_ "calibrate tiny" 0 "wrote" $ZETA calibrate -m "$out/tiny.gguf" -f README.md -c 32 --chunks 2 -o "$out/tiny.sparsity"
+case_ "run --mode without --sparsity" 1 "needs --sparsity FILE" $ZETA run -m "$out/tiny.gguf" --mode variational -n 2
+case_ "run --mode variational --stats" 0 "sparse_ratio" $ZETA run -m "$out/tiny.gguf" --sparsity "$out/tiny.sparsity" --mode variational --stats -p hi -n 8 --temp 0
+case_ "run --mode ultimate --stats" 0 "mode ultimate" $ZETA run -m "$out/tiny.gguf" --sparsity "$out/tiny.sparsity" --mode ultimate --stats -p hi -n 8 --temp 0
+case_ "run --level not in the file" 1 "is not a level of the sparsity file" $ZETA run -m "$out/tiny.gguf" --sparsity "$out/tiny.sparsity" --mode sparse --level 0.3 -n 2
+case_ "bench --mode sparse json" 0 "" $ZETA bench -m "$out/tiny.gguf" --sparsity "$out/tiny.sparsity" --mode sparse -p 0 -n 4 -r 1 -o json
+if python3 -c "import json; d=json.load(open('$out/o'))[0]; assert d['mode']=='sparse' and d['sparse_ratio']==1.0 and d['tg_tps']>0" 2>"$out/pe"; then
+    echo "ok - cli bench --mode json fields"
+else echo "FAIL - cli bench --mode json fields: $(tail -n 1 "$out/pe")"; fi
 
 # --check: a NaN block scale is found at load (and without --check the model loads)
 python3 - "$out/nan.gguf" <<'PY'

@@ -32,6 +32,29 @@ bool arg_backend(const char *opt, const char *val, zeta_backend *out);
 zeta_model *load_model(const char *path);
 zeta_model *load_model_on(const char *path, zeta_backend backend);
 
+/* variational gating options shared by run, perplexity and bench (cli_gate.c) */
+typedef struct gate_opts {
+    const char *file;        /* --sparsity FILE */
+    zeta_mode mode;          /* --mode */
+    float level, gate, fallback; /* --level, --gate, --fallback (-1: the file's) */
+    uint32_t draft;          /* --draft */
+} gate_opts;
+void gate_opts_init(gate_opts *g);
+bool arg_mode(const char *opt, const char *val, zeta_mode *out);
+/* 1: (a, v) was a gating option, 0: not one, -1: a bad value (error printed) */
+int gate_option(gate_opts *g, const char *a, const char *v);
+/* loads with the sparsity file (backend AUTO becomes CPU when there is one) */
+zeta_model *load_model_gate(const char *path, zeta_backend backend, const gate_opts *g);
+void gate_session_params(const gate_opts *g, zeta_session_params *sp);
+void gate_print_stats(FILE *f, const zeta_session *s, zeta_mode mode);
+#define GATE_HELP \
+    "  --mode M                standard (default), variational, ultimate (greedy only) or sparse (every step)\n" \
+    "  --sparsity FILE         sparsity file from zeta calibrate (needed by every mode but standard)\n" \
+    "  --level X               target sparsity: a level of the file (default: nearest 0.5; 0 = none dropped)\n" \
+    "  --gate H, --fallback H  entropy thresholds in nats (default: the file's calibrated values)\n" \
+    "  --draft N               ultimate: tokens drafted per verification (default 4)\n"
+
+int cmd_calibrate(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);

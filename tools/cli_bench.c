@@ -50,6 +50,8 @@ typedef struct bench_result {
     long peak_rss_kb;
     int n_pp, n_tg, reps, depth;
     zeta_type type_k, type_v;                /* KV cache types */
+    zeta_mode mode;                          /* decoding mode (--mode) */
+    double sparse_ratio, fallback_rate;      /* of the tg steps (variational / sparse) */
 } bench_result;
 
 static uint64_t decode_bytes(const zeta_model *m, const zeta_model_info *mi) {
@@ -64,7 +66,7 @@ static uint64_t decode_bytes(const zeta_model *m, const zeta_model_info *mi) {
 }
 
 static int run_one(const char *path, zeta_backend backend, int n_pp, int n_tg, int reps, int depth, zeta_session_params sp,
-                   bench_result *r) {
+                   const gate_opts *g, bench_result *r) {
     memset(r, 0, sizeof *r);
     r->path = path;
     r->n_pp = n_pp;
@@ -74,9 +76,11 @@ static int run_one(const char *path, zeta_backend backend, int n_pp, int n_tg, i
     r->type_k = sp.kv_type;
     r->type_v = sp.kv_type_v == ZETA_TYPE_COUNT ? sp.kv_type : sp.kv_type_v;
     double t0 = now_ms();
-    zeta_model *m = load_model_on(path, backend);
+    zeta_model *m = load_model_gate(path, backend, g);
     if (!m) return 1;
     r->load_ms = now_ms() - t0;
+    r->mode = g->mode;
+    gate_session_params(g, &sp);
     zeta_error err;
     zeta_model_describe(m, &r->mi, &err);
     r->bytes_per_token = decode_bytes(m, &r->mi);
@@ -138,6 +142,13 @@ static int run_one(const char *path, zeta_backend backend, int n_pp, int n_tg, i
     r->p99 = percentile(lat, n_lat, 0.99);
     qsort(ttft, (size_t)reps, sizeof *ttft, cmp_double);
     r->ttft_ms = percentile(ttft, (size_t)reps, 0.5);
+    if (g->mode != ZETA_MODE_STANDARD) {
+        zeta_session_stats gs;
+        zeta_session_get_stats(s, &gs);
+        r->sparse_ratio = gs.n_steps ? (double)gs.n_sparse_steps / (double)gs.n_steps : 0.0;
+        r->fallback_rate = gs.n_steps ? (double)gs.n_fallbacks / (double)gs.n_steps : 0.0;
+        gate_print_stats(stderr, s, g->mode);
+    }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     r->peak_rss_kb = ru.ru_maxrss;
@@ -179,6 +190,9 @@ static void print_md(const bench_result *r, size_t n) {
                r[i].p95, r[i].p99, (double)r[i].peak_rss_kb / 1024.0);
     printf("\nkernels: %s; KV cache K/V %s/%s; reps: %d (+1 warm-up); GB/s = weight bytes read per decoded token x tg t/s\n",
            zeta_cpu_kernels(), zeta_type_name(r[0].type_k), zeta_type_name(r[0].type_v), r[0].reps);
+    if (r[0].mode != ZETA_MODE_STANDARD)
+        printf("mode: %s (tg steps: sparse_ratio %.3f, fallback_rate %.3f; GB/s counts the dense bytes)\n", zeta_mode_name(r[0].mode),
+               r[0].sparse_ratio, r[0].fallback_rate);
 }
 
 static void print_json(const bench_result *r, size_t n) {
@@ -188,12 +202,14 @@ static void print_json(const bench_result *r, size_t n) {
         printf("  {\"model\": \"%s\", \"type\": \"%s\", \"weight_bytes\": %llu, \"n_params\": %llu, \"threads\": %d, \"kernels\": \"%s\", "
                "\"n_prompt\": %d, \"n_gen\": %d, \"reps\": %d, \"pp_tps\": %.4f, \"pp_tps_sd\": %.4f, \"tg_tps\": %.4f, \"tg_tps_sd\": %.4f, "
                "\"decode_ms_p50\": %.4f, \"decode_ms_p95\": %.4f, \"decode_ms_p99\": %.4f, \"ttft_ms\": %.3f, \"load_ms\": %.3f, "
-               "\"peak_rss_kb\": %ld, \"bytes_per_token\": %llu, \"gbps\": %.4f, \"depth\": %d, \"kv_type_k\": \"%s\", \"kv_type_v\": \"%s\"}%s\n",
+               "\"peak_rss_kb\": %ld, \"bytes_per_token\": %llu, \"gbps\": %.4f, \"depth\": %d, \"kv_type_k\": \"%s\", \"kv_type_v\": \"%s\", "
+               "\"mode\": \"%s\", \"sparse_ratio\": %.4f, \"fallback_rate\": %.4f}%s\n",
                base_name(x->path), zeta_type_name(x->mi.main_type), (unsigned long long)x->mi.weight_bytes,
                (unsigned long long)x->mi.n_params, x->threads, zeta_cpu_kernels(), x->n_pp, x->n_tg, x->reps, x->pp_mean, x->pp_sd,
                x->tg_mean, x->tg_sd, x->p50, x->p95, x->p99, x->ttft_ms, x->load_ms, x->peak_rss_kb,
                (unsigned long long)x->bytes_per_token, (double)x->bytes_per_token * x->tg_mean / 1e9, x->depth,
-               zeta_type_name(x->type_k), zeta_type_name(x->type_v), i + 1 < n ? "," : "");
+               zeta_type_name(x->type_k), zeta_type_name(x->type_v), zeta_mode_name(x->mode), x->sparse_ratio, x->fallback_rate,
+               i + 1 < n ? "," : "");
     }
     printf("]\n");
 }
@@ -218,17 +234,24 @@ int cmd_bench(int argc, char **argv) {
     const char *fmt = "md";
     zeta_session_params sp = zeta_session_params_default();
     zeta_backend backend = ZETA_BACKEND_AUTO;
+    gate_opts g;
+    gate_opts_init(&g);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         long l;
+        int go;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             puts("usage: zeta bench -m MODEL [-m MODEL ...] [-p 512] [-n 128] [-t N] [-r 5] [-o md|json|csv] [-d DEPTH] [-ctk T] [-ctv T] [--rope-scale N] [--backend auto|cpu|cuda]\n"
                  "Prompt processing (pp: one batch of -p random tokens) and generation (tg: -n single-token steps)\n"
                  "speeds as mean ± sd over -r repetitions after one warm-up, decode latency percentiles, time to first\n"
                  "token, load time, peak resident memory and effective GB/s (weight bytes per decoded token x t/s).\n"
-                 "-d DEPTH: every measurement starts after DEPTH tokens already in the KV cache (llama-bench -d).");
+                 "-d DEPTH: every measurement starts after DEPTH tokens already in the KV cache (llama-bench -d).\n"
+                 "--mode variational|sparse --sparsity FILE [--level X] [--gate H] [--fallback H]: the tg steps in that\n"
+                 "decoding mode (random tokens: the gate sees random-text entropies; sparse = every step sparse); the\n"
+                 "mode's counters go to stderr. (ultimate changes only zeta_generate: its tg steps here are dense.)");
             return 0;
         } else if (!(v = arg_value(argc, argv, &i))) return 2;
+        else if ((go = gate_option(&g, a, v)) != 0) { if (go < 0) return 2; }
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { if (n_models == 32) return die("bench: at most 32 models"); models[n_models++] = v; }
         else if (!strcmp(a, "-p")) { if (!arg_int(a, v, 0, 1 << 16, &n_pp)) return 2; }
         else if (!strcmp(a, "-n")) { if (!arg_int(a, v, 0, 1 << 16, &n_tg)) return 2; }
@@ -248,7 +271,7 @@ int cmd_bench(int argc, char **argv) {
     if (n_pp == 0 && n_tg == 0) return die("bench: -p and -n are both 0");
     bench_result res[32];
     for (int i = 0; i < n_models; i++)
-        if (run_one(models[i], backend, (int)n_pp, (int)n_tg, (int)reps, (int)depth, sp, &res[i])) return 1;
+        if (run_one(models[i], backend, (int)n_pp, (int)n_tg, (int)reps, (int)depth, sp, &g, &res[i])) return 1;
     if (!strcmp(fmt, "json")) print_json(res, (size_t)n_models);
     else if (!strcmp(fmt, "csv")) print_csv(res, (size_t)n_models);
     else print_md(res, (size_t)n_models);

@@ -35,17 +35,25 @@ int cmd_perplexity(int argc, char **argv) {
     long n_ctx = 512, chunks = -1;
     zeta_session_params sp = zeta_session_params_default();
     zeta_backend backend = ZETA_BACKEND_AUTO;
+    gate_opts g;
+    gate_opts_init(&g);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         long l;
+        int go;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             puts("usage: zeta perplexity -m MODEL -f TEXT [-c N] [--chunks K] [-t N] [-ctk T] [-ctv T] [--rope-scale N] [--backend auto|cpu|cuda]\n"
+                 "          [--mode variational|sparse|standard --sparsity FILE [--level X] [--gate H] [--fallback H]]\n"
                  "llama.cpp's method: the text is tokenized once (BOS first if the model adds one), cut into\n"
                  "non-overlapping chunks of N tokens (first token of each replaced by BOS), each evaluated from an\n"
-                 "empty cache; the second half of each chunk is scored. Last line:\n"
+                 "empty cache; the second half of each chunk is scored. With --sparsity FILE (any --mode but ultimate)\n"
+                 "the first half and the first scored token are evaluated as one dense prompt and every later token\n"
+                 "one by one in the mode, as generation would (--mode sparse --level 0: the same, all dense); the\n"
+                 "mode's counters are printed. Last line:\n"
                  "Final estimate: PPL = <value> +/- <error>");
             return 0;
         } else if (!(v = arg_value(argc, argv, &i))) return 2;
+        else if ((go = gate_option(&g, a, v)) != 0) { if (go < 0) return 2; }
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) model = v;
         else if (!strcmp(a, "--backend")) { if (!arg_backend(a, v, &backend)) return 2; }
         else if (!strcmp(a, "-f") || !strcmp(a, "--file")) file = v;
@@ -63,7 +71,9 @@ int cmd_perplexity(int argc, char **argv) {
     size_t len;
     char *text = read_file(file, &len);
     if (!text) return 1;
-    zeta_model *m = load_model_on(model, backend);
+    if (g.mode == ZETA_MODE_ULTIMATE) { free(text); return die("perplexity: --mode ultimate only changes generation (it is exact); use standard"); }
+    const bool stepwise = g.file != NULL;
+    zeta_model *m = load_model_gate(model, backend, &g);
     if (!m) { free(text); return 1; }
     int rc = 0;
     zeta_session *s = NULL;
@@ -84,6 +94,7 @@ int cmd_perplexity(int argc, char **argv) {
     size_t n_chunks = n_tok / (size_t)n_ctx;
     if (chunks > 0 && (size_t)chunks < n_chunks) n_chunks = (size_t)chunks;
     sp.n_ctx = (uint32_t)n_ctx;
+    gate_session_params(&g, &sp);
     if (zeta_session_new(m, &sp, &s, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
     const size_t nv = zeta_n_vocab(m);
     logits = malloc((size_t)n_ctx * nv * sizeof *logits);
@@ -96,7 +107,16 @@ int cmd_perplexity(int argc, char **argv) {
     for (size_t c = 0; c < n_chunks; c++) {
         memcpy(chunk, toks + c * (size_t)n_ctx, (size_t)n_ctx * sizeof *chunk);
         if (add_bos) chunk[0] = zeta_token_bos(m);
-        if (zeta_session_rewind(s, 0, &err) != ZETA_OK || zeta_session_eval_all(s, chunk, (size_t)n_ctx, logits, &err) != ZETA_OK) {
+        bool ok = zeta_session_rewind(s, 0, &err) == ZETA_OK;
+        if (ok && !stepwise) ok = zeta_session_eval_all(s, chunk, (size_t)n_ctx, logits, &err) == ZETA_OK;
+        if (ok && stepwise) { /* a dense prompt up to the first scored position, then token by token in the mode */
+            ok = zeta_session_eval(s, chunk, first + 1, &err) == ZETA_OK;
+            for (size_t j = first; ok && j + 1 < (size_t)n_ctx; j++) {
+                if (j > first) ok = zeta_session_eval(s, chunk + j, 1, &err) == ZETA_OK;
+                if (ok) memcpy(logits + j * nv, zeta_session_logits(s, NULL), nv * sizeof *logits);
+            }
+        }
+        if (!ok) {
             free(chunk);
             rc = die_err(&err);
             goto out;
@@ -116,6 +136,7 @@ int cmd_perplexity(int argc, char **argv) {
     double ppl = exp(mean);
     double var = mean2 - mean * mean;
     double ppl_err = (var > 0 && count > 1) ? ppl * sqrt(var / (double)(count - 1)) : 0.0;
+    if (stepwise) { fputc('\n', stdout); gate_print_stats(stdout, s, g.mode); }
     printf("\nFinal estimate: PPL = %.4f +/- %.5f\n", ppl, ppl_err);
 out:
     free(logits);

@@ -184,7 +184,9 @@ static const char *run_help =
     "  --prompt-cache FILE     load the session from FILE if it exists (its matching prompt prefix is not\n"
     "                          evaluated again) and save it there after the run\n"
     "  --no-bos                do not add BOS\n"
-    "  --no-echo               do not print the prompt before the generated text\n";
+    "  --no-echo               do not print the prompt before the generated text\n"
+    GATE_HELP
+    "  --stats                 print the decoding mode's counters (sparse ratio, fallbacks, acceptance)\n";
 
 int cmd_run(int argc, char **argv) {
     const char *model = NULL, *prompt = "", *file = NULL, *cache_path = NULL;
@@ -192,17 +194,22 @@ int cmd_run(int argc, char **argv) {
     zeta_generate_params gp = zeta_generate_params_default();
     const char *stops[16];
     size_t n_stop = 0;
-    bool echo = true, seed_given = false;
+    bool echo = true, seed_given = false, stats = false;
     zeta_backend backend = ZETA_BACKEND_AUTO;
+    gate_opts g;
+    gate_opts_init(&g);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         long l;
         double d;
+        int go;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(run_help, stdout); return 0; }
+        else if (!strcmp(a, "--stats")) stats = true;
         else if (!strcmp(a, "--no-bos")) gp.add_bos = false;
         else if (!strcmp(a, "--no-echo")) echo = false;
         else if (!strcmp(a, "--context-shift")) gp.context_shift = true;
         else if (!(v = arg_value(argc, argv, &i))) return 2;
+        else if ((go = gate_option(&g, a, v)) != 0) { if (go < 0) return 2; }
         else if (!strcmp(a, "--keep")) { if (!arg_int(a, v, 0, 1 << 24, &l)) return 2; gp.n_keep = (uint32_t)l; }
         else if (!strcmp(a, "--prompt-cache")) cache_path = v;
         else if (!strcmp(a, "--backend")) { if (!arg_backend(a, v, &backend)) return 2; }
@@ -241,11 +248,12 @@ int cmd_run(int argc, char **argv) {
     gp.stop = stops;
     gp.n_stop = n_stop;
     gp.on_text = on_text;
-    zeta_model *m = load_model_on(model, backend);
+    zeta_model *m = load_model_gate(model, backend, &g);
     if (!m) { free(file_text); return 1; }
     zeta_session *s = NULL;
     zeta_error err;
     int rc = 0;
+    gate_session_params(&g, &sp);
     if (zeta_session_new(m, &sp, &s, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
     if (cache_path) {
         /* a state saved by an earlier run: the prompt's prefix it shares is not evaluated again */
@@ -265,6 +273,7 @@ int cmd_run(int argc, char **argv) {
     fprintf(stderr, "zeta: prompt %u tokens in %.1f ms (%.2f tokens/s); generation %u tokens in %.1f ms (%.2f tokens/s)\n",
             res.n_prompt, res.prompt_ms, res.prompt_ms > 0 ? res.n_prompt * 1000.0 / res.prompt_ms : 0.0, res.n_generated,
             res.generate_ms, res.generate_ms > 0 ? res.n_generated * 1000.0 / res.generate_ms : 0.0);
+    if (stats) gate_print_stats(stderr, s, g.mode);
 out:
     zeta_session_free(s);
     zeta_model_free(m);
@@ -417,6 +426,7 @@ static void usage(FILE *f) {
             "zeta %s — run GGUF language models\n"
             "usage: zeta COMMAND [options]   (zeta COMMAND --help for each)\n"
             "  run          generate text from a prompt, streaming\n"
+            "  calibrate    write the sparsity file of variational gating\n"
             "  info         describe a model file\n"
             "  tokenize     show how a text is tokenized\n"
             "  perplexity   perplexity of a text (llama.cpp's method)\n"
@@ -433,6 +443,7 @@ int main(int argc, char **argv) {
     if (argc < 2) { usage(stderr); return 2; }
     const char *c = argv[1];
     if (!strcmp(c, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(c, "calibrate")) return cmd_calibrate(argc - 1, argv + 1);
     if (!strcmp(c, "info")) return cmd_info(argc - 1, argv + 1);
     if (!strcmp(c, "tokenize")) return cmd_tokenize(argc - 1, argv + 1);
     if (!strcmp(c, "perplexity")) return cmd_perplexity(argc - 1, argv + 1);

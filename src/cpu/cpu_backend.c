@@ -3,6 +3,7 @@
  * thread pool), RMSNorm, RoPE, SwiGLU, residual add; the KV cache and attention are in cpu_kv.c. */
 #include "backend.h"
 #include "cpu/kernels.h"
+#include "cpu/kernels_sparse.h"
 #include "cpu/cpu_kv.h"
 #include "cpu/gemm.h"
 #include "cpu/gemm_f.h"
@@ -25,6 +26,7 @@ typedef struct cpu_ctx {
     uint8_t *act;            /* converted activations: max_batch * max_act_row bytes */
     size_t act_cap;
     int32_t *xsum;           /* per activation block: sum of its quantized values (packed Q4_0) */
+    zk_sparse_gemv_fn sparse_gemv;
 } cpu_ctx;
 
 /* ---------------------------------------------------------------- matmul */
@@ -168,6 +170,60 @@ static void cpu_matmul(void *vctx, const zeta_weight *w, const zeta_weight *bias
         return;
     }
     pool_run(c->pool, mm_worker, &j);
+}
+
+/* ---------------------------------------------------------------- sparse decode (variational gating) */
+
+static void cpu_sparse_select(void *vctx, const float *x, uint32_t n, float thr, zs_sel *sel) {
+    uint32_t k = 0;
+    double kept = 0.0, total = 0.0;
+    for (uint32_t i = 0; i < n; i++) {
+        const float v = x[i];
+        const double sq = (double)v * (double)v;
+        total += sq;
+        if (fabsf(v) >= thr) {
+            sel->idx[k] = i;
+            sel->val[k++] = v;
+            kept += sq;
+        }
+    }
+    sel->n = k;
+    sel->n_in = n;
+    sel->ss_kept = kept;
+    sel->ss_total = total;
+}
+
+typedef struct sp_job {
+    const zs_mat *w;
+    const zeta_weight *bias;
+    const zs_sel *sel;
+    float *y;
+    zk_sparse_gemv_fn fn;
+} sp_job;
+
+/* output blocks split statically between threads (the thread count never changes a bit) */
+static void sp_worker(void *arg, int ith, int nth) {
+    const sp_job *j = arg;
+    const uint32_t nb = j->w->n_out / 32;
+    const uint32_t b0 = (uint32_t)((uint64_t)nb * (uint64_t)ith / (uint64_t)nth);
+    const uint32_t b1 = (uint32_t)((uint64_t)nb * (uint64_t)(ith + 1) / (uint64_t)nth);
+    if (b0 == b1) return;
+    j->fn(j->w->cols, j->w->col_bytes, j->sel->idx, j->sel->val, j->sel->n, b0, b1, j->y);
+    if (j->bias && j->bias->data) {
+        const float *b = j->bias->data;
+        for (uint32_t o = b0 * 32; o < b1 * 32; o++) j->y[o] += b[o];
+    }
+}
+
+static void cpu_sparse_matmul(void *vctx, const zs_mat *w, const zeta_weight *bias, const zs_sel *sel, float *y) {
+    cpu_ctx *c = vctx;
+    sp_job j = {w, bias, sel, y, c->sparse_gemv};
+    pool_run(c->pool, sp_worker, &j);
+}
+
+const zeta_sparse_ops *cpu_sparse_ops(void) {
+    static const zeta_sparse_ops ops = {cpu_sparse_select, cpu_sparse_matmul};
+    return &ops;
 }
 
 /* ---------------------------------------------------------------- element-wise */
@@ -327,6 +383,7 @@ zeta_status cpu_backend_new(const struct zeta_model *m, const zeta_backend_confi
     c->k = zk_select();
     c->gk = zk_gemm_select();
     c->gf = zk_gemmf_select();
+    c->sparse_gemv = zk_sparse_gemv_select();
     c->n_threads = cfg->n_threads;
     zeta_status st = cpu_kv_init(&c->kv, hp, cfg->n_ctx, cfg->type_k, cfg->type_v, cfg->n_threads, err);
     if (st != ZETA_OK) {

@@ -85,6 +85,7 @@ typedef struct serve_config {
     int queue_max;                 /* waiting requests beyond the busy slots; more get 429 */
     const char *chat_template;     /* the built-in template used for chat requests */
     zeta_type kv_type;
+    zeta_mode mode;                /* --mode (every mode but standard needs a model loaded with a sparsity file) */
 } serve_config;
 
 typedef struct serve_metrics {
@@ -94,6 +95,9 @@ typedef struct serve_metrics {
     double generate_seconds, prompt_seconds;
     double disconnect_release_ms_max;
     int slots_total, slots_busy, queue_depth;
+    /* variational gating, summed over the slots' sessions (zeta_session_stats after each job) */
+    uint64_t steps, sparse_steps, dense_steps, fallbacks, drafted, accepted, verifies;
+    double energy_sum;
 } serve_metrics;
 
 /* Starts the slots (sessions and worker threads). */

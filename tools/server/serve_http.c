@@ -212,6 +212,13 @@ static enum MHD_Result handle_generate(struct MHD_Connection *c, conn_ctx *cc) {
             return reply_error(c, &e);
         }
     }
+    if (cfg->mode == ZETA_MODE_ULTIMATE && req.temperature > 0.0f) {
+        serve_error_set(&e, 400, "invalid_request_error", "invalid_value", "temperature",
+                        "this server decodes in ultimate mode, which verifies greedy decoding only: send \"temperature\": 0 "
+                        "(got %g; speculative sampling is not implemented yet)", (double)req.temperature);
+        serve_request_free(&req);
+        return reply_error(c, &e);
+    }
     const bool stream = req.stream, include_usage = req.include_usage;
     serve_job *job = serve_submit(&req, &e);
     serve_request_free(&req);
@@ -325,6 +332,20 @@ static enum MHD_Result handle_metrics(struct MHD_Connection *c) {
     METRIC("zeta_queue_depth", "gauge", "requests waiting for a slot", "%d", m.queue_depth);
     METRIC("zeta_disconnect_release_ms_max", "gauge",
            "largest time from noticing a client disconnect to its slot being free (ms)", "%.3f", m.disconnect_release_ms_max);
+    METRIC("zeta_decode_steps_total", "counter", "single-token decoding steps of every mode", "%llu", (unsigned long long)m.steps);
+    METRIC("zeta_sparse_steps_total", "counter", "steps that ran the sparse pass (variational gating)", "%llu",
+           (unsigned long long)m.sparse_steps);
+    METRIC("zeta_dense_steps_total", "counter", "steps that ran only the dense pass", "%llu", (unsigned long long)m.dense_steps);
+    METRIC("zeta_fallbacks_total", "counter", "sparse steps recomputed densely", "%llu", (unsigned long long)m.fallbacks);
+    METRIC("zeta_sparse_ratio", "gauge", "sparse steps / steps", "%.4f", m.steps ? (double)m.sparse_steps / (double)m.steps : 0.0);
+    METRIC("zeta_fallback_rate", "gauge", "fallbacks / sparse steps", "%.4f",
+           m.sparse_steps ? (double)m.fallbacks / (double)m.sparse_steps : 0.0);
+    METRIC("zeta_avg_energy_ratio", "gauge", "mean kept sum of squares / total over the sparse steps' inputs", "%.4f",
+           m.sparse_steps ? m.energy_sum / (double)m.sparse_steps : 0.0);
+    METRIC("zeta_draft_tokens_total", "counter", "tokens drafted by the sparse pass (ultimate)", "%llu", (unsigned long long)m.drafted);
+    METRIC("zeta_draft_accepted_total", "counter", "drafted tokens accepted by the dense verification", "%llu",
+           (unsigned long long)m.accepted);
+    METRIC("zeta_draft_acceptance_rate", "gauge", "accepted / drafted", "%.4f", m.drafted ? (double)m.accepted / (double)m.drafted : 0.0);
 #undef METRIC
     if (fclose(f) != 0) {
         free(b);
@@ -471,7 +492,9 @@ static const char *serve_help =
     "                          vicuna-orca); without one and without a recognised template in the model,\n"
     "                          chatml is used (with a warning)\n"
     "      --max-body BYTES    largest request body (default 1048576); larger ones get 413\n"
-    "      --mode standard     decoding mode (variational and ultimate are not built yet)\n"
+    "      --mode MODE         standard (default), variational, ultimate or sparse (docs/GATING.md);\n"
+    "                          the last three need --sparsity\n"
+    "      --sparsity FILE     the model's sparsity file (zeta calibrate), for the gated modes\n"
     "  -v, --verbose           one line per request on stderr\n"
     "When ready it prints 'zeta serve: listening on http://HOST:PORT' to stderr. SIGINT/SIGTERM stop it.\n";
 
@@ -479,6 +502,8 @@ int cmd_serve(int argc, char **argv) {
     const char *model_path = NULL, *host = "127.0.0.1", *tmpl = NULL;
     long port = 8080, parallel = 1, queue = -1, ctx = 0, threads = 0, max_body = 1 << 20;
     zeta_type kv = ZETA_TYPE_F16;
+    zeta_mode mode = ZETA_MODE_STANDARD;
+    const char *sparsity = NULL;
     S.api_key = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -507,9 +532,8 @@ int cmd_serve(int argc, char **argv) {
         } else if (!strcmp(a, "--max-body")) { VAL(); if (!arg_int(a, v, 1024, 1L << 30, &max_body)) return 2; }
         else if (!strcmp(a, "--mode")) {
             VAL();
-            if (strcmp(v, "standard"))
-                return die("--mode %s: only 'standard' exists so far (variational and ultimate decoding are not built yet)", v);
-        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) S.verbose = true;
+            if (!arg_mode(a, v, &mode)) return 2;
+        } else if (!strcmp(a, "--sparsity")) { VAL(); sparsity = v; } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) S.verbose = true;
         else return die("serve: unknown option '%s' (zeta serve --help)", a);
 #undef VAL
     }
@@ -530,10 +554,17 @@ int cmd_serve(int argc, char **argv) {
     }
     if (gai != 0) return die("--host %s: %s", host, gai_strerror(gai));
 
-    zeta_model *model = load_model(model_path);
-    if (!model) {
+    if (mode != ZETA_MODE_STANDARD && !sparsity) {
         freeaddrinfo(ai);
-        return 1;
+        return die("--mode: every mode but standard needs --sparsity FILE (written by zeta calibrate)");
+    }
+    zeta_model *model = NULL;
+    zeta_error lerr;
+    zeta_model_params mp = zeta_model_params_default();
+    mp.sparsity_path = sparsity;
+    if (zeta_model_load(model_path, &mp, &model, &lerr) != ZETA_OK) {
+        freeaddrinfo(ai);
+        return die_err(&lerr);
     }
     zeta_model_info mi;
     zeta_error err;
@@ -557,6 +588,7 @@ int cmd_serve(int argc, char **argv) {
     cfg.queue_max = queue >= 0 ? (int)queue : 4 * (int)parallel + 8;
     cfg.chat_template = tmpl;
     cfg.kv_type = kv;
+    cfg.mode = mode;
 
     /* signals: handled by this thread with sigwait; every thread started from here inherits the mask */
     sigset_t set;
@@ -589,9 +621,9 @@ int cmd_serve(int argc, char **argv) {
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     unsigned bound = di ? di->port : (unsigned)port;
-    fprintf(stderr, "zeta serve: %s, %d slot%s of %u tokens, %d thread%s each, chat template %s, kernels %s\n",
+    fprintf(stderr, "zeta serve: %s, %d slot%s of %u tokens, %d thread%s each, chat template %s, mode %s, kernels %s\n",
             cfg.model_id, cfg.n_slots, cfg.n_slots == 1 ? "" : "s", cfg.n_ctx, cfg.n_threads, cfg.n_threads == 1 ? "" : "s",
-            cfg.chat_template, zeta_cpu_kernels());
+            cfg.chat_template, zeta_mode_name(cfg.mode), zeta_cpu_kernels());
     fprintf(stderr, "zeta serve: listening on http://%s%s%s:%u\n", v6 ? "[" : "", hostbuf, v6 ? "]" : "", bound);
     fflush(stderr);
 

@@ -36,6 +36,7 @@ struct serve_job {
 typedef struct slot {
     int index;
     zeta_session *session;
+    zeta_session_stats seen;       /* the session's counters already added to the metrics */
     pthread_t thread;
     serve_job *job;                /* assigned, guarded by g.mu */
     pthread_cond_t cv;
@@ -163,10 +164,21 @@ static void run_job(slot *sl, serve_job *j) {
     zeta_generate_result res;
     zeta_status st = zeta_generate(sl->session, j->prompt, &gp, &res, &err);
 
+    zeta_session_stats now;
+    zeta_session_get_stats(sl->session, &now);
     pthread_mutex_lock(&g.mu);
     j->running = false;
     /* a cancel that arrived after the generation's last check must not hit the next job */
     if (atomic_load(&j->abandoned)) zeta_session_cancel_clear(sl->session);
+    g.m.steps += now.n_steps - sl->seen.n_steps;
+    g.m.sparse_steps += now.n_sparse_steps - sl->seen.n_sparse_steps;
+    g.m.dense_steps += now.n_dense_steps - sl->seen.n_dense_steps;
+    g.m.fallbacks += now.n_fallbacks - sl->seen.n_fallbacks;
+    g.m.energy_sum += now.energy_sum - sl->seen.energy_sum;
+    g.m.drafted += now.n_drafted - sl->seen.n_drafted;
+    g.m.accepted += now.n_accepted - sl->seen.n_accepted;
+    g.m.verifies += now.n_verifies - sl->seen.n_verifies;
+    sl->seen = now;
     g.m.tokens_generated += res.n_generated;
     g.m.prompt_tokens += res.n_prompt;
     g.m.prompt_tokens_reused += res.n_reused;
@@ -260,6 +272,7 @@ bool serve_slots_start(const serve_config *cfg, zeta_model *model, serve_error *
         sp.n_ctx = cfg->n_ctx;
         sp.n_threads = cfg->n_threads;
         sp.kv_type = cfg->kv_type;
+        sp.mode = cfg->mode;
         zeta_error err;
         if (zeta_session_new(model, &sp, &sl->session, &err) != ZETA_OK) {
             serve_error_set(e, 500, "server_error", NULL, NULL, "slot %d: %s", i, err.message);

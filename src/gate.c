@@ -1,0 +1,184 @@
+/* gate.c — variational gating on a session (docs/GATING.md): the decoding modes chosen at
+ * zeta_session_new, the entropy gate of single-token steps with its counted dense fallback
+ * (VARIATIONAL), every step sparse (SPARSE), and ULTIMATE's draft-then-verify round. A step never
+ * runs both passes except a counted fallback; prompts and verification are always dense. */
+#include "session.h"
+#include "sparse.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *zeta_mode_name(zeta_mode m) {
+    switch (m) {
+    case ZETA_MODE_STANDARD: return "standard";
+    case ZETA_MODE_VARIATIONAL: return "variational";
+    case ZETA_MODE_ULTIMATE: return "ultimate";
+    case ZETA_MODE_SPARSE: return "sparse";
+    }
+    return "?";
+}
+
+zeta_status session_mode_init(zeta_session *s, const zeta_session_params *p, zeta_error *err) {
+    const struct zeta_model *m = s->model;
+    if ((int)p->mode < ZETA_MODE_STANDARD || (int)p->mode > ZETA_MODE_SPARSE)
+        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_new: mode %d is not one of ZETA_MODE_*", (int)p->mode);
+    if (p->max_draft < 1 || p->max_draft > 16)
+        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_new: max_draft %u out of range (1..16)", p->max_draft);
+    s->mode = p->mode;
+    s->max_draft = p->max_draft;
+    if (p->mode == ZETA_MODE_STANDARD) return ZETA_OK;
+    const zs_model *z = m->sparse;
+    if (!z)
+        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT,
+                         "zeta_session_new: mode %s needs a model loaded with zeta_model_params.sparsity_path (a file written by zeta_calibrate)",
+                         zeta_mode_name(p->mode));
+    const zs_calib *c = &z->cal;
+    int lv = -1;
+    if (p->sparsity != 0.0f) {
+        lv = zs_calib_level(c, p->sparsity < 0.0f ? 0.0f : p->sparsity);
+        if (lv < 0) {
+            char list[256] = "";
+            size_t o = 0;
+            for (uint32_t i = 0; i < c->n_levels && o < sizeof list - 16; i++)
+                o += (size_t)snprintf(list + o, sizeof list - o, "%s%g", i ? ", " : "", (double)c->levels[i]);
+            return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT,
+                             "zeta_session_new: sparsity %g is not a level of the sparsity file (it has %s; 0 = none dropped)",
+                             (double)p->sparsity, list);
+        }
+    }
+    if (!isfinite(p->gate_entropy) || !isfinite(p->fallback_entropy))
+        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_new: gate_entropy / fallback_entropy must be finite");
+    s->gate_entropy = p->gate_entropy < 0.0f ? c->gate_entropy : p->gate_entropy;
+    s->fallback_entropy = p->fallback_entropy < 0.0f ? c->fallback_entropy : p->fallback_entropy;
+    const zeta_hparams *hp = &m->hp;
+    uint32_t widest = hp->n_embd > hp->n_ff ? hp->n_embd : hp->n_ff;
+    if (hp->n_head * hp->head_dim_v > widest) widest = hp->n_head * hp->head_dim_v;
+    s->thr = zeta_calloc_array((size_t)hp->n_layer * ZS_N_KIND, sizeof(float));
+    s->sel.idx = zeta_malloc_array(widest, sizeof(uint32_t));
+    s->sel.val = zeta_malloc_array(widest, sizeof(float));
+    if (p->mode == ZETA_MODE_ULTIMATE) s->verify_logits = zeta_malloc_array((size_t)(p->max_draft + 1) * hp->n_vocab, sizeof(float));
+    if (!s->thr || !s->sel.idx || !s->sel.val || (p->mode == ZETA_MODE_ULTIMATE && !s->verify_logits))
+        return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory setting up mode %s", zeta_mode_name(p->mode));
+    if (lv >= 0)
+        for (size_t i = 0; i < (size_t)hp->n_layer * ZS_N_KIND; i++) s->thr[i] = c->thr[i * c->n_levels + (size_t)lv];
+    memset(&s->sparse_opts, 0, sizeof s->sparse_opts);
+    s->sparse_opts.sops = cpu_sparse_ops();
+    s->sparse_opts.sparse = z->layers;
+    s->sparse_opts.thr = s->thr;
+    s->sparse_opts.sel = &s->sel;
+    return ZETA_OK;
+}
+
+static float logits_entropy(zeta_session *s) {
+    if (!s->entropy_ok) {
+        s->entropy = (float)sampler_entropy(s->logits, (int32_t)s->model->hp.n_vocab);
+        s->entropy_ok = true;
+    }
+    return s->entropy;
+}
+
+zeta_status session_eval_pass(zeta_session *s, const zeta_token *tokens, size_t n, float *all_logits, bool sparse, zeta_error *err) {
+    fwd_sparse_stats fs;
+    fwd_opts o;
+    const fwd_opts *opt = NULL;
+    if (sparse) {
+        if (n != 1 || !s->sparse_opts.sparse) return zeta_fail(err, ZETA_ERR_INTERNAL, "sparse pass without a sparse setup or of %zu tokens", n);
+        memset(&fs, 0, sizeof fs);
+        o = s->sparse_opts;
+        o.stats = &fs;
+        opt = &o;
+    }
+    zeta_status st = session_forward(s, tokens, n, all_logits, opt, err);
+    if (st != ZETA_OK) return st;
+    s->stats.n_evaluated += n;
+    s->stats.n_evals++;
+    if (n != 1) return ZETA_OK;
+    s->stats.n_steps++;
+    if (!sparse) {
+        s->stats.n_dense_steps++;
+        s->n_pass_dense1++;
+        return ZETA_OK;
+    }
+    s->stats.n_sparse_steps++;
+    s->n_pass_sparse++;
+    s->stats.energy_sum += fs.n_energy ? fs.energy_sum / (double)fs.n_energy : 1.0;
+    for (int k = 0; k < ZS_N_KIND; k++) s->stats.kept_sum[k] += fs.total[k] ? (double)fs.kept[k] / (double)fs.total[k] : 1.0;
+    return ZETA_OK;
+}
+
+zeta_status session_eval(zeta_session *s, const zeta_token *tokens, size_t n, float *all_logits, zeta_error *err) {
+    if (n != 1 || (s->mode != ZETA_MODE_VARIATIONAL && s->mode != ZETA_MODE_SPARSE))
+        return session_eval_pass(s, tokens, n, all_logits, false, err);
+    /* the gate: the entropy of the distribution the token was drawn from (no extra pass) */
+    const bool sparse = s->mode == ZETA_MODE_SPARSE || (s->has_logits && logits_entropy(s) < s->gate_entropy);
+    zeta_status st = session_eval_pass(s, tokens, 1, all_logits, sparse, err);
+    if (st != ZETA_OK || !sparse || s->mode == ZETA_MODE_SPARSE || logits_entropy(s) <= s->fallback_entropy) return st;
+    /* fallback: the sparse step's own distribution is uncertain; recompute the token densely at the
+     * same position (its KV entries are overwritten) */
+    s->n_tokens--;
+    st = session_forward(s, tokens, 1, all_logits, NULL, err);
+    if (st != ZETA_OK) {
+        /* keep the sparse step's result (its logits and token are still in place); a cancel stays
+         * pending for the next call */
+        s->n_tokens++;
+        if (st == ZETA_ERR_CANCELLED) atomic_store(&s->cancel, true);
+        return zeta_ok(err);
+    }
+    s->stats.n_fallbacks++;
+    s->n_pass_dense1++;
+    return ZETA_OK;
+}
+
+/* ------------------------------------------------------------------ ULTIMATE */
+
+/* the token sampler_sample picks from `logits` with the history the session holds before position end */
+static zeta_token sample_at(zeta_session *s, const zeta_sampler_params *sp, const float *logits, size_t end) {
+    size_t hist = end;
+    if (sp->repeat_last_n >= 0 && (size_t)sp->repeat_last_n < hist) hist = (size_t)sp->repeat_last_n;
+    return sampler_sample(sp, logits, (int32_t)s->model->hp.n_vocab, s->tokens + end - hist, hist, &s->rng, s->cands);
+}
+
+zeta_status session_ultimate_step(zeta_session *s, const zeta_sampler_params *sp, zeta_token t, uint32_t k_max, zeta_token *out,
+                                  size_t *n_out, zeta_error *err) {
+    *n_out = 0;
+    const size_t pos0 = s->n_tokens, nv = s->model->hp.n_vocab;
+    zeta_token draft[17];
+    if (k_max > s->max_draft) k_max = s->max_draft;
+    draft[0] = t;
+    uint32_t n_d = 0;
+    zeta_status st = ZETA_OK;
+    /* drafts: the sparse pass, token by token, until k_max, an end-of-generation token, or an
+     * uncertain draft distribution */
+    while (n_d < k_max) {
+        if ((st = session_eval_pass(s, &draft[n_d], 1, NULL, true, err)) != ZETA_OK) break;
+        const zeta_token d = sample_at(s, sp, s->logits, s->n_tokens);
+        draft[++n_d] = d;
+        if (vocab_is_eog(s->model->vocab, d) || logits_entropy(s) > s->gate_entropy) break;
+    }
+    s->stats.n_drafted += n_d;
+    /* drop the drafts' sparse KV entries; one dense pass over t and the drafts overwrites them */
+    s->n_tokens = pos0;
+    s->has_logits = false;
+    if (st != ZETA_OK) return st; /* cancelled or failed: the session is at pos0 without logits (as after a rewind) */
+    if ((st = session_eval_pass(s, draft, n_d + 1, s->verify_logits, false, err)) != ZETA_OK) return st;
+    s->stats.n_verifies++;
+    s->verify_pos0 = pos0;
+    /* accept the longest prefix of drafts the dense pass agrees with */
+    uint32_t acc = 0;
+    while (acc < n_d && sample_at(s, sp, s->verify_logits + (size_t)acc * nv, pos0 + acc + 1) == draft[acc + 1]) acc++;
+    s->stats.n_accepted += acc;
+    memcpy(out, draft, (acc + 1) * sizeof *out);
+    *n_out = acc + 1;
+    session_ultimate_keep(s, acc + 1);
+    return ZETA_OK;
+}
+
+void session_ultimate_keep(zeta_session *s, size_t n_keep) {
+    const size_t nv = s->model->hp.n_vocab;
+    s->n_tokens = s->verify_pos0 + n_keep;
+    memcpy(s->logits, s->verify_logits + (n_keep - 1) * nv, nv * sizeof(float));
+    s->has_logits = true;
+    s->entropy_ok = false;
+}

@@ -1,0 +1,476 @@
+/* test_sparse.c — variational gating (docs/GATING.md): the sparse kernels against the scalar
+ * reference and a double-precision product, calibration determinism, the sparsity file's checks,
+ * the sparse pass against the dense one (sparsity 0: identical logits; every input kept: close),
+ * the mode counters (a step runs both passes only as a counted fallback), and ULTIMATE's greedy
+ * output equal to STANDARD's token for token. */
+#include "cpu/kernels_sparse.h"
+#include "quant.h"
+#include "session.h"
+#include "zeta.h"
+#include "test.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *ZOO = "tests/data/models/zoo-F16.gguf";
+static const char *ZOO_Q4 = "tests/data/models/zoo-Q4_0.gguf";
+static const char *DEMO = "../shared/goldens/models/zeta-demo-30m-F16.gguf";
+static char tmpdir[64];
+
+static uint64_t rng = 88172645463325252ull;
+static float frand(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+}
+
+/* ------------------------------------------------------------------ kernels */
+
+static void check_kernel(zk_sparse_gemv_fn fn, const char *name) {
+    const uint32_t n_in = 300, n_out = 320, nb = n_out / 32;
+    const size_t cb = nb * sizeof(block_q8_0);
+    uint8_t *cols = malloc(n_in * cb);
+    float *col = malloc(n_out * sizeof(float)), *deq = malloc((size_t)n_in * n_out * sizeof(float));
+    for (uint32_t i = 0; i < n_in; i++) {
+        for (uint32_t o = 0; o < n_out; o++) col[o] = frand() * (1.0f + (float)(i % 7));
+        quantize_row_q8_0_ref(col, (block_q8_0 *)(cols + i * cb), n_out);
+        dequantize_row_q8_0((const block_q8_0 *)(cols + i * cb), deq + (size_t)i * n_out, n_out);
+    }
+    uint32_t idx[300];
+    float val[300];
+    float *y = malloc(n_out * sizeof(float)), *yr = malloc(n_out * sizeof(float));
+    const uint32_t counts[] = {0, 1, 3, 4, 5, 37, 150, 300};
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        const uint32_t n = counts[c];
+        for (uint32_t k = 0; k < n; k++) { idx[k] = (k * 7 + c) % n_in; val[k] = frand(); }
+        if (n == n_in) for (uint32_t k = 0; k < n; k++) idx[k] = k;
+        for (uint32_t o = 0; o < n_out; o++) y[o] = yr[o] = NAN; /* poisoned: every output must be written */
+        /* two ranges, as two threads would split it */
+        fn(cols, cb, idx, val, n, 0, 3, y);
+        fn(cols, cb, idx, val, n, 3, nb, y);
+        zk_sparse_gemv_scalar(cols, cb, idx, val, n, 0, nb, yr);
+        double max_err = 0, max_ref = 1e-30;
+        for (uint32_t o = 0; o < n_out; o++) {
+            double ref = 0;
+            for (uint32_t k = 0; k < n; k++) ref += (double)val[k] * deq[(size_t)idx[k] * n_out + o];
+            T_CHECKF(isfinite(y[o]) && isfinite(yr[o]), "%s n=%u output %u not written", name, n, o);
+            if (fabs(ref) > max_ref) max_ref = fabs(ref);
+            double e1 = fabs(y[o] - yr[o]), e2 = fabs(yr[o] - ref);
+            if (e1 > max_err) max_err = e1;
+            if (e2 > max_err) max_err = e2;
+        }
+        T_CHECKF(max_err <= 1e-5 * max_ref + 1e-6, "%s n=%u: max error %g of max %g", name, n, max_err, max_ref);
+    }
+    free(cols); free(col); free(deq); free(y); free(yr);
+}
+
+static void test_kernel_scalar(void) { check_kernel(zk_sparse_gemv_scalar, "scalar"); }
+
+static void test_kernel_simd(void) {
+    const char *name = zk_sparse_gemv_name();
+    zk_sparse_gemv_fn f = !strcmp(name, "avx2") ? zk_sparse_gemv_avx2() : !strcmp(name, "neon") ? zk_sparse_gemv_neon() : NULL;
+    if (!f) T_SKIP("no SIMD sparse kernel for this CPU or build (%s)", name);
+    check_kernel(f, name);
+    T_CHECK(zk_sparse_gemv_select() == f);
+}
+
+/* ------------------------------------------------------------------ calibration and files */
+
+static char text[40000];
+static void make_text(void) {
+    const char *words[] = {"the", "cat", "sat", "on", "a", "mat", "and", "then", "it", "ran", "to", "see", "big", "red",
+                           "dog", "who", "was", "very", "happy", "today", "with", "his", "friend", "in", "park"};
+    size_t o = 0;
+    uint64_t r = 1;
+    while (o < sizeof text - 16) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        const char *w = words[(r >> 33) % (sizeof words / sizeof words[0])];
+        o += (size_t)snprintf(text + o, sizeof text - o, "%s%s", w, (r >> 20) % 9 == 0 ? ". " : " ");
+    }
+}
+
+static char *path_in_tmp(const char *name) {
+    static char buf[4][128];
+    static int k;
+    char *b = buf[k++ % 4];
+    snprintf(b, 128, "%s/%s", tmpdir, name);
+    return b;
+}
+
+static bool calibrate(const char *model, const char *out, int n_threads) {
+    zeta_model *m = NULL;
+    zeta_error err;
+    zeta_model_params mp = zeta_model_params_default();
+    mp.backend = ZETA_BACKEND_CPU;
+    if (zeta_model_load(model, &mp, &m, &err) != ZETA_OK) { printf("    %s\n", err.message); return false; }
+    zeta_calibrate_params cp = zeta_calibrate_params_default();
+    cp.n_ctx = 64;
+    cp.n_chunks = 4;
+    cp.n_threads = n_threads;
+    zeta_status st = zeta_calibrate(m, text, strlen(text), &cp, out, &err);
+    if (st != ZETA_OK) printf("    %s\n", err.message);
+    zeta_model_free(m);
+    return st == ZETA_OK;
+}
+
+static void test_calibrate_deterministic(void) {
+    const char *a = path_in_tmp("a.sparsity"), *b = path_in_tmp("b.sparsity");
+    T_CHECK(calibrate(ZOO, a, 1));
+    T_CHECK(calibrate(ZOO, b, 2));
+    size_t la = 0, lb = 0;
+    char *ta = t_read_file(a, &la), *tb = t_read_file(b, &lb);
+    T_CHECK(ta && tb && la == lb && la > 100 && memcmp(ta, tb, la) == 0);
+    T_CHECK(ta && strncmp(ta, "zeta-sparsity 1\nmodel n_layer=2 n_embd=256 n_ff=768 n_vocab=512", 62) == 0);
+    free(ta);
+    free(tb);
+}
+
+static zeta_model *load_sparse(const char *model, const char *file, zeta_error *err) {
+    zeta_model *m = NULL;
+    zeta_model_params mp = zeta_model_params_default();
+    mp.backend = ZETA_BACKEND_CPU;
+    mp.sparsity_path = file;
+    zeta_model_load(model, &mp, &m, err);
+    return m;
+}
+
+/* writes `src` with line `line` (1-based) replaced */
+static void write_variant(const char *src, const char *dst, int line, const char *with) {
+    size_t n;
+    char *t = t_read_file(src, &n);
+    FILE *f = fopen(dst, "w");
+    int l = 1;
+    for (char *p = t; p && *p;) {
+        char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (l == line) fprintf(f, "%s\n", with);
+        else fprintf(f, "%.*s\n", (int)len, p);
+        p += len + (e ? 1 : 0);
+        l++;
+    }
+    fclose(f);
+    free(t);
+}
+
+static void test_file_checks(void) {
+    const char *a = path_in_tmp("a.sparsity"), *bad = path_in_tmp("bad.sparsity");
+    zeta_error err;
+    zeta_model *m = load_sparse(ZOO, a, &err);
+    T_CHECKF(m != NULL, "%s", err.message);
+    zeta_model_info mi;
+    if (m) {
+        zeta_model_describe(m, &mi, &err);
+        /* 2 layers: q,k,v,o (256x256, 128x256 x2, 256x256) + gate, up (768x256), down (256x768), Q8_0 = 34/32 bytes a value */
+        const uint64_t vals = 2ull * (256 * 256 * 2 + 128 * 256 * 2 + 768 * 256 * 3);
+        T_CHECKF(mi.sparse_bytes == vals / 32 * 34, "sparse_bytes %llu", (unsigned long long)mi.sparse_bytes);
+    }
+    zeta_model_free(m);
+    /* another model with the same shapes (Q4_0 of the same weights): the fingerprint differs */
+    m = load_sparse(ZOO_Q4, a, &err);
+    T_CHECK(!m && err.status == ZETA_ERR_INVALID_ARGUMENT && strstr(err.message, "another model"));
+    zeta_model_free(m);
+    write_variant(a, bad, 4, "levels 2 0.5 0.4");
+    m = load_sparse(ZOO, bad, &err);
+    T_CHECKF(!m && err.status == ZETA_ERR_FORMAT && strstr(err.message, ":4:"), "%s", err.message);
+    zeta_model_free(m);
+    write_variant(a, bad, 8, "L 0 attn_in nan 1 2 3");
+    m = load_sparse(ZOO, bad, &err);
+    T_CHECKF(!m && err.status == ZETA_ERR_FORMAT, "%s", err.message);
+    zeta_model_free(m);
+    /* a model whose matrices do not have a multiple of 32 output rows (stories260K: n_ff 172) */
+    const char *st = path_in_tmp("st.sparsity");
+    if (calibrate("tests/data/models/stories260K-F16.gguf", st, 1)) {
+        m = load_sparse("tests/data/models/stories260K-F16.gguf", st, &err);
+        T_CHECKF(!m && err.status == ZETA_ERR_UNSUPPORTED && strstr(err.message, "multiple of 32"), "%s", err.message);
+        zeta_model_free(m);
+    }
+    /* modes other than standard need the file */
+    zeta_model *plain = NULL;
+    T_CHECK(zeta_model_load(ZOO, NULL, &plain, &err) == ZETA_OK);
+    zeta_session_params sp = zeta_session_params_default();
+    sp.mode = ZETA_MODE_VARIATIONAL;
+    zeta_session *s = NULL;
+    T_CHECK(zeta_session_new(plain, &sp, &s, &err) == ZETA_ERR_INVALID_ARGUMENT && strstr(err.message, "sparsity_path"));
+    zeta_model_free(plain);
+}
+
+/* ------------------------------------------------------------------ sparse pass vs dense */
+
+static const zeta_token prompt[] = {1, 20, 33, 47, 58, 61, 70, 99};
+static const zeta_token steps[] = {101, 5, 230, 77, 12, 400, 9, 64, 3, 250};
+
+/* evaluates the prompt then the steps one by one; logits after each step */
+static bool run_steps(zeta_model *m, zeta_mode mode, float sparsity, float *out, zeta_session_stats *stats) {
+    zeta_session_params sp = zeta_session_params_default();
+    sp.n_ctx = 64;
+    sp.n_threads = 2;
+    sp.mode = mode;
+    sp.sparsity = sparsity;
+    zeta_session *s = NULL;
+    zeta_error err;
+    if (zeta_session_new(m, &sp, &s, &err) != ZETA_OK) { printf("    %s\n", err.message); return false; }
+    bool ok = zeta_session_eval(s, prompt, 8, &err) == ZETA_OK;
+    const size_t nv = zeta_n_vocab(m);
+    for (size_t i = 0; ok && i < 10; i++) {
+        ok = zeta_session_eval(s, &steps[i], 1, &err) == ZETA_OK;
+        if (ok) memcpy(out + i * nv, zeta_session_logits(s, NULL), nv * sizeof(float));
+    }
+    if (stats) zeta_session_get_stats(s, stats);
+    zeta_session_free(s);
+    return ok;
+}
+
+static void test_sparsity0_exact(void) {
+    zeta_error err;
+    zeta_model *m = load_sparse(ZOO, path_in_tmp("a.sparsity"), &err);
+    if (!m) { T_CHECKF(0, "%s", err.message); return; }
+    const size_t nv = zeta_n_vocab(m);
+    float *a = malloc(10 * nv * sizeof(float)), *b = malloc(10 * nv * sizeof(float));
+    zeta_session_stats st;
+    T_CHECK(run_steps(m, ZETA_MODE_STANDARD, -1, a, NULL));
+    T_CHECK(run_steps(m, ZETA_MODE_SPARSE, 0.0f, b, &st));
+    T_CHECK(memcmp(a, b, 10 * nv * sizeof(float)) == 0);
+    T_CHECK(st.n_steps == 10 && st.n_sparse_steps == 10);
+    free(a);
+    free(b);
+    zeta_model_free(m);
+}
+
+/* thresholds so small that every input is kept: the sparse kernels over all columns (Q8_0 copies
+ * of the f16 weights) must give nearly the dense logits; 50 %: visibly different but sane */
+static void test_sparse_pass_close(void) {
+    const char *a = path_in_tmp("a.sparsity"), *tiny = path_in_tmp("tiny.sparsity");
+    size_t n;
+    char *t = t_read_file(a, &n);
+    FILE *f = fopen(tiny, "w");
+    int line = 1;
+    for (char *p = t; p && *p; line++) {
+        char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (line >= 7 && p[0] == 'L') {
+            int il;
+            char kind[16];
+            sscanf(p, "L %d %15s", &il, kind);
+            fprintf(f, "L %d %s 1e-30 1e-30 1e-30 1e-30\n", il, kind);
+        } else fprintf(f, "%.*s\n", (int)len, p);
+        p += len + (e ? 1 : 0);
+    }
+    fclose(f);
+    free(t);
+    zeta_error err;
+    zeta_model *m = load_sparse(ZOO, tiny, &err);
+    if (!m) { T_CHECKF(0, "%s", err.message); return; }
+    const size_t nv = zeta_n_vocab(m);
+    float *d = malloc(10 * nv * sizeof(float)), *s = malloc(10 * nv * sizeof(float));
+    zeta_session_stats st;
+    T_CHECK(run_steps(m, ZETA_MODE_STANDARD, -1, d, NULL));
+    T_CHECK(run_steps(m, ZETA_MODE_SPARSE, 0.5f, s, &st));
+    double max_d = 0, lo = 1e30, hi = -1e30;
+    for (size_t i = 0; i < 10 * nv; i++) {
+        max_d = fmax(max_d, fabs((double)d[i] - s[i]));
+        lo = fmin(lo, d[i]);
+        hi = fmax(hi, d[i]);
+    }
+    /* the scale of Q8_0 rounding for this model: the dense pass of its Q8_0 file (rows quantized
+     * along the input, activations rounded to Q8_0 too) against the f16 one */
+    zeta_model *q8 = NULL;
+    double max_q = 0;
+    float *q = malloc(10 * nv * sizeof(float));
+    if (zeta_model_load("tests/data/models/zoo-Q8_0.gguf", NULL, &q8, &err) == ZETA_OK && run_steps(q8, ZETA_MODE_STANDARD, -1, q, NULL))
+        for (size_t i = 0; i < 10 * nv; i++) max_q = fmax(max_q, fabs((double)d[i] - q[i]));
+    zeta_model_free(q8);
+    free(q);
+    printf("    all inputs kept: max |dense - sparse| %g; Q8_0 file vs f16: %g; logit range %g\n", max_d, max_q, hi - lo);
+    T_CHECKF(max_q > 0 && max_d <= 1.5 * max_q, "max |dense - sparse(all kept)| %g, Q8_0 file's %g", max_d, max_q);
+    T_CHECKF(fabs(st.energy_sum / 10.0 - 1.0) < 1e-9 && fabs(st.kept_sum[0] / 10.0 - 1.0) < 1e-9, "energy %g kept %g",
+             st.energy_sum / 10.0, st.kept_sum[0] / 10.0);
+    zeta_model_free(m);
+    /* the calibrated 50 % level */
+    m = load_sparse(ZOO, a, &err);
+    T_CHECK(run_steps(m, ZETA_MODE_SPARSE, 0.5f, s, &st));
+    const double kept = (st.kept_sum[0] + st.kept_sum[1] + st.kept_sum[2] + st.kept_sum[3]) / 40.0;
+    T_CHECKF(kept > 0.3 && kept < 0.7, "kept fraction %g at sparsity 0.5", kept);
+    T_CHECKF(st.energy_sum / 10.0 > 0.5 && st.energy_sum / 10.0 < 1.0, "energy ratio %g", st.energy_sum / 10.0);
+    bool finite = true;
+    for (size_t i = 0; i < 10 * nv; i++) finite &= isfinite(s[i]) != 0;
+    T_CHECK(finite);
+    zeta_model_free(m);
+    free(d);
+    free(s);
+}
+
+/* ------------------------------------------------------------------ modes */
+
+static zeta_session *gen(zeta_model *m, zeta_mode mode, float gate, float fallback, const char *p, uint32_t n, char *out, size_t cap) {
+    zeta_session_params sp = zeta_session_params_default();
+    sp.n_ctx = 256;
+    sp.n_threads = 2;
+    sp.mode = mode;
+    sp.gate_entropy = gate;
+    sp.fallback_entropy = fallback;
+    zeta_session *s = NULL;
+    zeta_error err;
+    if (zeta_session_new(m, &sp, &s, &err) != ZETA_OK) { printf("    %s\n", err.message); return NULL; }
+    zeta_generate_params gp = zeta_generate_params_default();
+    gp.sampler.temperature = 0;
+    gp.max_tokens = n;
+    zeta_generate_result r;
+    if (zeta_generate(s, p, &gp, &r, &err) != ZETA_OK) { printf("    %s\n", err.message); zeta_session_free(s); return NULL; }
+    size_t nt = 0;
+    const zeta_token *t = zeta_session_tokens(s, &nt);
+    size_t w = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < nt && w + 12 < cap; i++) w += (size_t)snprintf(out + w, cap - w, "%d ", t[i]);
+    return s;
+}
+
+static void check_counters(zeta_session *s, const char *what) {
+    zeta_session_stats st;
+    zeta_session_get_stats(s, &st);
+    T_CHECKF(st.n_sparse_steps + st.n_dense_steps == st.n_steps, "%s: %llu + %llu != %llu", what,
+             (unsigned long long)st.n_sparse_steps, (unsigned long long)st.n_dense_steps, (unsigned long long)st.n_steps);
+    /* single-token passes actually run: one per step, plus one dense pass per counted fallback */
+    T_CHECKF(s->n_pass_sparse == st.n_sparse_steps, "%s: %llu sparse passes, %llu sparse steps", what,
+             (unsigned long long)s->n_pass_sparse, (unsigned long long)st.n_sparse_steps);
+    T_CHECKF(s->n_pass_dense1 == st.n_dense_steps + st.n_fallbacks, "%s: %llu dense passes, %llu dense steps + %llu fallbacks", what,
+             (unsigned long long)s->n_pass_dense1, (unsigned long long)st.n_dense_steps, (unsigned long long)st.n_fallbacks);
+    T_CHECK(st.n_fallbacks <= st.n_sparse_steps);
+}
+
+static void test_variational_counters(void) {
+    zeta_error err;
+    zeta_model *m = load_sparse(ZOO, path_in_tmp("a.sparsity"), &err);
+    if (!m) { T_CHECKF(0, "%s", err.message); return; }
+    char a[4096], b[4096];
+    zeta_session *s;
+    /* calibrated gate */
+    s = gen(m, ZETA_MODE_VARIATIONAL, -1, -1, "the cat sat", 40, a, sizeof a);
+    T_CHECK(s != NULL);
+    if (s) { check_counters(s, "calibrated"); zeta_session_stats st; zeta_session_get_stats(s, &st); T_CHECK(st.n_steps == 40); }
+    zeta_session_free(s);
+    /* gate wide open, no fallback: every step sparse */
+    s = gen(m, ZETA_MODE_VARIATIONAL, 1e9f, 1e9f, "the cat sat", 40, a, sizeof a);
+    if (s) {
+        zeta_session_stats st;
+        zeta_session_get_stats(s, &st);
+        check_counters(s, "all sparse");
+        T_CHECK(st.n_sparse_steps == 40 && st.n_fallbacks == 0);
+    }
+    zeta_session_free(s);
+    /* every sparse step falls back: the result equals standard mode exactly */
+    s = gen(m, ZETA_MODE_VARIATIONAL, 1e9f, 0.0f, "the cat sat", 40, a, sizeof a);
+    zeta_session *d = gen(m, ZETA_MODE_STANDARD, -1, -1, "the cat sat", 40, b, sizeof b);
+    if (s && d) {
+        zeta_session_stats st;
+        zeta_session_get_stats(s, &st);
+        check_counters(s, "all fallback");
+        T_CHECK(st.n_sparse_steps == 40 && st.n_fallbacks == 40);
+        T_CHECKF(strcmp(a, b) == 0, "fallback output\n%s\nstandard\n%s", a, b);
+        size_t nv;
+        const float *la = zeta_session_logits(s, &nv), *lb = zeta_session_logits(d, NULL);
+        T_CHECK(memcmp(la, lb, nv * sizeof(float)) == 0);
+    }
+    zeta_session_free(s);
+    zeta_session_free(d);
+    /* gate closed: every step dense */
+    s = gen(m, ZETA_MODE_VARIATIONAL, 0.0f, -1, "the cat sat", 40, a, sizeof a);
+    if (s) {
+        zeta_session_stats st;
+        zeta_session_get_stats(s, &st);
+        check_counters(s, "all dense");
+        T_CHECK(st.n_dense_steps == 40 && st.n_sparse_steps == 0);
+    }
+    zeta_session_free(s);
+    zeta_model_free(m);
+}
+
+static void check_ultimate(const char *model, const char *file, const char *const *prompts, int n_prompts, uint32_t n) {
+    zeta_error err;
+    zeta_model *m = load_sparse(model, file, &err);
+    if (!m) { T_CHECKF(0, "%s", err.message); return; }
+    static char a[16384], b[16384];
+    uint64_t drafted = 0, accepted = 0;
+    for (int i = 0; i < n_prompts; i++) {
+        zeta_session *u = gen(m, ZETA_MODE_ULTIMATE, -1, -1, prompts[i], n, a, sizeof a);
+        zeta_session *d = gen(m, ZETA_MODE_STANDARD, -1, -1, prompts[i], n, b, sizeof b);
+        T_CHECK(u && d);
+        if (u && d) {
+            T_CHECKF(strcmp(a, b) == 0, "prompt '%s': ultimate\n%s\nstandard\n%s", prompts[i], a, b);
+            zeta_session_stats st;
+            zeta_session_get_stats(u, &st);
+            T_CHECK(st.n_verifies > 0 && st.n_accepted <= st.n_drafted);
+            drafted += st.n_drafted;
+            accepted += st.n_accepted;
+            /* the session continues like a standard one: the same position and, up to the rounding
+             * of a batched dense pass against single-token ones, the same logits */
+            size_t nv, nu, ns;
+            zeta_session_tokens(u, &nu);
+            zeta_session_tokens(d, &ns);
+            T_CHECK(nu == ns);
+            const float *la = zeta_session_logits(u, &nv), *lb = zeta_session_logits(d, NULL);
+            double md = 0, lo = 1e30, hi = -1e30;
+            for (size_t k = 0; la && lb && k < nv; k++) {
+                md = fmax(md, fabs((double)la[k] - lb[k]));
+                lo = fmin(lo, lb[k]);
+                hi = fmax(hi, lb[k]);
+            }
+            T_CHECKF(la && lb && md <= 1e-3 * (hi - lo), "final logits differ by %g (range %g)", md, hi - lo);
+        }
+        zeta_session_free(u);
+        zeta_session_free(d);
+    }
+    printf("    %s: %llu drafted, %llu accepted\n", model, (unsigned long long)drafted, (unsigned long long)accepted);
+    zeta_model_free(m);
+}
+
+static void test_ultimate_equals_standard(void) {
+    const char *prompts[] = {"the cat sat", "a big red dog", "happy", ""};
+    check_ultimate(ZOO, path_in_tmp("a.sparsity"), prompts, 4, 48);
+}
+
+static void test_ultimate_equals_standard_30m(void) {
+    if (access(DEMO, R_OK) != 0) T_SKIP("%s not present", DEMO);
+    const char *file = path_in_tmp("demo.sparsity");
+    if (!calibrate(DEMO, file, 2)) { T_CHECK(0); return; }
+    const char *prompts[] = {"And God said", "In the beginning", "Prince Andrew looked at", "The package"};
+    check_ultimate(DEMO, file, prompts, 4, 64);
+}
+
+static void test_ultimate_refuses_sampling(void) {
+    zeta_error err;
+    zeta_model *m = load_sparse(ZOO, path_in_tmp("a.sparsity"), &err);
+    zeta_session_params sp = zeta_session_params_default();
+    sp.mode = ZETA_MODE_ULTIMATE;
+    sp.n_ctx = 64;
+    zeta_session *s = NULL;
+    T_CHECK(m && zeta_session_new(m, &sp, &s, &err) == ZETA_OK);
+    zeta_generate_params gp = zeta_generate_params_default();
+    gp.max_tokens = 4;
+    T_CHECK(zeta_generate(s, "the", &gp, NULL, &err) == ZETA_ERR_UNSUPPORTED && strstr(err.message, "greedy"));
+    zeta_session_free(s);
+    zeta_model_free(m);
+}
+
+int main(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/zeta-sparse-XXXXXX");
+    if (mkdtemp(tmpdir) == NULL) { printf("FAIL - mkdtemp\n"); return 1; }
+    make_text();
+    T_RUN(test_kernel_scalar);
+    T_RUN(test_kernel_simd);
+    T_RUN(test_calibrate_deterministic);
+    T_RUN(test_file_checks);
+    T_RUN(test_sparsity0_exact);
+    T_RUN(test_sparse_pass_close);
+    T_RUN(test_variational_counters);
+    T_RUN(test_ultimate_equals_standard);
+    T_RUN(test_ultimate_equals_standard_30m);
+    T_RUN(test_ultimate_refuses_sampling);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0) printf("    could not remove %s\n", tmpdir);
+    return t_done();
+}
