@@ -434,6 +434,8 @@ static void test_ultimate_equals_standard(void) {
 
 static void test_ultimate_equals_standard_30m(void) {
     if (access(DEMO, R_OK) != 0) T_SKIP("%s not present", DEMO);
+    /* minutes under qemu (make test-arm64); the zoo case above covers the same code there */
+    if (getenv("ZETA_EXEC") && *getenv("ZETA_EXEC")) T_SKIP("the 30M model under emulation (ZETA_EXEC)");
     const char *file = path_in_tmp("demo.sparsity");
     if (!calibrate(DEMO, file, 2)) { T_CHECK(0); return; }
     const char *prompts[] = {"And God said", "In the beginning", "Prince Andrew looked at", "The package"};
