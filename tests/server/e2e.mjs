@@ -11,18 +11,7 @@
 // Prints one line per case, "ok - NAME", "FAIL - NAME: reason" or "skip - NAME reason", and exits 1
 // if any case failed. Lines starting with "# " are information only.
 import OpenAI from 'openai';
-// slow builds (ThreadSanitizer: make tsan-test) scale every timeout
-const SCALE = Number(process.env.ZETA_TEST_TIMEOUT_SCALE || 1);
-
-const argv = process.argv.slice(2);
-function arg(name, env) {
-  const i = argv.indexOf(`--${name}`);
-  if (i >= 0 && i + 1 < argv.length) return argv[i + 1];
-  return process.env[env] || null;
-}
-const url = (arg('url', 'ZETA_URL') || '').replace(/\/+$/, '');
-const authUrl = (arg('auth-url', 'ZETA_AUTH_URL') || '').replace(/\/+$/, '');
-const apiKey = arg('api-key', 'ZETA_API_KEY');
+import { SCALE, arg, url, authUrl, apiKey } from './common.mjs';
 const slots = arg('slots', 'ZETA_SLOTS') ? Number(arg('slots', 'ZETA_SLOTS')) : null;
 let model = arg('model', 'ZETA_MODEL');
 const expectModel = model;

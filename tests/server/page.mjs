@@ -10,18 +10,7 @@ import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-// slow builds (ThreadSanitizer: make tsan-test) scale every timeout
-const SCALE = Number(process.env.ZETA_TEST_TIMEOUT_SCALE || 1);
-
-const argv = process.argv.slice(2);
-function arg(name, env) {
-  const i = argv.indexOf(`--${name}`);
-  if (i >= 0 && i + 1 < argv.length) return argv[i + 1];
-  return process.env[env] || null;
-}
-const url = (arg('url', 'ZETA_URL') || '').replace(/\/+$/, '');
-const authUrl = (arg('auth-url', 'ZETA_AUTH_URL') || '').replace(/\/+$/, '');
-const apiKey = arg('api-key', 'ZETA_API_KEY');
+import { SCALE, arg, url, authUrl, apiKey } from './common.mjs';
 const executablePath = arg('chromium', 'CHROMIUM') || '/usr/bin/chromium';
 if (!url) {
   console.error('usage: node page.mjs --url http://HOST:PORT [--auth-url URL --api-key KEY] [--chromium PATH]');
