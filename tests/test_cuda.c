@@ -417,23 +417,30 @@ out:
     if (have_deq) unlink(deq);
 }
 
+/* path of model `name` in $ZETA_CUDA_MODELS, tests/data/models or ../shared/goldens/models (the
+ * first that has it); false when none does */
+static bool find_model(const char *name, char *path, size_t cap) {
+    const char *dirs[] = {getenv("ZETA_CUDA_MODELS"), "tests/data/models", "../shared/goldens/models"};
+    for (int j = 0; j < 3; j++) {
+        if (!dirs[j]) continue;
+        snprintf(path, cap, "%s/%s", dirs[j], name);
+        if (access(path, R_OK) == 0) return true;
+    }
+    return false;
+}
+
 static void test_model_logits(void) {
     if (!g_device) T_SKIP("%s", g_why);
     model_case(STORIES);
     const char *names[] = {"stories260K-F16.gguf", "stories260K-Q8_0.gguf", "stories260K-Q4_0.gguf", "zoo-F32.gguf", "zoo-F16.gguf",
                            "zoo-BF16.gguf", "zoo-Q8_0.gguf", "zoo-Q4_0.gguf", "zoo-Q4_K_S.gguf", "zoo-Q6_K.gguf",
                            "synth-llama3-Q4_0.gguf", "synth-qwen2-F16.gguf", "synth-qwen3-Q8_0.gguf"};
-    const char *dirs[] = {getenv("ZETA_CUDA_MODELS"), "tests/data/models", "../shared/goldens/models"};
     int found = 0;
+    char path[512];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        for (int j = 0; j < 3; j++) {
-            if (!dirs[j]) continue;
-            char path[512];
-            snprintf(path, sizeof path, "%s/%s", dirs[j], names[i]);
-            if (access(path, R_OK) != 0) continue;
+        if (find_model(names[i], path, sizeof path)) {
             model_case(path);
             found++;
-            break;
         }
     if (!found) printf("    (no other models: set ZETA_CUDA_MODELS or provide ../shared/goldens/models)\n");
 }
@@ -564,20 +571,15 @@ static void test_decode_graph(void) {
     if (!g_device) T_SKIP("%s", g_why);
     graph_case(g_mcu, "stories260K.gguf", 400);
     const char *names[] = {"zoo-Q4_0.gguf", "zoo-Q8_0.gguf", "synth-qwen2-F16.gguf", "zoo-Q4_K_S.gguf"};
-    const char *dirs[] = {getenv("ZETA_CUDA_MODELS"), "tests/data/models", "../shared/goldens/models"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        for (int j = 0; j < 3; j++) {
-            if (!dirs[j]) continue;
-            char path[512];
-            snprintf(path, sizeof path, "%s/%s", dirs[j], names[i]);
-            if (access(path, R_OK) != 0) continue;
-            zeta_model *m = NULL;
-            zeta_error err;
-            if (load(path, ZETA_BACKEND_CUDA, &m, &err) != ZETA_OK) { T_CHECKF(0, "%s: %s", path, err.message); break; }
-            graph_case(m, names[i], 150);
-            zeta_model_free(m);
-            break;
-        }
+    char path[512];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (!find_model(names[i], path, sizeof path)) continue;
+        zeta_model *m = NULL;
+        zeta_error err;
+        if (load(path, ZETA_BACKEND_CUDA, &m, &err) != ZETA_OK) { T_CHECKF(0, "%s: %s", path, err.message); continue; }
+        graph_case(m, names[i], 150);
+        zeta_model_free(m);
+    }
 }
 
 int main(void) {
