@@ -236,8 +236,12 @@ static void matmul_case(zeta_type t, int K, int rows, int n_tok, bool with_bias)
     CU->ops->matmul(CU->ctx, &w, with_bias ? &wb : NULL, dx, n_tok, dy);
     T_CHECK(down(got, dy, (size_t)n_tok * rows) == ZETA_OK);
     CPU->ops->matmul(CPU->ctx, &w, with_bias ? &wb : NULL, x, n_tok, cpu);
-    /* reference: the dequantized weights (the CPU's spec) times the f32 activations, in double;
-     * error bound relative to sum |w x| (f32 accumulation in another order) */
+    /* reference: the dequantized weights (the CPU's spec) times the f32 activations, in double; error
+     * bound relative to sum |w x| (f32 accumulation in another order). q4_0 / q8_0 products round
+     * the activations to q8_0 blocks on both backends (the CPU kernels' rounding): they are held
+     * to the same bound against the CPU backend's result, and their distance from the f32
+     * reference is printed. */
+    const bool x8 = t == ZETA_TYPE_Q4_0 || t == ZETA_TYPE_Q8_0;
     double worst = 0, worst_cpu = 0;
     for (int tk = 0; tk < n_tok; tk++)
         for (int r = 0; r < rows; r++) {
@@ -246,17 +250,18 @@ static void matmul_case(zeta_type t, int K, int rows, int n_tok, bool with_bias)
                 s += (double)wd[(size_t)r * K + k] * x[(size_t)tk * K + k];
                 sa += fabs((double)wd[(size_t)r * K + k] * x[(size_t)tk * K + k]);
             }
-            double e = fabs(got[(size_t)tk * rows + r] - s) / sa;
+            const float g = got[(size_t)tk * rows + r], cp = cpu[(size_t)tk * rows + r];
+            double e = fabs(g - (x8 ? cp : s)) / sa;
             if (!(e == e)) e = INFINITY;
             if (e > worst) worst = e;
-            e = fabs(cpu[(size_t)tk * rows + r] - s) / sa;
+            e = fabs(cp - s) / sa;
             if (e > worst_cpu) worst_cpu = e;
         }
-    T_CHECKF(worst <= 1e-5, "%s K %d rows %d n_tok %d: relative error %g (cpu backend: %g)", zeta_type_name(t), K, rows, n_tok, worst,
-             worst_cpu);
+    T_CHECKF(worst <= 1e-5, "%s K %d rows %d n_tok %d: relative error %g (cpu backend vs f32: %g)", zeta_type_name(t), K, rows, n_tok,
+             worst, worst_cpu);
     if (n_tok == 1 || n_tok == 17)
-        printf("    %-5s K %4d n_tok %2d: cuda error %.1e, cpu backend (8-bit activations for integer types) %.1e\n", zeta_type_name(t),
-               K, n_tok, worst, worst_cpu);
+        printf("    %-5s K %4d n_tok %2d: cuda error %.1e (vs %s), cpu backend vs f32 (8-bit activations for integer types) %.1e\n",
+               zeta_type_name(t), K, n_tok, worst, x8 ? "the cpu backend" : "f32", worst_cpu);
     dfree(dx); dfree(dy);
     cuda_weight_free(&w);
     cuda_weight_free(&wb);
@@ -321,12 +326,19 @@ static int argmax(const float *x, size_t n) {
     return (int)b;
 }
 
+static void sqdiff(const float *a, const float *b, size_t n, double *sum, size_t *cnt) {
+    for (size_t i = 0; i < n; i++) *sum += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+    *cnt += n;
+}
+
 /* logits of a 40-token prompt (every position) and 8 decode steps, through sessions of each model
- * fed the same tokens (the first one's greedy choices); max |difference| against the first */
-static double run_models(zeta_model **ms, int n_models, double *range, int *agree) {
+ * fed the same tokens (the first one's greedy choices); max |difference| against the first (rms:
+ * the root mean square of the differences, when not NULL) */
+static double run_models(zeta_model **ms, int n_models, double *range, int *agree, double *rms) {
     zeta_session *ss[3] = {NULL, NULL, NULL};
     zeta_error err;
-    double d = 0;
+    double d = 0, sq = 0;
+    size_t nsq = 0;
     zeta_session_params sp = zeta_session_params_default();
     sp.n_ctx = 256;
     sp.n_threads = 2;
@@ -346,6 +358,7 @@ static double run_models(zeta_model **ms, int n_models, double *range, int *agre
     for (int i = 1; i < n_models; i++) {
         double dd = maxdiff(l[0], l[i], NP * nv);
         if (dd > d) d = dd;
+        sqdiff(l[0], l[i], NP * nv, &sq, &nsq);
     }
     for (int i = 0; i < NP; i++) *agree += argmax(l[0] + i * nv, nv) == argmax(l[n_models - 1] + i * nv, nv);
     for (int step = 0; step < ND; step++) {
@@ -356,10 +369,12 @@ static double run_models(zeta_model **ms, int n_models, double *range, int *agre
             const float *a = zeta_session_logits(ss[0], &n), *b = zeta_session_logits(ss[i], &n);
             double dd = a && b ? maxdiff(a, b, nv) : INFINITY;
             if (dd > d) d = dd;
+            if (a && b) sqdiff(a, b, nv, &sq, &nsq);
         }
     }
 out:
     for (int i = 0; i < n_models; i++) { zeta_session_free(ss[i]); free(l[i]); }
+    if (rms) *rms = nsq ? sqrt(sq / (double)nsq) : INFINITY;
     return d;
 }
 
@@ -368,17 +383,51 @@ static bool is_float_model(const char *path) {
     return strstr(base, "F32") || strstr(base, "F16") || !strchr(base, '-'); /* stories260K.gguf is f32 */
 }
 
-/* CUDA against the CPU on the same file. Float weights: both multiply f32 activations by the exact
- * weights (sums in another order; f16 KV cache in both): 1e-3 of the logit range. Integer types:
- * the CPU rounds activations to 8 bits per block (Q8_0 / Q8_K) while the GPU keeps f32, so the
- * strict check is against the CPU running a dequantized f32 copy of the file (the same arithmetic
- * as the GPU: 1e-3 of the range); the difference from the CPU on the file itself is printed. */
+/* true when every matrix of the model is q4_0, q8_0 or a float type: the CUDA backend then does the
+ * CPU's arithmetic (activations rounded to q8_0 blocks for the integer products) */
+static bool x8_model(const zeta_model *m) {
+    const zeta_weight *ws[8];
+    for (uint32_t il = 0; il <= m->hp.n_layer; il++) {
+        int n = 0;
+        if (il == m->hp.n_layer) {
+            ws[n++] = &m->output;
+        } else {
+            const zeta_layer *L = &m->layers[il];
+            const zeta_weight *lw[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+            for (size_t i = 0; i < sizeof lw / sizeof lw[0]; i++) ws[n++] = lw[i];
+        }
+        for (int i = 0; i < n; i++) {
+            const zeta_type t = ws[i]->type;
+            if (ws[i]->data && t != ZETA_TYPE_Q4_0 && t != ZETA_TYPE_Q8_0 && t != ZETA_TYPE_F32 && t != ZETA_TYPE_F16 &&
+                t != ZETA_TYPE_BF16)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* CUDA against the CPU on the same file.
+ * - Float weights: both multiply f32 activations by the exact weights (sums in another order; f16
+ *   KV cache in both): max difference <= 1e-3 of the logit range.
+ * - q4_0 / q8_0 (x8_model): both round each product's activation to q8_0 blocks with the same
+ *   rule (op-tested to 1e-8 given the same input). Rounding is discontinuous, though: a last-bit
+ *   difference upstream (a norm or attention sum in another order) can move an activation across
+ *   a rounding boundary by one quantum, and in a 64-wide model a few such flips weigh as much as
+ *   the rounding of a whole vector (measured: CUDA - CPU rms 1e-7 of the rounding's effect on
+ *   some files, 0.2-0.62 on others). So the check is relative to the effect of the rounding
+ *   itself: the root-mean-square difference CUDA - CPU must be under 0.75 of (CPU on a dequantized
+ *   f32 copy) - (CPU on the file), i.e. the GPU must be nearer the CPU's 8-bit arithmetic than
+ *   f32 arithmetic is (a GPU product still on f32 activations gives about 1, a wrong layout far
+ *   more); each product's arithmetic is held to 1e-5 by test_matmul_types.
+ * - Other integer types: the CPU rounds activations to Q8_K blocks while the GPU keeps f32, so the
+ *   strict check (1e-3 of the range) is against the CPU on the f32 copy (the GPU's arithmetic);
+ *   the difference from the CPU on the file itself is printed. */
 static void model_case(const char *path) {
     zeta_model *ms[3] = {NULL, NULL, NULL};
     zeta_error err;
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     char deq[] = "/tmp/zeta_cuda_deq_XXXXXX";
-    bool have_deq = false;
+    bool have_deq = false, x8 = false;
     const bool flt = is_float_model(path);
     if (!flt) {
         int fd = mkstemp(deq);
@@ -394,23 +443,37 @@ static void model_case(const char *path) {
         }
         have_deq = true;
     }
-    /* [0] CPU reference (the f32 copy for integer types), [1] CUDA, [2] CPU on the file itself */
-    if (load(flt ? path : deq, ZETA_BACKEND_CPU, &ms[0], &err) != ZETA_OK || load(path, ZETA_BACKEND_CUDA, &ms[1], &err) != ZETA_OK ||
-        (!flt && load(path, ZETA_BACKEND_CPU, &ms[2], &err) != ZETA_OK)) {
+    /* [0] CPU on the file, [1] CUDA, [2] CPU on the f32 copy (integer types) */
+    if (load(path, ZETA_BACKEND_CPU, &ms[0], &err) != ZETA_OK || load(path, ZETA_BACKEND_CUDA, &ms[1], &err) != ZETA_OK ||
+        (!flt && load(deq, ZETA_BACKEND_CPU, &ms[2], &err) != ZETA_OK)) {
         T_CHECKF(0, "%s: %s", base, err.message);
         goto out;
     }
-    double range = 0, range2 = 0;
+    x8 = !flt && x8_model(ms[0]);
+    double range = 0, range2 = 0, rms = 0, rms2 = 0;
     int agree = 0, agree2 = 0;
-    const double d = run_models(ms, 2, &range, &agree);
-    printf("    %-24s max |logit| %7.3f  CUDA vs CPU%s: max diff %.2e (%.1e of the range)  argmax agree %d/40\n", base, range,
-           flt ? "" : " (f32 copy)", d, d / (range + 1e-30), agree);
-    T_CHECKF(d <= 1e-3 * (range + 1.0), "%s: max diff %g, range %g", base, d, range);
-    if (!flt) {
+    if (flt) {
+        const double d = run_models(ms, 2, &range, &agree, NULL);
+        printf("    %-24s max |logit| %7.3f  CUDA vs CPU: max diff %.2e (%.1e of the range)  argmax agree %d/40\n", base, range, d,
+               d / (range + 1e-30), agree);
+        T_CHECKF(d <= 1e-3 * (range + 1.0), "%s: max diff %g, range %g", base, d, range);
+    } else if (x8) {
+        zeta_model *pair[2] = {ms[0], ms[2]};
+        const double d = run_models(ms, 2, &range, &agree, &rms);
+        const double d2 = run_models(pair, 2, &range2, &agree2, &rms2);
+        printf("    %-24s max |logit| %7.3f  CUDA vs CPU: rms diff %.2e, max %.2e (%.1e of the range), argmax agree %d/40; "
+               "f32 copy vs CPU: rms %.2e, max %.2e\n", base, range, rms, d, d / (range + 1e-30), agree, rms2, d2);
+        T_CHECKF(rms <= 0.75 * rms2, "%s: rms difference from the CPU %g, not under 0.75 of the 8-bit rounding's effect %g", base,
+                 rms, rms2);
+    } else {
         zeta_model *pair[2] = {ms[2], ms[1]};
-        const double d2 = run_models(pair, 2, &range2, &agree2);
+        const double d = run_models(pair, 2, &range, &agree, NULL);
+        const double d2 = run_models(ms, 2, &range2, &agree2, NULL);
+        printf("    %-24s max |logit| %7.3f  CUDA vs CPU (f32 copy): max diff %.2e (%.1e of the range)  argmax agree %d/40\n", base,
+               range, d, d / (range + 1e-30), agree);
         printf("    %-24s %20s  CUDA vs CPU (8-bit activations): max diff %.2e (%.1e of the range)  argmax agree %d/40\n", "", "", d2,
                d2 / (range2 + 1e-30), agree2);
+        T_CHECKF(d <= 1e-3 * (range + 1.0), "%s: max diff %g, range %g", base, d, range);
     }
 out:
     for (int i = 0; i < 3; i++) zeta_model_free(ms[i]);

@@ -53,6 +53,18 @@ static int model_weights(struct zeta_model *m, zeta_weight **list) {
 
 static size_t align256(size_t n) { return (n + 255) & ~(size_t)255; }
 
+/* copies a weight's bytes to d: as they are, or (q4_0 / q8_0) through tmp (tmp_bytes of device
+ * memory, at least the weight's size) into the split layout */
+static cudaError_t upload_weight(const zeta_weight *w, uint8_t *d, uint8_t *tmp, size_t tmp_bytes) {
+    const size_t b = w->row_bytes * w->ne1;
+    if (!cuda_type_split((int)w->type)) return cudaMemcpy(d, w->data, b, cudaMemcpyHostToDevice);
+    if (!tmp || tmp_bytes < b) return cudaErrorInvalidValue;
+    cudaError_t e = cudaMemcpy(tmp, w->data, b, cudaMemcpyHostToDevice);
+    if (e == cudaSuccess) e = cuda_weight_split(0, (int)w->type, tmp, d, (size_t)(w->ne0 / 32) * w->ne1);
+    if (e == cudaSuccess) e = cudaDeviceSynchronize();
+    return e;
+}
+
 extern "C" zeta_status cuda_model_init(struct zeta_model *m, int device, zeta_error *err) {
     cuda_model *cm = (cuda_model *)calloc(1, sizeof *cm);
     const int nw = model_weights(m, NULL);
@@ -81,17 +93,26 @@ extern "C" zeta_status cuda_model_init(struct zeta_model *m, int device, zeta_er
     }
     cm->bytes = total;
     {
-        size_t off = 0;
+        size_t off = 0, tmp_bytes = 0;
+        uint8_t *tmp = NULL;
+        for (int i = 0; i < nw; i++)
+            if (cuda_type_split((int)list[i]->type) && list[i]->row_bytes * list[i]->ne1 > tmp_bytes)
+                tmp_bytes = list[i]->row_bytes * list[i]->ne1;
+        if (tmp_bytes && (e = cudaMalloc(&tmp, tmp_bytes)) != cudaSuccess) {
+            st = cuda_fail(err, e, "allocating an upload buffer");
+            goto out;
+        }
         for (int i = 0; i < nw; i++) {
             const size_t b = list[i]->row_bytes * list[i]->ne1;
             uint8_t *d = (uint8_t *)cm->mem + off;
-            if ((e = cudaMemcpy(d, list[i]->data, b, cudaMemcpyHostToDevice)) != cudaSuccess) {
+            if ((e = upload_weight(list[i], d, tmp, tmp_bytes)) != cudaSuccess) {
                 st = cuda_fail(err, e, "uploading the weights");
                 break;
             }
             list[i]->dev = d;
             off += align256(b);
         }
+        cudaFree(tmp);
     }
 out:
     free(list);
@@ -128,7 +149,14 @@ extern "C" zeta_status cuda_weight_upload(const struct zeta_model *m, zeta_weigh
     if (!m->cuda) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "the model is not loaded for CUDA");
     if ((e = cudaSetDevice(m->cuda->device)) != cudaSuccess) return cuda_fail(err, e, "selecting the device");
     if ((e = cudaMalloc(&d, align256(b))) != cudaSuccess) return cuda_fail(err, e, "allocating a weight");
-    if ((e = cudaMemcpy(d, w->data, b, cudaMemcpyHostToDevice)) != cudaSuccess) {
+    void *tmp = NULL;
+    if (cuda_type_split((int)w->type) && (e = cudaMalloc(&tmp, b)) != cudaSuccess) {
+        cudaFree(d);
+        return cuda_fail(err, e, "allocating an upload buffer");
+    }
+    e = upload_weight(w, (uint8_t *)d, (uint8_t *)tmp, tmp ? b : 0);
+    cudaFree(tmp);
+    if (e != cudaSuccess) {
         cudaFree(d);
         return cuda_fail(err, e, "uploading a weight");
     }
@@ -158,8 +186,10 @@ struct cuda_ctx {
     size_t k_layer, v_layer; /* halves per layer */
     float *part;             /* attention split partials */
     size_t part_floats;
-    float *scratch;          /* dequantized weight slices (prompt path) */
-    size_t scratch_floats;
+    /* matmul scratch: dequantized weight slices (prompt path), x rounded to 8 bits for q4_0 / q8_0
+     * products (xq: one token as int8 blocks, xq_bytes bytes; xr: several tokens as floats) */
+    cuda_mm_scratch mm;
+    size_t xq_bytes;
     float *stage;            /* pinned host: embeddings of one batch */
     size_t stage_floats;
     /* decode steps (one token): the ops between get_rows and read are recorded (cuda_rec), then
@@ -286,18 +316,28 @@ static bool disjoint(const float *a, size_t na, const float *b, size_t nb) { ret
 /* enqueues the recorded ops [0, n) on the stream (eagerly, or into a graph being captured), fusing
  * neighbours: matmuls of one input -> one launch (q, k, v); gate, up, swiglu -> one launch; a
  * matmul whose output is then added to the residual -> the add in its store; the two ropes of a
- * layer -> one launch; the KV store into the attention kernel. Returns the first launch error. */
+ * layer -> one launch; the KV store into the attention kernel; a norm whose output feeds q4_0 /
+ * q8_0 products -> the norm also rounds it to 8 bits for them. Returns the first launch error. */
 static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
     cudaError_t e = cudaMemcpyAsync(c->pos_dev, c->pos_host, sizeof(uint32_t), cudaMemcpyHostToDevice, c->stream);
+    const float *xq_of = NULL; /* the vector that c->mm.xq holds rounded (set by a norm for the next product) */
     for (int i = 0; i < n && e == cudaSuccess; i++) {
         const cuda_rec *r = &rec[i];
         switch (r->kind) {
         case REC_EMBED:
             e = cudaMemcpyAsync(r->out, c->stage, (size_t)r->n * sizeof(float), cudaMemcpyHostToDevice, c->stream);
             break;
-        case REC_RMSNORM:
-            e = cuda_rmsnorm(c->stream, r->a, (const float *)r->wdev, r->n, r->eps, r->n_rows, r->out);
+        case REC_RMSNORM: {
+            /* a q4_0 / q8_0 product of the output next: the norm also rounds it to 8 bits for it */
+            const cuda_rec *r1 = i + 1 < n ? &rec[i + 1] : NULL;
+            if (r->n_rows == 1 && r1 && mm1(r1) && cuda_type_split(r1->wtype) && r1->a == r->out && r1->ne0 == (uint64_t)r->n) {
+                e = cuda_rmsnorm_q8(c->stream, r->a, (const float *)r->wdev, r->n, r->eps, r->out, c->mm.xq);
+                xq_of = r->out;
+            } else {
+                e = cuda_rmsnorm(c->stream, r->a, (const float *)r->wdev, r->n, r->eps, r->n_rows, r->out);
+            }
             break;
+        }
         case REC_MATMUL: {
             if (!mm1(r)) {
                 zeta_weight w;
@@ -305,7 +345,7 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
                 w.name = "matmul"; w.type = (zeta_type)r->wtype; w.ne0 = r->ne0; w.ne1 = r->ne1; w.row_bytes = r->row_bytes;
                 w.dev = r->wdev;
                 int bst = 0;
-                e = cuda_matmul(c->stream, c->blas, &w, r->bias, r->a, r->n_rows, r->out, c->scratch, c->scratch_floats, &bst);
+                e = cuda_matmul(c->stream, c->blas, &w, r->bias, r->a, r->n_rows, r->out, &c->mm, &bst);
                 if (e == cudaSuccess && bst) e = cudaErrorUnknown;
                 break;
             }
@@ -333,7 +373,9 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
                     i++;
                 }
             }
-            e = cuda_mmv(c->stream, &j, r->a);
+            j.xq_ready = xq_of == r->a;
+            xq_of = NULL;
+            e = cuda_mmv(c->stream, &j, r->a, c->mm.xq);
             break;
         }
         case REC_ROPE: {
@@ -475,6 +517,29 @@ static void cu_rmsnorm(void *vctx, const float *x, const zeta_weight *w, float e
     ck(c, cuda_rmsnorm(c->stream, x, (const float *)w->dev, (int)w->ne0, eps, n_rows, out), "rmsnorm");
 }
 
+/* the 8-bit activation buffers for a q4_0 / q8_0 product of n_tok x K: the session's are sized for
+ * its model; a wider or longer one (op tests) gets larger buffers once the stream is idle */
+static bool grow_x8(cuda_ctx *c, size_t K, size_t n_tok) {
+    const size_t need_q = cuda_xq_bytes((int)K), need_r = n_tok > 1 ? n_tok * K : 0;
+    if (need_q <= c->xq_bytes && need_r <= c->mm.xr_floats) return true;
+    if (!ck(c, cudaStreamSynchronize(c->stream), "matmul")) return false;
+    if (need_q > c->xq_bytes) {
+        cudaFree(c->mm.xq);
+        c->mm.xq = NULL;
+        c->xq_bytes = 0;
+        if (!ck(c, cudaMalloc(&c->mm.xq, need_q), "allocating scratch")) return false;
+        c->xq_bytes = need_q;
+    }
+    if (need_r > c->mm.xr_floats) {
+        cudaFree(c->mm.xr);
+        c->mm.xr = NULL;
+        c->mm.xr_floats = 0;
+        if (!ck(c, cudaMalloc(&c->mm.xr, need_r * sizeof(float)), "allocating scratch")) return false;
+        c->mm.xr_floats = need_r;
+    }
+    return true;
+}
+
 static void cu_matmul(void *vctx, const zeta_weight *w, const zeta_weight *bias, const float *x, int n_tok, float *y) {
     cuda_ctx *c = (cuda_ctx *)vctx;
     if (c->failed) return;
@@ -489,7 +554,8 @@ static void cu_matmul(void *vctx, const zeta_weight *w, const zeta_weight *bias,
     }
     int bst = 0;
     const float *b = bias && bias->data ? (const float *)bias->dev : NULL;
-    cudaError_t e = cuda_matmul(c->stream, c->blas, w, b, x, n_tok, y, c->scratch, c->scratch_floats, &bst);
+    if (cuda_type_split((int)w->type) && !grow_x8(c, (size_t)w->ne0, (size_t)n_tok)) return;
+    cudaError_t e = cuda_matmul(c->stream, c->blas, w, b, x, n_tok, y, &c->mm, &bst);
     if (!ck(c, e, w->name ? w->name : "matmul")) return;
     if (bst && !c->failed) {
         c->failed = true;
@@ -616,7 +682,9 @@ static void cu_free(void *vctx) {
     if (c->blas) cublasDestroy(c->blas);
     cudaFree(c->kv);
     cudaFree(c->part);
-    cudaFree(c->scratch);
+    cudaFree(c->mm.deq);
+    cudaFree(c->mm.xq);
+    cudaFree(c->mm.xr);
     if (c->stage) cudaFreeHost(c->stage);
     if (c->pos_host) cudaFreeHost(c->pos_host);
     cudaFree(c->pos_dev);
@@ -653,7 +721,8 @@ extern "C" zeta_status cuda_backend_new(const struct zeta_model *m, const zeta_b
     if (hp->head_dim_v > 256 || hp->n_rot / 2 > 512)
         return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "the CUDA attention takes head sizes up to 256 (this model's V heads are %u)",
                          hp->head_dim_v);
-    size_t max_w = 0;
+    size_t max_w = 0, max_k = 32;
+    bool has_split = cuda_type_split((int)m->output.type);
     for (uint32_t il = 0; il < hp->n_layer; il++) {
         const zeta_layer *L = &m->layers[il];
         const zeta_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
@@ -661,11 +730,14 @@ extern "C" zeta_status cuda_backend_new(const struct zeta_model *m, const zeta_b
             zeta_status st = check_weight(ws[i], err);
             if (st != ZETA_OK) return st;
             if (ws[i]->ne0 * ws[i]->ne1 > max_w) max_w = ws[i]->ne0 * ws[i]->ne1;
+            if (ws[i]->ne0 > max_k) max_k = ws[i]->ne0;
+            has_split = has_split || cuda_type_split((int)ws[i]->type);
         }
     }
     zeta_status st = check_weight(&m->output, err);
     if (st != ZETA_OK) return st;
     if (m->output.ne0 * m->output.ne1 > max_w) max_w = m->output.ne0 * m->output.ne1;
+    if (m->output.ne0 > max_k) max_k = m->output.ne0;
 
     cuda_ctx *c = (cuda_ctx *)calloc(1, sizeof *c);
     if (!c) return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory creating the CUDA backend");
@@ -681,9 +753,11 @@ extern "C" zeta_status cuda_backend_new(const struct zeta_model *m, const zeta_b
     c->k_layer = (size_t)c->n_ctx * c->n_head_kv * c->dk;
     c->v_layer = (size_t)c->n_ctx * c->n_head_kv * c->dv;
     c->part_floats = (size_t)4 * c->n_head * 32 * (c->dv + 2); /* up to 4 tokens x 32 slices */
-    c->scratch_floats = cfg->max_batch > 8 ? (max_w < SCRATCH_MAX_FLOATS ? max_w : SCRATCH_MAX_FLOATS) : 0;
-    if (c->scratch_floats && c->scratch_floats < (size_t)hp->n_ff) c->scratch_floats = hp->n_ff; /* at least one row */
+    c->mm.deq_floats = cfg->max_batch > 8 ? (max_w < SCRATCH_MAX_FLOATS ? max_w : SCRATCH_MAX_FLOATS) : 0;
+    if (c->mm.deq_floats && c->mm.deq_floats < (size_t)hp->n_ff) c->mm.deq_floats = hp->n_ff; /* at least one row */
+    c->mm.xr_floats = has_split && cfg->max_batch > 1 ? (size_t)cfg->max_batch * max_k : 0;
     c->stage_floats = (size_t)cfg->max_batch * hp->n_embd;
+    c->xq_bytes = cuda_xq_bytes((int)max_k);
     cudaError_t e;
     const size_t kv_bytes = (c->k_layer + c->v_layer) * c->n_layer * sizeof(__half);
     if ((e = cudaSetDevice(c->device)) != cudaSuccess) { st = cuda_fail(err, e, "selecting the device"); goto fail; }
@@ -699,7 +773,12 @@ extern "C" zeta_status cuda_backend_new(const struct zeta_model *m, const zeta_b
     }
     if ((e = cudaMemset(c->kv, 0, kv_bytes)) != cudaSuccess) { st = cuda_fail(err, e, "clearing the KV cache"); goto fail; }
     if ((e = cudaMalloc(&c->part, c->part_floats * sizeof(float))) != cudaSuccess) { st = cuda_fail(err, e, "allocating scratch"); goto fail; }
-    if (c->scratch_floats && (e = cudaMalloc(&c->scratch, c->scratch_floats * sizeof(float))) != cudaSuccess) {
+    if (c->mm.deq_floats && (e = cudaMalloc(&c->mm.deq, c->mm.deq_floats * sizeof(float))) != cudaSuccess) {
+        st = cuda_fail(err, e, "allocating scratch");
+        goto fail;
+    }
+    if ((e = cudaMalloc(&c->mm.xq, c->xq_bytes)) != cudaSuccess) { st = cuda_fail(err, e, "allocating scratch"); goto fail; }
+    if (c->mm.xr_floats && (e = cudaMalloc(&c->mm.xr, c->mm.xr_floats * sizeof(float))) != cudaSuccess) {
         st = cuda_fail(err, e, "allocating scratch");
         goto fail;
     }
@@ -721,7 +800,7 @@ extern "C" zeta_status cuda_backend_new(const struct zeta_model *m, const zeta_b
         const char *g = getenv("ZETA_CUDA_GRAPH");
         c->mode = !g || !*g || !strcmp(g, "1") ? CUDA_EXEC_GRAPH : !strcmp(g, "direct") ? CUDA_EXEC_DIRECT : CUDA_EXEC_RECORD;
     }
-    if (c->scratch_floats) {
+    if (c->mm.deq_floats) {
         cublasStatus_t bs = cublasCreate(&c->blas);
         if (bs != CUBLAS_STATUS_SUCCESS) {
             c->blas = NULL;

@@ -33,23 +33,83 @@ struct cuda_rope_args {
 };
 cuda_rope_args cuda_rope_args_make(const zeta_rope_params *rp);
 
+/* Programmatic dependent launch (sm_90): a kernel launched with programmatic stream serialization
+ * may start before the one ahead of it in the stream has finished, once that one has called
+ * pdl_trigger (or exited); it must call pdl_wait before touching anything the earlier kernels
+ * write. Both are no-ops for kernels launched the ordinary way. */
+__device__ __forceinline__ void pdl_trigger() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
+__device__ __forceinline__ void pdl_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
+
+/* The CPU kernels' q8_0 rounding of an activation block of 32 (kernels_*.c from_float_q8_0, as
+ * ggml's CPU backend does it), lane i holding element i: d = max|x| / 127 kept as f16 (returned as
+ * a float), q = x * (127 / max|x|) rounded half to even, saturated to int8. */
+__device__ __forceinline__ int q8_round(float v, float *dh) {
+    float amax = fabsf(v);
+#pragma unroll
+    for (int off = 16; off; off >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
+    *dh = __half2float(__float2half_rn(amax / 127.0f));
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    const float r = rintf(__fmul_rn(v, id));
+    if (!(r >= -2147483648.0f && r < 2147483648.0f)) return -128;
+    return r > 127.0f ? 127 : r < -128.0f ? -128 : (int)r;
+}
+
+/* the q8_0 blocks of one vector: K int8 (block b at 32 b), then K / 32 floats (the blocks' f16
+ * scales), then K / 32 ints (each block's sum of quants); called by every lane of a warp for block b */
+__device__ __forceinline__ void q8_store(float v, uint8_t *xq, int K, int b) {
+    const int lane = threadIdx.x & 31;
+    float dh;
+    const int q = q8_round(v, &dh);
+    xq[32 * b + lane] = (uint8_t)(int8_t)q;
+    int sq = q;
+#pragma unroll
+    for (int off = 16; off; off >>= 1) sq += __shfl_xor_sync(0xffffffffu, sq, off);
+    if (lane == 0) {
+        ((float *)(xq + K))[b] = dh;
+        ((int *)(xq + K + 4 * (size_t)(K / 32)))[b] = sq;
+    }
+}
+
 /* true when the matrix kernels take this weight type */
 bool cuda_type_ok(zeta_type t);
 
-/* y[t] = W x[t] (+ bias), t < n_tok; W's bytes on the device in its GGUF type. scratch: f32
- * space for a dequantized slice of W (prompt path), scratch_floats floats; blas: a cublasHandle_t. */
+/* q4_0 and q8_0 weights live on the device in a split layout: all blocks' quants (16 or 32 bytes
+ * each), then all blocks' f16 scales; cuda_weight_split turns n_blocks GGUF blocks at src (device
+ * memory) into that layout at dst (same size, not overlapping src). */
+bool cuda_type_split(int type);
+cudaError_t cuda_weight_split(cudaStream_t s, int type, const uint8_t *src, uint8_t *dst, size_t n_blocks);
+
+/* bytes of the 8-bit activation buffer (xq) that one-token q4_0 / q8_0 products of width K use */
+size_t cuda_xq_bytes(int K);
+
+/* a session's scratch for cuda_matmul: deq, deq_floats: f32 space for a dequantized slice of W
+ * (prompt path; NULL: the token-batch kernel); xq: at least cuda_xq_bytes(K) bytes (one-token q4_0 /
+ * q8_0 products); xr, xr_floats: n_tok * K floats (q4_0 / q8_0 products of several tokens take x
+ * rounded to 8 bits there, as the CPU's kernels do) */
+struct cuda_mm_scratch {
+    float *deq;
+    size_t deq_floats;
+    uint8_t *xq;
+    float *xr;
+    size_t xr_floats;
+};
+
+/* y[t] = W x[t] (+ bias), t < n_tok; W's bytes on the device (cuda_type_split's layout or GGUF's);
+ * blas: a cublasHandle_t. A q4_0 / q8_0 product without the scratch it needs is
+ * cudaErrorInvalidValue. */
 cudaError_t cuda_matmul(cudaStream_t s, void *blas, const zeta_weight *w, const float *bias, const float *x, int n_tok,
-                        float *y, float *scratch, size_t scratch_floats, int *blas_status);
+                        float *y, const cuda_mm_scratch *sc, int *blas_status);
 
 /* Decode (one token) matrix-vector products with fused epilogues, one launch for up to 3 matrices
  * of one type and width K that read the same x (K % 32 == 0):
  *   CUDA_MMV_PLAIN:  y[m][r] = W[m] x (+ bias[m]); with res (one matrix): also res[r] += y[0][r]
  *   CUDA_MMV_SWIGLU: two matrices of equal rows: y[1][r] = W[1] x, y[0][r] = silu(W[0] x) * y[1][r]
- * Per row the arithmetic is the plain kernel's (and res / silu the add / swiglu kernels'), so fused
- * and unfused results are the same floats. */
+ * Per row the arithmetic is the unfused product's (and res / silu the add / swiglu kernels'), so
+ * fused and unfused results are the same floats. */
 enum { CUDA_MMV_PLAIN = 0, CUDA_MMV_SWIGLU = 1 };
 struct cuda_mmv_job {
     int type, K, n_mat, mode;
+    int xq_ready;            /* q4_0 / q8_0: xq already holds x rounded to 8 bits (cuda_rmsnorm_q8) */
     size_t row_bytes;
     const uint8_t *W[3];
     const float *bias[3];
@@ -58,9 +118,14 @@ struct cuda_mmv_job {
     float *res;
 };
 bool cuda_mmv_fusable(const zeta_weight *w);
-cudaError_t cuda_mmv(cudaStream_t s, const cuda_mmv_job *j, const float *x);
+/* xq: cuda_xq_bytes(K) bytes of scratch, required for q4_0 / q8_0 (whose products take x rounded
+ * to 8 bits in blocks of 32, as the CPU's kernels do) */
+cudaError_t cuda_mmv(cudaStream_t s, const cuda_mmv_job *j, const float *x, uint8_t *xq);
 
 cudaError_t cuda_rmsnorm(cudaStream_t s, const float *x, const float *g, int n, float eps, int n_rows, float *out);
+/* one row (n % 32 == 0): out as cuda_rmsnorm's, and out rounded to 8 bits into xq as the one-token
+ * q4_0 / q8_0 products take it (cuda_mmv with xq_ready) */
+cudaError_t cuda_rmsnorm_q8(cudaStream_t s, const float *x, const float *g, int n, float eps, float *out, uint8_t *xq);
 /* pos_dev: when not NULL, the position of token 0 is read from device memory (CUDA graphs) and pos0
  * is ignored; x2 (n_heads2 heads, may be NULL) is rotated at the same positions in the same launch */
 cudaError_t cuda_rope(cudaStream_t s, float *x, int n_tok, int n_heads, int head_dim, int64_t pos0, const cuda_rope_args *a);

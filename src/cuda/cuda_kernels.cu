@@ -13,26 +13,48 @@ static inline unsigned cdiv(size_t a, size_t b) { return (unsigned)((a + b - 1) 
 /* ---------------------------------------------------------------- RMSNorm */
 
 /* one block per row; squares summed in double like the CPU reference */
-__global__ void k_rmsnorm(const float *x, const float *g, int n, float eps, float *out) {
-    const float *xr = x + (size_t)blockIdx.x * n;
-    float *o = out + (size_t)blockIdx.x * n;
+/* RMSNorm, sum of squares in double (as the CPU). Block (g, row), 256 threads: every block of a
+ * row sums the whole row in the same order (thread t: elements t, t + 256, ... in sequence, then the
+ * warps' shuffles, then the 8 warp sums in order), so all agree on the scale, and block g writes
+ * slices g, g + G, ... of 256 outputs. One row (decode) is spread over n / 256 blocks; a batch of
+ * rows takes one block a row. Q8: the output is also rounded to q8_0 blocks into xq (n % 32 == 0;
+ * warp w of a slice holds its block w). */
+#define RMS_THREADS 256
+template <bool Q8> __global__ void k_rmsnorm(const float *x, const float *g, int n, float eps, float *out, uint8_t *xq) {
+    if (Q8) pdl_trigger(); /* the product that reads xq may start loading its weights */
+    const float *xr = x + (size_t)blockIdx.y * n;
+    float *o = out + (size_t)blockIdx.y * n;
+    const int tid = threadIdx.x;
     double s = 0.0;
-    for (int i = threadIdx.x; i < n; i += blockDim.x) s += (double)__fmul_rn(xr[i], xr[i]);
+#pragma unroll 8
+    for (int i = tid; i < n; i += RMS_THREADS) s += (double)__fmul_rn(xr[i], xr[i]);
     for (int off = 16; off; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
-    __shared__ double part[32];
-    if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = s;
+    __shared__ double part[RMS_THREADS / 32];
+    if ((tid & 31) == 0) part[tid >> 5] = s;
     __syncthreads();
     double tot = 0.0;
-    for (int w = 0; w < (int)(blockDim.x >> 5); w++) tot += part[w];
+#pragma unroll
+    for (int w = 0; w < RMS_THREADS / 32; w++) tot += part[w];
     const float mean = (float)(tot / (double)n);
     const float scale = 1.0f / sqrtf(mean + eps);
-    for (int i = threadIdx.x; i < n; i += blockDim.x) o[i] = __fmul_rn(__fmul_rn(xr[i], scale), g[i]);
+    for (int i = blockIdx.x * RMS_THREADS + tid; i - tid < n; i += gridDim.x * RMS_THREADS) {
+        if (i >= n) continue; /* Q8: n % 32 == 0, so whole warps skip together */
+        const float v = __fmul_rn(__fmul_rn(xr[i], scale), g[i]);
+        o[i] = v;
+        if (Q8) q8_store(v, xq, n, i / 32);
+    }
+}
+
+cudaError_t cuda_rmsnorm_q8(cudaStream_t s, const float *x, const float *g, int n, float eps, float *out, uint8_t *xq) {
+    if (n % 32) return cudaErrorInvalidValue;
+    k_rmsnorm<true><<<dim3((n + RMS_THREADS - 1) / RMS_THREADS, 1), RMS_THREADS, 0, s>>>(x, g, n, eps, out, xq);
+    return cudaGetLastError();
 }
 
 cudaError_t cuda_rmsnorm(cudaStream_t s, const float *x, const float *g, int n, float eps, int n_rows, float *out) {
     if (n_rows <= 0) return cudaSuccess;
-    const int threads = n >= 1024 ? 1024 : n >= 256 ? 256 : 64;
-    k_rmsnorm<<<n_rows, threads, 0, s>>>(x, g, n, eps, out);
+    const unsigned gx = n_rows == 1 ? (unsigned)((n + RMS_THREADS - 1) / RMS_THREADS) : 1;
+    k_rmsnorm<false><<<dim3(gx, n_rows), RMS_THREADS, 0, s>>>(x, g, n, eps, out, NULL);
     return cudaGetLastError();
 }
 

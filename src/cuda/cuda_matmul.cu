@@ -1,11 +1,19 @@
 /* cuda_matmul.cu — y = W x on the device, W in its GGUF block format (dequantized on the fly; the
- * CPU's dequantizers in quant*.c are the spec of each layout). One token (decode): k_mmv1, two rows
- * a warp sharing the activation chunk, block types staged through shared memory with 16-byte loads,
- * and fused epilogues (several matrices of one input, SwiGLU, residual add) used by the decode-step
- * replay in cuda_backend.cu. 2-8 tokens: one warp per output row dequantizing 32-element chunks for
- * all tokens. More tokens (prompts): slices of W dequantized to f32 in a scratch buffer, multiplied
- * by cuBLAS SGEMM (f32 arithmetic). Activations stay f32 throughout (the CPU rounds them to 8 bits
- * for integer weight types; see docs/ARCHITECTURE.md). */
+ * CPU's dequantizers in quant*.c are the spec of each layout), except q4_0 and q8_0, which the
+ * upload splits into two arrays (all blocks' quants, 16-byte aligned, then all blocks' f16 scales;
+ * cuda_weight_split) so that a block's quants are one or two 16-byte loads.
+ *
+ * One token (decode), with fused epilogues (several matrices of one input, SwiGLU, residual add)
+ * used by the decode-step replay in cuda_backend.cu:
+ *   - q4_0 / q8_0: k_mmvq. The activation is first rounded to 8 bits in blocks of 32 exactly as
+ *     the CPU rounds it for these types (ggml's q8_0: d = max|x| / 127, q = roundf(x / d), d kept as
+ *     f16), then each block is an integer dot product (dp4a) scaled by the two block scales, as the
+ *     CPU's kernels compute it. Two rows a warp, several blocks per lane loaded before use.
+ *   - other types: k_mmv1, two rows a warp sharing the activation chunk, block types staged through
+ *     shared memory with 16-byte loads, f32 activations.
+ * 2-8 tokens: one warp per output row dequantizing 32-element chunks for all tokens. More tokens
+ * (prompts): slices of W dequantized to f32 in a scratch buffer, multiplied by cuBLAS SGEMM (f32
+ * arithmetic). */
 #include "cuda/cuda_internal.cuh"
 
 #include <cublas_v2.h>
@@ -38,7 +46,43 @@ template <int T> __device__ __forceinline__ float load1(const uint8_t *row, int 
     return bf2f(((const uint16_t *)row)[i]);
 }
 
-/* elements 32c .. 32c + 31 of a row */
+/* q4_0 / q8_0 in the split layout (cuda_weight_split): block i's quants at W + QB * i, its f16
+ * scale at W + QB * n_blocks + 2 * i */
+template <int T> __host__ __device__ constexpr bool split_type() { return T == ZETA_TYPE_Q4_0 || T == ZETA_TYPE_Q8_0; }
+template <int T> __host__ __device__ constexpr int split_qb() { return T == ZETA_TYPE_Q4_0 ? 16 : 32; }
+
+/* the 32 elements of split block i */
+template <int T> __device__ __forceinline__ void load_split(const uint8_t *W, size_t n_blocks, size_t i, float *w) {
+    const float d = h2f(((const uint16_t *)(W + (size_t)split_qb<T>() * n_blocks))[i]);
+    const uint4 *q = (const uint4 *)(W + (size_t)split_qb<T>() * i);
+    if (T == ZETA_TYPE_Q4_0) { /* 16 bytes of nibbles: low -> elements 0..15, high -> 16..31 */
+        const uint4 v4 = q[0];
+        const uint32_t u[4] = {v4.x, v4.y, v4.z, v4.w};
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const uint32_t lo = u[j] & 0x0f0f0f0fu, hi = (u[j] >> 4) & 0x0f0f0f0fu;
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                w[4 * j + e] = (i2f_lo8(lo, e) - 8388616.0f) * d;      /* (q - 8) * d, exactly as (float)(q - 8) * d */
+                w[4 * j + e + 16] = (i2f_lo8(hi, e) - 8388616.0f) * d;
+            }
+        }
+    } else { /* 32 int8 */
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const uint4 v4 = q[h];
+            const uint32_t u[4] = {v4.x, v4.y, v4.z, v4.w};
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                const uint32_t v = u[j] ^ 0x80808080u; /* q + 128 */
+#pragma unroll
+                for (int e = 0; e < 4; e++) w[16 * h + 4 * j + e] = (i2f_lo8(v, e) - 8388736.0f) * d;
+            }
+        }
+    }
+}
+
+/* elements 32c .. 32c + 31 of a row (types other than the split ones) */
 template <int T> __device__ __forceinline__ void load32(const uint8_t *row, int c, float *w) {
     if (T == ZETA_TYPE_F32) {
         const float4 *p = (const float4 *)(row + (size_t)c * 128);
@@ -59,28 +103,6 @@ template <int T> __device__ __forceinline__ void load32(const uint8_t *row, int 
                 w[8 * j + 2 * k] = T == ZETA_TYPE_F16 ? h2f(lo) : bf2f(lo);
                 w[8 * j + 2 * k + 1] = T == ZETA_TYPE_F16 ? h2f(hi) : bf2f(hi);
             }
-        }
-    } else if (T == ZETA_TYPE_Q4_0) { /* 18 bytes: f16 d, 16 bytes of nibbles (low: 0..15, high: 16..31) */
-        const uint16_t *b = (const uint16_t *)(row + (size_t)c * 18);
-        const float d = h2f(b[0]);
-#pragma unroll
-        for (int j = 0; j < 4; j++) {
-            const uint32_t v = (uint32_t)b[1 + 2 * j] | ((uint32_t)b[2 + 2 * j] << 16);
-            const uint32_t lo = v & 0x0f0f0f0fu, hi = (v >> 4) & 0x0f0f0f0fu;
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                w[4 * j + e] = (i2f_lo8(lo, e) - 8388616.0f) * d;      /* (q - 8) * d, exactly as (float)(q - 8) * d */
-                w[4 * j + e + 16] = (i2f_lo8(hi, e) - 8388616.0f) * d;
-            }
-        }
-    } else if (T == ZETA_TYPE_Q8_0) { /* 34 bytes: f16 d, 32 int8 */
-        const uint16_t *b = (const uint16_t *)(row + (size_t)c * 34);
-        const float d = h2f(b[0]);
-#pragma unroll
-        for (int j = 0; j < 8; j++) {
-            const uint32_t v = ((uint32_t)b[1 + 2 * j] | ((uint32_t)b[2 + 2 * j] << 16)) ^ 0x80808080u; /* q + 128 */
-#pragma unroll
-            for (int e = 0; e < 4; e++) w[4 * j + e] = (i2f_lo8(v, e) - 8388736.0f) * d;
         }
     } else if (T == ZETA_TYPE_Q4_K) { /* 144 bytes per 256: d, dmin, 12 bytes of 6-bit scales/mins, 128 of nibbles */
         const uint8_t *b = row + (size_t)(c >> 3) * 144;
@@ -121,6 +143,13 @@ template <int T> __device__ __forceinline__ void load32(const uint8_t *row, int 
     }
 }
 
+/* elements 32c .. 32c + 31 of row r of a matrix of `rows` rows (K % 32 == 0) in its device layout */
+template <int T>
+__device__ __forceinline__ void wload32(const uint8_t *W, size_t row_bytes, int rows, int K, int r, int c, float *w) {
+    if (split_type<T>()) load_split<T>(W, (size_t)rows * (K / 32), (size_t)r * (K / 32) + c, w);
+    else load32<T>(W + (size_t)r * row_bytes, c, w);
+}
+
 /* ---------------------------------------------------------------- decode: matrix-vector */
 
 #define MMV_WARPS 4
@@ -130,14 +159,14 @@ __global__ void k_mmv(const uint8_t *W, size_t row_bytes, int K, int rows, const
     const int lane = threadIdx.x & 31;
     const int row = blockIdx.x * MMV_WARPS + (threadIdx.x >> 5);
     if (row >= rows) return;
-    const uint8_t *wr = W + (size_t)row * row_bytes;
+    const uint8_t *wr = W + (size_t)row * row_bytes; /* float types */
     float sum[NT];
 #pragma unroll
     for (int t = 0; t < NT; t++) sum[t] = 0.0f;
     if (K % 32 == 0) {
         for (int c = lane; c < K / 32; c += 32) {
             float w[32];
-            load32<T>(wr, c, w);
+            wload32<T>(W, row_bytes, rows, K, row, c, w);
 #pragma unroll
             for (int t = 0; t < NT; t++) {
                 const float4 *xv = (const float4 *)(x + (size_t)t * K + 32 * c);
@@ -352,30 +381,290 @@ template <int T> static void mmv1_launch(cudaStream_t s, const cuda_mmv_job *j, 
     else k_mmv1<T, CUDA_MMV_PLAIN><<<grid, 32 * MMV1_WARPS, 0, s>>>(*j, x);
 }
 
+/* ---------------------------------------------------------------- decode: one token, 8-bit activations */
+
+/* x (K floats, K % 32 == 0) -> xq (q8_store's layout), warp per block */
+__global__ void k_quant_q8(const float *x, int K, uint8_t *xq) {
+    pdl_trigger(); /* the product that reads xq may start loading its weights */
+    const int b = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (b >= K / 32) return;
+    q8_store(x[32 * b + (threadIdx.x & 31)], xq, K, b);
+}
+
+/* x -> xr: every block of 32 replaced by its q8_0 rounding (q * d, exact in f32), so that float
+ * products with it equal the CPU's 8-bit products up to the order of the sums */
+__global__ void k_round_q8(const float *x, float *xr, size_t n_blocks) {
+    const size_t b = blockIdx.x * (size_t)(blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (b >= n_blocks) return;
+    const int lane = threadIdx.x & 31;
+    float dh;
+    const int q = q8_round(x[32 * b + lane], &dh);
+    xr[32 * b + lane] = (float)q * dh;
+}
+
+size_t cuda_xq_bytes(int K) { return (size_t)K + (size_t)K / 32 * 8; }
+
+/* integer dot product of a split q4_0 / q8_0 block with an activation block (lo: elements 0..15,
+ * hi: 16..31); q4_0's nibbles are unsigned (the -8 is applied by the caller through the block's
+ * sum of activation quants) */
+template <int T> __device__ __forceinline__ int dot_blk(const uint4 *w, uint4 lo, uint4 hi) {
+    int s = 0;
+    if (T == ZETA_TYPE_Q4_0) {
+        const uint4 q = w[0];
+        s = __dp4a((int)(q.x & 0x0f0f0f0fu), (int)lo.x, s);
+        s = __dp4a((int)(q.y & 0x0f0f0f0fu), (int)lo.y, s);
+        s = __dp4a((int)(q.z & 0x0f0f0f0fu), (int)lo.z, s);
+        s = __dp4a((int)(q.w & 0x0f0f0f0fu), (int)lo.w, s);
+        s = __dp4a((int)((q.x >> 4) & 0x0f0f0f0fu), (int)hi.x, s);
+        s = __dp4a((int)((q.y >> 4) & 0x0f0f0f0fu), (int)hi.y, s);
+        s = __dp4a((int)((q.z >> 4) & 0x0f0f0f0fu), (int)hi.z, s);
+        s = __dp4a((int)((q.w >> 4) & 0x0f0f0f0fu), (int)hi.w, s);
+    } else {
+        const uint4 a = w[0], b = w[1];
+        s = __dp4a((int)a.x, (int)lo.x, s);
+        s = __dp4a((int)a.y, (int)lo.y, s);
+        s = __dp4a((int)a.z, (int)lo.z, s);
+        s = __dp4a((int)a.w, (int)lo.w, s);
+        s = __dp4a((int)b.x, (int)hi.x, s);
+        s = __dp4a((int)b.y, (int)hi.y, s);
+        s = __dp4a((int)b.z, (int)hi.z, s);
+        s = __dp4a((int)b.w, (int)hi.w, s);
+    }
+    return s;
+}
+
+/* Items: PLAIN, two consecutive rows of the job's matrices taken in order (the two may belong to
+ * different matrices; the last item may have one); SWIGLU, row i of the gate and of the up matrix.
+ * The NR = 2 rows of an item share the activation loads. Warp w takes items w, w + W, w + 2 W, ...
+ * (W warps in the grid, about as many as fit on the device at once) and walks each in chunks: lane
+ * l loads blocks l, l + 32, ... (U of them, 16-byte loads) of both rows. The next chunk's loads (of
+ * this item or the next) are issued before the current chunk is computed, so a warp always has
+ * loads in flight; per block, sum += (float)isum * (dw * dx), then a warp reduction per row. */
+#define MMVQ_WARPS 4
+
+template <int T, int MODE> struct mmvq_shape {
+    static constexpr int NR = 2;
+    static constexpr int QB = split_qb<T>(), QV = QB / 16;
+    static constexpr int U = T == ZETA_TYPE_Q4_0 ? 2 : 1;
+};
+
+template <int T, int MODE> __global__ void __launch_bounds__(32 * MMVQ_WARPS, 6) k_mmvq(cuda_mmv_job j, const uint8_t *xq, int n_items) {
+    typedef mmvq_shape<T, MODE> S;
+    constexpr int NR = S::NR, QB = S::QB, QV = S::QV, U = S::U;
+    const int lane = threadIdx.x & 31, nb = j.K / 32, nch = (nb + 32 * U - 1) / (32 * U);
+    const int W = gridDim.x * MMVQ_WARPS;
+    int it = blockIdx.x * MMVQ_WARPS + (threadIdx.x >> 5);
+    if (it >= n_items) return;
+    const uint4 *xa = (const uint4 *)xq;
+    const float *xd = (const float *)(xq + j.K);
+    const int *xs = (const int *)(xq + j.K + 4 * (size_t)nb);
+    /* row r of item i: its matrix m and row gi; false past the end (PLAIN's last item) */
+    auto where = [&](int i, int r, int &m, int &gi) -> bool {
+        m = MODE == CUDA_MMV_SWIGLU ? r : 0;
+        gi = MODE == CUDA_MMV_SWIGLU ? i : NR * i + r;
+        if (MODE != CUDA_MMV_SWIGLU) {
+            if (j.n_mat > 1 && gi >= j.rows[0]) { gi -= j.rows[0]; m = 1; }
+            if (j.n_mat > 2 && m == 1 && gi >= j.rows[1]) { gi -= j.rows[1]; m = 2; }
+        }
+        return gi < pick3(j.rows, m);
+    };
+    /* the rows of an item: quants and scales of each */
+    struct rows_t {
+        const uint4 *q[NR];
+        const uint16_t *d[NR];
+        int item;
+    };
+    auto locate = [&](int i, rows_t &p) {
+        p.item = i;
+#pragma unroll
+        for (int r = 0; r < NR; r++) {
+            int m, gi;
+            if (!where(i, r, m, gi)) gi = 0; /* a second row past the end: loads row 0 (in bounds), never stored */
+            const uint8_t *Wm = pick3(j.W, m);
+            p.q[r] = (const uint4 *)(Wm + (size_t)QB * gi * nb);
+            p.d[r] = (const uint16_t *)(Wm + (size_t)QB * pick3(j.rows, m) * nb) + (size_t)gi * nb;
+        }
+    };
+    typedef uint4 qbuf_t[NR][U][QV];
+    typedef uint16_t dbuf_t[NR][U];
+    auto load = [&](qbuf_t &q, dbuf_t &d, const rows_t &p, int c) {
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int b = 32 * (U * c + u) + lane;
+            if (b < nb) {
+#pragma unroll
+                for (int r = 0; r < NR; r++) {
+#pragma unroll
+                    for (int v = 0; v < QV; v++) q[r][u][v] = __ldcs(p.q[r] + (size_t)QV * b + v);
+                    d[r][u] = __ldcs(p.d[r] + b);
+                }
+            }
+        }
+    };
+    float sum[NR];
+#pragma unroll
+    for (int r = 0; r < NR; r++) sum[r] = 0.0f;
+    auto finish = [&](const rows_t &p) {
+#pragma unroll
+        for (int r = 0; r < NR; r++)
+            for (int off = 16; off; off >>= 1) sum[r] += __shfl_xor_sync(0xffffffffu, sum[r], off);
+        if (lane == 0) {
+            if (MODE == CUDA_MMV_SWIGLU) {
+                const int row = p.item;
+                const float g = sum[0] + (j.bias[0] ? j.bias[0][row] : 0.0f), u = sum[1] + (j.bias[1] ? j.bias[1][row] : 0.0f);
+                j.y[1][row] = u;
+                j.y[0][row] = silu_mul(g, u);
+            } else {
+#pragma unroll
+                for (int r = 0; r < NR; r++) {
+                    int m, gi;
+                    if (!where(p.item, r, m, gi)) continue;
+                    const float *bias = pick3(j.bias, m);
+                    const float v = sum[r] + (bias ? bias[gi] : 0.0f);
+                    pick3(j.y, m)[gi] = v;
+                    if (j.res) j.res[gi] += v;
+                }
+            }
+        }
+#pragma unroll
+        for (int r = 0; r < NR; r++) sum[r] = 0.0f;
+    };
+    qbuf_t qa, qb;
+    dbuf_t da, db;
+    rows_t pa, pb;
+    int c = 0;
+    locate(it, pa);
+    load(qa, da, pa, 0); /* the weights do not depend on the kernels before: loaded before waiting for them */
+    pdl_wait();
+    /* one chunk: prefetch the next (into the other buffers), compute this one; false at the end */
+    auto step = [&](qbuf_t &q, dbuf_t &d, rows_t &p, qbuf_t &q2, dbuf_t &d2, rows_t &p2) -> bool {
+        int it2 = it, c2 = c + 1;
+        p2 = p;
+        if (c2 == nch) {
+            c2 = 0;
+            it2 = it + W;
+            if (it2 < n_items) locate(it2, p2);
+        }
+        const bool more = it2 < n_items;
+        if (more) load(q2, d2, p2, c2);
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int b = 32 * (U * c + u) + lane;
+            if (b >= nb) break;
+            const uint4 lo = xa[2 * b], hi = xa[2 * b + 1];
+            const float dx = xd[b];
+            const int off = T == ZETA_TYPE_Q4_0 ? 8 * xs[b] : 0;
+#pragma unroll
+            for (int r = 0; r < NR; r++) sum[r] += (float)(dot_blk<T>(q[r][u], lo, hi) - off) * (h2f(d[r][u]) * dx);
+        }
+        if (c == nch - 1) finish(p);
+        it = it2;
+        c = c2;
+        return more;
+    };
+    while (step(qa, da, pa, qb, db, pb) && step(qb, db, pb, qa, da, pa)) {
+    }
+}
+
+/* ZETA_CUDA_PDL=0 turns programmatic dependent launch off (for A/B timings) */
+static bool cuda_pdl_enabled(void) {
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("ZETA_CUDA_PDL");
+        on = !(e && !strcmp(e, "0"));
+    }
+    return on != 0;
+}
+
+/* k_mmvq launched with programmatic stream serialization: its blocks may start while the kernel
+ * before it runs (that kernel calls pdl_trigger first), load their first weights, then wait */
+template <int T, int MODE>
+static cudaError_t mmvq_pdl(cudaStream_t s, int n_items, const cuda_mmv_job *j, const uint8_t *xq) {
+    /* W: the warps that fit on the device at once (ZETA_CUDA_MMVQ_GRID=items: a warp per item) */
+    static int fit = -1;
+    unsigned grid = (unsigned)((n_items + MMVQ_WARPS - 1) / MMVQ_WARPS);
+    if (fit < 0) {
+        const char *e = getenv("ZETA_CUDA_MMVQ_GRID");
+        int dev = 0, n_sm = 0, per_sm = 0;
+        if (e && !strcmp(e, "items")) fit = 0;
+        else if (cudaGetDevice(&dev) == cudaSuccess && cudaDeviceGetAttribute(&n_sm, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess &&
+                 cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k_mmvq<T, MODE>, 32 * MMVQ_WARPS, 0) == cudaSuccess)
+            fit = n_sm * per_sm;
+        else
+            fit = 0;
+        cudaGetLastError();
+    }
+    if (fit > 0 && grid > (unsigned)fit) grid = (unsigned)fit;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(grid);
+    cfg.blockDim = dim3(32 * MMVQ_WARPS);
+    cfg.stream = s;
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = at;
+    cfg.numAttrs = cuda_pdl_enabled() ? 1 : 0;
+    return cudaLaunchKernelEx(&cfg, k_mmvq<T, MODE>, *j, xq, n_items);
+}
+
+template <int T> static cudaError_t mmvq_launch(cudaStream_t s, const cuda_mmv_job *j, const float *x, uint8_t *xq) {
+    const int nb = j->K / 32;
+    if (!j->xq_ready) k_quant_q8<<<(unsigned)((nb + 7) / 8), 256, 0, s>>>(x, j->K, xq);
+    int items = 0;
+    for (int m = 0; m < j->n_mat; m++) items += j->rows[m];
+    return j->mode == CUDA_MMV_SWIGLU ? mmvq_pdl<T, CUDA_MMV_SWIGLU>(s, j->rows[0], j, xq)
+                                      : mmvq_pdl<T, CUDA_MMV_PLAIN>(s, (items + 1) / 2, j, xq);
+}
+
+/* ---------------------------------------------------------------- upload: the split layout */
+
+template <int QB> __global__ void k_split(const uint8_t *src, uint8_t *dst, size_t n_blocks) {
+    const size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i >= n_blocks) return;
+    const uint8_t *b = src + (size_t)(QB + 2) * i; /* f16 d, then QB bytes of quants */
+    uint8_t *q = dst + (size_t)QB * i;
+    for (int k = 0; k < QB; k++) q[k] = b[2 + k];
+    uint8_t *d = dst + (size_t)QB * n_blocks + 2 * i;
+    d[0] = b[0];
+    d[1] = b[1];
+}
+
+bool cuda_type_split(int type) { return type == ZETA_TYPE_Q4_0 || type == ZETA_TYPE_Q8_0; }
+
+cudaError_t cuda_weight_split(cudaStream_t s, int type, const uint8_t *src, uint8_t *dst, size_t n_blocks) {
+    const unsigned grid = (unsigned)((n_blocks + 255) / 256);
+    if (type == ZETA_TYPE_Q4_0) k_split<16><<<grid, 256, 0, s>>>(src, dst, n_blocks);
+    else if (type == ZETA_TYPE_Q8_0) k_split<32><<<grid, 256, 0, s>>>(src, dst, n_blocks);
+    else return cudaErrorInvalidValue;
+    return cudaGetLastError();
+}
+
 /* ---------------------------------------------------------------- prompts: dequantize + SGEMM */
 
-/* rows x K of W -> f32, thread per 32-element chunk (or per element for ragged float rows) */
-template <int T> __global__ void k_dequant(const uint8_t *W, size_t row_bytes, int K, int rows, float *out) {
+/* rows r0 .. r0 + nr - 1 of W (rows x K) -> f32, thread per 32-element chunk (or per element for
+ * ragged float rows) */
+template <int T> __global__ void k_dequant(const uint8_t *W, size_t row_bytes, int K, int rows, int r0, int nr, float *out) {
     const size_t id = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
     if (K % 32 == 0) {
         const size_t per_row = (size_t)K / 32;
-        if (id >= per_row * rows) return;
+        if (id >= per_row * nr) return;
         const size_t r = id / per_row, c = id % per_row;
         float w[32];
-        load32<T>(W + r * row_bytes, (int)c, w);
+        wload32<T>(W, row_bytes, rows, K, r0 + (int)r, (int)c, w);
         float4 *o = (float4 *)(out + r * K + 32 * c);
 #pragma unroll
         for (int j = 0; j < 8; j++) o[j] = make_float4(w[4 * j], w[4 * j + 1], w[4 * j + 2], w[4 * j + 3]);
     } else if (T == ZETA_TYPE_F32 || T == ZETA_TYPE_F16 || T == ZETA_TYPE_BF16) {
-        if (id >= (size_t)K * rows) return;
+        if (id >= (size_t)K * nr) return;
         const size_t r = id / K, i = id % K;
-        out[id] = load1<T>(W + r * row_bytes, (int)i);
+        out[id] = load1<T>(W + (r0 + r) * row_bytes, (int)i);
     }
 }
 
-template <int T> static void dequant_launch(cudaStream_t s, const uint8_t *W, size_t row_bytes, int K, int rows, float *out) {
-    const size_t items = K % 32 == 0 ? (size_t)K / 32 * rows : (size_t)K * rows;
-    k_dequant<T><<<(unsigned)((items + 255) / 256), 256, 0, s>>>(W, row_bytes, K, rows, out);
+template <int T>
+static void dequant_launch(cudaStream_t s, const uint8_t *W, size_t row_bytes, int K, int rows, int r0, int nr, float *out) {
+    const size_t items = K % 32 == 0 ? (size_t)K / 32 * nr : (size_t)K * nr;
+    k_dequant<T><<<(unsigned)((items + 255) / 256), 256, 0, s>>>(W, row_bytes, K, rows, r0, nr, out);
 }
 
 __global__ void k_add_bias(float *y, const float *bias, int rows, int n_tok) {
@@ -397,18 +686,28 @@ __global__ void k_add_bias(float *y, const float *bias, int rows, int n_tok) {
 
 #define MMV_MAX_TOKENS 8
 
-cudaError_t cuda_mmv(cudaStream_t s, const cuda_mmv_job *j, const float *x) {
+cudaError_t cuda_mmv(cudaStream_t s, const cuda_mmv_job *j, const float *x, uint8_t *xq) {
     if (j->K % 32 || j->n_mat < 1 || j->n_mat > 3 || (j->mode == CUDA_MMV_SWIGLU && (j->n_mat != 2 || j->rows[0] != j->rows[1])) ||
-        (j->res && j->n_mat != 1))
+        (j->res && j->n_mat != 1) || (cuda_type_split(j->type) && !xq))
         return cudaErrorInvalidValue;
-    DISPATCH(j->type, mmv1_launch<TT>(s, j, x));
+    switch (j->type) { /* k_mmv1 is not instantiated for the split types */
+    case ZETA_TYPE_Q4_0: { cudaError_t e = mmvq_launch<ZETA_TYPE_Q4_0>(s, j, x, xq); if (e != cudaSuccess) return e; } break;
+    case ZETA_TYPE_Q8_0: { cudaError_t e = mmvq_launch<ZETA_TYPE_Q8_0>(s, j, x, xq); if (e != cudaSuccess) return e; } break;
+    case ZETA_TYPE_F32: mmv1_launch<ZETA_TYPE_F32>(s, j, x); break;
+    case ZETA_TYPE_F16: mmv1_launch<ZETA_TYPE_F16>(s, j, x); break;
+    case ZETA_TYPE_BF16: mmv1_launch<ZETA_TYPE_BF16>(s, j, x); break;
+    case ZETA_TYPE_Q4_K: mmv1_launch<ZETA_TYPE_Q4_K>(s, j, x); break;
+    case ZETA_TYPE_Q6_K: mmv1_launch<ZETA_TYPE_Q6_K>(s, j, x); break;
+    default: return cudaErrorInvalidValue;
+    }
     return cudaGetLastError();
 }
 
 cudaError_t cuda_matmul(cudaStream_t s, void *blas, const zeta_weight *w, const float *bias, const float *x, int n_tok,
-                        float *y, float *scratch, size_t scratch_floats, int *blas_status) {
+                        float *y, const cuda_mm_scratch *sc, int *blas_status) {
     *blas_status = 0;
     if (n_tok <= 0) return cudaSuccess;
+    const bool split = cuda_type_split(w->type);
     if (n_tok == 1 && cuda_mmv_fusable(w)) {
         cuda_mmv_job j;
         memset(&j, 0, sizeof j);
@@ -421,8 +720,16 @@ cudaError_t cuda_matmul(cudaStream_t s, void *blas, const zeta_weight *w, const 
         j.bias[0] = bias;
         j.y[0] = y;
         j.rows[0] = (int)w->ne1;
-        return cuda_mmv(s, &j, x);
+        return cuda_mmv(s, &j, x, sc->xq);
     }
+    if (split) { /* the CPU's products take x rounded to 8 bits: so do these */
+        const size_t n = (size_t)n_tok * w->ne0;
+        if (!sc->xr || sc->xr_floats < n) return cudaErrorInvalidValue;
+        k_round_q8<<<(unsigned)((n / 32 + 7) / 8), 256, 0, s>>>(x, sc->xr, n / 32);
+        x = sc->xr;
+    }
+    float *scratch = sc->deq;
+    const size_t scratch_floats = sc->deq_floats;
     if (n_tok <= MMV_MAX_TOKENS || !blas || !scratch) {
         DISPATCH(w->type, mmv_launch<TT>(s, w, bias, x, n_tok, y));
         return cudaGetLastError();
@@ -439,8 +746,7 @@ cudaError_t cuda_matmul(cudaStream_t s, void *blas, const zeta_weight *w, const 
         if (slice > rows) slice = rows;
         for (int r0 = 0; r0 < rows; r0 += slice) {
             const int nr = rows - r0 < slice ? rows - r0 : slice;
-            const uint8_t *W = (const uint8_t *)w->dev + (size_t)r0 * w->row_bytes;
-            DISPATCH(w->type, dequant_launch<TT>(s, W, w->row_bytes, K, nr, scratch));
+            DISPATCH(w->type, dequant_launch<TT>(s, (const uint8_t *)w->dev, w->row_bytes, K, rows, r0, nr, scratch));
             cudaError_t e = cudaGetLastError();
             if (e != cudaSuccess) return e;
             cublasStatus_t st = cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, nr, n_tok, K, &one, scratch, K, x, K, &zero, y + r0, rows);
