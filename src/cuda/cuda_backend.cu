@@ -316,11 +316,24 @@ static bool disjoint(const float *a, size_t na, const float *b, size_t nb) { ret
 /* enqueues the recorded ops [0, n) on the stream (eagerly, or into a graph being captured), fusing
  * neighbours: matmuls of one input -> one launch (q, k, v); gate, up, swiglu -> one launch; a
  * matmul whose output is then added to the residual -> the add in its store; the two ropes of a
- * layer -> one launch; the KV store into the attention kernel; a norm whose output feeds q4_0 /
- * q8_0 products -> the norm also rounds it to 8 bits for them. Returns the first launch error. */
+ * layer -> one launch; the KV store into the attention kernel; a norm or attention whose output
+ * feeds q4_0 / q8_0 products -> it also rounds the output to 8 bits for them. Returns the first
+ * launch error. */
+/* ZETA_CUDA_ATTN_Q8=0: the attention does not round its output for the next product (A/B) */
+static bool cuda_fuse_attn_q8(void) {
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("ZETA_CUDA_ATTN_Q8");
+        on = !(e && !strcmp(e, "0"));
+    }
+    return on != 0;
+}
+
 static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
     cudaError_t e = cudaMemcpyAsync(c->pos_dev, c->pos_host, sizeof(uint32_t), cudaMemcpyHostToDevice, c->stream);
-    const float *xq_of = NULL; /* the vector that c->mm.xq holds rounded (set by a norm for the next product) */
+    /* the vector that c->mm.xq holds rounded to 8 bits for the next product (set by the norm or
+     * the attention before it) */
+    const float *xq_of = NULL;
     for (int i = 0; i < n && e == cudaSuccess; i++) {
         const cuda_rec *r = &rec[i];
         switch (r->kind) {
@@ -374,8 +387,8 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
                 }
             }
             j.xq_ready = xq_of == r->a;
-            xq_of = NULL;
             e = cuda_mmv(c->stream, &j, r->a, c->mm.xq);
+            xq_of = NULL;
             break;
         }
         case REC_ROPE: {
@@ -392,7 +405,14 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
         }
         case REC_ATTN: {
             cuda_attn_args a = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, 1, c->rec_pos0, 1.0f / sqrtf((float)c->dk),
-                                c->pos_dev, 1};
+                                c->pos_dev, 1, NULL};
+            /* the output projection next (q4_0 / q8_0): the attention rounds its output for it */
+            const cuda_rec *r1 = i + 1 < n ? &rec[i + 1] : NULL;
+            if (r1 && mm1(r1) && cuda_type_split(r1->wtype) && r1->a == r->out && r1->ne0 == (uint64_t)c->n_head * c->dv &&
+                c->dv % 32 == 0 && cuda_fuse_attn_q8()) {
+                a.xq = c->mm.xq;
+                xq_of = r->out;
+            }
             e = cuda_attention(c->stream, &a, kv_k(c, (uint32_t)r->il), kv_v(c, (uint32_t)r->il), r->a, r->b, r->c, r->out, c->part,
                                c->part_floats, c->n_sm);
             break;
@@ -583,7 +603,7 @@ static void cu_rope(void *vctx, float *x, int n_tok, int n_heads, int head_dim, 
 static void cu_attention(void *vctx, int il, const float *q, const float *k, const float *v, int n_tok, uint32_t pos0, float *out) {
     cuda_ctx *c = (cuda_ctx *)vctx;
     if (c->failed) return;
-    cuda_attn_args a = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, n_tok, pos0, 1.0f / sqrtf((float)c->dk), NULL, 0};
+    cuda_attn_args a = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, n_tok, pos0, 1.0f / sqrtf((float)c->dk), NULL, 0, NULL};
     if (c->recording && (n_tok != 1 || (c->rec_pos0 != UINT32_MAX && c->rec_pos0 != pos0))) rec_flush(c);
     if (c->recording) {
         cuda_rec *r = rec_new(c, REC_ATTN);

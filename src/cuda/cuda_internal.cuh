@@ -144,6 +144,9 @@ struct cuda_attn_args {
     /* decode only: the new k, v row is not stored by a separate kernel first; the blocks read it
      * from k / v (rounded to f16 as the cache holds it) and one block per KV head stores it */
     int fuse_store;
+    /* decode only, dv % 32 == 0: the output (n_head * dv) is also rounded to 8 bits into xq for
+     * the q4_0 / q8_0 product that reads it (NULL: not) */
+    uint8_t *xq;
 };
 /* the number of blocks attention splits the positions over (decode graphs key on it) */
 int cuda_attention_split(const cuda_attn_args *a, size_t part_floats, int n_sm);

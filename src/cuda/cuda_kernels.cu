@@ -208,6 +208,7 @@ cudaError_t cuda_kv_move(cudaStream_t s, __half *K, __half *V, uint32_t from, ui
 template <bool DEC>
 __global__ void k_attn(const float *q, __half *K, __half *V, const float *knew, const float *vnew, float *out, float *part,
                        cuda_attn_args a, int n_split) {
+    if (a.xq) pdl_trigger(); /* the product that reads xq may start loading its weights */
     const int h = blockIdx.x, t = blockIdx.y, sp = blockIdx.z;
     const int hk = h / (a.n_head / a.n_head_kv);
     const uint32_t pos0 = a.pos_dev ? *a.pos_dev : a.pos0;
@@ -321,8 +322,12 @@ __global__ void k_attn(const float *q, __half *K, __half *V, const float *knew, 
     for (int i = threadIdx.x; i < a.dv; i += blockDim.x) {
         float A = 0.0f;
         for (int k = 0; k < ATT_WARPS; k++) A += sacc[k * a.dv + i] * f[k];
-        if (n_split == 1) out[row * a.dv + i] = A / L;
-        else part[(row * n_split + sp) * (a.dv + 2) + i] = A;
+        if (n_split == 1) {
+            out[row * a.dv + i] = A / L;
+            if (a.xq) q8_store(A / L, a.xq, a.n_head * a.dv, (int)((row * a.dv + i) / 32)); /* dv % 32 == 0: warp-uniform */
+        } else {
+            part[(row * n_split + sp) * (a.dv + 2) + i] = A;
+        }
     }
     if (n_split > 1 && threadIdx.x == 0) {
         part[(row * n_split + sp) * (a.dv + 2) + a.dv] = M;
@@ -331,7 +336,8 @@ __global__ void k_attn(const float *q, __half *K, __half *V, const float *knew, 
 }
 
 /* merges the slices' partials: grid (n_head, n_tok), thread per output value */
-__global__ void k_attn_merge(const float *part, float *out, int n_head, int dv, int n_split) {
+__global__ void k_attn_merge(const float *part, float *out, int n_head, int dv, int n_split, uint8_t *xq) {
+    if (xq) pdl_trigger();
     const size_t row = (size_t)blockIdx.y * n_head + blockIdx.x;
     const float *pr = part + row * n_split * (dv + 2);
     float M = -INFINITY;
@@ -347,6 +353,7 @@ __global__ void k_attn_merge(const float *part, float *out, int n_head, int dv, 
             L += ps[dv + 1] * f;
         }
         out[row * dv + i] = A / L;
+        if (xq) q8_store(A / L, xq, n_head * dv, (int)((row * dv + i) / 32));
     }
 }
 
@@ -365,7 +372,8 @@ cudaError_t cuda_attention(cudaStream_t s, const cuda_attn_args *a, __half *K, _
                            const float *v, float *out, float *part, size_t part_floats, int n_sm) {
     if (a->n_tok <= 0) return cudaSuccess;
     if (a->dv > ATT_MAX_DV) return cudaErrorInvalidValue; /* refused at session creation */
-    if ((a->fuse_store || a->pos_dev) && a->n_tok != 1) return cudaErrorInvalidValue;
+    if ((a->fuse_store || a->pos_dev || a->xq) && a->n_tok != 1) return cudaErrorInvalidValue;
+    if (a->xq && a->dv % 32) return cudaErrorInvalidValue;
     const size_t kr = (size_t)a->n_head_kv * a->dk, vr = (size_t)a->n_head_kv * a->dv;
     if (!a->fuse_store) {
         k_store_f16<<<grid_for(kr * a->n_tok), 256, 0, s>>>(k, K + (size_t)a->pos0 * kr, kr * a->n_tok);
@@ -379,6 +387,7 @@ cudaError_t cuda_attention(cudaStream_t s, const cuda_attn_args *a, __half *K, _
         k_attn<true><<<dim3(a->n_head, a->n_tok, n_split), 32 * ATT_WARPS, shm, s>>>(q, K, V, k, v, out, part, *a, n_split);
     else
         k_attn<false><<<dim3(a->n_head, a->n_tok, n_split), 32 * ATT_WARPS, shm, s>>>(q, K, V, k, v, out, part, *a, n_split);
-    if (n_split > 1) k_attn_merge<<<dim3(a->n_head, a->n_tok), a->dv < 256 ? 128 : 256, 0, s>>>(part, out, a->n_head, a->dv, n_split);
+    if (n_split > 1)
+        k_attn_merge<<<dim3(a->n_head, a->n_tok), a->dv < 256 ? 128 : 256, 0, s>>>(part, out, a->n_head, a->dv, n_split, a->xq);
     return cudaGetLastError();
 }
