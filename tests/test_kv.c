@@ -1,6 +1,8 @@
 /* test_kv.c — the KV cache and long-context machinery:
  *   - tiled online-softmax attention (cpu_kv.c) against a float64 attention over the same cached
  *     K/V, for every K/V type pair, prefill and decode, 1-3 threads (the decode split into chunks);
+ *   - decode with the fused kernels (selected ISA and scalar reference) against the per-row path
+ *     (vec_dot + axpy), GQA groups 1, 4, 8, short and long contexts (all KV heads per item);
  *   - context shift: logits after a shift equal those of a fresh session over the kept tokens;
  *   - zeta_generate with reuse_prefix evaluates only the new tokens (counters) and gives the same
  *     text as a fresh session; generation with context_shift runs past n_ctx;
@@ -8,6 +10,7 @@
  *     unchanged;
  *   - KV types a model cannot use are refused with a message; KV bytes as computed. */
 #include "cpu/cpu_kv.h"
+#include "cpu/mathk.h"
 #include "gguf_write.h"
 #include "quant.h"
 #include "zeta.h"
@@ -111,6 +114,70 @@ static void attention_matches_float64(void) {
             }
     T_CHECK(runs == 32);
     free(q), free(k), free(v), free(out), free(kf), free(vf), free(sc);
+}
+
+/* The decode path three ways over the same cache: the selected fused kernels, the scalar fused
+ * reference, and the per-row loop (vec_dot per position and query, dequantize + axpy). */
+static void fused_decode_matches_per_row(void) {
+    const zeta_type types[4] = {ZETA_TYPE_F32, ZETA_TYPE_F16, ZETA_TYPE_Q8_0, ZETA_TYPE_Q4_0};
+    const int groups[3] = {1, 4, 8};
+    enum { NKV = 2, D = 64, NCTX = 1100 };
+    float *q = malloc(sizeof(float) * 3 * 8 * NKV * D), *k = malloc(sizeof(float) * NCTX * NKV * D);
+    float *v = malloc(sizeof(float) * NCTX * NKV * D), *o[3];
+    for (int i = 0; i < 3; i++) o[i] = malloc(sizeof(float) * 3 * 8 * NKV * D);
+    int runs = 0;
+    for (int gi = 0; gi < 3; gi++)
+        for (int tk = 0; tk < 4; tk++)
+            for (int tv = 0; tv < 4; tv++) {
+                zeta_hparams hp;
+                memset(&hp, 0, sizeof hp);
+                hp.n_layer = 1, hp.n_head = (uint32_t)(groups[gi] * NKV), hp.n_head_kv = NKV, hp.head_dim_k = D, hp.head_dim_v = D;
+                const int nh = groups[gi] * NKV, nth = 2;
+                cpu_kv kv;
+                zeta_error err;
+                if (cpu_kv_init(&kv, &hp, NCTX, types[tk], types[tv], nth, &err) != ZETA_OK) {
+                    T_CHECKF(0, "init: %s", err.message);
+                    continue;
+                }
+                threadpool *pool = pool_new(nth);
+                for (int i = 0; i < NCTX * NKV * D; i++) k[i] = frand(), v[i] = frand();
+                /* the cache filled by a prefill; then decodes of 1 and 3 tokens at a short position (one
+                 * KV head per item) and at long ones (all heads per item, chunks of odd lengths) */
+                for (int i = 0; i < 3 * nh * D; i++) q[i] = frand();
+                cpu_kv_attention(&kv, pool, 0, q, k, v, 1, 0, o[0]);
+                cpu_kv_attention(&kv, pool, 0, q, k + NKV * D, v + NKV * D, 3, 1, o[0]);
+                float *tmp = calloc((size_t)NCTX * nh * D, sizeof(float));
+                cpu_kv_attention(&kv, pool, 0, tmp, k + 4 * NKV * D, v + 4 * NKV * D, NCTX - 8, 4, tmp);
+                free(tmp);
+                const zk_kv_score_fn fs = kv.kv_score;
+                const zk_kv_accum_fn fa = kv.kv_accum;
+                const int at[][2] = {{100, 1}, {NCTX - 4, 1}, {NCTX - 3, 3}, {777, 1}};
+                float worst = 0;
+                for (size_t ai = 0; ai < sizeof at / sizeof at[0]; ai++) {
+                    const int pos = at[ai][0], n_tok = at[ai][1];
+                    for (int i = 0; i < 3 * nh * D; i++) q[i] = (ai == 3 ? 6.0f : 1.0f) * frand();
+                    for (int way = 0; way < 3; way++) {
+                        kv.kv_score = way == 0 ? fs : way == 1 ? zk_math_scalar()->kv_score[types[tk]] : NULL;
+                        kv.kv_accum = way == 0 ? fa : way == 1 ? zk_math_scalar()->kv_accum[types[tv]] : NULL;
+                        for (int i = 0; i < n_tok * nh * D; i++) o[way][i] = NAN;
+                        /* the same rows stored again: the cache is unchanged */
+                        cpu_kv_attention(&kv, pool, 0, q, k + (size_t)pos * NKV * D, v + (size_t)pos * NKV * D, n_tok, (uint32_t)pos, o[way]);
+                    }
+                    for (int i = 0; i < n_tok * nh * D; i++)
+                        for (int way = 0; way < 2; way++) {
+                            const float e = fabsf(o[way][i] - o[2][i]) / 1e-5f;
+                            if (!(e <= worst)) worst = e;
+                        }
+                }
+                T_CHECKF(worst <= 1.0f, "group %d K %s V %s: fused and per-row decode differ by %g of 1e-5", groups[gi],
+                         zeta_type_name(types[tk]), zeta_type_name(types[tv]), (double)worst);
+                runs++;
+                pool_free(pool);
+                cpu_kv_free(&kv);
+            }
+    T_CHECK(runs == 48);
+    free(q), free(k), free(v);
+    for (int i = 0; i < 3; i++) free(o[i]);
 }
 
 /* ---- public API on the zoo model (2 layers, 4 heads over 2 KV heads of 64) ---- */
@@ -524,6 +591,7 @@ static void context_shift_10k_tokens_flat_memory(void) {
 
 int main(void) {
     T_RUN(attention_matches_float64);
+    T_RUN(fused_decode_matches_per_row);
     T_RUN(shift_equals_fresh_session);
     T_RUN(shift_rotates_keys);
     T_RUN(reuse_prefix_evaluates_only_new_tokens);

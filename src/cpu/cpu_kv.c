@@ -57,17 +57,21 @@ zeta_status cpu_kv_init(cpu_kv *kv, const zeta_hparams *hp, uint32_t n_ctx, zeta
     kv->q_head = (size_t)zeta_row_bytes(kv->qt, kv->dk);
     kv->kern = zk_select();
     kv->math = zk_math_select();
+    kv->kv_score = kv->math->kv_score[tk]; /* NULL: the per-row loop over vec_dot (see mathk.h) */
+    kv->kv_accum = kv->math->kv_accum[tv];
     kv->n_threads = n_threads;
     kv->max_chunks = 2 * n_threads;
     const size_t group = kv->n_head / kv->n_head_kv;
-    /* per thread: converted queries | scores | one V row in f32 | accumulators | m, l */
-    kv->scratch_bytes = align64(group * kv->q_head) + align64(sizeof(float) * group * CPU_KV_TILE) +
-                        align64(sizeof(float) * kv->dv) + align64(sizeof(float) * group * kv->dv) +
-                        align64(sizeof(float) * 2 * group);
+    /* per thread, decode: converted queries | scores of one group | one V row in f32 | accumulators |
+     * m, l (for up to all n_head query heads: independent of the context length) */
+    kv->scratch_bytes = align64(kv->n_head * kv->q_head) + align64(sizeof(float) * group * CPU_KV_TILE) +
+                        align64(sizeof(float) * kv->dv) + align64(sizeof(float) * kv->n_head * kv->dv) +
+                        align64(sizeof(float) * 2 * kv->n_head);
     kv->k = calloc(kv->n_layer, sizeof *kv->k);
     kv->v = calloc(kv->n_layer, sizeof *kv->v);
     kv->scratch = zeta_malloc_array((size_t)n_threads, kv->scratch_bytes + 64);
-    kv->part = zeta_malloc_array((size_t)4 * n_threads * group, sizeof(float) * (kv->dv + 2));
+    /* chunk partials: up to 3 decoded tokens x max_chunks chunks x every query head */
+    kv->part = zeta_malloc_array((size_t)3 * kv->max_chunks * kv->n_head, sizeof(float) * (kv->dv + 2));
     kv->rowbuf = zeta_malloc_array((size_t)kv->n_head_kv * kv->dk, sizeof(float));
     /* prompt path: R = qb * group query rows per block (about 128) */
     kv->qb = (int)(128 / group);
@@ -156,79 +160,93 @@ static void online_merge(float *m, float *l, float *acc, int dv, float *s, int n
 
 typedef struct att_job {
     cpu_kv *kv;
-    int il, n_tok, n_chunks;
+    int il, n_tok, n_chunks, n_slices;
     uint32_t pos0;
     const float *q;
     float *out;
 } att_job;
 
+/* The decode path: item = (token, chunk of positions, slice of KV heads). Per tile of positions the
+ * slice's KV heads are visited in turn, so with one slice (long contexts) every cache line of a
+ * position is read from memory once for all heads. Per KV head: the group's scores (fused kernel,
+ * or vec_dot per row and query), softmax merged into the running max / sum, then the V rows added
+ * into the group's accumulators (fused kernel, or dequantize + axpy). */
 static void att_worker(void *arg, int ith, int nth) {
     const att_job *j = arg;
     cpu_kv *kv = j->kv;
-    const int group = (int)(kv->n_head / kv->n_head_kv), dk = (int)kv->dk, dv = (int)kv->dv;
+    const int group = (int)(kv->n_head / kv->n_head_kv), dk = (int)kv->dk, dv = (int)kv->dv, nkv = (int)kv->n_head_kv;
     const float scale = 1.0f / sqrtf((float)dk);
     uint8_t *sp = (uint8_t *)(((uintptr_t)(kv->scratch + (size_t)ith * (kv->scratch_bytes + 64)) + 63) & ~(uintptr_t)63);
     uint8_t *qq = sp;
-    float *s = (float *)(sp += align64((size_t)group * kv->q_head));
+    float *s = (float *)(sp += align64((size_t)kv->n_head * kv->q_head));
     float *vt = (float *)(sp += align64(sizeof(float) * (size_t)group * CPU_KV_TILE));
     float *acc = (float *)(sp += align64(sizeof(float) * (size_t)dv));
-    float *mlf = (float *)(sp += align64(sizeof(float) * (size_t)group * dv));
-    float *m = mlf, *l = mlf + group;
-    const void *qp[256];
+    float *mlf = (float *)(sp += align64(sizeof(float) * (size_t)kv->n_head * dv));
     const zk_vec_dot_fn dot = kv->kern->vec_dot[kv->tk];
     const zk_softmax_fn softmax = kv->math->softmax;
     const zk_axpy_fn axpy = kv->math->axpy;
+    const zk_kv_score_fn score = kv->kv_score;
+    const zk_kv_accum_fn accum = kv->kv_accum;
     const uint8_t *K = kv->k[j->il], *V = kv->v[j->il];
-    const int nc = j->n_chunks, total = j->n_tok * (int)kv->n_head_kv * nc;
+    const int nc = j->n_chunks, ns = j->n_slices, total = j->n_tok * nc * ns;
     for (int idx = ith; idx < total; idx += nth) {
-        const int c = idx % nc, tkv = idx / nc, kvh = tkv % (int)kv->n_head_kv, t = tkv / (int)kv->n_head_kv;
+        const int hs = idx % ns, c = idx / ns % nc, t = idx / ns / nc;
+        const int h0 = nkv * hs / ns, h1 = nkv * (hs + 1) / ns; /* KV heads h0..h1-1 */
+        const int r0 = h0 * group, nr = (h1 - h0) * group;    /* their query heads */
+        float *m = mlf, *l = mlf + nr;
         const uint32_t n_kv = j->pos0 + (uint32_t)t + 1;
         const uint32_t b0 = (uint32_t)((uint64_t)n_kv * (uint64_t)c / (uint64_t)nc);
         const uint32_t b1 = (uint32_t)((uint64_t)n_kv * (uint64_t)(c + 1) / (uint64_t)nc);
-        for (int g = 0; g < group; g++) {
-            const float *qs = j->q + ((size_t)t * kv->n_head + (size_t)kvh * group + g) * dk;
-            if (kv->qt == ZETA_TYPE_F32) {
-                qp[g] = qs;
-            } else {
-                kv->kern->from_float[kv->qt](qs, qq + (size_t)g * kv->q_head, dk);
-                qp[g] = qq + (size_t)g * kv->q_head;
-            }
-            m[g] = -INFINITY;
-            l[g] = 0.0f;
-        }
-        memset(acc, 0, sizeof(float) * (size_t)group * dv);
+        const float *qt = j->q + ((size_t)t * kv->n_head + (size_t)r0) * dk; /* query row r0 + r */
+        if (kv->qt != ZETA_TYPE_F32)
+            for (int r = 0; r < nr; r++) kv->kern->from_float[kv->qt](qt + (size_t)r * dk, qq + (size_t)r * kv->q_head, dk);
+        const uint8_t *qbase = kv->qt == ZETA_TYPE_F32 ? (const uint8_t *)qt : qq; /* rows q_head bytes apart */
+        for (int r = 0; r < nr; r++) m[r] = -INFINITY, l[r] = 0.0f;
+        memset(acc, 0, sizeof(float) * (size_t)nr * dv);
         for (uint32_t p0 = b0; p0 < b1; p0 += CPU_KV_TILE) {
             const int n = (int)(b1 - p0 < CPU_KV_TILE ? b1 - p0 : CPU_KV_TILE);
-            const uint8_t *kr = K + (size_t)p0 * kv->k_pos + (size_t)kvh * kv->k_head;
-            for (int i = 0; i < n; i++, kr += kv->k_pos)
-                for (int g = 0; g < group; g++) dot(dk, &s[g * CPU_KV_TILE + i], kr, qp[g]);
-            for (int g = 0; g < group; g++) {
-                float mt;
-                const float lt = (float)softmax(s + g * CPU_KV_TILE, n, scale, &mt);
-                online_merge(&m[g], &l[g], acc + (size_t)g * dv, dv, s + g * CPU_KV_TILE, n, mt, lt);
-            }
-            const uint8_t *vr = V + (size_t)p0 * kv->v_pos + (size_t)kvh * kv->v_head;
-            for (int i = 0; i < n; i++, vr += kv->v_pos) {
-                const float *vf = (const float *)vr;
-                if (kv->tv != ZETA_TYPE_F32) {
-                    load_row(kv, kv->tv, vr, vt, dv);
-                    vf = vt;
+            for (int kvh = h0; kvh < h1; kvh++) {
+                const int rg = (kvh - h0) * group; /* the group's first row in this item */
+                const uint8_t *qg = qbase + (size_t)rg * kv->q_head;
+                float *ag = acc + (size_t)rg * dv;
+                const uint8_t *kr = K + (size_t)p0 * kv->k_pos + (size_t)kvh * kv->k_head;
+                if (score)
+                    score(dk, n, kr, kv->k_pos, group, qg, kv->q_head, s, CPU_KV_TILE);
+                else
+                    for (int i = 0; i < n; i++, kr += kv->k_pos)
+                        for (int g = 0; g < group; g++) dot(dk, &s[g * CPU_KV_TILE + i], kr, qg + (size_t)g * kv->q_head);
+                for (int g = 0; g < group; g++) {
+                    float mt;
+                    const float lt = (float)softmax(s + g * CPU_KV_TILE, n, scale, &mt);
+                    online_merge(&m[rg + g], &l[rg + g], ag + (size_t)g * dv, dv, s + g * CPU_KV_TILE, n, mt, lt);
                 }
-                for (int g = 0; g < group; g++) axpy(dv, s[g * CPU_KV_TILE + i], vf, acc + (size_t)g * dv);
+                const uint8_t *vr = V + (size_t)p0 * kv->v_pos + (size_t)kvh * kv->v_head;
+                if (accum) {
+                    accum(dv, n, vr, kv->v_pos, group, s, CPU_KV_TILE, ag);
+                    continue;
+                }
+                for (int i = 0; i < n; i++, vr += kv->v_pos) {
+                    const float *vf = (const float *)vr;
+                    if (kv->tv != ZETA_TYPE_F32) {
+                        load_row(kv, kv->tv, vr, vt, dv);
+                        vf = vt;
+                    }
+                    for (int g = 0; g < group; g++) axpy(dv, s[g * CPU_KV_TILE + i], vf, ag + (size_t)g * dv);
+                }
             }
         }
         if (nc == 1) {
-            for (int g = 0; g < group; g++) {
-                float *o = j->out + ((size_t)t * kv->n_head + (size_t)kvh * group + g) * dv;
-                const float inv = 1.0f / l[g];
-                for (int d = 0; d < dv; d++) o[d] = acc[(size_t)g * dv + d] * inv;
+            for (int r = 0; r < nr; r++) {
+                float *o = j->out + ((size_t)t * kv->n_head + (size_t)(r0 + r)) * dv;
+                const float inv = 1.0f / l[r];
+                for (int d = 0; d < dv; d++) o[d] = acc[(size_t)r * dv + d] * inv;
             }
         } else {
-            float *pp = kv->part + (size_t)idx * group * (dv + 2);
-            for (int g = 0; g < group; g++, pp += dv + 2) {
-                pp[0] = m[g];
-                pp[1] = l[g];
-                memcpy(pp + 2, acc + (size_t)g * dv, sizeof(float) * (size_t)dv);
+            float *pp = kv->part + ((size_t)(t * nc + c) * kv->n_head + (size_t)r0) * (dv + 2);
+            for (int r = 0; r < nr; r++, pp += dv + 2) {
+                pp[0] = m[r];
+                pp[1] = l[r];
+                memcpy(pp + 2, acc + (size_t)r * dv, sizeof(float) * (size_t)dv);
             }
         }
     }
@@ -323,23 +341,22 @@ static void att_block_worker(void *arg, int ith, int nth) {
     }
 }
 
-/* chunk partials (m, l, acc) of every (token, KV head, query head) -> out */
+/* chunk partials (m, l, acc) of every (token, query head) -> out */
 static void merge_chunks(const att_job *j) {
     cpu_kv *kv = j->kv;
-    const int group = (int)(kv->n_head / kv->n_head_kv), dv = (int)kv->dv, nc = j->n_chunks;
-    for (int tkv = 0; tkv < j->n_tok * (int)kv->n_head_kv; tkv++) {
-        const int kvh = tkv % (int)kv->n_head_kv, t = tkv / (int)kv->n_head_kv;
-        for (int g = 0; g < group; g++) {
+    const int dv = (int)kv->dv, nc = j->n_chunks, nh = (int)kv->n_head;
+    for (int t = 0; t < j->n_tok; t++)
+        for (int h = 0; h < nh; h++) {
             float M = -INFINITY;
             for (int c = 0; c < nc; c++) {
-                const float *pp = kv->part + ((size_t)(tkv * nc + c) * group + g) * (dv + 2);
+                const float *pp = kv->part + ((size_t)(t * nc + c) * nh + h) * (dv + 2);
                 if (pp[1] > 0.0f && pp[0] > M) M = pp[0];
             }
-            float *o = j->out + ((size_t)t * kv->n_head + (size_t)kvh * group + g) * dv;
+            float *o = j->out + ((size_t)t * nh + h) * dv;
             memset(o, 0, sizeof(float) * (size_t)dv);
             double L = 0.0;
             for (int c = 0; c < nc; c++) {
-                const float *pp = kv->part + ((size_t)(tkv * nc + c) * group + g) * (dv + 2);
+                const float *pp = kv->part + ((size_t)(t * nc + c) * nh + h) * (dv + 2);
                 if (!(pp[1] > 0.0f)) continue; /* empty chunk */
                 const float w = expf(pp[0] - M);
                 L += (double)pp[1] * w;
@@ -348,25 +365,33 @@ static void merge_chunks(const att_job *j) {
             const float inv = (float)(1.0 / L);
             for (int d = 0; d < dv; d++) o[d] *= inv;
         }
-    }
 }
 
 void cpu_kv_attention(cpu_kv *kv, threadpool *pool, int il, const float *q, const float *k, const float *v, int n_tok,
                       uint32_t pos0, float *out) {
     store_rows(kv, kv->tk, kv->k[il] + (size_t)pos0 * kv->k_pos, k, (size_t)n_tok * kv->n_head_kv * kv->dk);
     store_rows(kv, kv->tv, kv->v[il] + (size_t)pos0 * kv->v_pos, v, (size_t)n_tok * kv->n_head_kv * kv->dv);
-    att_job j = {kv, il, n_tok, 1, pos0, q, out};
+    att_job j = {kv, il, n_tok, 1, 1, pos0, q, out};
     if (n_tok >= 4) {
         pool_run(pool, att_block_worker, &j);
         return;
     }
-    const int nth = pool_size(pool), items = n_tok * (int)kv->n_head_kv;
-    if (items < 2 * nth) {
-        int nc = (2 * nth + items - 1) / items;
-        const int by_len = (int)((pos0 + 1) / CPU_KV_TILE); /* at least a tile per chunk */
-        if (nc > by_len) nc = by_len;
-        if (nc > kv->max_chunks) nc = kv->max_chunks;
-        if (nc > 1) j.n_chunks = nc;
+    const int nth = pool_size(pool), nkv = (int)kv->n_head_kv;
+    const uint32_t n_kv = pos0 + 1; /* positions the first token sees */
+    if (n_kv >= (uint32_t)(2 * nth * CPU_KV_TILE)) {
+        /* long context: all KV heads per item (each position's cache lines read once), the positions
+         * split into 2 chunks per thread */
+        j.n_chunks = kv->max_chunks;
+    } else {
+        j.n_slices = nkv; /* one KV head per item; chunks only if that leaves threads idle */
+        const int items = n_tok * nkv;
+        if (items < 2 * nth) {
+            int nc = (2 * nth + items - 1) / items;
+            const int by_len = (int)(n_kv / CPU_KV_TILE); /* at least a tile per chunk */
+            if (nc > by_len) nc = by_len;
+            if (nc > kv->max_chunks) nc = kv->max_chunks;
+            if (nc > 1) j.n_chunks = nc;
+        }
     }
     pool_run(pool, att_worker, &j);
     if (j.n_chunks > 1) merge_chunks(&j);

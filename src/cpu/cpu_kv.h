@@ -6,7 +6,10 @@
  * query row and KV head, positions are visited in tiles of CPU_KV_TILE; the query heads sharing a
  * KV head (GQA group) are processed together so every K/V row is read and dequantized once per
  * group. Memory is O(tile), not O(context). Decode with few work items splits the positions into
- * chunks computed in parallel and merged (flash-decoding). Prompts (4 tokens or more) take blocks
+ * chunks computed in parallel and merged (flash-decoding); with a long context an item covers all
+ * KV heads of its chunk, tile by tile, so each position's cache lines are read once. Decode uses
+ * the fused kernels of mathk.h (kv_score / kv_accum: one call per KV head and tile) where the CPU
+ * has them, else vec_dot per position and query head, then dequantize + axpy. Prompts (4 tokens or more) take blocks
  * of query tokens x the group's heads at once: per tile, scores = Q K^T and out += P V are two
  * small register-tiled products (gemm_f.h), so each K/V row is converted once per block. */
 #ifndef ZETA_CPU_KV_H
@@ -30,10 +33,12 @@ typedef struct cpu_kv {
     uint8_t **k, **v;              /* per layer: n_ctx * k_pos (v_pos) bytes */
     const zk_kernels *kern;
     const zk_math *math;
+    zk_kv_score_fn kv_score;       /* decode: fused kernels of math for tk / tv, or NULL (per-row loop) */
+    zk_kv_accum_fn kv_accum;
     int n_threads, max_chunks;
     uint8_t *scratch;              /* n_threads * scratch_bytes */
     size_t scratch_bytes;
-    float *part;                   /* chunk partials: at most 4 * n_threads * group * (dv + 2) */
+    float *part;                   /* decode chunk partials: 3 tokens * max_chunks * n_head * (dv + 2) */
     float *rowbuf;                 /* n_head_kv * dk floats for the shift */
     int qb;                        /* query tokens per block in the prompt path */
     size_t block_bytes;            /* per-thread scratch of the prompt path */

@@ -1,12 +1,23 @@
 /* kernels_avx2_math.c — the AVX2+FMA set of mathk.h: softmax over a tile (max, exp by a
- * Cephes-style polynomial after range reduction by ln 2, relative error ~2 ulp, sum), y += a x, and
- * F16 / Q8_0 / Q4_0 rows to f32 (exact, as the scalar dequantizers). Compiled with -mavx2 -mfma
- * -mf16c. */
+ * Cephes-style polynomial after range reduction by ln 2, relative error ~2 ulp, sum), y += a x,
+ * F16 / Q8_0 / Q4_0 rows to f32 (exact, as the scalar dequantizers), and the fused decode-attention
+ * kernels:
+ *   kv_score  8 K rows at a time per query head, one horizontal reduction for the 8. Q8_0 / Q4_0:
+ *             per 32-block the products are summed exactly in int32 (maddubs takes |k| as its
+ *             unsigned operand and q * sign(k) as the signed one; our quantizer never makes a
+ *             query code -128), then scaled by d_k * d_q and the blocks added in order, as the
+ *             scalar vec_dot does: bit-identical scores. F32 / F16: f32 FMAs, another sum order.
+ *   kv_accum  the V tile decoded once into f32 (exactly), then per 4 query heads x 16 columns the
+ *             accumulators stay in registers over the tile's rows: acc = fma(s, v, acc) per row in
+ *             order, the same rounding as axpy below.
+ * Compiled with -mavx2 -mfma -mf16c. */
 #include "cpu/mathk.h"
 #include "quant.h"
 
 #include <immintrin.h>
 #include <math.h>
+#include <stdbool.h>
+#include <string.h>
 
 static inline __m256 exp256(__m256 x) {
     x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f)), _mm256_set1_ps(-87.3365447504f));
@@ -100,6 +111,261 @@ static void q4_0_to_f32_avx2(const void *x, float *y, int64_t n) {
     }
 }
 
-static const zk_math k_avx2 = {"avx2", softmax_avx2, axpy_avx2, f16_to_f32_avx2, q8_0_to_f32_avx2, q4_0_to_f32_avx2};
+/* ---- fused decode attention: scores ------------------------------------------------------------ */
+
+/* lane r = the sum of the 8 lanes of p[r] (exact for int32) */
+static inline __m256i hsum8x8_epi32(const __m256i p[8]) {
+    const __m256i a01 = _mm256_hadd_epi32(p[0], p[1]), a23 = _mm256_hadd_epi32(p[2], p[3]);
+    const __m256i a45 = _mm256_hadd_epi32(p[4], p[5]), a67 = _mm256_hadd_epi32(p[6], p[7]);
+    const __m256i b0 = _mm256_hadd_epi32(a01, a23), b1 = _mm256_hadd_epi32(a45, a67); /* [p0..p3 | p4..p7] halves */
+    return _mm256_add_epi32(_mm256_permute2x128_si256(b0, b1, 0x20), _mm256_permute2x128_si256(b0, b1, 0x31));
+}
+
+static inline __m256 hsum8x8_ps(const __m256 p[8]) {
+    const __m256 a01 = _mm256_hadd_ps(p[0], p[1]), a23 = _mm256_hadd_ps(p[2], p[3]);
+    const __m256 a45 = _mm256_hadd_ps(p[4], p[5]), a67 = _mm256_hadd_ps(p[6], p[7]);
+    const __m256 b0 = _mm256_hadd_ps(a01, a23), b1 = _mm256_hadd_ps(a45, a67);
+    return _mm256_add_ps(_mm256_permute2f128_ps(b0, b1, 0x20), _mm256_permute2f128_ps(b0, b1, 0x31));
+}
+
+/* the first m of 8 lanes */
+static inline __m256i lane_mask(int m) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* s[0..m) = (first ? 0 : s[0..m)) + x */
+static inline void add_store(float *s, __m256 x, bool first, int m, __m256i mask) {
+    if (m == 8) {
+        _mm256_storeu_ps(s, _mm256_add_ps(first ? _mm256_setzero_ps() : _mm256_loadu_ps(s), x));
+    } else {
+        const __m256 prev = first ? _mm256_setzero_ps() : _mm256_maskload_ps(s, mask);
+        _mm256_maskstore_ps(s, mask, _mm256_add_ps(prev, x));
+    }
+}
+
+/* Block ib of 8 K rows (signed codes kc[r], magnitudes ka[r], scales dk) against block ib of every
+ * query: s_g[r] (+)= (float)sumi * (d_k * d_q). */
+static inline void score_block8(const int8_t *const kc[8], const uint8_t ka[8][32], __m256 dk, int group, const uint8_t *q,
+                                size_t qs, int ib, float *s, size_t ss, int m, bool first) {
+    const __m256i ones = _mm256_set1_epi16(1), mask = lane_mask(m);
+    for (int g = 0; g < group; g++) {
+        const block_q8_0 *qb = (const block_q8_0 *)(q + (size_t)g * qs) + ib;
+        const __m256i qv = _mm256_loadu_si256((const __m256i *)qb->qs);
+        __m256i p[8];
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; r++) {
+            const __m256i sq = _mm256_sign_epi8(qv, _mm256_loadu_si256((const __m256i *)kc[r]));
+            p[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)ka[r]), sq), ones);
+        }
+        const __m256 sc = _mm256_mul_ps(dk, _mm256_cvtph_ps(_mm_set1_epi16((short)qb->d)));
+        add_store(s + (size_t)g * ss, _mm256_mul_ps(_mm256_cvtepi32_ps(hsum8x8_epi32(p)), sc), first, m, mask);
+    }
+}
+
+static inline __attribute__((always_inline)) void score_q(bool q4, int d, int n, const void *k, size_t ks, int group,
+                                                          const void *q, size_t qs, float *s, size_t ss) {
+    const int nb = d / 32;
+    _Alignas(32) int8_t codes[8][32];
+    _Alignas(32) uint8_t ka[8][32];
+    const __m128i lowmask = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
+    for (int i0 = 0; i0 < n; i0 += 8) {
+        const int m = n - i0 < 8 ? n - i0 : 8;
+        const uint8_t *rows[8];
+        for (int r = 0; r < 8; r++) rows[r] = (const uint8_t *)k + (size_t)(i0 + (r < m ? r : m - 1)) * ks;
+        for (int ib = 0; ib < nb; ib++) {
+            const int8_t *kc[8];
+            zeta_f16 dh[8];
+            for (int r = 0; r < 8; r++) {
+                __m256i c;
+                if (q4) {
+                    const block_q4_0 *b = (const block_q4_0 *)rows[r] + ib;
+                    const __m128i raw = _mm_loadu_si128((const __m128i *)b->qs);
+                    const __m128i lo = _mm_sub_epi8(_mm_and_si128(raw, lowmask), eight);                  /* elements 0..15 */
+                    const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(raw, 4), lowmask), eight); /* 16..31 */
+                    c = _mm256_set_m128i(hi, lo);
+                    _mm256_store_si256((__m256i *)codes[r], c);
+                    kc[r] = codes[r];
+                    dh[r] = b->d;
+                } else {
+                    const block_q8_0 *b = (const block_q8_0 *)rows[r] + ib;
+                    c = _mm256_loadu_si256((const __m256i *)b->qs);
+                    kc[r] = b->qs;
+                    dh[r] = b->d;
+                }
+                _mm256_store_si256((__m256i *)ka[r], _mm256_abs_epi8(c)); /* -128 -> 128 as unsigned */
+            }
+            const __m256 dk = _mm256_cvtph_ps(_mm_setr_epi16((short)dh[0], (short)dh[1], (short)dh[2], (short)dh[3],
+                                                             (short)dh[4], (short)dh[5], (short)dh[6], (short)dh[7]));
+            score_block8(kc, (const uint8_t(*)[32])ka, dk, group, q, qs, ib, s + i0, ss, m, ib == 0);
+        }
+    }
+}
+
+static void kv_score_q8_0_avx2(int d, int n, const void *k, size_t ks, int group, const void *q, size_t qs, float *s, size_t ss) {
+    score_q(false, d, n, k, ks, group, q, qs, s, ss);
+}
+static void kv_score_q4_0_avx2(int d, int n, const void *k, size_t ks, int group, const void *q, size_t qs, float *s, size_t ss) {
+    score_q(true, d, n, k, ks, group, q, qs, s, ss);
+}
+
+static inline __m256 load8(bool f16, const uint8_t *row, int j) {
+    if (f16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const zeta_f16 *)row + j)));
+    return _mm256_loadu_ps((const float *)row + j);
+}
+
+static inline __attribute__((always_inline)) void score_f(bool f16, int d, int n, const void *k, size_t ks, int group,
+                                                          const void *q, size_t qs, float *s, size_t ss) {
+    const int d8 = d & ~7;
+    for (int i0 = 0; i0 < n; i0 += 8) {
+        const int m = n - i0 < 8 ? n - i0 : 8;
+        const __m256i mask = lane_mask(m);
+        const uint8_t *rows[8];
+        for (int r = 0; r < 8; r++) rows[r] = (const uint8_t *)k + (size_t)(i0 + (r < m ? r : m - 1)) * ks;
+        for (int g = 0; g < group; g++) {
+            const float *qg = (const float *)((const uint8_t *)q + (size_t)g * qs);
+            __m256 p[8];
+#pragma GCC unroll 8
+            for (int r = 0; r < 8; r++) p[r] = _mm256_setzero_ps();
+            for (int j = 0; j < d8; j += 8) {
+                const __m256 qv = _mm256_loadu_ps(qg + j);
+#pragma GCC unroll 8
+                for (int r = 0; r < 8; r++) p[r] = _mm256_fmadd_ps(load8(f16, rows[r], j), qv, p[r]);
+            }
+            __m256 x = hsum8x8_ps(p);
+            if (d8 < d) { /* the last d % 8 elements */
+                float t[8];
+                for (int r = 0; r < 8; r++) {
+                    float sum = 0.0f;
+                    for (int j = d8; j < d; j++)
+                        sum += (f16 ? zeta_f16_to_f32(((const zeta_f16 *)rows[r])[j]) : ((const float *)rows[r])[j]) * qg[j];
+                    t[r] = sum;
+                }
+                x = _mm256_add_ps(x, _mm256_loadu_ps(t));
+            }
+            add_store(s + (size_t)g * ss + i0, x, true, m, mask);
+        }
+    }
+}
+
+static void kv_score_f32_avx2(int d, int n, const void *k, size_t ks, int group, const void *q, size_t qs, float *s, size_t ss) {
+    score_f(false, d, n, k, ks, group, q, qs, s, ss);
+}
+static void kv_score_f16_avx2(int d, int n, const void *k, size_t ks, int group, const void *q, size_t qs, float *s, size_t ss) {
+    score_f(true, d, n, k, ks, group, q, qs, s, ss);
+}
+
+/* ---- fused decode attention: V ------------------------------------------------------------------ */
+
+/* acc_g[0..w) += sum_i s_g[i] * row_i[0..w) for G query heads (g0..g0+G-1), rows of w floats
+ * rs floats apart; per element the rows are added in order i = 0..n-1 */
+static inline __attribute__((always_inline)) void accum_heads(const int G, int w, int n, const float *rows, size_t rs,
+                                                              const float *s, size_t ss, float *acc, size_t as) {
+    int j = 0;
+    for (; j + 16 <= w; j += 16) {
+        __m256 a[4][2];
+#pragma GCC unroll 4
+        for (int g = 0; g < G; g++) {
+            a[g][0] = _mm256_loadu_ps(acc + (size_t)g * as + j);
+            a[g][1] = _mm256_loadu_ps(acc + (size_t)g * as + j + 8);
+        }
+        for (int i = 0; i < n; i++) {
+            const __m256 v0 = _mm256_loadu_ps(rows + (size_t)i * rs + j), v1 = _mm256_loadu_ps(rows + (size_t)i * rs + j + 8);
+#pragma GCC unroll 4
+            for (int g = 0; g < G; g++) {
+                const __m256 wv = _mm256_broadcast_ss(s + (size_t)g * ss + i);
+                a[g][0] = _mm256_fmadd_ps(wv, v0, a[g][0]);
+                a[g][1] = _mm256_fmadd_ps(wv, v1, a[g][1]);
+            }
+        }
+#pragma GCC unroll 4
+        for (int g = 0; g < G; g++) {
+            _mm256_storeu_ps(acc + (size_t)g * as + j, a[g][0]);
+            _mm256_storeu_ps(acc + (size_t)g * as + j + 8, a[g][1]);
+        }
+    }
+    for (; j + 8 <= w; j += 8) {
+        __m256 a[4];
+#pragma GCC unroll 4
+        for (int g = 0; g < G; g++) a[g] = _mm256_loadu_ps(acc + (size_t)g * as + j);
+        for (int i = 0; i < n; i++) {
+            const __m256 v0 = _mm256_loadu_ps(rows + (size_t)i * rs + j);
+#pragma GCC unroll 4
+            for (int g = 0; g < G; g++) a[g] = _mm256_fmadd_ps(_mm256_broadcast_ss(s + (size_t)g * ss + i), v0, a[g]);
+        }
+#pragma GCC unroll 4
+        for (int g = 0; g < G; g++) _mm256_storeu_ps(acc + (size_t)g * as + j, a[g]);
+    }
+    for (; j < w; j++) /* as axpy's tail: a rounded product added */
+        for (int g = 0; g < G; g++) {
+            float y = acc[(size_t)g * as + j];
+            for (int i = 0; i < n; i++) y += s[(size_t)g * ss + i] * rows[(size_t)i * rs + j];
+            acc[(size_t)g * as + j] = y;
+        }
+}
+
+static void accum_panel(int w, int n, const float *rows, size_t rs, int group, const float *s, size_t ss, float *acc, size_t as) {
+    int g = 0;
+    for (; g + 4 <= group; g += 4) accum_heads(4, w, n, rows, rs, s + (size_t)g * ss, ss, acc + (size_t)g * as, as);
+    switch (group - g) {
+    case 3: accum_heads(3, w, n, rows, rs, s + (size_t)g * ss, ss, acc + (size_t)g * as, as); break;
+    case 2: accum_heads(2, w, n, rows, rs, s + (size_t)g * ss, ss, acc + (size_t)g * as, as); break;
+    case 1: accum_heads(1, w, n, rows, rs, s + (size_t)g * ss, ss, acc + (size_t)g * as, as); break;
+    default: break;
+    }
+}
+
+enum { KV_PANEL = 256, KV_BUF = 4096 }; /* columns per panel; floats of decoded V (16 KiB) */
+
+/* Block types and F16: panels of up to 256 columns, rows decoded into a 16 KiB buffer (at least 16
+ * rows at a time), then added from there. F32 rows are read in place. */
+static void kv_accum_avx2(zeta_type t, int d, int n, const void *v, size_t vs, int group, const float *s, size_t ss, float *acc) {
+    if (t == ZETA_TYPE_F32) {
+        accum_panel(d, n, v, vs / sizeof(float), group, s, ss, acc, (size_t)d);
+        return;
+    }
+    _Alignas(32) float buf[KV_BUF];
+    for (int j0 = 0; j0 < d; j0 += KV_PANEL) {
+        const int w = d - j0 < KV_PANEL ? d - j0 : KV_PANEL, R = KV_BUF / w;
+        for (int i0 = 0; i0 < n; i0 += R) {
+            const int nr = n - i0 < R ? n - i0 : R;
+            for (int r = 0; r < nr; r++) {
+                const uint8_t *vr = (const uint8_t *)v + (size_t)(i0 + r) * vs;
+                float *y = buf + (size_t)r * w;
+                switch (t) {
+                case ZETA_TYPE_F16: f16_to_f32_avx2((const zeta_f16 *)vr + j0, y, w); break;
+                case ZETA_TYPE_Q8_0: q8_0_to_f32_avx2((const block_q8_0 *)vr + j0 / QK8_0, y, w); break;
+                default: q4_0_to_f32_avx2((const block_q4_0 *)vr + j0 / QK4_0, y, w); break;
+                }
+            }
+            accum_panel(w, nr, buf, (size_t)w, group, s + i0, ss, acc + j0, (size_t)d);
+        }
+    }
+}
+
+static void kv_accum_f32_avx2(int d, int n, const void *v, size_t vs, int group, const float *s, size_t ss, float *acc) {
+    kv_accum_avx2(ZETA_TYPE_F32, d, n, v, vs, group, s, ss, acc);
+}
+static void kv_accum_f16_avx2(int d, int n, const void *v, size_t vs, int group, const float *s, size_t ss, float *acc) {
+    kv_accum_avx2(ZETA_TYPE_F16, d, n, v, vs, group, s, ss, acc);
+}
+static void kv_accum_q8_0_avx2(int d, int n, const void *v, size_t vs, int group, const float *s, size_t ss, float *acc) {
+    kv_accum_avx2(ZETA_TYPE_Q8_0, d, n, v, vs, group, s, ss, acc);
+}
+static void kv_accum_q4_0_avx2(int d, int n, const void *v, size_t vs, int group, const float *s, size_t ss, float *acc) {
+    kv_accum_avx2(ZETA_TYPE_Q4_0, d, n, v, vs, group, s, ss, acc);
+}
+
+static const zk_math k_avx2 = {
+    .name = "avx2",
+    .softmax = softmax_avx2,
+    .axpy = axpy_avx2,
+    .f16_to_f32 = f16_to_f32_avx2,
+    .q8_0_to_f32 = q8_0_to_f32_avx2,
+    .q4_0_to_f32 = q4_0_to_f32_avx2,
+    .kv_score = {[ZETA_TYPE_F32] = kv_score_f32_avx2, [ZETA_TYPE_F16] = kv_score_f16_avx2,
+                 [ZETA_TYPE_Q8_0] = kv_score_q8_0_avx2, [ZETA_TYPE_Q4_0] = kv_score_q4_0_avx2},
+    .kv_accum = {[ZETA_TYPE_F32] = kv_accum_f32_avx2, [ZETA_TYPE_F16] = kv_accum_f16_avx2,
+                 [ZETA_TYPE_Q8_0] = kv_accum_q8_0_avx2, [ZETA_TYPE_Q4_0] = kv_accum_q4_0_avx2},
+};
 
 const zk_math *zk_math_avx2(void) { return &k_avx2; }

@@ -1,9 +1,13 @@
 /* mathk.h — vector math of the CPU backend's attention that has ISA-specific versions: softmax
- * over a tile of scores, y += a * x, and rows of the KV cache types (F16, Q8_0, Q4_0) to f32.
- * zk_math_select() returns the best set for this CPU; the scalar set (mathk_ref.c) is the spec. */
+ * over a tile of scores, y += a * x, rows of the KV cache types (F16, Q8_0, Q4_0) to f32, and the
+ * fused decode kernels that score a tile of cached K rows against a GQA group of queries and add
+ * a tile of cached V rows into the group's accumulators. zk_math_select() returns the best set for
+ * this CPU; the scalar set (mathk_ref.c) is the spec. */
 #ifndef ZETA_MATHK_H
 #define ZETA_MATHK_H
 
+#include "../quant.h"
+#include <stddef.h>
 #include <stdint.h>
 
 /* x[i] = exp(x[i] * scale - m) for i < n, where m = max_j(x[j] * scale); returns the sum of the
@@ -15,11 +19,33 @@ typedef void (*zk_axpy_fn)(int64_t n, float a, const float *x, float *y);
  * as the type's dequantizer in quant.c */
 typedef void (*zk_to_f32_fn)(const void *x, float *y, int64_t n);
 
+/* Decode attention, one tile of n positions of one KV head against the `group` query heads that
+ * share it. Cached row i (d elements of the slot's type) starts at k + i * k_stride; query g at
+ * q + g * q_stride, already converted to zk_vec_dot_type of the K type (F32 rows for F32/F16 K, Q8_0
+ * blocks for Q8_0/Q4_0 K). Writes s[g * s_stride + i] = K_i . q_g for i < n, g < group. Each K row
+ * is read once for the whole group. For Q8_0/Q4_0 K every score is bit-identical to the scalar
+ * vec_dot of kernels_scalar.c (exact integer block dots, scaled by d_k * d_q, blocks summed in
+ * order in f32); for F32/F16 K the f32 sum may be taken in another order. d is a multiple of the
+ * K type's block size. */
+typedef void (*zk_kv_score_fn)(int d, int n, const void *k, size_t k_stride, int group, const void *q, size_t q_stride,
+                               float *s, size_t s_stride);
+/* acc[g * d + j] += s[g * s_stride + i] * V_i[j] for i = 0..n-1 in order, j < d, g < group, where V_i
+ * (row i at v + i * v_stride, d elements of the slot's type) is dequantized exactly as quant.c
+ * does; each V row is decoded once for the whole group. The scalar version adds a rounded product,
+ * the SIMD ones fuse multiply and add (as their axpy does). */
+typedef void (*zk_kv_accum_fn)(int d, int n, const void *v, size_t v_stride, int group, const float *s, size_t s_stride,
+                               float *acc);
+
 typedef struct zk_math {
     const char *name;
     zk_softmax_fn softmax;
     zk_axpy_fn axpy;
     zk_to_f32_fn f16_to_f32, q8_0_to_f32, q4_0_to_f32;
+    /* indexed by the cache type (F32, F16, Q8_0, Q4_0; other slots NULL). In the set returned by
+     * zk_math_select() these are NULL unless an ISA version exists: the caller then keeps its
+     * per-row loop over the vec_dot / axpy kernels (which have SIMD versions where these don't). */
+    zk_kv_score_fn kv_score[ZETA_TYPE_COUNT];
+    zk_kv_accum_fn kv_accum[ZETA_TYPE_COUNT];
 } zk_math;
 
 double zk_softmax_scalar(float *x, int n, float scale, float *max_out);
