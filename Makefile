@@ -207,7 +207,7 @@ clean:
 # corpus file of tests/fuzz/corpus/<target>/ through them (tests/test_fuzz_replay.sh), so any
 # compiler catches regressions. `make fuzz` builds them with clang's libFuzzer + ASan/UBSan in
 # build-fuzz/ and runs each for FUZZ_SECONDS (new inputs go to build-fuzz/corpus/<target>/).
-FUZZ_TARGETS := gguf tokenizer $(if $(wildcard src/chat.c),chat) $(if $(filter 1,$(SERVER)),request)
+FUZZ_TARGETS := gguf tokenizer sparsity $(if $(wildcard src/chat.c),chat) $(if $(filter 1,$(SERVER)),request)
 FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
 FUZZ_SECONDS ?= 60
 all: $(FUZZ_REPLAY)

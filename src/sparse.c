@@ -172,10 +172,16 @@ static bool rd_end(rd *r) {
 
 zeta_status zs_calib_read(const char *path, const struct zeta_model *m, zs_calib *c, zeta_error *err) {
     memset(c, 0, sizeof *c);
+    FILE *f = fopen(path, "r");
+    if (!f) return zeta_fail(err, ZETA_ERR_IO, "%s: %s", path, strerror(errno));
+    return zs_calib_read_stream(f, path, m, c, err); /* closes f */
+}
+
+zeta_status zs_calib_read_stream(FILE *f, const char *path, const struct zeta_model *m, zs_calib *c, zeta_error *err) {
+    memset(c, 0, sizeof *c);
     rd r = {0};
     r.path = path;
-    r.f = fopen(path, "r");
-    if (!r.f) return zeta_fail(err, ZETA_ERR_IO, "%s: %s", path, strerror(errno));
+    r.f = f;
     zeta_status st = ZETA_OK;
     const char *what = "";
 #define BAD(w) do { what = (w); goto bad; } while (0)

@@ -9,6 +9,7 @@
 #include "zeta.h"
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* the four matmul inputs of a layer that are thresholded */
 enum { ZS_ATTN_IN = 0, ZS_ATTN_OUT = 1, ZS_FFN_IN = 2, ZS_FFN_MID = 3, ZS_N_KIND = 4 };
@@ -63,6 +64,8 @@ struct zeta_model;
 uint64_t zs_model_hash(const struct zeta_model *m);
 /* parses a sidecar file and checks it against the model (shape and fingerprint) */
 zeta_status zs_calib_read(const char *path, const struct zeta_model *m, zs_calib *out, zeta_error *err);
+/* the same from an open stream (path names it in messages); closes f */
+zeta_status zs_calib_read_stream(FILE *f, const char *path, const struct zeta_model *m, zs_calib *out, zeta_error *err);
 zeta_status zs_calib_write(const char *path, const zs_calib *c, zeta_error *err);
 void zs_calib_free(zs_calib *c);
 /* index of the level equal to `sparsity` (within 1e-4); 0 picks the level nearest 0.5. -1: none */
