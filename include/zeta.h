@@ -255,8 +255,9 @@ typedef enum zeta_mode {
                                 * the sparse pass only, else the dense pass only; a sparse step whose own entropy
                                 * is above fallback_entropy is recomputed densely (a counted fallback) */
     ZETA_MODE_ULTIMATE = 2,    /* zeta_generate drafts up to max_draft tokens with the sparse pass and verifies them
-                                * with one batched dense pass: the output equals STANDARD's (greedy sampling only;
-                                * single-token zeta_session_eval calls run dense) */
+                                * with one batched dense pass: greedy, the output equals STANDARD's; sampling
+                                * (temperature > 0), speculative rejection sampling, distributed as STANDARD's
+                                * (single-token zeta_session_eval calls run dense) */
     ZETA_MODE_SPARSE = 3       /* every single-token step sparse, no gate (to measure the sparse pass) */
 } zeta_mode;
 /* "standard", "variational", "ultimate", "sparse"; "?" for a value outside the enum. */

@@ -58,8 +58,11 @@ zeta_status session_mode_init(zeta_session *s, const zeta_session_params *p, zet
     s->thr = zeta_calloc_array((size_t)hp->n_layer * ZS_N_KIND, sizeof(float));
     s->sel.idx = zeta_malloc_array(widest, sizeof(uint32_t));
     s->sel.val = zeta_malloc_array(widest, sizeof(float));
-    if (p->mode == ZETA_MODE_ULTIMATE) s->verify_logits = zeta_malloc_array((size_t)(p->max_draft + 1) * hp->n_vocab, sizeof(float));
-    if (!s->thr || !s->sel.idx || !s->sel.val || (p->mode == ZETA_MODE_ULTIMATE && !s->verify_logits))
+    if (p->mode == ZETA_MODE_ULTIMATE) {
+        s->verify_logits = zeta_malloc_array((size_t)(p->max_draft + 1) * hp->n_vocab, sizeof(float));
+        s->draft_probs = zeta_malloc_array((size_t)(p->max_draft + 1) * hp->n_vocab, sizeof(float));
+    }
+    if (!s->thr || !s->sel.idx || !s->sel.val || (p->mode == ZETA_MODE_ULTIMATE && (!s->verify_logits || !s->draft_probs)))
         return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory setting up mode %s", zeta_mode_name(p->mode));
     if (lv >= 0)
         for (size_t i = 0; i < (size_t)hp->n_layer * ZS_N_KIND; i++) s->thr[i] = c->thr[i * c->n_levels + (size_t)lv];
@@ -140,20 +143,37 @@ static zeta_token sample_at(zeta_session *s, const zeta_sampler_params *sp, cons
     return sampler_sample(sp, logits, (int32_t)s->model->hp.n_vocab, s->tokens + end - hist, hist, &s->rng, s->cands);
 }
 
+/* the distribution sample_at draws from, into probs (n_vocab floats) */
+static void probs_at(zeta_session *s, const zeta_sampler_params *sp, const float *logits, size_t end, float *probs) {
+    size_t hist = end;
+    if (sp->repeat_last_n >= 0 && (size_t)sp->repeat_last_n < hist) hist = (size_t)sp->repeat_last_n;
+    sampler_probs(sp, logits, (int32_t)s->model->hp.n_vocab, s->tokens + end - hist, hist, s->cands, probs);
+}
+
 zeta_status session_ultimate_step(zeta_session *s, const zeta_sampler_params *sp, zeta_token t, uint32_t k_max, zeta_token *out,
-                                  size_t *n_out, zeta_error *err) {
+                                  size_t *n_out, zeta_token *next, zeta_error *err) {
     *n_out = 0;
+    *next = -1;
     const size_t pos0 = s->n_tokens, nv = s->model->hp.n_vocab;
+    const bool sampling = sp->temperature > 0.0f;
     zeta_token draft[17];
     if (k_max > s->max_draft) k_max = s->max_draft;
     draft[0] = t;
     uint32_t n_d = 0;
     zeta_status st = ZETA_OK;
     /* drafts: the sparse pass, token by token, until k_max, an end-of-generation token, or an
-     * uncertain draft distribution */
+     * uncertain draft distribution. Sampling: draft i is drawn from its distribution q_i, kept for
+     * the verification */
     while (n_d < k_max) {
         if ((st = session_eval_pass(s, &draft[n_d], 1, NULL, true, err)) != ZETA_OK) break;
-        const zeta_token d = sample_at(s, sp, s->logits, s->n_tokens);
+        zeta_token d;
+        if (sampling) {
+            float *q = s->draft_probs + (size_t)n_d * nv;
+            probs_at(s, sp, s->logits, s->n_tokens, q);
+            d = sampler_draw_probs(q, (int32_t)nv, &s->rng);
+        } else {
+            d = sample_at(s, sp, s->logits, s->n_tokens);
+        }
         draft[++n_d] = d;
         if (vocab_is_eog(s->model->vocab, d) || logits_entropy(s) > s->gate_entropy) break;
     }
@@ -165,9 +185,27 @@ zeta_status session_ultimate_step(zeta_session *s, const zeta_sampler_params *sp
     if ((st = session_eval_pass(s, draft, n_d + 1, s->verify_logits, false, err)) != ZETA_OK) return st;
     s->stats.n_verifies++;
     s->verify_pos0 = pos0;
-    /* accept the longest prefix of drafts the dense pass agrees with */
     uint32_t acc = 0;
-    while (acc < n_d && sample_at(s, sp, s->verify_logits + (size_t)acc * nv, pos0 + acc + 1) == draft[acc + 1]) acc++;
+    if (!sampling) {
+        /* greedy: accept the longest prefix of drafts the dense pass agrees with */
+        while (acc < n_d && sample_at(s, sp, s->verify_logits + (size_t)acc * nv, pos0 + acc + 1) == draft[acc + 1]) acc++;
+    } else {
+        /* speculative sampling: draft d ~ q is kept with probability min(1, p(d) / q(d)) under the
+         * dense distribution p at its position; the first one refused is replaced by a draw from
+         * max(0, p - q) (normalized), which makes every emitted token distributed as p. When all
+         * are kept, the next token comes from the dense logits as usual. */
+        float *pd = s->draft_probs + (size_t)s->max_draft * nv; /* row max_draft: scratch for p */
+        for (; acc < n_d; acc++) {
+            const float *q = s->draft_probs + (size_t)acc * nv;
+            probs_at(s, sp, s->verify_logits + (size_t)acc * nv, pos0 + acc + 1, pd);
+            if (sampler_spec_keep(pd, q, (int32_t)nv, draft[acc + 1], &s->rng, next)) continue;
+            if (*next < 0) { /* p <= q everywhere: only rounding; draw from p itself */
+                probs_at(s, sp, s->verify_logits + (size_t)acc * nv, pos0 + acc + 1, pd);
+                *next = sampler_draw_probs(pd, (int32_t)nv, &s->rng);
+            }
+            break;
+        }
+    }
     s->stats.n_accepted += acc;
     memcpy(out, draft, (acc + 1) * sizeof *out);
     *n_out = acc + 1;

@@ -56,10 +56,6 @@ zeta_status zeta_generate(zeta_session *s, const char *prompt, const zeta_genera
     for (size_t i = 0; i < p->n_stop; i++)
         if (!p->stop[i]) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_generate: stop[%zu] is NULL", i);
     const zeta_model *m = s->model;
-    if (s->mode == ZETA_MODE_ULTIMATE && p->sampler.temperature > 0.0f)
-        return zeta_fail(err, ZETA_ERR_UNSUPPORTED,
-                         "zeta_generate: mode ultimate verifies greedy decoding only (temperature 0, got %g); speculative sampling is not implemented yet",
-                         (double)p->sampler.temperature);
 
     /* prompt */
     unsigned flags = (p->add_bos && (s->n_tokens == 0 || p->reuse_prefix) ? ZETA_TOKENIZE_ADD_SPECIAL : 0) |
@@ -122,9 +118,11 @@ zeta_status zeta_generate(zeta_session *s, const char *prompt, const zeta_genera
     size_t out_len;
     res.finish = ZETA_FINISH_LENGTH;
     bool eos = false;
+    zeta_token next = -1; /* ULTIMATE with sampling: the token drawn in place of a refused draft */
     while (!eos && (p->max_tokens == 0 || res.n_generated < p->max_tokens)) {
-        zeta_token t;
-        if ((st = zeta_session_sample(s, &p->sampler, &t, err)) != ZETA_OK) goto done;
+        zeta_token t = next;
+        next = -1;
+        if (t < 0 && (st = zeta_session_sample(s, &p->sampler, &t, err)) != ZETA_OK) goto done;
         if (vocab_is_eog(m->vocab, t)) { res.finish = ZETA_FINISH_EOS; break; }
         if (s->n_tokens >= s->n_ctx) {
             if (!p->context_shift || keep_for_shift(s, p) + 1 >= s->n_ctx) { res.finish = ZETA_FINISH_CONTEXT_FULL; break; }
@@ -139,7 +137,7 @@ zeta_status zeta_generate(zeta_session *s, const char *prompt, const zeta_genera
             uint64_t k = s->max_draft;
             if (k > room - 1) k = room - 1;
             if (k > left - 1) k = left - 1;
-            if ((st = session_ultimate_step(s, &p->sampler, t, (uint32_t)k, acc, &n_acc, err)) != ZETA_OK) goto done;
+            if ((st = session_ultimate_step(s, &p->sampler, t, (uint32_t)k, acc, &n_acc, &next, err)) != ZETA_OK) goto done;
         } else if ((st = session_eval(s, &t, 1, NULL, err)) != ZETA_OK) goto done;
         for (size_t i = 0; i < n_acc; i++) {
             t = acc[i];

@@ -27,6 +27,8 @@
  * No allocation. */
 #include "sampler.h"
 
+#include <string.h>
+
 #include "util.h"
 
 #include <float.h>
@@ -312,10 +314,11 @@ static zeta_token draw(sampler_cand *c, size_t n, float max_l, float temperature
     return c[last_nonzero].id;
 }
 
-zeta_token sampler_sample(const zeta_sampler_params *p, const float *logits, int32_t n_vocab,
-                          const zeta_token *history, size_t n_history, zeta_rng *rng, sampler_cand *scratch) {
-    if (!p || !logits || n_vocab <= 0 || !scratch) return -1;
-    sampler_cand *c = scratch;
+/* The chain up to the draw: c[0..n_vocab) = the candidates with penalties applied; returns the
+ * number of survivors of top-k / top-p / min-p at the front of c (0: greedy, the best at c[*top]) and
+ * their maximum logit. */
+static size_t sampler_chain(const zeta_sampler_params *p, const float *logits, int32_t n_vocab, const zeta_token *history,
+                            size_t n_history, bool random, sampler_cand *c, size_t *top, float *max_out) {
     for (int32_t i = 0; i < n_vocab; i++) {
         c[i].id = i;
         c[i].logit = sanitize(logits[i]);
@@ -324,9 +327,10 @@ zeta_token sampler_sample(const zeta_sampler_params *p, const float *logits, int
     apply_penalties(p, c, n_vocab, history, n_history);
 
     size_t n = (size_t)n_vocab;
-    size_t top = best_index(c, n);
-    float max_l = c[top].logit;
-    if (!(p->temperature > 0.0f) || max_l == -INFINITY || !rng) return c[top].id;
+    *top = best_index(c, n);
+    const float max_l = c[*top].logit;
+    *max_out = max_l;
+    if (!(p->temperature > 0.0f) || max_l == -INFINITY || !random) return 0;
 
     bool sorted = false;
     if (p->top_k > 0 && (size_t)p->top_k < n) {
@@ -349,8 +353,69 @@ zeta_token sampler_sample(const zeta_sampler_params *p, const float *logits, int
             n = filter_min_logit(c, n, thr);
         }
     }
+    return n;
+}
 
-    return draw(c, n, max_l, p->temperature, rng);
+zeta_token sampler_sample(const zeta_sampler_params *p, const float *logits, int32_t n_vocab,
+                          const zeta_token *history, size_t n_history, zeta_rng *rng, sampler_cand *scratch) {
+    if (!p || !logits || n_vocab <= 0 || !scratch) return -1;
+    size_t top;
+    float max_l;
+    const size_t n = sampler_chain(p, logits, n_vocab, history, n_history, rng != NULL, scratch, &top, &max_l);
+    if (n == 0) return scratch[top].id;
+    return draw(scratch, n, max_l, p->temperature, rng);
+}
+
+int sampler_probs(const zeta_sampler_params *p, const float *logits, int32_t n_vocab, const zeta_token *history,
+                  size_t n_history, sampler_cand *scratch, float *probs) {
+    if (!p || !logits || n_vocab <= 0 || !scratch || !probs) return -1;
+    size_t top;
+    float max_l;
+    const size_t n = sampler_chain(p, logits, n_vocab, history, n_history, true, scratch, &top, &max_l);
+    memset(probs, 0, sizeof(float) * (size_t)n_vocab);
+    if (n == 0) {
+        probs[scratch[top].id] = 1.0f;
+        return 0;
+    }
+    /* draw()'s weights, normalized */
+    const double inv_t = 1.0 / (double)p->temperature;
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        scratch[i].p = expf((float)((double)(scratch[i].logit - max_l) * inv_t));
+        sum += (double)scratch[i].p;
+    }
+    for (size_t i = 0; i < n; i++) probs[scratch[i].id] = (float)((double)scratch[i].p / sum);
+    return 0;
+}
+
+bool sampler_spec_keep(float *p, const float *q, int32_t n, zeta_token d, zeta_rng *rng, zeta_token *out) {
+    *out = d;
+    if (rng_uniform(rng) * (double)q[d] < (double)p[d]) return true;
+    float *r = p;
+    bool any = false;
+    for (int32_t i = 0; i < n; i++) {
+        const float pi = p[i];
+        r[i] = pi > q[i] ? pi - q[i] : 0.0f;
+        any = any || r[i] > 0.0f;
+    }
+    *out = any ? sampler_draw_probs(r, n, rng) : -1;
+    return false;
+}
+
+zeta_token sampler_draw_probs(const float *w, int32_t n, zeta_rng *rng) {
+    double sum = 0.0;
+    int32_t last = -1;
+    for (int32_t i = 0; i < n; i++)
+        if (w[i] > 0.0f) sum += (double)w[i], last = i;
+    if (last < 0) return -1;
+    const double target = rng_uniform(rng) * sum;
+    double run = 0.0;
+    for (int32_t i = 0; i <= last; i++) {
+        if (!(w[i] > 0.0f)) continue;
+        run += (double)w[i];
+        if (run > target) return i;
+    }
+    return last;
 }
 
 zeta_token sampler_argmax(const float *logits, int32_t n_vocab) {

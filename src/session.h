@@ -40,6 +40,7 @@ struct zeta_session {
     bool entropy_ok;
     uint64_t n_pass_sparse, n_pass_dense1; /* single-token forward passes of each kind (tests) */
     float *verify_logits;    /* ULTIMATE: (max_draft + 1) x n_vocab, the last verification's rows */
+    float *draft_probs;      /* ULTIMATE with sampling: the drafts' distributions, then the dense one (max_draft + 1) x n_vocab */
     size_t verify_pos0;      /* position of its first token */
 };
 
@@ -54,12 +55,15 @@ zeta_status session_forward(struct zeta_session *s, const zeta_token *tokens, si
                             zeta_error *err);
 /* sets up the session's mode from the params (zeta_session_new) */
 zeta_status session_mode_init(struct zeta_session *s, const zeta_session_params *p, zeta_error *err);
-/* ZETA_MODE_ULTIMATE, one round (greedy): t (sampled from the dense logits) and up to k_max drafts
- * of the sparse pass after it are evaluated by one dense pass; out[0..*n_out) = t and the accepted
- * drafts, all in the session with dense KV entries, the logits those after the last. The next token
- * (the dense one at the first mismatch, or after the last draft) is sampled from them as usual. */
+/* ZETA_MODE_ULTIMATE, one round: t (sampled from the dense logits) and up to k_max drafts of the
+ * sparse pass after it are evaluated by one dense pass; out[0..*n_out) = t and the accepted drafts,
+ * all in the session with dense KV entries, the logits those after the last. Greedy (temperature
+ * 0): the accepted drafts are the prefix the dense argmax agrees with, and the next token is sampled
+ * from the logits as usual (*next = -1). Sampling: speculative rejection sampling; when a draft is
+ * refused, *next is the token drawn in its place (from max(0, p - q)), which the caller must take as
+ * the next token instead of sampling; when all are kept, *next = -1. */
 zeta_status session_ultimate_step(struct zeta_session *s, const zeta_sampler_params *sp, zeta_token t, uint32_t k_max,
-                                  zeta_token *out, size_t *n_out, zeta_error *err);
+                                  zeta_token *out, size_t *n_out, zeta_token *next, zeta_error *err);
 /* after a round: keeps only out[0..n_keep) of it (n_keep >= 1), with the dense logits after the last */
 void session_ultimate_keep(struct zeta_session *s, size_t n_keep);
 /* zeta_session_shift without the argument checks */

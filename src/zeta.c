@@ -409,6 +409,7 @@ void zeta_session_free(zeta_session *s) {
     free(s->cands);
     free(s->thr);
     free(s->verify_logits);
+    free(s->draft_probs);
     free(s->sel.idx);
     free(s->sel.val);
     free(s);

@@ -210,7 +210,7 @@ if "$ZETA" calibrate -m "$TINY" -f "$tmp/cal.txt" -c 32 -o "$tmp/tiny.sparsity" 
     SMODEL=$TINY start ult --mode ultimate --sparsity "$tmp/tiny.sparsity"
     post "ultimate mode, greedy" 200 '"choices"' $P '{"prompt":"a b","max_tokens":12,"temperature":0}'
     cp "$tmp/body" "$tmp/ult"
-    post "ultimate mode refuses sampling" 400 '"param":"temperature"' $P '{"prompt":"a b","max_tokens":12,"temperature":0.8}'
+    post "ultimate mode, sampling (speculative)" 200 '"choices"' $P '{"prompt":"a b","max_tokens":12,"temperature":0.8,"seed":3}'
     SMODEL=$TINY start std
     post "standard mode, greedy" 200 '"choices"' $P '{"prompt":"a b","max_tokens":12,"temperature":0}'
     a=$(sed 's/.*"text":"\([^"]*\)".*/\1/' "$tmp/ult"); b=$(sed 's/.*"text":"\([^"]*\)".*/\1/' "$tmp/body")

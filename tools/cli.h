@@ -48,7 +48,7 @@ zeta_model *load_model_gate(const char *path, zeta_backend backend, const gate_o
 void gate_session_params(const gate_opts *g, zeta_session_params *sp);
 void gate_print_stats(FILE *f, const zeta_session *s, zeta_mode mode);
 #define GATE_HELP \
-    "  --mode M                standard (default), variational, ultimate (greedy only) or sparse (every step)\n" \
+    "  --mode M                standard (default), variational, ultimate (draft + verify) or sparse (every step)\n" \
     "  --sparsity FILE         sparsity file from zeta calibrate (needed by every mode but standard)\n" \
     "  --level X               target sparsity: a level of the file (default: nearest 0.5; 0 = none dropped)\n" \
     "  --gate H, --fallback H  entropy thresholds in nats (default: the file's calibrated values)\n" \

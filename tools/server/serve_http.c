@@ -212,13 +212,6 @@ static enum MHD_Result handle_generate(struct MHD_Connection *c, conn_ctx *cc) {
             return reply_error(c, &e);
         }
     }
-    if (cfg->mode == ZETA_MODE_ULTIMATE && req.temperature > 0.0f) {
-        serve_error_set(&e, 400, "invalid_request_error", "invalid_value", "temperature",
-                        "this server decodes in ultimate mode, which verifies greedy decoding only: send \"temperature\": 0 "
-                        "(got %g; speculative sampling is not implemented yet)", (double)req.temperature);
-        serve_request_free(&req);
-        return reply_error(c, &e);
-    }
     const bool stream = req.stream, include_usage = req.include_usage;
     serve_job *job = serve_submit(&req, &e);
     serve_request_free(&req);
