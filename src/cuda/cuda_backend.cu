@@ -313,22 +313,18 @@ static bool same_input(const cuda_rec *a, const cuda_rec *b) {
 }
 static bool disjoint(const float *a, size_t na, const float *b, size_t nb) { return a + na <= b || b + nb <= a; }
 
+/* ZETA_CUDA_ATTN_Q8=0: the attention does not round its output for the next product (A/B) */
+static bool cuda_fuse_attn_q8(void) {
+    static int on = -1;
+    return cuda_switch_on("ZETA_CUDA_ATTN_Q8", &on);
+}
+
 /* enqueues the recorded ops [0, n) on the stream (eagerly, or into a graph being captured), fusing
  * neighbours: matmuls of one input -> one launch (q, k, v); gate, up, swiglu -> one launch; a
  * matmul whose output is then added to the residual -> the add in its store; the two ropes of a
  * layer -> one launch; the KV store into the attention kernel; a norm or attention whose output
  * feeds q4_0 / q8_0 products -> it also rounds the output to 8 bits for them. Returns the first
  * launch error. */
-/* ZETA_CUDA_ATTN_Q8=0: the attention does not round its output for the next product (A/B) */
-static bool cuda_fuse_attn_q8(void) {
-    static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("ZETA_CUDA_ATTN_Q8");
-        on = !(e && !strcmp(e, "0"));
-    }
-    return on != 0;
-}
-
 static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
     cudaError_t e = cudaMemcpyAsync(c->pos_dev, c->pos_host, sizeof(uint32_t), cudaMemcpyHostToDevice, c->stream);
     /* the vector that c->mm.xq holds rounded to 8 bits for the next product (set by the norm or

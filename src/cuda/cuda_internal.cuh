@@ -70,6 +70,9 @@ __device__ __forceinline__ void q8_store(float v, uint8_t *xq, int K, int b) {
     }
 }
 
+/* A/B switches: false when environment variable `name` is "0"; read once into *cache (start -1) */
+bool cuda_switch_on(const char *name, int *cache);
+
 /* true when the matrix kernels take this weight type */
 bool cuda_type_ok(zeta_type t);
 

@@ -402,6 +402,14 @@ __global__ void k_round_q8(const float *x, float *xr, size_t n_blocks) {
     xr[32 * b + lane] = (float)q * dh;
 }
 
+bool cuda_switch_on(const char *name, int *cache) {
+    if (*cache < 0) {
+        const char *e = getenv(name);
+        *cache = !(e && !strcmp(e, "0"));
+    }
+    return *cache != 0;
+}
+
 size_t cuda_xq_bytes(int K) { return (size_t)K + (size_t)K / 32 * 8; }
 
 /* integer dot product of a split q4_0 / q8_0 block with an activation block (lo: elements 0..15,
@@ -569,11 +577,7 @@ template <int T, int MODE> __global__ void __launch_bounds__(32 * MMVQ_WARPS, 6)
 /* ZETA_CUDA_PDL=0 turns programmatic dependent launch off (for A/B timings) */
 static bool cuda_pdl_enabled(void) {
     static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("ZETA_CUDA_PDL");
-        on = !(e && !strcmp(e, "0"));
-    }
-    return on != 0;
+    return cuda_switch_on("ZETA_CUDA_PDL", &on);
 }
 
 /* k_mmvq launched with programmatic stream serialization: its blocks may start while the kernel
