@@ -53,6 +53,11 @@ if [ "${ZETA_LONG_TESTS:-0}" = 1 ]; then
         $G/zeta-demo-30m-F16.wiki-test-raw-c512-chunks40.fa-off-kv-f32.json 0.001 --chunks 40
     check "perplexity zeta-demo-30m-Q4_K_M wiki c512x40" $M30/zeta-demo-30m-Q4_K_M.gguf $S/text/wiki.test.raw 512 \
         $G/zeta-demo-30m-Q4_K_M.wiki-test-raw-c512-chunks40.fa-off-kv-f32.json 0.001 --chunks 40
+    # 32768-token window (16 x zoo's trained 2048, linear RoPE scaling), KV f32 and q8_0; ~30 s each here
+    check "perplexity zoo-F32 c32768 linear x16 KV f32" tests/data/models/zoo-F32.gguf $S/text/war-and-peace.txt 32768 \
+        $G/zeta-made.zoo-F32.war-and-peace-c32768-chunks1.linear16.fa-off-kv-f32.json 0.001 --chunks 1 --rope-scale 16 -ctv f32
+    check "perplexity zoo-F32 c32768 linear x16 KV q8_0" tests/data/models/zoo-F32.gguf $S/text/war-and-peace.txt 32768 \
+        $G/zeta-made.zoo-F32.war-and-peace-c32768-chunks1.linear16.fa-on-kv-q8_0.json 0.001 --chunks 1 --rope-scale 16 -ctk q8_0 -ctv q8_0
     for t in F16 Q8_0 Q4_0 Q4_K_M; do
         m=$M30/zeta-demo-30m-$t.gguf
         [ $t = F16 ] && m=$S/goldens/models/zeta-demo-30m-F16.gguf
@@ -60,5 +65,5 @@ if [ "${ZETA_LONG_TESTS:-0}" = 1 ]; then
             $G/zeta-demo-30m-$t.zeta-heldout-test-c512.fa-off-kv-f32.json 0.001
     done
 else
-    echo "skip - perplexity of the 30M model (F16, Q8_0, Q4_0, Q4_K_M; wiki and held-out text): long test (ZETA_LONG_TESTS=1 runs it)"
+    echo "skip - perplexity of the 30M model (F16, Q8_0, Q4_0, Q4_K_M; wiki and held-out text) and of zoo at 32768 tokens: long test (ZETA_LONG_TESTS=1 runs it)"
 fi
