@@ -138,15 +138,13 @@ zeta_status session_eval(zeta_session *s, const zeta_token *tokens, size_t n, fl
 
 /* the token sampler_sample picks from `logits` with the history the session holds before position end */
 static zeta_token sample_at(zeta_session *s, const zeta_sampler_params *sp, const float *logits, size_t end) {
-    size_t hist = end;
-    if (sp->repeat_last_n >= 0 && (size_t)sp->repeat_last_n < hist) hist = (size_t)sp->repeat_last_n;
+    const size_t hist = sampler_history_len(sp, end);
     return sampler_sample(sp, logits, (int32_t)s->model->hp.n_vocab, s->tokens + end - hist, hist, &s->rng, s->cands);
 }
 
 /* the distribution sample_at draws from, into probs (n_vocab floats) */
 static void probs_at(zeta_session *s, const zeta_sampler_params *sp, const float *logits, size_t end, float *probs) {
-    size_t hist = end;
-    if (sp->repeat_last_n >= 0 && (size_t)sp->repeat_last_n < hist) hist = (size_t)sp->repeat_last_n;
+    const size_t hist = sampler_history_len(sp, end);
     sampler_probs(sp, logits, (int32_t)s->model->hp.n_vocab, s->tokens + end - hist, hist, s->cands, probs);
 }
 

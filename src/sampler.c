@@ -418,6 +418,10 @@ zeta_token sampler_draw_probs(const float *w, int32_t n, zeta_rng *rng) {
     return last;
 }
 
+size_t sampler_history_len(const zeta_sampler_params *p, size_t n_tokens) {
+    return p->repeat_last_n >= 0 && (size_t)p->repeat_last_n < n_tokens ? (size_t)p->repeat_last_n : n_tokens;
+}
+
 zeta_token sampler_argmax(const float *logits, int32_t n_vocab) {
     if (!logits || n_vocab <= 0) return -1;
     int32_t best = 0;

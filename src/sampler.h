@@ -41,6 +41,10 @@ zeta_token sampler_draw_probs(const float *w, int32_t n, zeta_rng *rng);
  * token is then distributed as p. */
 bool sampler_spec_keep(float *p, const float *q, int32_t n, zeta_token d, zeta_rng *rng, zeta_token *out);
 
+/* how many of the n_tokens before the sampled position the penalties look at: the last
+ * repeat_last_n (all when it is negative or larger) */
+size_t sampler_history_len(const zeta_sampler_params *p, size_t n_tokens);
+
 /* argmax with ties to the lowest id */
 zeta_token sampler_argmax(const float *logits, int32_t n_vocab);
 /* Shannon entropy (nats) of softmax(logits) */

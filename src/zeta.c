@@ -562,8 +562,7 @@ zeta_status zeta_session_sample(zeta_session *s, const zeta_sampler_params *p, z
     if (st != ZETA_OK) return st;
     if (!s->has_logits)
         return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_sample: no logits yet (evaluate at least one token first)");
-    size_t hist = s->n_tokens;
-    if (p->repeat_last_n >= 0 && (size_t)p->repeat_last_n < hist) hist = (size_t)p->repeat_last_n;
+    const size_t hist = sampler_history_len(p, s->n_tokens);
     *out = sampler_sample(p, s->logits, (int32_t)s->model->hp.n_vocab, s->tokens + s->n_tokens - hist, hist, &s->rng,
                           s->cands);
     return zeta_ok(err);

@@ -417,8 +417,9 @@ static bool x8_model(const zeta_model *m) {
  *   some files, 0.2-0.62 on others). So the check is relative to the effect of the rounding
  *   itself: the root-mean-square difference CUDA - CPU must be under 0.75 of (CPU on a dequantized
  *   f32 copy) - (CPU on the file), i.e. the GPU must be nearer the CPU's 8-bit arithmetic than
- *   f32 arithmetic is (a GPU product still on f32 activations gives about 1, a wrong layout far
- *   more); each product's arithmetic is held to 1e-5 by test_matmul_types.
+ *   f32 arithmetic is (a GPU still on f32 activations would give about 1, its arithmetic being the
+ *   f32 copy's; a wrong layout far more); each product's arithmetic is held to 1e-5 by
+ *   test_matmul_types.
  * - Other integer types: the CPU rounds activations to Q8_K blocks while the GPU keeps f32, so the
  *   strict check (1e-3 of the range) is against the CPU on the f32 copy (the GPU's arithmetic);
  *   the difference from the CPU on the file itself is printed. */

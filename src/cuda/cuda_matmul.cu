@@ -151,6 +151,18 @@ __device__ __forceinline__ void wload32(const uint8_t *W, size_t row_bytes, int 
 }
 
 /* ---------------------------------------------------------------- decode: matrix-vector */
+/* sum of w[i] * x[i] over a 32-element chunk (x as 8 float4), in the order every f32-activation
+ * product uses, so the kernels that share it give the same floats per row */
+__device__ __forceinline__ float dot32(const float *w, const float4 *x) {
+    float s = 0.0f;
+#pragma unroll
+    for (int q = 0; q < 8; q++) {
+        const float4 v = x[q];
+        s += w[4 * q] * v.x + w[4 * q + 1] * v.y + w[4 * q + 2] * v.z + w[4 * q + 3] * v.w;
+    }
+    return s;
+}
+
 
 #define MMV_WARPS 4
 
@@ -168,16 +180,7 @@ __global__ void k_mmv(const uint8_t *W, size_t row_bytes, int K, int rows, const
             float w[32];
             wload32<T>(W, row_bytes, rows, K, row, c, w);
 #pragma unroll
-            for (int t = 0; t < NT; t++) {
-                const float4 *xv = (const float4 *)(x + (size_t)t * K + 32 * c);
-                float s = 0.0f;
-#pragma unroll
-                for (int j = 0; j < 8; j++) {
-                    const float4 v = xv[j];
-                    s += w[4 * j] * v.x + w[4 * j + 1] * v.y + w[4 * j + 2] * v.z + w[4 * j + 3] * v.w;
-                }
-                sum[t] += s;
-            }
+            for (int t = 0; t < NT; t++) sum[t] += dot32(w, (const float4 *)(x + (size_t)t * K + 32 * c));
         }
     } else if (T == ZETA_TYPE_F32 || T == ZETA_TYPE_F16 || T == ZETA_TYPE_BF16) { /* ragged float rows */
         for (int i = lane; i < K; i += 32) {
@@ -224,12 +227,15 @@ static void mmv_launch(cudaStream_t s, const zeta_weight *w, const float *bias, 
  * blocks per lane are in flight). Per row, the sum is formed exactly as in k_mmv<T, 1>. */
 #define MMV1_WARPS 4
 #define MMV1_R 2
-#define MMV1_STAGE 1088 /* bytes of 32 chunks of the largest block type (q8_0: 32 x 34) */
+/* staging bytes a row: 32 chunks of q6_K take 840; the 1088 of q8_0's chunks (q8_0 now takes
+ * k_mmvq) is kept, the size every timing in bench/CUDA_NOTES.md ran with */
+#define MMV1_STAGE 1088
 
-/* bytes of n 32-element chunks from the start of a row (n a multiple of 8 for the K types) */
+/* bytes of n 32-element chunks from the start of a row (n a multiple of 8 for the K types; the
+ * types k_mmv1 takes) */
 template <int T> __host__ __device__ constexpr size_t chunk_bytes(int n) {
-    return T == ZETA_TYPE_Q4_0 ? (size_t)n * 18 : T == ZETA_TYPE_Q8_0 ? (size_t)n * 34 : T == ZETA_TYPE_Q4_K ? (size_t)n / 8 * 144
-         : T == ZETA_TYPE_Q6_K ? (size_t)n / 8 * 210 : (size_t)n * 32 * (T == ZETA_TYPE_F32 ? 4 : 2);
+    return T == ZETA_TYPE_Q4_K ? (size_t)n / 8 * 144 : T == ZETA_TYPE_Q6_K ? (size_t)n / 8 * 210
+         : (size_t)n * 32 * (T == ZETA_TYPE_F32 ? 4 : 2);
 }
 
 /* element m of a 3-array in a kernel parameter, without run-time indexing (which would copy the
@@ -265,7 +271,7 @@ template <int T, int MODE> __global__ void __launch_bounds__(32 * MMV1_WARPS) k_
 #pragma unroll
     for (int r = 0; r < MMV1_R; r++) sum[r] = 0.0f;
     const int nch = j.K / 32;
-    if (T == ZETA_TYPE_Q4_0 || T == ZETA_TYPE_Q8_0 || T == ZETA_TYPE_Q4_K || T == ZETA_TYPE_Q6_K) {
+    if (T == ZETA_TYPE_Q4_K || T == ZETA_TYPE_Q6_K) {
         /* block types: the warp copies 32 chunks of each of its rows into shared memory with
          * coalesced 16-byte loads (all rows' loads issued first), then lane c dequantizes chunk c
          * from there (the blocks' 2-byte fields would otherwise be 9-17 scattered loads a block) */
@@ -319,13 +325,7 @@ template <int T, int MODE> __global__ void __launch_bounds__(32 * MMV1_WARPS) k_
                 for (int r = 0; r < MMV1_R; r++) {
                     float w[32];
                     load32<T>(buf[r], lane, w);
-                    float s = 0.0f;
-#pragma unroll
-                    for (int q = 0; q < 8; q++) {
-                        const float4 v = xv[q];
-                        s += w[4 * q] * v.x + w[4 * q + 1] * v.y + w[4 * q + 2] * v.z + w[4 * q + 3] * v.w;
-                    }
-                    sum[r] += s;
+                    sum[r] += dot32(w, xv);
                 }
             }
             __syncwarp();
@@ -340,15 +340,7 @@ template <int T, int MODE> __global__ void __launch_bounds__(32 * MMV1_WARPS) k_
 #pragma unroll
         for (int r = 0; r < MMV1_R; r++) load32<T>(wr[r], c, w[r]);
 #pragma unroll
-        for (int r = 0; r < MMV1_R; r++) {
-            float s = 0.0f;
-#pragma unroll
-            for (int q = 0; q < 8; q++) {
-                const float4 v = xv[q];
-                s += w[r][4 * q] * v.x + w[r][4 * q + 1] * v.y + w[r][4 * q + 2] * v.z + w[r][4 * q + 3] * v.w;
-            }
-            sum[r] += s;
-        }
+        for (int r = 0; r < MMV1_R; r++) sum[r] += dot32(w[r], xv);
     }
 #pragma unroll
     for (int r = 0; r < MMV1_R; r++)
