@@ -6,11 +6,12 @@
 # one launch; clocks and caches left as they are, so durations are the kernels' own, without the
 # gaps between them), and prints per kernel name: launches, total and mean duration, DRAM read GB/s,
 # registers and achieved occupancy; then the warp stall reasons of the matrix-vector kernels
-# (STALL=1). Raw CSVs go to $OUT (or /tmp/cuda_prof).
+# (STALL=1). PP=1 profiles a prompt instead (one pp512, eager; SKIP defaults to 0: the upload's
+# split kernels then show as k_split). Raw CSVs go to $OUT (or /tmp/cuda_prof).
 set -u
 OUT=${OUT:-/tmp/cuda_prof}
-SKIP=${SKIP:-3000}
-COUNT=${COUNT:-600}
+if [ "${PP:-0}" = 1 ]; then SKIP=${SKIP:-0}; COUNT=${COUNT:-2000}; ARGS="-p 512 -n 0"
+else SKIP=${SKIP:-3000}; COUNT=${COUNT:-600}; ARGS="-p 0 -n 64"; fi
 mkdir -p "$OUT"
 make CUDA=1 -j16 > "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
 M=/tmp/zeta-cuda-models
@@ -22,8 +23,8 @@ for sh in $SH; do
     [ -f $f ] || ./build-cuda/zeta synth --shape $sh --type q4_0 -o $f > /dev/null 2>&1
     ZETA_CUDA_GRAPH=0 ncu --clock-control none --cache-control none --launch-skip "$SKIP" --launch-count "$COUNT" --csv --metrics \
         gpu__time_duration.sum,dram__bytes_read.sum,launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active \
-        ./build-cuda/zeta bench --backend cuda -m $f -p 0 -n 64 -r 1 > "$OUT/ncu-$sh.csv" 2> "$OUT/ncu-$sh.err"
-    echo "== $sh q4_0: kernels $SKIP..$((SKIP + COUNT))"
+        ./build-cuda/zeta bench --backend cuda -m $f $ARGS -r 1 > "$OUT/ncu-$sh.csv" 2> "$OUT/ncu-$sh.err"
+    echo "== $sh q4_0 ($ARGS): kernels $SKIP..$((SKIP + COUNT))"
     python3 - "$OUT/ncu-$sh.csv" <<'PY'
 import csv, sys, collections
 rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 10]

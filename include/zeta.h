@@ -511,7 +511,8 @@ typedef struct zeta_synth_params {
     void *progress_user;
 } zeta_synth_params;
 ZETA_API zeta_synth_params zeta_synth_params_default(void);
-/* "tinyllama-1.1b, llama-3.2-1b, qwen2.5-0.5b, llama-2-7b, llama-3-8b, tiny" (tiny: 2 layers of 256, for tests) */
+/* "tinyllama-1.1b, llama-3.2-1b, qwen2.5-0.5b, llama-2-7b, llama-3-8b, tiny, tiny-hd128" (tiny: 2 layers of
+ * 256, 4 heads of 64 over 2 KV heads; tiny-hd128: the same with 2 heads of 128 over 1; for tests) */
 ZETA_API const char *zeta_synth_shapes(void);
 ZETA_API zeta_status zeta_synth_model(const zeta_synth_params *p, const char *out_path, zeta_error *err);
 

@@ -259,7 +259,7 @@ static void matmul_case(zeta_type t, int K, int rows, int n_tok, bool with_bias)
         }
     T_CHECKF(worst <= 1e-5, "%s K %d rows %d n_tok %d: relative error %g (cpu backend vs f32: %g)", zeta_type_name(t), K, rows, n_tok,
              worst, worst_cpu);
-    if (n_tok == 1 || n_tok == 17)
+    if (n_tok == 1 || n_tok == 17 || n_tok == 200)
         printf("    %-5s K %4d n_tok %2d: cuda error %.1e (vs %s), cpu backend vs f32 (8-bit activations for integer types) %.1e\n",
                zeta_type_name(t), K, n_tok, worst, x8 ? "the cpu backend" : "f32", worst_cpu);
     dfree(dx); dfree(dy);
@@ -277,6 +277,15 @@ static void test_matmul_types(void) {
             matmul_case(types[i], 512, 67, toks[j], j == 1);
             if (toks[j] == 1) matmul_case(types[i], 256, 5, 1, true);
         }
+    /* q4_0 / q8_0 prompts on the tensor cores (cuda_mmq: K % 128 == 0, more than 8 tokens): partial
+     * row and token tiles (tiles are 128 x 128), several K stages; K = 160 takes the SGEMM path */
+    for (int q = 0; q < 2; q++) {
+        const zeta_type t = q ? ZETA_TYPE_Q4_0 : ZETA_TYPE_Q8_0;
+        matmul_case(t, 384, 300, 200, true);
+        matmul_case(t, 1024, 129, 9, false);
+        matmul_case(t, 128, 128, 128, false);
+        matmul_case(t, 160, 40, 20, true);
+    }
     /* float rows whose width is not a multiple of 32 (stories260K's n_ff is 172) */
     matmul_case(ZETA_TYPE_F32, 172, 33, 1, false);
     matmul_case(ZETA_TYPE_F16, 100, 33, 17, true);
@@ -285,7 +294,7 @@ static void test_matmul_types(void) {
 /* ------------------------------------------------------------------ attention */
 
 /* the same q, k, v through both backends' attention at layer 1 (stories260K: 8 query heads over 4
- * KV heads, head size 8) */
+ * KV heads, head size 8; test_attention_tensor_cores swaps in other models) */
 static void attention_step(int n_tok, uint32_t pos0, double *worst) {
     const zeta_hparams *hp = &g_mcpu->hp;
     const size_t nq = (size_t)n_tok * hp->n_head * hp->head_dim_k, nk = (size_t)n_tok * hp->n_head_kv * hp->head_dim_k;
@@ -316,6 +325,51 @@ static void test_attention(void) {
     attention_step(1, 310, &worst);   /* decode over 311 positions: split over blocks */
     attention_step(3, 311, &worst);   /* few tokens, split */
     printf("    attention (GQA 8/4): max diff %.2e over 6 steps\n", worst);
+}
+
+/* Prompt attention on the tensor cores (cuda_fattn: head sizes 64 and 128, 16 tokens or more):
+ * synthetic 2-layer models of each head size (zeta synth tiny, tiny-hd128; GQA 2) stand in for
+ * stories260K in attention_step, over tiles that start and end mid-block, a prompt continued at a
+ * later position, and a decode step over what the prompts cached. */
+static void test_attention_tensor_cores(void) {
+    if (!g_device) T_SKIP("%s", g_why);
+    const char *shapes[] = {"tiny", "tiny-hd128"};
+    for (int i = 0; i < 2; i++) {
+        char path[] = "/tmp/zeta_cuda_fa_XXXXXX";
+        int fd = mkstemp(path);
+        if (fd >= 0) close(fd);
+        zeta_synth_params p = zeta_synth_params_default();
+        p.shape = shapes[i];
+        p.type = ZETA_TYPE_F16;
+        p.vocab_path = "tests/data/vocab/ggml-vocab-llama-spm.gguf";
+        zeta_error err;
+        zeta_model *mc = NULL, *mg = NULL;
+        zeta_session *sc = NULL, *sg = NULL;
+        zeta_session_params sp = zeta_session_params_default();
+        sp.n_ctx = 1024;
+        sp.n_threads = 2;
+        if (fd < 0 || zeta_synth_model(&p, path, &err) != ZETA_OK || load(path, ZETA_BACKEND_CPU, &mc, &err) != ZETA_OK ||
+            load(path, ZETA_BACKEND_CUDA, &mg, &err) != ZETA_OK || zeta_session_new(mc, &sp, &sc, &err) != ZETA_OK ||
+            zeta_session_new(mg, &sp, &sg, &err) != ZETA_OK) {
+            T_CHECKF(0, "%s: %s", shapes[i], fd < 0 ? "mkstemp" : err.message);
+        } else {
+            zeta_model *om = g_mcpu;
+            zeta_session *oc = g_scpu, *og = g_scu;
+            g_mcpu = mc; g_scpu = sc; g_scu = sg; /* attention_step and the buffer helpers use these */
+            double worst = 0;
+            attention_step(100, 0, &worst);  /* two query tiles, the second partial */
+            attention_step(64, 100, &worst); /* continued mid-tile */
+            attention_step(17, 164, &worst);
+            attention_step(300, 181, &worst);
+            attention_step(1, 481, &worst);  /* decode over the cached prompts */
+            g_mcpu = om; g_scpu = oc; g_scu = og;
+            printf("    attention, head size %d (GQA %u/%u): max diff %.2e over 5 steps\n", (int)mc->hp.head_dim_k, mc->hp.n_head,
+                   mc->hp.n_head_kv, worst);
+        }
+        zeta_session_free(sc); zeta_session_free(sg);
+        zeta_model_free(mc); zeta_model_free(mg);
+        unlink(path);
+    }
 }
 
 /* ------------------------------------------------------------------ whole models */
@@ -672,6 +726,7 @@ int main(void) {
     T_RUN(test_rope);
     T_RUN(test_matmul_types);
     T_RUN(test_attention);
+    T_RUN(test_attention_tensor_cores);
     T_RUN(test_model_logits);
     T_RUN(test_greedy_tokens);
     T_RUN(test_shift_and_state);

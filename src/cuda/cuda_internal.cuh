@@ -41,17 +41,20 @@ __device__ __forceinline__ void pdl_trigger() { asm volatile("griddepcontrol.lau
 __device__ __forceinline__ void pdl_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 
 /* The CPU kernels' q8_0 rounding of an activation block of 32 (kernels_*.c from_float_q8_0, as
- * ggml's CPU backend does it), lane i holding element i: d = max|x| / 127 kept as f16 (returned as
- * a float), q = x * (127 / max|x|) rounded half to even, saturated to int8. */
-__device__ __forceinline__ int q8_round(float v, float *dh) {
-    float amax = fabsf(v);
-#pragma unroll
-    for (int off = 16; off; off >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
+ * ggml's CPU backend does it): d = max|x| / 127 kept as f16 (returned as a float), q = x * (127 /
+ * max|x|) rounded half to even, saturated to int8. q8_round: lane i of a warp holds element i. */
+__device__ __forceinline__ int q8_round_amax(float v, float amax, float *dh) {
     *dh = __half2float(__float2half_rn(amax / 127.0f));
     const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     const float r = rintf(__fmul_rn(v, id));
     if (!(r >= -2147483648.0f && r < 2147483648.0f)) return -128;
     return r > 127.0f ? 127 : r < -128.0f ? -128 : (int)r;
+}
+__device__ __forceinline__ int q8_round(float v, float *dh) {
+    float amax = fabsf(v);
+#pragma unroll
+    for (int off = 16; off; off >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
+    return q8_round_amax(v, amax, dh);
 }
 
 /* the q8_0 blocks of one vector: K int8 (block b at 32 b), then K / 32 floats (the blocks' f16
@@ -83,7 +86,7 @@ bool cuda_type_split(int type);
 cudaError_t cuda_weight_split(cudaStream_t s, int type, const uint8_t *src, uint8_t *dst, size_t n_blocks);
 
 /* bytes of the 8-bit activation buffer (xq) that one-token q4_0 / q8_0 products of width K use */
-size_t cuda_xq_bytes(int K);
+inline size_t cuda_xq_bytes(int K) { return (size_t)K + (size_t)K / 32 * 8; }
 
 /* a session's scratch for cuda_matmul: deq, deq_floats: f32 space for a dequantized slice of W
  * (prompt path; NULL: the token-batch kernel); xq: at least cuda_xq_bytes(K) bytes (one-token q4_0 /
@@ -102,6 +105,14 @@ struct cuda_mm_scratch {
  * cudaErrorInvalidValue. */
 cudaError_t cuda_matmul(cudaStream_t s, void *blas, const zeta_weight *w, const float *bias, const float *x, int n_tok,
                         float *y, const cuda_mm_scratch *sc, int *blas_status);
+
+/* Prompts of q4_0 / q8_0 weights on the tensor cores (cuda_mmq.cu): when cuda_mmq_ok (more than 8
+ * tokens, K % 128 == 0; ZETA_CUDA_MMQ=0 turns it off), y[t] = W x[t] (+ bias) with x rounded to 8
+ * bits as the CPU's kernels round it and each block an exact integer dot product; xq: n_tok *
+ * cuda_mmq_xq_bytes(K, n_tok) bytes of scratch (at most 4 n_tok K). */
+bool cuda_mmq_ok(const zeta_weight *w, int n_tok);
+size_t cuda_mmq_xq_bytes(int K, int n_tok);
+cudaError_t cuda_mmq(cudaStream_t s, const zeta_weight *w, const float *bias, const float *x, int n_tok, float *y, uint8_t *xq);
 
 /* Decode (one token) matrix-vector products with fused epilogues, one launch for up to 3 matrices
  * of one type and width K that read the same x (K % 32 == 0):
@@ -157,6 +168,10 @@ int cuda_attention_split(const cuda_attn_args *a, size_t part_floats, int n_sm);
  * partials, part_floats floats; n_sm: the device's multiprocessors */
 cudaError_t cuda_attention(cudaStream_t s, const cuda_attn_args *a, __half *K, __half *V, const float *q, const float *k,
                            const float *v, float *out, float *part, size_t part_floats, int n_sm);
+/* prompts (cuda_fattn.cu): attention on the tensor cores for head sizes 64 and 128, when
+ * cuda_fattn_ok (at least 16 tokens; ZETA_CUDA_FATTN=0 turns it off); the rows are already stored */
+bool cuda_fattn_ok(const cuda_attn_args *a);
+cudaError_t cuda_fattn(cudaStream_t s, const cuda_attn_args *a, const __half *K, const __half *V, const float *q, float *out);
 /* rotates n_pos key rows (n_head_kv heads of dk) at src by delta positions (magnitude 1) and
  * stores them at dst; copies the V rows likewise (src and dst ranges must not overlap) */
 cudaError_t cuda_kv_move(cudaStream_t s, __half *K, __half *V, uint32_t from, uint32_t to, uint32_t n_pos, int n_head_kv, int dk,

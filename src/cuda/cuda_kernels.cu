@@ -379,6 +379,7 @@ cudaError_t cuda_attention(cudaStream_t s, const cuda_attn_args *a, __half *K, _
         k_store_f16<<<grid_for(kr * a->n_tok), 256, 0, s>>>(k, K + (size_t)a->pos0 * kr, kr * a->n_tok);
         k_store_f16<<<grid_for(vr * a->n_tok), 256, 0, s>>>(v, V + (size_t)a->pos0 * vr, vr * a->n_tok);
     }
+    if (cuda_fattn_ok(a)) return cuda_fattn(s, a, K, V, q, out);
     /* with pos_dev, a->pos0 is the host's value of the same position (it picks the split) */
     const int n_split = cuda_attention_split(a, part_floats, n_sm);
     const size_t shm = sizeof(float) * ((size_t)a->dk + ATT_WARPS * (size_t)a->dv + 2 * ATT_WARPS) +

@@ -12,8 +12,8 @@
  *   - other types: k_mmv1, two rows a warp sharing the activation chunk, block types staged through
  *     shared memory with 16-byte loads, f32 activations.
  * 2-8 tokens: one warp per output row dequantizing 32-element chunks for all tokens. More tokens
- * (prompts): slices of W dequantized to f32 in a scratch buffer, multiplied by cuBLAS SGEMM (f32
- * arithmetic). */
+ * (prompts): q4_0 / q8_0 with K % 128 == 0 on the tensor cores (cuda_mmq.cu); the rest as slices of
+ * W dequantized to f32 in a scratch buffer, multiplied by cuBLAS SGEMM (f32 arithmetic). */
 #include "cuda/cuda_internal.cuh"
 
 #include <cublas_v2.h>
@@ -402,7 +402,6 @@ bool cuda_switch_on(const char *name, int *cache) {
     return *cache != 0;
 }
 
-size_t cuda_xq_bytes(int K) { return (size_t)K + (size_t)K / 32 * 8; }
 
 /* integer dot product of a split q4_0 / q8_0 block with an activation block (lo: elements 0..15,
  * hi: 16..31); q4_0's nibbles are unsigned (the -8 is applied by the caller through the block's
@@ -717,6 +716,10 @@ cudaError_t cuda_matmul(cudaStream_t s, void *blas, const zeta_weight *w, const 
         j.y[0] = y;
         j.rows[0] = (int)w->ne1;
         return cuda_mmv(s, &j, x, sc->xq);
+    }
+    if (cuda_mmq_ok(w, n_tok)) { /* xr's n_tok * K floats hold n_tok 8-bit vectors */
+        if (!sc->xr || sc->xr_floats * sizeof(float) < cuda_mmq_xq_bytes((int)w->ne0, n_tok)) return cudaErrorInvalidValue;
+        return cuda_mmq(s, w, bias, x, n_tok, y, (uint8_t *)sc->xr);
     }
     if (split) { /* the CPU's products take x rounded to 8 bits: so do these */
         const size_t n = (size_t)n_tok * w->ne0;

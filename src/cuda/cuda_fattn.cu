@@ -1,0 +1,186 @@
+/* cuda_fattn.cu — prompt attention on the tensor cores (flash-attention style), for head sizes 64 and
+ * 128 (dk == dv): a thread block takes 64 query rows of one head, 16 per warp, and walks the cached
+ * positions 64 at a time up to its last row's (causal), with an online softmax, so memory does not
+ * grow with the square of the prompt.
+ *
+ * Precision: the cache holds K and V in f16 and the CPU's attention multiplies them by f32 queries
+ * and f32 probabilities. The f16 MMA (m16n8k16, f32 accumulation) takes both operands in f16, so the
+ * f32 operand is split into two halves, x = hi + lo (hi = f16(x), lo = f16(x - hi)), and each
+ * product is two MMAs: the products of f16 values are exact, and what is lost is lo's rounding,
+ * about 2^-22 of x. The scores are then scaled in f32 as the CPU does (scale * q.k), and the output
+ * divided by the softmax sum at the end. Queries beyond f16's range (|q| > 65504) would overflow:
+ * the cached keys have the same limit. */
+#include "cuda/cuda_internal.cuh"
+
+#define FA_ROWS 64 /* query rows a block */
+#define FA_KV 64   /* positions a tile */
+#define FA_WARPS 4
+
+__device__ __forceinline__ void mma_f16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/* (x, y) -> hi, lo halves with x = hi + lo up to lo's rounding */
+__device__ __forceinline__ void split2(float x, float y, uint32_t *hi, uint32_t *lo) {
+    const __half2 h = __floats2half2_rn(x, y);
+    const float2 hf = __half22float2(h);
+    const __half2 l = __floats2half2_rn(x - hf.x, y - hf.y);
+    *hi = *(const uint32_t *)&h;
+    *lo = *(const uint32_t *)&l;
+}
+
+/* grid (query tiles, n_head), FA_WARPS warps. MMA fragments (m16n8k16, g = lane / 4, t = lane % 4):
+ * A a0 = (row g, k 2t..2t+1), a1 = (row g + 8, same k), a2 = (row g, k 2t + 8..), a3 = (row g + 8, k
+ * 2t + 8..); B b0 = (k 2t..2t+1, col g), b1 = (k 2t + 8.., col g); C c0, c1 = (row g, cols 2t, 2t +
+ * 1), c2, c3 = (row g + 8, same cols). K is kept [position][d] in shared memory (a B fragment's
+ * two k values are adjacent there), V transposed to [d][position] for the same reason. */
+template <int D>
+__global__ void __launch_bounds__(32 * FA_WARPS)
+k_fattn(const float *q, const __half *K, const __half *V, float *out, cuda_attn_args a) {
+    constexpr int KS = D + 8, VS = FA_KV + 8; /* padded strides (halves): conflict-free fragment loads */
+    __shared__ __align__(16) __half sk[FA_KV * KS];
+    __shared__ __align__(16) __half sv[D * VS];
+    const int qt = gridDim.x - 1 - blockIdx.x; /* the longest rows first */
+    const int h = blockIdx.y, hk = h / (a.n_head / a.n_head_kv);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const int n_kv = (int)a.pos0 + a.n_tok;
+    const size_t ks = (size_t)a.n_head_kv * D;
+    /* this warp's rows (clamped to the last token: rows past it repeat it and are not stored) */
+    const int r0 = min(qt * FA_ROWS + 16 * warp + g, a.n_tok - 1), r1 = min(qt * FA_ROWS + 16 * warp + g + 8, a.n_tok - 1);
+    const int lim0 = (int)a.pos0 + r0, lim1 = (int)a.pos0 + r1; /* last position each row sees */
+    const int wlast = (int)a.pos0 + min(qt * FA_ROWS + 16 * warp + 15, a.n_tok - 1);
+
+    uint32_t qh[D / 16][4], ql[D / 16][4];
+    {
+        const float *q0 = q + ((size_t)r0 * a.n_head + h) * D, *q1 = q + ((size_t)r1 * a.n_head + h) * D;
+#pragma unroll
+        for (int kk = 0; kk < D / 16; kk++) {
+            const float2 x0 = *(const float2 *)(q0 + 16 * kk + 2 * t), x1 = *(const float2 *)(q1 + 16 * kk + 2 * t);
+            const float2 x2 = *(const float2 *)(q0 + 16 * kk + 2 * t + 8), x3 = *(const float2 *)(q1 + 16 * kk + 2 * t + 8);
+            split2(x0.x, x0.y, &qh[kk][0], &ql[kk][0]);
+            split2(x1.x, x1.y, &qh[kk][1], &ql[kk][1]);
+            split2(x2.x, x2.y, &qh[kk][2], &ql[kk][2]);
+            split2(x3.x, x3.y, &qh[kk][3], &ql[kk][3]);
+        }
+    }
+    float o[D / 8][4];
+#pragma unroll
+    for (int j = 0; j < D / 8; j++) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.0f;
+    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
+
+    const int last = (int)a.pos0 + min(qt * FA_ROWS + FA_ROWS - 1, a.n_tok - 1);
+    for (int kv0 = 0; kv0 <= last; kv0 += FA_KV) {
+        __syncthreads(); /* the previous tile is no longer read */
+        for (int c = threadIdx.x; c < FA_KV * (D / 8); c += 32 * FA_WARPS) {
+            const int p = c / (D / 8), d8 = 8 * (c % (D / 8));
+            uint4 kx = make_uint4(0, 0, 0, 0), vx = kx; /* positions past the cache's end: zeros (masked) */
+            if (kv0 + p < n_kv) {
+                kx = *(const uint4 *)(K + (size_t)(kv0 + p) * ks + (size_t)hk * D + d8);
+                vx = *(const uint4 *)(V + (size_t)(kv0 + p) * ks + (size_t)hk * D + d8);
+            }
+            *(uint4 *)(sk + p * KS + d8) = kx;
+            const __half *vh = (const __half *)&vx;
+#pragma unroll
+            for (int e = 0; e < 8; e++) sv[(d8 + e) * VS + p] = vh[e];
+        }
+        __syncthreads();
+        if (kv0 > wlast) continue; /* past every row of this warp (warp-uniform: the MMAs need the whole warp) */
+
+        float s[FA_KV / 8][4];
+#pragma unroll
+        for (int n = 0; n < FA_KV / 8; n++) {
+            s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+            const __half *kr = sk + (8 * n + g) * KS + 2 * t;
+#pragma unroll
+            for (int kk = 0; kk < D / 16; kk++) {
+                const uint32_t b0 = *(const uint32_t *)(kr + 16 * kk), b1 = *(const uint32_t *)(kr + 16 * kk + 8);
+                mma_f16(s[n], qh[kk], b0, b1);
+                mma_f16(s[n], ql[kk], b0, b1);
+            }
+        }
+        /* scale, causal mask, online softmax (rows g and g + 8; the 4 lanes of a row hold 2 columns
+         * of each 8-column tile) */
+        float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+        for (int n = 0; n < FA_KV / 8; n++)
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const int p = kv0 + 8 * n + 2 * t + e;
+                s[n][e] = p <= lim0 ? s[n][e] * a.scale : -INFINITY;
+                s[n][2 + e] = p <= lim1 ? s[n][2 + e] * a.scale : -INFINITY;
+                mx0 = fmaxf(mx0, s[n][e]);
+                mx1 = fmaxf(mx1, s[n][2 + e]);
+            }
+#pragma unroll
+        for (int off = 1; off <= 2; off <<= 1) {
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, off));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, off));
+        }
+        const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
+        /* a row with nothing visible yet keeps m = -inf: its probabilities are 0, not NaN */
+        const float c0 = mn0 == -INFINITY ? 1.0f : expf(m0 - mn0), c1 = mn1 == -INFINITY ? 1.0f : expf(m1 - mn1);
+        m0 = mn0;
+        m1 = mn1;
+        l0 *= c0;
+        l1 *= c1;
+#pragma unroll
+        for (int j = 0; j < D / 8; j++) {
+            o[j][0] *= c0; o[j][1] *= c0;
+            o[j][2] *= c1; o[j][3] *= c1;
+        }
+#pragma unroll
+        for (int n = 0; n < FA_KV / 8; n++)
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                s[n][e] = s[n][e] == -INFINITY ? 0.0f : expf(s[n][e] - m0);
+                s[n][2 + e] = s[n][2 + e] == -INFINITY ? 0.0f : expf(s[n][2 + e] - m1);
+                l0 += s[n][e];
+                l1 += s[n][2 + e];
+            }
+        /* o += p v: the score tiles 2 kk, 2 kk + 1 are the A fragment of positions 16 kk .. 16 kk + 15 */
+#pragma unroll
+        for (int kk = 0; kk < FA_KV / 16; kk++) {
+            uint32_t ph[4], pl[4];
+            split2(s[2 * kk][0], s[2 * kk][1], &ph[0], &pl[0]);
+            split2(s[2 * kk][2], s[2 * kk][3], &ph[1], &pl[1]);
+            split2(s[2 * kk + 1][0], s[2 * kk + 1][1], &ph[2], &pl[2]);
+            split2(s[2 * kk + 1][2], s[2 * kk + 1][3], &ph[3], &pl[3]);
+#pragma unroll
+            for (int j = 0; j < D / 8; j++) {
+                const __half *vr = sv + (8 * j + g) * VS + 16 * kk + 2 * t;
+                const uint32_t b0 = *(const uint32_t *)vr, b1 = *(const uint32_t *)(vr + 8);
+                mma_f16(o[j], ph, b0, b1);
+                mma_f16(o[j], pl, b0, b1);
+            }
+        }
+    }
+#pragma unroll
+    for (int off = 1; off <= 2; off <<= 1) {
+        l0 += __shfl_xor_sync(0xffffffffu, l0, off);
+        l1 += __shfl_xor_sync(0xffffffffu, l1, off);
+    }
+    const int row0 = qt * FA_ROWS + 16 * warp + g, row1 = row0 + 8;
+#pragma unroll
+    for (int j = 0; j < D / 8; j++) {
+        if (row0 < a.n_tok)
+            *(float2 *)(out + ((size_t)row0 * a.n_head + h) * D + 8 * j + 2 * t) = make_float2(o[j][0] / l0, o[j][1] / l0);
+        if (row1 < a.n_tok)
+            *(float2 *)(out + ((size_t)row1 * a.n_head + h) * D + 8 * j + 2 * t) = make_float2(o[j][2] / l1, o[j][3] / l1);
+    }
+}
+
+bool cuda_fattn_ok(const cuda_attn_args *a) {
+    static int on = -1;
+    return a->n_tok >= 16 && a->dk == a->dv && (a->dk == 64 || a->dk == 128) && !a->fuse_store && !a->pos_dev && !a->xq &&
+           a->n_head % a->n_head_kv == 0 && cuda_switch_on("ZETA_CUDA_FATTN", &on);
+}
+
+cudaError_t cuda_fattn(cudaStream_t s, const cuda_attn_args *a, const __half *K, const __half *V, const float *q, float *out) {
+    const dim3 grid((unsigned)((a->n_tok + FA_ROWS - 1) / FA_ROWS), (unsigned)a->n_head);
+    if (a->dk == 64) k_fattn<64><<<grid, 32 * FA_WARPS, 0, s>>>(q, K, V, out, *a);
+    else if (a->dk == 128) k_fattn<128><<<grid, 32 * FA_WARPS, 0, s>>>(q, K, V, out, *a);
+    else return cudaErrorInvalidValue;
+    return cudaGetLastError();
+}
