@@ -3,7 +3,10 @@
  *   - the fused decode-attention kernels (kv_score, kv_accum) for F32/F16/Q8_0/Q4_0 rows, GQA
  *     groups 1..8, odd tile lengths, strided rows: Q8_0/Q4_0 scores bit-identical to the scalar
  *     reference, which is bit-identical to the scalar vec_dot; V sums bit-identical to the per-row
- *     path they replace (dequantize the row, then axpy per query head); nothing written outside. */
+ *     path they replace (dequantize the row, then axpy per query head); nothing written outside;
+ *   - the selection: the ISA set compiled in for this CPU (avx2 on x86-64 with AVX2, neon on every
+ *     AArch64) is the one selected, with all its fused slots, so the comparisons above test it and
+ *     not a silent scalar fallback. */
 #include "cpu/kernels.h"
 #include "cpu/mathk.h"
 #include "quant.h"
@@ -167,7 +170,30 @@ static void kv_accum_matches_scalar(void) {
     if (!simd) T_SKIP("no SIMD decode kernels on this CPU");
 }
 
+static void math_set_selected(void) {
+    const zk_math *sel = zk_math_select();
+    const zk_math *isa = zk_cpu_has_avx2() && zk_math_avx2() ? zk_math_avx2() : zk_cpu_has_neon() && zk_math_neon() ? zk_math_neon() : NULL;
+#ifdef ZETA_HAVE_NEON
+    T_CHECK(zk_math_neon() != NULL && zk_cpu_has_neon()); /* an AArch64 build always has the NEON set */
+#endif
+    printf("    selected math set: %s\n", sel->name);
+    if (!isa) {
+        T_CHECKF(strcmp(sel->name, "scalar") == 0, "selected %s, expected scalar", sel->name);
+        return;
+    }
+    T_CHECKF(strcmp(sel->name, isa->name) == 0, "selected %s, expected %s", sel->name, isa->name);
+    for (int ti = 0; ti < 4; ti++) {
+        const zeta_type t = kv_types[ti];
+        T_CHECKF(isa->kv_score[t] && sel->kv_score[t] == isa->kv_score[t], "%s: kv_score of %s not selected", isa->name,
+                 zeta_type_name(t));
+        T_CHECKF(isa->kv_accum[t] && sel->kv_accum[t] == isa->kv_accum[t], "%s: kv_accum of %s not selected", isa->name,
+                 zeta_type_name(t));
+    }
+    T_CHECK(isa->axpy && sel->axpy == isa->axpy);
+}
+
 int main(void) {
+    T_RUN(math_set_selected);
     T_RUN(softmax_avx2_matches_scalar);
     T_RUN(kv_score_matches_scalar);
     T_RUN(kv_accum_matches_scalar);

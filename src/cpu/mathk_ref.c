@@ -161,6 +161,9 @@ const zk_math *zk_math_scalar(void) { return &k_scalar; }
 #ifndef ZETA_HAVE_X86
 const zk_math *zk_math_avx2(void) { return NULL; }
 #endif
+#ifndef ZETA_HAVE_NEON
+const zk_math *zk_math_neon(void) { return NULL; }
+#endif
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static zk_math g_selected;
@@ -169,7 +172,8 @@ static void select_once(void) {
     zk_math t = k_scalar;
     /* the fused decode slots only where an ISA has them (see mathk.h) */
     for (int i = 0; i < ZETA_TYPE_COUNT; i++) t.kv_score[i] = NULL, t.kv_accum[i] = NULL;
-    const zk_math *a = zk_cpu_has_avx2() ? zk_math_avx2() : NULL;
+    /* one ISA set per architecture, laid over the scalar one: its NULL slots keep the scalar ones */
+    const zk_math *a = zk_cpu_has_avx2() ? zk_math_avx2() : zk_cpu_has_neon() ? zk_math_neon() : NULL;
     if (a) {
         for (int i = 0; i < ZETA_TYPE_COUNT; i++) {
             if (a->kv_score[i]) t.kv_score[i] = a->kv_score[i];
