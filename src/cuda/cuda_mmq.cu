@@ -238,11 +238,16 @@ bool cuda_mmq_ok(const zeta_weight *w, int n_tok) {
 template <int T, int BM, int BN, int WMT>
 static cudaError_t mmq_launch(cudaStream_t s, const zeta_weight *w, const float *bias, const uint8_t *xq, int n_tok, float *y) {
     using C = mmq_cfg<T, BM, BN, WMT>;
-    static bool attr = false; /* per instantiation: the shared memory beyond the 48 KiB default */
-    if (!attr) {
-        cudaError_t e = cudaFuncSetAttribute(k_mmq<T, BM, BN, WMT>, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM);
+    /* the shared memory beyond the 48 KiB default, asked for once per instantiation and device */
+    static unsigned long long attr_done = 0;
+    int dev = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e != cudaSuccess) return e;
+    const unsigned long long bit = dev < 64 ? 1ull << dev : 0;
+    if (!(__atomic_load_n(&attr_done, __ATOMIC_RELAXED) & bit)) { /* sessions on several threads: idempotent */
+        e = cudaFuncSetAttribute(k_mmq<T, BM, BN, WMT>, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM);
         if (e != cudaSuccess) return e;
-        attr = true;
+        __atomic_fetch_or(&attr_done, bit, __ATOMIC_RELAXED);
     }
     const dim3 grid((unsigned)((n_tok + BN - 1) / BN), (unsigned)((w->ne1 + BM - 1) / BM));
     k_mmq<T, BM, BN, WMT><<<grid, C::THREADS, C::SMEM, s>>>((const uint8_t *)w->dev, (int)w->ne0, (int)w->ne1, xq, n_tok, bias, y);
