@@ -66,6 +66,10 @@ struct zeta_backend_ops {
     size_t (*kv_pos_bytes)(void *ctx);
     void (*kv_read)(void *ctx, uint32_t p0, uint32_t n, void *dst);
     void (*kv_write)(void *ctx, uint32_t p0, uint32_t n, const void *src);
+    /* optional (NULL: matmul per matrix): y[i] = W[i] x (+ bias[i]) for n_w matrices of one width
+     * that read the same x, the same results as n_w matmul calls (a backend may prepare x once) */
+    void (*matmul_shared)(void *ctx, int n_w, const zeta_weight *const *w, const zeta_weight *const *bias, const float *x,
+                          int n_tok, float *const *y);
 };
 
 typedef struct zeta_backend_config {

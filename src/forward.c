@@ -86,7 +86,9 @@ static void project(const zeta_backend_inst *be, const fwd_opts *opt, uint32_t i
     if (opt && opt->observe) opt->observe(opt->observe_user, il, kind, x, nt, (uint32_t)w[0]->ne0);
     const float thr = opt && opt->sparse ? opt->thr[il * ZS_N_KIND + (uint32_t)kind] : 0.0f;
     if (thr <= 0.0f) {
-        for (int i = 0; i < n_w; i++) be->ops->matmul(be->ctx, w[i], bias[i], x, nt, y[i]);
+        if (n_w > 1 && be->ops->matmul_shared) be->ops->matmul_shared(be->ctx, n_w, w, bias, x, nt, y);
+        else
+            for (int i = 0; i < n_w; i++) be->ops->matmul(be->ctx, w[i], bias[i], x, nt, y[i]);
         return;
     }
     zs_sel *sel = opt->sel;

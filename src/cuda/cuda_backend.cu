@@ -580,6 +580,31 @@ static void cu_matmul(void *vctx, const zeta_weight *w, const zeta_weight *bias,
     }
 }
 
+/* several matrices of one input: q4_0 / q8_0 prompt products (cuda_mmq) round x once for all of
+ * them (ZETA_CUDA_SHARE_X8=0: once each, as separate matmul calls do); the same floats either way */
+static void cu_matmul_shared(void *vctx, int n_w, const zeta_weight *const *w, const zeta_weight *const *bias, const float *x,
+                             int n_tok, float *const *y) {
+    cuda_ctx *c = (cuda_ctx *)vctx;
+    static int share = -1;
+    int n_mmq = 0;
+    for (int i = 0; i < n_w; i++) n_mmq += cuda_mmq_ok(w[i], n_tok);
+    if (c->failed || c->recording || n_mmq < 2 || !cuda_switch_on("ZETA_CUDA_SHARE_X8", &share)) {
+        for (int i = 0; i < n_w; i++) cu_matmul(vctx, w[i], bias[i], x, n_tok, y[i]);
+        return;
+    }
+    const int K = (int)w[0]->ne0;
+    if (!grow_x8(c, (size_t)K, (size_t)n_tok) || !ck(c, cuda_mmq_quant(c->stream, x, K, n_tok, (uint8_t *)c->mm.xr), "matmul"))
+        return;
+    for (int i = 0; i < n_w; i++) {
+        const float *b = bias[i] && bias[i]->data ? (const float *)bias[i]->dev : NULL;
+        if (cuda_mmq_ok(w[i], n_tok)) { /* the other products here do not touch xr: see cuda_matmul */
+            if (!ck(c, cuda_mmq(c->stream, w[i], b, NULL, n_tok, y[i], (uint8_t *)c->mm.xr), w[i]->name ? w[i]->name : "matmul")) return;
+        } else {
+            cu_matmul(vctx, w[i], bias[i], x, n_tok, y[i]);
+        }
+    }
+}
+
 static void cu_rope(void *vctx, float *x, int n_tok, int n_heads, int head_dim, uint32_t pos0, const zeta_rope_params *rp) {
     cuda_ctx *c = (cuda_ctx *)vctx;
     if (c->failed) return;
@@ -715,7 +740,7 @@ static void cu_free(void *vctx) {
 static const zeta_backend_ops k_cuda_ops = {
     /* name */ "cuda", /* host_buffers */ false, cu_free, cu_buf_alloc, cu_buf_free, cu_read,
     cu_get_rows, cu_rmsnorm, cu_matmul, cu_rope, cu_attention, cu_swiglu, cu_add,
-    cu_kv_shift, cu_kv_pos_bytes, cu_kv_read, cu_kv_write,
+    cu_kv_shift, cu_kv_pos_bytes, cu_kv_read, cu_kv_write, cu_matmul_shared,
 };
 
 #define SCRATCH_MAX_FLOATS ((size_t)16 << 20) /* 64 MiB of dequantized weights per SGEMM slice */

@@ -108,11 +108,14 @@ cudaError_t cuda_matmul(cudaStream_t s, void *blas, const zeta_weight *w, const 
 
 /* Prompts of q4_0 / q8_0 weights on the tensor cores (cuda_mmq.cu): when cuda_mmq_ok (more than 8
  * tokens, K % 128 == 0; ZETA_CUDA_MMQ=0 turns it off), y[t] = W x[t] (+ bias) with x rounded to 8
- * bits as the CPU's kernels round it and each block an exact integer dot product; xq: n_tok *
+ * bits as the CPU's kernels round it (x NULL: already rounded into xq) and each block an exact
+ * integer dot product; xq: n_tok *
  * cuda_mmq_xq_bytes(K, n_tok) bytes of scratch (at most 4 n_tok K). */
 bool cuda_mmq_ok(const zeta_weight *w, int n_tok);
 size_t cuda_mmq_xq_bytes(int K, int n_tok);
 cudaError_t cuda_mmq(cudaStream_t s, const zeta_weight *w, const float *bias, const float *x, int n_tok, float *y, uint8_t *xq);
+/* the rounding alone (cuda_mmq with x NULL then reuses xq: products of one input share it) */
+cudaError_t cuda_mmq_quant(cudaStream_t s, const float *x, int K, int n_tok, uint8_t *xq);
 
 /* Decode (one token) matrix-vector products with fused epilogues, one launch for up to 3 matrices
  * of one type and width K that read the same x (K % 32 == 0):

@@ -273,10 +273,17 @@ template <int T> static cudaError_t mmq_dispatch(cudaStream_t s, const zeta_weig
     }
 }
 
-cudaError_t cuda_mmq(cudaStream_t s, const zeta_weight *w, const float *bias, const float *x, int n_tok, float *y, uint8_t *xq) {
-    const int K = (int)w->ne0;
+cudaError_t cuda_mmq_quant(cudaStream_t s, const float *x, int K, int n_tok, uint8_t *xq) {
     const size_t blocks = (size_t)n_tok * (K / 32);
     k_quant_mmq<<<(unsigned)((blocks + 31) / 32), 256, 0, s>>>(x, K, n_tok, xq);
+    return cudaGetLastError();
+}
+
+cudaError_t cuda_mmq(cudaStream_t s, const zeta_weight *w, const float *bias, const float *x, int n_tok, float *y, uint8_t *xq) {
+    if (x) {
+        cudaError_t e = cuda_mmq_quant(s, x, (int)w->ne0, n_tok, xq);
+        if (e != cudaSuccess) return e;
+    }
     if (w->type == ZETA_TYPE_Q4_0) return mmq_dispatch<ZETA_TYPE_Q4_0>(s, w, bias, xq, n_tok, y);
     if (w->type == ZETA_TYPE_Q8_0) return mmq_dispatch<ZETA_TYPE_Q8_0>(s, w, bias, xq, n_tok, y);
     return cudaErrorInvalidValue;
