@@ -25,6 +25,10 @@ struct cuda_model {
     int n_sm;
 };
 
+/* err <- the CUDA error e while doing `what` (out of memory: ZETA_ERR_OUT_OF_MEMORY, else
+ * ZETA_ERR_BACKEND, with the driver's text); clears a non-sticky error */
+zeta_status cuda_fail(zeta_error *err, cudaError_t e, const char *what);
+
 /* RoPE arguments by value (frequency factors included: at most 512 of them) */
 struct cuda_rope_args {
     int n_rot, neox, has_ff;

@@ -1,0 +1,167 @@
+/* cuda_model.cu — the CUDA backend's device and model side: whether CUDA is compiled in and how many
+ * devices the driver reports, and at model load one device allocation holding every weight the
+ * device reads (q4_0 / q8_0 rearranged into the split layout of cuda_matmul.cu); single weights
+ * uploaded and freed for the op tests. Sessions (streams, buffers, KV cache, the ops) are in
+ * cuda_backend.cu. */
+#include "cuda/cuda_internal.cuh"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern "C" bool cuda_compiled(void) { return true; }
+
+extern "C" int cuda_device_count(char *why, size_t cap) {
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+        if (why && cap) snprintf(why, cap, "%s (%s)", cudaGetErrorString(e), cudaGetErrorName(e));
+        cudaGetLastError();
+        return 0;
+    }
+    if (n == 0 && why && cap) snprintf(why, cap, "the driver reports no CUDA device");
+    return n;
+}
+
+zeta_status cuda_fail(zeta_error *err, cudaError_t e, const char *what) {
+    cudaGetLastError(); /* clear a non-sticky error */
+    return zeta_fail(err, e == cudaErrorMemoryAllocation ? ZETA_ERR_OUT_OF_MEMORY : ZETA_ERR_BACKEND, "CUDA: %s: %s (%s)", what,
+                     cudaGetErrorString(e), cudaGetErrorName(e));
+}
+
+/* ---------------------------------------------------------------- weights (per model) */
+
+/* every weight the device reads: matrices (not the token embedding), norms, biases */
+static int model_weights(struct zeta_model *m, zeta_weight **list) {
+    int n = 0;
+    for (uint32_t il = 0; il < m->hp.n_layer; il++) {
+        zeta_layer *L = &m->layers[il];
+        zeta_weight *ws[] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo, &L->bq, &L->bk, &L->bv, &L->q_norm,
+                             &L->k_norm, &L->ffn_norm, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
+            if (ws[i]->data) {
+                if (list) list[n] = ws[i];
+                n++;
+            }
+    }
+    if (list) { list[n] = &m->output_norm; list[n + 1] = &m->output; }
+    return n + 2;
+}
+
+static size_t align256(size_t n) { return (n + 255) & ~(size_t)255; }
+
+/* copies a weight's bytes to d: as they are, or (q4_0 / q8_0) through tmp (tmp_bytes of device
+ * memory, at least the weight's size) into the split layout */
+static cudaError_t upload_weight(const zeta_weight *w, uint8_t *d, uint8_t *tmp, size_t tmp_bytes) {
+    const size_t b = w->row_bytes * w->ne1;
+    if (!cuda_type_split((int)w->type)) return cudaMemcpy(d, w->data, b, cudaMemcpyHostToDevice);
+    if (!tmp || tmp_bytes < b) return cudaErrorInvalidValue;
+    cudaError_t e = cudaMemcpy(tmp, w->data, b, cudaMemcpyHostToDevice);
+    if (e == cudaSuccess) e = cuda_weight_split(0, (int)w->type, tmp, d, (size_t)(w->ne0 / 32) * w->ne1);
+    if (e == cudaSuccess) e = cudaDeviceSynchronize();
+    return e;
+}
+
+extern "C" zeta_status cuda_model_init(struct zeta_model *m, int device, zeta_error *err) {
+    cuda_model *cm = (cuda_model *)calloc(1, sizeof *cm);
+    const int nw = model_weights(m, NULL);
+    zeta_weight **list = (zeta_weight **)calloc((size_t)nw, sizeof *list);
+    if (!cm || !list) {
+        free(cm);
+        free(list);
+        return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory preparing the CUDA weights");
+    }
+    model_weights(m, list);
+    cm->device = device;
+    zeta_status st = ZETA_OK;
+    cudaError_t e;
+    cudaDeviceProp prop;
+    size_t total = 0;
+    for (int i = 0; i < nw; i++) total += align256(list[i]->row_bytes * list[i]->ne1);
+    if ((e = cudaSetDevice(device)) != cudaSuccess) { st = cuda_fail(err, e, "selecting the device"); goto out; }
+    if ((e = cudaGetDeviceProperties(&prop, device)) != cudaSuccess) { st = cuda_fail(err, e, "reading the device's properties"); goto out; }
+    snprintf(cm->name, sizeof cm->name, "%s", prop.name);
+    cm->n_sm = prop.multiProcessorCount;
+    if ((e = cudaMalloc(&cm->mem, total)) != cudaSuccess) {
+        char what[128];
+        snprintf(what, sizeof what, "allocating %.1f MiB for the weights", (double)total / 1048576.0);
+        st = cuda_fail(err, e, what);
+        goto out;
+    }
+    cm->bytes = total;
+    {
+        size_t off = 0, tmp_bytes = 0;
+        uint8_t *tmp = NULL;
+        for (int i = 0; i < nw; i++)
+            if (cuda_type_split((int)list[i]->type) && list[i]->row_bytes * list[i]->ne1 > tmp_bytes)
+                tmp_bytes = list[i]->row_bytes * list[i]->ne1;
+        if (tmp_bytes && (e = cudaMalloc(&tmp, tmp_bytes)) != cudaSuccess) {
+            st = cuda_fail(err, e, "allocating an upload buffer");
+            goto out;
+        }
+        for (int i = 0; i < nw; i++) {
+            const size_t b = list[i]->row_bytes * list[i]->ne1;
+            uint8_t *d = (uint8_t *)cm->mem + off;
+            if ((e = upload_weight(list[i], d, tmp, tmp_bytes)) != cudaSuccess) {
+                st = cuda_fail(err, e, "uploading the weights");
+                break;
+            }
+            list[i]->dev = d;
+            off += align256(b);
+        }
+        cudaFree(tmp);
+    }
+out:
+    free(list);
+    if (st != ZETA_OK) {
+        m->cuda = cm; /* so that cuda_model_free clears what was set */
+        cuda_model_free(m);
+        return st;
+    }
+    m->cuda = cm;
+    return ZETA_OK;
+}
+
+extern "C" void cuda_model_free(struct zeta_model *m) {
+    if (!m || !m->cuda) return;
+    const int nw = model_weights(m, NULL);
+    zeta_weight **list = (zeta_weight **)calloc((size_t)nw, sizeof *list);
+    if (list) {
+        model_weights(m, list);
+        for (int i = 0; i < nw; i++) list[i]->dev = NULL;
+        free(list);
+    }
+    if (m->cuda->mem) {
+        cudaSetDevice(m->cuda->device);
+        cudaFree(m->cuda->mem);
+    }
+    free(m->cuda);
+    m->cuda = NULL;
+}
+
+extern "C" zeta_status cuda_weight_upload(const struct zeta_model *m, zeta_weight *w, zeta_error *err) {
+    void *d = NULL;
+    const size_t b = w->row_bytes * w->ne1;
+    cudaError_t e;
+    if (!m->cuda) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "the model is not loaded for CUDA");
+    if ((e = cudaSetDevice(m->cuda->device)) != cudaSuccess) return cuda_fail(err, e, "selecting the device");
+    if ((e = cudaMalloc(&d, align256(b))) != cudaSuccess) return cuda_fail(err, e, "allocating a weight");
+    void *tmp = NULL;
+    if (cuda_type_split((int)w->type) && (e = cudaMalloc(&tmp, b)) != cudaSuccess) {
+        cudaFree(d);
+        return cuda_fail(err, e, "allocating an upload buffer");
+    }
+    e = upload_weight(w, (uint8_t *)d, (uint8_t *)tmp, tmp ? b : 0);
+    cudaFree(tmp);
+    if (e != cudaSuccess) {
+        cudaFree(d);
+        return cuda_fail(err, e, "uploading a weight");
+    }
+    w->dev = d;
+    return ZETA_OK;
+}
+
+extern "C" void cuda_weight_free(zeta_weight *w) {
+    if (w->dev) cudaFree((void *)w->dev);
+    w->dev = NULL;
+}
