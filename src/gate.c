@@ -56,13 +56,12 @@ zeta_status session_mode_init(zeta_session *s, const zeta_session_params *p, zet
     uint32_t widest = hp->n_embd > hp->n_ff ? hp->n_embd : hp->n_ff;
     if (hp->n_head * hp->head_dim_v > widest) widest = hp->n_head * hp->head_dim_v;
     s->thr = zeta_calloc_array((size_t)hp->n_layer * ZS_N_KIND, sizeof(float));
-    s->sel.idx = zeta_malloc_array(widest, sizeof(uint32_t));
-    s->sel.val = zeta_malloc_array(widest, sizeof(float));
+    const bool sel_ok = zs_sel_alloc(&s->sel, widest);
     if (p->mode == ZETA_MODE_ULTIMATE) {
         s->verify_logits = zeta_malloc_array((size_t)(p->max_draft + 1) * hp->n_vocab, sizeof(float));
         s->draft_probs = zeta_malloc_array((size_t)(p->max_draft + 1) * hp->n_vocab, sizeof(float));
     }
-    if (!s->thr || !s->sel.idx || !s->sel.val || (p->mode == ZETA_MODE_ULTIMATE && (!s->verify_logits || !s->draft_probs)))
+    if (!s->thr || !sel_ok || (p->mode == ZETA_MODE_ULTIMATE && (!s->verify_logits || !s->draft_probs)))
         return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory setting up mode %s", zeta_mode_name(p->mode));
     if (lv >= 0)
         for (size_t i = 0; i < (size_t)hp->n_layer * ZS_N_KIND; i++) s->thr[i] = c->thr[i * c->n_levels + (size_t)lv];

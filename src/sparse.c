@@ -1,5 +1,5 @@
-/* sparse.c — the calibration sidecar file (read, checked against the model, written) and the
- * input-channel-major Q8_0 copies of the layer matrices for the sparse decode pass.
+/* sparse.c — the calibration sidecar file (read, checked against the model, written); the sparse
+ * layout of the layer matrices is built in sparse_layout.c.
  *
  * File format (text, one record per line, numbers in C locale, floats with the fewest significant
  * digits (6..9) that read back exactly; written by zeta_calibrate, docs/GATING.md):
@@ -249,99 +249,4 @@ bad:
     zs_calib_free(c);
     return st;
 #undef BAD
-}
-
-/* ------------------------------------------------------------------ transposed copies */
-
-static size_t col_bytes(const zeta_weight *w) { return (size_t)(w->ne1 / 32) * sizeof(block_q8_0); }
-
-static void transpose_q8(const zeta_weight *w, float *rows, float *tile, uint8_t *dst) {
-    const uint32_t n_in = (uint32_t)w->ne0, n_out = (uint32_t)w->ne1;
-    for (uint32_t o = 0; o < n_out; o++)
-        zeta_dequantize_row(w->type, (const uint8_t *)w->data + (size_t)o * w->row_bytes, rows + (size_t)o * n_in, n_in);
-    const size_t cb = col_bytes(w);
-    enum { CH = 64 };
-    for (uint32_t i0 = 0; i0 < n_in; i0 += CH) {
-        const uint32_t ni = n_in - i0 < CH ? n_in - i0 : CH;
-        for (uint32_t o = 0; o < n_out; o++) {
-            const float *r = rows + (size_t)o * n_in + i0;
-            for (uint32_t i = 0; i < ni; i++) tile[(size_t)i * n_out + o] = r[i];
-        }
-        for (uint32_t i = 0; i < ni; i++)
-            quantize_row_q8_0_ref(tile + (size_t)i * n_out, (block_q8_0 *)(dst + (size_t)(i0 + i) * cb), n_out);
-    }
-}
-
-void zs_model_free(zs_model *z) {
-    if (!z) return;
-    zs_calib_free(&z->cal);
-    free(z->layers);
-    free(z->mem);
-    free(z);
-}
-
-zeta_status zs_model_build(struct zeta_model *m, const char *path, zeta_error *err) {
-    zs_model *z = calloc(1, sizeof *z);
-    if (!z) return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory");
-    zeta_status st = zs_calib_read(path, m, &z->cal, err);
-    if (st != ZETA_OK) { free(z); return st; }
-    const uint32_t nl = m->hp.n_layer;
-    uint64_t total = 0, widest = 0, max_out = 0;
-    for (uint32_t il = 0; il < nl; il++) {
-        const zeta_layer *L = &m->layers[il];
-        const zeta_weight *ws[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (int i = 0; i < 7; i++) {
-            if (ws[i]->ne1 % 32 != 0) {
-                zs_model_free(z);
-                return zeta_fail(err, ZETA_ERR_UNSUPPORTED,
-                                 "sparse layout: tensor '%s' has %llu output rows; the input-channel-major Q8_0 copy needs a multiple of 32",
-                                 ws[i]->name, (unsigned long long)ws[i]->ne1);
-            }
-            if (!zeta_type_supported(ws[i]->type)) {
-                zs_model_free(z);
-                return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "sparse layout: tensor '%s' has type %s without a dequantizer",
-                                 ws[i]->name, zeta_type_name(ws[i]->type));
-            }
-            total += ws[i]->ne0 * col_bytes(ws[i]);
-            if (ws[i]->ne0 * ws[i]->ne1 > widest) widest = ws[i]->ne0 * ws[i]->ne1;
-            if (ws[i]->ne1 > max_out) max_out = ws[i]->ne1;
-        }
-    }
-    const uint64_t phys = zeta_physical_memory();
-    if (phys && total > phys) {
-        zs_model_free(z);
-        return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "sparse layout: needs %llu MiB but this machine has %llu MiB of memory",
-                         (unsigned long long)(total >> 20), (unsigned long long)(phys >> 20));
-    }
-    z->layers = calloc(nl, sizeof *z->layers);
-    z->mem = total ? malloc(total) : NULL;
-    float *rows = zeta_malloc_array((size_t)widest, sizeof(float));
-    float *tile = zeta_malloc_array((size_t)64 * max_out, sizeof(float));
-    if (!z->layers || !z->mem || !rows || !tile) {
-        free(rows);
-        free(tile);
-        zs_model_free(z);
-        return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory building the sparse layout (%llu MiB)",
-                         (unsigned long long)(total >> 20));
-    }
-    uint64_t off = 0;
-    for (uint32_t il = 0; il < nl; il++) {
-        const zeta_layer *L = &m->layers[il];
-        const zeta_weight *ws[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        zs_mat *ds[7] = {&z->layers[il].wq, &z->layers[il].wk, &z->layers[il].wv, &z->layers[il].wo,
-                         &z->layers[il].gate, &z->layers[il].up, &z->layers[il].down};
-        for (int i = 0; i < 7; i++) {
-            transpose_q8(ws[i], rows, tile, z->mem + off);
-            ds[i]->n_in = (uint32_t)ws[i]->ne0;
-            ds[i]->n_out = (uint32_t)ws[i]->ne1;
-            ds[i]->col_bytes = col_bytes(ws[i]);
-            ds[i]->cols = z->mem + off;
-            off += ws[i]->ne0 * col_bytes(ws[i]);
-        }
-    }
-    free(rows);
-    free(tile);
-    z->bytes = total;
-    m->sparse = z;
-    return zeta_ok(err);
 }

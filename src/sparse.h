@@ -9,6 +9,7 @@
 #include "zeta.h"
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 /* the four matmul inputs of a layer that are thresholded */
@@ -18,13 +19,35 @@ enum { ZS_ATTN_IN = 0, ZS_ATTN_OUT = 1, ZS_FFN_IN = 2, ZS_FFN_MID = 3, ZS_N_KIND
 
 extern const char *const zs_kind_names[ZS_N_KIND]; /* "attn_in", "attn_out", "ffn_in", "ffn_mid" */
 
-/* W (n_out x n_in) stored by input channel: column i (W[:, i], n_out values) as n_out/32 Q8_0
- * blocks along the output dimension, at cols + i * col_bytes */
+/* W (n_out x n_in) stored by input channel, in one of three formats:
+ * - ZS_FMT_COPY (any weight type): column i (W[:, i], n_out values) as n_out/32 Q8_0 blocks along
+ *   the output dimension, at cols + i * col_bytes (a requantized copy: not the model's exact values);
+ * - ZS_FMT_Q8 / ZS_FMT_Q4 (Q8_0 / Q4_0 weights; n_out a multiple of 64): the model's own codes and
+ *   scales, regrouped. Input block b (inputs 32b..32b+31, one Q8_0 / Q4_0 block of every row) is at
+ *   cols + b * blk_bytes: first the n_out row scales d (f16, row order), then its 32 columns of
+ *   col_bytes each (n_out bytes for Q8_0, n_out / 2 for Q4_0), each column in chunks of 64 rows whose
+ *   byte order suits the AVX2 unpack instructions (zs_q8_pos / zs_q4_pos). W[o][32b + j] =
+ *   d[o] * code(o, j) (Q8_0: signed code; Q4_0: nibble - 8), exactly the dense weight. */
+enum { ZS_FMT_COPY = 0, ZS_FMT_Q8 = 1, ZS_FMT_Q4 = 2 };
 typedef struct zs_mat {
     uint32_t n_in, n_out;
+    int fmt;
     size_t col_bytes;
+    size_t blk_bytes;                /* native formats: bytes of one input block (scales + 32 columns) */
     const uint8_t *cols;
 } zs_mat;
+
+/* native layouts: where row r (0..63) of a 64-row chunk is stored. Q8_0: byte zs_q8_pos(r) of the
+ * chunk's 64 bytes. Q4_0: byte zs_q4_pos(r) of the chunk's 32 bytes, low nibble for r < 32, high
+ * nibble for r >= 32. (Both swap two 8-row quarters of every 16 / 32 rows; their own inverses.) */
+static inline uint32_t zs_q8_pos(uint32_t r) {
+    const uint32_t q = r & 15u;
+    return (r & ~15u) | (q >= 4 && q < 8 ? q + 4 : q >= 8 && q < 12 ? q - 4 : q);
+}
+static inline uint32_t zs_q4_pos(uint32_t r) {
+    const uint32_t h = r & 31u;
+    return h >= 8 && h < 16 ? h + 8 : h >= 16 && h < 24 ? h - 8 : h;
+}
 
 typedef struct zs_layer { zs_mat wq, wk, wv, wo, gate, up, down; } zs_layer;
 
@@ -50,13 +73,36 @@ typedef struct zs_model {
     uint64_t bytes;                  /* extra memory of the copies */
 } zs_model;
 
-/* the kept inputs of one activation vector: |x_i| >= thr */
+/* the kept inputs of one activation vector: |x_i| >= thr. When n_in is a multiple of 32, the kept
+ * values are also rounded per input block b of 32 (block b's entries are idx/val[bstart[b] ..
+ * bstart[b+1])) exactly as the dense path rounds a block to Q8_0 with the dropped entries zeroed:
+ * d = largest kept |val| / 127, q8 = roundf(val / d), dx8 = d rounded to f16; sum8[b] = the sum of
+ * the block's q8. */
 typedef struct zs_sel {
     uint32_t n, n_in;                /* kept, of n_in */
     uint32_t *idx;                   /* caller-allocated, n_in capacity */
     float *val;
     double ss_kept, ss_total;        /* sums of squares */
+    uint32_t *bstart;                /* n_in / 32 + 1 (capacity of the caller's allocation) */
+    int8_t *q8;                      /* n_in */
+    float *dx8;                      /* n_in / 32 */
+    int32_t *sum8;                   /* n_in / 32 */
+    bool blocked;                    /* the block fields are set (n_in % 32 == 0) */
 } zs_sel;
+
+/* allocates the selection buffers for inputs of up to n_in entries; false when out of memory */
+bool zs_sel_alloc(zs_sel *s, uint32_t n_in);
+void zs_sel_free(zs_sel *s);
+
+struct zeta_weight;
+/* one Q8_0 / Q4_0 matrix (w->ne1 % 64 == 0) in native format fmt (ZS_FMT_Q8 / ZS_FMT_Q4): the bytes
+ * it takes (a multiple of 64), and its layout written to dst (64-byte aligned) with *out set */
+uint64_t zs_native_bytes(int fmt, uint64_t n_in, uint64_t n_out);
+void zs_native_build(const struct zeta_weight *w, int fmt, uint8_t *dst, zs_mat *out);
+
+/* allocates the selection buffers for inputs of up to n_in entries; false when out of memory */
+bool zs_sel_alloc(zs_sel *s, uint32_t n_in);
+void zs_sel_free(zs_sel *s);
 
 struct zeta_model;
 

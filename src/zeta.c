@@ -410,8 +410,7 @@ void zeta_session_free(zeta_session *s) {
     free(s->thr);
     free(s->verify_logits);
     free(s->draft_probs);
-    free(s->sel.idx);
-    free(s->sel.val);
+    zs_sel_free(&s->sel);
     free(s);
 }
 

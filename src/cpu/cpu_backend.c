@@ -27,6 +27,7 @@ typedef struct cpu_ctx {
     size_t act_cap;
     int32_t *xsum;           /* per activation block: sum of its quantized values (packed Q4_0) */
     zk_sparse_gemv_fn sparse_gemv;
+    zk_sparse_native_fn sparse_q8, sparse_q4;
 } cpu_ctx;
 
 /* ---------------------------------------------------------------- matmul */
@@ -191,6 +192,7 @@ static void cpu_sparse_select(void *vctx, const float *x, uint32_t n, float thr,
     sel->n_in = n;
     sel->ss_kept = kept;
     sel->ss_total = total;
+    zk_sparse_round_blocks(sel);
 }
 
 typedef struct sp_job {
@@ -199,25 +201,28 @@ typedef struct sp_job {
     const zs_sel *sel;
     float *y;
     zk_sparse_gemv_fn fn;
+    zk_sparse_native_fn native;
 } sp_job;
 
-/* output blocks split statically between threads (the thread count never changes a bit) */
+/* output blocks (copy format: 32 rows; native: 64) split statically between threads (the thread
+ * count never changes a bit) */
 static void sp_worker(void *arg, int ith, int nth) {
     const sp_job *j = arg;
-    const uint32_t nb = j->w->n_out / 32;
+    const uint32_t rows = j->native ? 64 : 32, nb = j->w->n_out / rows;
     const uint32_t b0 = (uint32_t)((uint64_t)nb * (uint64_t)ith / (uint64_t)nth);
     const uint32_t b1 = (uint32_t)((uint64_t)nb * (uint64_t)(ith + 1) / (uint64_t)nth);
     if (b0 == b1) return;
-    j->fn(j->w->cols, j->w->col_bytes, j->sel->idx, j->sel->val, j->sel->n, b0, b1, j->y);
+    if (j->native) j->native(j->w, j->sel, b0, b1, j->y);
+    else j->fn(j->w->cols, j->w->col_bytes, j->sel->idx, j->sel->val, j->sel->n, b0, b1, j->y);
     if (j->bias && j->bias->data) {
         const float *b = j->bias->data;
-        for (uint32_t o = b0 * 32; o < b1 * 32; o++) j->y[o] += b[o];
+        for (uint32_t o = b0 * rows; o < b1 * rows; o++) j->y[o] += b[o];
     }
 }
 
 static void cpu_sparse_matmul(void *vctx, const zs_mat *w, const zeta_weight *bias, const zs_sel *sel, float *y) {
     cpu_ctx *c = vctx;
-    sp_job j = {w, bias, sel, y, c->sparse_gemv};
+    sp_job j = {w, bias, sel, y, c->sparse_gemv, w->fmt == ZS_FMT_Q8 ? c->sparse_q8 : w->fmt == ZS_FMT_Q4 ? c->sparse_q4 : NULL};
     pool_run(c->pool, sp_worker, &j);
 }
 
@@ -384,6 +389,8 @@ zeta_status cpu_backend_new(const struct zeta_model *m, const zeta_backend_confi
     c->gk = zk_gemm_select();
     c->gf = zk_gemmf_select();
     c->sparse_gemv = zk_sparse_gemv_select();
+    c->sparse_q8 = zk_sparse_q8_select();
+    c->sparse_q4 = zk_sparse_q4_select();
     c->n_threads = cfg->n_threads;
     zeta_status st = cpu_kv_init(&c->kv, hp, cfg->n_ctx, cfg->type_k, cfg->type_v, cfg->n_threads, err);
     if (st != ZETA_OK) {

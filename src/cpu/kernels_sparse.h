@@ -1,11 +1,13 @@
-/* kernels_sparse.h — the sparse decode kernel of variational gating: a matrix-vector product over
- * the kept inputs only, with the weights stored input-channel-major (column i = W[:, i] as Q8_0
- * blocks along the output dimension; sparse.h). kernels_scalar_sparse.c is the spec,
- * kernels_avx2_sparse.c and kernels_neon_sparse.c the SIMD versions (tested against it in
- * tests/test_sparse.c). Single-threaded
- * over an output block range; threading lives in the CPU backend. */
+/* kernels_sparse.h — the sparse decode kernels of variational gating: matrix-vector products over
+ * the kept inputs only, with the weights stored input-channel-major (sparse.h). Two families: the
+ * Q8_0 copy of any weight type (f32 activations; tested in tests/test_sparse.c) and the native
+ * Q8_0 / Q4_0 formats (integer sums per input block; tests/test_sparse_q.c).
+ * kernels_scalar_sparse.c is the spec, kernels_avx2_sparse.c and kernels_neon_sparse.c the SIMD
+ * versions. Single-threaded over an output range; threading lives in the CPU backend. */
 #ifndef ZETA_KERNELS_SPARSE_H
 #define ZETA_KERNELS_SPARSE_H
+
+#include "sparse.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -25,5 +27,26 @@ zk_sparse_gemv_fn zk_sparse_gemv_neon(void);
 zk_sparse_gemv_fn zk_sparse_gemv_select(void);
 /* its name: "avx2", "neon" or "scalar" */
 const char *zk_sparse_gemv_name(void);
+
+/* The native formats (ZS_FMT_Q8 / ZS_FMT_Q4, sparse.h): y[o] for rows 64 c0 .. 64 c1 (y points at
+ * row 0) = sum over input blocks b, in order, of s * (float)isum with s = d[o] * dx8[b] (f32
+ * product: the model's row scale times the block's input scale) and isum the exact integer sum over
+ * the block's kept inputs k of q8(k) * code(o, k) (Q8_0: the signed code; Q4_0: the nibble, then
+ * minus 8 * sum8 once): the dense path's own block sums with the dropped inputs zeroed. Each step
+ * is one fused multiply-add into y (starting from 0), so every version gives the same bits. sel
+ * must be blocked. */
+typedef void (*zk_sparse_native_fn)(const zs_mat *w, const zs_sel *sel, uint32_t c0, uint32_t c1, float *y);
+void zk_sparse_q8_scalar(const zs_mat *w, const zs_sel *sel, uint32_t c0, uint32_t c1, float *y);
+void zk_sparse_q4_scalar(const zs_mat *w, const zs_sel *sel, uint32_t c0, uint32_t c1, float *y);
+/* NULL when the ISA is not compiled in */
+zk_sparse_native_fn zk_sparse_q8_avx2(void);
+zk_sparse_native_fn zk_sparse_q4_avx2(void);
+/* the best for this CPU (scalar where no SIMD version exists) */
+zk_sparse_native_fn zk_sparse_q8_select(void);
+zk_sparse_native_fn zk_sparse_q4_select(void);
+
+/* the block rounding of a selection (the q8 / dx8 / sum8 / bstart fields of zs_sel), from its
+ * idx and val; sets sel->blocked when n_in is a multiple of 32 */
+void zk_sparse_round_blocks(zs_sel *sel);
 
 #endif

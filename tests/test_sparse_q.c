@@ -1,0 +1,304 @@
+/* test_sparse_q.c — the native Q8_0 / Q4_0 sparse layout and its kernels (sparse.h,
+ * kernels_sparse.h). Random Q8_0 / Q4_0 matrices (codes over the whole range, -128 and the nibble
+ * extremes included) are regrouped by zs_native_build; inputs are thresholded with patterns that
+ * drop whole blocks, keep whole blocks (32 kept: the Q4_0 kernel's int16 sums are widened twice),
+ * keep odd counts and single entries. The reference is computed from the ORIGINAL row-major blocks
+ * (so the regrouping is checked too) with the kernels' stated arithmetic, and the scalar and the
+ * selected SIMD kernel must equal it bit for bit, over the whole output and over a sub-range of
+ * 64-row chunks (threads' slices) that must leave the rest of y untouched. The block rounding of
+ * the inputs is checked against the dense path's Q8_0 quantizer, and the result against the plain
+ * float product over the kept inputs. */
+#include "test.h"
+#include "cpu/kernels_sparse.h"
+#include "model.h"
+#include "quant.h"
+#include "sparse.h"
+#include "zeta.h"
+
+#include <math.h>
+#include <stdint.h>
+
+static uint64_t g_rng = 0x51f15e2b7a3c9d01ull;
+static uint32_t rnd_u32(void) {
+    g_rng ^= g_rng << 13; g_rng ^= g_rng >> 7; g_rng ^= g_rng << 17;
+    return (uint32_t)(g_rng >> 16);
+}
+static float rnd_unit(void) { return (float)(rnd_u32() & 0xffffff) / 16777216.0f * 2.0f - 1.0f; } /* [-1, 1) */
+
+static void fill(zeta_type t, uint8_t *data, uint64_t n_in, uint64_t n_out, uint64_t rb) {
+    for (uint64_t o = 0; o < n_out; o++)
+        for (uint64_t b = 0; b < n_in / 32; b++) {
+            const zeta_f16 d = zeta_f32_to_f16(0.001f + 0.01f * (rnd_unit() + 1.0f));
+            const int extreme = (int)(rnd_u32() % 8); /* 0: all minimum, 1: all maximum, else random */
+            if (t == ZETA_TYPE_Q8_0) {
+                block_q8_0 *q = (block_q8_0 *)(data + o * rb) + b;
+                q->d = d;
+                for (int i = 0; i < 32; i++) q->qs[i] = (int8_t)(extreme == 0 ? -128 : extreme == 1 ? 127 : (int)(rnd_u32() & 0xff) - 128);
+            } else {
+                block_q4_0 *q = (block_q4_0 *)(data + o * rb) + b;
+                q->d = d;
+                for (int i = 0; i < 16; i++) q->qs[i] = (uint8_t)(extreme == 0 ? 0x00 : extreme == 1 ? 0xff : rnd_u32() & 0xff);
+            }
+        }
+}
+
+/* code of row o, input i, from the original blocks */
+static int code_of(zeta_type t, const uint8_t *data, uint64_t rb, uint32_t o, uint32_t i) {
+    if (t == ZETA_TYPE_Q8_0) return ((const block_q8_0 *)(data + o * rb))[i / 32].qs[i % 32];
+    const block_q4_0 *q = (const block_q4_0 *)(data + o * rb) + i / 32;
+    const uint32_t j = i % 32;
+    return j < 16 ? q->qs[j] & 15 : q->qs[j - 16] >> 4;
+}
+
+/* inputs whose kept set follows pattern p per block: 0 random half, 1 none, 2 all, 3 one, 4 odd */
+static void make_x(float *x, uint32_t n_in, float *thr) {
+    *thr = 0.5f;
+    for (uint32_t b = 0; b < n_in / 32; b++) {
+        const int p = (int)(b % 5);
+        for (uint32_t j = 0; j < 32; j++) {
+            float mag = 0.01f + 0.4f * (rnd_unit() + 1.0f) / 2.0f; /* dropped: below 0.5 */
+            const bool keep = p == 0 ? (rnd_u32() & 1) : p == 1 ? false : p == 2 ? true : p == 3 ? j == 7 : j % 3 != 0;
+            if (keep) mag = 0.5f + 3.0f * (rnd_unit() + 1.0f) / 2.0f;
+            x[32 * b + j] = (rnd_u32() & 1) ? -mag : mag;
+        }
+    }
+}
+
+static void select_x(const float *x, uint32_t n, float thr, zs_sel *s) {
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (fabsf(x[i]) >= thr) {
+            s->idx[k] = i;
+            s->val[k++] = x[i];
+        }
+    s->n = k;
+    s->n_in = n;
+    zk_sparse_round_blocks(s);
+}
+
+static void check_case(zeta_type t, uint32_t n_in, uint32_t n_out, double *worst_rel) {
+    const int fmt = t == ZETA_TYPE_Q8_0 ? ZS_FMT_Q8 : ZS_FMT_Q4;
+    const uint64_t rb = (uint64_t)(n_in / 32) * (t == ZETA_TYPE_Q8_0 ? sizeof(block_q8_0) : sizeof(block_q4_0));
+    uint8_t *data = malloc(rb * n_out);
+    fill(t, data, n_in, n_out, rb);
+    zeta_weight w = {.name = "w", .type = t, .ne0 = n_in, .ne1 = n_out, .row_bytes = rb, .data = data};
+    const uint64_t bytes = zs_native_bytes(fmt, n_in, n_out);
+    uint8_t *mem = aligned_alloc(64, (size_t)bytes);
+    zs_mat m;
+    zs_native_build(&w, fmt, mem, &m);
+    T_CHECK(m.fmt == fmt && m.n_in == n_in && m.n_out == n_out && bytes % 64 == 0);
+
+    float *x = malloc(n_in * sizeof(float)), thr;
+    make_x(x, n_in, &thr);
+    zs_sel s;
+    T_CHECK(zs_sel_alloc(&s, n_in));
+    select_x(x, n_in, thr, &s);
+    T_CHECK(s.blocked);
+
+    /* the block rounding: q8 / dx8 as quantize_row_q8_0_ref rounds the block with dropped inputs zeroed */
+    float blk[32];
+    block_q8_0 ref8;
+    bool round_ok = true;
+    for (uint32_t b = 0; b < n_in / 32; b++) {
+        for (uint32_t j = 0; j < 32; j++) blk[j] = fabsf(x[32 * b + j]) >= thr ? x[32 * b + j] : 0.0f;
+        quantize_row_q8_0_ref(blk, &ref8, 32);
+        int32_t sum = 0;
+        for (uint32_t k = s.bstart[b]; k < s.bstart[b + 1]; k++) {
+            round_ok &= s.idx[k] / 32 == b && s.q8[k] == ref8.qs[s.idx[k] % 32];
+            sum += s.q8[k];
+        }
+        round_ok &= s.sum8[b] == sum && (s.bstart[b + 1] == s.bstart[b] || s.dx8[b] == zeta_f16_to_f32(ref8.d));
+    }
+    T_CHECK(round_ok);
+
+    /* reference from the original blocks */
+    float *yr = malloc(n_out * sizeof(float)), *ys = malloc(n_out * sizeof(float)), *yv = malloc(n_out * sizeof(float));
+    double *yf = malloc(n_out * sizeof(double)), *ya = malloc(n_out * sizeof(double));
+    for (uint32_t o = 0; o < n_out; o++) {
+        float acc = 0.0f;
+        double fl = 0.0, ab = 0.0;
+        const uint8_t *row = data + o * rb;
+        for (uint32_t b = 0; b < n_in / 32; b++) {
+            if (s.bstart[b] == s.bstart[b + 1]) continue;
+            const zeta_f16 dh = t == ZETA_TYPE_Q8_0 ? ((const block_q8_0 *)row)[b].d : ((const block_q4_0 *)row)[b].d;
+            const float d = zeta_f16_to_f32(dh);
+            int32_t isum = 0;
+            for (uint32_t k = s.bstart[b]; k < s.bstart[b + 1]; k++) {
+                const int c = code_of(t, data, rb, o, s.idx[k]);
+                isum += s.q8[k] * c;
+                const double wv = (double)d * (t == ZETA_TYPE_Q8_0 ? c : c - 8);
+                fl += wv * s.val[k];
+                ab += fabs(wv * s.val[k]);
+            }
+            if (t == ZETA_TYPE_Q4_0) isum -= 8 * s.sum8[b];
+            acc = fmaf(d * s.dx8[b], (float)isum, acc);
+        }
+        yr[o] = acc;
+        yf[o] = fl;
+        ya[o] = ab;
+    }
+    zk_sparse_native_fn scalar = t == ZETA_TYPE_Q8_0 ? zk_sparse_q8_scalar : zk_sparse_q4_scalar;
+    zk_sparse_native_fn best = t == ZETA_TYPE_Q8_0 ? zk_sparse_q8_select() : zk_sparse_q4_select();
+    const uint32_t nc = n_out / 64;
+    zk_sparse_native_fn fns[2] = {scalar, best};
+    for (int f = 0; f < 2; f++) {
+        float *y = f ? yv : ys;
+        for (uint32_t o = 0; o < n_out; o++) y[o] = NAN;
+        fns[f](&m, &s, 0, nc, y);
+        bool same = memcmp(y, yr, n_out * sizeof(float)) == 0;
+        T_CHECKF(same, "%s %u x %u: %s kernel differs from the reference", zeta_type_name(t), n_out, n_in, f ? "selected" : "scalar");
+        /* a thread's slice: chunks [1, nc - 1) only, the rest stays NaN */
+        if (nc >= 3) {
+            for (uint32_t o = 0; o < n_out; o++) y[o] = NAN;
+            fns[f](&m, &s, 1, nc - 1, y);
+            bool slice = true;
+            for (uint32_t o = 0; o < n_out; o++)
+                slice &= (o < 64 || o >= 64 * (nc - 1)) ? isnan(y[o]) : y[o] == yr[o];
+            T_CHECKF(slice, "%s %u x %u: %s kernel on chunks 1..%u", zeta_type_name(t), n_out, n_in, f ? "selected" : "scalar", nc - 1);
+        }
+    }
+    /* against the float product over the kept inputs (rounding of the inputs only) */
+    for (uint32_t o = 0; o < n_out; o++) {
+        const double rel = fabs(yr[o] - yf[o]) / (ya[o] > 0 ? ya[o] : 1.0);
+        if (rel > *worst_rel) *worst_rel = rel;
+    }
+    zs_sel_free(&s);
+    free(x); free(yr); free(ys); free(yv); free(yf); free(ya);
+    free(mem);
+    free(data);
+}
+
+static void check_type(zeta_type t) {
+    static const uint32_t shapes[][2] = {{32, 64}, {160, 64}, {256, 192}, {512, 320}, {1024, 256}};
+    double worst = 0.0;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (int rep = 0; rep < 3; rep++) check_case(t, shapes[i][0], shapes[i][1], &worst);
+    printf("    %s: worst |kernel - float product| %.2g of sum |w x| (input rounding)\n", zeta_type_name(t), worst);
+    /* the inputs are rounded to 8 bits per block, as the dense path rounds them */
+    T_CHECKF(worst < 1e-2, "worst %g", worst);
+}
+
+static void test_q8_native(void) { check_type(ZETA_TYPE_Q8_0); }
+static void test_q4_native(void) { check_type(ZETA_TYPE_Q4_0); }
+
+/* ------------------------------------------------------------------ whole model */
+
+static const zeta_token prompt[] = {1, 20, 33, 47, 58, 61, 70, 99};
+static const zeta_token steps[] = {101, 5, 230, 77, 12, 400, 9, 64, 3, 250};
+
+/* the prompt, then the steps one by one; logits after each step */
+static bool run_steps(zeta_model *m, zeta_mode mode, float *out, zeta_session_stats *stats) {
+    zeta_session_params sp = zeta_session_params_default();
+    sp.n_ctx = 64;
+    sp.n_threads = 2;
+    sp.mode = mode;
+    sp.sparsity = mode == ZETA_MODE_STANDARD ? -1.0f : 0.5f;
+    zeta_session *s = NULL;
+    zeta_error err;
+    if (zeta_session_new(m, &sp, &s, &err) != ZETA_OK) { printf("    %s\n", err.message); return false; }
+    bool ok = zeta_session_eval(s, prompt, 8, &err) == ZETA_OK;
+    const size_t nv = zeta_n_vocab(m);
+    for (size_t i = 0; ok && i < 10; i++) {
+        ok = zeta_session_eval(s, &steps[i], 1, &err) == ZETA_OK;
+        if (ok) memcpy(out + i * nv, zeta_session_logits(s, NULL), nv * sizeof(float));
+    }
+    if (stats) zeta_session_get_stats(s, stats);
+    zeta_session_free(s);
+    return ok;
+}
+
+/* a sparsity file for `model` whose thresholds keep every input: calibrated on a little text, then
+ * every threshold replaced by 1e-30 */
+static bool keep_all_file(const char *model, const char *path) {
+    static char text[6000];
+    size_t o = 0;
+    for (int i = 0; o < sizeof text - 32; i++) o += (size_t)snprintf(text + o, sizeof text - o, "the %s cat sat on mat %d. ", i % 3 ? "red" : "big", i);
+    zeta_model *m = NULL;
+    zeta_error err;
+    zeta_model_params mp = zeta_model_params_default();
+    mp.backend = ZETA_BACKEND_CPU;
+    if (zeta_model_load(model, &mp, &m, &err) != ZETA_OK) { printf("    %s\n", err.message); return false; }
+    zeta_calibrate_params cp = zeta_calibrate_params_default();
+    cp.n_ctx = 64;
+    cp.n_chunks = 2;
+    const bool ok = zeta_calibrate(m, text, strlen(text), &cp, path, &err) == ZETA_OK;
+    zeta_model_free(m);
+    if (!ok) { printf("    %s\n", err.message); return false; }
+    size_t n;
+    char *t = t_read_file(path, &n);
+    FILE *f = t ? fopen(path, "w") : NULL;
+    if (!f) { free(t); return false; }
+    for (char *p = t; *p;) {
+        char *e = strchr(p, '\n');
+        const size_t len = e ? (size_t)(e - p) : strlen(p);
+        int il;
+        char kind[16];
+        if (p[0] == 'L' && sscanf(p, "L %d %15s", &il, kind) == 2) fprintf(f, "L %d %s 1e-30 1e-30 1e-30 1e-30\n", il, kind);
+        else fprintf(f, "%.*s\n", (int)len, p);
+        p += len + (e ? 1 : 0);
+    }
+    fclose(f);
+    free(t);
+    return true;
+}
+
+/* every input kept: the native kernels multiply the model's own weights with the inputs rounded as
+ * the dense path rounds them, so the sparse pass gives the dense logits up to summation order (Q4_0:
+ * the dense one-token tile sums blocks in the same order, and the logits come out identical; Q8_0:
+ * the dense tile sums two halves of the blocks, and those last-bit differences move an occasional
+ * 8-bit rounding of a later layer's input); the Q8_0 copy (ZETA_SPARSE_COPY=1, the format of the
+ * other weight types) requantizes the weights and lands much further away */
+static double max_diff_all_kept(const char *model, const char *file, bool copy, double *range) {
+    if (copy) setenv("ZETA_SPARSE_COPY", "1", 1);
+    zeta_model *m = NULL;
+    zeta_error err;
+    zeta_model_params mp = zeta_model_params_default();
+    mp.backend = ZETA_BACKEND_CPU;
+    mp.sparsity_path = file;
+    const zeta_status st = zeta_model_load(model, &mp, &m, &err);
+    unsetenv("ZETA_SPARSE_COPY");
+    if (st != ZETA_OK) { printf("    %s\n", err.message); return 1e30; }
+    const size_t nv = zeta_n_vocab(m);
+    float *d = malloc(10 * nv * sizeof(float)), *s = malloc(10 * nv * sizeof(float));
+    zeta_session_stats stats;
+    double worst = 1e30;
+    if (run_steps(m, ZETA_MODE_STANDARD, d, NULL) && run_steps(m, ZETA_MODE_SPARSE, s, &stats)) {
+        worst = 0.0;
+        double lo = 1e30, hi = -1e30;
+        for (size_t i = 0; i < 10 * nv; i++) {
+            worst = fmax(worst, fabs((double)d[i] - s[i]));
+            lo = fmin(lo, d[i]);
+            hi = fmax(hi, d[i]);
+        }
+        *range = hi - lo;
+        /* inputs that are exactly 0 fall below 1e-30 too: no energy is lost */
+        T_CHECKF(stats.n_sparse_steps == 10 && fabs(stats.energy_sum / 10.0 - 1.0) < 1e-12, "steps %llu sparse %llu energy %g",
+                 (unsigned long long)stats.n_steps, (unsigned long long)stats.n_sparse_steps, stats.energy_sum);
+    }
+    free(d);
+    free(s);
+    zeta_model_free(m);
+    return worst;
+}
+
+static void check_model(const char *model, const char *file, double tol) {
+    if (!keep_all_file(model, file)) { T_CHECK(0); return; }
+    double range = 0.0, range_c = 0.0;
+    const double native = max_diff_all_kept(model, file, false, &range), copy = max_diff_all_kept(model, file, true, &range_c);
+    printf("    %s, every input kept: max |dense - sparse| %.3g native, %.3g Q8_0 copy (logit range %.3g)\n", model, native, copy, range);
+    T_CHECKF(native <= tol * range, "native %g > %g x range %g", native, tol, range);
+    T_CHECKF(native < copy, "native %g, copy %g", native, copy);
+    remove(file);
+}
+
+static void test_model_q4_0(void) { check_model("tests/data/models/zoo-Q4_0.gguf", "test_sparse_q4.sparsity", 1e-4); }
+static void test_model_q8_0(void) { check_model("tests/data/models/zoo-Q8_0.gguf", "test_sparse_q8.sparsity", 1e-2); }
+
+int main(void) {
+    printf("    selected kernels: %s\n", zk_sparse_q8_select() == zk_sparse_q8_scalar ? "scalar" : "simd");
+    T_RUN(test_q8_native);
+    T_RUN(test_q4_native);
+    T_RUN(test_model_q4_0);
+    T_RUN(test_model_q8_0);
+    return t_done();
+}
