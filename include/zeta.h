@@ -277,7 +277,7 @@ typedef struct zeta_session_params {
     zeta_rope_scaling rope_scaling;  /* ZETA_ROPE_SCALING_MODEL (default): the file's type */
     uint32_t yarn_orig_ctx;   /* YaRN: the original context; 0 = the file's (or its trained context) */
     zeta_mode mode;           /* default ZETA_MODE_STANDARD */
-    /* target activation sparsity: one of the sparsity file's levels; default -1 = the level nearest 0.5;
+    /* target activation sparsity: one of the sparsity file's levels; default -1 = the level nearest 0.3;
      * 0 = no input dropped (the sparse steps use the dense kernels: standard mode's logits exactly) */
     float sparsity;
     float gate_entropy;       /* nats; default -1 = the file's calibrated value */
@@ -483,7 +483,7 @@ ZETA_API zeta_status zeta_chat_apply(const char *name, const zeta_chat_message *
 typedef struct zeta_calibrate_params {
     uint32_t n_ctx;           /* tokens per chunk (each evaluated from an empty cache), default 512 */
     uint32_t n_chunks;        /* default 0 = every whole chunk of the text */
-    const float *sparsities;  /* target sparsities in (0, 1), ascending; default NULL = 0.25, 0.4, 0.5, 0.6 */
+    const float *sparsities;  /* target sparsities in (0, 1), ascending; default NULL = 0.25, 0.3, 0.4, 0.5, 0.6 */
     size_t n_sparsities;      /* at most 16 */
     int n_threads;            /* 0 = physical cores */
     float gate_quantile;      /* default 0.7: gate_entropy = this quantile of the dense next-token entropy */

@@ -71,9 +71,9 @@ zeta_status zeta_calibrate(const zeta_model *m, const char *text, size_t len, co
     if (!out_path) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_calibrate: out_path is NULL");
     if (m->cuda) return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "zeta_calibrate: runs on the CPU backend only (load the model with backend cpu)");
     zeta_calibrate_params p = params ? *params : zeta_calibrate_params_default();
-    static const float def_levels[4] = {0.25f, 0.4f, 0.5f, 0.6f};
+    static const float def_levels[5] = {0.25f, 0.3f, 0.4f, 0.5f, 0.6f};
     const float *levels = p.sparsities ? p.sparsities : def_levels;
-    const size_t n_levels = p.sparsities ? p.n_sparsities : 4;
+    const size_t n_levels = p.sparsities ? p.n_sparsities : 5;
     if (n_levels < 1 || n_levels > ZS_MAX_LEVELS)
         return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_calibrate: %zu sparsities (1..%d)", n_levels, ZS_MAX_LEVELS);
     for (size_t i = 0; i < n_levels; i++)

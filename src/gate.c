@@ -55,6 +55,7 @@ zeta_status session_mode_init(zeta_session *s, const zeta_session_params *p, zet
     const zeta_hparams *hp = &m->hp;
     uint32_t widest = hp->n_embd > hp->n_ff ? hp->n_embd : hp->n_ff;
     if (hp->n_head * hp->head_dim_v > widest) widest = hp->n_head * hp->head_dim_v;
+    if (hp->n_head * hp->head_dim_k > widest) widest = hp->n_head * hp->head_dim_k; /* q's rows (the partial sums' scratch) */
     s->thr = zeta_calloc_array((size_t)hp->n_layer * ZS_N_KIND, sizeof(float));
     const bool sel_ok = zs_sel_alloc(&s->sel, widest);
     if (p->mode == ZETA_MODE_ULTIMATE) {

@@ -51,7 +51,7 @@ int zs_calib_level(const zs_calib *c, float sparsity) {
     int best = -1;
     float bd = 1e30f;
     for (uint32_t i = 0; i < c->n_levels; i++) {
-        float d = fabsf(c->levels[i] - (sparsity > 0.0f ? sparsity : 0.5f));
+        float d = fabsf(c->levels[i] - (sparsity > 0.0f ? sparsity : ZS_DEFAULT_LEVEL));
         if (sparsity > 0.0f && d > 1e-4f) continue;
         if (d < bd) { bd = d; best = (int)i; }
     }

@@ -88,10 +88,12 @@ typedef struct zs_sel {
     float *dx8;                      /* n_in / 32 */
     int32_t *sum8;                   /* n_in / 32 */
     bool blocked;                    /* the block fields are set (n_in % 32 == 0) */
+    float *part;                     /* n_in: scratch for a product's partial sums (its n_out <= n_in) */
 } zs_sel;
 
-/* allocates the selection buffers for inputs of up to n_in entries; false when out of memory */
-bool zs_sel_alloc(zs_sel *s, uint32_t n_in);
+/* allocates the selection buffers for inputs, and products' outputs, of up to n entries; false when
+ * out of memory */
+bool zs_sel_alloc(zs_sel *s, uint32_t n);
 void zs_sel_free(zs_sel *s);
 
 struct zeta_weight;
@@ -101,7 +103,7 @@ uint64_t zs_native_bytes(int fmt, uint64_t n_in, uint64_t n_out);
 void zs_native_build(const struct zeta_weight *w, int fmt, uint8_t *dst, zs_mat *out);
 
 /* allocates the selection buffers for inputs of up to n_in entries; false when out of memory */
-bool zs_sel_alloc(zs_sel *s, uint32_t n_in);
+bool zs_sel_alloc(zs_sel *s, uint32_t n);
 void zs_sel_free(zs_sel *s);
 
 struct zeta_model;
@@ -114,7 +116,10 @@ zeta_status zs_calib_read(const char *path, const struct zeta_model *m, zs_calib
 zeta_status zs_calib_read_stream(FILE *f, const char *path, const struct zeta_model *m, zs_calib *out, zeta_error *err);
 zeta_status zs_calib_write(const char *path, const zs_calib *c, zeta_error *err);
 void zs_calib_free(zs_calib *c);
-/* index of the level equal to `sparsity` (within 1e-4); 0 picks the level nearest 0.5. -1: none */
+/* the default level: the sparsity whose perplexity cost stayed within 3 % on the 30M model in
+ * variational mode (bench/RESULTS.md); 0.5 costs ~11 % there */
+#define ZS_DEFAULT_LEVEL 0.3f
+/* index of the level equal to `sparsity` (within 1e-4); 0 picks the level nearest ZS_DEFAULT_LEVEL. -1: none */
 int zs_calib_level(const zs_calib *c, float sparsity);
 
 /* reads the file and builds the transposed Q8_0 copies of every layer matrix (m is still being

@@ -176,6 +176,7 @@ zeta_status zs_model_build(struct zeta_model *m, const char *path, zeta_error *e
 
 bool zs_sel_alloc(zs_sel *s, uint32_t n_in) {
     memset(s, 0, sizeof *s);
+    s->part = zeta_malloc_array(n_in, sizeof(float));
     const size_t nb = n_in / 32 + 1;
     s->idx = zeta_malloc_array(n_in, sizeof(uint32_t));
     s->val = zeta_malloc_array(n_in, sizeof(float));
@@ -183,7 +184,7 @@ bool zs_sel_alloc(zs_sel *s, uint32_t n_in) {
     s->bstart = zeta_malloc_array(nb, sizeof(uint32_t));
     s->dx8 = zeta_malloc_array(nb, sizeof(float));
     s->sum8 = zeta_malloc_array(nb, sizeof(int32_t));
-    if (s->idx && s->val && s->q8 && s->bstart && s->dx8 && s->sum8) return true;
+    if (s->part && s->idx && s->val && s->q8 && s->bstart && s->dx8 && s->sum8) return true;
     zs_sel_free(s);
     return false;
 }
@@ -195,5 +196,6 @@ void zs_sel_free(zs_sel *s) {
     free(s->bstart);
     free(s->dx8);
     free(s->sum8);
+    free(s->part);
     memset(s, 0, sizeof *s);
 }

@@ -61,7 +61,7 @@ case_ "calibrate tiny" 0 "wrote" $ZETA calibrate -m "$out/tiny.gguf" -f README.m
 case_ "run --mode without --sparsity" 1 "needs --sparsity FILE" $ZETA run -m "$out/tiny.gguf" --mode variational -n 2
 case_ "run --mode variational --stats" 0 "sparse_ratio" $ZETA run -m "$out/tiny.gguf" --sparsity "$out/tiny.sparsity" --mode variational --stats -p hi -n 8 --temp 0
 case_ "run --mode ultimate --stats" 0 "mode ultimate" $ZETA run -m "$out/tiny.gguf" --sparsity "$out/tiny.sparsity" --mode ultimate --stats -p hi -n 8 --temp 0
-case_ "run --level not in the file" 1 "is not a level of the sparsity file" $ZETA run -m "$out/tiny.gguf" --sparsity "$out/tiny.sparsity" --mode sparse --level 0.3 -n 2
+case_ "run --level not in the file" 1 "is not a level of the sparsity file" $ZETA run -m "$out/tiny.gguf" --sparsity "$out/tiny.sparsity" --mode sparse --level 0.35 -n 2
 case_ "bench --mode sparse json" 0 "" $ZETA bench -m "$out/tiny.gguf" --sparsity "$out/tiny.sparsity" --mode sparse -p 0 -n 4 -r 1 -o json
 if python3 -c "import json; d=json.load(open('$out/o'))[0]; assert d['mode']=='sparse' and d['sparse_ratio']==1.0 and d['tg_tps']>0" 2>"$out/pe"; then
     echo "ok - cli bench --mode json fields"

@@ -97,7 +97,7 @@ int cmd_calibrate(int argc, char **argv) {
         long l;
         double d;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            puts("usage: zeta calibrate -m MODEL -f TEXT -o FILE [-c N] [--chunks K] [--sparsity 0.25,0.4,0.5,0.6] [-t N]\n"
+            puts("usage: zeta calibrate -m MODEL -f TEXT -o FILE [-c N] [--chunks K] [--sparsity 0.25,0.3,0.4,0.5,0.6] [-t N]\n"
                  "          [--gate-quantile 0.7] [--fallback-quantile 0.97]\n"
                  "Runs the model densely over chunks of N tokens of TEXT (default 512; all whole chunks, or the first K)\n"
                  "and writes the sparsity file of variational gating (docs/GATING.md): per layer and matmul input, the\n"

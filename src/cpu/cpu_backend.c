@@ -202,28 +202,50 @@ typedef struct sp_job {
     float *y;
     zk_sparse_gemv_fn fn;
     zk_sparse_native_fn native;
+    float *part;             /* native: the partial sums of the second half of the input blocks */
 } sp_job;
 
-/* output blocks (copy format: 32 rows; native: 64) split statically between threads (the thread
- * count never changes a bit) */
+/* copy format: output blocks of 32 rows split statically between threads */
 static void sp_worker(void *arg, int ith, int nth) {
     const sp_job *j = arg;
-    const uint32_t rows = j->native ? 64 : 32, nb = j->w->n_out / rows;
+    const uint32_t nb = j->w->n_out / 32;
     const uint32_t b0 = (uint32_t)((uint64_t)nb * (uint64_t)ith / (uint64_t)nth);
     const uint32_t b1 = (uint32_t)((uint64_t)nb * (uint64_t)(ith + 1) / (uint64_t)nth);
     if (b0 == b1) return;
-    if (j->native) j->native(j->w, j->sel, b0, b1, j->y);
-    else j->fn(j->w->cols, j->w->col_bytes, j->sel->idx, j->sel->val, j->sel->n, b0, b1, j->y);
+    j->fn(j->w->cols, j->w->col_bytes, j->sel->idx, j->sel->val, j->sel->n, b0, b1, j->y);
     if (j->bias && j->bias->data) {
         const float *b = j->bias->data;
-        for (uint32_t o = b0 * rows; o < b1 * rows; o++) j->y[o] += b[o];
+        for (uint32_t o = b0 * 32; o < b1 * 32; o++) j->y[o] += b[o];
+    }
+}
+
+/* native formats: the input blocks in two halves, each summed over all rows into its own vector
+ * (y, part) and the two added afterwards, y = first + second, whatever the thread count (it never
+ * changes a bit). With two threads each reads whole columns, runs twice as long as a split by rows
+ * gives (1.1B shapes, A/B on the AMD EPYC VM: 1.0-1.5x faster). Work items: the two halves times
+ * max(1, nth / 2) row ranges of 64-row chunks; thread t takes items t, t + nth, ... */
+static void sp_native_worker(void *arg, int ith, int nth) {
+    const sp_job *j = arg;
+    const uint32_t nb = j->w->n_in / 32, hb = nb / 2, nc = j->w->n_out / 64;
+    const uint32_t parts = nth / 2 > 1 ? (uint32_t)nth / 2 : 1;
+    for (uint32_t it = (uint32_t)ith; it < 2 * parts; it += (uint32_t)nth) {
+        const uint32_t h = it % 2, r = it / 2;
+        const uint32_t c0 = (uint32_t)((uint64_t)nc * r / parts), c1 = (uint32_t)((uint64_t)nc * (r + 1) / parts);
+        if (c0 < c1) j->native(j->w, j->sel, h ? hb : 0, h ? nb : hb, c0, c1, h ? j->part : j->y);
     }
 }
 
 static void cpu_sparse_matmul(void *vctx, const zs_mat *w, const zeta_weight *bias, const zs_sel *sel, float *y) {
     cpu_ctx *c = vctx;
-    sp_job j = {w, bias, sel, y, c->sparse_gemv, w->fmt == ZS_FMT_Q8 ? c->sparse_q8 : w->fmt == ZS_FMT_Q4 ? c->sparse_q4 : NULL};
-    pool_run(c->pool, sp_worker, &j);
+    if (w->fmt == ZS_FMT_COPY) {
+        sp_job j = {w, bias, sel, y, c->sparse_gemv, NULL, NULL};
+        pool_run(c->pool, sp_worker, &j);
+        return;
+    }
+    sp_job j = {w, bias, sel, y, NULL, w->fmt == ZS_FMT_Q8 ? c->sparse_q8 : c->sparse_q4, sel->part};
+    pool_run(c->pool, sp_native_worker, &j);
+    const float *b = bias && bias->data ? bias->data : NULL;
+    for (uint32_t o = 0; o < w->n_out; o++) y[o] = y[o] + sel->part[o] + (b ? b[o] : 0.0f);
 }
 
 const zeta_sparse_ops *cpu_sparse_ops(void) {

@@ -103,7 +103,7 @@ static void make_cols(const zs_mat *w, const zs_sel *s, uint32_t b, cols4 *p) {
     p->n = n4;
 }
 
-/* the next input block after b with kept inputs (n_in / 32 when none) */
+/* the next input block after b with kept inputs, below nb (nb when none) */
 static uint32_t next_block(const zs_sel *s, uint32_t b, uint32_t nb) {
     for (b++; b < nb; b++)
         if (s->bstart[b + 1] > s->bstart[b]) return b;
@@ -118,14 +118,13 @@ static inline void epilogue8(float *y, const uint8_t *scales, float dx, __m256i 
 
 static inline void pf(const uint8_t *p) { _mm_prefetch((const char *)p, _MM_HINT_T0); }
 
-static void q8_avx2(const zs_mat *w, const zs_sel *s, uint32_t c0, uint32_t c1, float *y) {
-    const uint32_t nb = w->n_in / 32;
+static void q8_avx2(const zs_mat *w, const zs_sel *s, uint32_t b0, uint32_t nb, uint32_t c0, uint32_t c1, float *y) {
     _Alignas(32) int32_t acc[TROWS];
     cols4 p[2];
     memset(y + 64 * (size_t)c0, 0, (size_t)(c1 - c0) * 64 * sizeof(float));
     for (size_t t0 = 64 * (size_t)c0; t0 < 64 * (size_t)c1; t0 += TROWS) {
         const size_t t1 = 64 * (size_t)c1 - t0 < TROWS ? 64 * (size_t)c1 : t0 + TROWS;
-        uint32_t b = next_block(s, (uint32_t)-1, nb);
+        uint32_t b = next_block(s, b0 - 1, nb);
         if (b < nb) make_cols(w, s, b, &p[0]);
         for (int cur = 0; b < nb; cur ^= 1) {
             const uint32_t bn = next_block(s, b, nb);
@@ -169,8 +168,7 @@ static void q8_avx2(const zs_mat *w, const zs_sel *s, uint32_t c0, uint32_t c1, 
     }
 }
 
-static void q4_avx2(const zs_mat *w, const zs_sel *s, uint32_t c0, uint32_t c1, float *y) {
-    const uint32_t nb = w->n_in / 32;
+static void q4_avx2(const zs_mat *w, const zs_sel *s, uint32_t b0, uint32_t nb, uint32_t c0, uint32_t c1, float *y) {
     const __m256i m4 = _mm256_set1_epi8(15);
     _Alignas(32) int16_t acc16[TROWS];
     _Alignas(32) int32_t acc32[TROWS];
@@ -178,7 +176,7 @@ static void q4_avx2(const zs_mat *w, const zs_sel *s, uint32_t c0, uint32_t c1, 
     memset(y + 64 * (size_t)c0, 0, (size_t)(c1 - c0) * 64 * sizeof(float));
     for (size_t t0 = 64 * (size_t)c0; t0 < 64 * (size_t)c1; t0 += TROWS) {
         const size_t t1 = 64 * (size_t)c1 - t0 < TROWS ? 64 * (size_t)c1 : t0 + TROWS;
-        uint32_t b = next_block(s, (uint32_t)-1, nb);
+        uint32_t b = next_block(s, b0 - 1, nb);
         if (b < nb) make_cols(w, s, b, &p[0]);
         for (int cur = 0; b < nb; cur ^= 1) {
             const uint32_t bn = next_block(s, b, nb);

@@ -46,11 +46,11 @@ void zk_sparse_round_blocks(zs_sel *s) {
     s->bstart[nb] = k;
 }
 
-void zk_sparse_q8_scalar(const zs_mat *w, const zs_sel *s, uint32_t c0, uint32_t c1, float *y) {
+void zk_sparse_q8_scalar(const zs_mat *w, const zs_sel *s, uint32_t b0, uint32_t b1, uint32_t c0, uint32_t c1, float *y) {
     const uint32_t n_out = w->n_out, r0 = 64 * c0, r1 = 64 * c1;
     const size_t cb = w->col_bytes;
     for (uint32_t o = r0; o < r1; o++) y[o] = 0.0f;
-    for (uint32_t b = 0; b < w->n_in / 32; b++) {
+    for (uint32_t b = b0; b < b1; b++) {
         const uint32_t k0 = s->bstart[b], k1 = s->bstart[b + 1];
         if (k0 == k1) continue;
         const uint8_t *base = w->cols + (size_t)b * w->blk_bytes, *cols = base + 2 * (size_t)n_out;
@@ -65,11 +65,11 @@ void zk_sparse_q8_scalar(const zs_mat *w, const zs_sel *s, uint32_t c0, uint32_t
     }
 }
 
-void zk_sparse_q4_scalar(const zs_mat *w, const zs_sel *s, uint32_t c0, uint32_t c1, float *y) {
+void zk_sparse_q4_scalar(const zs_mat *w, const zs_sel *s, uint32_t b0, uint32_t b1, uint32_t c0, uint32_t c1, float *y) {
     const uint32_t n_out = w->n_out, r0 = 64 * c0, r1 = 64 * c1;
     const size_t cb = w->col_bytes;
     for (uint32_t o = r0; o < r1; o++) y[o] = 0.0f;
-    for (uint32_t b = 0; b < w->n_in / 32; b++) {
+    for (uint32_t b = b0; b < b1; b++) {
         const uint32_t k0 = s->bstart[b], k1 = s->bstart[b + 1];
         if (k0 == k1) continue;
         const uint8_t *base = w->cols + (size_t)b * w->blk_bytes, *cols = base + 2 * (size_t)n_out;
@@ -93,6 +93,8 @@ static zk_sparse_gemv_fn best_simd(const char **name) {
     return f;
 }
 zk_sparse_gemv_fn zk_sparse_gemv_neon(void) { return NULL; }
+zk_sparse_native_fn zk_sparse_q8_neon(void) { return NULL; }
+zk_sparse_native_fn zk_sparse_q4_neon(void) { return NULL; }
 #elif defined(ZETA_HAVE_NEON)
 zk_sparse_gemv_fn zk_sparse_gemv_avx2(void) { return NULL; }
 zk_sparse_native_fn zk_sparse_q8_avx2(void) { return NULL; }
@@ -107,6 +109,8 @@ zk_sparse_gemv_fn zk_sparse_gemv_avx2(void) { return NULL; }
 zk_sparse_native_fn zk_sparse_q8_avx2(void) { return NULL; }
 zk_sparse_native_fn zk_sparse_q4_avx2(void) { return NULL; }
 zk_sparse_gemv_fn zk_sparse_gemv_neon(void) { return NULL; }
+zk_sparse_native_fn zk_sparse_q8_neon(void) { return NULL; }
+zk_sparse_native_fn zk_sparse_q4_neon(void) { return NULL; }
 static zk_sparse_gemv_fn best_simd(const char **name) { (void)name; return NULL; }
 #endif
 
@@ -126,6 +130,8 @@ zk_sparse_native_fn zk_sparse_q8_select(void) {
     zk_sparse_native_fn f = NULL;
 #if defined(ZETA_HAVE_X86)
     if (zk_cpu_has_avx2()) f = zk_sparse_q8_avx2();
+#elif defined(ZETA_HAVE_NEON)
+    if (zk_cpu_has_neon()) f = zk_sparse_q8_neon();
 #endif
     return f ? f : zk_sparse_q8_scalar;
 }
@@ -134,6 +140,8 @@ zk_sparse_native_fn zk_sparse_q4_select(void) {
     zk_sparse_native_fn f = NULL;
 #if defined(ZETA_HAVE_X86)
     if (zk_cpu_has_avx2()) f = zk_sparse_q4_avx2();
+#elif defined(ZETA_HAVE_NEON)
+    if (zk_cpu_has_neon()) f = zk_sparse_q4_neon();
 #endif
     return f ? f : zk_sparse_q4_scalar;
 }

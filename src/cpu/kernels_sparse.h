@@ -29,18 +29,21 @@ zk_sparse_gemv_fn zk_sparse_gemv_select(void);
 const char *zk_sparse_gemv_name(void);
 
 /* The native formats (ZS_FMT_Q8 / ZS_FMT_Q4, sparse.h): y[o] for rows 64 c0 .. 64 c1 (y points at
- * row 0) = sum over input blocks b, in order, of s * (float)isum with s = d[o] * dx8[b] (f32
- * product: the model's row scale times the block's input scale) and isum the exact integer sum over
- * the block's kept inputs k of q8(k) * code(o, k) (Q8_0: the signed code; Q4_0: the nibble, then
- * minus 8 * sum8 once): the dense path's own block sums with the dropped inputs zeroed. Each step
- * is one fused multiply-add into y (starting from 0), so every version gives the same bits. sel
- * must be blocked. */
-typedef void (*zk_sparse_native_fn)(const zs_mat *w, const zs_sel *sel, uint32_t c0, uint32_t c1, float *y);
-void zk_sparse_q8_scalar(const zs_mat *w, const zs_sel *sel, uint32_t c0, uint32_t c1, float *y);
-void zk_sparse_q4_scalar(const zs_mat *w, const zs_sel *sel, uint32_t c0, uint32_t c1, float *y);
+ * row 0) = sum over the input blocks b0 <= b < b1, in order, of s * (float)isum with s = d[o] *
+ * dx8[b] (f32 product: the model's row scale times the block's input scale) and isum the exact
+ * integer sum over the block's kept inputs k of q8(k) * code(o, k) (Q8_0: the signed code; Q4_0:
+ * the nibble, then minus 8 * sum8 once): the dense path's own block sums with the dropped inputs
+ * zeroed. Each step is one fused multiply-add into y (starting from 0), so every version gives the
+ * same bits. sel must be blocked. */
+typedef void (*zk_sparse_native_fn)(const zs_mat *w, const zs_sel *sel, uint32_t b0, uint32_t b1, uint32_t c0, uint32_t c1,
+                                    float *y);
+void zk_sparse_q8_scalar(const zs_mat *w, const zs_sel *sel, uint32_t b0, uint32_t b1, uint32_t c0, uint32_t c1, float *y);
+void zk_sparse_q4_scalar(const zs_mat *w, const zs_sel *sel, uint32_t b0, uint32_t b1, uint32_t c0, uint32_t c1, float *y);
 /* NULL when the ISA is not compiled in */
 zk_sparse_native_fn zk_sparse_q8_avx2(void);
 zk_sparse_native_fn zk_sparse_q4_avx2(void);
+zk_sparse_native_fn zk_sparse_q8_neon(void);
+zk_sparse_native_fn zk_sparse_q4_neon(void);
 /* the best for this CPU (scalar where no SIMD version exists) */
 zk_sparse_native_fn zk_sparse_q8_select(void);
 zk_sparse_native_fn zk_sparse_q4_select(void);
