@@ -86,8 +86,9 @@ typedef struct zeta_sparse_ops {
     /* sel = the inputs of x (n floats) with |x_i| >= thr, in order, with the sums of squares of the
      * kept and of all inputs (sel->idx / val hold n entries) */
     void (*select)(void *ctx, const float *x, uint32_t n, float thr, zs_sel *sel);
-    /* y = W_sel x_sel (+ bias): only the columns of w named by sel are read */
-    void (*matmul)(void *ctx, const zs_mat *w, const zeta_weight *bias, const zs_sel *sel, float *y);
+    /* y[i] = W[i]_sel x_sel (+ bias[i]) for the n_w (<= ZS_MAX_SHARED) matrices that share the
+     * selection: only the columns named by sel are read */
+    void (*matmul)(void *ctx, int n_w, const zs_mat *const *w, const zeta_weight *const *bias, const zs_sel *sel, float *const *y);
 } zeta_sparse_ops;
 const zeta_sparse_ops *cpu_sparse_ops(void);
 

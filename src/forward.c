@@ -93,7 +93,7 @@ static void project(const zeta_backend_inst *be, const fwd_opts *opt, uint32_t i
     }
     zs_sel *sel = opt->sel;
     opt->sops->select(be->ctx, x, (uint32_t)w[0]->ne0, thr, sel);
-    for (int i = 0; i < n_w; i++) opt->sops->matmul(be->ctx, sw[i], bias[i], sel, y[i]);
+    opt->sops->matmul(be->ctx, n_w, sw, bias, sel, y);
     if (opt->stats) {
         opt->stats->kept[kind] += sel->n;
         opt->stats->total[kind] += sel->n_in;

@@ -88,8 +88,10 @@ typedef struct zs_sel {
     float *dx8;                      /* n_in / 32 */
     int32_t *sum8;                   /* n_in / 32 */
     bool blocked;                    /* the block fields are set (n_in % 32 == 0) */
-    float *part;                     /* n_in: scratch for a product's partial sums (its n_out <= n_in) */
+    float *part;                     /* ZS_MAX_SHARED * n_in: scratch for the partial sums of the products
+                                      * that share the selection (each n_out <= n_in) */
 } zs_sel;
+#define ZS_MAX_SHARED 3              /* matrices sharing one selection: q, k, v */
 
 /* allocates the selection buffers for inputs, and products' outputs, of up to n entries; false when
  * out of memory */

@@ -176,7 +176,7 @@ zeta_status zs_model_build(struct zeta_model *m, const char *path, zeta_error *e
 
 bool zs_sel_alloc(zs_sel *s, uint32_t n_in) {
     memset(s, 0, sizeof *s);
-    s->part = zeta_malloc_array(n_in, sizeof(float));
+    s->part = zeta_malloc_array((size_t)ZS_MAX_SHARED * n_in, sizeof(float));
     const size_t nb = n_in / 32 + 1;
     s->idx = zeta_malloc_array(n_in, sizeof(uint32_t));
     s->val = zeta_malloc_array(n_in, sizeof(float));

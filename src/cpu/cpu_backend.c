@@ -201,8 +201,6 @@ typedef struct sp_job {
     const zs_sel *sel;
     float *y;
     zk_sparse_gemv_fn fn;
-    zk_sparse_native_fn native;
-    float *part;             /* native: the partial sums of the second half of the input blocks */
 } sp_job;
 
 /* copy format: output blocks of 32 rows split statically between threads */
@@ -219,33 +217,60 @@ static void sp_worker(void *arg, int ith, int nth) {
     }
 }
 
-/* native formats: the input blocks in two halves, each summed over all rows into its own vector
- * (y, part) and the two added afterwards, y = first + second, whatever the thread count (it never
- * changes a bit). With two threads each reads whole columns, runs twice as long as a split by rows
- * gives (1.1B shapes, A/B on the AMD EPYC VM: 1.0-1.5x faster). Work items: the two halves times
- * max(1, nth / 2) row ranges of 64-row chunks; thread t takes items t, t + nth, ... */
+/* native formats, the matrices that share a selection in one pool run */
+typedef struct spn_job {
+    int n;
+    const zs_mat *w[ZS_MAX_SHARED];
+    float *y[ZS_MAX_SHARED], *part[ZS_MAX_SHARED];
+    zk_sparse_native_fn fn[ZS_MAX_SHARED];
+    const zs_sel *sel;
+} spn_job;
+
+/* native formats: the input blocks in two fixed halves, each summed over all rows into its own
+ * vector (y, part) and the two added afterwards, y = first + second, whatever the thread count (it
+ * never changes a bit). With two threads each reads whole columns, runs twice as long as a split by
+ * rows gives (1.1B shapes, A/B on the AMD EPYC VM: 1.0-1.5x faster). Work items per matrix: the two
+ * halves times max(1, nth / 2) row ranges of 64-row chunks; thread t takes items t, t + nth, ... */
 static void sp_native_worker(void *arg, int ith, int nth) {
-    const sp_job *j = arg;
-    const uint32_t nb = j->w->n_in / 32, hb = nb / 2, nc = j->w->n_out / 64;
+    const spn_job *j = arg;
     const uint32_t parts = nth / 2 > 1 ? (uint32_t)nth / 2 : 1;
-    for (uint32_t it = (uint32_t)ith; it < 2 * parts; it += (uint32_t)nth) {
-        const uint32_t h = it % 2, r = it / 2;
-        const uint32_t c0 = (uint32_t)((uint64_t)nc * r / parts), c1 = (uint32_t)((uint64_t)nc * (r + 1) / parts);
-        if (c0 < c1) j->native(j->w, j->sel, h ? hb : 0, h ? nb : hb, c0, c1, h ? j->part : j->y);
+    for (int i = 0; i < j->n; i++) {
+        const zs_mat *w = j->w[i];
+        const uint32_t nb = w->n_in / 32, hb = nb / 2, nc = w->n_out / 64;
+        for (uint32_t it = (uint32_t)ith; it < 2 * parts; it += (uint32_t)nth) {
+            const uint32_t h = it % 2, r = it / 2;
+            const uint32_t c0 = (uint32_t)((uint64_t)nc * r / parts), c1 = (uint32_t)((uint64_t)nc * (r + 1) / parts);
+            if (c0 < c1) j->fn[i](w, j->sel, h ? hb : 0, h ? nb : hb, c0, c1, h ? j->part[i] : j->y[i]);
+        }
     }
 }
 
-static void cpu_sparse_matmul(void *vctx, const zs_mat *w, const zeta_weight *bias, const zs_sel *sel, float *y) {
+static void cpu_sparse_matmul(void *vctx, int n_w, const zs_mat *const *w, const zeta_weight *const *bias, const zs_sel *sel,
+                              float *const *y) {
     cpu_ctx *c = vctx;
-    if (w->fmt == ZS_FMT_COPY) {
-        sp_job j = {w, bias, sel, y, c->sparse_gemv, NULL, NULL};
-        pool_run(c->pool, sp_worker, &j);
-        return;
+    spn_job nj = {.n = 0, .sel = sel};
+    size_t used = 0;
+    for (int i = 0; i < n_w; i++) {
+        if (w[i]->fmt == ZS_FMT_COPY) {
+            sp_job j = {w[i], bias[i], sel, y[i], c->sparse_gemv};
+            pool_run(c->pool, sp_worker, &j);
+            continue;
+        }
+        nj.w[nj.n] = w[i];
+        nj.y[nj.n] = y[i];
+        nj.part[nj.n] = sel->part + used;
+        nj.fn[nj.n] = w[i]->fmt == ZS_FMT_Q8 ? c->sparse_q8 : c->sparse_q4;
+        used += w[i]->n_out;
+        nj.n++;
     }
-    sp_job j = {w, bias, sel, y, NULL, w->fmt == ZS_FMT_Q8 ? c->sparse_q8 : c->sparse_q4, sel->part};
-    pool_run(c->pool, sp_native_worker, &j);
-    const float *b = bias && bias->data ? bias->data : NULL;
-    for (uint32_t o = 0; o < w->n_out; o++) y[o] = y[o] + sel->part[o] + (b ? b[o] : 0.0f);
+    if (!nj.n) return;
+    pool_run(c->pool, sp_native_worker, &nj);
+    for (int i = 0, k = 0; i < n_w; i++) {
+        if (w[i]->fmt == ZS_FMT_COPY) continue;
+        const float *b = bias[i] && bias[i]->data ? bias[i]->data : NULL, *p = nj.part[k++];
+        float *yi = y[i];
+        for (uint32_t o = 0; o < w[i]->n_out; o++) yi[o] = yi[o] + p[o] + (b ? b[o] : 0.0f);
+    }
 }
 
 const zeta_sparse_ops *cpu_sparse_ops(void) {
