@@ -103,13 +103,6 @@ static void make_cols(const zs_mat *w, const zs_sel *s, uint32_t b, cols4 *p) {
     p->n = n4;
 }
 
-/* the next input block after b with kept inputs, below nb (nb when none) */
-static uint32_t next_block(const zs_sel *s, uint32_t b, uint32_t nb) {
-    for (b++; b < nb; b++)
-        if (s->bstart[b + 1] > s->bstart[b]) return b;
-    return nb;
-}
-
 /* y[0 .. 8) += (d * dx) * (float)(acc - off), d the f16 row scales */
 static inline void epilogue8(float *y, const uint8_t *scales, float dx, __m256i acc, __m256i off) {
     const __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)scales)), _mm256_set1_ps(dx));
@@ -124,10 +117,10 @@ static void q8_avx2(const zs_mat *w, const zs_sel *s, uint32_t b0, uint32_t nb, 
     memset(y + 64 * (size_t)c0, 0, (size_t)(c1 - c0) * 64 * sizeof(float));
     for (size_t t0 = 64 * (size_t)c0; t0 < 64 * (size_t)c1; t0 += TROWS) {
         const size_t t1 = 64 * (size_t)c1 - t0 < TROWS ? 64 * (size_t)c1 : t0 + TROWS;
-        uint32_t b = next_block(s, b0 - 1, nb);
+        uint32_t b = zk_sparse_next_block(s, b0 - 1, nb);
         if (b < nb) make_cols(w, s, b, &p[0]);
         for (int cur = 0; b < nb; cur ^= 1) {
-            const uint32_t bn = next_block(s, b, nb);
+            const uint32_t bn = zk_sparse_next_block(s, b, nb);
             if (bn < nb) make_cols(w, s, bn, &p[cur ^ 1]);
             const cols4 *P = &p[cur];
             const uint8_t *scales = w->cols + (size_t)b * w->blk_bytes;
@@ -176,10 +169,10 @@ static void q4_avx2(const zs_mat *w, const zs_sel *s, uint32_t b0, uint32_t nb, 
     memset(y + 64 * (size_t)c0, 0, (size_t)(c1 - c0) * 64 * sizeof(float));
     for (size_t t0 = 64 * (size_t)c0; t0 < 64 * (size_t)c1; t0 += TROWS) {
         const size_t t1 = 64 * (size_t)c1 - t0 < TROWS ? 64 * (size_t)c1 : t0 + TROWS;
-        uint32_t b = next_block(s, b0 - 1, nb);
+        uint32_t b = zk_sparse_next_block(s, b0 - 1, nb);
         if (b < nb) make_cols(w, s, b, &p[0]);
         for (int cur = 0; b < nb; cur ^= 1) {
-            const uint32_t bn = next_block(s, b, nb);
+            const uint32_t bn = zk_sparse_next_block(s, b, nb);
             if (bn < nb) make_cols(w, s, bn, &p[cur ^ 1]);
             const cols4 *P = &p[cur];
             const uint8_t *scales = w->cols + (size_t)b * w->blk_bytes;

@@ -68,13 +68,6 @@ static void make_cols(const zs_mat *w, const zs_sel *s, uint32_t b, cols4 *p) {
     p->n = n4;
 }
 
-/* the next input block after b with kept inputs, below nb (nb when none) */
-static uint32_t next_block(const zs_sel *s, uint32_t b, uint32_t nb) {
-    for (b++; b < nb; b++)
-        if (s->bstart[b + 1] > s->bstart[b]) return b;
-    return nb;
-}
-
 /* y[0 .. 4) += (d * dx) * (float)isum, d the f16 scales of those rows */
 static inline void epilogue4(float *y, const uint8_t *scales, float32x4_t dx, int32x4_t isum) {
     const float32x4_t d = vmulq_f32(vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)scales))), dx);
@@ -91,10 +84,10 @@ static void q8_neon(const zs_mat *w, const zs_sel *s, uint32_t b0, uint32_t nb, 
     memset(y + 64 * (size_t)c0, 0, (size_t)(c1 - c0) * 64 * sizeof(float));
     for (size_t t0 = 64 * (size_t)c0; t0 < 64 * (size_t)c1; t0 += TROWS) {
         const size_t t1 = 64 * (size_t)c1 - t0 < TROWS ? 64 * (size_t)c1 : t0 + TROWS;
-        uint32_t b = next_block(s, b0 - 1, nb);
+        uint32_t b = zk_sparse_next_block(s, b0 - 1, nb);
         if (b < nb) make_cols(w, s, b, &p[0]);
         for (int cur = 0; b < nb; cur ^= 1) {
-            const uint32_t bn = next_block(s, b, nb);
+            const uint32_t bn = zk_sparse_next_block(s, b, nb);
             if (bn < nb) make_cols(w, s, bn, &p[cur ^ 1]);
             const cols4 *P = &p[cur];
             const uint8_t *scales = w->cols + (size_t)b * w->blk_bytes;
@@ -155,10 +148,10 @@ static void q4_neon(const zs_mat *w, const zs_sel *s, uint32_t b0, uint32_t nb, 
     memset(y + 64 * (size_t)c0, 0, (size_t)(c1 - c0) * 64 * sizeof(float));
     for (size_t t0 = 64 * (size_t)c0; t0 < 64 * (size_t)c1; t0 += TROWS) {
         const size_t t1 = 64 * (size_t)c1 - t0 < TROWS ? 64 * (size_t)c1 : t0 + TROWS;
-        uint32_t b = next_block(s, b0 - 1, nb);
+        uint32_t b = zk_sparse_next_block(s, b0 - 1, nb);
         if (b < nb) make_cols(w, s, b, &p[0]);
         for (int cur = 0; b < nb; cur ^= 1) {
-            const uint32_t bn = next_block(s, b, nb);
+            const uint32_t bn = zk_sparse_next_block(s, b, nb);
             if (bn < nb) make_cols(w, s, bn, &p[cur ^ 1]);
             const cols4 *P = &p[cur];
             const uint8_t *scales = w->cols + (size_t)b * w->blk_bytes;

@@ -39,6 +39,13 @@ typedef void (*zk_sparse_native_fn)(const zs_mat *w, const zs_sel *sel, uint32_t
                                     float *y);
 void zk_sparse_q8_scalar(const zs_mat *w, const zs_sel *sel, uint32_t b0, uint32_t b1, uint32_t c0, uint32_t c1, float *y);
 void zk_sparse_q4_scalar(const zs_mat *w, const zs_sel *sel, uint32_t b0, uint32_t b1, uint32_t c0, uint32_t c1, float *y);
+/* for the SIMD versions: the next input block after b with kept inputs, below nb (nb when none;
+ * b = b0 - 1 gives the first from b0) */
+static inline uint32_t zk_sparse_next_block(const zs_sel *s, uint32_t b, uint32_t nb) {
+    for (b++; b < nb; b++)
+        if (s->bstart[b + 1] > s->bstart[b]) return b;
+    return nb;
+}
 /* NULL when the ISA is not compiled in */
 zk_sparse_native_fn zk_sparse_q8_avx2(void);
 zk_sparse_native_fn zk_sparse_q4_avx2(void);
