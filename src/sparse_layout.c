@@ -10,10 +10,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* the format a matrix gets; ZETA_SPARSE_COPY=1 forces the copy (for A/B measurements) */
-static int mat_fmt(const zeta_weight *w) {
-    const char *e = getenv("ZETA_SPARSE_COPY");
-    if (e && e[0] == '1') return ZS_FMT_COPY;
+/* the format a matrix gets; force_copy (ZETA_SPARSE_COPY=1, for A/B measurements) gives the copy */
+static int mat_fmt(const zeta_weight *w, bool force_copy) {
+    if (force_copy) return ZS_FMT_COPY;
     if (w->ne1 % 64 == 0 && w->ne0 % 32 == 0) {
         if (w->type == ZETA_TYPE_Q8_0) return ZS_FMT_Q8;
         if (w->type == ZETA_TYPE_Q4_0) return ZS_FMT_Q4;
@@ -100,6 +99,8 @@ zeta_status zs_model_build(struct zeta_model *m, const char *path, zeta_error *e
     zeta_status st = zs_calib_read(path, m, &z->cal, err);
     if (st != ZETA_OK) { free(z); return st; }
     const uint32_t nl = m->hp.n_layer;
+    const char *env = getenv("ZETA_SPARSE_COPY");
+    const bool force_copy = env && env[0] == '1';
     uint64_t total = 0, widest = 0, max_out = 0;
     for (uint32_t il = 0; il < nl; il++) {
         const zeta_layer *L = &m->layers[il];
@@ -116,7 +117,7 @@ zeta_status zs_model_build(struct zeta_model *m, const char *path, zeta_error *e
                 return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "sparse layout: tensor '%s' has type %s without a dequantizer",
                                  ws[i]->name, zeta_type_name(ws[i]->type));
             }
-            const int fmt = mat_fmt(ws[i]);
+            const int fmt = mat_fmt(ws[i], force_copy);
             total += fmt_bytes(fmt, ws[i]);
             if (fmt == ZS_FMT_COPY && ws[i]->ne0 * ws[i]->ne1 > widest) widest = ws[i]->ne0 * ws[i]->ne1;
             if (fmt == ZS_FMT_COPY && ws[i]->ne1 > max_out) max_out = ws[i]->ne1;
@@ -153,7 +154,7 @@ zeta_status zs_model_build(struct zeta_model *m, const char *path, zeta_error *e
         zs_mat *ds[7] = {&z->layers[il].wq, &z->layers[il].wk, &z->layers[il].wv, &z->layers[il].wo,
                          &z->layers[il].gate, &z->layers[il].up, &z->layers[il].down};
         for (int i = 0; i < 7; i++) {
-            const int fmt = mat_fmt(ws[i]);
+            const int fmt = mat_fmt(ws[i], force_copy);
             if (fmt != ZS_FMT_COPY) zs_native_build(ws[i], fmt, z->mem + off, ds[i]);
             else {
                 build_copy(ws[i], rows, tile, z->mem + off);
