@@ -47,6 +47,9 @@ cmp -s "$out/run1" "$out/run2" && echo "ok - cli greedy run is reproducible" || 
 # prints the same text), context shift past -c
 case_ "run tiny q8_0/q4_0 KV" 0 "generation" $ZETA run -m "$out/tiny-q4.gguf" -p "Hello" -n 8 --temp 0 -ctk q8_0 -ctv q4_0
 case_ "bench at depth" 0 "tg4 @ d40" $ZETA bench -m "$out/tiny.gguf" -p 8 -n 4 -r 1 -d 40 -ctk q8_0
+case_ "bench at two depths" 0 "" $ZETA bench -m "$out/tiny.gguf" -p 0 -n 4 -r 2 -d 0,40 -o csv
+if [ "$(grep -c '^tiny.gguf,' "$out/o")" = 2 ] && grep -q ',40,q8_0\|,40,f16' "$out/o"; then echo "ok - cli bench at two depths: a row per depth"; else echo "FAIL - cli bench at two depths: $(cat "$out/o")"; fi
+case_ "bench with a bad depth list" 2 "-d takes depths" $ZETA bench -m "$out/tiny.gguf" -d 5,
 case_ "bad KV type" 2 "not a supported KV cache type" $ZETA run -m "$out/tiny-q4.gguf" -ctk q6_k
 case_ "prompt cache, first run" 0 "" $ZETA run -m models/stories260K.gguf -p "Once upon a time there was" -n 12 --temp 0 --no-echo --prompt-cache "$out/pc"
 cp "$out/o" "$out/pc1"

@@ -3,6 +3,7 @@
  * or CSV) and `zeta synth` (synthetic models of real shapes for benchmarks). Uses only zeta.h. */
 #include "cli.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,100 +66,129 @@ static uint64_t decode_bytes(const zeta_model *m, const zeta_model_info *mi) {
     return mi->tied_embeddings ? mi->weight_bytes : mi->weight_bytes - embd;
 }
 
-static int run_one(const char *path, zeta_backend backend, int n_pp, int n_tg, int reps, int depth, zeta_session_params sp,
-                   const gate_opts *g, bench_result *r) {
-    memset(r, 0, sizeof *r);
-    r->path = path;
-    r->n_pp = n_pp;
-    r->n_tg = n_tg;
-    r->reps = reps;
-    r->depth = depth;
-    r->type_k = sp.kv_type;
-    r->type_v = sp.kv_type_v == ZETA_TYPE_COUNT ? sp.kv_type : sp.kv_type_v;
+/* per depth: its session and the measurements of its repetitions */
+typedef struct depth_run {
+    zeta_session *s;
+    double *pp, *tg, *lat, *ttft;
+    size_t n_lat;
+} depth_run;
+
+/* One model at nd depths: a session per depth, each filled once with its depth's tokens; then the
+ * repetitions visit the depths in turn (rep 0 at every depth, rep 1 at every depth, ...), so a
+ * slow spell of a shared machine falls on all depths alike and their ratios stay fair. */
+static int run_one(const char *path, zeta_backend backend, int n_pp, int n_tg, int reps, const int *depths, int nd,
+                   zeta_session_params sp, const gate_opts *g, bench_result *r) {
     double t0 = now_ms();
     zeta_model *m = load_model_gate(path, backend, g);
     if (!m) return 1;
-    r->load_ms = now_ms() - t0;
-    r->mode = g->mode;
+    const double load_ms = now_ms() - t0;
     gate_session_params(g, &sp);
     zeta_error err;
-    zeta_model_describe(m, &r->mi, &err);
-    r->bytes_per_token = decode_bytes(m, &r->mi);
-    sp.n_ctx = (uint32_t)depth + (uint32_t)(n_pp > n_tg ? n_pp : n_tg) + 16;
-    sp.n_batch = n_pp > 0 ? (uint32_t)n_pp : 512;
-    zeta_session *s = NULL;
-    if (zeta_session_new(m, &sp, &s, &err) != ZETA_OK) { zeta_model_free(m); return die_err(&err); }
-    r->threads = sp.n_threads ? sp.n_threads : zeta_cpu_cores();
+    int max_depth = 0;
+    for (int k = 0; k < nd; k++) max_depth = depths[k] > max_depth ? depths[k] : max_depth;
     const uint32_t nv = zeta_n_vocab(m);
     const size_t n_toks = (size_t)(n_pp > n_tg ? n_pp : n_tg) + 1;
-    zeta_token *toks = malloc((n_toks > (size_t)depth ? n_toks : (size_t)depth) * sizeof *toks);
-    double *pp = calloc((size_t)reps, sizeof *pp), *tg = calloc((size_t)reps, sizeof *tg);
-    double *lat = calloc((size_t)reps * (size_t)(n_tg > 0 ? n_tg : 1), sizeof *lat), *ttft = calloc((size_t)reps, sizeof *ttft);
+    zeta_token *toks = malloc((n_toks > (size_t)max_depth ? n_toks : (size_t)max_depth) * sizeof *toks);
+    depth_run *dr = calloc((size_t)nd, sizeof *dr);
     int rc = 0;
-    if (!toks || !pp || !tg || !lat || !ttft) { rc = die("out of memory"); goto out; }
+    if (!toks || !dr) { rc = die("out of memory"); goto out; }
+    for (int k = 0; k < nd; k++) {
+        bench_result *x = &r[k];
+        memset(x, 0, sizeof *x);
+        x->path = path;
+        x->n_pp = n_pp;
+        x->n_tg = n_tg;
+        x->reps = reps;
+        x->depth = depths[k];
+        x->type_k = sp.kv_type;
+        x->type_v = sp.kv_type_v == ZETA_TYPE_COUNT ? sp.kv_type : sp.kv_type_v;
+        x->load_ms = load_ms;
+        x->mode = g->mode;
+        zeta_model_describe(m, &x->mi, &err);
+        x->bytes_per_token = decode_bytes(m, &x->mi);
+        zeta_session_params spk = sp;
+        spk.n_ctx = (uint32_t)depths[k] + (uint32_t)(n_pp > n_tg ? n_pp : n_tg) + 16;
+        spk.n_batch = n_pp > 0 ? (uint32_t)n_pp : 512;
+        if (zeta_session_new(m, &spk, &dr[k].s, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
+        x->threads = spk.n_threads ? spk.n_threads : zeta_cpu_cores();
+        dr[k].pp = calloc((size_t)reps, sizeof(double));
+        dr[k].tg = calloc((size_t)reps, sizeof(double));
+        dr[k].lat = calloc((size_t)reps * (size_t)(n_tg > 0 ? n_tg : 1), sizeof(double));
+        dr[k].ttft = calloc((size_t)reps, sizeof(double));
+        if (!dr[k].pp || !dr[k].tg || !dr[k].lat || !dr[k].ttft) { rc = die("out of memory"); goto out; }
+    }
     uint64_t rng = 12345;
-    size_t n_lat = 0;
     zeta_sampler_params greedy = zeta_sampler_params_default();
     greedy.temperature = 0;
-    if (depth > 0) { /* the context every measurement starts from (llama-bench -d): evaluated once, kept */
-        for (int i = 0; i < depth; i++) {
-            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-            toks[i] = (zeta_token)((rng >> 33) % nv);
-        }
-        if (zeta_session_eval(s, toks, (size_t)depth, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
+    for (int i = 0; i < max_depth; i++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        toks[i] = (zeta_token)((rng >> 33) % nv);
     }
+    for (int k = 0; k < nd; k++) /* the context every measurement at this depth starts from (llama-bench -d): evaluated once, kept */
+        if (depths[k] > 0 && zeta_session_eval(dr[k].s, toks, (size_t)depths[k], &err) != ZETA_OK) { rc = die_err(&err); goto out; }
     for (int rep = -1; rep < reps; rep++) { /* rep -1: warm-up, not counted */
         for (int i = 0; i < (n_pp > n_tg ? n_pp : n_tg); i++) {
             rng = rng * 6364136223846793005ull + 1442695040888963407ull;
             toks[i] = (zeta_token)((rng >> 33) % nv);
         }
-        if (n_pp > 0) {
-            if (zeta_session_rewind(s, (size_t)depth, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
-            double a = now_ms();
-            if (zeta_session_eval(s, toks, (size_t)n_pp, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
-            zeta_token first;
-            zeta_session_sample(s, &greedy, &first, &err);
-            double b = now_ms();
-            if (rep >= 0) { pp[rep] = n_pp * 1000.0 / (b - a); ttft[rep] = b - a; }
-        }
-        if (n_tg > 0) {
-            if (zeta_session_rewind(s, (size_t)depth, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
-            double a = now_ms();
-            for (int i = 0; i < n_tg; i++) {
-                double ta = now_ms();
-                if (zeta_session_eval(s, &toks[i], 1, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
-                if (rep >= 0) lat[n_lat++] = now_ms() - ta;
+        for (int k = 0; k < nd; k++) {
+            zeta_session *s = dr[k].s;
+            const size_t depth = (size_t)depths[k];
+            if (n_pp > 0) {
+                if (zeta_session_rewind(s, depth, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
+                double a = now_ms();
+                if (zeta_session_eval(s, toks, (size_t)n_pp, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
+                zeta_token first;
+                zeta_session_sample(s, &greedy, &first, &err);
+                double b = now_ms();
+                if (rep >= 0) { dr[k].pp[rep] = n_pp * 1000.0 / (b - a); dr[k].ttft[rep] = b - a; }
             }
-            if (rep >= 0) tg[rep] = n_tg * 1000.0 / (now_ms() - a);
+            if (n_tg > 0) {
+                if (zeta_session_rewind(s, depth, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
+                double a = now_ms();
+                for (int i = 0; i < n_tg; i++) {
+                    double ta = now_ms();
+                    if (zeta_session_eval(s, &toks[i], 1, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
+                    if (rep >= 0) dr[k].lat[dr[k].n_lat++] = now_ms() - ta;
+                }
+                if (rep >= 0) dr[k].tg[rep] = n_tg * 1000.0 / (now_ms() - a);
+            }
         }
         fprintf(stderr, ".");
     }
     fprintf(stderr, "\n");
-    mean_sd(pp, (size_t)reps, &r->pp_mean, &r->pp_sd);
-    mean_sd(tg, (size_t)reps, &r->tg_mean, &r->tg_sd);
-    qsort(lat, n_lat, sizeof *lat, cmp_double);
-    r->p50 = percentile(lat, n_lat, 0.50);
-    r->p95 = percentile(lat, n_lat, 0.95);
-    r->p99 = percentile(lat, n_lat, 0.99);
-    qsort(ttft, (size_t)reps, sizeof *ttft, cmp_double);
-    r->ttft_ms = percentile(ttft, (size_t)reps, 0.5);
-    if (g->mode != ZETA_MODE_STANDARD) {
-        zeta_session_stats gs;
-        zeta_session_get_stats(s, &gs);
-        r->sparse_ratio = gs.n_steps ? (double)gs.n_sparse_steps / (double)gs.n_steps : 0.0;
-        r->fallback_rate = gs.n_steps ? (double)gs.n_fallbacks / (double)gs.n_steps : 0.0;
-        gate_print_stats(stderr, s, g->mode);
-    }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    r->peak_rss_kb = ru.ru_maxrss;
+    for (int k = 0; k < nd; k++) {
+        bench_result *x = &r[k];
+        mean_sd(dr[k].pp, (size_t)reps, &x->pp_mean, &x->pp_sd);
+        mean_sd(dr[k].tg, (size_t)reps, &x->tg_mean, &x->tg_sd);
+        qsort(dr[k].lat, dr[k].n_lat, sizeof(double), cmp_double);
+        x->p50 = percentile(dr[k].lat, dr[k].n_lat, 0.50);
+        x->p95 = percentile(dr[k].lat, dr[k].n_lat, 0.95);
+        x->p99 = percentile(dr[k].lat, dr[k].n_lat, 0.99);
+        qsort(dr[k].ttft, (size_t)reps, sizeof(double), cmp_double);
+        x->ttft_ms = percentile(dr[k].ttft, (size_t)reps, 0.5);
+        if (g->mode != ZETA_MODE_STANDARD) {
+            zeta_session_stats gs;
+            zeta_session_get_stats(dr[k].s, &gs);
+            x->sparse_ratio = gs.n_steps ? (double)gs.n_sparse_steps / (double)gs.n_steps : 0.0;
+            x->fallback_rate = gs.n_steps ? (double)gs.n_fallbacks / (double)gs.n_steps : 0.0;
+            gate_print_stats(stderr, dr[k].s, g->mode);
+        }
+        x->peak_rss_kb = ru.ru_maxrss; /* the process: every depth's session and the model */
+    }
 out:
+    if (dr)
+        for (int k = 0; k < nd; k++) {
+            free(dr[k].pp);
+            free(dr[k].tg);
+            free(dr[k].lat);
+            free(dr[k].ttft);
+            zeta_session_free(dr[k].s);
+        }
+    free(dr);
     free(toks);
-    free(pp);
-    free(tg);
-    free(lat);
-    free(ttft);
-    zeta_session_free(s);
     zeta_model_free(m);
     return rc;
 }
@@ -185,9 +215,12 @@ static void print_md(const bench_result *r, size_t n) {
     }
     printf("\n| model | load ms | TTFT ms (pp%d) | decode p50 ms | p95 ms | p99 ms | peak RSS MiB |\n", r[0].n_pp);
     printf("|---|---:|---:|---:|---:|---:|---:|\n");
-    for (size_t i = 0; i < n; i++)
-        printf("| %s | %.1f | %.1f | %.2f | %.2f | %.2f | %.1f |\n", base_name(r[i].path), r[i].load_ms, r[i].ttft_ms, r[i].p50,
+    for (size_t i = 0; i < n; i++) {
+        char at[48] = "";
+        if (r[i].depth > 0) snprintf(at, sizeof at, " @ d%d", r[i].depth);
+        printf("| %s%s | %.1f | %.1f | %.2f | %.2f | %.2f | %.1f |\n", base_name(r[i].path), at, r[i].load_ms, r[i].ttft_ms, r[i].p50,
                r[i].p95, r[i].p99, (double)r[i].peak_rss_kb / 1024.0);
+    }
     printf("\nkernels: %s; KV cache K/V %s/%s; reps: %d (+1 warm-up); GB/s = weight bytes read per decoded token x tg t/s\n",
            zeta_cpu_kernels(), zeta_type_name(r[0].type_k), zeta_type_name(r[0].type_v), r[0].reps);
     if (r[0].mode != ZETA_MODE_STANDARD)
@@ -227,10 +260,35 @@ static void print_csv(const bench_result *r, size_t n) {
     }
 }
 
+/* "-d 256,16384": up to 16 depths, each 0..2^20 */
+static bool parse_depths(const char *v, int *depths, int *nd) {
+    int n = 0;
+    const char *p = v;
+    for (;;) {
+        char *end;
+        errno = 0;
+        const long d = strtol(p, &end, 10);
+        if (end == p || errno || d < 0 || d > (1L << 20) || (*end && *end != ',')) {
+            fprintf(stderr, "zeta: -d takes depths 0..%ld separated by commas, got '%s'\n", 1L << 20, v);
+            return false;
+        }
+        if (n == 16) {
+            fprintf(stderr, "zeta: -d takes at most 16 depths\n");
+            return false;
+        }
+        depths[n++] = (int)d;
+        if (!*end) break;
+        p = end + 1;
+    }
+    *nd = n;
+    return true;
+}
+
 int cmd_bench(int argc, char **argv) {
     const char *models[32];
     int n_models = 0;
-    long n_pp = 512, n_tg = 128, reps = 5, depth = 0;
+    long n_pp = 512, n_tg = 128, reps = 5;
+    int depths[16] = {0}, nd = 1;
     const char *fmt = "md";
     zeta_session_params sp = zeta_session_params_default();
     zeta_backend backend = ZETA_BACKEND_AUTO;
@@ -241,11 +299,12 @@ int cmd_bench(int argc, char **argv) {
         long l;
         int go;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            puts("usage: zeta bench -m MODEL [-m MODEL ...] [-p 512] [-n 128] [-t N] [-r 5] [-o md|json|csv] [-d DEPTH] [-ctk T] [-ctv T] [--rope-scale N] [--backend auto|cpu|cuda]\n"
+            puts("usage: zeta bench -m MODEL [-m MODEL ...] [-p 512] [-n 128] [-t N] [-r 5] [-o md|json|csv] [-d DEPTH[,DEPTH...]] [-ctk T] [-ctv T] [--rope-scale N] [--backend auto|cpu|cuda]\n"
                  "Prompt processing (pp: one batch of -p random tokens) and generation (tg: -n single-token steps)\n"
                  "speeds as mean ± sd over -r repetitions after one warm-up, decode latency percentiles, time to first\n"
                  "token, load time, peak resident memory and effective GB/s (weight bytes per decoded token x t/s).\n"
-                 "-d DEPTH: every measurement starts after DEPTH tokens already in the KV cache (llama-bench -d).\n"
+                 "-d DEPTH[,DEPTH...]: every measurement starts after DEPTH tokens already in the KV cache (llama-bench -d);\n"
+                 "with several depths, one session per depth, filled once, and the repetitions alternate between them.\n"
                  "--mode variational|sparse --sparsity FILE [--level X] [--gate H] [--fallback H]: the tg steps in that\n"
                  "decoding mode (random tokens: the gate sees random-text entropies; sparse = every step sparse); the\n"
                  "mode's counters go to stderr. (ultimate changes only zeta_generate: its tg steps here are dense.)");
@@ -257,7 +316,7 @@ int cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "-n")) { if (!arg_int(a, v, 0, 1 << 16, &n_tg)) return 2; }
         else if (!strcmp(a, "-r")) { if (!arg_int(a, v, 1, 1000, &reps)) return 2; }
         else if (!strcmp(a, "--backend")) { if (!arg_backend(a, v, &backend)) return 2; }
-        else if (!strcmp(a, "-d") || !strcmp(a, "--depth")) { if (!arg_int(a, v, 0, 1 << 20, &depth)) return 2; }
+        else if (!strcmp(a, "-d") || !strcmp(a, "--depth")) { if (!parse_depths(v, depths, &nd)) return 2; }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { if (!arg_int(a, v, 1, 512, &l)) return 2; sp.n_threads = (int)l; }
         else if (!strcmp(a, "-o")) { if (strcmp(v, "md") && strcmp(v, "json") && strcmp(v, "csv")) return die("bench: -o takes md, json or csv"); fmt = v; }
         else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "-ctk")) { if (!arg_kv_type(a, v, &sp.kv_type)) return 2; }
@@ -269,12 +328,18 @@ int cmd_bench(int argc, char **argv) {
     }
     if (!n_models) return die("bench: need -m MODEL");
     if (n_pp == 0 && n_tg == 0) return die("bench: -p and -n are both 0");
-    bench_result res[32];
+    bench_result *res = calloc((size_t)n_models * (size_t)nd, sizeof *res);
+    if (!res) return die("out of memory");
     for (int i = 0; i < n_models; i++)
-        if (run_one(models[i], backend, (int)n_pp, (int)n_tg, (int)reps, (int)depth, sp, &g, &res[i])) return 1;
-    if (!strcmp(fmt, "json")) print_json(res, (size_t)n_models);
-    else if (!strcmp(fmt, "csv")) print_csv(res, (size_t)n_models);
-    else print_md(res, (size_t)n_models);
+        if (run_one(models[i], backend, (int)n_pp, (int)n_tg, (int)reps, depths, nd, sp, &g, &res[(size_t)i * nd])) {
+            free(res);
+            return 1;
+        }
+    const size_t nr = (size_t)n_models * (size_t)nd;
+    if (!strcmp(fmt, "json")) print_json(res, nr);
+    else if (!strcmp(fmt, "csv")) print_csv(res, nr);
+    else print_md(res, nr);
+    free(res);
     return 0;
 }
 

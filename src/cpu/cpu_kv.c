@@ -62,11 +62,10 @@ zeta_status cpu_kv_init(cpu_kv *kv, const zeta_hparams *hp, uint32_t n_ctx, zeta
     kv->n_threads = n_threads;
     kv->max_chunks = 2 * n_threads;
     const size_t group = kv->n_head / kv->n_head_kv;
-    /* per thread, decode: converted queries | scores of one group | one V row in f32 | accumulators |
-     * m, l (for up to all n_head query heads: independent of the context length) */
-    kv->scratch_bytes = align64(kv->n_head * kv->q_head) + align64(sizeof(float) * group * CPU_KV_TILE) +
-                        align64(sizeof(float) * kv->dv) + align64(sizeof(float) * kv->n_head * kv->dv) +
-                        align64(sizeof(float) * 2 * kv->n_head);
+    /* per thread, decode: the group's converted queries | its scores for a tile | one V row in f32 |
+     * its accumulators | m, l (independent of the context length) */
+    kv->scratch_bytes = align64(group * kv->q_head) + align64(sizeof(float) * group * CPU_KV_DTILE) +
+                        align64(sizeof(float) * kv->dv) + align64(sizeof(float) * group * kv->dv) + align64(sizeof(float) * 2 * group);
     kv->k = calloc(kv->n_layer, sizeof *kv->k);
     kv->v = calloc(kv->n_layer, sizeof *kv->v);
     kv->scratch = zeta_malloc_array((size_t)n_threads, kv->scratch_bytes + 64);
@@ -117,8 +116,8 @@ void cpu_kv_free(cpu_kv *kv) {
     memset(kv, 0, sizeof *kv);
 }
 
-/* n rows of n_head_kv * d floats -> the cache type */
-static void store_rows(const cpu_kv *kv, zeta_type t, uint8_t *dst, const float *src, size_t n_elems) {
+/* n_elems floats -> the cache type at dst */
+static void store_row(const cpu_kv *kv, zeta_type t, uint8_t *dst, const float *src, size_t n_elems) {
     switch (t) {
     case ZETA_TYPE_F32: memcpy(dst, src, n_elems * sizeof(float)); break;
     case ZETA_TYPE_F16: {
@@ -131,7 +130,16 @@ static void store_rows(const cpu_kv *kv, zeta_type t, uint8_t *dst, const float 
     }
 }
 
-/* one head row (or several contiguous) of the cache type -> f32 */
+/* n_tok rows of n_head_kv * d floats -> positions pos0.. of one layer's K (which 0) or V (1) */
+static void store_rows(const cpu_kv *kv, int which, uint8_t *layer, uint32_t pos0, const float *src, int n_tok) {
+    const zeta_type t = which ? kv->tv : kv->tk;
+    const size_t d = which ? kv->dv : kv->dk, hb = which ? kv->v_head : kv->k_head;
+    for (int i = 0; i < n_tok; i++)
+        for (uint32_t h = 0; h < kv->n_head_kv; h++)
+            store_row(kv, t, layer + ((size_t)h * kv->n_ctx + pos0 + (size_t)i) * hb, src + ((size_t)i * kv->n_head_kv + h) * d, d);
+}
+
+/* one head row of the cache type -> f32 */
 static void load_row(const cpu_kv *kv, zeta_type t, const uint8_t *src, float *dst, int64_t n) {
     switch (t) {
     case ZETA_TYPE_F32: memcpy(dst, src, (size_t)n * sizeof(float)); break;
@@ -141,35 +149,32 @@ static void load_row(const cpu_kv *kv, zeta_type t, const uint8_t *src, float *d
     }
 }
 
-/* Merges one tile into a query row's running softmax: s[0..n) holds the tile's exp(score - mt) with
- * sum lt (from the softmax kernel). Either the accumulator is rescaled to the new maximum, or the
- * tile's weights are scaled down to the running one, so afterwards acc += sum_i s[i] V[i] is right. */
-static void online_merge(float *m, float *l, float *acc, int dv, float *s, int n, float mt, float lt) {
-    if (*m == -INFINITY) {
-        *m = mt, *l = lt;
-    } else if (mt > *m) {
-        const float r = expf(*m - mt);
-        for (int d = 0; d < dv; d++) acc[d] *= r;
-        *l = *l * r + lt, *m = mt;
-    } else {
-        const float f = expf(mt - *m);
-        for (int i = 0; i < n; i++) s[i] *= f;
-        *l += lt * f;
+/* Merges one tile into a query row's running softmax: the softmax kernel took the tile's weights
+ * relative to mt = max(running max, tile max), with sum lt. If the maximum grew, the accumulator
+ * and the running sum are rescaled to it first, so afterwards acc += sum_i s[i] V[i] is right. */
+static void online_merge(float *m, float *l, float *acc, int dv, float mt, float lt) {
+    if (mt > *m) {
+        if (*m != -INFINITY) {
+            const float r = expf(*m - mt);
+            for (int d = 0; d < dv; d++) acc[d] *= r;
+            *l *= r;
+        }
+        *m = mt;
     }
+    *l += lt;
 }
 
 typedef struct att_job {
     cpu_kv *kv;
-    int il, n_tok, n_chunks, n_slices;
+    int il, n_tok, n_chunks;
     uint32_t pos0;
     const float *q;
     float *out;
 } att_job;
 
-/* The decode path: item = (token, chunk of positions, slice of KV heads). Per tile of positions the
- * slice's KV heads are visited in turn, so with one slice (long contexts) every cache line of a
- * position is read from memory once for all heads. Per KV head: the group's scores (fused kernel,
- * or vec_dot per row and query), softmax merged into the running max / sum, then the V rows added
+/* The decode path: item = (token, chunk of positions, KV head); the cache is by head, so an item
+ * streams its head's K and V rows. Per tile of positions: the group's scores (fused kernel, or
+ * vec_dot per row and query), softmax merged into the running max / sum, then the V rows added
  * into the group's accumulators (fused kernel, or dequantize + axpy). */
 static void att_worker(void *arg, int ith, int nth) {
     const att_job *j = arg;
@@ -178,75 +183,70 @@ static void att_worker(void *arg, int ith, int nth) {
     const float scale = 1.0f / sqrtf((float)dk);
     uint8_t *sp = (uint8_t *)(((uintptr_t)(kv->scratch + (size_t)ith * (kv->scratch_bytes + 64)) + 63) & ~(uintptr_t)63);
     uint8_t *qq = sp;
-    float *s = (float *)(sp += align64((size_t)kv->n_head * kv->q_head));
-    float *vt = (float *)(sp += align64(sizeof(float) * (size_t)group * CPU_KV_TILE));
+    float *s = (float *)(sp += align64((size_t)group * kv->q_head));
+    float *vt = (float *)(sp += align64(sizeof(float) * (size_t)group * CPU_KV_DTILE));
     float *acc = (float *)(sp += align64(sizeof(float) * (size_t)dv));
-    float *mlf = (float *)(sp += align64(sizeof(float) * (size_t)kv->n_head * dv));
+    float *mlf = (float *)(sp += align64(sizeof(float) * (size_t)group * dv));
     const zk_vec_dot_fn dot = kv->kern->vec_dot[kv->tk];
     const zk_softmax_fn softmax = kv->math->softmax;
     const zk_axpy_fn axpy = kv->math->axpy;
     const zk_kv_score_fn score = kv->kv_score;
     const zk_kv_accum_fn accum = kv->kv_accum;
-    const uint8_t *K = kv->k[j->il], *V = kv->v[j->il];
-    const int nc = j->n_chunks, ns = j->n_slices, total = j->n_tok * nc * ns;
+    const int nc = j->n_chunks, total = j->n_tok * nc * nkv;
+    float *m = mlf, *l = mlf + group;
     for (int idx = ith; idx < total; idx += nth) {
-        const int hs = idx % ns, c = idx / ns % nc, t = idx / ns / nc;
-        const int h0 = nkv * hs / ns, h1 = nkv * (hs + 1) / ns; /* KV heads h0..h1-1 */
-        const int r0 = h0 * group, nr = (h1 - h0) * group;    /* their query heads */
-        float *m = mlf, *l = mlf + nr;
+        const int kvh = idx % nkv, c = idx / nkv % nc, t = idx / nkv / nc;
+        const int r0 = kvh * group; /* the group's first query head */
         const uint32_t n_kv = j->pos0 + (uint32_t)t + 1;
         const uint32_t b0 = (uint32_t)((uint64_t)n_kv * (uint64_t)c / (uint64_t)nc);
         const uint32_t b1 = (uint32_t)((uint64_t)n_kv * (uint64_t)(c + 1) / (uint64_t)nc);
-        const float *qt = j->q + ((size_t)t * kv->n_head + (size_t)r0) * dk; /* query row r0 + r */
+        const float *qt = j->q + ((size_t)t * kv->n_head + (size_t)r0) * dk; /* query row r0 + g */
         if (kv->qt != ZETA_TYPE_F32)
-            for (int r = 0; r < nr; r++) kv->kern->from_float[kv->qt](qt + (size_t)r * dk, qq + (size_t)r * kv->q_head, dk);
-        const uint8_t *qbase = kv->qt == ZETA_TYPE_F32 ? (const uint8_t *)qt : qq; /* rows q_head bytes apart */
-        for (int r = 0; r < nr; r++) m[r] = -INFINITY, l[r] = 0.0f;
-        memset(acc, 0, sizeof(float) * (size_t)nr * dv);
-        for (uint32_t p0 = b0; p0 < b1; p0 += CPU_KV_TILE) {
-            const int n = (int)(b1 - p0 < CPU_KV_TILE ? b1 - p0 : CPU_KV_TILE);
-            for (int kvh = h0; kvh < h1; kvh++) {
-                const int rg = (kvh - h0) * group; /* the group's first row in this item */
-                const uint8_t *qg = qbase + (size_t)rg * kv->q_head;
-                float *ag = acc + (size_t)rg * dv;
-                const uint8_t *kr = K + (size_t)p0 * kv->k_pos + (size_t)kvh * kv->k_head;
-                if (score)
-                    score(dk, n, kr, kv->k_pos, group, qg, kv->q_head, s, CPU_KV_TILE);
-                else
-                    for (int i = 0; i < n; i++, kr += kv->k_pos)
-                        for (int g = 0; g < group; g++) dot(dk, &s[g * CPU_KV_TILE + i], kr, qg + (size_t)g * kv->q_head);
-                for (int g = 0; g < group; g++) {
-                    float mt;
-                    const float lt = (float)softmax(s + g * CPU_KV_TILE, n, scale, &mt);
-                    online_merge(&m[rg + g], &l[rg + g], ag + (size_t)g * dv, dv, s + g * CPU_KV_TILE, n, mt, lt);
+            for (int g = 0; g < group; g++) kv->kern->from_float[kv->qt](qt + (size_t)g * dk, qq + (size_t)g * kv->q_head, dk);
+        const uint8_t *qg = kv->qt == ZETA_TYPE_F32 ? (const uint8_t *)qt : qq; /* rows q_head bytes apart */
+        for (int g = 0; g < group; g++) m[g] = -INFINITY, l[g] = 0.0f;
+        memset(acc, 0, sizeof(float) * (size_t)group * dv);
+        const uint8_t *K = kv->k[j->il] + (size_t)kvh * kv->n_ctx * kv->k_head;
+        const uint8_t *V = kv->v[j->il] + (size_t)kvh * kv->n_ctx * kv->v_head;
+        for (uint32_t p0 = b0; p0 < b1; p0 += CPU_KV_DTILE) {
+            const int n = (int)(b1 - p0 < CPU_KV_DTILE ? b1 - p0 : CPU_KV_DTILE);
+            const uint8_t *kr = K + (size_t)p0 * kv->k_head;
+            if (score)
+                score(dk, n, kr, kv->k_head, group, qg, kv->q_head, s, CPU_KV_DTILE);
+            else
+                for (int i = 0; i < n; i++, kr += kv->k_head)
+                    for (int g = 0; g < group; g++) dot(dk, &s[g * CPU_KV_DTILE + i], kr, qg + (size_t)g * kv->q_head);
+            for (int g = 0; g < group; g++) {
+                float mt = m[g];
+                const float lt = (float)softmax(s + g * CPU_KV_DTILE, n, scale, &mt);
+                online_merge(&m[g], &l[g], acc + (size_t)g * dv, dv, mt, lt);
+            }
+            const uint8_t *vr = V + (size_t)p0 * kv->v_head;
+            if (accum) {
+                accum(dv, n, vr, kv->v_head, group, s, CPU_KV_DTILE, acc);
+                continue;
+            }
+            for (int i = 0; i < n; i++, vr += kv->v_head) {
+                const float *vf = (const float *)vr;
+                if (kv->tv != ZETA_TYPE_F32) {
+                    load_row(kv, kv->tv, vr, vt, dv);
+                    vf = vt;
                 }
-                const uint8_t *vr = V + (size_t)p0 * kv->v_pos + (size_t)kvh * kv->v_head;
-                if (accum) {
-                    accum(dv, n, vr, kv->v_pos, group, s, CPU_KV_TILE, ag);
-                    continue;
-                }
-                for (int i = 0; i < n; i++, vr += kv->v_pos) {
-                    const float *vf = (const float *)vr;
-                    if (kv->tv != ZETA_TYPE_F32) {
-                        load_row(kv, kv->tv, vr, vt, dv);
-                        vf = vt;
-                    }
-                    for (int g = 0; g < group; g++) axpy(dv, s[g * CPU_KV_TILE + i], vf, ag + (size_t)g * dv);
-                }
+                for (int g = 0; g < group; g++) axpy(dv, s[g * CPU_KV_DTILE + i], vf, acc + (size_t)g * dv);
             }
         }
         if (nc == 1) {
-            for (int r = 0; r < nr; r++) {
-                float *o = j->out + ((size_t)t * kv->n_head + (size_t)(r0 + r)) * dv;
-                const float inv = 1.0f / l[r];
-                for (int d = 0; d < dv; d++) o[d] = acc[(size_t)r * dv + d] * inv;
+            for (int g = 0; g < group; g++) {
+                float *o = j->out + ((size_t)t * kv->n_head + (size_t)(r0 + g)) * dv;
+                const float inv = 1.0f / l[g];
+                for (int d = 0; d < dv; d++) o[d] = acc[(size_t)g * dv + d] * inv;
             }
         } else {
             float *pp = kv->part + ((size_t)(t * nc + c) * kv->n_head + (size_t)r0) * (dv + 2);
-            for (int r = 0; r < nr; r++, pp += dv + 2) {
-                pp[0] = m[r];
-                pp[1] = l[r];
-                memcpy(pp + 2, acc + (size_t)r * dv, sizeof(float) * (size_t)dv);
+            for (int g = 0; g < group; g++, pp += dv + 2) {
+                pp[0] = m[g];
+                pp[1] = l[g];
+                memcpy(pp + 2, acc + (size_t)g * dv, sizeof(float) * (size_t)dv);
             }
         }
     }
@@ -296,13 +296,13 @@ static void att_block_worker(void *arg, int ith, int nth) {
         for (uint32_t p0 = 0; p0 < end; p0 += (uint32_t)T) {
             const int n = (int)(end - p0 < (uint32_t)T ? end - p0 : (uint32_t)T);
             /* S[r][i] = Q[r] . K[p0 + i] */
-            const uint8_t *kt = K + (size_t)p0 * kv->k_pos + (size_t)kvh * kv->k_head;
+            const uint8_t *kt = K + ((size_t)kvh * kv->n_ctx + p0) * kv->k_head;
             if (kv->tk == ZETA_TYPE_F32) {
-                kv->gemm_f32(dk, kt, kv->k_pos, n, Q, (size_t)dk, R, S, (size_t)T);
+                kv->gemm_f32(dk, kt, kv->k_head, n, Q, (size_t)dk, R, S, (size_t)T);
             } else if (kv->tk == ZETA_TYPE_F16) {
-                kv->gemm_f16(dk, kt, kv->k_pos, n, Q, (size_t)dk, R, S, (size_t)T);
+                kv->gemm_f16(dk, kt, kv->k_head, n, Q, (size_t)dk, R, S, (size_t)T);
             } else {
-                for (int i = 0; i < n; i++) load_row(kv, kv->tk, kt + (size_t)i * kv->k_pos, Kf + (size_t)i * dk, dk);
+                for (int i = 0; i < n; i++) load_row(kv, kv->tk, kt + (size_t)i * kv->k_head, Kf + (size_t)i * dk, dk);
                 kv->gemm_f32(dk, Kf, sizeof(float) * (size_t)dk, n, Q, (size_t)dk, R, S, (size_t)T);
             }
             /* causal softmax per row, merged into the running max / sum */
@@ -314,17 +314,17 @@ static void att_block_worker(void *arg, int ith, int nth) {
                     memset(sr, 0, sizeof(float) * (size_t)n);
                     continue;
                 }
-                float mt;
+                float mt = m[r];
                 const float lt = (float)softmax(sr, nv, scale, &mt);
                 for (int i = nv; i < n; i++) sr[i] = 0.0f;
-                online_merge(&m[r], &l[r], acc + (size_t)r * dv, dv, sr, nv, mt, lt);
+                online_merge(&m[r], &l[r], acc + (size_t)r * dv, dv, mt, lt);
             }
             /* Vt[d][i] = V[p0 + i][d]; O[r][d] = sum_i S[r][i] V[i][d]; acc += O */
-            const uint8_t *vt = V + (size_t)p0 * kv->v_pos + (size_t)kvh * kv->v_head;
+            const uint8_t *vt = V + ((size_t)kvh * kv->n_ctx + p0) * kv->v_head;
             for (int i = 0; i < n; i++) {
-                const float *vf = (const float *)(vt + (size_t)i * kv->v_pos);
+                const float *vf = (const float *)(vt + (size_t)i * kv->v_head);
                 if (kv->tv != ZETA_TYPE_F32) {
-                    load_row(kv, kv->tv, vt + (size_t)i * kv->v_pos, vrow, dv);
+                    load_row(kv, kv->tv, vt + (size_t)i * kv->v_head, vrow, dv);
                     vf = vrow;
                 }
                 for (int d = 0; d < dv; d++) Vt[(size_t)d * T + i] = vf[d];
@@ -369,59 +369,62 @@ static void merge_chunks(const att_job *j) {
 
 void cpu_kv_attention(cpu_kv *kv, threadpool *pool, int il, const float *q, const float *k, const float *v, int n_tok,
                       uint32_t pos0, float *out) {
-    store_rows(kv, kv->tk, kv->k[il] + (size_t)pos0 * kv->k_pos, k, (size_t)n_tok * kv->n_head_kv * kv->dk);
-    store_rows(kv, kv->tv, kv->v[il] + (size_t)pos0 * kv->v_pos, v, (size_t)n_tok * kv->n_head_kv * kv->dv);
-    att_job j = {kv, il, n_tok, 1, 1, pos0, q, out};
+    store_rows(kv, 0, kv->k[il], pos0, k, n_tok);
+    store_rows(kv, 1, kv->v[il], pos0, v, n_tok);
+    att_job j = {kv, il, n_tok, 1, pos0, q, out};
     if (n_tok >= 4) {
         pool_run(pool, att_block_worker, &j);
         return;
     }
     const int nth = pool_size(pool), nkv = (int)kv->n_head_kv;
     const uint32_t n_kv = pos0 + 1; /* positions the first token sees */
-    if (n_kv >= (uint32_t)(2 * nth * CPU_KV_TILE)) {
-        /* long context: all KV heads per item (each position's cache lines read once), the positions
-         * split into 2 chunks per thread */
-        j.n_chunks = kv->max_chunks;
-    } else {
-        j.n_slices = nkv; /* one KV head per item; chunks only if that leaves threads idle */
-        const int items = n_tok * nkv;
-        if (items < 2 * nth) {
-            int nc = (2 * nth + items - 1) / items;
-            const int by_len = (int)(n_kv / CPU_KV_TILE); /* at least a tile per chunk */
-            if (nc > by_len) nc = by_len;
-            if (nc > kv->max_chunks) nc = kv->max_chunks;
-            if (nc > 1) j.n_chunks = nc;
-        }
+    /* one KV head per item; the positions split into chunks only if that leaves threads idle */
+    const int items = n_tok * nkv;
+    if (items < 2 * nth) {
+        int nc = (2 * nth + items - 1) / items;
+        const int by_len = (int)(n_kv / CPU_KV_DTILE); /* at least a tile per chunk */
+        if (nc > by_len) nc = by_len;
+        if (nc > kv->max_chunks) nc = kv->max_chunks;
+        if (nc > 1) j.n_chunks = nc;
     }
     pool_run(pool, att_worker, &j);
     if (j.n_chunks > 1) merge_chunks(&j);
 }
 
 void cpu_kv_shift(cpu_kv *kv, uint32_t p0, uint32_t p1, int32_t delta, const zeta_rope_params *rpp) {
-    const size_t row = (size_t)kv->n_head_kv * kv->dk;
     /* the keys already carry the magnitude factor: rotate only (every angle is linear in the
      * position, also with YaRN, so rotating by delta moves a key to pos + delta) */
     zeta_rope_params r1 = *rpp;
     r1.mscale = 1.0f;
     const zeta_rope_params *rp = &r1;
     float *tmp = kv->rowbuf;
-    for (uint32_t il = 0; il < kv->n_layer; il++) {
-        for (uint32_t p = p0; p < p1; p++) {
-            const uint32_t to = (uint32_t)((int64_t)p + delta);
-            load_row(kv, kv->tk, kv->k[il] + (size_t)p * kv->k_pos, tmp, (int64_t)row);
-            cpu_rope_rows(tmp, 1, (int)kv->n_head_kv, (int)kv->dk, delta, 0, rp);
-            store_rows(kv, kv->tk, kv->k[il] + (size_t)to * kv->k_pos, tmp, row);
-            memmove(kv->v[il] + (size_t)to * kv->v_pos, kv->v[il] + (size_t)p * kv->v_pos, kv->v_pos);
+    for (uint32_t il = 0; il < kv->n_layer; il++)
+        for (uint32_t h = 0; h < kv->n_head_kv; h++) {
+            uint8_t *K = kv->k[il] + (size_t)h * kv->n_ctx * kv->k_head, *V = kv->v[il] + (size_t)h * kv->n_ctx * kv->v_head;
+            for (uint32_t p = p0; p < p1; p++) {
+                const uint32_t to = (uint32_t)((int64_t)p + delta);
+                load_row(kv, kv->tk, K + (size_t)p * kv->k_head, tmp, (int64_t)kv->dk);
+                cpu_rope_rows(tmp, 1, 1, (int)kv->dk, delta, 0, rp);
+                store_row(kv, kv->tk, K + (size_t)to * kv->k_head, tmp, kv->dk);
+            }
+            /* to < p: moving down in order never overwrites a row not yet moved */
+            memmove(V + (size_t)(p0 + delta) * kv->v_head, V + (size_t)p0 * kv->v_head, (size_t)(p1 - p0) * kv->v_head);
         }
-    }
 }
 
+/* The outside layout (session files) is by position, [n][n_head_kv][row]; the cache is by head. */
 void cpu_kv_read(const cpu_kv *kv, int il, int which, uint32_t p0, uint32_t n, void *dst) {
-    const size_t pb = which ? kv->v_pos : kv->k_pos;
-    memcpy(dst, (which ? kv->v[il] : kv->k[il]) + (size_t)p0 * pb, (size_t)n * pb);
+    const size_t hb = which ? kv->v_head : kv->k_head, pb = hb * kv->n_head_kv;
+    const uint8_t *L = which ? kv->v[il] : kv->k[il];
+    for (uint32_t h = 0; h < kv->n_head_kv; h++)
+        for (uint32_t p = 0; p < n; p++)
+            memcpy((uint8_t *)dst + (size_t)p * pb + h * hb, L + ((size_t)h * kv->n_ctx + p0 + p) * hb, hb);
 }
 
 void cpu_kv_write(cpu_kv *kv, int il, int which, uint32_t p0, uint32_t n, const void *src) {
-    const size_t pb = which ? kv->v_pos : kv->k_pos;
-    memcpy((which ? kv->v[il] : kv->k[il]) + (size_t)p0 * pb, src, (size_t)n * pb);
+    const size_t hb = which ? kv->v_head : kv->k_head, pb = hb * kv->n_head_kv;
+    uint8_t *L = which ? kv->v[il] : kv->k[il];
+    for (uint32_t h = 0; h < kv->n_head_kv; h++)
+        for (uint32_t p = 0; p < n; p++)
+            memcpy(L + ((size_t)h * kv->n_ctx + p0 + p) * hb, (const uint8_t *)src + (size_t)p * pb + h * hb, hb);
 }

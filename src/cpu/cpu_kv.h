@@ -1,17 +1,21 @@
 /* cpu_kv.h — the CPU backend's KV cache and the attention that reads it.
  *
- * Layout: per layer, K and V are stored by position, [n_ctx][n_head_kv][head_dim], each head's row
- * in the cache type (F32, F16, Q8_0 or Q4_0; chosen separately for K and V; the block types need
- * head_dim % 32 == 0). Attention is tiled with an online softmax (flash-attention style): per
- * query row and KV head, positions are visited in tiles of CPU_KV_TILE; the query heads sharing a
- * KV head (GQA group) are processed together so every K/V row is read and dequantized once per
- * group. Memory is O(tile), not O(context). Decode with few work items splits the positions into
- * chunks computed in parallel and merged (flash-decoding); with a long context an item covers all
- * KV heads of its chunk, tile by tile, so each position's cache lines are read once. Decode uses
- * the fused kernels of mathk.h (kv_score / kv_accum: one call per KV head and tile) where the CPU
- * has them, else vec_dot per position and query head, then dequantize + axpy. Prompts (4 tokens or more) take blocks
- * of query tokens x the group's heads at once: per tile, scores = Q K^T and out += P V are two
- * small register-tiled products (gemm_f.h), so each K/V row is converted once per block. */
+ * Layout: per layer, K and V are stored by head, [n_head_kv][n_ctx][head_dim], each head's row in
+ * the cache type (F32, F16, Q8_0 or Q4_0; chosen separately for K and V; the block types need
+ * head_dim % 32 == 0), so attention over one head reads two contiguous streams that the hardware
+ * prefetcher follows (stored by position, one head's rows were n_head_kv rows apart, and decode
+ * attention over 16K positions took twice as long). cpu_kv_read / cpu_kv_write (session files)
+ * still use the by-position order. Attention is tiled with an online softmax (flash-attention
+ * style): per query row and KV head, positions are visited in tiles (CPU_KV_DTILE decoding,
+ * CPU_KV_TILE for prompts); the query heads sharing a KV head (GQA group) are processed together so
+ * every K/V row is read and dequantized once per group. Memory is O(tile), not O(context). Decode
+ * takes one KV head per work item and splits the positions into chunks computed in parallel and
+ * merged (flash-decoding) only when there are fewer items than twice the threads. Decode uses the
+ * fused kernels of mathk.h (kv_score / kv_accum: one call per KV head and tile) where the CPU has
+ * them, else vec_dot per position and query head, then dequantize + axpy. Prompts (4 tokens or
+ * more) take blocks of query tokens x the group's heads at once: per tile, scores = Q K^T and
+ * out += P V are two small register-tiled products (gemm_f.h), so each K/V row is converted once
+ * per block. */
 #ifndef ZETA_CPU_KV_H
 #define ZETA_CPU_KV_H
 
@@ -21,7 +25,8 @@
 #include "cpu/mathk.h"
 #include "cpu/threadpool.h"
 
-#define CPU_KV_TILE 128
+#define CPU_KV_TILE 128  /* positions per tile, prompt path */
+#define CPU_KV_DTILE 256 /* positions per tile, decode (fewer softmax / merge calls per position) */
 
 typedef struct cpu_kv {
     uint32_t n_layer, n_ctx, n_head, n_head_kv, dk, dv;
@@ -65,7 +70,7 @@ void cpu_kv_attention(cpu_kv *kv, threadpool *pool, int il, const float *q, cons
 void cpu_kv_shift(cpu_kv *kv, uint32_t p0, uint32_t p1, int32_t delta, const zeta_rope_params *rp);
 
 /* Copies n positions starting at p0 of layer il's K (which 0) or V (which 1) to / from dst / src
- * (n * k_pos or n * v_pos bytes). */
+ * (n * k_pos or n * v_pos bytes, by position: [n][n_head_kv][row]). */
 void cpu_kv_read(const cpu_kv *kv, int il, int which, uint32_t p0, uint32_t n, void *dst);
 void cpu_kv_write(cpu_kv *kv, int il, int which, uint32_t p0, uint32_t n, const void *src);
 

@@ -35,9 +35,9 @@ static inline __m256 exp256(__m256 x) {
     return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
 
-static double softmax_avx2(float *x, int n, float scale, float *max_out) {
+static double softmax_avx2(float *x, int n, float scale, float *max_io) {
     const __m256 vs = _mm256_set1_ps(scale);
-    __m256 vm = _mm256_set1_ps(-INFINITY);
+    __m256 vm = _mm256_set1_ps(max_io ? *max_io : -INFINITY);
     int i = 0;
     for (; i + 8 <= n; i += 8) vm = _mm256_max_ps(vm, _mm256_mul_ps(_mm256_loadu_ps(x + i), vs));
     float m[8];
@@ -60,7 +60,7 @@ static double softmax_avx2(float *x, int n, float scale, float *max_out) {
         x[i] = expf(x[i] * scale - mx);
         sum += (double)x[i];
     }
-    if (max_out) *max_out = mx;
+    if (max_io) *max_io = mx;
     return sum;
 }
 
@@ -85,7 +85,7 @@ static void f16_to_f32_avx2(const void *x, float *y, int64_t n) {
 /* f16 scale -> f32 exactly (F16C), in all lanes */
 static inline __m256 scale8(zeta_f16 d) { return _mm256_cvtph_ps(_mm_set1_epi16((short)d)); }
 
-static void q8_0_to_f32_avx2(const void *x, float *y, int64_t n) {
+static inline __attribute__((always_inline)) void q8_0_to_f32_inl(const void *x, float *y, int64_t n) {
     const block_q8_0 *b = x;
     for (int64_t i = 0; i < n / QK8_0; i++, y += QK8_0) {
         const __m256 d = scale8(b[i].d);
@@ -96,7 +96,7 @@ static void q8_0_to_f32_avx2(const void *x, float *y, int64_t n) {
     }
 }
 
-static void q4_0_to_f32_avx2(const void *x, float *y, int64_t n) {
+static inline __attribute__((always_inline)) void q4_0_to_f32_inl(const void *x, float *y, int64_t n) {
     const block_q4_0 *b = x;
     const __m128i lowmask = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
     for (int64_t i = 0; i < n / QK4_0; i++, y += QK4_0) {
@@ -111,14 +111,22 @@ static void q4_0_to_f32_avx2(const void *x, float *y, int64_t n) {
     }
 }
 
+static void q8_0_to_f32_avx2(const void *x, float *y, int64_t n) { q8_0_to_f32_inl(x, y, n); }
+static void q4_0_to_f32_avx2(const void *x, float *y, int64_t n) { q4_0_to_f32_inl(x, y, n); }
+
 /* ---- fused decode attention: scores ------------------------------------------------------------ */
 
-/* lane r = the sum of the 8 lanes of p[r] (exact for int32) */
+/* lane r = the sum of the 8 lanes of p[r] (exact for int32); unpacks and adds rather than hadd,
+ * which is several uops on AMD cores */
 static inline __m256i hsum8x8_epi32(const __m256i p[8]) {
-    const __m256i a01 = _mm256_hadd_epi32(p[0], p[1]), a23 = _mm256_hadd_epi32(p[2], p[3]);
-    const __m256i a45 = _mm256_hadd_epi32(p[4], p[5]), a67 = _mm256_hadd_epi32(p[6], p[7]);
-    const __m256i b0 = _mm256_hadd_epi32(a01, a23), b1 = _mm256_hadd_epi32(a45, a67); /* [p0..p3 | p4..p7] halves */
-    return _mm256_add_epi32(_mm256_permute2x128_si256(b0, b1, 0x20), _mm256_permute2x128_si256(b0, b1, 0x31));
+    const __m256i s01 = _mm256_add_epi32(_mm256_unpacklo_epi32(p[0], p[1]), _mm256_unpackhi_epi32(p[0], p[1]));
+    const __m256i s23 = _mm256_add_epi32(_mm256_unpacklo_epi32(p[2], p[3]), _mm256_unpackhi_epi32(p[2], p[3]));
+    const __m256i s45 = _mm256_add_epi32(_mm256_unpacklo_epi32(p[4], p[5]), _mm256_unpackhi_epi32(p[4], p[5]));
+    const __m256i s67 = _mm256_add_epi32(_mm256_unpacklo_epi32(p[6], p[7]), _mm256_unpackhi_epi32(p[6], p[7]));
+    /* s01 lanes (per 128-bit half): p0 p1 p0 p1 */
+    const __m256i t0 = _mm256_add_epi32(_mm256_unpacklo_epi64(s01, s23), _mm256_unpackhi_epi64(s01, s23)); /* p0..p3 per half */
+    const __m256i t1 = _mm256_add_epi32(_mm256_unpacklo_epi64(s45, s67), _mm256_unpackhi_epi64(s45, s67)); /* p4..p7 per half */
+    return _mm256_add_epi32(_mm256_permute2x128_si256(t0, t1, 0x20), _mm256_permute2x128_si256(t0, t1, 0x31));
 }
 
 static inline __m256 hsum8x8_ps(const __m256 p[8]) {
@@ -143,6 +151,26 @@ static inline void add_store(float *s, __m256 x, bool first, int m, __m256i mask
     }
 }
 
+static inline uint16_t load_u16(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* the f16 scales at rows[r] + off -> f32 lanes r, assembled in registers (eight 2-byte stores read
+ * back as one vector would stall store-to-load forwarding) */
+static inline __m256 scales8(const uint8_t *const rows[8], size_t off) {
+    __m128i h = _mm_cvtsi32_si128(load_u16(rows[0] + off));
+    h = _mm_insert_epi16(h, load_u16(rows[1] + off), 1);
+    h = _mm_insert_epi16(h, load_u16(rows[2] + off), 2);
+    h = _mm_insert_epi16(h, load_u16(rows[3] + off), 3);
+    h = _mm_insert_epi16(h, load_u16(rows[4] + off), 4);
+    h = _mm_insert_epi16(h, load_u16(rows[5] + off), 5);
+    h = _mm_insert_epi16(h, load_u16(rows[6] + off), 6);
+    h = _mm_insert_epi16(h, load_u16(rows[7] + off), 7);
+    return _mm256_cvtph_ps(h);
+}
+
 /* Block ib of 8 K rows (signed codes kc[r], magnitudes ka[r], scales dk) against block ib of every
  * query: s_g[r] (+)= (float)sumi * (d_k * d_q). */
 static inline void score_block8(const int8_t *const kc[8], const uint8_t ka[8][32], __m256 dk, int group, const uint8_t *q,
@@ -155,16 +183,26 @@ static inline void score_block8(const int8_t *const kc[8], const uint8_t ka[8][3
 #pragma GCC unroll 8
         for (int r = 0; r < 8; r++) {
             const __m256i sq = _mm256_sign_epi8(qv, _mm256_loadu_si256((const __m256i *)kc[r]));
-            p[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)ka[r]), sq), ones);
+            p[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_load_si256((const __m256i *)ka[r]), sq), ones);
         }
         const __m256 sc = _mm256_mul_ps(dk, _mm256_cvtph_ps(_mm_set1_epi16((short)qb->d)));
         add_store(s + (size_t)g * ss, _mm256_mul_ps(_mm256_cvtepi32_ps(hsum8x8_epi32(p)), sc), first, m, mask);
     }
 }
 
+#ifndef KV_PF_ROWS
+#define KV_PF_ROWS 8
+#endif
+/* the cache lines of n_rows rows of row_bytes, stride ks, from p */
+static inline void prefetch_rows(const uint8_t *p, int n_rows, size_t ks, size_t row_bytes) {
+    for (int r = 0; r < n_rows; r++, p += ks)
+        for (size_t o = 0; o < row_bytes + 63; o += 64) _mm_prefetch((const char *)p + (o < row_bytes ? o : row_bytes - 1), _MM_HINT_T0);
+}
+
 static inline __attribute__((always_inline)) void score_q(bool q4, int d, int n, const void *k, size_t ks, int group,
                                                           const void *q, size_t qs, float *s, size_t ss) {
     const int nb = d / 32;
+    const size_t bb = q4 ? sizeof(block_q4_0) : sizeof(block_q8_0), row_bytes = (size_t)nb * bb;
     _Alignas(32) int8_t codes[8][32];
     _Alignas(32) uint8_t ka[8][32];
     const __m128i lowmask = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
@@ -172,9 +210,9 @@ static inline __attribute__((always_inline)) void score_q(bool q4, int d, int n,
         const int m = n - i0 < 8 ? n - i0 : 8;
         const uint8_t *rows[8];
         for (int r = 0; r < 8; r++) rows[r] = (const uint8_t *)k + (size_t)(i0 + (r < m ? r : m - 1)) * ks;
+        if (i0 + KV_PF_ROWS < n) prefetch_rows((const uint8_t *)k + (size_t)(i0 + KV_PF_ROWS) * ks, n - i0 - KV_PF_ROWS < 8 ? n - i0 - KV_PF_ROWS : 8, ks, row_bytes);
         for (int ib = 0; ib < nb; ib++) {
             const int8_t *kc[8];
-            zeta_f16 dh[8];
             for (int r = 0; r < 8; r++) {
                 __m256i c;
                 if (q4) {
@@ -185,17 +223,14 @@ static inline __attribute__((always_inline)) void score_q(bool q4, int d, int n,
                     c = _mm256_set_m128i(hi, lo);
                     _mm256_store_si256((__m256i *)codes[r], c);
                     kc[r] = codes[r];
-                    dh[r] = b->d;
                 } else {
                     const block_q8_0 *b = (const block_q8_0 *)rows[r] + ib;
                     c = _mm256_loadu_si256((const __m256i *)b->qs);
                     kc[r] = b->qs;
-                    dh[r] = b->d;
                 }
                 _mm256_store_si256((__m256i *)ka[r], _mm256_abs_epi8(c)); /* -128 -> 128 as unsigned */
             }
-            const __m256 dk = _mm256_cvtph_ps(_mm_setr_epi16((short)dh[0], (short)dh[1], (short)dh[2], (short)dh[3],
-                                                             (short)dh[4], (short)dh[5], (short)dh[6], (short)dh[7]));
+            const __m256 dk = scales8(rows, (size_t)ib * bb); /* d is each block's first member */
             score_block8(kc, (const uint8_t(*)[32])ka, dk, group, q, qs, ib, s + i0, ss, m, ib == 0);
         }
     }
@@ -333,8 +368,8 @@ static void kv_accum_avx2(zeta_type t, int d, int n, const void *v, size_t vs, i
                 float *y = buf + (size_t)r * w;
                 switch (t) {
                 case ZETA_TYPE_F16: f16_to_f32_avx2((const zeta_f16 *)vr + j0, y, w); break;
-                case ZETA_TYPE_Q8_0: q8_0_to_f32_avx2((const block_q8_0 *)vr + j0 / QK8_0, y, w); break;
-                default: q4_0_to_f32_avx2((const block_q4_0 *)vr + j0 / QK4_0, y, w); break;
+                case ZETA_TYPE_Q8_0: q8_0_to_f32_inl((const block_q8_0 *)vr + j0 / QK8_0, y, w); break;
+                default: q4_0_to_f32_inl((const block_q4_0 *)vr + j0 / QK4_0, y, w); break;
                 }
             }
             accum_panel(w, nr, buf, (size_t)w, group, s + i0, ss, acc + j0, (size_t)d);

@@ -11,9 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* x[i] = exp(x[i] * scale - m) for i < n, where m = max_j(x[j] * scale); returns the sum of the
- * new x[i] and, if max_out is not NULL, stores m there. */
-typedef double (*zk_softmax_fn)(float *x, int n, float scale, float *max_out);
+/* x[i] = exp(x[i] * scale - m) for i < n, where m = max_j(x[j] * scale), raised to *max_io when
+ * max_io is not NULL and *max_io is larger (a running maximum: pass -INFINITY for none); returns the
+ * sum of the new x[i] and, if max_io is not NULL, stores m there. */
+typedef double (*zk_softmax_fn)(float *x, int n, float scale, float *max_io);
 /* y[i] += a * x[i] for i < n */
 typedef void (*zk_axpy_fn)(int64_t n, float a, const float *x, float *y);
 /* n values of a row of the type (F16, Q8_0 or Q4_0; n a multiple of the block size) -> f32, exactly

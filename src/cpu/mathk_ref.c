@@ -8,15 +8,15 @@
 #include <pthread.h>
 #include <string.h>
 
-double zk_softmax_scalar(float *x, int n, float scale, float *max_out) {
-    float mx = -INFINITY;
+double zk_softmax_scalar(float *x, int n, float scale, float *max_io) {
+    float mx = max_io ? *max_io : -INFINITY;
     for (int i = 0; i < n; i++) if (x[i] * scale > mx) mx = x[i] * scale;
     double sum = 0.0;
     for (int i = 0; i < n; i++) {
         x[i] = expf(x[i] * scale - mx);
         sum += (double)x[i];
     }
-    if (max_out) *max_out = mx;
+    if (max_io) *max_io = mx;
     return sum;
 }
 
