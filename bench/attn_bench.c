@@ -75,7 +75,7 @@ int main(int argc, char **argv) {
     }
     zeta_error err;
     cpu_kv kv;
-    if (cpu_kv_init(&kv, &hp, (uint32_t)depth + 1, tk, tv, threads, &err) != ZETA_OK) {
+    if (cpu_kv_init(&kv, &hp, (uint32_t)depth + 1, tk, tv, true, threads, &err) != ZETA_OK) {
         fprintf(stderr, "attn_bench: %s\n", err.message);
         return 1;
     }

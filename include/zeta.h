@@ -283,6 +283,11 @@ typedef struct zeta_session_params {
     float gate_entropy;       /* nats; default -1 = the file's calibrated value */
     float fallback_entropy;   /* nats; default -1 = the file's calibrated value */
     uint32_t max_draft;       /* ULTIMATE: drafted tokens per verification, default 4 (1..16) */
+    /* A quantized K (V) cache whose head size is a multiple of 64 stores its rows rotated by a
+     * Walsh-Hadamard transform, the queries (the attention output) rotated to match, as llama.cpp
+     * does: the rotation spreads outliers over the block, so the rows quantize with less error.
+     * true turns it off (llama.cpp: LLAMA_ATTN_ROT_DISABLE=1). Default false. */
+    bool kv_no_rotate;
 } zeta_session_params;
 ZETA_API zeta_session_params zeta_session_params_default(void);
 

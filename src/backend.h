@@ -51,9 +51,9 @@ struct zeta_backend_ops {
     /* rotates the first n_rot dims of each head of x[t] (n_heads heads of head_dim) at position pos0 + t */
     void (*rope)(void *ctx, float *x, int n_tok, int n_heads, int head_dim, uint32_t pos0, const zeta_rope_params *rp);
     /* appends k, v of n_tok tokens at positions pos0.. to layer il's cache, then
-     * out[t] = causal softmax(q[t] . K / sqrt(head_dim)) V over positions 0..pos0+t */
-    void (*attention)(void *ctx, int il, const float *q, const float *k, const float *v, int n_tok, uint32_t pos0,
-                      float *out);
+     * out[t] = causal softmax(q[t] . K / sqrt(head_dim)) V over positions 0..pos0+t; the backend may
+     * overwrite q, k and v (host buffers) */
+    void (*attention)(void *ctx, int il, float *q, float *k, float *v, int n_tok, uint32_t pos0, float *out);
     /* out = silu(gate) * up, n elements (out may equal gate) */
     void (*swiglu)(void *ctx, const float *gate, const float *up, size_t n, float *out);
     /* x += y, n elements */
@@ -76,6 +76,7 @@ typedef struct zeta_backend_config {
     int n_threads;
     uint32_t n_ctx;
     zeta_type type_k, type_v; /* KV cache types: F32, F16, Q8_0, Q4_0 */
+    bool kv_rotate;           /* rotate quantized K / V rows (see cpu_kv_rotation) */
     uint32_t max_batch;     /* largest n_tok of one call */
 } zeta_backend_config;
 

@@ -18,6 +18,7 @@ struct zeta_session {
     uint32_t n_ctx, n_batch;
     int n_threads;
     zeta_type type_k, type_v;
+    uint32_t kv_rot;         /* bit 0: K rows stored rotated, bit 1: V rows (cpu_kv_rotation) */
     uint64_t kv_bytes;
     zeta_token *tokens;      /* history: n_ctx capacity */
     size_t n_tokens;

@@ -3,7 +3,8 @@
  *
  * File layout (native byte order, checked by the byte-order mark):
  *   header   struct state_header below (magic "ZETASES\0", version, byte-order mark, model and
- *            KV-cache facts that must match, n_tokens, has_logits)
+ *            KV-cache facts that must match, n_tokens, has_logits); version 2 added kv_rot in what
+ *            version 1 wrote as a zero pad, so version 1 files read as caches stored unrotated
  *   tokens   n_tokens int32
  *   logits   n_vocab float32, only when has_logits
  *   rng      4 uint64
@@ -14,6 +15,7 @@
 #include "session.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +23,7 @@
 #include <unistd.h>
 
 #define STATE_MAGIC "ZETASES"
-#define STATE_VERSION 1u
+#define STATE_VERSION 2u
 #define STATE_BOM 0x01020304u
 
 typedef struct state_header {
@@ -29,11 +31,15 @@ typedef struct state_header {
     uint32_t version, bom;
     uint32_t n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim_k, head_dim_v;
     uint32_t type_k, type_v, has_logits;
-    float rope_freq_scale, rope_ext_factor, rope_mscale, rope_pad; /* the keys were rotated with these */
+    float rope_freq_scale, rope_ext_factor, rope_mscale; /* the keys were rotated with these */
+    uint32_t kv_rot;                   /* bit 0: K rows Hadamard-rotated, bit 1: V rows (version 1: 0) */
     uint64_t n_params, weight_bytes;   /* the model (a cheap fingerprint) */
     uint64_t kv_pos_bytes;             /* one position, all layers, K and V */
     uint64_t n_tokens;
 } state_header;
+
+/* the file format: kv_rot is where version 1 wrote a zero pad */
+_Static_assert(offsetof(state_header, version) == 8 && offsetof(state_header, kv_rot) == 68, "session file header layout");
 
 static void fill_header(const zeta_session *s, state_header *h) {
     const struct zeta_model *m = s->model;
@@ -54,6 +60,7 @@ static void fill_header(const zeta_session *s, state_header *h) {
     h->rope_freq_scale = s->rope.freq_scale;
     h->rope_ext_factor = s->rope.ext_factor;
     h->rope_mscale = s->rope.mscale;
+    h->kv_rot = s->kv_rot;
     h->n_params = m->n_params;
     h->weight_bytes = m->weight_bytes;
     h->kv_pos_bytes = (uint64_t)s->be.ops->kv_pos_bytes(s->be.ctx) * m->hp.n_layer;
@@ -126,8 +133,8 @@ zeta_status zeta_session_load(zeta_session *s, const char *path, zeta_error *err
         st = zeta_fail(err, ZETA_ERR_FORMAT, "zeta_session_load: '%s' was written on a machine of the other byte order", path);
         goto out;
     }
-    if (h.version != STATE_VERSION) {
-        st = zeta_fail(err, ZETA_ERR_FORMAT, "zeta_session_load: '%s' has version %u; this library reads version %u", path, h.version,
+    if (h.version != STATE_VERSION && h.version != 1u) {
+        st = zeta_fail(err, ZETA_ERR_FORMAT, "zeta_session_load: '%s' has version %u; this library reads versions 1 and %u", path, h.version,
                        STATE_VERSION);
         goto out;
     }
@@ -141,6 +148,12 @@ zeta_status zeta_session_load(zeta_session *s, const char *path, zeta_error *err
         const char *a = zeta_type_name((zeta_type)h.type_k), *b = zeta_type_name((zeta_type)h.type_v);
         st = zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_load: '%s' has a KV cache of K %s / V %s; this session's is %s / %s",
                        path, a ? a : "?", b ? b : "?", zeta_type_name(s->type_k), zeta_type_name(s->type_v));
+        goto out;
+    }
+    if (h.kv_rot != want.kv_rot) {
+        st = zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT,
+                       "zeta_session_load: '%s' stores its KV cache %s; this session stores it %s (kv_no_rotate differs)", path,
+                       h.kv_rot ? "Hadamard-rotated" : "unrotated", want.kv_rot ? "rotated" : "unrotated");
         goto out;
     }
     if (h.rope_freq_scale != want.rope_freq_scale || h.rope_ext_factor != want.rope_ext_factor || h.rope_mscale != want.rope_mscale) {

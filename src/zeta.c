@@ -368,11 +368,16 @@ zeta_status zeta_session_new(const zeta_model *m, const zeta_session_params *par
     s->n_threads = n_threads;
     s->type_k = type_k;
     s->type_v = type_v;
+    {
+        int rk, rv;
+        cpu_kv_rotation(&m->hp, type_k, type_v, !p.kv_no_rotate, &rk, &rv);
+        s->kv_rot = (rk ? 1u : 0u) | (rv ? 2u : 0u);
+    }
     s->kv_bytes = kv_bytes;
     s->rope = forward_rope_params(m, p.rope_scaling, p.rope_freq_scale, p.yarn_orig_ctx);
     atomic_init(&s->cancel, false);
     rng_seed(&s->rng, p.seed);
-    zeta_backend_config cfg = {n_threads, n_ctx, type_k, type_v, n_batch};
+    zeta_backend_config cfg = {n_threads, n_ctx, type_k, type_v, !p.kv_no_rotate, n_batch};
     if ((st = m->cuda ? cuda_backend_new(m, &cfg, &s->be, err) : cpu_backend_new(m, &cfg, &s->be, err)) != ZETA_OK) {
         free(s);
         return st;

@@ -43,6 +43,31 @@ static void cached_all(const cpu_kv *kv, int which, uint32_t n, float *out) {
     free(buf);
 }
 
+/* the Sylvester Hadamard matrix of order n scaled by 1/sqrt(n), in double */
+static void hadamard_matrix(int n, double *H) {
+    H[0] = 1.0;
+    for (int s = 1; s < n; s *= 2)
+        for (int i = 0; i < s; i++)
+            for (int j = 0; j < s; j++) {
+                const double a = H[i * n + j];
+                H[(i + s) * n + j] = a, H[i * n + j + s] = a, H[(i + s) * n + j + s] = -a;
+            }
+    for (int i = 0; i < n * n; i++) H[i] /= sqrt((double)n);
+}
+
+/* x (64 values) -> H x in double */
+static void hadamard64(double *x) {
+    static double H[64 * 64];
+    static bool made;
+    if (!made) hadamard_matrix(64, H), made = true;
+    double y[64];
+    for (int i = 0; i < 64; i++) {
+        y[i] = 0;
+        for (int j = 0; j < 64; j++) y[i] += H[i * 64 + j] * x[j];
+    }
+    memcpy(x, y, sizeof y);
+}
+
 static void attention_matches_float64(void) {
     const zeta_type types[4] = {ZETA_TYPE_F32, ZETA_TYPE_F16, ZETA_TYPE_Q8_0, ZETA_TYPE_Q4_0};
     zeta_hparams hp;
@@ -54,15 +79,19 @@ static void attention_matches_float64(void) {
     float *kf = malloc(sizeof(float) * NCTX * NKV * D), *vf = malloc(sizeof(float) * NCTX * NKV * D);
     double *sc = malloc(sizeof(double) * NCTX), ref[D];
     int runs = 0;
+    for (int rot = 0; rot < 2; rot++)
     for (int tk = 0; tk < 4; tk++)
         for (int tv = 0; tv < 4; tv++)
             for (int nth = 1; nth <= 3; nth += 2) {
                 cpu_kv kv;
                 zeta_error err;
-                if (cpu_kv_init(&kv, &hp, NCTX, types[tk], types[tv], nth, &err) != ZETA_OK) {
+                if (cpu_kv_init(&kv, &hp, NCTX, types[tk], types[tv], rot, nth, &err) != ZETA_OK) {
                     T_CHECKF(0, "init: %s", err.message);
                     continue;
                 }
+                /* rotated: quantized types only; q and the cache are then rotated (q in place), and
+                 * the reference's output is rotated back below */
+                T_CHECK(kv.rot_k == (rot && tk >= 2 ? D : 0) && kv.rot_v == (rot && tv >= 2 ? 64 : 0));
                 threadpool *pool = pool_new(nth);
                 /* positions filled by a prefill of 300, a batch of 37, decodes (the last ones split into
                  * chunks when 3 threads share 2 KV heads), another batch of 300 */
@@ -97,6 +126,7 @@ static void attention_matches_float64(void) {
                                 l += w;
                                 for (int i = 0; i < D; i++) ref[i] += w * vr[i];
                             }
+                            if (kv.rot_v) hadamard64(ref);
                             const float *o = out + ((size_t)t * NH + h) * D;
                             /* block K types take the query quantized to q8_0 (as ggml): looser */
                             const double tol = (types[tk] == ZETA_TYPE_Q8_0 || types[tk] == ZETA_TYPE_Q4_0) ? 2e-2 : 1e-4;
@@ -106,14 +136,95 @@ static void attention_matches_float64(void) {
                             }
                         }
                 }
-                T_CHECKF(worst <= 1.0f, "K %s V %s threads %d: error %g of the tolerance", zeta_type_name(types[tk]),
-                         zeta_type_name(types[tv]), nth, (double)worst);
+                T_CHECKF(worst <= 1.0f, "K %s V %s threads %d%s: error %g of the tolerance", zeta_type_name(types[tk]),
+                         zeta_type_name(types[tv]), nth, rot ? " rotated" : "", (double)worst);
                 runs++;
                 pool_free(pool);
                 cpu_kv_free(&kv);
             }
-    T_CHECK(runs == 32);
+    T_CHECK(runs == 64);
     free(q), free(k), free(v), free(out), free(kf), free(vf), free(sc);
+}
+
+/* cpu_kv_fwht against the matrix (blocks of 64, 128, 256, two blocks at once), its own inverse; which
+ * caches are rotated (cpu_kv_rotation: llama.cpp's rule) */
+static void hadamard_rotation(void) {
+    static double H[256 * 256];
+    static float x[512], y[512];
+    for (int n = 64; n <= 256; n *= 2) {
+        hadamard_matrix(n, H);
+        for (int i = 0; i < 2 * n; i++) x[i] = y[i] = frand() * (i % 17 == 3 ? 30.0f : 1.0f);
+        cpu_kv_fwht(y, (size_t)2 * n, n);
+        double worst = 0;
+        for (int b = 0; b < 2; b++)
+            for (int i = 0; i < n; i++) {
+                double r = 0;
+                for (int j = 0; j < n; j++) r += H[i * n + j] * x[b * n + j];
+                const double e = fabs(y[b * n + i] - r);
+                if (!(e <= worst)) worst = e;
+            }
+        T_CHECKF(worst < 1e-4, "n %d: %g from H x", n, worst);
+        cpu_kv_fwht(y, (size_t)2 * n, n);
+        worst = 0;
+        for (int i = 0; i < 2 * n; i++) {
+            const double e = fabs(y[i] - x[i]);
+            if (!(e <= worst)) worst = e;
+        }
+        T_CHECKF(worst < 1e-4, "n %d: twice is %g from x", n, worst);
+    }
+    zeta_hparams hp;
+    memset(&hp, 0, sizeof hp);
+    int rk, rv;
+    const struct { uint32_t dk, dv; zeta_type tk, tv; bool on; int rk, rv; } cases[] = {
+        {64, 64, ZETA_TYPE_Q8_0, ZETA_TYPE_Q8_0, true, 64, 64},   {128, 128, ZETA_TYPE_Q4_0, ZETA_TYPE_Q8_0, true, 128, 64},
+        {192, 192, ZETA_TYPE_Q8_0, ZETA_TYPE_Q4_0, true, 64, 64}, {256, 256, ZETA_TYPE_Q8_0, ZETA_TYPE_F16, true, 256, 0},
+        {96, 96, ZETA_TYPE_Q8_0, ZETA_TYPE_Q8_0, true, 0, 0},     {64, 64, ZETA_TYPE_F16, ZETA_TYPE_Q4_0, true, 0, 64},
+        {128, 128, ZETA_TYPE_Q8_0, ZETA_TYPE_Q8_0, false, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hp.head_dim_k = cases[i].dk, hp.head_dim_v = cases[i].dv;
+        cpu_kv_rotation(&hp, cases[i].tk, cases[i].tv, cases[i].on, &rk, &rv);
+        T_CHECKF(rk == cases[i].rk && rv == cases[i].rv, "case %zu: %d / %d, expected %d / %d", i, rk, rv, cases[i].rk, cases[i].rv);
+    }
+}
+
+/* What the rotation is for: keys with a few large channels (as real models' are) lose less to
+ * q4_0 rounding when rotated. Decode attention over 512 positions against the same attention over an
+ * f32 cache: the rotated q4_0 cache's mean error is below the unrotated one's. */
+static void rotation_reduces_q4_0_error(void) {
+    zeta_hparams hp;
+    memset(&hp, 0, sizeof hp);
+    hp.n_layer = 1, hp.n_head = 8, hp.n_head_kv = 2, hp.head_dim_k = 64, hp.head_dim_v = 64;
+    enum { NH = 8, NKV = 2, D = 64, N = 512 };
+    float *k = malloc(sizeof(float) * N * NKV * D), *v = malloc(sizeof(float) * N * NKV * D);
+    float *kk = malloc(sizeof(float) * N * NKV * D), *vv = malloc(sizeof(float) * N * NKV * D);
+    float *q = malloc(sizeof(float) * N * NH * D), *qq = malloc(sizeof(float) * N * NH * D), *ob = malloc(sizeof(float) * N * NH * D);
+    float o[3][NH * D];
+    for (int i = 0; i < N * NKV * D; i++) {
+        const int ch = i % D;
+        k[i] = frand() * (ch == 5 || ch == 40 ? 12.0f : 1.0f); /* two outlier channels */
+        v[i] = frand() * (ch == 17 ? 8.0f : 1.0f);
+    }
+    for (int i = 0; i < N * NH * D; i++) q[i] = 0.5f * frand();
+    const zeta_type t[3] = {ZETA_TYPE_F32, ZETA_TYPE_Q4_0, ZETA_TYPE_Q4_0};
+    for (int c = 0; c < 3; c++) {
+        cpu_kv kv;
+        zeta_error err;
+        T_CHECK(cpu_kv_init(&kv, &hp, N, t[c], t[c], c == 2, 1, &err) == ZETA_OK);
+        threadpool *pool = pool_new(1);
+        /* q, k, v are rotated in place: work on copies */
+        memcpy(kk, k, sizeof(float) * N * NKV * D), memcpy(vv, v, sizeof(float) * N * NKV * D), memcpy(qq, q, sizeof(float) * N * NH * D);
+        cpu_kv_attention(&kv, pool, 0, qq, kk, vv, N - 1, 0, ob); /* the prompt path fills N - 1 positions */
+        cpu_kv_attention(&kv, pool, 0, qq + (size_t)(N - 1) * NH * D, kk + (size_t)(N - 1) * NKV * D, vv + (size_t)(N - 1) * NKV * D, 1,
+                         N - 1, o[c]); /* then one decode step */
+        pool_free(pool);
+        cpu_kv_free(&kv);
+    }
+    double e_plain = 0, e_rot = 0;
+    for (int i = 0; i < NH * D; i++) e_plain += fabs(o[1][i] - o[0][i]), e_rot += fabs(o[2][i] - o[0][i]);
+    T_CHECKF(e_rot < 0.8 * e_plain, "mean error rotated %g, unrotated %g", e_rot / (NH * D), e_plain / (NH * D));
+    printf("# decode over q4_0 K/V with outlier channels: mean error %.3g rotated, %.3g unrotated\n", e_rot / (NH * D), e_plain / (NH * D));
+    free(k), free(v), free(kk), free(vv), free(q), free(qq), free(ob);
 }
 
 /* The decode path three ways over the same cache: the selected fused kernels, the scalar fused
@@ -135,7 +246,7 @@ static void fused_decode_matches_per_row(void) {
                 const int nh = groups[gi] * NKV, nth = 2;
                 cpu_kv kv;
                 zeta_error err;
-                if (cpu_kv_init(&kv, &hp, NCTX, types[tk], types[tv], nth, &err) != ZETA_OK) {
+                if (cpu_kv_init(&kv, &hp, NCTX, types[tk], types[tv], false, nth, &err) != ZETA_OK) {
                     T_CHECKF(0, "init: %s", err.message);
                     continue;
                 }
@@ -273,43 +384,57 @@ static void shift_rotates_keys(void) {
     const zeta_rope_params rp = {64, ZETA_ROPE_NORM, 10000.0f, 1.0f, NULL, 0.0f, 1.0f, {0.0f, 0.0f}};
     float *raw = malloc(sizeof(float) * N * ROW), *roped = malloc(sizeof(float) * N * ROW), *want = malloc(sizeof(float) * ROW);
     float *got = malloc(sizeof(float) * ROW), *q = malloc(sizeof(float) * 4 * 64), *o = malloc(sizeof(float) * 4 * 64);
-    for (int t = 0; t < 4; t++) {
-        cpu_kv kv;
-        zeta_error err;
-        T_CHECK(cpu_kv_init(&kv, &hp, N, types[t], types[t], 1, &err) == ZETA_OK);
-        threadpool *pool = pool_new(1);
-        for (int i = 0; i < N * ROW; i++) raw[i] = roped[i] = frand();
-        cpu_rope_rows(roped, N, 2, 64, 0, 1, &rp);
-        for (int i = 0; i < 4 * 64; i++) q[i] = frand();
-        for (int il = 0; il < 2; il++)
-            for (int p = 0; p < N; p++) cpu_kv_attention(&kv, pool, il, q, roped + p * ROW, raw + p * ROW, 1, (uint32_t)p, o);
-        cpu_kv_shift(&kv, 30, N, -20, &rp); /* positions 30..99 -> 10..79 */
-        float worst = 0;
-        uint8_t *buf = malloc(kv.k_pos > kv.v_pos ? kv.k_pos : kv.v_pos);
-        for (int il = 0; il < 2; il++)
-            for (int p = 10; p < 80; p++) {
-                memcpy(want, raw + (p + 20) * ROW, sizeof(float) * ROW);
-                cpu_rope_rows(want, 1, 2, 64, p, 0, &rp);
-                cpu_kv_read(&kv, il, 0, (uint32_t)p, 1, buf);
-                zeta_dequantize_row(types[t], buf, got, ROW);
-                for (int i = 0; i < ROW; i++) {
-                    const float e = fabsf(got[i] - want[i]) / tols[t];
-                    if (!(e <= worst)) worst = e;
+    float kk[ROW], vv[ROW];
+    for (int rot = 0; rot < 2; rot++)
+        for (int t = 0; t < 4; t++) {
+            cpu_kv kv;
+            zeta_error err;
+            T_CHECK(cpu_kv_init(&kv, &hp, N, types[t], types[t], rot, 1, &err) == ZETA_OK);
+            threadpool *pool = pool_new(1);
+            for (int i = 0; i < N * ROW; i++) raw[i] = roped[i] = frand();
+            cpu_rope_rows(roped, N, 2, 64, 0, 1, &rp);
+            for (int il = 0; il < 2; il++)
+                for (int p = 0; p < N; p++) {
+                    /* q, k, v are rotated in place when the cache is */
+                    for (int i = 0; i < 4 * 64; i++) q[i] = frand();
+                    memcpy(kk, roped + p * ROW, sizeof kk), memcpy(vv, raw + p * ROW, sizeof vv);
+                    cpu_kv_attention(&kv, pool, il, q, kk, vv, 1, (uint32_t)p, o);
                 }
-                cpu_kv_read(&kv, il, 1, (uint32_t)p, 1, buf);
-                zeta_dequantize_row(types[t], buf, got, ROW);
-                float vwant[ROW];
-                for (int i = 0; i < ROW; i++) vwant[i] = raw[(p + 20) * ROW + i];
-                for (int i = 0; i < ROW; i++) {
-                    const float e = fabsf(got[i] - vwant[i]) / tols[t];
-                    if (!(e <= worst)) worst = e;
+            cpu_kv_shift(&kv, 30, N, -20, &rp); /* positions 30..99 -> 10..79 */
+            float worst = 0;
+            uint8_t *buf = malloc(kv.k_pos > kv.v_pos ? kv.k_pos : kv.v_pos);
+            for (int il = 0; il < 2; il++)
+                for (int p = 10; p < 80; p++) {
+                    /* K: the key RoPE'd at its new position (then Hadamard-rotated, if the cache is) */
+                    memcpy(want, raw + (p + 20) * ROW, sizeof(float) * ROW);
+                    cpu_rope_rows(want, 1, 2, 64, p, 0, &rp);
+                    if (kv.rot_k) cpu_kv_fwht(want, ROW, kv.rot_k);
+                    cpu_kv_read(&kv, il, 0, (uint32_t)p, 1, buf);
+                    zeta_dequantize_row(types[t], buf, got, ROW);
+                    /* a rotated q4_0 key was rounded twice to steps of up to a block's max / 8 (the
+                     * rotated values spread wider than the raw ones) */
+                    const float tk = rot && t == 3 ? 0.35f : tols[t];
+                    for (int i = 0; i < ROW; i++) {
+                        const float e = fabsf(got[i] - want[i]) / tk;
+                        if (!(e <= worst)) worst = e;
+                    }
+                    /* V: moved as it was */
+                    memcpy(want, raw + (p + 20) * ROW, sizeof(float) * ROW);
+                    if (kv.rot_v) cpu_kv_fwht(want, ROW, kv.rot_v);
+                    cpu_kv_read(&kv, il, 1, (uint32_t)p, 1, buf);
+                    zeta_dequantize_row(types[t], buf, got, ROW);
+                    for (int i = 0; i < ROW; i++) {
+                        const float e = fabsf(got[i] - want[i]) / tols[t];
+                        if (!(e <= worst)) worst = e;
+                    }
                 }
-            }
-        free(buf);
-        T_CHECKF(worst <= 1.0f, "%s: shifted keys/values off by %g of the tolerance", zeta_type_name(types[t]), (double)worst);
-        pool_free(pool);
-        cpu_kv_free(&kv);
-    }
+            free(buf);
+            T_CHECKF(worst <= 1.0f, "%s%s: shifted keys/values off by %g of the tolerance", zeta_type_name(types[t]), rot ? " rotated" : "",
+                     (double)worst);
+            T_CHECK(kv.rot_k == (rot && t >= 2 ? 64 : 0));
+            pool_free(pool);
+            cpu_kv_free(&kv);
+        }
     free(raw), free(roped), free(want), free(got), free(q), free(o);
 }
 
@@ -434,6 +559,34 @@ static void save_load_round_trip(void) {
         T_CHECK(zeta_session_new(m, &sp, &r, &err) == ZETA_OK);
         T_CHECK(zeta_session_load(r, path, &err) == ZETA_ERR_INVALID_ARGUMENT && strstr(err.message, "RoPE"));
         zeta_session_free(r);
+    }
+    {   /* a Hadamard-rotated cache (a's q8_0 K) is refused by a session that stores it unrotated; an
+         * unrotated one saved as version 1 (before the rotation field, which took a zero pad at byte
+         * 68 of the header; the version is at byte 8) still loads */
+        zeta_session_params sp = zeta_session_params_default();
+        sp.kv_type = ZETA_TYPE_Q8_0, sp.kv_type_v = ZETA_TYPE_F16, sp.n_ctx = 128, sp.kv_no_rotate = true;
+        zeta_session *r = NULL, *u = NULL;
+        T_CHECK(zeta_session_new(m, &sp, &r, &err) == ZETA_OK && zeta_session_new(m, &sp, &u, &err) == ZETA_OK);
+        T_CHECK(zeta_session_load(r, path, &err) == ZETA_ERR_INVALID_ARGUMENT && strstr(err.message, "rotated"));
+        T_CHECK(zeta_session_position(r) == 0);
+        char p1[300];
+        snprintf(p1, sizeof p1, "%s.v1", path);
+        T_CHECK(zeta_session_eval(r, toks, 60, &err) == ZETA_OK && zeta_session_save(r, p1, &err) == ZETA_OK);
+        FILE *f1 = fopen(p1, "r+b");
+        uint32_t ver = 0, rotf = 1;
+        if (f1) {
+            T_CHECK(fseek(f1, 8, SEEK_SET) == 0 && fread(&ver, 4, 1, f1) == 1 && ver == 2);
+            T_CHECK(fseek(f1, 68, SEEK_SET) == 0 && fread(&rotf, 4, 1, f1) == 1 && rotf == 0);
+            ver = 1;
+            T_CHECK(fseek(f1, 8, SEEK_SET) == 0 && fwrite(&ver, 4, 1, f1) == 1);
+            fclose(f1);
+        }
+        T_CHECKF(zeta_session_load(u, p1, &err) == ZETA_OK, "%s", err.message);
+        size_t nr, nu;
+        T_CHECK(zeta_session_position(u) == 60 &&
+                memcmp(zeta_session_logits(r, &nr), zeta_session_logits(u, &nu), nv * sizeof(float)) == 0);
+        remove(p1);
+        zeta_session_free(r), zeta_session_free(u);
     }
     FILE *f = fopen(path, "r+b");
     if (f) {
@@ -591,6 +744,8 @@ static void context_shift_10k_tokens_flat_memory(void) {
 
 int main(void) {
     T_RUN(attention_matches_float64);
+    T_RUN(hadamard_rotation);
+    T_RUN(rotation_reduces_q4_0_error);
     T_RUN(fused_decode_matches_per_row);
     T_RUN(shift_equals_fresh_session);
     T_RUN(shift_rotates_keys);

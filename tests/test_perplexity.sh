@@ -43,6 +43,12 @@ check "perplexity zoo-F32 c4096 KV f32" tests/data/models/zoo-F32.gguf tests/dat
 check "perplexity zoo-F32 c4096 KV q8_0" tests/data/models/zoo-F32.gguf tests/data/war-and-peace-head.txt 4096 \
     $G/zeta-made.zoo-F32.war-and-peace-head-c4096-chunks2.fa-on-kv-q8_0.json 0.001 --chunks 2 -ctk q8_0
 # YaRN (factor 4 over zoo's 2048) at 8192 tokens; linear scaling gives 2262.89 on the same window
+# q4_0 K/V: llama.cpp stores a quantized cache Hadamard-rotated (the default) or not
+# (LLAMA_ATTN_ROT_DISABLE=1); the two differ by 2.2 %, so each golden pins one path
+check "perplexity zoo-F32 c1024 KV q4_0 rotated" tests/data/models/zoo-F32.gguf tests/data/war-and-peace-head.txt 1024 \
+    $G/zeta-made.zoo-F32.war-and-peace-head-c1024-chunks2.fa-on-kv-q4_0.json 0.0002 --chunks 2 -ctk q4_0 -ctv q4_0
+check "perplexity zoo-F32 c1024 KV q4_0 unrotated" tests/data/models/zoo-F32.gguf tests/data/war-and-peace-head.txt 1024 \
+    $G/zeta-made.zoo-F32.war-and-peace-head-c1024-chunks2.fa-on-kv-q4_0.rot-off.json 0.0002 --chunks 2 -ctk q4_0 -ctv q4_0 --kv-rotate off
 check "perplexity zoo-F32 c8192 YaRN x4" tests/data/models/zoo-F32.gguf tests/data/war-and-peace-head.txt 8192 \
     $G/zeta-made.zoo-F32.war-and-peace-head-c8192-chunks1.yarn4.fa-off-kv-f32.json 0.001 --chunks 1 --rope-scaling yarn --rope-scale 4
 fi

@@ -17,6 +17,7 @@ bool arg_int(const char *opt, const char *val, long lo, long hi, long *out);
 bool arg_float(const char *opt, const char *val, double lo, double hi, double *out);
 /* "f16" / "f32" -> type */
 bool arg_kv_type(const char *opt, const char *val, zeta_type *out);
+bool arg_kv_rotate(const char *opt, const char *val, bool *no_rotate);
 bool arg_rope_scale(const char *opt, const char *val, float *out);
 bool arg_rope_scaling(const char *opt, const char *val, zeta_rope_scaling *out);
 /* the value of option argv[*i] (advances *i); NULL after printing an error if missing */

@@ -299,7 +299,7 @@ int cmd_bench(int argc, char **argv) {
         long l;
         int go;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            puts("usage: zeta bench -m MODEL [-m MODEL ...] [-p 512] [-n 128] [-t N] [-r 5] [-o md|json|csv] [-d DEPTH[,DEPTH...]] [-ctk T] [-ctv T] [--rope-scale N] [--backend auto|cpu|cuda]\n"
+            puts("usage: zeta bench -m MODEL [-m MODEL ...] [-p 512] [-n 128] [-t N] [-r 5] [-o md|json|csv] [-d DEPTH[,DEPTH...]] [-ctk T] [-ctv T] [--kv-rotate on|off] [--rope-scale N] [--backend auto|cpu|cuda]\n"
                  "Prompt processing (pp: one batch of -p random tokens) and generation (tg: -n single-token steps)\n"
                  "speeds as mean ± sd over -r repetitions after one warm-up, decode latency percentiles, time to first\n"
                  "token, load time, peak resident memory and effective GB/s (weight bytes per decoded token x t/s).\n"
@@ -321,6 +321,7 @@ int cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "-o")) { if (strcmp(v, "md") && strcmp(v, "json") && strcmp(v, "csv")) return die("bench: -o takes md, json or csv"); fmt = v; }
         else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "-ctk")) { if (!arg_kv_type(a, v, &sp.kv_type)) return 2; }
         else if (!strcmp(a, "--cache-type-v") || !strcmp(a, "-ctv")) { if (!arg_kv_type(a, v, &sp.kv_type_v)) return 2; }
+        else if (!strcmp(a, "--kv-rotate")) { if (!arg_kv_rotate(a, v, &sp.kv_no_rotate)) return 2; }
         else if (!strcmp(a, "--rope-freq-scale") || !strcmp(a, "--rope-scale")) { if (!arg_rope_scale(a, v, &sp.rope_freq_scale)) return 2; }
         else if (!strcmp(a, "--rope-scaling")) { if (!arg_rope_scaling(a, v, &sp.rope_scaling)) return 2; }
         else if (!strcmp(a, "--yarn-orig-ctx")) { if (!arg_int(a, v, 1, 1 << 24, &l)) return 2; sp.yarn_orig_ctx = (uint32_t)l; }

@@ -42,7 +42,7 @@ int cmd_perplexity(int argc, char **argv) {
         long l;
         int go;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            puts("usage: zeta perplexity -m MODEL -f TEXT [-c N] [--chunks K] [-t N] [-ctk T] [-ctv T] [--rope-scale N] [--backend auto|cpu|cuda]\n"
+            puts("usage: zeta perplexity -m MODEL -f TEXT [-c N] [--chunks K] [-t N] [-ctk T] [-ctv T] [--kv-rotate on|off] [--rope-scale N] [--backend auto|cpu|cuda]\n"
                  "          [--mode variational|sparse|standard --sparsity FILE [--level X] [--gate H] [--fallback H]]\n"
                  "llama.cpp's method: the text is tokenized once (BOS first if the model adds one), cut into\n"
                  "non-overlapping chunks of N tokens (first token of each replaced by BOS), each evaluated from an\n"
@@ -62,6 +62,7 @@ int cmd_perplexity(int argc, char **argv) {
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { if (!arg_int(a, v, 1, 512, &l)) return 2; sp.n_threads = (int)l; }
         else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "-ctk")) { if (!arg_kv_type(a, v, &sp.kv_type)) return 2; }
         else if (!strcmp(a, "--cache-type-v") || !strcmp(a, "-ctv")) { if (!arg_kv_type(a, v, &sp.kv_type_v)) return 2; }
+        else if (!strcmp(a, "--kv-rotate")) { if (!arg_kv_rotate(a, v, &sp.kv_no_rotate)) return 2; }
         else if (!strcmp(a, "--rope-freq-scale") || !strcmp(a, "--rope-scale")) { if (!arg_rope_scale(a, v, &sp.rope_freq_scale)) return 2; }
         else if (!strcmp(a, "--rope-scaling")) { if (!arg_rope_scaling(a, v, &sp.rope_scaling)) return 2; }
         else if (!strcmp(a, "--yarn-orig-ctx")) { if (!arg_int(a, v, 1, 1 << 24, &l)) return 2; sp.yarn_orig_ctx = (uint32_t)l; }
@@ -199,7 +200,7 @@ int cmd_logits(int argc, char **argv) {
         const char *a = argv[i], *v;
         long l;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            puts("usage: zeta logits -m MODEL -f PROMPT_FILE [-k 20] [-n 32] [--no-bos] [-ctk T] [-ctv T] [--rope-scale N] [-t N] [--backend auto|cpu|cuda] -o OUT.json\n"
+            puts("usage: zeta logits -m MODEL -f PROMPT_FILE [-k 20] [-n 32] [--no-bos] [-ctk T] [-ctv T] [--kv-rotate on|off] [--rope-scale N] [-t N] [--backend auto|cpu|cuda] -o OUT.json\n"
                  "Evaluates the prompt (BOS added if the model adds one) and writes, in the JSON format of the\n"
                  "goldens (compare.py), the top-k logits and log-sum-exp of every position and n greedy tokens.");
             return 0;
@@ -214,6 +215,7 @@ int cmd_logits(int argc, char **argv) {
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { if (!arg_int(a, v, 1, 512, &l)) return 2; sp.n_threads = (int)l; }
         else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "-ctk")) { if (!arg_kv_type(a, v, &sp.kv_type)) return 2; }
         else if (!strcmp(a, "--cache-type-v") || !strcmp(a, "-ctv")) { if (!arg_kv_type(a, v, &sp.kv_type_v)) return 2; }
+        else if (!strcmp(a, "--kv-rotate")) { if (!arg_kv_rotate(a, v, &sp.kv_no_rotate)) return 2; }
         else if (!strcmp(a, "--rope-freq-scale") || !strcmp(a, "--rope-scale")) { if (!arg_rope_scale(a, v, &sp.rope_freq_scale)) return 2; }
         else if (!strcmp(a, "--rope-scaling")) { if (!arg_rope_scaling(a, v, &sp.rope_scaling)) return 2; }
         else if (!strcmp(a, "--yarn-orig-ctx")) { if (!arg_int(a, v, 1, 1 << 24, &l)) return 2; sp.yarn_orig_ctx = (uint32_t)l; }

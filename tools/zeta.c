@@ -58,6 +58,17 @@ bool arg_kv_type(const char *opt, const char *val, zeta_type *out) {
     return true;
 }
 
+/* --kv-rotate on|off: whether a quantized KV cache is stored Hadamard-rotated (the default, as llama.cpp) */
+bool arg_kv_rotate(const char *opt, const char *val, bool *no_rotate) {
+    if (!strcmp(val, "on")) *no_rotate = false;
+    else if (!strcmp(val, "off")) *no_rotate = true;
+    else {
+        die("%s: '%s' is neither on nor off", opt, val);
+        return false;
+    }
+    return true;
+}
+
 /* --rope-freq-scale X (0 < X <= 1) or --rope-scale N (N >= 1, X = 1/N), as llama.cpp */
 bool arg_rope_scale(const char *opt, const char *val, float *out) {
     char *end;
@@ -176,6 +187,7 @@ static const char *run_help =
     "  --stop TEXT             stop when TEXT is generated (repeatable)\n"
     "  -ctk, --cache-type-k T  K cache type: f16 (default), f32, q8_0, q4_0 (also V, unless -ctv)\n"
     "  -ctv, --cache-type-v T  V cache type (default: as K)\n"
+    "  --kv-rotate on|off      store a quantized K / V cache Hadamard-rotated (default on, as llama.cpp)\n"
     "  --rope-scale N          RoPE linear scaling: stretch the trained context N times (also --rope-freq-scale 1/N)\n"
     "  --rope-scaling T        none, linear or yarn (default: the model's)\n"
     "  --yarn-orig-ctx N       YaRN: the original context (default: the model's)\n"
@@ -231,6 +243,7 @@ int cmd_run(int argc, char **argv) {
         else if (!strcmp(a, "--stop")) { if (n_stop == 16) return die("at most 16 --stop strings"); stops[n_stop++] = v; }
         else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "-ctk")) { if (!arg_kv_type(a, v, &sp.kv_type)) return 2; }
         else if (!strcmp(a, "--cache-type-v") || !strcmp(a, "-ctv")) { if (!arg_kv_type(a, v, &sp.kv_type_v)) return 2; }
+        else if (!strcmp(a, "--kv-rotate")) { if (!arg_kv_rotate(a, v, &sp.kv_no_rotate)) return 2; }
         else if (!strcmp(a, "--rope-freq-scale") || !strcmp(a, "--rope-scale")) { if (!arg_rope_scale(a, v, &sp.rope_freq_scale)) return 2; }
         else if (!strcmp(a, "--rope-scaling")) { if (!arg_rope_scaling(a, v, &sp.rope_scaling)) return 2; }
         else if (!strcmp(a, "--yarn-orig-ctx")) { if (!arg_int(a, v, 1, 1 << 24, &l)) return 2; sp.yarn_orig_ctx = (uint32_t)l; }

@@ -359,8 +359,7 @@ static void cpu_rope(void *vctx, float *x, int n_tok, int n_heads, int head_dim,
 
 /* ---------------------------------------------------------------- attention and KV cache */
 
-static void cpu_attention(void *vctx, int il, const float *q, const float *k, const float *v, int n_tok, uint32_t pos0,
-                          float *out) {
+static void cpu_attention(void *vctx, int il, float *q, float *k, float *v, int n_tok, uint32_t pos0, float *out) {
     cpu_ctx *c = vctx;
     cpu_kv_attention(&c->kv, c->pool, il, q, k, v, n_tok, pos0, out);
 }
@@ -439,7 +438,7 @@ zeta_status cpu_backend_new(const struct zeta_model *m, const zeta_backend_confi
     c->sparse_q8 = zk_sparse_q8_select();
     c->sparse_q4 = zk_sparse_q4_select();
     c->n_threads = cfg->n_threads;
-    zeta_status st = cpu_kv_init(&c->kv, hp, cfg->n_ctx, cfg->type_k, cfg->type_v, cfg->n_threads, err);
+    zeta_status st = cpu_kv_init(&c->kv, hp, cfg->n_ctx, cfg->type_k, cfg->type_v, cfg->kv_rotate, cfg->n_threads, err);
     if (st != ZETA_OK) {
         free(c);
         return st;

@@ -36,7 +36,34 @@ zeta_status cpu_kv_check_types(const zeta_hparams *hp, zeta_type tk, zeta_type t
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
-zeta_status cpu_kv_init(cpu_kv *kv, const zeta_hparams *hp, uint32_t n_ctx, zeta_type tk, zeta_type tv, int n_threads,
+void cpu_kv_rotation(const zeta_hparams *hp, zeta_type tk, zeta_type tv, bool enabled, int *rk, int *rv) {
+    *rk = *rv = 0;
+    if (!enabled) return;
+    const bool qk = tk == ZETA_TYPE_Q8_0 || tk == ZETA_TYPE_Q4_0, qv = tv == ZETA_TYPE_Q8_0 || tv == ZETA_TYPE_Q4_0;
+    if (qk && hp->head_dim_k % 64 == 0) {
+        int n = 64;
+        while (hp->head_dim_k % (2u * (uint32_t)n) == 0) n *= 2;
+        *rk = n;
+    }
+    if (qv && hp->head_dim_v % 64 == 0) *rv = 64;
+}
+
+void cpu_kv_fwht(float *x, size_t n_elems, int n) {
+    const float scale = 1.0f / sqrtf((float)n);
+    for (size_t b = 0; b + (size_t)n <= n_elems; b += (size_t)n) {
+        float *y = x + b;
+        for (int j = 0; j < n; j++) y[j] *= scale;
+        for (int len = 1; len < n; len <<= 1)
+            for (int i = 0; i < n; i += 2 * len)
+                for (int j = i; j < i + len; j++) {
+                    const float u = y[j], v = y[j + len];
+                    y[j] = u + v;
+                    y[j + len] = u - v;
+                }
+    }
+}
+
+zeta_status cpu_kv_init(cpu_kv *kv, const zeta_hparams *hp, uint32_t n_ctx, zeta_type tk, zeta_type tv, bool rotate, int n_threads,
                         zeta_error *err) {
     memset(kv, 0, sizeof *kv);
     zeta_status st = cpu_kv_check_types(hp, tk, tv, err);
@@ -50,6 +77,7 @@ zeta_status cpu_kv_init(cpu_kv *kv, const zeta_hparams *hp, uint32_t n_ctx, zeta
     kv->tk = tk;
     kv->tv = tv;
     kv->qt = zk_vec_dot_type(tk);
+    cpu_kv_rotation(hp, tk, tv, rotate, &kv->rot_k, &kv->rot_v);
     kv->k_head = (size_t)zeta_row_bytes(tk, kv->dk);
     kv->v_head = (size_t)zeta_row_bytes(tv, kv->dv);
     kv->k_pos = kv->k_head * kv->n_head_kv;
@@ -367,15 +395,11 @@ static void merge_chunks(const att_job *j) {
         }
 }
 
-void cpu_kv_attention(cpu_kv *kv, threadpool *pool, int il, const float *q, const float *k, const float *v, int n_tok,
-                      uint32_t pos0, float *out) {
-    store_rows(kv, 0, kv->k[il], pos0, k, n_tok);
-    store_rows(kv, 1, kv->v[il], pos0, v, n_tok);
-    att_job j = {kv, il, n_tok, 1, pos0, q, out};
-    if (n_tok >= 4) {
-        pool_run(pool, att_block_worker, &j);
-        return;
-    }
+/* the decode path of cpu_kv_attention (1-3 tokens) */
+static void decode(cpu_kv *kv, threadpool *pool, const att_job *jp) {
+    att_job j = *jp;
+    const uint32_t pos0 = j.pos0;
+    const int n_tok = j.n_tok;
     const int nth = pool_size(pool), nkv = (int)kv->n_head_kv;
     const uint32_t n_kv = pos0 + 1; /* positions the first token sees */
     /* one KV head per item; the positions split into chunks only if that leaves threads idle */
@@ -391,6 +415,24 @@ void cpu_kv_attention(cpu_kv *kv, threadpool *pool, int il, const float *q, cons
     if (j.n_chunks > 1) merge_chunks(&j);
 }
 
+void cpu_kv_attention(cpu_kv *kv, threadpool *pool, int il, float *q, float *k, float *v, int n_tok, uint32_t pos0, float *out) {
+    if (kv->rot_k) {
+        cpu_kv_fwht(q, (size_t)n_tok * kv->n_head * kv->dk, kv->rot_k);
+        cpu_kv_fwht(k, (size_t)n_tok * kv->n_head_kv * kv->dk, kv->rot_k);
+    }
+    if (kv->rot_v) cpu_kv_fwht(v, (size_t)n_tok * kv->n_head_kv * kv->dv, kv->rot_v);
+    store_rows(kv, 0, kv->k[il], pos0, k, n_tok);
+    store_rows(kv, 1, kv->v[il], pos0, v, n_tok);
+    att_job j = {kv, il, n_tok, 1, pos0, q, out};
+    if (n_tok >= 4) {
+        pool_run(pool, att_block_worker, &j);
+    } else {
+        decode(kv, pool, &j);
+    }
+    if (kv->rot_v) cpu_kv_fwht(out, (size_t)n_tok * kv->n_head * kv->dv, kv->rot_v); /* back: H is its own inverse */
+}
+
+
 void cpu_kv_shift(cpu_kv *kv, uint32_t p0, uint32_t p1, int32_t delta, const zeta_rope_params *rpp) {
     /* the keys already carry the magnitude factor: rotate only (every angle is linear in the
      * position, also with YaRN, so rotating by delta moves a key to pos + delta) */
@@ -404,7 +446,9 @@ void cpu_kv_shift(cpu_kv *kv, uint32_t p0, uint32_t p1, int32_t delta, const zet
             for (uint32_t p = p0; p < p1; p++) {
                 const uint32_t to = (uint32_t)((int64_t)p + delta);
                 load_row(kv, kv->tk, K + (size_t)p * kv->k_head, tmp, (int64_t)kv->dk);
+                if (kv->rot_k) cpu_kv_fwht(tmp, kv->dk, kv->rot_k);
                 cpu_rope_rows(tmp, 1, 1, (int)kv->dk, delta, 0, rp);
+                if (kv->rot_k) cpu_kv_fwht(tmp, kv->dk, kv->rot_k);
                 store_row(kv, kv->tk, K + (size_t)to * kv->k_head, tmp, kv->dk);
             }
             /* to < p: moving down in order never overwrites a row not yet moved */

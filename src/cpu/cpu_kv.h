@@ -20,6 +20,8 @@
 #define ZETA_CPU_KV_H
 
 #include "backend.h"
+
+#include <stdbool.h>
 #include "cpu/kernels.h"
 #include "cpu/gemm_f.h"
 #include "cpu/mathk.h"
@@ -32,6 +34,7 @@ typedef struct cpu_kv {
     uint32_t n_layer, n_ctx, n_head, n_head_kv, dk, dv;
     zeta_type tk, tv;
     zeta_type qt;                  /* type the query is converted to for q . K (zk_vec_dot_type(tk)) */
+    int rot_k, rot_v;              /* Walsh-Hadamard block size K / V rows are rotated by, 0 = none */
     size_t k_head, v_head;         /* bytes of one head's row at one position */
     size_t k_pos, v_pos;           /* bytes of one position (n_head_kv rows) */
     size_t q_head;                 /* bytes of one converted query head */
@@ -55,18 +58,30 @@ typedef struct cpu_kv {
  * size that is a multiple of 32); the message names the problem. */
 zeta_status cpu_kv_check_types(const zeta_hparams *hp, zeta_type tk, zeta_type tv, zeta_error *err);
 
-zeta_status cpu_kv_init(cpu_kv *kv, const zeta_hparams *hp, uint32_t n_ctx, zeta_type tk, zeta_type tv, int n_threads,
+/* Whether K and V are stored rotated, as llama.cpp does since its attention rotation: a quantized
+ * type and a head size that is a multiple of 64. K (with the queries) in blocks of the largest
+ * power of two >= 64 dividing the head size, V (and the attention output, rotated back) in blocks
+ * of 64; each block x -> H x / sqrt(n), H the Sylvester-ordered Hadamard matrix (its own inverse
+ * after the scaling). *rk, *rv = the block sizes, 0 = not rotated. */
+void cpu_kv_rotation(const zeta_hparams *hp, zeta_type tk, zeta_type tv, bool enabled, int *rk, int *rv);
+/* x[0..n_elems) in blocks of n (a power of two): each block -> H x / sqrt(n), computed as ggml's
+ * fast Walsh-Hadamard transform (scale first, then butterflies of span 1, 2, 4, ...), so the bits
+ * equal llama.cpp's */
+void cpu_kv_fwht(float *x, size_t n_elems, int n);
+
+zeta_status cpu_kv_init(cpu_kv *kv, const zeta_hparams *hp, uint32_t n_ctx, zeta_type tk, zeta_type tv, bool rotate, int n_threads,
                         zeta_error *err);
 void cpu_kv_free(cpu_kv *kv);
 
 /* Stores k, v of n_tok tokens (rows of n_head_kv * head_dim floats) at positions pos0.. of layer il,
- * then out[t] = causal softmax(q[t] . K / sqrt(dk)) V over positions 0..pos0+t. */
-void cpu_kv_attention(cpu_kv *kv, threadpool *pool, int il, const float *q, const float *k, const float *v, int n_tok,
-                      uint32_t pos0, float *out);
+ * then out[t] = causal softmax(q[t] . K / sqrt(dk)) V over positions 0..pos0+t. With rot_k / rot_v,
+ * q and k / v are rotated in place first (and out back at the end). */
+void cpu_kv_attention(cpu_kv *kv, threadpool *pool, int il, float *q, float *k, float *v, int n_tok, uint32_t pos0, float *out);
 
 /* Moves positions [p0, p1) of every layer to p0 + delta (delta < 0, p0 + delta >= 0) and rotates
  * their keys by delta positions (RoPE is a rotation, so rope(pos) followed by rope(delta) is
- * rope(pos + delta)). Quantized keys are dequantized, rotated and quantized again. */
+ * rope(pos + delta)). Quantized keys are dequantized, rotated and quantized again (a rotated cache:
+ * Hadamard back, RoPE, Hadamard forward). */
 void cpu_kv_shift(cpu_kv *kv, uint32_t p0, uint32_t p1, int32_t delta, const zeta_rope_params *rp);
 
 /* Copies n positions starting at p0 of layer il's K (which 0) or V (which 1) to / from dst / src

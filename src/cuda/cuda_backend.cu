@@ -464,7 +464,7 @@ static void cu_rope(void *vctx, float *x, int n_tok, int n_heads, int head_dim, 
     ck(c, cuda_rope(c->stream, x, n_tok, n_heads, head_dim, pos0, &a), "rope");
 }
 
-static void cu_attention(void *vctx, int il, const float *q, const float *k, const float *v, int n_tok, uint32_t pos0, float *out) {
+static void cu_attention(void *vctx, int il, float *q, float *k, float *v, int n_tok, uint32_t pos0, float *out) {
     cuda_ctx *c = (cuda_ctx *)vctx;
     if (c->failed) return;
     cuda_attn_args a = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, n_tok, pos0, 1.0f / sqrtf((float)c->dk), NULL, 0, NULL};
