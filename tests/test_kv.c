@@ -79,10 +79,13 @@ static void attention_matches_float64(void) {
     float *kf = malloc(sizeof(float) * NCTX * NKV * D), *vf = malloc(sizeof(float) * NCTX * NKV * D);
     double *sc = malloc(sizeof(double) * NCTX), ref[D];
     int runs = 0;
+    const bool emulated = getenv("ZETA_EXEC") && *getenv("ZETA_EXEC");
     for (int rot = 0; rot < 2; rot++)
     for (int tk = 0; tk < 4; tk++)
         for (int tv = 0; tv < 4; tv++)
             for (int nth = 1; nth <= 3; nth += 2) {
+                if (rot && tk < 2 && tv < 2) continue; /* f32 / f16 caches are never rotated */
+                if (rot && nth == 3 && emulated) continue; /* minutes under qemu: one thread count there */
                 cpu_kv kv;
                 zeta_error err;
                 if (cpu_kv_init(&kv, &hp, NCTX, types[tk], types[tv], rot, nth, &err) != ZETA_OK) {
@@ -142,7 +145,7 @@ static void attention_matches_float64(void) {
                 pool_free(pool);
                 cpu_kv_free(&kv);
             }
-    T_CHECK(runs == 64);
+    T_CHECK(runs == (emulated ? 44 : 56));
     free(q), free(k), free(v), free(out), free(kf), free(vf), free(sc);
 }
 
@@ -376,11 +379,14 @@ static void shift_equals_fresh_session(void) {
  * at p + delta (within the type's rounding); values move unchanged. */
 static void shift_rotates_keys(void) {
     const zeta_type types[4] = {ZETA_TYPE_F32, ZETA_TYPE_F16, ZETA_TYPE_Q8_0, ZETA_TYPE_Q4_0};
-    const float tols[4] = {1e-5f, 2e-3f, 2e-2f, 2.5e-1f};
+    /* q4_0: a shifted key is rounded twice (stored, then stored again after the RoPE), each time to
+     * half a step of up to a block's max / 8, and the RoPE in between mixes pairs of errors */
+    const float tols[4] = {1e-5f, 2e-3f, 2e-2f, 3.5e-1f};
     zeta_hparams hp;
     memset(&hp, 0, sizeof hp);
     hp.n_layer = 2, hp.n_head = 4, hp.n_head_kv = 2, hp.head_dim_k = 64, hp.head_dim_v = 64;
     enum { N = 100, ROW = 2 * 64 };
+    g_seed = 4242; /* its own data, whatever ran before */
     const zeta_rope_params rp = {64, ZETA_ROPE_NORM, 10000.0f, 1.0f, NULL, 0.0f, 1.0f, {0.0f, 0.0f}};
     float *raw = malloc(sizeof(float) * N * ROW), *roped = malloc(sizeof(float) * N * ROW), *want = malloc(sizeof(float) * ROW);
     float *got = malloc(sizeof(float) * ROW), *q = malloc(sizeof(float) * 4 * 64), *o = malloc(sizeof(float) * 4 * 64);
@@ -411,11 +417,8 @@ static void shift_rotates_keys(void) {
                     if (kv.rot_k) cpu_kv_fwht(want, ROW, kv.rot_k);
                     cpu_kv_read(&kv, il, 0, (uint32_t)p, 1, buf);
                     zeta_dequantize_row(types[t], buf, got, ROW);
-                    /* a rotated q4_0 key was rounded twice to steps of up to a block's max / 8 (the
-                     * rotated values spread wider than the raw ones) */
-                    const float tk = rot && t == 3 ? 0.35f : tols[t];
                     for (int i = 0; i < ROW; i++) {
-                        const float e = fabsf(got[i] - want[i]) / tk;
+                        const float e = fabsf(got[i] - want[i]) / tols[t];
                         if (!(e <= worst)) worst = e;
                     }
                     /* V: moved as it was */
