@@ -51,6 +51,8 @@ case_ "bench at two depths" 0 "" $ZETA bench -m "$out/tiny.gguf" -p 0 -n 4 -r 2 
 if [ "$(grep -c '^tiny.gguf,' "$out/o")" = 2 ] && grep -q ',40,q8_0\|,40,f16' "$out/o"; then echo "ok - cli bench at two depths: a row per depth"; else echo "FAIL - cli bench at two depths: $(cat "$out/o")"; fi
 case_ "bench with a bad depth list" 2 "-d takes depths" $ZETA bench -m "$out/tiny.gguf" -d 5,
 case_ "bad KV type" 2 "not a supported KV cache type" $ZETA run -m "$out/tiny-q4.gguf" -ctk q6_k
+case_ "run q8_0 KV unrotated" 0 "generation" $ZETA run -m "$out/tiny-q4.gguf" -p "Hello" -n 4 --temp 0 -ctk q8_0 --kv-rotate off
+case_ "bad --kv-rotate" 2 "neither on nor off" $ZETA perplexity -m "$out/tiny-q4.gguf" -f README.md --kv-rotate yes
 case_ "prompt cache, first run" 0 "" $ZETA run -m models/stories260K.gguf -p "Once upon a time there was" -n 12 --temp 0 --no-echo --prompt-cache "$out/pc"
 cp "$out/o" "$out/pc1"
 case_ "prompt cache, second run" 0 "prompt tokens reused from the prompt cache" $ZETA run -m models/stories260K.gguf -p "Once upon a time there was" -n 12 --temp 0 --no-echo --prompt-cache "$out/pc"

@@ -85,6 +85,7 @@ typedef struct serve_config {
     int queue_max;                 /* waiting requests beyond the busy slots; more get 429 */
     const char *chat_template;     /* the built-in template used for chat requests */
     zeta_type kv_type;
+    bool kv_no_rotate;             /* --kv-rotate off */
     zeta_mode mode;                /* --mode (every mode but standard needs a model loaded with a sparsity file) */
 } serve_config;
 

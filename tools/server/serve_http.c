@@ -476,6 +476,7 @@ static const char *serve_help =
     "  -c, --ctx-size N        context per slot (default: the model's, at most 4096)\n"
     "  -t, --threads N         threads per slot (default: physical cores / parallel, at least 1)\n"
     "  -ctk, --cache-type-k T  KV cache type: f16 (default), f32, q8_0, q4_0\n"
+    "  --kv-rotate on|off      store a quantized KV cache Hadamard-rotated (default on, as llama.cpp)\n"
     "      --api-key KEY       require 'Authorization: Bearer KEY' on every route but / and /health\n"
     "      --chat-template NAME  override the model's template: one of llama.cpp's names (chatml, llama2,\n"
     "                          llama2-sys, llama2-sys-bos, llama2-sys-strip, llama3, llama4, mistral-v1,\n"
@@ -495,6 +496,7 @@ int cmd_serve(int argc, char **argv) {
     const char *model_path = NULL, *host = "127.0.0.1", *tmpl = NULL;
     long port = 8080, parallel = 1, queue = -1, ctx = 0, threads = 0, max_body = 1 << 20;
     zeta_type kv = ZETA_TYPE_F16;
+    bool kv_no_rotate = false;
     zeta_mode mode = ZETA_MODE_STANDARD;
     const char *sparsity = NULL;
     S.api_key = NULL;
@@ -514,6 +516,7 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { VAL(); if (!arg_int(a, v, 8, 1 << 24, &ctx)) return 2; }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { VAL(); if (!arg_int(a, v, 1, 1024, &threads)) return 2; }
         else if (!strcmp(a, "-ctk") || !strcmp(a, "--cache-type-k")) { VAL(); if (!arg_kv_type(a, v, &kv)) return 2; }
+        else if (!strcmp(a, "--kv-rotate")) { VAL(); if (!arg_kv_rotate(a, v, &kv_no_rotate)) return 2; }
         else if (!strcmp(a, "--api-key")) {
             VAL();
             if (!*v) return die("--api-key: the key is empty");
@@ -581,6 +584,7 @@ int cmd_serve(int argc, char **argv) {
     cfg.queue_max = queue >= 0 ? (int)queue : 4 * (int)parallel + 8;
     cfg.chat_template = tmpl;
     cfg.kv_type = kv;
+    cfg.kv_no_rotate = kv_no_rotate;
     cfg.mode = mode;
 
     /* signals: handled by this thread with sigwait; every thread started from here inherits the mask */

@@ -272,6 +272,7 @@ bool serve_slots_start(const serve_config *cfg, zeta_model *model, serve_error *
         sp.n_ctx = cfg->n_ctx;
         sp.n_threads = cfg->n_threads;
         sp.kv_type = cfg->kv_type;
+        sp.kv_no_rotate = cfg->kv_no_rotate;
         sp.mode = cfg->mode;
         zeta_error err;
         if (zeta_session_new(model, &sp, &sl->session, &err) != ZETA_OK) {
