@@ -432,7 +432,6 @@ void cpu_kv_attention(cpu_kv *kv, threadpool *pool, int il, float *q, float *k, 
     if (kv->rot_v) cpu_kv_fwht(out, (size_t)n_tok * kv->n_head * kv->dv, kv->rot_v); /* back: H is its own inverse */
 }
 
-
 void cpu_kv_shift(cpu_kv *kv, uint32_t p0, uint32_t p1, int32_t delta, const zeta_rope_params *rpp) {
     /* the keys already carry the magnitude factor: rotate only (every angle is linear in the
      * position, also with YaRN, so rotating by delta moves a key to pos + delta) */
