@@ -99,7 +99,7 @@ zeta_status cpu_kv_init(cpu_kv *kv, const zeta_hparams *hp, uint32_t n_ctx, zeta
     kv->scratch = zeta_malloc_array((size_t)n_threads, kv->scratch_bytes + 64);
     /* chunk partials: up to 3 decoded tokens x max_chunks chunks x every query head */
     kv->part = zeta_malloc_array((size_t)3 * kv->max_chunks * kv->n_head, sizeof(float) * (kv->dv + 2));
-    kv->rowbuf = zeta_malloc_array((size_t)kv->n_head_kv * kv->dk, sizeof(float));
+    kv->rowbuf = zeta_malloc_array((size_t)kv->dk, sizeof(float));
     /* prompt path: R = qb * group query rows per block (about 128) */
     kv->qb = (int)(128 / group);
     if (kv->qb < 1) kv->qb = 1;

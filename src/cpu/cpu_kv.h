@@ -20,12 +20,12 @@
 #define ZETA_CPU_KV_H
 
 #include "backend.h"
-
-#include <stdbool.h>
 #include "cpu/kernels.h"
 #include "cpu/gemm_f.h"
 #include "cpu/mathk.h"
 #include "cpu/threadpool.h"
+
+#include <stdbool.h>
 
 #define CPU_KV_TILE 128  /* positions per tile, prompt path */
 #define CPU_KV_DTILE 256 /* positions per tile, decode (fewer softmax / merge calls per position) */
@@ -47,7 +47,7 @@ typedef struct cpu_kv {
     uint8_t *scratch;              /* n_threads * scratch_bytes */
     size_t scratch_bytes;
     float *part;                   /* decode chunk partials: 3 tokens * max_chunks * n_head * (dv + 2) */
-    float *rowbuf;                 /* n_head_kv * dk floats for the shift */
+    float *rowbuf;                 /* dk floats: one key row for the shift */
     int qb;                        /* query tokens per block in the prompt path */
     size_t block_bytes;            /* per-thread scratch of the prompt path */
     uint8_t *block_scratch;        /* n_threads * block_bytes */
