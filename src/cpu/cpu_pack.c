@@ -1,11 +1,19 @@
 /* cpu_pack.c — at model load, repacks every Q4_0 / Q8_0 / Q4_K / Q6_K weight matrix into the 8-row interleaved
  * layout of gemm.h (one allocation for all of them). Rows beyond the last full group of 8 stay in
- * the file's layout and go through the row-by-row kernels. */
+ * the file's layout and go through the row-by-row kernels.
+ *
+ * Resident memory: the file's pages of a packed matrix are released after packing. The page cache
+ * may hold the file in 2 MiB folios that a fault maps whole, so every later read of a small tensor
+ * between two matrices (a norm vector, a bias) would map 2 MiB of the file again, per layer: that
+ * was 88 MiB on the 1.1B shape. So the small tensors are copied into the same allocation first,
+ * and the release is repeated once every matrix is packed (packing the next matrix maps the tail
+ * of the one before). */
 #include "backend.h"
 #include "cpu/gemm.h"
 #include "cpu/gemm_k.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -49,8 +57,11 @@ static void release_original(const struct zeta_model *m, const zeta_weight *w) {
     if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
-/* sizes (dst NULL) or packs, then releases, every matrix the forward pass multiplies with */
-static size_t visit(struct zeta_model *m, uint8_t *dst) {
+enum { SIZE, PACK, RELEASE };
+
+/* SIZE: the bytes of the packed copies; PACK: packs into dst, then releases, every matrix the
+ * forward pass multiplies with; RELEASE: releases the packed matrices' file pages again */
+static size_t visit(struct zeta_model *m, uint8_t *dst, int what) {
     zeta_weight *list[16];
     size_t total = 0;
     for (int64_t il = -1; il < (int64_t)m->hp.n_layer; il++) {
@@ -64,9 +75,33 @@ static size_t visit(struct zeta_model *m, uint8_t *dst) {
         for (int i = 0; i < n; i++) {
             size_t b = packed_bytes(list[i]);
             if (!b) continue;
+            if (what == PACK) pack(list[i], dst + total);
+            if (what != SIZE) release_original(m, list[i]);
+            total += b;
+        }
+    }
+    return total;
+}
+
+/* sizes (dst NULL) or copies the one-row tensors the layers read (norms, biases): returns the bytes */
+static size_t copy_small(struct zeta_model *m, uint8_t *dst) {
+    size_t total = 0;
+    for (int64_t il = -1; il < (int64_t)m->hp.n_layer; il++) {
+        zeta_weight *list[8];
+        int n = 0;
+        if (il < 0) list[n++] = &m->output_norm;
+        else {
+            zeta_layer *L = &m->layers[il];
+            list[n++] = &L->attn_norm; list[n++] = &L->ffn_norm; list[n++] = &L->q_norm; list[n++] = &L->k_norm;
+            list[n++] = &L->bq; list[n++] = &L->bk; list[n++] = &L->bv;
+        }
+        for (int i = 0; i < n; i++) {
+            zeta_weight *w = list[i];
+            if (!w->data || w->ne1 != 1) continue;
+            const size_t b = ((size_t)w->row_bytes + 63) & ~(size_t)63;
             if (dst) {
-                pack(list[i], dst + total);
-                release_original(m, list[i]);
+                memcpy(dst + total, w->data, (size_t)w->row_bytes);
+                w->data = dst + total;
             }
             total += b;
         }
@@ -75,8 +110,10 @@ static size_t visit(struct zeta_model *m, uint8_t *dst) {
 }
 
 zeta_status cpu_prepare_model(struct zeta_model *m, zeta_error *err) {
-    size_t total = visit(m, NULL);
-    if (!total) return ZETA_OK;
+    const size_t packed = (visit(m, NULL, SIZE) + 63) & ~(size_t)63;
+    if (packed == 0) return ZETA_OK; /* the whole model is read from the mapping anyway */
+    const size_t small = m->g->mapping == 1 ? copy_small(m, NULL) : 0;
+    const size_t total = packed + small;
     const uint64_t phys = zeta_physical_memory();
     if (phys && total > phys)
         return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "%s: repacking the weights for the CPU needs %zu MiB but this machine has %llu MiB",
@@ -85,7 +122,9 @@ zeta_status cpu_prepare_model(struct zeta_model *m, zeta_error *err) {
     if (!mem)
         return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "%s: out of memory repacking %zu MiB of weights", m->g->path,
                          total >> 20);
-    visit(m, mem);
+    if (small) copy_small(m, mem + packed);
+    visit(m, mem, PACK);
+    visit(m, NULL, RELEASE);
     m->packed_mem = mem;
     m->packed_bytes = total;
 
