@@ -286,10 +286,13 @@ static void cpu_get_rows(void *vctx, const zeta_weight *w, const zeta_token *tok
                             (int64_t)w->ne0);
 }
 
-static void cpu_rmsnorm(void *vctx, const float *x, const zeta_weight *w, float eps, int n_rows, float *out) {
-    const uint64_t n = w->ne0;
-    const float *g = w->data;
-    for (int r = 0; r < n_rows; r++) {
+/* The element-wise ops of a prompt are split over the pool (by rows, or by ranges of 64 elements);
+ * each element is computed as on one thread, so the thread count changes no bit. One token's
+ * ops run on the calling thread: waking the pool would cost more than the work. */
+#define EW_PARALLEL_MIN 32768 /* elements */
+
+static void rmsnorm_rows(const float *x, const float *g, uint64_t n, float eps, int r0, int r1, float *out) {
+    for (int r = r0; r < r1; r++) {
         const float *xr = x + (size_t)r * n;
         float *o = out + (size_t)r * n;
         double sum = 0.0;
@@ -300,15 +303,66 @@ static void cpu_rmsnorm(void *vctx, const float *x, const zeta_weight *w, float 
     }
 }
 
-static void cpu_swiglu(void *vctx, const float *gate, const float *up, size_t n, float *out) {
-    for (size_t i = 0; i < n; i++) {
+static void swiglu_range(const float *gate, const float *up, size_t i0, size_t i1, float *out) {
+    for (size_t i = i0; i < i1; i++) {
         float g = gate[i];
         out[i] = (g / (1.0f + expf(-g))) * up[i];
     }
 }
 
+static void add_range(float *x, const float *y, size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; i++) x[i] += y[i];
+}
+
+typedef struct ew_job {
+    enum { EW_RMSNORM, EW_SWIGLU, EW_ADD } op;
+    const float *a, *b, *g; /* rmsnorm: x, -, weight; swiglu: gate, up; add: -, y */
+    float *out;             /* add: x */
+    size_t n;               /* rmsnorm: row length; else elements */
+    int n_rows;
+    float eps;
+} ew_job;
+
+static void ew_worker(void *arg, int ith, int nth) {
+    const ew_job *j = arg;
+    if (j->op == EW_RMSNORM) {
+        rmsnorm_rows(j->a, j->g, j->n, j->eps, (int)((int64_t)j->n_rows * ith / nth), (int)((int64_t)j->n_rows * (ith + 1) / nth), j->out);
+        return;
+    }
+    const size_t blocks = (j->n + 63) / 64, b0 = blocks * (size_t)ith / (size_t)nth, b1 = blocks * (size_t)(ith + 1) / (size_t)nth;
+    const size_t i0 = b0 * 64, i1 = b1 * 64 < j->n ? b1 * 64 : j->n;
+    if (j->op == EW_SWIGLU) swiglu_range(j->a, j->b, i0, i1, j->out);
+    else add_range(j->out, j->b, i0, i1);
+}
+
+static void cpu_rmsnorm(void *vctx, const float *x, const zeta_weight *w, float eps, int n_rows, float *out) {
+    cpu_ctx *c = vctx;
+    if (n_rows > 1 && (size_t)n_rows * w->ne0 >= EW_PARALLEL_MIN) {
+        ew_job j = {EW_RMSNORM, x, NULL, w->data, out, w->ne0, n_rows, eps};
+        pool_run(c->pool, ew_worker, &j);
+        return;
+    }
+    rmsnorm_rows(x, w->data, w->ne0, eps, 0, n_rows, out);
+}
+
+static void cpu_swiglu(void *vctx, const float *gate, const float *up, size_t n, float *out) {
+    cpu_ctx *c = vctx;
+    if (n >= EW_PARALLEL_MIN) {
+        ew_job j = {EW_SWIGLU, gate, up, NULL, out, n, 0, 0.0f};
+        pool_run(c->pool, ew_worker, &j);
+        return;
+    }
+    swiglu_range(gate, up, 0, n, out);
+}
+
 static void cpu_add(void *vctx, float *x, const float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] += y[i];
+    cpu_ctx *c = vctx;
+    if (n >= EW_PARALLEL_MIN) {
+        ew_job j = {EW_ADD, NULL, y, NULL, x, n, 0, 0.0f};
+        pool_run(c->pool, ew_worker, &j);
+        return;
+    }
+    add_range(x, y, 0, n);
 }
 
 /* theta_i = freq_scale * pos * base^(-2i/n_rot) / factor_i, computed as ggml does (running product). */
