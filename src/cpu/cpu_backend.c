@@ -303,12 +303,6 @@ static void rmsnorm_rows(const float *x, const float *g, uint64_t n, float eps, 
     }
 }
 
-static void swiglu_range(const float *gate, const float *up, size_t i0, size_t i1, float *out) {
-    for (size_t i = i0; i < i1; i++) {
-        float g = gate[i];
-        out[i] = (g / (1.0f + expf(-g))) * up[i];
-    }
-}
 
 static void add_range(float *x, const float *y, size_t i0, size_t i1) {
     for (size_t i = i0; i < i1; i++) x[i] += y[i];
@@ -331,7 +325,7 @@ static void ew_worker(void *arg, int ith, int nth) {
     }
     const size_t blocks = (j->n + 63) / 64, b0 = blocks * (size_t)ith / (size_t)nth, b1 = blocks * (size_t)(ith + 1) / (size_t)nth;
     const size_t i0 = b0 * 64, i1 = b1 * 64 < j->n ? b1 * 64 : j->n;
-    if (j->op == EW_SWIGLU) swiglu_range(j->a, j->b, i0, i1, j->out);
+    if (j->op == EW_SWIGLU) zk_math_select()->swiglu((int64_t)(i1 - i0), j->a + i0, j->b + i0, j->out + i0);
     else add_range(j->out, j->b, i0, i1);
 }
 
@@ -352,7 +346,7 @@ static void cpu_swiglu(void *vctx, const float *gate, const float *up, size_t n,
         pool_run(c->pool, ew_worker, &j);
         return;
     }
-    swiglu_range(gate, up, 0, n, out);
+    zk_math_select()->swiglu((int64_t)n, gate, up, out);
 }
 
 static void cpu_add(void *vctx, float *x, const float *y, size_t n) {

@@ -1,5 +1,6 @@
 /* kernels_avx2_math.c — the AVX2+FMA set of mathk.h: softmax over a tile (max, exp by a
  * Cephes-style polynomial after range reduction by ln 2, relative error ~2 ulp, sum), y += a x,
+ * SwiGLU (the same exp),
  * F16 / Q8_0 / Q4_0 rows to f32 (exact, as the scalar dequantizers), and the fused decode-attention
  * kernels:
  *   kv_score  8 K rows at a time per query head, one horizontal reduction for the 8. Q8_0 / Q4_0:
@@ -73,6 +74,26 @@ static void axpy_avx2(int64_t n, float a, const float *x, float *y) {
     }
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++) y[i] += a * x[i];
+}
+
+/* exp256 as the exp (within a few ulp of expf), then the division and product as the scalar
+ * version; the last n % 8 elements go through the same vector code, so an element's result does
+ * not depend on where a call's range starts or ends */
+static inline __m256 swiglu8(__m256 g, __m256 u) {
+    const __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), g));
+    return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
+}
+
+static void swiglu_avx2(int64_t n, const float *gate, const float *up, float *out) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, swiglu8(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
+    if (i < n) {
+        float g[8] = {0}, u[8] = {0}, o[8];
+        memcpy(g, gate + i, sizeof(float) * (size_t)(n - i));
+        memcpy(u, up + i, sizeof(float) * (size_t)(n - i));
+        _mm256_storeu_ps(o, swiglu8(_mm256_loadu_ps(g), _mm256_loadu_ps(u)));
+        memcpy(out + i, o, sizeof(float) * (size_t)(n - i));
+    }
 }
 
 static void f16_to_f32_avx2(const void *x, float *y, int64_t n) {
@@ -393,6 +414,7 @@ static const zk_math k_avx2 = {
     .name = "avx2",
     .softmax = softmax_avx2,
     .axpy = axpy_avx2,
+    .swiglu = swiglu_avx2,
     .f16_to_f32 = f16_to_f32_avx2,
     .q8_0_to_f32 = q8_0_to_f32_avx2,
     .q4_0_to_f32 = q4_0_to_f32_avx2,

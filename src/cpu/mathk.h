@@ -17,6 +17,9 @@
 typedef double (*zk_softmax_fn)(float *x, int n, float scale, float *max_io);
 /* y[i] += a * x[i] for i < n */
 typedef void (*zk_axpy_fn)(int64_t n, float a, const float *x, float *y);
+/* out[i] = gate[i] / (1 + exp(-gate[i])) * up[i] for i < n (SwiGLU; out may be gate or up). The
+ * scalar version uses libm's expf; the SIMD ones a polynomial exp within a few ulp of it. */
+typedef void (*zk_swiglu_fn)(int64_t n, const float *gate, const float *up, float *out);
 /* n values of a row of the type (F16, Q8_0 or Q4_0; n a multiple of the block size) -> f32, exactly
  * as the type's dequantizer in quant.c */
 typedef void (*zk_to_f32_fn)(const void *x, float *y, int64_t n);
@@ -42,6 +45,7 @@ typedef struct zk_math {
     const char *name;
     zk_softmax_fn softmax;
     zk_axpy_fn axpy;
+    zk_swiglu_fn swiglu;
     zk_to_f32_fn f16_to_f32, q8_0_to_f32, q4_0_to_f32;
     /* indexed by the cache type (F32, F16, Q8_0, Q4_0; other slots NULL). In the set returned by
      * zk_math_select() these are NULL unless an ISA version exists: the caller then keeps its

@@ -20,6 +20,13 @@ double zk_softmax_scalar(float *x, int n, float scale, float *max_io) {
     return sum;
 }
 
+static void swiglu_scalar(int64_t n, const float *gate, const float *up, float *out) {
+    for (int64_t i = 0; i < n; i++) {
+        const float g = gate[i];
+        out[i] = (g / (1.0f + expf(-g))) * up[i];
+    }
+}
+
 static void axpy_scalar(int64_t n, float a, const float *x, float *y) {
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
@@ -147,6 +154,7 @@ static const zk_math k_scalar = {
     .name = "scalar",
     .softmax = zk_softmax_scalar,
     .axpy = axpy_scalar,
+    .swiglu = swiglu_scalar,
     .f16_to_f32 = f16_to_f32_scalar,
     .q8_0_to_f32 = q8_0_to_f32_scalar,
     .q4_0_to_f32 = q4_0_to_f32_scalar,
@@ -181,6 +189,7 @@ static void select_once(void) {
         }
         if (a->softmax) t.softmax = a->softmax;
         if (a->axpy) t.axpy = a->axpy;
+        if (a->swiglu) t.swiglu = a->swiglu;
         if (a->f16_to_f32) t.f16_to_f32 = a->f16_to_f32;
         if (a->q8_0_to_f32) t.q8_0_to_f32 = a->q8_0_to_f32;
         if (a->q4_0_to_f32) t.q4_0_to_f32 = a->q4_0_to_f32;
