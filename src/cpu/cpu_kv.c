@@ -106,15 +106,13 @@ zeta_status cpu_kv_init(cpu_kv *kv, const zeta_hparams *hp, uint32_t n_ctx, zeta
     if (kv->qb > 16) kv->qb = 16;
     {
         const size_t R = (size_t)kv->qb * group, T = CPU_KV_TILE;
-        /* Q rows | K tile f32 | scores | V tile transposed | P V | accumulators | m, l */
+        /* Q rows | K tile f32 | scores | accumulators | m, l */
         kv->block_bytes = align64(sizeof(float) * R * kv->dk) + align64(sizeof(float) * T * kv->dk) + align64(sizeof(float) * R * T) +
-                          align64(sizeof(float) * kv->dv * T) + 2 * align64(sizeof(float) * R * kv->dv) + align64(sizeof(float) * 2 * R) +
-                          align64(sizeof(float) * kv->dv);
+                          align64(sizeof(float) * R * kv->dv) + align64(sizeof(float) * 2 * R);
     }
     kv->block_scratch = zeta_malloc_array((size_t)n_threads, kv->block_bytes + 64);
     const zk_gemmf_table *gsel = zk_gemmf_select(), *gref = zk_gemmf_scalar();
     kv->gemm_f32 = gsel->gemm[ZETA_TYPE_F32] ? gsel->gemm[ZETA_TYPE_F32] : gref->gemm[ZETA_TYPE_F32];
-    kv->gemm_f16 = gsel->gemm[ZETA_TYPE_F16] ? gsel->gemm[ZETA_TYPE_F16] : gref->gemm[ZETA_TYPE_F16];
     if (!kv->k || !kv->v || !kv->scratch || !kv->part || !kv->rowbuf || !kv->block_scratch) goto oom;
     for (uint32_t i = 0; i < kv->n_layer; i++) {
         kv->k[i] = zeta_malloc_array(n_ctx, kv->k_pos);
@@ -292,13 +290,12 @@ static void att_block_worker(void *arg, int ith, int nth) {
     float *Q = (float *)sp;
     float *Kf = (float *)(sp += align64(sizeof(float) * (size_t)RMAX * dk));
     float *S = (float *)(sp += align64(sizeof(float) * (size_t)T * dk));
-    float *Vt = (float *)(sp += align64(sizeof(float) * (size_t)RMAX * T));
-    float *O = (float *)(sp += align64(sizeof(float) * (size_t)dv * T));
-    float *acc = (float *)(sp += align64(sizeof(float) * (size_t)RMAX * dv));
+    float *acc = (float *)(sp += align64(sizeof(float) * (size_t)RMAX * T));
     float *mlf = (float *)(sp += align64(sizeof(float) * (size_t)RMAX * dv));
-    float *vrow = (float *)(sp += align64(sizeof(float) * 2 * (size_t)RMAX));
     float *m = mlf, *l = mlf + RMAX;
     const zk_softmax_fn softmax = kv->math->softmax;
+    /* acc[r] += sum_i S[r][i] V_i: every row of the block against each V row, decoded once */
+    const zk_kv_accum_fn accum = kv->kv_accum ? kv->kv_accum : zk_math_scalar()->kv_accum[kv->tv];
     const uint8_t *K = kv->k[j->il], *V = kv->v[j->il];
     const int n_blocks = (j->n_tok + qb - 1) / qb, total = n_blocks * (int)kv->n_head_kv;
     for (int idx = ith; idx < total; idx += nth) {
@@ -327,9 +324,7 @@ static void att_block_worker(void *arg, int ith, int nth) {
             const uint8_t *kt = K + ((size_t)kvh * kv->n_ctx + p0) * kv->k_head;
             if (kv->tk == ZETA_TYPE_F32) {
                 kv->gemm_f32(dk, kt, kv->k_head, n, Q, (size_t)dk, R, S, (size_t)T);
-            } else if (kv->tk == ZETA_TYPE_F16) {
-                kv->gemm_f16(dk, kt, kv->k_head, n, Q, (size_t)dk, R, S, (size_t)T);
-            } else {
+            } else { /* the tile converted once (not once per group of query rows) */
                 for (int i = 0; i < n; i++) load_row(kv, kv->tk, kt + (size_t)i * kv->k_head, Kf + (size_t)i * dk, dk);
                 kv->gemm_f32(dk, Kf, sizeof(float) * (size_t)dk, n, Q, (size_t)dk, R, S, (size_t)T);
             }
@@ -347,18 +342,7 @@ static void att_block_worker(void *arg, int ith, int nth) {
                 for (int i = nv; i < n; i++) sr[i] = 0.0f;
                 online_merge(&m[r], &l[r], acc + (size_t)r * dv, dv, mt, lt);
             }
-            /* Vt[d][i] = V[p0 + i][d]; O[r][d] = sum_i S[r][i] V[i][d]; acc += O */
-            const uint8_t *vt = V + ((size_t)kvh * kv->n_ctx + p0) * kv->v_head;
-            for (int i = 0; i < n; i++) {
-                const float *vf = (const float *)(vt + (size_t)i * kv->v_head);
-                if (kv->tv != ZETA_TYPE_F32) {
-                    load_row(kv, kv->tv, vt + (size_t)i * kv->v_head, vrow, dv);
-                    vf = vrow;
-                }
-                for (int d = 0; d < dv; d++) Vt[(size_t)d * T + i] = vf[d];
-            }
-            kv->gemm_f32(n, Vt, sizeof(float) * (size_t)T, dv, S, (size_t)T, R, O, (size_t)dv);
-            for (size_t i = 0; i < (size_t)R * dv; i++) acc[i] += O[i];
+            accum(dv, n, V + ((size_t)kvh * kv->n_ctx + p0) * kv->v_head, kv->v_head, R, S, (size_t)T, acc);
         }
         for (int r = 0; r < R; r++) {
             const int t = t0 + r / group, g = r % group;

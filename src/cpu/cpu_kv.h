@@ -13,9 +13,9 @@
  * merged (flash-decoding) only when there are fewer items than twice the threads. Decode uses the
  * fused kernels of mathk.h (kv_score / kv_accum: one call per KV head and tile) where the CPU has
  * them, else vec_dot per position and query head, then dequantize + axpy. Prompts (4 tokens or
- * more) take blocks of query tokens x the group's heads at once: per tile, scores = Q K^T and
- * out += P V are two small register-tiled products (gemm_f.h), so each K/V row is converted once
- * per block. */
+ * more) take blocks of query tokens x the group's heads at once: per tile, the K rows converted
+ * once to f32, scores = Q K^T as a register-tiled product (gemm_f.h), and out += P V by the V
+ * accumulation kernel of decode (kv_accum, every row of the block against each V row in turn). */
 #ifndef ZETA_CPU_KV_H
 #define ZETA_CPU_KV_H
 
@@ -51,7 +51,7 @@ typedef struct cpu_kv {
     int qb;                        /* query tokens per block in the prompt path */
     size_t block_bytes;            /* per-thread scratch of the prompt path */
     uint8_t *block_scratch;        /* n_threads * block_bytes */
-    zk_gemm_rows_fn gemm_f32, gemm_f16;
+    zk_gemm_rows_fn gemm_f32;
 } cpu_kv;
 
 /* Checks that the types are usable for this model (F32/F16/Q8_0/Q4_0; block types need a head
