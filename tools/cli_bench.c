@@ -108,7 +108,8 @@ static int run_one(const char *path, zeta_backend backend, int n_pp, int n_tg, i
         x->bytes_per_token = decode_bytes(m, &x->mi);
         zeta_session_params spk = sp;
         spk.n_ctx = (uint32_t)depths[k] + (uint32_t)(n_pp > n_tg ? n_pp : n_tg) + 16;
-        spk.n_batch = n_pp > 0 ? (uint32_t)n_pp : 512;
+        /* the prompt in one batch up to llama-bench's default n_batch (2048), in batches of that beyond */
+        spk.n_batch = n_pp > 0 ? (uint32_t)(n_pp < 2048 ? n_pp : 2048) : 512;
         if (zeta_session_new(m, &spk, &dr[k].s, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
         x->threads = spk.n_threads ? spk.n_threads : zeta_cpu_cores();
         dr[k].pp = calloc((size_t)reps, sizeof(double));
@@ -300,7 +301,7 @@ int cmd_bench(int argc, char **argv) {
         int go;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             puts("usage: zeta bench -m MODEL [-m MODEL ...] [-p 512] [-n 128] [-t N] [-r 5] [-o md|json|csv] [-d DEPTH[,DEPTH...]] [-ctk T] [-ctv T] [--kv-rotate on|off] [--rope-scale N] [--backend auto|cpu|cuda]\n"
-                 "Prompt processing (pp: one batch of -p random tokens) and generation (tg: -n single-token steps)\n"
+                 "Prompt processing (pp: -p random tokens, in batches of up to 2048 as llama-bench) and generation (tg: -n single-token steps)\n"
                  "speeds as mean ± sd over -r repetitions after one warm-up, decode latency percentiles, time to first\n"
                  "token, load time, peak resident memory and effective GB/s (weight bytes per decoded token x t/s).\n"
                  "-d DEPTH[,DEPTH...]: every measurement starts after DEPTH tokens already in the KV cache (llama-bench -d);\n"
