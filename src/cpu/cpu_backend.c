@@ -303,7 +303,6 @@ static void rmsnorm_rows(const float *x, const float *g, uint64_t n, float eps, 
     }
 }
 
-
 static void add_range(float *x, const float *y, size_t i0, size_t i1) {
     for (size_t i = i0; i < i1; i++) x[i] += y[i];
 }
