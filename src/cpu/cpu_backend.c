@@ -286,9 +286,9 @@ static void cpu_get_rows(void *vctx, const zeta_weight *w, const zeta_token *tok
                             (int64_t)w->ne0);
 }
 
-/* The element-wise ops of a prompt are split over the pool (by rows, or by ranges of 64 elements);
- * each element is computed as on one thread, so the thread count changes no bit. One token's
- * ops run on the calling thread: waking the pool would cost more than the work. */
+/* The element-wise ops of a prompt are split over the pool (by rows, or by ranges of 64 elements;
+ * RoPE below by tokens); each element is computed as on one thread, so the thread count changes
+ * no bit. One token's ops run on the calling thread: waking the pool would cost more than the work. */
 #define EW_PARALLEL_MIN 32768 /* elements */
 
 static void rmsnorm_rows(const float *x, const float *g, uint64_t n, float eps, int r0, int r1, float *out) {
@@ -400,7 +400,29 @@ void cpu_rope_rows(float *x, int n_tok, int n_heads, int head_dim, int64_t pos0,
     free(heap);
 }
 
+typedef struct rope_job {
+    float *x;
+    int n_tok, n_heads, head_dim;
+    uint32_t pos0;
+    const zeta_rope_params *rp;
+} rope_job;
+
+/* a range of tokens, each at its own position as in one call (the same angles, the same bits) */
+static void rope_worker(void *arg, int ith, int nth) {
+    const rope_job *j = arg;
+    const int t0 = (int)((int64_t)j->n_tok * ith / nth), t1 = (int)((int64_t)j->n_tok * (ith + 1) / nth);
+    if (t1 > t0)
+        cpu_rope_rows(j->x + (size_t)t0 * (size_t)j->n_heads * (size_t)j->head_dim, t1 - t0, j->n_heads, j->head_dim,
+                      (int64_t)j->pos0 + t0, 1, j->rp);
+}
+
 static void cpu_rope(void *vctx, float *x, int n_tok, int n_heads, int head_dim, uint32_t pos0, const zeta_rope_params *rp) {
+    cpu_ctx *c = vctx;
+    if (n_tok > 1 && (size_t)n_tok * (size_t)n_heads * (size_t)head_dim >= EW_PARALLEL_MIN) {
+        rope_job j = {x, n_tok, n_heads, head_dim, pos0, rp};
+        pool_run(c->pool, rope_worker, &j);
+        return;
+    }
     cpu_rope_rows(x, n_tok, n_heads, head_dim, pos0, 1, rp);
 }
 

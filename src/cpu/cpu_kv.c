@@ -399,18 +399,43 @@ static void decode(cpu_kv *kv, threadpool *pool, const att_job *jp) {
     if (j.n_chunks > 1) merge_chunks(&j);
 }
 
-void cpu_kv_attention(cpu_kv *kv, threadpool *pool, int il, float *q, float *k, float *v, int n_tok, uint32_t pos0, float *out) {
+typedef struct prep_job {
+    cpu_kv *kv;
+    int il, n_tok;
+    uint32_t pos0;
+    float *q, *k, *v;
+} prep_job;
+
+/* tokens [t0, t1): the rotation of their q / k / v rows (blocks never cross a row) and their K / V
+ * rows into the cache; any split of the tokens gives the same bytes */
+static void prep_tokens(const prep_job *j, int t0, int t1) {
+    cpu_kv *kv = j->kv;
+    const int n = t1 - t0;
+    if (n <= 0) return;
+    float *q = j->q + (size_t)t0 * kv->n_head * kv->dk, *k = j->k + (size_t)t0 * kv->n_head_kv * kv->dk;
+    float *v = j->v + (size_t)t0 * kv->n_head_kv * kv->dv;
     if (kv->rot_k) {
-        cpu_kv_fwht(q, (size_t)n_tok * kv->n_head * kv->dk, kv->rot_k);
-        cpu_kv_fwht(k, (size_t)n_tok * kv->n_head_kv * kv->dk, kv->rot_k);
+        cpu_kv_fwht(q, (size_t)n * kv->n_head * kv->dk, kv->rot_k);
+        cpu_kv_fwht(k, (size_t)n * kv->n_head_kv * kv->dk, kv->rot_k);
     }
-    if (kv->rot_v) cpu_kv_fwht(v, (size_t)n_tok * kv->n_head_kv * kv->dv, kv->rot_v);
-    store_rows(kv, 0, kv->k[il], pos0, k, n_tok);
-    store_rows(kv, 1, kv->v[il], pos0, v, n_tok);
+    if (kv->rot_v) cpu_kv_fwht(v, (size_t)n * kv->n_head_kv * kv->dv, kv->rot_v);
+    store_rows(kv, 0, kv->k[j->il], j->pos0 + (uint32_t)t0, k, n);
+    store_rows(kv, 1, kv->v[j->il], j->pos0 + (uint32_t)t0, v, n);
+}
+
+static void prep_worker(void *arg, int ith, int nth) {
+    const prep_job *j = arg;
+    prep_tokens(j, (int)((int64_t)j->n_tok * ith / nth), (int)((int64_t)j->n_tok * (ith + 1) / nth));
+}
+
+void cpu_kv_attention(cpu_kv *kv, threadpool *pool, int il, float *q, float *k, float *v, int n_tok, uint32_t pos0, float *out) {
+    prep_job pj = {kv, il, n_tok, pos0, q, k, v};
     att_job j = {kv, il, n_tok, 1, pos0, q, out};
     if (n_tok >= 4) {
+        pool_run(pool, prep_worker, &pj);
         pool_run(pool, att_block_worker, &j);
     } else {
+        prep_tokens(&pj, 0, n_tok);
         decode(kv, pool, &j);
     }
     if (kv->rot_v) cpu_kv_fwht(out, (size_t)n_tok * kv->n_head * kv->dv, kv->rot_v); /* back: H is its own inverse */
