@@ -28,6 +28,7 @@ typedef struct cpu_ctx {
     int32_t *xsum;           /* per activation block: sum of its quantized values (packed Q4_0) */
     zk_sparse_gemv_fn sparse_gemv;
     zk_sparse_native_fn sparse_q8, sparse_q4;
+    zk_swiglu_fn swiglu;     /* of the selected math set */
 } cpu_ctx;
 
 /* ---------------------------------------------------------------- matmul */
@@ -309,6 +310,7 @@ static void add_range(float *x, const float *y, size_t i0, size_t i1) {
 
 typedef struct ew_job {
     enum { EW_RMSNORM, EW_SWIGLU, EW_ADD } op;
+    zk_swiglu_fn swiglu;
     const float *a, *b, *g; /* rmsnorm: x, -, weight; swiglu: gate, up; add: -, y */
     float *out;             /* add: x */
     size_t n;               /* rmsnorm: row length; else elements */
@@ -324,14 +326,14 @@ static void ew_worker(void *arg, int ith, int nth) {
     }
     const size_t blocks = (j->n + 63) / 64, b0 = blocks * (size_t)ith / (size_t)nth, b1 = blocks * (size_t)(ith + 1) / (size_t)nth;
     const size_t i0 = b0 * 64, i1 = b1 * 64 < j->n ? b1 * 64 : j->n;
-    if (j->op == EW_SWIGLU) zk_math_select()->swiglu((int64_t)(i1 - i0), j->a + i0, j->b + i0, j->out + i0);
+    if (j->op == EW_SWIGLU) j->swiglu((int64_t)(i1 - i0), j->a + i0, j->b + i0, j->out + i0);
     else add_range(j->out, j->b, i0, i1);
 }
 
 static void cpu_rmsnorm(void *vctx, const float *x, const zeta_weight *w, float eps, int n_rows, float *out) {
     cpu_ctx *c = vctx;
     if (n_rows > 1 && (size_t)n_rows * w->ne0 >= EW_PARALLEL_MIN) {
-        ew_job j = {EW_RMSNORM, x, NULL, w->data, out, w->ne0, n_rows, eps};
+        ew_job j = {EW_RMSNORM, NULL, x, NULL, w->data, out, w->ne0, n_rows, eps};
         pool_run(c->pool, ew_worker, &j);
         return;
     }
@@ -341,17 +343,17 @@ static void cpu_rmsnorm(void *vctx, const float *x, const zeta_weight *w, float 
 static void cpu_swiglu(void *vctx, const float *gate, const float *up, size_t n, float *out) {
     cpu_ctx *c = vctx;
     if (n >= EW_PARALLEL_MIN) {
-        ew_job j = {EW_SWIGLU, gate, up, NULL, out, n, 0, 0.0f};
+        ew_job j = {EW_SWIGLU, c->swiglu, gate, up, NULL, out, n, 0, 0.0f};
         pool_run(c->pool, ew_worker, &j);
         return;
     }
-    zk_math_select()->swiglu((int64_t)n, gate, up, out);
+    c->swiglu((int64_t)n, gate, up, out);
 }
 
 static void cpu_add(void *vctx, float *x, const float *y, size_t n) {
     cpu_ctx *c = vctx;
     if (n >= EW_PARALLEL_MIN) {
-        ew_job j = {EW_ADD, NULL, y, NULL, x, n, 0, 0.0f};
+        ew_job j = {EW_ADD, NULL, NULL, y, NULL, x, n, 0, 0.0f};
         pool_run(c->pool, ew_worker, &j);
         return;
     }
@@ -506,6 +508,7 @@ zeta_status cpu_backend_new(const struct zeta_model *m, const zeta_backend_confi
     c->sparse_gemv = zk_sparse_gemv_select();
     c->sparse_q8 = zk_sparse_q8_select();
     c->sparse_q4 = zk_sparse_q4_select();
+    c->swiglu = zk_math_select()->swiglu;
     c->n_threads = cfg->n_threads;
     zeta_status st = cpu_kv_init(&c->kv, hp, cfg->n_ctx, cfg->type_k, cfg->type_v, cfg->kv_rotate, cfg->n_threads, err);
     if (st != ZETA_OK) {
