@@ -698,6 +698,22 @@ static void test_decode_graph(void) {
         graph_case(m, names[i], 150);
         zeta_model_free(m);
     }
+    /* head size 128 (the decode attention kernel's other size, RoPE folded in): zeta synth tiny-hd128 */
+    char tmp[] = "/tmp/zeta_cuda_graph_XXXXXX";
+    const int fd = mkstemp(tmp);
+    if (fd >= 0) close(fd);
+    zeta_synth_params p = zeta_synth_params_default();
+    p.shape = "tiny-hd128";
+    p.type = ZETA_TYPE_Q4_0;
+    p.vocab_path = "tests/data/vocab/ggml-vocab-llama-spm.gguf";
+    zeta_error err;
+    zeta_model *m = NULL;
+    if (fd < 0 || zeta_synth_model(&p, tmp, &err) != ZETA_OK || load(tmp, ZETA_BACKEND_CUDA, &m, &err) != ZETA_OK)
+        T_CHECKF(0, "synth tiny-hd128: %s", fd < 0 ? "mkstemp" : err.message);
+    else
+        graph_case(m, "synth tiny-hd128 Q4_0", 150);
+    zeta_model_free(m);
+    if (fd >= 0) unlink(tmp);
 }
 
 int main(void) {

@@ -43,6 +43,7 @@ struct cuda_ctx {
     struct cuda_rec *rec, *grec; /* this step's ops; the ops the graph was captured from */
     int n_rec, n_grec, cap_rec;
     uint32_t rec_pos0;
+    bool partial;            /* rec_exec runs a flushed part of a step: unrecorded ops follow */
     uint32_t *pos_host, *pos_dev;
     cudaGraphExec_t gexec;
     long n_capture, n_replay, n_eager, n_capture_fail;
@@ -156,6 +157,57 @@ static bool same_input(const cuda_rec *a, const cuda_rec *b) {
 }
 static bool disjoint(const float *a, size_t na, const float *b, size_t nb) { return a + na <= b || b + nb <= a; }
 
+/* the one-token products that start at rec[i] and run as one launch: fills *j (its inputs, outputs
+ * and fused epilogue) and returns how many recorded ops it consumes */
+static int mm_group(const cuda_rec *rec, int i, int n, cuda_mmv_job *j) {
+    const cuda_rec *r = &rec[i];
+    const cuda_rec *r1 = i + 1 < n ? &rec[i + 1] : NULL, *r2 = i + 2 < n ? &rec[i + 2] : NULL;
+    if (r1 && r2 && same_input(r, r1) && r->ne1 == r1->ne1 && r2->kind == REC_SWIGLU && r2->a == r->out && r2->b == r1->out &&
+        r2->out == r->out && (uint64_t)r2->n == r->ne1 && disjoint(r->out, r->ne1, r1->out, r1->ne1)) {
+        job_init(j, r, CUDA_MMV_SWIGLU);
+        job_add(j, r);
+        job_add(j, r1);
+        return 3;
+    }
+    if (r1 && r1->kind == REC_ADD && r1->b == r->out && (uint64_t)r1->n == r->ne1 && disjoint(r1->out, r->ne1, r->a, r->ne0) &&
+        disjoint(r1->out, r->ne1, r->out, r->ne1)) {
+        job_init(j, r, CUDA_MMV_PLAIN);
+        job_add(j, r);
+        j->res = r1->out;
+        return 2;
+    }
+    job_init(j, r, CUDA_MMV_PLAIN);
+    job_add(j, r);
+    int used = 1;
+    /* the next matmuls of the same input join while no output feeds a later input */
+    while (j->n_mat < 3 && i + used < n && same_input(r, &rec[i + used]) && disjoint(rec[i + used].out, rec[i + used].ne1, r->a, r->ne0)) {
+        job_add(j, &rec[i + used]);
+        used++;
+    }
+    return used;
+}
+
+/* whether the recorded op reads p (in-place ops read their output) */
+static bool rec_reads(const cuda_rec *r, const float *p) {
+    switch (r->kind) {
+    case REC_RMSNORM: case REC_MATMUL: return r->a == p;
+    case REC_ROPE: return r->out == p;
+    case REC_ATTN: case REC_SWIGLU: return r->a == p || r->b == p || r->c == p;
+    case REC_ADD: return r->out == p || r->b == p;
+    default: return false;
+    }
+}
+
+/* whether no op of rec[k..n) reads p before one overwrites it (a flushed part of a step: unknown ops
+ * follow, so never) */
+static bool unread_after(const cuda_ctx *c, const cuda_rec *rec, int k, int n, const float *p) {
+    for (; k < n; k++) {
+        if (rec_reads(&rec[k], p)) return false;
+        if (rec[k].out == p) return true;
+    }
+    return !c->partial;
+}
+
 /* ZETA_CUDA_ATTN_Q8=0: the attention does not round its output for the next product (A/B) */
 static bool cuda_fuse_attn_q8(void) {
     static int on = -1;
@@ -173,6 +225,9 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
     /* the vector that c->mm.xq holds rounded to 8 bits for the next product (set by the norm or
      * the attention before it) */
     const float *xq_of = NULL;
+    /* the RoPE of the attention's q and k, left to the attention kernel (cuda_attn_args.rope) */
+    cuda_rope_args rope_fused;
+    bool have_rope = false;
     for (int i = 0; i < n && e == cudaSuccess; i++) {
         const cuda_rec *r = &rec[i];
         switch (r->kind) {
@@ -202,37 +257,31 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
                 break;
             }
             cuda_mmv_job j;
-            const cuda_rec *r1 = i + 1 < n ? &rec[i + 1] : NULL, *r2 = i + 2 < n ? &rec[i + 2] : NULL;
-            if (r1 && r2 && same_input(r, r1) && r->ne1 == r1->ne1 && r2->kind == REC_SWIGLU && r2->a == r->out && r2->b == r1->out &&
-                r2->out == r->out && (uint64_t)r2->n == r->ne1 && disjoint(r->out, r->ne1, r1->out, r1->ne1)) {
-                job_init(&j, r, CUDA_MMV_SWIGLU);
-                job_add(&j, r);
-                job_add(&j, r1);
-                i += 2;
-            } else if (r1 && r1->kind == REC_ADD && r1->b == r->out && (uint64_t)r1->n == r->ne1 &&
-                       disjoint(r1->out, r->ne1, r->a, r->ne0) && disjoint(r1->out, r->ne1, r->out, r->ne1)) {
-                job_init(&j, r, CUDA_MMV_PLAIN);
-                job_add(&j, r);
-                j.res = r1->out;
-                i += 1;
-            } else {
-                job_init(&j, r, CUDA_MMV_PLAIN);
-                job_add(&j, r);
-                /* the next matmuls of the same input join while no output feeds a later input */
-                while (j.n_mat < 3 && i + 1 < n && same_input(r, &rec[i + 1]) &&
-                       disjoint(rec[i + 1].out, rec[i + 1].ne1, r->a, r->ne0)) {
-                    job_add(&j, &rec[i + 1]);
-                    i++;
-                }
-            }
+            i += mm_group(rec, i, n, &j) - 1;
             j.xq_ready = xq_of == r->a;
+            j.trigger = cuda_pdl_chain();
             e = cuda_mmv(c->stream, &j, r->a, c->mm.xq);
             xq_of = NULL;
             break;
         }
         case REC_ROPE: {
             const cuda_rope_args a = cuda_rope_args_make(&r->rp);
-            const cuda_rec *r1 = i + 1 < n ? &rec[i + 1] : NULL;
+            const cuda_rec *r1 = i + 1 < n ? &rec[i + 1] : NULL, *r2 = i + 2 < n ? &rec[i + 2] : NULL;
+            if (r1 && r2 && r1->kind == REC_ROPE && r2->kind == REC_ATTN && r->n_rows == 1 && r1->n_rows == 1 &&
+                r->head_dim == (int)c->dk && r1->head_dim == (int)c->dk && r->n_heads == (int)c->n_head &&
+                r1->n_heads == (int)c->n_head_kv && !memcmp(&r1->rp, &r->rp, sizeof r->rp) && r2->a == r->out && r2->b == r1->out &&
+                unread_after(c, rec, i + 3, n, r->out) && unread_after(c, rec, i + 3, n, r1->out)) {
+                /* q and k rotated by the attention kernel, which is their only reader: they stay
+                 * unrotated in memory */
+                const cuda_attn_args aa = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, 1, c->rec_pos0, 1.0f,
+                                           c->pos_dev, 1, NULL, NULL};
+                if (cuda_attention_rope_ok(&aa, &a)) {
+                    rope_fused = a;
+                    have_rope = true;
+                    i++;
+                    break;
+                }
+            }
             if (r1 && r1->kind == REC_ROPE && r1->head_dim == r->head_dim && r1->n_rows == r->n_rows &&
                 !memcmp(&r1->rp, &r->rp, sizeof r->rp) && r1->out != r->out) {
                 e = cuda_rope2(c->stream, r->out, r->n_heads, r1->out, r1->n_heads, r->n_rows, r->head_dim, 0, c->pos_dev, &a);
@@ -244,7 +293,8 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
         }
         case REC_ATTN: {
             cuda_attn_args a = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, 1, c->rec_pos0, 1.0f / sqrtf((float)c->dk),
-                                c->pos_dev, 1, NULL};
+                                c->pos_dev, 1, NULL, have_rope ? &rope_fused : NULL};
+            have_rope = false;
             /* the output projection next (q4_0 / q8_0): the attention rounds its output for it */
             const cuda_rec *r1 = i + 1 < n ? &rec[i + 1] : NULL;
             if (r1 && mm1(r1) && cuda_type_split(r1->wtype) && r1->a == r->out && r1->ne0 == (uint64_t)c->n_head * c->dv &&
@@ -314,7 +364,9 @@ static void rec_flush(cuda_ctx *c) {
     /* pos_host may still feed an earlier copy: wait for the stream first */
     if (!ck(c, cudaStreamSynchronize(c->stream), "waiting for the stream")) return;
     c->n_eager++;
+    c->partial = true;
     ck(c, rec_exec(c, c->rec, c->n_rec), "running the decode step");
+    c->partial = false;
 }
 
 extern "C" void cuda_set_exec_mode(void *vctx, int mode) {
@@ -467,7 +519,7 @@ static void cu_rope(void *vctx, float *x, int n_tok, int n_heads, int head_dim, 
 static void cu_attention(void *vctx, int il, float *q, float *k, float *v, int n_tok, uint32_t pos0, float *out) {
     cuda_ctx *c = (cuda_ctx *)vctx;
     if (c->failed) return;
-    cuda_attn_args a = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, n_tok, pos0, 1.0f / sqrtf((float)c->dk), NULL, 0, NULL};
+    cuda_attn_args a = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, n_tok, pos0, 1.0f / sqrtf((float)c->dk), NULL, 0, NULL, NULL};
     if (c->recording && (n_tok != 1 || (c->rec_pos0 != UINT32_MAX && c->rec_pos0 != pos0))) rec_flush(c);
     if (c->recording) {
         cuda_rec *r = rec_new(c, REC_ATTN);

@@ -44,6 +44,32 @@ cuda_rope_args cuda_rope_args_make(const zeta_rope_params *rp);
 __device__ __forceinline__ void pdl_trigger() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
 __device__ __forceinline__ void pdl_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 
+/* ZETA_CUDA_PDL=0: no kernel is launched with programmatic stream serialization */
+bool cuda_pdl_enabled(void);
+/* the decode chain (ZETA_CUDA_PDL_CHAIN=0 turns it off; needs cuda_pdl_enabled): the one-token
+ * products signal at their start and the kernels between them (RMSNorm, rounding, attention and
+ * its merge) are launched with PDL too, each signalling at once and waiting (pdl_wait) before it
+ * reads anything; so every kernel of a step is launched, and a product's first weights are in
+ * flight, while the kernels ahead of it still run. Each kernel waits for the one before it, which
+ * waited for its own predecessor, so the order of the data is the stream's. */
+bool cuda_pdl_chain(void);
+/* launches kernel k with programmatic stream serialization when pdl, else as <<<>>> would */
+template <typename... KArgs, typename... Args>
+static inline cudaError_t cuda_launch(bool pdl, void (*k)(KArgs...), dim3 grid, dim3 block, size_t shm, cudaStream_t s,
+                                      Args... args) {
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = shm;
+    cfg.stream = s;
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = at;
+    cfg.numAttrs = pdl ? 1 : 0;
+    return cudaLaunchKernelEx(&cfg, k, args...);
+}
+
 /* The CPU kernels' q8_0 rounding of an activation block of 32 (kernels_*.c from_float_q8_0, as
  * ggml's CPU backend does it): d = max|x| / 127 kept as f16 (returned as a float), q = x * (127 /
  * max|x|) rounded half to even, saturated to int8. q8_round: lane i of a warp holds element i. */
@@ -137,6 +163,7 @@ struct cuda_mmv_job {
     float *y[3];
     int rows[3];
     float *res;
+    int trigger;             /* pdl_trigger at the start (cuda_pdl_chain) */
 };
 bool cuda_mmv_fusable(const zeta_weight *w);
 /* xq: cuda_xq_bytes(K) bytes of scratch, required for q4_0 / q8_0 (whose products take x rounded
@@ -168,7 +195,14 @@ struct cuda_attn_args {
     /* decode only, dv % 32 == 0: the output (n_head * dv) is also rounded to 8 bits into xq for
      * the q4_0 / q8_0 product that reads it (NULL: not) */
     uint8_t *xq;
+    /* decode only (NULL: none): RoPE of the query and of the new key, folded into the attention
+     * kernel (the same float operations as cuda_rope2 at the same position), when it has a kernel
+     * for the head size (cuda_attention_rope_ok); q and k are then left unrotated in memory */
+    const cuda_rope_args *rope;
 };
+/* whether cuda_attention folds the RoPE of a decode step in for these arguments (head sizes 64
+ * and 128, dk == dv, n_rot <= dk; ZETA_CUDA_ATTN_DEC=0 turns the kernel off) */
+bool cuda_attention_rope_ok(const cuda_attn_args *a, const cuda_rope_args *r);
 /* the number of blocks attention splits the positions over (decode graphs key on it) */
 int cuda_attention_split(const cuda_attn_args *a, size_t part_floats, int n_sm);
 /* stores k, v (n_tok rows) at positions pos0.. then attention for every query row; part: split

@@ -21,7 +21,10 @@ static inline unsigned cdiv(size_t a, size_t b) { return (unsigned)((a + b - 1) 
  * warp w of a slice holds its block w). */
 #define RMS_THREADS 256
 template <bool Q8> __global__ void k_rmsnorm(const float *x, const float *g, int n, float eps, float *out, uint8_t *xq) {
-    if (Q8) pdl_trigger(); /* the product that reads xq may start loading its weights */
+    if (Q8) {
+        pdl_trigger(); /* the product that reads xq may start loading its weights */
+        pdl_wait();    /* launched with PDL (cuda_pdl_chain): x is complete */
+    }
     const float *xr = x + (size_t)blockIdx.y * n;
     float *o = out + (size_t)blockIdx.y * n;
     const int tid = threadIdx.x;
@@ -47,8 +50,8 @@ template <bool Q8> __global__ void k_rmsnorm(const float *x, const float *g, int
 
 cudaError_t cuda_rmsnorm_q8(cudaStream_t s, const float *x, const float *g, int n, float eps, float *out, uint8_t *xq) {
     if (n % 32) return cudaErrorInvalidValue;
-    k_rmsnorm<true><<<dim3((n + RMS_THREADS - 1) / RMS_THREADS, 1), RMS_THREADS, 0, s>>>(x, g, n, eps, out, xq);
-    return cudaGetLastError();
+    return cuda_launch(cuda_pdl_chain(), k_rmsnorm<true>, dim3((n + RMS_THREADS - 1) / RMS_THREADS, 1), dim3(RMS_THREADS), 0, s, x, g, n,
+                       eps, out, xq);
 }
 
 cudaError_t cuda_rmsnorm(cudaStream_t s, const float *x, const float *g, int n, float eps, int n_rows, float *out) {
@@ -335,9 +338,156 @@ __global__ void k_attn(const float *q, __half *K, __half *V, const float *knew, 
     }
 }
 
+/* Decode attention for head size D (64 or 128; dk == dv == D), the KV store fused (a.fuse_store),
+ * as k_attn<true> computes it with the head size a constant, so that a lane's D / 8 K loads are all
+ * issued before the first is used. With rope: the query and the new key are rotated here first,
+ * pair i by thread i with rope_cs / rope_pair at the step's position (k_rope's operations, so the
+ * same floats); the rotated key is what the cache stores. Launched with PDL in the decode chain
+ * (cuda_pdl_chain): it signals, then waits for the product that wrote q, k and v. */
+template <int D>
+__global__ void __launch_bounds__(32 * ATT_WARPS) k_attn_dec(const float *q, __half *K, __half *V, const float *knew, const float *vnew,
+                                                             float *out, float *part, cuda_attn_args a, int n_split, cuda_rope_args ra,
+                                                             int rope) {
+    pdl_trigger();
+    pdl_wait();
+    constexpr int E = D / 32; /* V elements per lane: E * lane .. E * lane + E - 1 */
+    const int h = blockIdx.x, sp = blockIdx.z, grp = a.n_head / a.n_head_kv, hk = h / grp;
+    const uint32_t pos0 = a.pos_dev ? *a.pos_dev : a.pos0;
+    const int n_kv = (int)pos0 + 1;
+    const int chunk = (n_kv + n_split - 1) / n_split;
+    const int p0 = sp * chunk, p1 = min(n_kv, p0 + chunk);
+    const int tid = threadIdx.x, lane = tid & 31, w = tid >> 5;
+    __shared__ float sq[D], sk[D], sacc[ATT_WARPS][D], sm[ATT_WARPS], sl[ATT_WARPS];
+    __shared__ __align__(16) __half snk[D];
+    __shared__ __align__(16) __half snv[D];
+    const size_t ks = (size_t)a.n_head_kv * D;
+    for (int i = tid; i < D; i += blockDim.x) {
+        sq[i] = q[(size_t)h * D + i];
+        sk[i] = knew[(size_t)hk * D + i];
+        snv[i] = __float2half_rn(vnew[(size_t)hk * D + i]);
+    }
+    if (rope) {
+        __syncthreads();
+        if (tid < ra.n_rot / 2) {
+            float c, s;
+            rope_cs(ra, tid, (float)pos0, &c, &s);
+            rope_pair(sq, ra, tid, c, s);
+            rope_pair(sk, ra, tid, c, s);
+        }
+    }
+    __syncthreads();
+    const bool writer = h % grp == 0 && sp == 0;
+    for (int i = tid; i < D; i += blockDim.x) {
+        snk[i] = __float2half_rn(sk[i]);
+        if (writer) {
+            K[(size_t)pos0 * ks + (size_t)hk * D + i] = snk[i];
+            V[(size_t)pos0 * ks + (size_t)hk * D + i] = snv[i];
+        }
+    }
+    __syncthreads();
+    float m = -INFINITY, l = 0.0f, acc[E];
+#pragma unroll
+    for (int j = 0; j < E; j++) acc[j] = 0.0f;
+    for (int base = p0; base < p1; base += 32 * ATT_WARPS) {
+        if (base + w >= p1) break; /* warp-uniform */
+        const int p = base + w + 4 * lane;
+        float sc = -INFINITY;
+        if (p < p1) {
+            const __half *kr = p == n_kv - 1 ? snk : K + (size_t)p * ks + (size_t)hk * D;
+            uint4 u[D / 8];
+#pragma unroll
+            for (int c = 0; c < D / 8; c++) u[c] = ((const uint4 *)kr)[c];
+            float d = 0.0f;
+#pragma unroll
+            for (int c = 0; c < D / 8; c++) {
+                const __half2 *h2 = (const __half2 *)&u[c];
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const float2 f = __half22float2(h2[e]);
+                    d += sq[8 * c + 2 * e] * f.x + sq[8 * c + 2 * e + 1] * f.y;
+                }
+            }
+            sc = d * a.scale;
+        }
+        float tm = sc;
+        for (int off = 16; off; off >>= 1) tm = fmaxf(tm, __shfl_xor_sync(0xffffffffu, tm, off));
+        const float mn = fmaxf(m, tm);
+        const float corr = expf(m - mn), pr = p < p1 ? expf(sc - mn) : 0.0f;
+        float ps = pr;
+        for (int off = 16; off; off >>= 1) ps += __shfl_xor_sync(0xffffffffu, ps, off);
+        l = l * corr + ps;
+#pragma unroll
+        for (int j = 0; j < E; j++) acc[j] *= corr;
+        const int nv = min(32, (p1 - base - w + 3) / 4);
+#pragma unroll 4
+        for (int jj = 0; jj < nv; jj++) {
+            const float pj = __shfl_sync(0xffffffffu, pr, jj);
+            const int pp = base + w + 4 * jj;
+            const __half *vr = (pp == n_kv - 1 ? snv : V + (size_t)pp * ks + (size_t)hk * D) + E * lane;
+            __half2 v2[E / 2];
+            if constexpr (E == 4) {
+                const uint2 r2 = *(const uint2 *)vr;
+                v2[0] = *(const __half2 *)&r2.x;
+                v2[1] = *(const __half2 *)&r2.y;
+            } else {
+                const uint32_t r1 = *(const uint32_t *)vr;
+                v2[0] = *(const __half2 *)&r1;
+            }
+#pragma unroll
+            for (int e = 0; e < E / 2; e++) {
+                const float2 f = __half22float2(v2[e]);
+                acc[2 * e] += pj * f.x;
+                acc[2 * e + 1] += pj * f.y;
+            }
+        }
+        m = mn;
+    }
+#pragma unroll
+    for (int j = 0; j < E; j++) sacc[w][E * lane + j] = acc[j];
+    if (lane == 0) { sm[w] = m; sl[w] = l; }
+    __syncthreads();
+    float M = -INFINITY;
+    for (int k = 0; k < ATT_WARPS; k++) M = fmaxf(M, sm[k]);
+    float L = 0.0f, f[ATT_WARPS];
+    for (int k = 0; k < ATT_WARPS; k++) {
+        f[k] = sl[k] > 0.0f ? expf(sm[k] - M) : 0.0f;
+        L += sl[k] * f[k];
+    }
+    for (int i = tid; i < D; i += blockDim.x) {
+        float A = 0.0f;
+        for (int k = 0; k < ATT_WARPS; k++) A += sacc[k][i] * f[k];
+        if (n_split == 1) {
+            out[(size_t)h * D + i] = A / L;
+            if (a.xq) q8_store(A / L, a.xq, a.n_head * D, (h * D + i) / 32); /* D % 32 == 0: warp-uniform */
+        } else {
+            part[((size_t)h * n_split + sp) * (D + 2) + i] = A;
+        }
+    }
+    if (n_split > 1 && tid == 0) {
+        part[((size_t)h * n_split + sp) * (D + 2) + D] = M;
+        part[((size_t)h * n_split + sp) * (D + 2) + D + 1] = L;
+    }
+}
+
+static bool attn_dec_on(void) {
+    static int on = -1;
+    return cuda_switch_on("ZETA_CUDA_ATTN_DEC", &on);
+}
+
+/* the k_attn_dec case: one token, positions from the device and the store fused (decode graphs),
+ * head sizes 64 / 128 */
+static bool attn_dec_ok(const cuda_attn_args *a) {
+    return a->n_tok == 1 && a->fuse_store && a->dk == a->dv && (a->dk == 64 || a->dk == 128) && attn_dec_on();
+}
+
+bool cuda_attention_rope_ok(const cuda_attn_args *a, const cuda_rope_args *r) {
+    return attn_dec_ok(a) && r->n_rot >= 2 && r->n_rot <= a->dk && r->n_rot % 2 == 0;
+}
+
 /* merges the slices' partials: grid (n_head, n_tok), thread per output value */
 __global__ void k_attn_merge(const float *part, float *out, int n_head, int dv, int n_split, uint8_t *xq) {
-    if (xq) pdl_trigger();
+    pdl_trigger();
+    pdl_wait(); /* launched with PDL (cuda_pdl_chain): the partials are complete */
     const size_t row = (size_t)blockIdx.y * n_head + blockIdx.x;
     const float *pr = part + row * n_split * (dv + 2);
     float M = -INFINITY;
@@ -382,6 +532,21 @@ cudaError_t cuda_attention(cudaStream_t s, const cuda_attn_args *a, __half *K, _
     if (cuda_fattn_ok(a)) return cuda_fattn(s, a, K, V, q, out);
     /* with pos_dev, a->pos0 is the host's value of the same position (it picks the split) */
     const int n_split = cuda_attention_split(a, part_floats, n_sm);
+    if (a->rope && !cuda_attention_rope_ok(a, a->rope)) return cudaErrorInvalidValue;
+    if (attn_dec_ok(a)) {
+        const bool pdl = cuda_pdl_chain();
+        cuda_rope_args ra;
+        if (a->rope) ra = *a->rope;
+        else memset(&ra, 0, sizeof ra);
+        const int rope = a->rope != NULL;
+        const dim3 grid(a->n_head, 1, n_split), block(32 * ATT_WARPS);
+        cudaError_t e = a->dk == 64 ? cuda_launch(pdl, k_attn_dec<64>, grid, block, 0, s, q, K, V, k, v, out, part, *a, n_split, ra, rope)
+                                    : cuda_launch(pdl, k_attn_dec<128>, grid, block, 0, s, q, K, V, k, v, out, part, *a, n_split, ra, rope);
+        if (e == cudaSuccess && n_split > 1)
+            e = cuda_launch(pdl, k_attn_merge, dim3(a->n_head, 1), dim3(a->dv < 256 ? 128 : 256), 0, s, (const float *)part, out,
+                            a->n_head, a->dv, n_split, a->xq);
+        return e;
+    }
     const size_t shm = sizeof(float) * ((size_t)a->dk + ATT_WARPS * (size_t)a->dv + 2 * ATT_WARPS) +
                        (a->fuse_store ? sizeof(__half) * ((size_t)a->dk + a->dv) : 0);
     if (a->n_tok == 1 && a->dk % 8 == 0)

@@ -378,6 +378,7 @@ template <int T> static void mmv1_launch(cudaStream_t s, const cuda_mmv_job *j, 
 /* x (K floats, K % 32 == 0) -> xq (q8_store's layout), warp per block */
 __global__ void k_quant_q8(const float *x, int K, uint8_t *xq) {
     pdl_trigger(); /* the product that reads xq may start loading its weights */
+    pdl_wait();    /* launched with PDL (cuda_pdl_chain): x is complete */
     const int b = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     if (b >= K / 32) return;
     q8_store(x[32 * b + (threadIdx.x & 31)], xq, K, b);
@@ -452,6 +453,7 @@ template <int T, int MODE> __global__ void __launch_bounds__(32 * MMVQ_WARPS, 6)
     constexpr int NR = S::NR, QB = S::QB, QV = S::QV, U = S::U;
     const int lane = threadIdx.x & 31, nb = j.K / 32, nch = (nb + 32 * U - 1) / (32 * U);
     const int W = gridDim.x * MMVQ_WARPS;
+    if (j.trigger) pdl_trigger(); /* the kernel after this one may be launched (it waits for this one) */
     int it = blockIdx.x * MMVQ_WARPS + (threadIdx.x >> 5);
     if (it >= n_items) return;
     const uint4 *xa = (const uint4 *)xq;
@@ -566,9 +568,14 @@ template <int T, int MODE> __global__ void __launch_bounds__(32 * MMVQ_WARPS, 6)
 }
 
 /* ZETA_CUDA_PDL=0 turns programmatic dependent launch off (for A/B timings) */
-static bool cuda_pdl_enabled(void) {
+bool cuda_pdl_enabled(void) {
     static int on = -1;
     return cuda_switch_on("ZETA_CUDA_PDL", &on);
+}
+
+bool cuda_pdl_chain(void) {
+    static int on = -1;
+    return cuda_pdl_enabled() && cuda_switch_on("ZETA_CUDA_PDL_CHAIN", &on);
 }
 
 /* k_mmvq launched with programmatic stream serialization: its blocks may start while the kernel
@@ -590,21 +597,15 @@ static cudaError_t mmvq_pdl(cudaStream_t s, int n_items, const cuda_mmv_job *j, 
         cudaGetLastError();
     }
     if (fit > 0 && grid > (unsigned)fit) grid = (unsigned)fit;
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3(grid);
-    cfg.blockDim = dim3(32 * MMVQ_WARPS);
-    cfg.stream = s;
-    cudaLaunchAttribute at[1];
-    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    at[0].val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = at;
-    cfg.numAttrs = cuda_pdl_enabled() ? 1 : 0;
-    return cudaLaunchKernelEx(&cfg, k_mmvq<T, MODE>, *j, xq, n_items);
+    return cuda_launch(cuda_pdl_enabled(), k_mmvq<T, MODE>, dim3(grid), dim3(32 * MMVQ_WARPS), 0, s, *j, xq, n_items);
 }
 
 template <int T> static cudaError_t mmvq_launch(cudaStream_t s, const cuda_mmv_job *j, const float *x, uint8_t *xq) {
     const int nb = j->K / 32;
-    if (!j->xq_ready) k_quant_q8<<<(unsigned)((nb + 7) / 8), 256, 0, s>>>(x, j->K, xq);
+    if (!j->xq_ready) {
+        const cudaError_t e = cuda_launch(cuda_pdl_chain(), k_quant_q8, dim3((unsigned)((nb + 7) / 8)), dim3(256), 0, s, x, j->K, xq);
+        if (e != cudaSuccess) return e;
+    }
     int items = 0;
     for (int m = 0; m < j->n_mat; m++) items += j->rows[m];
     return j->mode == CUDA_MMV_SWIGLU ? mmvq_pdl<T, CUDA_MMV_SWIGLU>(s, j->rows[0], j, xq)
