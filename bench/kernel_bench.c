@@ -343,15 +343,16 @@ int main(int argc, char **argv) {
 
     /* ---- packed 8-row GEMM */
     if (do_gemm) {
-        const zk_gemm_table *gt[2] = {zk_gemm_scalar(), zk_cpu_has_avx2() ? zk_gemm_avx2() : NULL};
+        const zk_gemm_table *gt[3] = {zk_gemm_scalar(), zk_cpu_has_avx2() ? zk_gemm_avx2() : NULL,
+                                      zk_cpu_has_avx512vnni() ? zk_gemm_avx512vnni() : NULL};
         const zeta_type gtypes[2] = {ZETA_TYPE_Q4_0, ZETA_TYPE_Q8_0};
         const int toks[2] = {1, 16};
         const zk_kernels *sel = zk_select();
         printf("\n### Packed 8-row GEMM (src/cpu/gemm.h), GOPS = 2 x rows x k x tokens / s\n\n");
         printf("| type | matrix | tokens | vec_dot (%s) |", sel->name);
-        for (int g = 0; g < 2; g++) if (gt[g] && in_list(isa_filter, gt[g]->name)) printf(" gemm8 %s |", gt[g]->name);
+        for (int g = 0; g < 3; g++) if (gt[g] && in_list(isa_filter, gt[g]->name)) printf(" gemm8 %s |", gt[g]->name);
         printf(" gemm8 GB/s (best) |\n|---|---|---:|---:|");
-        for (int g = 0; g < 2; g++) if (gt[g] && in_list(isa_filter, gt[g]->name)) printf("---:|");
+        for (int g = 0; g < 3; g++) if (gt[g] && in_list(isa_filter, gt[g]->name)) printf("---:|");
         printf("---:|\n");
         for (int gi = 0; gi < 2; gi++) {
             const zeta_type wt = gtypes[gi];
@@ -405,7 +406,7 @@ int main(int argc, char **argv) {
                 printf("| %s | %lld x %lld | %d | %.2f |", zeta_type_name(wt), (long long)rows, (long long)k, n_tok, ops / sec_vd / 1e9);
                 fflush(stdout);
                 double best = 0;
-                for (int g = 0; g < 2; g++) {
+                for (int g = 0; g < 3; g++) {
                     if (!gt[g] || !in_list(isa_filter, gt[g]->name)) continue;
                     if (!gt[g]->gemm8[wt]) { printf(" – |"); continue; }
                     job gj = {.gemm = gt[g]->gemm8[wt], .w = packed, .row_bytes = gb, .k = k, .x = x, .x_stride = x_stride,

@@ -78,8 +78,17 @@ static double abs_dot(zeta_type t, const void *row, const block_q8_0 *x, int64_t
 #define YPAD 3
 #define MAX_TOK 16
 
+/* the SIMD tables this CPU runs (each is checked against the scalar spec, the selected one too) */
+static int simd_tables(const zk_gemm_table *tab[2]) {
+    int n = 0;
+    if (zk_cpu_has_avx2() && zk_gemm_avx2()) tab[n++] = zk_gemm_avx2();
+    if (zk_cpu_has_avx512vnni() && zk_gemm_avx512vnni()) tab[n++] = zk_gemm_avx512vnni();
+    if (!n && zk_gemm_select()->gemm8[ZETA_TYPE_Q8_0]) tab[n++] = zk_gemm_select(); /* AArch64: none yet */
+    return n;
+}
+
 /* Packs rows[0..8) (k elements each) and checks every token count and activation kind. */
-static void check_group(zeta_type t, const uint8_t *const rows[8], int64_t k, double *worst_ref, double *worst_simd) {
+static void check_group(zeta_type t, const uint8_t *const rows[8], int64_t k, double *worst_ref, double worst_simd[2]) {
     static const int n_toks[] = {1, 2, 3, 4, 5, 7, 8, 11, 16};
     const int64_t nb = k / 32;
     const size_t gb = zk_packed_group_bytes(t, k);
@@ -87,7 +96,9 @@ static void check_group(zeta_type t, const uint8_t *const rows[8], int64_t k, do
     void *packed = malloc(gb);
     if (t == ZETA_TYPE_Q8_0) zk_pack_q8_0x8((const block_q8_0 *const *)rows, nb, packed);
     else zk_pack_q4_0x8((const block_q4_0 *const *)rows, nb, packed);
-    const zk_gemm8_fn ref = zk_gemm_scalar()->gemm8[t], simd = zk_gemm_select()->gemm8[t];
+    const zk_gemm8_fn ref = zk_gemm_scalar()->gemm8[t];
+    const zk_gemm_table *tab[2];
+    const int n_tab = simd_tables(tab);
     const zk_vec_dot_fn dot = zk_scalar()->vec_dot[t];
     const size_t xs = (size_t)nb * sizeof(block_q8_0) + 6; /* a stride that is not the row size */
     uint8_t *x = malloc(xs * MAX_TOK);
@@ -118,23 +129,26 @@ static void check_group(zeta_type t, const uint8_t *const rows[8], int64_t k, do
                 }
                 for (int p = 0; p < YPAD; p++) T_CHECK(isnan(yr[(size_t)c * ys + 8 + p]));
             }
-            if (!simd) continue;
-            for (size_t q = 0; q < ys * MAX_TOK; q++) yv[q] = f32_nan();
-            simd(k, packed, x, xs, xsum, n, yv, ys);
-            for (int c = 0; c < MAX_TOK; c++)
-                for (int r = 0; r < 8 + YPAD; r++) {
-                    const float g = yv[(size_t)c * ys + r];
-                    if (c >= n || r >= 8) {
-                        T_CHECKF(isnan(g), "%s %s n_tok %d: wrote outside the output (tok %d, lane %d)", zk_gemm_select()->name,
-                                 zeta_type_name(t), n, c, r);
-                        continue;
+            for (int ti2 = 0; ti2 < n_tab; ti2++) {
+                const zk_gemm8_fn simd = tab[ti2]->gemm8[t];
+                if (!simd) continue;
+                for (size_t q = 0; q < ys * MAX_TOK; q++) yv[q] = f32_nan();
+                simd(k, packed, x, xs, xsum, n, yv, ys);
+                for (int c = 0; c < MAX_TOK; c++)
+                    for (int r = 0; r < 8 + YPAD; r++) {
+                        const float g = yv[(size_t)c * ys + r];
+                        if (c >= n || r >= 8) {
+                            T_CHECKF(isnan(g), "%s %s n_tok %d: wrote outside the output (tok %d, lane %d)", tab[ti2]->name,
+                                     zeta_type_name(t), n, c, r);
+                            continue;
+                        }
+                        const float want = yr[(size_t)c * ys + r];
+                        const double e = fabs((double)g - (double)want) / mag[c * 8 + r];
+                        T_CHECKF(g == g && e <= 1e-5, "%s %s k %lld n_tok %d kind %d tok %d row %d: %.9g vs ref %.9g (rel %.3g)",
+                                 tab[ti2]->name, zeta_type_name(t), (long long)k, n, kind, c, r, (double)g, (double)want, e);
+                        if (e > worst_simd[ti2]) worst_simd[ti2] = e;
                     }
-                    const float want = yr[(size_t)c * ys + r];
-                    const double e = fabs((double)g - (double)want) / mag[c * 8 + r];
-                    T_CHECKF(g == g && e <= 1e-5, "%s %s k %lld n_tok %d kind %d tok %d row %d: %.9g vs ref %.9g (rel %.3g)",
-                             zk_gemm_select()->name, zeta_type_name(t), (long long)k, n, kind, c, r, (double)g, (double)want, e);
-                    if (e > *worst_simd) *worst_simd = e;
-                }
+            }
         }
     free(packed); free(x); free(xsum); free(yr); free(yv); free(wa); free(xa);
 }
@@ -142,7 +156,7 @@ static void check_group(zeta_type t, const uint8_t *const rows[8], int64_t k, do
 static void check_type(zeta_type t) {
     /* 1, 2, 3, 9 and 129 blocks: the 1-token tile walks the blocks as two halves, odd counts leave one over */
     static const int64_t ks[] = {32, 64, 96, 288, 4128};
-    double worst_ref = 0, worst_simd = 0;
+    double worst_ref = 0, worst_simd[2] = {0, 0};
     int groups = 0;
     for (int ki = 0; ki < 5; ki++) {
         const int64_t k = ks[ki];
@@ -155,13 +169,16 @@ static void check_type(zeta_type t) {
                 fill_row(t, mem + (size_t)r * rb, k / 32, (r & 1) ? kind : 0);
                 rows[r] = mem + (size_t)r * rb;
             }
-            check_group(t, rows, k, &worst_ref, &worst_simd);
+            check_group(t, rows, k, &worst_ref, worst_simd);
             groups++;
         }
         free(mem);
     }
     printf("    %s: %d groups; scalar gemm8 vs vec_dot worst %.2g", zeta_type_name(t), groups, worst_ref);
-    if (zk_gemm_select()->gemm8[t]) printf(", %s vs scalar gemm8 worst %.2g", zk_gemm_select()->name, worst_simd);
+    const zk_gemm_table *tab[2];
+    const int n_tab = simd_tables(tab);
+    for (int i = 0; i < n_tab; i++)
+        if (tab[i]->gemm8[t]) printf(", %s vs scalar gemm8 worst %.2g", tab[i]->name, worst_simd[i]);
     printf(" (of sum|w*x|)\n");
 }
 

@@ -40,6 +40,9 @@ typedef struct zk_gemm_table {
 
 const zk_gemm_table *zk_gemm_scalar(void);
 const zk_gemm_table *zk_gemm_avx2(void);   /* NULL when not compiled in */
+/* AVX512_VNNI (vpdpbusd on 256-bit vectors) for Q4_0 / Q8_0, the AVX2 kernels for the K-quants;
+ * NULL when not compiled in */
+const zk_gemm_table *zk_gemm_avx512vnni(void);
 /* the best SIMD table for this CPU (computed once); slots without a SIMD kernel are NULL, and
  * weights of such types are not repacked */
 const zk_gemm_table *zk_gemm_select(void);

@@ -97,6 +97,7 @@ const zk_gemm_table *zk_gemm_scalar(void) { return &k_gemm_scalar; }
 
 #ifndef ZETA_HAVE_X86
 const zk_gemm_table *zk_gemm_avx2(void) { return NULL; }
+const zk_gemm_table *zk_gemm_avx512vnni(void) { return NULL; }
 #endif
 
 static zk_gemm_table g_selected;
@@ -107,7 +108,8 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static void select_once(void) {
     memset(&g_selected, 0, sizeof g_selected);
     g_selected.name = "none";
-    const zk_gemm_table *t = zk_cpu_has_avx2() ? zk_gemm_avx2() : NULL;
+    const zk_gemm_table *t = zk_cpu_has_avx512vnni() ? zk_gemm_avx512vnni() : NULL;
+    if (!t && zk_cpu_has_avx2()) t = zk_gemm_avx2();
     if (t) g_selected = *t;
 }
 
