@@ -7,9 +7,13 @@
  *         one; the block's -8 comes back as 8 * (sum of the activation's codes), as in AVX2.
  *   Q8_0: the sign trick: |w| unsigned (-128 -> 128), the activation takes the weight's sign
  *         (exact: our quantizer's codes are in [-127, 127]).
- * Integer sums are exact and the float steps are the AVX2 kernels' (and gemm_ref.c's): per block
- * acc += (float)isum * (d_w * d_x), blocks in order; the 1-token Q8_0 tile sums two half ranges as
- * the AVX2 one does. So the results are the AVX2 kernels' bits. Compiled with FLAGS_avx512
+ * Integer sums are exact and the float steps are gemm_ref.c's: per block acc += (float)isum *
+ * (d_w * d_x), blocks in order. One token reads the blocks as one stream in order, without software
+ * prefetch: on the Zen 4 machine this was written on, the AVX2 1-token Q8_0 tile's two prefetched
+ * half-range streams decoded the 1.1B shape at 22-25 t/s against 30-46 for one stream (alternating
+ * runs), and bench/membw's prefetched two-stream read is slower than its plain one there too. So
+ * Q4_0 gives the AVX2 kernels' bits, and Q8_0 too except for one token, whose float sum is in
+ * block order like the reference (the AVX2 tile adds two half sums). Compiled with FLAGS_avx512
  * -mavx512vnni. */
 #include "cpu/gemm.h"
 #include "cpu/gemm_k.h"
@@ -98,41 +102,6 @@ static inline __attribute__((always_inline)) void q8_tile(const int N, const blo
     for (int c = 0; c < N; c++) _mm256_storeu_ps(y + (size_t)c * ys, a[c]);
 }
 
-/* one token, Q8_0 block Wb: 8 int32 lanes */
-static inline __m256i q8_block(const block_q8_0x8 *Wb, const int8_t *q) {
-    __m256i s0 = _mm256_setzero_si256(), s1 = s0;
-#pragma GCC unroll 4
-    for (int g = 0; g < 8; g += 2) {
-        const __m256i v = _mm256_loadu_si256((const __m256i *)(Wb->qs + 32 * g));
-        const __m256i u = _mm256_loadu_si256((const __m256i *)(Wb->qs + 32 * g + 32));
-        s0 = q8_dot4(s0, _mm256_abs_epi8(v), v, q + 4 * g);
-        s1 = q8_dot4(s1, _mm256_abs_epi8(u), u, q + 4 * g + 4);
-    }
-    return _mm256_add_epi32(s0, s1);
-}
-
-/* as the AVX2 q8_tile1: two halves of the blocks as two streams, each prefetched Q8_AHEAD bytes
- * ahead, summed separately in block order, then added */
-#define Q8_AHEAD 1024
-static inline void prefetch_q8x8(const char *p) {
-    for (int i = 0; i < 5; i++) _mm_prefetch(p + 64 * i, _MM_HINT_T0);
-}
-
-static void q8_tile1(const block_q8_0x8 *W, int64_t nb, const block_q8_0 *X, float *y) {
-    const int64_t h = nb / 2;
-    const block_q8_0x8 *W1 = W + h;
-    const block_q8_0 *X1 = X + h;
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-    for (int64_t b = 0; b < h; b++) {
-        prefetch_q8x8((const char *)&W[b] + Q8_AHEAD);
-        prefetch_q8x8((const char *)&W1[b] + Q8_AHEAD);
-        a0 = scaled(a0, q8_block(&W[b], X[b].qs), row_scales(W[b].d), X[b].d);
-        a1 = scaled(a1, q8_block(&W1[b], X1[b].qs), row_scales(W1[b].d), X1[b].d);
-    }
-    if (nb & 1) a1 = scaled(a1, q8_block(&W[nb - 1], X[nb - 1].qs), row_scales(W[nb - 1].d), X[nb - 1].d);
-    _mm256_storeu_ps(y, _mm256_add_ps(a0, a1));
-}
-
 static void gemm8_q8_0(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
                        size_t ys) {
     (void)xsum;
@@ -141,7 +110,7 @@ static void gemm8_q8_0(int64_t k, const void *w, const void *x, size_t xs, const
     int c = 0;
     for (; c + 8 <= n_tok; c += 8) q8_tile(8, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
     for (; c + 4 <= n_tok; c += 4) q8_tile(4, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
-    for (; c < n_tok; c++) q8_tile1(w, nb, (const block_q8_0 *)(xb + (size_t)c * xs), y + (size_t)c * ys);
+    for (; c < n_tok; c++) q8_tile(1, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
 }
 
 static const zk_gemm_table k_gemm_avx512vnni = {
