@@ -117,6 +117,12 @@ await test('chat streams a reply', async () => {
   await page.fill('#max-tokens', '120');
   await page.fill('#temperature', '0');
   await recordLengths(page);
+  // stories260K writes its whole reply in a few milliseconds, which can reach the page as one
+  // network read (the page then rightly renders it once): a slow download (Chromium's network
+  // emulation, ~32 KB/s) spreads the events out, so the page's incremental rendering is what is tested
+  const cdp = await main.context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: 32 * 1024, uploadThroughput: -1 });
   const reqs = log.requests.length;
   await send(page, 'Once upon a time');
   await page.waitForFunction(() => {
@@ -139,6 +145,8 @@ await test('chat streams a reply', async () => {
   fs.mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: path.join(artifacts, 'chat-page.png'), fullPage: true });
   check(log.errors.length === 0, `console errors: ${log.errors.join(' | ')}`);
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  await cdp.detach();
 });
 
 await test('second turn sends the whole conversation', async () => {
