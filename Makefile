@@ -115,6 +115,12 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 .PHONY: all lib data test sanitize-test tsan-test test-arm64 install clean fuzz fuzz-bins
 .SECONDARY:
 all: lib $(BUILD)/zeta $(TEST_BIN) data
+# the tools' objects are compiled with or without the server: a file holding SERVER, rewritten (when
+# the makefile is read) only when that changes, makes them rebuild then (say after installing
+# libmicrohttpd-dev) instead of linking stale objects
+SERVER_FLAG := $(BUILD)/tools/server.flag
+_server_flag := $(shell mkdir -p $(BUILD)/tools && { [ "$$(cat $(SERVER_FLAG) 2>/dev/null)" = "$(SERVER)" ] || echo "$(SERVER)" > $(SERVER_FLAG); })
+$(TOOL_OBJ): $(SERVER_FLAG)
 
 data: $(DATA)
 $(DATA): %: %.gz

@@ -204,6 +204,51 @@ cudaError_t cuda_kv_move(cudaStream_t s, __half *K, __half *V, uint32_t from, ui
 #define ATT_MAX_DV 256 /* 8 accumulators per lane */
 #define ATT_MAX_SPLIT 32
 
+/* one tile of the decode kernels' online softmax, for a warp whose lane holds score sc (-inf where
+ * it has no position; valid: it has one): the running maximum m and sum l updated, *corr = the
+ * factor the accumulators are scaled by; returns the lane's probability */
+__device__ __forceinline__ float attn_tile_softmax(float sc, bool valid, float &m, float &l, float *corr) {
+    float tm = sc;
+    for (int off = 16; off; off >>= 1) tm = fmaxf(tm, __shfl_xor_sync(0xffffffffu, tm, off));
+    const float mn = fmaxf(m, tm);
+    const float pr = valid ? expf(sc - mn) : 0.0f;
+    *corr = expf(m - mn);
+    float ps = pr;
+    for (int off = 16; off; off >>= 1) ps += __shfl_xor_sync(0xffffffffu, ps, off);
+    l = l * *corr + ps;
+    m = mn;
+    return pr;
+}
+
+/* the end of a block of the attention kernels, after each warp stored its accumulators (warp k's
+ * value i at sacc[k * dv + i]) and its m, l (sm[k], sl[k]) and a barrier: the warps merged, then the
+ * normalized output row (and its 8-bit rounding into a.xq) with one slice, else the slice's
+ * partials (acc, m, l) */
+__device__ __forceinline__ void attn_block_out(const float *sacc, const float *sm, const float *sl, int dv, size_t row, int n_split,
+                                               int sp, const cuda_attn_args &a, float *out, float *part) {
+    float M = -INFINITY;
+    for (int k = 0; k < ATT_WARPS; k++) M = fmaxf(M, sm[k]);
+    float L = 0.0f, f[ATT_WARPS];
+    for (int k = 0; k < ATT_WARPS; k++) {
+        f[k] = sl[k] > 0.0f ? expf(sm[k] - M) : 0.0f;
+        L += sl[k] * f[k];
+    }
+    for (int i = threadIdx.x; i < dv; i += blockDim.x) {
+        float A = 0.0f;
+        for (int k = 0; k < ATT_WARPS; k++) A += sacc[k * dv + i] * f[k];
+        if (n_split == 1) {
+            out[row * dv + i] = A / L;
+            if (a.xq) q8_store(A / L, a.xq, a.n_head * dv, (int)((row * dv + i) / 32)); /* dv % 32 == 0: warp-uniform */
+        } else {
+            part[(row * n_split + sp) * (dv + 2) + i] = A;
+        }
+    }
+    if (n_split > 1 && threadIdx.x == 0) {
+        part[(row * n_split + sp) * (dv + 2) + dv] = M;
+        part[(row * n_split + sp) * (dv + 2) + dv + 1] = L;
+    }
+}
+
 /* grid (n_head, n_tok, n_split): block = one query head of one token over one slice of its
  * positions 0..pos0+t. Each warp walks every ATT_WARPS-th position of the slice: q . k reduced
  * across the warp, online softmax (running max m, sum l), acc += p v with dv/32 values per lane;
@@ -264,13 +309,8 @@ __global__ void k_attn(const float *q, __half *K, __half *V, const float *knew, 
                 }
                 sc = d * a.scale;
             }
-            float tm = sc;
-            for (int off = 16; off; off >>= 1) tm = fmaxf(tm, __shfl_xor_sync(0xffffffffu, tm, off));
-            const float mn = fmaxf(m, tm);
-            const float corr = expf(m - mn), pr = p < p1 ? expf(sc - mn) : 0.0f;
-            float ps = pr;
-            for (int off = 16; off; off >>= 1) ps += __shfl_xor_sync(0xffffffffu, ps, off);
-            l = l * corr + ps;
+            float corr;
+            const float pr = attn_tile_softmax(sc, p < p1, m, l, &corr);
 #pragma unroll
             for (int j = 0; j < ATT_MAX_DV / 32; j++) acc[j] *= corr;
             /* this warp's valid positions of the tile are base + w + 4 jj, jj < nv */
@@ -286,7 +326,6 @@ __global__ void k_attn(const float *q, __half *K, __half *V, const float *knew, 
                     if (i < a.dv) acc[j] += pj * __half2float(vr[i]);
                 }
             }
-            m = mn;
         }
     } else
     for (int p = p0 + w; p < p1; p += ATT_WARPS) {
@@ -314,28 +353,7 @@ __global__ void k_attn(const float *q, __half *K, __half *V, const float *knew, 
     }
     if (lane == 0) { sm[w] = m; sl[w] = l; }
     __syncthreads();
-    float M = -INFINITY;
-    for (int k = 0; k < ATT_WARPS; k++) M = fmaxf(M, sm[k]);
-    float L = 0.0f, f[ATT_WARPS];
-    for (int k = 0; k < ATT_WARPS; k++) {
-        f[k] = sl[k] > 0.0f ? expf(sm[k] - M) : 0.0f;
-        L += sl[k] * f[k];
-    }
-    const size_t row = (size_t)t * a.n_head + h;
-    for (int i = threadIdx.x; i < a.dv; i += blockDim.x) {
-        float A = 0.0f;
-        for (int k = 0; k < ATT_WARPS; k++) A += sacc[k * a.dv + i] * f[k];
-        if (n_split == 1) {
-            out[row * a.dv + i] = A / L;
-            if (a.xq) q8_store(A / L, a.xq, a.n_head * a.dv, (int)((row * a.dv + i) / 32)); /* dv % 32 == 0: warp-uniform */
-        } else {
-            part[(row * n_split + sp) * (a.dv + 2) + i] = A;
-        }
-    }
-    if (n_split > 1 && threadIdx.x == 0) {
-        part[(row * n_split + sp) * (a.dv + 2) + a.dv] = M;
-        part[(row * n_split + sp) * (a.dv + 2) + a.dv + 1] = L;
-    }
+    attn_block_out(sacc, sm, sl, a.dv, (size_t)t * a.n_head + h, n_split, sp, a, out, part);
 }
 
 /* Decode attention for head size D (64 or 128; dk == dv == D), the KV store fused (a.fuse_store),
@@ -357,7 +375,7 @@ __global__ void __launch_bounds__(32 * ATT_WARPS) k_attn_dec(const float *q, __h
     const int chunk = (n_kv + n_split - 1) / n_split;
     const int p0 = sp * chunk, p1 = min(n_kv, p0 + chunk);
     const int tid = threadIdx.x, lane = tid & 31, w = tid >> 5;
-    __shared__ float sq[D], sk[D], sacc[ATT_WARPS][D], sm[ATT_WARPS], sl[ATT_WARPS];
+    __shared__ float sq[D], sk[D], sacc[ATT_WARPS * D], sm[ATT_WARPS], sl[ATT_WARPS];
     __shared__ __align__(16) __half snk[D];
     __shared__ __align__(16) __half snv[D];
     const size_t ks = (size_t)a.n_head_kv * D;
@@ -409,13 +427,8 @@ __global__ void __launch_bounds__(32 * ATT_WARPS) k_attn_dec(const float *q, __h
             }
             sc = d * a.scale;
         }
-        float tm = sc;
-        for (int off = 16; off; off >>= 1) tm = fmaxf(tm, __shfl_xor_sync(0xffffffffu, tm, off));
-        const float mn = fmaxf(m, tm);
-        const float corr = expf(m - mn), pr = p < p1 ? expf(sc - mn) : 0.0f;
-        float ps = pr;
-        for (int off = 16; off; off >>= 1) ps += __shfl_xor_sync(0xffffffffu, ps, off);
-        l = l * corr + ps;
+        float corr;
+        const float pr = attn_tile_softmax(sc, p < p1, m, l, &corr);
 #pragma unroll
         for (int j = 0; j < E; j++) acc[j] *= corr;
         const int nv = min(32, (p1 - base - w + 3) / 4);
@@ -440,33 +453,12 @@ __global__ void __launch_bounds__(32 * ATT_WARPS) k_attn_dec(const float *q, __h
                 acc[2 * e + 1] += pj * f.y;
             }
         }
-        m = mn;
     }
 #pragma unroll
-    for (int j = 0; j < E; j++) sacc[w][E * lane + j] = acc[j];
+    for (int j = 0; j < E; j++) sacc[w * D + E * lane + j] = acc[j];
     if (lane == 0) { sm[w] = m; sl[w] = l; }
     __syncthreads();
-    float M = -INFINITY;
-    for (int k = 0; k < ATT_WARPS; k++) M = fmaxf(M, sm[k]);
-    float L = 0.0f, f[ATT_WARPS];
-    for (int k = 0; k < ATT_WARPS; k++) {
-        f[k] = sl[k] > 0.0f ? expf(sm[k] - M) : 0.0f;
-        L += sl[k] * f[k];
-    }
-    for (int i = tid; i < D; i += blockDim.x) {
-        float A = 0.0f;
-        for (int k = 0; k < ATT_WARPS; k++) A += sacc[k][i] * f[k];
-        if (n_split == 1) {
-            out[(size_t)h * D + i] = A / L;
-            if (a.xq) q8_store(A / L, a.xq, a.n_head * D, (h * D + i) / 32); /* D % 32 == 0: warp-uniform */
-        } else {
-            part[((size_t)h * n_split + sp) * (D + 2) + i] = A;
-        }
-    }
-    if (n_split > 1 && tid == 0) {
-        part[((size_t)h * n_split + sp) * (D + 2) + D] = M;
-        part[((size_t)h * n_split + sp) * (D + 2) + D + 1] = L;
-    }
+    attn_block_out(sacc, sm, sl, D, (size_t)h, n_split, sp, a, out, part);
 }
 
 static bool attn_dec_on(void) {

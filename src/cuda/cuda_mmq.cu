@@ -572,18 +572,9 @@ static cudaError_t mmq5_launch(cudaStream_t s, const zeta_weight *w, const float
     static unsigned long long attr_done = 0;
     cudaError_t e = mmq_smem_attr(k_mmq5<T, BM, BN, MI, NJ, HP>, C::SMEM, &attr_done);
     if (e != cudaSuccess) return e;
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3((unsigned)((n_tok + BN - 1) / BN), (unsigned)((w->ne1 + BM - 1) / BM));
-    cfg.blockDim = dim3(C::THREADS);
-    cfg.dynamicSmemBytes = C::SMEM;
-    cfg.stream = s;
-    cudaLaunchAttribute at[1];
-    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    at[0].val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = at;
-    cfg.numAttrs = pdl ? 1 : 0;
-    return cudaLaunchKernelEx(&cfg, k_mmq5<T, BM, BN, MI, NJ, HP>, (const uint8_t *)w->dev, (int)w->ne0, (int)w->ne1, xq, n_tok, bias, y,
-                              (int)(pdl && chained));
+    return cuda_launch(pdl, k_mmq5<T, BM, BN, MI, NJ, HP>, dim3((unsigned)((n_tok + BN - 1) / BN), (unsigned)((w->ne1 + BM - 1) / BM)),
+                       dim3(C::THREADS), C::SMEM, s, (const uint8_t *)w->dev, (int)w->ne0, (int)w->ne1, xq, n_tok, bias, y,
+                       (int)(pdl && chained));
 }
 
 /* tile shape, ZETA_CUDA_MMQ_TILE: v4's kernel: 1 (128 x 128, warps of 64 x 32), 2 (128 x 64, warps of
