@@ -33,29 +33,54 @@ static inline __m256 scaled(__m256 acc, __m256i s32, __m256 dw, zeta_f16 dx) {
 
 static inline __m256 row_scales(const zeta_f16 d[8]) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d)); }
 
-/* N tokens (1..8, a constant after inlining) at x, xs bytes apart: y[c * ys + r] for rows r < 8 */
-static inline __attribute__((always_inline)) void q4_tile(const int N, const block_q4_0x8 *W, int64_t nb, const uint8_t *x,
-                                                          size_t xs, const int32_t *xsum, float *y, size_t ys) {
+/* the 32 products of Q8_0 weight vector v (8 rows x 4 values) with 4 activation codes at q */
+static inline __m256i q8_dot4(__m256i s, __m256i av, __m256i v, const int8_t *q) {
+    return _mm256_dpbusd_epi32(s, av, _mm256_sign_epi8(bcast4(q), v));
+}
+
+/* N tokens (1..8, a constant after inlining) at x, xs bytes apart, against packed Q4_0 (q4) or Q8_0
+ * blocks W: y[c * ys + r] for rows r < 8 */
+static inline __attribute__((always_inline)) void tile(const bool q4, const int N, const void *W, int64_t nb, const uint8_t *x,
+                                                       size_t xs, const int32_t *xsum, float *y, size_t ys) {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     __m256 a[8];
 #pragma GCC unroll 8
     for (int c = 0; c < N; c++) a[c] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
+        const int8_t *X[8];
+#pragma GCC unroll 8
+        for (int c = 0; c < N; c++) X[c] = ((const block_q8_0 *)(x + (size_t)c * xs))[b].qs;
         __m256i s[8];
+        const zeta_f16 *dw16;
+        if (q4) {
+            const block_q4_0x8 *Wb = (const block_q4_0x8 *)W + b;
+            dw16 = Wb->d;
 #pragma GCC unroll 8
-        for (int c = 0; c < N; c++) s[c] = _mm256_set1_epi32(-8 * xsum[(size_t)c * (size_t)nb + (size_t)b]);
+            for (int c = 0; c < N; c++) s[c] = _mm256_set1_epi32(-8 * xsum[(size_t)c * (size_t)nb + (size_t)b]);
 #pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) {
-            const __m256i v = _mm256_loadu_si256((const __m256i *)(W[b].qs + 32 * j));
-            const __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            for (int j = 0; j < 4; j++) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(Wb->qs + 32 * j));
+                const __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
 #pragma GCC unroll 8
-            for (int c = 0; c < N; c++) {
-                const int8_t *q = ((const block_q8_0 *)(x + (size_t)c * xs))[b].qs + 8 * j;
-                s[c] = _mm256_dpbusd_epi32(s[c], lo, bcast4(q));
-                s[c] = _mm256_dpbusd_epi32(s[c], hi, bcast4(q + 4));
+                for (int c = 0; c < N; c++) {
+                    s[c] = _mm256_dpbusd_epi32(s[c], lo, bcast4(X[c] + 8 * j));
+                    s[c] = _mm256_dpbusd_epi32(s[c], hi, bcast4(X[c] + 8 * j + 4));
+                }
+            }
+        } else {
+            const block_q8_0x8 *Wb = (const block_q8_0x8 *)W + b;
+            dw16 = Wb->d;
+#pragma GCC unroll 8
+            for (int c = 0; c < N; c++) s[c] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (int g = 0; g < 8; g++) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(Wb->qs + 32 * g));
+                const __m256i av = _mm256_abs_epi8(v); /* -128 -> 0x80, read as 128 unsigned */
+#pragma GCC unroll 8
+                for (int c = 0; c < N; c++) s[c] = q8_dot4(s[c], av, v, X[c] + 4 * g);
             }
         }
-        const __m256 dw = row_scales(W[b].d);
+        const __m256 dw = row_scales(dw16);
 #pragma GCC unroll 8
         for (int c = 0; c < N; c++) a[c] = scaled(a[c], s[c], dw, ((const block_q8_0 *)(x + (size_t)c * xs))[b].d);
     }
@@ -63,54 +88,22 @@ static inline __attribute__((always_inline)) void q4_tile(const int N, const blo
     for (int c = 0; c < N; c++) _mm256_storeu_ps(y + (size_t)c * ys, a[c]);
 }
 
-static void gemm8_q4_0(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
-                       size_t ys) {
+/* tiles of 8 tokens, then 4, then 1 (xsum: Q4_0 only) */
+static inline __attribute__((always_inline)) void gemm8(const bool q4, int64_t k, const void *w, const void *x, size_t xs,
+                                                        const int32_t *xsum, int n_tok, float *y, size_t ys) {
     const int64_t nb = k / 32;
     const uint8_t *xb = x;
     int c = 0;
-    for (; c + 8 <= n_tok; c += 8) q4_tile(8, w, nb, xb + (size_t)c * xs, xs, xsum + (size_t)c * (size_t)nb, y + (size_t)c * ys, ys);
-    for (; c + 4 <= n_tok; c += 4) q4_tile(4, w, nb, xb + (size_t)c * xs, xs, xsum + (size_t)c * (size_t)nb, y + (size_t)c * ys, ys);
-    for (; c < n_tok; c++) q4_tile(1, w, nb, xb + (size_t)c * xs, xs, xsum + (size_t)c * (size_t)nb, y + (size_t)c * ys, ys);
+    for (; c + 8 <= n_tok; c += 8) tile(q4, 8, w, nb, xb + (size_t)c * xs, xs, q4 ? xsum + (size_t)c * (size_t)nb : NULL, y + (size_t)c * ys, ys);
+    for (; c + 4 <= n_tok; c += 4) tile(q4, 4, w, nb, xb + (size_t)c * xs, xs, q4 ? xsum + (size_t)c * (size_t)nb : NULL, y + (size_t)c * ys, ys);
+    for (; c < n_tok; c++) tile(q4, 1, w, nb, xb + (size_t)c * xs, xs, q4 ? xsum + (size_t)c * (size_t)nb : NULL, y + (size_t)c * ys, ys);
 }
 
-/* the 32 products of weight vector v (8 rows x 4 values) with 4 activation codes at q */
-static inline __m256i q8_dot4(__m256i s, __m256i av, __m256i v, const int8_t *q) {
-    return _mm256_dpbusd_epi32(s, av, _mm256_sign_epi8(bcast4(q), v));
+static void gemm8_q4_0(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y, size_t ys) {
+    gemm8(true, k, w, x, xs, xsum, n_tok, y, ys);
 }
-
-static inline __attribute__((always_inline)) void q8_tile(const int N, const block_q8_0x8 *W, int64_t nb, const uint8_t *x,
-                                                          size_t xs, float *y, size_t ys) {
-    __m256 a[8];
-#pragma GCC unroll 8
-    for (int c = 0; c < N; c++) a[c] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        __m256i s[8];
-#pragma GCC unroll 8
-        for (int c = 0; c < N; c++) s[c] = _mm256_setzero_si256();
-#pragma GCC unroll 8
-        for (int g = 0; g < 8; g++) {
-            const __m256i v = _mm256_loadu_si256((const __m256i *)(W[b].qs + 32 * g));
-            const __m256i av = _mm256_abs_epi8(v); /* -128 -> 0x80, read as 128 unsigned */
-#pragma GCC unroll 8
-            for (int c = 0; c < N; c++) s[c] = q8_dot4(s[c], av, v, ((const block_q8_0 *)(x + (size_t)c * xs))[b].qs + 4 * g);
-        }
-        const __m256 dw = row_scales(W[b].d);
-#pragma GCC unroll 8
-        for (int c = 0; c < N; c++) a[c] = scaled(a[c], s[c], dw, ((const block_q8_0 *)(x + (size_t)c * xs))[b].d);
-    }
-#pragma GCC unroll 8
-    for (int c = 0; c < N; c++) _mm256_storeu_ps(y + (size_t)c * ys, a[c]);
-}
-
-static void gemm8_q8_0(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
-                       size_t ys) {
-    (void)xsum;
-    const int64_t nb = k / 32;
-    const uint8_t *xb = x;
-    int c = 0;
-    for (; c + 8 <= n_tok; c += 8) q8_tile(8, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
-    for (; c + 4 <= n_tok; c += 4) q8_tile(4, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
-    for (; c < n_tok; c++) q8_tile(1, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
+static void gemm8_q8_0(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y, size_t ys) {
+    gemm8(false, k, w, x, xs, xsum, n_tok, y, ys);
 }
 
 static const zk_gemm_table k_gemm_avx512vnni = {
