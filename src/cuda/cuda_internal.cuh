@@ -47,11 +47,12 @@ __device__ __forceinline__ void pdl_wait() { asm volatile("griddepcontrol.wait;"
 /* ZETA_CUDA_PDL=0: no kernel is launched with programmatic stream serialization */
 bool cuda_pdl_enabled(void);
 /* the decode chain (ZETA_CUDA_PDL_CHAIN=0 turns it off; needs cuda_pdl_enabled): the one-token
- * products signal at their start and the kernels between them (RMSNorm, rounding, attention and
- * its merge) are launched with PDL too, each signalling at once and waiting (pdl_wait) before it
- * reads anything; so every kernel of a step is launched, and a product's first weights are in
- * flight, while the kernels ahead of it still run. Each kernel waits for the one before it, which
- * waited for its own predecessor, so the order of the data is the stream's. */
+ * products signal at their start and the kernels between them (RMSNorm + rounding, the rounding
+ * kernel, k_attn_dec and its merge) are launched with PDL too, each signalling at once and waiting
+ * (pdl_wait) before it reads anything; so the next kernels are launched, and a product's first
+ * weights are in flight, while the kernels ahead of it still run. Each kernel waits for the one
+ * before it, which waited for its own predecessor, so the order of the data is the stream's
+ * (kernels launched the ordinary way, e.g. a separate RoPE, simply wait for everything before). */
 bool cuda_pdl_chain(void);
 /* launches kernel k with programmatic stream serialization when pdl, else as <<<>>> would */
 template <typename... KArgs, typename... Args>

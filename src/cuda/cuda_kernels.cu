@@ -516,6 +516,7 @@ cudaError_t cuda_attention(cudaStream_t s, const cuda_attn_args *a, __half *K, _
     if (a->dv > ATT_MAX_DV) return cudaErrorInvalidValue; /* refused at session creation */
     if ((a->fuse_store || a->pos_dev || a->xq) && a->n_tok != 1) return cudaErrorInvalidValue;
     if (a->xq && a->dv % 32) return cudaErrorInvalidValue;
+    if (a->rope && !cuda_attention_rope_ok(a, a->rope)) return cudaErrorInvalidValue; /* only k_attn_dec folds RoPE in */
     const size_t kr = (size_t)a->n_head_kv * a->dk, vr = (size_t)a->n_head_kv * a->dv;
     if (!a->fuse_store) {
         k_store_f16<<<grid_for(kr * a->n_tok), 256, 0, s>>>(k, K + (size_t)a->pos0 * kr, kr * a->n_tok);
@@ -524,7 +525,6 @@ cudaError_t cuda_attention(cudaStream_t s, const cuda_attn_args *a, __half *K, _
     if (cuda_fattn_ok(a)) return cuda_fattn(s, a, K, V, q, out);
     /* with pos_dev, a->pos0 is the host's value of the same position (it picks the split) */
     const int n_split = cuda_attention_split(a, part_floats, n_sm);
-    if (a->rope && !cuda_attention_rope_ok(a, a->rope)) return cudaErrorInvalidValue;
     if (attn_dec_ok(a)) {
         const bool pdl = cuda_pdl_chain();
         cuda_rope_args ra;
