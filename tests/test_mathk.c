@@ -5,9 +5,10 @@
  *     groups 1..8, odd tile lengths, strided rows: Q8_0/Q4_0 scores bit-identical to the scalar
  *     reference, which is bit-identical to the scalar vec_dot; V sums bit-identical to the per-row
  *     path they replace (dequantize the row, then axpy per query head); nothing written outside;
- *   - the selection: the ISA set compiled in for this CPU (avx2 on x86-64 with AVX2, neon on every
- *     AArch64) is the one selected, with all its fused slots, so the comparisons above test it and
- *     not a silent scalar fallback. */
+ *   - each ISA set this CPU runs is tested slot by slot (avx2, and avx512vnni's own slots where the
+ *     CPU has AVX-512 VNNI; neon), so a slot that a wider set overrides here stays tested;
+ *   - the selection: every fused slot comes from the widest of those sets that has it (avx512vnni
+ *     over avx2 on x86-64; neon on every AArch64), not a silent scalar fallback. */
 #include "cpu/kernels.h"
 #include "cpu/mathk.h"
 #include "quant.h"
@@ -16,9 +17,37 @@
 #include <math.h>
 #include <stdint.h>
 
-static void softmax_avx2_matches_scalar(void) {
-    zk_softmax_fn f = zk_softmax_select();
-    if (f == zk_softmax_scalar) T_SKIP("no SIMD softmax on this CPU");
+/* the ISA sets this CPU runs, raw (only their own slots): avx2 and, with AVX-512 VNNI, avx512vnni on
+ * x86-64; neon on AArch64. The kernel tests below check every slot of each, so a slot that a wider
+ * set overrides here is still tested for the machines that select it. */
+static int isa_sets(const zk_math *sets[2]) {
+    int n = 0;
+    if (zk_cpu_has_avx2() && zk_math_avx2()) {
+        sets[n++] = zk_math_avx2();
+        if (zk_cpu_has_avx512vnni() && zk_math_avx512vnni()) sets[n++] = zk_math_avx512vnni();
+    } else if (zk_cpu_has_neon() && zk_math_neon()) {
+        sets[n++] = zk_math_neon();
+    }
+    return n;
+}
+
+static void softmax_one(zk_softmax_fn f);
+
+static void softmax_simd_matches_scalar(void) {
+    const zk_math *sets[2];
+    const int ns = isa_sets(sets);
+    int tested = 0;
+    for (int k = 0; k < ns; k++)
+        if (sets[k]->softmax) {
+            printf("    %s softmax\n", sets[k]->name);
+            softmax_one(sets[k]->softmax);
+            tested++;
+        }
+    T_CHECK(zk_softmax_select() != zk_softmax_scalar || tested == 0);
+    if (!tested) T_SKIP("no SIMD softmax on this CPU");
+}
+
+static void softmax_one(zk_softmax_fn f) {
     static float a[5000], b[5000];
     unsigned seed = 7;
     const int lens[] = {1, 7, 8, 9, 63, 64, 257, 1000, 4999};
@@ -113,14 +142,28 @@ static const zeta_type kv_types[4] = {ZETA_TYPE_F32, ZETA_TYPE_F16, ZETA_TYPE_Q8
 static const int kv_groups[] = {1, 2, 3, 4, 5, 8};
 static const int kv_lens[] = {1, 7, 8, 13, 127, 128};
 
+static void kv_score_one(const zk_math *sel, int *cases, int *simd);
+
 static void kv_score_matches_scalar(void) {
-    const zk_math *ref = zk_math_scalar(), *sel = zk_math_select();
+    const zk_math *sets[2];
+    const int ns = isa_sets(sets);
+    int cases = 0, simd = 0;
+    kv_score_one(zk_math_scalar(), &cases, &simd); /* the scalar reference against vec_dot alone */
+    for (int k = 0; k < ns; k++) kv_score_one(sets[k], &cases, &simd);
+    T_CHECK(cases > 300);
+    if (!simd) T_SKIP("no SIMD decode kernels on this CPU (scalar reference checked: %d cases)", cases);
+}
+
+static void kv_score_one(const zk_math *sel, int *cases_out, int *simd_out) {
+    const zk_math *ref = zk_math_scalar();
+    const bool is_ref = sel == ref;
     const zk_kernels *sk = zk_scalar();
     static uint8_t k[128 * 3200], q[8 * 1200];
     static float s0[8 * SS], s1[8 * SS];
     int cases = 0, simd = 0;
     for (int ti = 0; ti < 4; ti++) {
         const zeta_type t = kv_types[ti], qt = zk_vec_dot_type(t);
+        if (!is_ref && !sel->kv_score[t]) continue;
         const int dims[] = {32, 64, 96, 128, 256, 40, 36}; /* the last two only for the float types */
         for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
             const int d = dims[di];
@@ -143,7 +186,7 @@ static void kv_score_matches_scalar(void) {
                         }
                     T_CHECKF(bad == 0, "%s d %d group %d n %d: %d scalar scores differ from vec_dot", zeta_type_name(t), d, group, n, bad);
                     cases++;
-                    if (!sel->kv_score[t]) continue;
+                    if (is_ref) continue;
                     simd++;
                     sel->kv_score[t](d, n, k, ks, group, q, qb, s1, SS);
                     float worst = 0;
@@ -164,11 +207,21 @@ static void kv_score_matches_scalar(void) {
                 }
         }
     }
-    T_CHECK(cases > 300);
-    if (!simd) T_SKIP("no SIMD decode kernels on this CPU (scalar reference checked: %d cases)", cases);
+    *cases_out += cases;
+    *simd_out += simd;
 }
 
+static void kv_accum_one(const zk_math *set, int *simd);
+
 static void kv_accum_matches_scalar(void) {
+    const zk_math *sets[2];
+    const int ns = isa_sets(sets);
+    int simd = 0;
+    for (int k = 0; k < ns; k++) kv_accum_one(sets[k], &simd);
+    if (!simd) T_SKIP("no SIMD decode kernels on this CPU");
+}
+
+static void kv_accum_one(const zk_math *set, int *simd_out) {
     const zk_math *ref = zk_math_scalar(), *sel = zk_math_select();
     static uint8_t v[128 * 4200];
     static float s[8 * SS], a0[8 * 512], a1[8 * 512], a2[8 * 512], row[512];
@@ -192,9 +245,9 @@ static void kv_accum_matches_scalar(void) {
                         zeta_dequantize_row(t, v + (size_t)i * vs, row, d);
                         for (int g = 0; g < group; g++) sel->axpy(d, s[g * SS + i], row, a2 + (size_t)g * d);
                     }
-                    if (!sel->kv_accum[t]) continue;
+                    if (!set->kv_accum[t]) continue;
                     simd++;
-                    sel->kv_accum[t](d, n, v, vs, group, s, SS, a1);
+                    set->kv_accum[t](d, n, v, vs, group, s, SS, a1);
                     int bad = 0;
                     float worst = 0;
                     for (int i = 0; i < 8 * 512; i++) {
@@ -207,38 +260,47 @@ static void kv_accum_matches_scalar(void) {
                         if (!(e <= worst)) worst = e;
                     }
                     T_CHECKF(bad == 0 && worst <= 1.0f, "%s %s d %d group %d n %d: %d differ from the per-row path, worst %g of the tolerance",
-                             sel->name, zeta_type_name(t), d, group, n, bad, (double)worst);
+                             set->name, zeta_type_name(t), d, group, n, bad, (double)worst);
                 }
         }
     }
-    if (!simd) T_SKIP("no SIMD decode kernels on this CPU");
+    *simd_out += simd;
 }
 
 static void math_set_selected(void) {
     const zk_math *sel = zk_math_select();
-    const zk_math *isa = zk_cpu_has_avx2() && zk_math_avx2() ? zk_math_avx2() : zk_cpu_has_neon() && zk_math_neon() ? zk_math_neon() : NULL;
+    const zk_math *sets[2];
+    const int ns = isa_sets(sets);
 #ifdef ZETA_HAVE_NEON
     T_CHECK(zk_math_neon() != NULL && zk_cpu_has_neon()); /* an AArch64 build always has the NEON set */
 #endif
+#ifdef ZETA_HAVE_X86
+    if (zk_cpu_has_avx512vnni()) T_CHECK(ns == 2 && zk_math_avx512vnni() != NULL);
+#endif
     printf("    selected math set: %s\n", sel->name);
-    if (!isa) {
+    if (!ns) {
         T_CHECKF(strcmp(sel->name, "scalar") == 0, "selected %s, expected scalar", sel->name);
         return;
     }
-    T_CHECKF(strcmp(sel->name, isa->name) == 0, "selected %s, expected %s", sel->name, isa->name);
+    /* every fused slot comes from the widest set that has it; the first set has them all */
+    T_CHECKF(strcmp(sel->name, sets[ns - 1]->name) == 0, "selected %s, expected %s", sel->name, sets[ns - 1]->name);
     for (int ti = 0; ti < 4; ti++) {
         const zeta_type t = kv_types[ti];
-        T_CHECKF(isa->kv_score[t] && sel->kv_score[t] == isa->kv_score[t], "%s: kv_score of %s not selected", isa->name,
-                 zeta_type_name(t));
-        T_CHECKF(isa->kv_accum[t] && sel->kv_accum[t] == isa->kv_accum[t], "%s: kv_accum of %s not selected", isa->name,
-                 zeta_type_name(t));
+        const zk_math *ws = sets[0], *wa = sets[0];
+        for (int k = 1; k < ns; k++) {
+            if (sets[k]->kv_score[t]) ws = sets[k];
+            if (sets[k]->kv_accum[t]) wa = sets[k];
+        }
+        T_CHECKF(ws->kv_score[t] && sel->kv_score[t] == ws->kv_score[t], "%s: kv_score of %s not selected", ws->name, zeta_type_name(t));
+        T_CHECKF(wa->kv_accum[t] && sel->kv_accum[t] == wa->kv_accum[t], "%s: kv_accum of %s not selected", wa->name, zeta_type_name(t));
     }
-    T_CHECK(isa->axpy && sel->axpy == isa->axpy);
+    T_CHECK(sets[0]->axpy && sel->axpy == sets[0]->axpy);
+    T_CHECK(sel->softmax == sets[ns - 1]->softmax || (!sets[ns - 1]->softmax && sel->softmax == sets[0]->softmax));
 }
 
 int main(void) {
     T_RUN(math_set_selected);
-    T_RUN(softmax_avx2_matches_scalar);
+    T_RUN(softmax_simd_matches_scalar);
     T_RUN(kv_score_matches_scalar);
     T_RUN(kv_accum_matches_scalar);
     T_RUN(swiglu_matches_scalar);

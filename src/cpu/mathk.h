@@ -2,7 +2,8 @@
  * over a tile of scores, y += a * x, rows of the KV cache types (F16, Q8_0, Q4_0) to f32, and the
  * fused decode kernels that score a tile of cached K rows against a GQA group of queries and add
  * a tile of cached V rows into the group's accumulators. zk_math_select() returns the best set for
- * this CPU (kernels_avx2_math.c on x86-64 with AVX2, kernels_neon_math.c on AArch64); the scalar set
+ * this CPU (kernels_avx2_math.c on x86-64 with AVX2, with kernels_avx512vnni_math.c's slots over it
+ * where the CPU has AVX-512 VNNI; kernels_neon_math.c on AArch64); the scalar set
  * (mathk_ref.c) is the spec. */
 #ifndef ZETA_MATHK_H
 #define ZETA_MATHK_H
@@ -58,6 +59,9 @@ double zk_softmax_scalar(float *x, int n, float scale, float *max_out);
 const zk_math *zk_math_scalar(void);
 const zk_math *zk_math_avx2(void);   /* NULL when not compiled in (not x86-64) */
 const zk_math *zk_math_neon(void);   /* NULL when not compiled in (not AArch64) */
+/* AVX-512 F/BW/VL/DQ + VNNI: only its own slots (softmax, kv_score of Q8_0 / Q4_0, kv_accum), laid
+ * over the AVX2 set by zk_math_select() where zk_cpu_has_avx512vnni(); NULL when not x86-64 */
+const zk_math *zk_math_avx512vnni(void);
 const zk_math *zk_math_select(void); /* completed: every slot set */
 zk_softmax_fn zk_softmax_select(void);
 

@@ -168,6 +168,7 @@ const zk_math *zk_math_scalar(void) { return &k_scalar; }
 
 #ifndef ZETA_HAVE_X86
 const zk_math *zk_math_avx2(void) { return NULL; }
+const zk_math *zk_math_avx512vnni(void) { return NULL; }
 #endif
 #ifndef ZETA_HAVE_NEON
 const zk_math *zk_math_neon(void) { return NULL; }
@@ -180,9 +181,18 @@ static void select_once(void) {
     zk_math t = k_scalar;
     /* the fused decode slots only where an ISA has them (see mathk.h) */
     for (int i = 0; i < ZETA_TYPE_COUNT; i++) t.kv_score[i] = NULL, t.kv_accum[i] = NULL;
-    /* one ISA set per architecture, laid over the scalar one: its NULL slots keep the scalar ones */
-    const zk_math *a = zk_cpu_has_avx2() ? zk_math_avx2() : zk_cpu_has_neon() ? zk_math_neon() : NULL;
-    if (a) {
+    /* the ISA sets of this architecture, each laid over the ones before: a NULL slot keeps the
+     * earlier set's (scalar < avx2 < avx512vnni on x86-64; scalar < neon on AArch64) */
+    const zk_math *sets[2] = {NULL, NULL};
+    if (zk_cpu_has_avx2()) {
+        sets[0] = zk_math_avx2();
+        if (zk_cpu_has_avx512vnni()) sets[1] = zk_math_avx512vnni();
+    } else if (zk_cpu_has_neon()) {
+        sets[0] = zk_math_neon();
+    }
+    for (int k = 0; k < 2; k++) {
+        const zk_math *a = sets[k];
+        if (!a) continue;
         for (int i = 0; i < ZETA_TYPE_COUNT; i++) {
             if (a->kv_score[i]) t.kv_score[i] = a->kv_score[i];
             if (a->kv_accum[i]) t.kv_accum[i] = a->kv_accum[i];
