@@ -9,6 +9,7 @@
  * the inputs is checked against the dense path's Q8_0 quantizer, and the result against the plain
  * float product over the kept inputs. */
 #include "test.h"
+#include "cpu/kernels.h"
 #include "cpu/kernels_sparse.h"
 #include "model.h"
 #include "quant.h"
@@ -143,9 +144,12 @@ static void check_case(zeta_type t, uint32_t n_in, uint32_t n_out, double *worst
     zk_sparse_native_fn scalar = t == ZETA_TYPE_Q8_0 ? zk_sparse_q8_scalar : zk_sparse_q4_scalar;
     zk_sparse_native_fn best = t == ZETA_TYPE_Q8_0 ? zk_sparse_q8_select() : zk_sparse_q4_select();
     const uint32_t nc = n_out / 64;
-    zk_sparse_native_fn fns[2] = {scalar, best};
-    for (int f = 0; f < 2; f++) {
-        const char *name = f ? "selected" : "scalar";
+    /* the scalar spec, the AVX2 kernel where this CPU runs it (also when a wider one is selected),
+     * and the selected one */
+    zk_sparse_native_fn avx2 = zk_cpu_has_avx2() ? (t == ZETA_TYPE_Q8_0 ? zk_sparse_q8_avx2() : zk_sparse_q4_avx2()) : NULL;
+    zk_sparse_native_fn fns[3] = {scalar, best, avx2 && avx2 != best ? avx2 : NULL};
+    for (int f = 0; f < 3 && fns[f]; f++) {
+        const char *name = f == 0 ? "scalar" : f == 1 ? "selected" : "avx2";
         for (uint32_t o = 0; o < n_out; o++) yv[o] = NAN;
         fns[f](&m, &s, 0, nbk, 0, nc, yv);
         T_CHECKF(memcmp(yv, yr, n_out * sizeof(float)) == 0, "%s %u x %u: %s kernel differs from the reference", zeta_type_name(t), n_out, n_in, name);
@@ -306,8 +310,25 @@ static void check_model(const char *model, const char *file, double tol) {
 static void test_model_q4_0(void) { check_model("tests/data/models/zoo-Q4_0.gguf", "test_sparse_q4.sparsity", 1e-4); }
 static void test_model_q8_0(void) { check_model("tests/data/models/zoo-Q8_0.gguf", "test_sparse_q8.sparsity", 1e-2); }
 
+/* the widest native kernels this CPU runs are the ones selected (so the comparisons above test them) */
+static void test_native_selection(void) {
+#ifdef ZETA_HAVE_X86
+    if (zk_cpu_has_avx512vnni()) {
+        T_CHECK(zk_sparse_q8_select() == zk_sparse_q8_avx512vnni() && zk_sparse_q4_select() == zk_sparse_q4_avx512vnni());
+    } else if (zk_cpu_has_avx2()) {
+        T_CHECK(zk_sparse_q8_select() == zk_sparse_q8_avx2() && zk_sparse_q4_select() == zk_sparse_q4_avx2());
+    } else {
+        T_SKIP("no AVX2 on this CPU");
+    }
+#else
+    T_SKIP("x86-64 only");
+#endif
+}
+
 int main(void) {
-    printf("    selected kernels: %s\n", zk_sparse_q8_select() == zk_sparse_q8_scalar ? "scalar" : "simd");
+    printf("    selected kernels: %s\n", zk_sparse_q8_select() == zk_sparse_q8_scalar ? "scalar"
+                                         : zk_sparse_q8_select() == zk_sparse_q8_avx512vnni() ? "avx512vnni" : "simd");
+    T_RUN(test_native_selection);
     T_RUN(test_q8_native);
     T_RUN(test_q4_native);
     T_RUN(test_model_q4_0);

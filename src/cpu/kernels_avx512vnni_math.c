@@ -178,14 +178,14 @@ static inline __attribute__((always_inline)) void score_q(bool q4, int d, int n,
 }
 
 static void kv_score_q8_0_avx512vnni(int d, int n, const void *k, size_t ks, int group, const void *q, size_t qs, float *s, size_t ss) {
-    if (group * (d / 32) > KV_MAXQ || ks * 15 > (size_t)INT32_MAX) {
+    if (group * (d / 32) > KV_MAXQ || ks > (size_t)INT32_MAX / 16) { /* gather offsets are int32 */
         zk_math_avx2()->kv_score[ZETA_TYPE_Q8_0](d, n, k, ks, group, q, qs, s, ss);
         return;
     }
     score_q(false, d, n, k, ks, group, q, qs, s, ss);
 }
 static void kv_score_q4_0_avx512vnni(int d, int n, const void *k, size_t ks, int group, const void *q, size_t qs, float *s, size_t ss) {
-    if (group * (d / 32) > KV_MAXQ || ks * 15 > (size_t)INT32_MAX) {
+    if (group * (d / 32) > KV_MAXQ || ks > (size_t)INT32_MAX / 16) { /* gather offsets are int32 */
         zk_math_avx2()->kv_score[ZETA_TYPE_Q4_0](d, n, k, ks, group, q, qs, s, ss);
         return;
     }

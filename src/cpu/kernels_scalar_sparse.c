@@ -96,6 +96,8 @@ zk_sparse_gemv_fn zk_sparse_gemv_neon(void) { return NULL; }
 zk_sparse_native_fn zk_sparse_q8_neon(void) { return NULL; }
 zk_sparse_native_fn zk_sparse_q4_neon(void) { return NULL; }
 #elif defined(ZETA_HAVE_NEON)
+zk_sparse_native_fn zk_sparse_q8_avx512vnni(void) { return NULL; }
+zk_sparse_native_fn zk_sparse_q4_avx512vnni(void) { return NULL; }
 zk_sparse_gemv_fn zk_sparse_gemv_avx2(void) { return NULL; }
 zk_sparse_native_fn zk_sparse_q8_avx2(void) { return NULL; }
 zk_sparse_native_fn zk_sparse_q4_avx2(void) { return NULL; }
@@ -105,6 +107,8 @@ static zk_sparse_gemv_fn best_simd(const char **name) {
     return f;
 }
 #else
+zk_sparse_native_fn zk_sparse_q8_avx512vnni(void) { return NULL; }
+zk_sparse_native_fn zk_sparse_q4_avx512vnni(void) { return NULL; }
 zk_sparse_gemv_fn zk_sparse_gemv_avx2(void) { return NULL; }
 zk_sparse_native_fn zk_sparse_q8_avx2(void) { return NULL; }
 zk_sparse_native_fn zk_sparse_q4_avx2(void) { return NULL; }
@@ -129,7 +133,8 @@ const char *zk_sparse_gemv_name(void) {
 zk_sparse_native_fn zk_sparse_q8_select(void) {
     zk_sparse_native_fn f = NULL;
 #if defined(ZETA_HAVE_X86)
-    if (zk_cpu_has_avx2()) f = zk_sparse_q8_avx2();
+    if (zk_cpu_has_avx512vnni()) f = zk_sparse_q8_avx512vnni();
+    else if (zk_cpu_has_avx2()) f = zk_sparse_q8_avx2();
 #elif defined(ZETA_HAVE_NEON)
     if (zk_cpu_has_neon()) f = zk_sparse_q8_neon();
 #endif
@@ -139,7 +144,8 @@ zk_sparse_native_fn zk_sparse_q8_select(void) {
 zk_sparse_native_fn zk_sparse_q4_select(void) {
     zk_sparse_native_fn f = NULL;
 #if defined(ZETA_HAVE_X86)
-    if (zk_cpu_has_avx2()) f = zk_sparse_q4_avx2();
+    if (zk_cpu_has_avx512vnni()) f = zk_sparse_q4_avx512vnni();
+    else if (zk_cpu_has_avx2()) f = zk_sparse_q4_avx2();
 #elif defined(ZETA_HAVE_NEON)
     if (zk_cpu_has_neon()) f = zk_sparse_q4_neon();
 #endif

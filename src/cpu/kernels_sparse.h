@@ -3,7 +3,7 @@
  * Q8_0 copy of any weight type (f32 activations; tested in tests/test_sparse.c) and the native
  * Q8_0 / Q4_0 formats (integer sums per input block; tests/test_sparse_q.c).
  * kernels_scalar_sparse.c is the spec, kernels_avx2_sparse.c and kernels_neon_sparse.c the SIMD
- * versions. Single-threaded over an output range; threading lives in the CPU backend. */
+ * versions (and, for the native formats, kernels_avx512vnni_sparse.c). Single-threaded over an output range; threading lives in the CPU backend. */
 #ifndef ZETA_KERNELS_SPARSE_H
 #define ZETA_KERNELS_SPARSE_H
 
@@ -51,6 +51,8 @@ zk_sparse_native_fn zk_sparse_q8_avx2(void);
 zk_sparse_native_fn zk_sparse_q4_avx2(void);
 zk_sparse_native_fn zk_sparse_q8_neon(void);
 zk_sparse_native_fn zk_sparse_q4_neon(void);
+zk_sparse_native_fn zk_sparse_q8_avx512vnni(void); /* selected over AVX2 where zk_cpu_has_avx512vnni() */
+zk_sparse_native_fn zk_sparse_q4_avx512vnni(void);
 /* the best for this CPU (scalar where no SIMD version exists) */
 zk_sparse_native_fn zk_sparse_q8_select(void);
 zk_sparse_native_fn zk_sparse_q4_select(void);
