@@ -1,0 +1,95 @@
+/* sparse_bench.c — the native sparse decode kernels alone (issue 5): the AVX2 and AVX-512 VNNI
+ * versions of zk_sparse_q8 / zk_sparse_q4 (kernels_sparse.h) on the TinyLlama-1.1B FFN shapes
+ * (5632 x 2048 and 2048 x 5632), random Q8_0 / Q4_0 weights in the native sparse layout, half of
+ * the inputs kept (random positions). One thread. Each call reads one of 12 copies of the layout in
+ * turn (12 x 6-12 MB: more than the L3, so the columns come from memory), or with -c the same copy
+ * every time (cache-resident). Prints the best time of 120 calls per kernel and the bytes of kept
+ * columns read per second. Kernels this CPU lacks are skipped.
+ *
+ *   build/sparse_bench [-c]
+ *
+ * Built by bench/build.sh (needs the library's internal headers). */
+#include "cpu/kernels.h"
+#include "cpu/kernels_sparse.h"
+#include "model.h"
+#include "quant.h"
+#include "sparse.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static unsigned g_seed = 1;
+static float frand(void) {
+    g_seed = g_seed * 1103515245u + 12345u;
+    return (float)((g_seed >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+enum { COPIES = 12, CALLS = 120 };
+
+int main(int argc, char **argv) {
+    const int cached = argc > 1 && !strcmp(argv[1], "-c");
+    for (int ti = 0; ti < 2; ti++)
+        for (int shape = 0; shape < 2; shape++) {
+            const zeta_type t = ti ? ZETA_TYPE_Q4_0 : ZETA_TYPE_Q8_0;
+            const int fmt = ti ? ZS_FMT_Q4 : ZS_FMT_Q8;
+            const uint32_t n_in = shape ? 5632 : 2048, n_out = shape ? 2048 : 5632;
+            const uint64_t rb = (uint64_t)(n_in / 32) * (ti ? sizeof(block_q4_0) : sizeof(block_q8_0));
+            uint8_t *data = malloc(rb * n_out);
+            float *row = malloc(sizeof(float) * n_in), *y = malloc(sizeof(float) * n_out);
+            if (!data || !row || !y) return 1;
+            for (uint32_t o = 0; o < n_out; o++) {
+                for (uint32_t i = 0; i < n_in; i++) row[i] = frand();
+                zeta_quantize_row_ref(t, row, data + o * rb, n_in);
+            }
+            zeta_weight w = {.name = "w", .type = t, .ne0 = n_in, .ne1 = n_out, .row_bytes = rb, .data = data};
+            const size_t huge = (size_t)2 << 20, al = ((size_t)zs_native_bytes(fmt, n_in, n_out) + huge - 1) & ~(huge - 1);
+            uint8_t *mem = aligned_alloc(huge, al * COPIES);
+            if (!mem) return 1;
+            madvise(mem, al * COPIES, MADV_HUGEPAGE);
+            zs_mat m[COPIES];
+            for (int c = 0; c < COPIES; c++) zs_native_build(&w, fmt, mem + c * al, &m[c]);
+            zs_sel s;
+            if (!zs_sel_alloc(&s, n_in)) return 1;
+            uint32_t k = 0;
+            for (uint32_t i = 0; i < n_in; i++) {
+                const float v = frand();
+                if (fabsf(v) >= 0.5f) s.idx[k] = i, s.val[k++] = v;
+            }
+            s.n = k;
+            s.n_in = n_in;
+            zk_sparse_round_blocks(&s);
+            const char *names[2] = {"avx2", "avx512vnni"};
+            zk_sparse_native_fn f[2] = {zk_cpu_has_avx2() ? (ti ? zk_sparse_q4_avx2() : zk_sparse_q8_avx2()) : NULL,
+                                        zk_cpu_has_avx512vnni() ? (ti ? zk_sparse_q4_avx512vnni() : zk_sparse_q8_avx512vnni()) : NULL};
+            double best[2] = {1e30, 1e30};
+            for (int r = 0; r < CALLS; r++)
+                for (int v = 0; v < 2; v++) {
+                    if (!f[v]) continue;
+                    const double t0 = now_ms();
+                    f[v](&m[cached ? 0 : r % COPIES], &s, 0, n_in / 32, 0, n_out / 64, y);
+                    const double dt = now_ms() - t0;
+                    if (dt < best[v]) best[v] = dt;
+                }
+            const double bytes = (double)k * n_out * (ti ? 0.5 : 1.0);
+            printf("%s %u x %u, %.2f kept%s:", zeta_type_name(t), n_out, n_in, (double)k / n_in, cached ? " (cached)" : "");
+            for (int v = 0; v < 2; v++)
+                if (f[v]) printf("  %s %.3f ms (%.1f GB/s)", names[v], best[v], bytes / best[v] / 1e6);
+            printf("\n");
+            zs_sel_free(&s);
+            free(mem);
+            free(data);
+            free(row);
+            free(y);
+        }
+    return 0;
+}
