@@ -3,8 +3,8 @@
  * (5632 x 2048 and 2048 x 5632), random Q8_0 / Q4_0 weights in the native sparse layout, half of
  * the inputs kept (random positions). One thread. Each call reads one of 12 copies of the layout in
  * turn (12 x 6-12 MB: more than the L3, so the columns come from memory), or with -c the same copy
- * every time (cache-resident). Prints the best time of 120 calls per kernel and the bytes of kept
- * columns read per second. Kernels this CPU lacks are skipped.
+ * every time (cache-resident). Prints the best and the median time of 120 calls per kernel and the
+ * bytes of kept columns read per second. Kernels this CPU lacks are skipped.
  *
  *   build/sparse_bench [-c]
  *
@@ -35,6 +35,11 @@ static float frand(void) {
 }
 
 enum { COPIES = 12, CALLS = 120 };
+
+static int cmp_d(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
 
 int main(int argc, char **argv) {
     const int cached = argc > 1 && !strcmp(argv[1], "-c");
@@ -71,19 +76,24 @@ int main(int argc, char **argv) {
             const char *names[2] = {"avx2", "avx512vnni"};
             zk_sparse_native_fn f[2] = {zk_cpu_has_avx2() ? (ti ? zk_sparse_q4_avx2() : zk_sparse_q8_avx2()) : NULL,
                                         zk_cpu_has_avx512vnni() ? (ti ? zk_sparse_q4_avx512vnni() : zk_sparse_q8_avx512vnni()) : NULL};
-            double best[2] = {1e30, 1e30};
+            static double times[2][CALLS];
+            double best[2] = {1e30, 1e30}, med[2] = {0, 0};
             for (int r = 0; r < CALLS; r++)
                 for (int v = 0; v < 2; v++) {
                     if (!f[v]) continue;
                     const double t0 = now_ms();
                     f[v](&m[cached ? 0 : r % COPIES], &s, 0, n_in / 32, 0, n_out / 64, y);
-                    const double dt = now_ms() - t0;
-                    if (dt < best[v]) best[v] = dt;
+                    times[v][r] = now_ms() - t0;
+                    if (times[v][r] < best[v]) best[v] = times[v][r];
                 }
+            for (int v = 0; v < 2; v++) {
+                qsort(times[v], CALLS, sizeof(double), cmp_d);
+                med[v] = times[v][CALLS / 2];
+            }
             const double bytes = (double)k * n_out * (ti ? 0.5 : 1.0);
             printf("%s %u x %u, %.2f kept%s:", zeta_type_name(t), n_out, n_in, (double)k / n_in, cached ? " (cached)" : "");
             for (int v = 0; v < 2; v++)
-                if (f[v]) printf("  %s %.3f ms (%.1f GB/s)", names[v], best[v], bytes / best[v] / 1e6);
+                if (f[v]) printf("  %s best %.3f ms (%.1f GB/s), median %.3f ms (%.1f GB/s)", names[v], best[v], bytes / best[v] / 1e6, med[v], bytes / med[v] / 1e6);
             printf("\n");
             zs_sel_free(&s);
             free(mem);
