@@ -14,14 +14,12 @@
  *       row in order: the bits of the per-row path (dequantize, then axpy per head).
  *   softmax  the AVX2 set's exp polynomial 16 lanes wide (the same operations per element).
  * Compiled with FLAGS_avx512 -mavx512vnni; selected only after zk_cpu_has_avx512vnni(). */
-#include "cpu/kernels.h"
 #include "cpu/mathk.h"
 #include "quant.h"
 
 #include <immintrin.h>
 #include <math.h>
 #include <stdbool.h>
-#include <string.h>
 
 /* acc + dpbusd(u, the 4 signed bytes at p in every lane), the broadcast as vpdpbusd's memory operand
  * (GCC does not fold _mm512_set1_epi32 of a load into it) */
@@ -146,7 +144,7 @@ static inline __attribute__((always_inline)) void score_q(bool q4, int d, int n,
         const uint8_t *base = (const uint8_t *)k + (size_t)i0 * ks;
         const uint8_t *rows[16];
         for (int r = 0; r < 16; r++) rows[r] = base + (size_t)(r < m ? r : m - 1) * ks;
-        /* the rows of the tile after next: by then in cache */
+        /* the 16 rows after the next 16: in cache by the time they are scored */
         if (i0 + 32 < n) {
             const uint8_t *p = base + 32 * ks, *e = (const uint8_t *)k + (size_t)(n - i0 - 32 < 16 ? n : i0 + 48) * ks;
             for (; p < e; p += 64) _mm_prefetch((const char *)p, _MM_HINT_T0);
@@ -177,19 +175,20 @@ static inline __attribute__((always_inline)) void score_q(bool q4, int d, int n,
     }
 }
 
+/* score_q keeps group x blocks sums on its stack and gathers with int32 offsets (up to 16 rows);
+ * calls beyond either go to the AVX2 kernel, which gives the same bits */
+static inline __attribute__((always_inline)) void score_or_avx2(bool q4, int d, int n, const void *k, size_t ks, int group, const void *q, size_t qs, float *s,
+                                 size_t ss) {
+    if (group * (d / 32) > KV_MAXQ || ks > (size_t)INT32_MAX / 16)
+        zk_math_avx2()->kv_score[q4 ? ZETA_TYPE_Q4_0 : ZETA_TYPE_Q8_0](d, n, k, ks, group, q, qs, s, ss);
+    else
+        score_q(q4, d, n, k, ks, group, q, qs, s, ss);
+}
 static void kv_score_q8_0_avx512vnni(int d, int n, const void *k, size_t ks, int group, const void *q, size_t qs, float *s, size_t ss) {
-    if (group * (d / 32) > KV_MAXQ || ks > (size_t)INT32_MAX / 16) { /* gather offsets are int32 */
-        zk_math_avx2()->kv_score[ZETA_TYPE_Q8_0](d, n, k, ks, group, q, qs, s, ss);
-        return;
-    }
-    score_q(false, d, n, k, ks, group, q, qs, s, ss);
+    score_or_avx2(false, d, n, k, ks, group, q, qs, s, ss);
 }
 static void kv_score_q4_0_avx512vnni(int d, int n, const void *k, size_t ks, int group, const void *q, size_t qs, float *s, size_t ss) {
-    if (group * (d / 32) > KV_MAXQ || ks > (size_t)INT32_MAX / 16) { /* gather offsets are int32 */
-        zk_math_avx2()->kv_score[ZETA_TYPE_Q4_0](d, n, k, ks, group, q, qs, s, ss);
-        return;
-    }
-    score_q(true, d, n, k, ks, group, q, qs, s, ss);
+    score_or_avx2(true, d, n, k, ks, group, q, qs, s, ss);
 }
 
 /* ---- decode attention: V ------------------------------------------------------------------------ */
