@@ -7,7 +7,9 @@
 # gaps between them), and prints per kernel name: launches, total and mean duration, DRAM read GB/s,
 # registers and achieved occupancy; then the warp stall reasons of the matrix-vector kernels
 # (STALL=1). PP=1 profiles a prompt instead (one pp512, eager; SKIP defaults to 0: the upload's
-# split kernels then show as k_split). Raw CSVs go to $OUT (or /tmp/cuda_prof).
+# split kernels then show as k_split). SPARSE=1 profiles the sparse pass (--mode sparse --level LEVEL
+# [0.5]) with the sparsity file MODEL.sparsity next to each model (bench/cuda_gating.sh writes them).
+# Raw CSVs go to $OUT (or /tmp/cuda_prof).
 set -u
 OUT=${OUT:-/tmp/cuda_prof}
 if [ "${PP:-0}" = 1 ]; then SKIP=${SKIP:-0}; COUNT=${COUNT:-2000}; ARGS="-p 512 -n 0"
@@ -21,10 +23,12 @@ SH="tinyllama-1.1b"
 for sh in $SH; do
     f=$M/$sh-q4_0.gguf
     [ -f $f ] || ./build-cuda/zeta synth --shape $sh --type q4_0 -o $f > /dev/null 2>&1
+    A2=$ARGS
+    [ "${SPARSE:-0}" = 1 ] && A2="$ARGS --sparsity $M/$sh-q4_0.sparsity --mode sparse --level ${LEVEL:-0.5}"
     ZETA_CUDA_GRAPH=0 ncu --clock-control none --cache-control none --launch-skip "$SKIP" --launch-count "$COUNT" --csv --metrics \
         gpu__time_duration.sum,dram__bytes_read.sum,launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active \
-        ./build-cuda/zeta bench --backend cuda -m $f $ARGS -r 1 > "$OUT/ncu-$sh.csv" 2> "$OUT/ncu-$sh.err"
-    echo "== $sh q4_0 ($ARGS): kernels $SKIP..$((SKIP + COUNT))"
+        ./build-cuda/zeta bench --backend cuda -m $f $A2 -r 1 > "$OUT/ncu-$sh.csv" 2> "$OUT/ncu-$sh.err"
+    echo "== $sh q4_0 ($A2): kernels $SKIP..$((SKIP + COUNT))"
     python3 - "$OUT/ncu-$sh.csv" <<'PY'
 import csv, sys, collections
 rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 10]

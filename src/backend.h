@@ -90,6 +90,15 @@ typedef struct zeta_sparse_ops {
     /* y[i] = W[i]_sel x_sel (+ bias[i]) for the n_w (<= ZS_MAX_SHARED) matrices that share the
      * selection: only the columns named by sel are read */
     void (*matmul)(void *ctx, int n_w, const zs_mat *const *w, const zeta_weight *const *bias, const zs_sel *sel, float *const *y);
+    /* A backend that keeps the selection on the device (CUDA) sets project and step_stats instead
+     * of select and matmul (those are then NULL): project is the same product, y[i] = W[i]_sel
+     * x_sel (+ bias[i]) with x's kept inputs |x_i| >= thr, for input kind `kind` of layer il (x and
+     * y are backend buffers); its counters are only known after the step: step_stats, called once
+     * after the step's read, adds each thresholded input's kept count, width and kept / total sum
+     * of squares (energy: one term per input) to the arrays, as forward_batch does for select. */
+    void (*project)(void *ctx, uint32_t il, int kind, const float *x, uint32_t n_in, float thr, int n_w, const zs_mat *const *w,
+                    const zeta_weight *const *bias, float *const *y);
+    void (*step_stats)(void *ctx, uint64_t *kept, uint64_t *total, double *energy_sum, uint64_t *n_energy);
 } zeta_sparse_ops;
 const zeta_sparse_ops *cpu_sparse_ops(void);
 

@@ -91,6 +91,10 @@ static void project(const zeta_backend_inst *be, const fwd_opts *opt, uint32_t i
             for (int i = 0; i < n_w; i++) be->ops->matmul(be->ctx, w[i], bias[i], x, nt, y[i]);
         return;
     }
+    if (opt->sops->project) { /* the backend counts (step_stats after the read) */
+        opt->sops->project(be->ctx, il, kind, x, (uint32_t)w[0]->ne0, thr, n_w, sw, bias, y);
+        return;
+    }
     zs_sel *sel = opt->sel;
     opt->sops->select(be->ctx, x, (uint32_t)w[0]->ne0, thr, sel);
     opt->sops->matmul(be->ctx, n_w, sw, bias, sel, y);
@@ -168,5 +172,10 @@ zeta_status forward_batch(const struct zeta_model *m, const zeta_rope_params *rp
     float *out = op->host_buffers ? logits : b->logits;
     op->rmsnorm(c, b->x + (size_t)first * E, &m->output_norm, hp->norm_eps, rows, b->xn);
     op->matmul(c, &m->output, NULL, b->xn, rows, out);
-    return op->read(c, out, (size_t)rows * hp->n_vocab, logits, err);
+    const zeta_status st = op->read(c, out, (size_t)rows * hp->n_vocab, logits, err);
+    if (st == ZETA_OK && opt && opt->sparse && opt->stats && opt->sops->step_stats) {
+        fwd_sparse_stats *fs = opt->stats;
+        opt->sops->step_stats(c, fs->kept, fs->total, &fs->energy_sum, &fs->n_energy);
+    }
+    return st;
 }

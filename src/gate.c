@@ -4,6 +4,7 @@
  * runs both passes except a counted fallback; prompts and verification are always dense. */
 #include "session.h"
 #include "sparse.h"
+#include "cuda/cuda_backend.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -67,7 +68,8 @@ zeta_status session_mode_init(zeta_session *s, const zeta_session_params *p, zet
     if (lv >= 0)
         for (size_t i = 0; i < (size_t)hp->n_layer * ZS_N_KIND; i++) s->thr[i] = c->thr[i * c->n_levels + (size_t)lv];
     memset(&s->sparse_opts, 0, sizeof s->sparse_opts);
-    s->sparse_opts.sops = cpu_sparse_ops();
+    s->sparse_opts.sops = m->cuda ? cuda_sparse_ops() : cpu_sparse_ops();
+    if (!s->sparse_opts.sops) return zeta_fail(err, ZETA_ERR_INTERNAL, "this backend has no sparse pass");
     s->sparse_opts.sparse = z->layers;
     s->sparse_opts.thr = s->thr;
     s->sparse_opts.sel = &s->sel;

@@ -121,9 +121,7 @@ zeta_status zeta_model_load(const char *path, const zeta_model_params *params, z
     }
     if (params->sparsity_path) {
         /* before cpu_prepare_model: packing releases the original pages this reads */
-        st = use_cuda ? zeta_fail(err, ZETA_ERR_UNSUPPORTED, "sparsity file %s: the sparse pass runs on the CPU backend only (load with backend cpu)",
-                                  params->sparsity_path)
-                      : zs_model_build(*out, params->sparsity_path, err);
+        st = zs_model_build(*out, params->sparsity_path, err); /* CUDA: uploaded by cuda_model_init */
         if (st != ZETA_OK) {
             model_free(*out);
             *out = NULL;

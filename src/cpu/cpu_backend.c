@@ -275,7 +275,7 @@ static void cpu_sparse_matmul(void *vctx, int n_w, const zs_mat *const *w, const
 }
 
 const zeta_sparse_ops *cpu_sparse_ops(void) {
-    static const zeta_sparse_ops ops = {cpu_sparse_select, cpu_sparse_matmul};
+    static const zeta_sparse_ops ops = {cpu_sparse_select, cpu_sparse_matmul, NULL, NULL};
     return &ops;
 }
 

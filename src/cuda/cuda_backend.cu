@@ -40,18 +40,30 @@ struct cuda_ctx {
      * same (the position comes from pos_dev, which the graph's first node copies from pos_host) */
     int mode;                /* CUDA_EXEC_DIRECT / _RECORD / _GRAPH */
     bool recording;
-    struct cuda_rec *rec, *grec; /* this step's ops; the ops the graph was captured from */
-    int n_rec, n_grec, cap_rec;
+    struct cuda_rec *rec;    /* this step's ops */
+    int n_rec, cap_rec;
     uint32_t rec_pos0;
     bool partial;            /* rec_exec runs a flushed part of a step: unrecorded ops follow */
     uint32_t *pos_host, *pos_dev;
-    cudaGraphExec_t gexec;
+    /* the graphs of the last two different steps (a dense and a sparse step of variational gating
+     * alternate): slot g was captured from grec[g] (n_grec[g] ops); glast: the slot used last */
+    cudaGraphExec_t gexec[2];
+    struct cuda_rec *grec[2];
+    int n_grec[2], glast;
     long n_capture, n_replay, n_eager, n_capture_fail;
+    /* the sparse pass's counters (cuda_sparse_ops): per layer and input kind, the kept count and the
+     * kept and total sums of squares, summed on the device (sstat), copied to pinned sstat_host at
+     * the end of a recorded step (sstat_host_ok) or read at step_stats; sused / sn_in: the inputs
+     * thresholded in this step and their widths */
+    double *sstat, *sstat_host;
+    bool sstat_host_ok;
+    uint8_t *sused;
+    uint32_t *sn_in;
 };
 
 /* one recorded op of a decode step; compared with memcmp (always zeroed before it is filled), so
  * it holds everything that shapes the launches except the position */
-enum { REC_EMBED, REC_RMSNORM, REC_MATMUL, REC_ROPE, REC_ATTN, REC_SWIGLU, REC_ADD };
+enum { REC_EMBED, REC_RMSNORM, REC_MATMUL, REC_ROPE, REC_ATTN, REC_SWIGLU, REC_ADD, REC_SMATMUL };
 struct cuda_rec {
     int kind;
     int n_rows, n, n_heads, head_dim, il, n_split;
@@ -63,10 +75,19 @@ struct cuda_rec {
     int wtype;
     uint64_t ne0, ne1, row_bytes;
     zeta_rope_params rp;
+    /* REC_SMATMUL (the sparse pass): input a (n wide) thresholded at thr, kind skind of layer il;
+     * smat[0..n_smat) its matrices (device layouts), sbias, sout */
+    float thr;
+    int skind, n_smat;
+    zs_mat smat[3];
+    const float *sbias[3];
+    float *sout[3];
 };
 
 static cuda_rec *rec_new(cuda_ctx *c, int kind);
 static void rec_flush(cuda_ctx *c);
+static bool grow_x8(cuda_ctx *c, size_t K, size_t n_tok);
+static void sparse_reset(cuda_ctx *c);
 static void rec_run(cuda_ctx *c);
 static bool ck(cuda_ctx *c, cudaError_t e, const char *what) {
     if (e == cudaSuccess) return true;
@@ -190,7 +211,7 @@ static int mm_group(const cuda_rec *rec, int i, int n, cuda_mmv_job *j) {
 /* whether the recorded op reads p (in-place ops read their output) */
 static bool rec_reads(const cuda_rec *r, const float *p) {
     switch (r->kind) {
-    case REC_RMSNORM: case REC_MATMUL: return r->a == p;
+    case REC_RMSNORM: case REC_MATMUL: case REC_SMATMUL: return r->a == p;
     case REC_ROPE: return r->out == p;
     case REC_ATTN: case REC_SWIGLU: return r->a == p || r->b == p || r->c == p;
     case REC_ADD: return r->out == p || r->b == p;
@@ -208,6 +229,95 @@ static bool unread_after(const cuda_ctx *c, const cuda_rec *rec, int k, int n, c
     return !c->partial;
 }
 
+/* ---------------------------------------------------------------- the sparse pass (variational gating) */
+
+static size_t sstat_bytes(const cuda_ctx *c) { return (size_t)c->n_layer * ZS_N_KIND * 3 * sizeof(double); }
+static double *sstat_of(cuda_ctx *c, const cuda_rec *r) { return c->sstat + 3 * ((size_t)r->il * ZS_N_KIND + (size_t)r->skind); }
+static bool recs_sparse(const cuda_rec *rec, int n) {
+    for (int i = 0; i < n; i++)
+        if (rec[i].kind == REC_SMATMUL) return true;
+    return false;
+}
+
+/* the products of one sparse record: x thresholded and rounded into xq unless a kernel before did
+ * (xq_ready), then one launch per run of matrices of one layout format; res: the residual the one
+ * matrix's output is also added to */
+static cudaError_t sparse_exec(cuda_ctx *c, const cuda_rec *r, bool xq_ready, float *res) {
+    cudaError_t e = cudaSuccess;
+    if (!xq_ready) e = cuda_quant_q8_sparse(c->stream, r->a, r->n, r->thr, sstat_of(c, r), c->mm.xq);
+    for (int i = 0; i < r->n_smat && e == cudaSuccess;) {
+        cuda_smv_job j;
+        memset(&j, 0, sizeof j);
+        j.fmt = r->smat[i].fmt;
+        j.K = r->n;
+        j.res = res;
+        j.trigger = cuda_pdl_chain();
+        for (; i < r->n_smat && r->smat[i].fmt == j.fmt; i++) {
+            const zs_mat *w = &r->smat[i];
+            j.W[j.n_mat] = w->cols;
+            j.blk_bytes[j.n_mat] = w->blk_bytes;
+            j.col_bytes[j.n_mat] = w->col_bytes;
+            j.bias[j.n_mat] = r->sbias[i];
+            j.y[j.n_mat] = r->sout[i];
+            j.rows[j.n_mat] = (int)w->n_out;
+            j.n_mat++;
+        }
+        e = cuda_smv(c->stream, &j, c->mm.xq);
+    }
+    return e;
+}
+
+static void cu_sparse_project(void *vctx, uint32_t il, int kind, const float *x, uint32_t n_in, float thr, int n_w, const zs_mat *const *w,
+                              const zeta_weight *const *bias, float *const *y) {
+    cuda_ctx *c = (cuda_ctx *)vctx;
+    if (c->failed) return;
+    if (!c->sstat || il >= c->n_layer || kind < 0 || kind >= ZS_N_KIND || n_w < 1 || n_w > 3 || n_in % 32) {
+        ck(c, cudaErrorInvalidValue, "sparse product: bad arguments, or a model loaded without a sparsity file");
+        return;
+    }
+    cuda_rec tmp, *r = c->recording ? rec_new(c, REC_SMATMUL) : NULL;
+    if (!r) {
+        r = &tmp;
+        memset(r, 0, sizeof *r);
+        r->kind = REC_SMATMUL;
+    }
+    r->a = x; r->n = (int)n_in; r->n_rows = 1; r->il = (int)il; r->skind = kind; r->thr = thr; r->n_smat = n_w;
+    r->out = y[0];
+    for (int i = 0; i < n_w; i++) {
+        if (w[i]->n_in != n_in || !cuda_smv_fmt_ok(w[i]->fmt)) {
+            ck(c, cudaErrorInvalidValue, "sparse product: a matrix without a native layout");
+            return;
+        }
+        memcpy(&r->smat[i], w[i], sizeof r->smat[i]); /* padding too: records are compared with memcmp */
+        r->sbias[i] = bias[i] && bias[i]->data ? (const float *)bias[i]->dev : NULL;
+        r->sout[i] = y[i];
+    }
+    const size_t slot = (size_t)il * ZS_N_KIND + (size_t)kind;
+    c->sused[slot] = 1;
+    c->sn_in[slot] = n_in;
+    if (r != &tmp) return;
+    if (!grow_x8(c, n_in, 1)) return;
+    ck(c, sparse_exec(c, r, false, NULL), "sparse product");
+}
+
+static void cu_sparse_stats(void *vctx, uint64_t *kept, uint64_t *total, double *energy_sum, uint64_t *n_energy) {
+    cuda_ctx *c = (cuda_ctx *)vctx;
+    if (c->failed) return;
+    if (!c->sstat_host_ok && !ck(c, cudaMemcpyAsync(c->sstat_host, c->sstat, sstat_bytes(c), cudaMemcpyDeviceToHost, c->stream),
+                                 "reading the sparse counters"))
+        return;
+    if (!ck(c, cudaStreamSynchronize(c->stream), "reading the sparse counters")) return;
+    for (size_t slot = 0; slot < (size_t)c->n_layer * ZS_N_KIND; slot++) {
+        if (!c->sused[slot]) continue;
+        const double *st = c->sstat_host + 3 * slot;
+        kept[slot % ZS_N_KIND] += (uint64_t)st[0];
+        total[slot % ZS_N_KIND] += c->sn_in[slot];
+        *energy_sum += st[2] > 0.0 ? st[1] / st[2] : 1.0;
+        (*n_energy)++;
+    }
+    sparse_reset(c);
+}
+
 /* ZETA_CUDA_ATTN_Q8=0: the attention does not round its output for the next product (A/B) */
 static bool cuda_fuse_attn_q8(void) {
     static int on = -1;
@@ -222,6 +332,7 @@ static bool cuda_fuse_attn_q8(void) {
  * launch error. */
 static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
     cudaError_t e = cudaMemcpyAsync(c->pos_dev, c->pos_host, sizeof(uint32_t), cudaMemcpyHostToDevice, c->stream);
+    const bool sparse = recs_sparse(rec, n);
     /* the vector that c->mm.xq holds rounded to 8 bits for the next product (set by the norm or
      * the attention before it) */
     const float *xq_of = NULL;
@@ -237,8 +348,11 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
         case REC_RMSNORM: {
             /* a q4_0 / q8_0 product of the output next: the norm also rounds it to 8 bits for it */
             const cuda_rec *r1 = i + 1 < n ? &rec[i + 1] : NULL;
-            if (r->n_rows == 1 && r1 && mm1(r1) && cuda_type_split(r1->wtype) && r1->a == r->out && r1->ne0 == (uint64_t)r->n) {
-                e = cuda_rmsnorm_q8(c->stream, r->a, (const float *)r->wdev, r->n, r->eps, r->out, c->mm.xq);
+            if (r->n_rows == 1 && r1 && r1->kind == REC_SMATMUL && r1->a == r->out && r1->n == r->n) {
+                e = cuda_rmsnorm_q8(c->stream, r->a, (const float *)r->wdev, r->n, r->eps, r->out, c->mm.xq, r1->thr, sstat_of(c, r1));
+                xq_of = r->out;
+            } else if (r->n_rows == 1 && r1 && mm1(r1) && cuda_type_split(r1->wtype) && r1->a == r->out && r1->ne0 == (uint64_t)r->n) {
+                e = cuda_rmsnorm_q8(c->stream, r->a, (const float *)r->wdev, r->n, r->eps, r->out, c->mm.xq, 0.0f, NULL);
                 xq_of = r->out;
             } else {
                 e = cuda_rmsnorm(c->stream, r->a, (const float *)r->wdev, r->n, r->eps, r->n_rows, r->out);
@@ -274,7 +388,7 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
                 /* q and k rotated by the attention kernel, which is their only reader: they stay
                  * unrotated in memory */
                 const cuda_attn_args aa = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, 1, c->rec_pos0, 1.0f,
-                                           c->pos_dev, 1, NULL, NULL};
+                                           c->pos_dev, 1, NULL, NULL, 0.0f, NULL};
                 if (cuda_attention_rope_ok(&aa, &a)) {
                     rope_fused = a;
                     have_rope = true;
@@ -293,7 +407,7 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
         }
         case REC_ATTN: {
             cuda_attn_args a = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, 1, c->rec_pos0, 1.0f / sqrtf((float)c->dk),
-                                c->pos_dev, 1, NULL, have_rope ? &rope_fused : NULL};
+                                c->pos_dev, 1, NULL, have_rope ? &rope_fused : NULL, 0.0f, NULL};
             have_rope = false;
             /* the output projection next (q4_0 / q8_0): the attention rounds its output for it */
             const cuda_rec *r1 = i + 1 < n ? &rec[i + 1] : NULL;
@@ -301,15 +415,46 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
                 c->dv % 32 == 0 && cuda_fuse_attn_q8()) {
                 a.xq = c->mm.xq;
                 xq_of = r->out;
+            } else if (r1 && r1->kind == REC_SMATMUL && r1->a == r->out && r1->n == (int)(c->n_head * c->dv) && c->dv % 32 == 0 &&
+                       cuda_fuse_attn_q8()) {
+                a.xq = c->mm.xq;
+                a.xq_thr = r1->thr;
+                a.xq_stat = sstat_of(c, r1);
+                xq_of = r->out;
             }
             e = cuda_attention(c->stream, &a, kv_k(c, (uint32_t)r->il), kv_v(c, (uint32_t)r->il), r->a, r->b, r->c, r->out, c->part,
                                c->part_floats, c->n_sm);
             break;
         }
-        case REC_SWIGLU: e = cuda_swiglu(c->stream, r->a, r->b, (size_t)r->n, r->out); break;
+        case REC_SWIGLU: {
+            /* the sparse pass's product of the output next: one kernel also thresholds and rounds it */
+            const cuda_rec *r1 = i + 1 < n ? &rec[i + 1] : NULL;
+            if (r1 && r1->kind == REC_SMATMUL && r1->a == r->out && r1->n == r->n && r->n % 32 == 0) {
+                e = cuda_swiglu_q8_sparse(c->stream, r->a, r->b, r->n, r->out, r1->thr, sstat_of(c, r1), c->mm.xq);
+                xq_of = r->out;
+            } else {
+                e = cuda_swiglu(c->stream, r->a, r->b, (size_t)r->n, r->out);
+            }
+            break;
+        }
         case REC_ADD: e = cuda_add(c->stream, r->out, r->b, (size_t)r->n); break;
+        case REC_SMATMUL: {
+            /* its product then added to the residual: the add in the product's store */
+            const cuda_rec *r1 = i + 1 < n ? &rec[i + 1] : NULL;
+            float *res = NULL;
+            if (r->n_smat == 1 && r1 && r1->kind == REC_ADD && r1->b == r->sout[0] && r1->n == (int)r->smat[0].n_out &&
+                disjoint(r1->out, r->smat[0].n_out, r->a, (size_t)r->n) && disjoint(r1->out, r->smat[0].n_out, r->sout[0], r->smat[0].n_out)) {
+                res = r1->out;
+                i++;
+            }
+            e = sparse_exec(c, r, xq_of == r->a, res);
+            xq_of = NULL;
+            break;
+        }
         }
     }
+    if (e == cudaSuccess && sparse && !c->partial)
+        e = cudaMemcpyAsync(c->sstat_host, c->sstat, sstat_bytes(c), cudaMemcpyDeviceToHost, c->stream);
     return e;
 }
 
@@ -319,14 +464,19 @@ static void rec_run(cuda_ctx *c) {
     c->recording = false;
     if (c->failed || !c->n_rec) return;
     *c->pos_host = c->rec_pos0 == UINT32_MAX ? 0 : c->rec_pos0;
+    const bool sparse = recs_sparse(c->rec, c->n_rec);
     if (c->mode == CUDA_EXEC_GRAPH) {
-        if (c->gexec && c->n_grec == c->n_rec && !memcmp(c->grec, c->rec, sizeof(cuda_rec) * (size_t)c->n_rec)) {
-            if (ck(c, cudaGraphLaunch(c->gexec, c->stream), "launching the decode graph")) c->n_replay++;
-            return;
-        }
-        if (c->gexec) {
-            cudaGraphExecDestroy(c->gexec);
-            c->gexec = NULL;
+        for (int g = 0; g < 2; g++)
+            if (c->gexec[g] && c->n_grec[g] == c->n_rec && !memcmp(c->grec[g], c->rec, sizeof(cuda_rec) * (size_t)c->n_rec)) {
+                c->glast = g;
+                if (ck(c, cudaGraphLaunch(c->gexec[g], c->stream), "launching the decode graph")) c->n_replay++;
+                c->sstat_host_ok = sparse;
+                return;
+            }
+        const int slot = c->gexec[0] && c->gexec[1] ? 1 - c->glast : c->gexec[0] ? 1 : 0;
+        if (c->gexec[slot]) {
+            cudaGraphExecDestroy(c->gexec[slot]);
+            c->gexec[slot] = NULL;
         }
         cudaGraph_t g = NULL;
         cudaError_t e = cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal);
@@ -339,11 +489,13 @@ static void rec_run(cuda_ctx *c) {
         if (e == cudaSuccess) e = cudaGraphInstantiate(&x, g, 0);
         if (g) cudaGraphDestroy(g);
         if (e == cudaSuccess) {
-            c->gexec = x;
-            memcpy(c->grec, c->rec, sizeof(cuda_rec) * (size_t)c->n_rec);
-            c->n_grec = c->n_rec;
+            c->gexec[slot] = x;
+            memcpy(c->grec[slot], c->rec, sizeof(cuda_rec) * (size_t)c->n_rec);
+            c->n_grec[slot] = c->n_rec;
+            c->glast = slot;
             c->n_capture++;
-            if (ck(c, cudaGraphLaunch(c->gexec, c->stream), "launching the decode graph")) c->n_replay++;
+            if (ck(c, cudaGraphLaunch(c->gexec[slot], c->stream), "launching the decode graph")) c->n_replay++;
+            c->sstat_host_ok = sparse;
             return;
         }
         /* no graph: run the step eagerly from now on */
@@ -352,7 +504,7 @@ static void rec_run(cuda_ctx *c) {
         c->mode = CUDA_EXEC_RECORD;
     }
     c->n_eager++;
-    ck(c, rec_exec(c, c->rec, c->n_rec), "running the decode step");
+    if (ck(c, rec_exec(c, c->rec, c->n_rec), "running the decode step")) c->sstat_host_ok = sparse;
 }
 
 /* an op that cannot be recorded: the recorded ones run first, the rest of the step eagerly */
@@ -368,6 +520,20 @@ static void rec_flush(cuda_ctx *c) {
     ck(c, rec_exec(c, c->rec, c->n_rec), "running the decode step");
     c->partial = false;
 }
+
+/* clears the counters of the sparse pass for the next step */
+static void sparse_reset(cuda_ctx *c) {
+    bool any = false;
+    for (size_t slot = 0; slot < (size_t)c->n_layer * ZS_N_KIND; slot++) any = any || c->sused[slot];
+    if (!any) return;
+    memset(c->sused, 0, (size_t)c->n_layer * ZS_N_KIND);
+    c->sstat_host_ok = false;
+    ck(c, cudaMemsetAsync(c->sstat, 0, sstat_bytes(c), c->stream), "clearing the sparse counters");
+}
+
+static const zeta_sparse_ops k_cuda_sparse_ops = {NULL, NULL, cu_sparse_project, cu_sparse_stats};
+
+extern "C" const zeta_sparse_ops *cuda_sparse_ops(void) { return &k_cuda_sparse_ops; }
 
 extern "C" void cuda_set_exec_mode(void *vctx, int mode) {
     cuda_ctx *c = (cuda_ctx *)vctx;
@@ -401,6 +567,7 @@ static void cu_get_rows(void *vctx, const zeta_weight *w, const zeta_token *toke
         zeta_dequantize_row(w->type, (const uint8_t *)w->data + (size_t)tokens[t] * w->row_bytes, c->stage + (size_t)t * w->ne0,
                             (int64_t)w->ne0);
     c->recording = false;
+    sparse_reset(c); /* a step whose counters nobody read (cancelled, or a dense step) leaves none behind */
     if (n == 1 && c->mode != CUDA_EXEC_DIRECT) {
         c->recording = true;
         c->n_rec = 0;
@@ -519,7 +686,7 @@ static void cu_rope(void *vctx, float *x, int n_tok, int n_heads, int head_dim, 
 static void cu_attention(void *vctx, int il, float *q, float *k, float *v, int n_tok, uint32_t pos0, float *out) {
     cuda_ctx *c = (cuda_ctx *)vctx;
     if (c->failed) return;
-    cuda_attn_args a = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, n_tok, pos0, 1.0f / sqrtf((float)c->dk), NULL, 0, NULL, NULL};
+    cuda_attn_args a = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, n_tok, pos0, 1.0f / sqrtf((float)c->dk), NULL, 0, NULL, NULL, 0.0f, NULL};
     if (c->recording && (n_tok != 1 || (c->rec_pos0 != UINT32_MAX && c->rec_pos0 != pos0))) rec_flush(c);
     if (c->recording) {
         cuda_rec *r = rec_new(c, REC_ATTN);
@@ -624,9 +791,15 @@ static void cu_free(void *vctx) {
     if (c->stage) cudaFreeHost(c->stage);
     if (c->pos_host) cudaFreeHost(c->pos_host);
     cudaFree(c->pos_dev);
-    if (c->gexec) cudaGraphExecDestroy(c->gexec);
+    for (int g = 0; g < 2; g++) {
+        if (c->gexec[g]) cudaGraphExecDestroy(c->gexec[g]);
+        free(c->grec[g]);
+    }
     free(c->rec);
-    free(c->grec);
+    cudaFree(c->sstat);
+    if (c->sstat_host) cudaFreeHost(c->sstat_host);
+    free(c->sused);
+    free(c->sn_in);
     if (c->stream) cudaStreamDestroy(c->stream);
     cudaGetLastError();
     free(c);
@@ -729,8 +902,24 @@ extern "C" zeta_status cuda_backend_new(const struct zeta_model *m, const zeta_b
     if ((e = cudaMalloc(&c->pos_dev, sizeof(uint32_t))) != cudaSuccess) { st = cuda_fail(err, e, "allocating scratch"); goto fail; }
     c->cap_rec = 24 * (int)c->n_layer + 16;
     c->rec = (cuda_rec *)calloc((size_t)c->cap_rec, sizeof(cuda_rec));
-    c->grec = (cuda_rec *)calloc((size_t)c->cap_rec, sizeof(cuda_rec));
-    if (!c->rec || !c->grec) { st = zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory creating the CUDA backend"); goto fail; }
+    c->grec[0] = (cuda_rec *)calloc((size_t)c->cap_rec, sizeof(cuda_rec));
+    c->grec[1] = (cuda_rec *)calloc((size_t)c->cap_rec, sizeof(cuda_rec));
+    c->sused = (uint8_t *)calloc((size_t)c->n_layer * ZS_N_KIND, 1);
+    c->sn_in = (uint32_t *)calloc((size_t)c->n_layer * ZS_N_KIND, sizeof(uint32_t));
+    if (!c->rec || !c->grec[0] || !c->grec[1] || !c->sused || !c->sn_in) {
+        st = zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory creating the CUDA backend");
+        goto fail;
+    }
+    if (m->sparse) {
+        if ((e = cudaMalloc(&c->sstat, sstat_bytes(c))) != cudaSuccess || (e = cudaMemset(c->sstat, 0, sstat_bytes(c))) != cudaSuccess) {
+            st = cuda_fail(err, e, "allocating scratch");
+            goto fail;
+        }
+        if ((e = cudaMallocHost(&c->sstat_host, sstat_bytes(c))) != cudaSuccess) {
+            st = cuda_fail(err, e, "allocating pinned host memory");
+            goto fail;
+        }
+    }
     {
         /* ZETA_CUDA_GRAPH=0: decode steps run eagerly (fused); =direct: op by op, as prompts */
         const char *g = getenv("ZETA_CUDA_GRAPH");

@@ -28,6 +28,10 @@ void cuda_model_free(struct zeta_model *m);
  * first tensor whose type the CUDA kernels cannot multiply, or a KV cache type other than f16. */
 zeta_status cuda_backend_new(const struct zeta_model *m, const zeta_backend_config *cfg, zeta_backend_inst *out,
                              zeta_error *err);
+/* The sparse pass of variational gating on the device (project / step_stats; NULL in a build
+ * without CUDA). A model loaded for CUDA with a sparsity file has its native Q8_0 / Q4_0 sparse
+ * layouts on the device (cuda_model_init refuses other layouts by tensor name). */
+const zeta_sparse_ops *cuda_sparse_ops(void);
 /* the weight types the CUDA matrix kernels take, for messages: "f32, f16, ..." */
 const char *cuda_supported_types(void);
 
@@ -36,6 +40,9 @@ const char *cuda_supported_types(void);
 zeta_status cuda_buf_write(void *ctx, float *dst, const float *src, size_t n, zeta_error *err);
 zeta_status cuda_weight_upload(const struct zeta_model *m, zeta_weight *w, zeta_error *err);
 void cuda_weight_free(zeta_weight *w);
+/* For tests: n bytes copied to new device memory of the model's device (*dev), and freed */
+zeta_status cuda_bytes_upload(const struct zeta_model *m, const void *src, size_t n, void **dev, zeta_error *err);
+void cuda_bytes_free(void *dev);
 
 /* How a session's one-token steps (decode) run: DIRECT, op by op as issued; RECORD, recorded
  * between the embedding lookup and the read, then run with fused kernels; GRAPH (the default),

@@ -23,6 +23,7 @@ struct cuda_model {
     size_t bytes;
     char name[256];     /* device name */
     int n_sm;
+    void *sparse_mem;   /* the sparse layouts (m->sparse's zs_mat.cols point here), or NULL */
 };
 
 /* err <- the CUDA error e while doing `what` (out of memory: ZETA_ERR_OUT_OF_MEMORY, else
@@ -89,9 +90,29 @@ __device__ __forceinline__ int q8_round(float v, float *dh) {
 }
 
 /* the q8_0 blocks of one vector: K int8 (block b at 32 b), then K / 32 floats (the blocks' f16
- * scales), then K / 32 ints (each block's sum of quants); called by every lane of a warp for block b */
-__device__ __forceinline__ void q8_store(float v, uint8_t *xq, int K, int b) {
+ * scales), then K / 32 ints (each block's sum of quants); called by every lane of a warp for block b.
+ * The sparse pass of variational gating (stat not NULL, the same for the whole warp): an element
+ * with |v| < thr is dropped (rounded as 0, so the block's scale comes from the kept ones, as the
+ * CPU's selection rounds them), and stat[0..2] += the block's kept count, kept and total sums of
+ * squares. */
+__device__ __forceinline__ void q8_store(float v, uint8_t *xq, int K, int b, float thr = 0.0f, double *stat = nullptr) {
     const int lane = threadIdx.x & 31;
+    if (stat) {
+        const bool keep = fabsf(v) >= thr;
+        const unsigned kept = __ballot_sync(0xffffffffu, keep);
+        float ss = __fmul_rn(v, v), sk = keep ? ss : 0.0f;
+#pragma unroll
+        for (int off = 16; off; off >>= 1) {
+            ss += __shfl_xor_sync(0xffffffffu, ss, off);
+            sk += __shfl_xor_sync(0xffffffffu, sk, off);
+        }
+        if (lane == 0) {
+            atomicAdd(stat, (double)__popc(kept));
+            atomicAdd(stat + 1, (double)sk);
+            atomicAdd(stat + 2, (double)ss);
+        }
+        if (!keep) v = 0.0f;
+    }
     float dh;
     const int q = q8_round(v, &dh);
     xq[32 * b + lane] = (uint8_t)(int8_t)q;
@@ -103,6 +124,9 @@ __device__ __forceinline__ void q8_store(float v, uint8_t *xq, int K, int b) {
         ((int *)(xq + K + 4 * (size_t)(K / 32)))[b] = sq;
     }
 }
+
+/* silu(g) * u, the one formula of every SwiGLU kernel (so fused and unfused give the same floats) */
+__device__ __forceinline__ float silu_mul(float g, float u) { return __fmul_rn(__fdiv_rn(g, 1.0f + expf(-g)), u); }
 
 /* A/B switches: false when environment variable `name` is "0"; read once into *cache (start -1) */
 bool cuda_switch_on(const char *name, int *cache);
@@ -171,10 +195,35 @@ bool cuda_mmv_fusable(const zeta_weight *w);
  * to 8 bits in blocks of 32, as the CPU's kernels do) */
 cudaError_t cuda_mmv(cudaStream_t s, const cuda_mmv_job *j, const float *x, uint8_t *xq);
 
+/* The sparse pass of variational gating (cuda_sparse.cu). One-token products of up to 3 matrices
+ * in one native sparse layout (sparse.h: fmt ZS_FMT_Q8 / ZS_FMT_Q4, rows % 64 == 0; W[m]: the
+ * device copy of zs_mat.cols) that read the same 8-bit input xq (q8_store's layout, the dropped
+ * inputs rounded as 0): y[m] = W[m] x (+ bias[m]); with res (one matrix) also res += y[0]. Only the
+ * columns whose 8-bit input is not 0 are read. */
+struct cuda_smv_job {
+    int fmt, K, n_mat;
+    size_t blk_bytes[3], col_bytes[3];
+    const uint8_t *W[3];
+    const float *bias[3];
+    float *y[3];
+    int rows[3];
+    float *res;
+    int trigger;             /* pdl_trigger at the start (cuda_pdl_chain) */
+};
+bool cuda_smv_fmt_ok(int fmt);
+cudaError_t cuda_smv(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq);
+/* x (K floats) -> xq with |x| < thr dropped, stat += kept count and sums of squares (q8_store);
+ * the swiglu form takes x = silu(g) * u (cuda_swiglu's floats) and also stores it to out */
+cudaError_t cuda_quant_q8_sparse(cudaStream_t s, const float *x, int K, float thr, double *stat, uint8_t *xq);
+cudaError_t cuda_swiglu_q8_sparse(cudaStream_t s, const float *g, const float *u, int K, float *out, float thr, double *stat,
+                                  uint8_t *xq);
+
 cudaError_t cuda_rmsnorm(cudaStream_t s, const float *x, const float *g, int n, float eps, int n_rows, float *out);
 /* one row (n % 32 == 0): out as cuda_rmsnorm's, and out rounded to 8 bits into xq as the one-token
- * q4_0 / q8_0 products take it (cuda_mmv with xq_ready) */
-cudaError_t cuda_rmsnorm_q8(cudaStream_t s, const float *x, const float *g, int n, float eps, float *out, uint8_t *xq);
+ * q4_0 / q8_0 products take it (cuda_mmv with xq_ready); stat not NULL: the sparse pass's rounding,
+ * |out| < thr dropped (q8_store) */
+cudaError_t cuda_rmsnorm_q8(cudaStream_t s, const float *x, const float *g, int n, float eps, float *out, uint8_t *xq, float thr,
+                            double *stat);
 /* pos_dev: when not NULL, the position of token 0 is read from device memory (CUDA graphs) and pos0
  * is ignored; x2 (n_heads2 heads, may be NULL) is rotated at the same positions in the same launch */
 cudaError_t cuda_rope(cudaStream_t s, float *x, int n_tok, int n_heads, int head_dim, int64_t pos0, const cuda_rope_args *a);
@@ -200,6 +249,9 @@ struct cuda_attn_args {
      * kernel (the same float operations as cuda_rope2 at the same position), when it has a kernel
      * for the head size (cuda_attention_rope_ok); q and k are then left unrotated in memory */
     const cuda_rope_args *rope;
+    /* decode only, with xq: the sparse pass's rounding of the output (q8_store's thr, stat) */
+    float xq_thr;
+    double *xq_stat;
 };
 /* whether cuda_attention folds the RoPE of a decode step in for these arguments (head sizes 64
  * and 128, dk == dv, n_rot <= dk; ZETA_CUDA_ATTN_DEC=0 turns the kernel off) */

@@ -242,7 +242,6 @@ template <int T> __host__ __device__ constexpr size_t chunk_bytes(int n) {
  * parameter to local memory) */
 template <typename X> __device__ __forceinline__ X pick3(const X (&a)[3], int m) { return m == 0 ? a[0] : m == 1 ? a[1] : a[2]; }
 
-__device__ __forceinline__ float silu_mul(float g, float u) { return __fmul_rn(__fdiv_rn(g, 1.0f + expf(-g)), u); }
 
 template <int T, int MODE> __global__ void __launch_bounds__(32 * MMV1_WARPS) k_mmv1(cuda_mmv_job j, const float *x) {
     const int lane = threadIdx.x & 31;

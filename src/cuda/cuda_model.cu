@@ -62,6 +62,43 @@ static cudaError_t upload_weight(const zeta_weight *w, uint8_t *d, uint8_t *tmp,
     return e;
 }
 
+/* the sparse layouts of variational gating (built in host memory by zs_model_build): copied to the
+ * device once, their zs_mat.cols pointed there, the host copy freed. The GPU's sparse kernels take
+ * the native Q8_0 / Q4_0 layouts only; a matrix that got the requantized copy is refused by name. */
+static zeta_status upload_sparse(struct zeta_model *m, cuda_model *cm, zeta_error *err) {
+    zs_model *z = m->sparse;
+    for (uint32_t il = 0; il < m->hp.n_layer; il++) {
+        const zeta_layer *L = &m->layers[il];
+        const zeta_weight *ws[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        const zs_layer *S = &z->layers[il];
+        const zs_mat *ds[7] = {&S->wq, &S->wk, &S->wv, &S->wo, &S->gate, &S->up, &S->down};
+        for (int i = 0; i < 7; i++)
+            if (!cuda_smv_fmt_ok(ds[i]->fmt))
+                return zeta_fail(err, ZETA_ERR_UNSUPPORTED,
+                                 "sparse pass on CUDA: tensor '%s' (%s, %llu rows) has no native sparse layout; the GPU's sparse kernels "
+                                 "take Q8_0 / Q4_0 matrices whose rows are a multiple of 64 (load with backend cpu for this model)",
+                                 ws[i]->name ? ws[i]->name : "?", zeta_type_name(ws[i]->type), (unsigned long long)ws[i]->ne1);
+    }
+    if (!z->bytes || !z->mem) return ZETA_OK;
+    cudaError_t e = cudaMalloc(&cm->sparse_mem, z->bytes);
+    if (e != cudaSuccess) {
+        cm->sparse_mem = NULL;
+        char what[128];
+        snprintf(what, sizeof what, "allocating %.1f MiB for the sparse layouts", (double)z->bytes / 1048576.0);
+        return cuda_fail(err, e, what);
+    }
+    if ((e = cudaMemcpy(cm->sparse_mem, z->mem, z->bytes, cudaMemcpyHostToDevice)) != cudaSuccess)
+        return cuda_fail(err, e, "uploading the sparse layouts");
+    for (uint32_t il = 0; il < m->hp.n_layer; il++) {
+        zs_layer *S = &z->layers[il];
+        zs_mat *ds[7] = {&S->wq, &S->wk, &S->wv, &S->wo, &S->gate, &S->up, &S->down};
+        for (int i = 0; i < 7; i++) ds[i]->cols = (const uint8_t *)cm->sparse_mem + (ds[i]->cols - z->mem);
+    }
+    free(z->mem);
+    z->mem = NULL;
+    return ZETA_OK;
+}
+
 extern "C" zeta_status cuda_model_init(struct zeta_model *m, int device, zeta_error *err) {
     cuda_model *cm = (cuda_model *)calloc(1, sizeof *cm);
     const int nw = model_weights(m, NULL);
@@ -111,6 +148,7 @@ extern "C" zeta_status cuda_model_init(struct zeta_model *m, int device, zeta_er
         }
         cudaFree(tmp);
     }
+    if (st == ZETA_OK && m->sparse) st = upload_sparse(m, cm, err);
 out:
     free(list);
     if (st != ZETA_OK) {
@@ -131,10 +169,9 @@ extern "C" void cuda_model_free(struct zeta_model *m) {
         for (int i = 0; i < nw; i++) list[i]->dev = NULL;
         free(list);
     }
-    if (m->cuda->mem) {
-        cudaSetDevice(m->cuda->device);
-        cudaFree(m->cuda->mem);
-    }
+    cudaSetDevice(m->cuda->device);
+    if (m->cuda->mem) cudaFree(m->cuda->mem);
+    if (m->cuda->sparse_mem) cudaFree(m->cuda->sparse_mem);
     free(m->cuda);
     m->cuda = NULL;
 }
@@ -164,4 +201,22 @@ extern "C" zeta_status cuda_weight_upload(const struct zeta_model *m, zeta_weigh
 extern "C" void cuda_weight_free(zeta_weight *w) {
     if (w->dev) cudaFree((void *)w->dev);
     w->dev = NULL;
+}
+
+extern "C" zeta_status cuda_bytes_upload(const struct zeta_model *m, const void *src, size_t n, void **dev, zeta_error *err) {
+    *dev = NULL;
+    if (!m->cuda) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "the model is not loaded for CUDA");
+    cudaError_t e = cudaSetDevice(m->cuda->device);
+    if (e == cudaSuccess) e = cudaMalloc(dev, n ? n : 1);
+    if (e == cudaSuccess) e = cudaMemcpy(*dev, src, n, cudaMemcpyHostToDevice);
+    if (e != cudaSuccess) {
+        if (*dev) cudaFree(*dev);
+        *dev = NULL;
+        return cuda_fail(err, e, "uploading test data");
+    }
+    return ZETA_OK;
+}
+
+extern "C" void cuda_bytes_free(void *dev) {
+    if (dev) cudaFree(dev);
 }

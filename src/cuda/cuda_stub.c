@@ -27,6 +27,8 @@ zeta_status cuda_backend_new(const struct zeta_model *m, const zeta_backend_conf
 
 const char *cuda_supported_types(void) { return ""; }
 
+const zeta_sparse_ops *cuda_sparse_ops(void) { return NULL; }
+
 zeta_status cuda_buf_write(void *ctx, float *dst, const float *src, size_t n, zeta_error *err) {
     return zeta_fail(err, ZETA_ERR_UNSUPPORTED, REBUILD);
 }
@@ -36,6 +38,13 @@ zeta_status cuda_weight_upload(const struct zeta_model *m, zeta_weight *w, zeta_
 }
 
 void cuda_weight_free(zeta_weight *w) {}
+
+zeta_status cuda_bytes_upload(const struct zeta_model *m, const void *src, size_t n, void **dev, zeta_error *err) {
+    *dev = NULL;
+    return zeta_fail(err, ZETA_ERR_UNSUPPORTED, REBUILD);
+}
+
+void cuda_bytes_free(void *dev) {}
 
 void cuda_set_exec_mode(void *ctx, int mode) {}
 
