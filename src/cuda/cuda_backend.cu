@@ -239,12 +239,24 @@ static bool recs_sparse(const cuda_rec *rec, int n) {
     return false;
 }
 
+/* the rounding of a sparse record's input: its threshold and counters */
+static cuda_sparse_round sparse_round(cuda_ctx *c, const cuda_rec *r) {
+    cuda_sparse_round sr;
+    memset(&sr, 0, sizeof sr);
+    sr.thr = r->thr;
+    sr.stat = sstat_of(c, r);
+    return sr;
+}
+
 /* the products of one sparse record: x thresholded and rounded into xq unless a kernel before did
  * (xq_ready), then one launch per run of matrices of one layout format; res: the residual the one
  * matrix's output is also added to */
 static cudaError_t sparse_exec(cuda_ctx *c, const cuda_rec *r, bool xq_ready, float *res) {
     cudaError_t e = cudaSuccess;
-    if (!xq_ready) e = cuda_quant_q8_sparse(c->stream, r->a, r->n, r->thr, sstat_of(c, r), c->mm.xq);
+    if (!xq_ready) {
+        const cuda_sparse_round sr = sparse_round(c, r);
+        e = cuda_quant_q8_sparse(c->stream, r->a, r->n, &sr, c->mm.xq);
+    }
     for (int i = 0; i < r->n_smat && e == cudaSuccess;) {
         cuda_smv_job j;
         memset(&j, 0, sizeof j);
@@ -349,10 +361,11 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
             /* a q4_0 / q8_0 product of the output next: the norm also rounds it to 8 bits for it */
             const cuda_rec *r1 = i + 1 < n ? &rec[i + 1] : NULL;
             if (r->n_rows == 1 && r1 && r1->kind == REC_SMATMUL && r1->a == r->out && r1->n == r->n) {
-                e = cuda_rmsnorm_q8(c->stream, r->a, (const float *)r->wdev, r->n, r->eps, r->out, c->mm.xq, r1->thr, sstat_of(c, r1));
+                const cuda_sparse_round sr = sparse_round(c, r1);
+                e = cuda_rmsnorm_q8(c->stream, r->a, (const float *)r->wdev, r->n, r->eps, r->out, c->mm.xq, &sr);
                 xq_of = r->out;
             } else if (r->n_rows == 1 && r1 && mm1(r1) && cuda_type_split(r1->wtype) && r1->a == r->out && r1->ne0 == (uint64_t)r->n) {
-                e = cuda_rmsnorm_q8(c->stream, r->a, (const float *)r->wdev, r->n, r->eps, r->out, c->mm.xq, 0.0f, NULL);
+                e = cuda_rmsnorm_q8(c->stream, r->a, (const float *)r->wdev, r->n, r->eps, r->out, c->mm.xq, NULL);
                 xq_of = r->out;
             } else {
                 e = cuda_rmsnorm(c->stream, r->a, (const float *)r->wdev, r->n, r->eps, r->n_rows, r->out);
@@ -388,7 +401,7 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
                 /* q and k rotated by the attention kernel, which is their only reader: they stay
                  * unrotated in memory */
                 const cuda_attn_args aa = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, 1, c->rec_pos0, 1.0f,
-                                           c->pos_dev, 1, NULL, NULL, 0.0f, NULL};
+                                           c->pos_dev, 1, NULL, NULL, {}};
                 if (cuda_attention_rope_ok(&aa, &a)) {
                     rope_fused = a;
                     have_rope = true;
@@ -407,7 +420,7 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
         }
         case REC_ATTN: {
             cuda_attn_args a = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, 1, c->rec_pos0, 1.0f / sqrtf((float)c->dk),
-                                c->pos_dev, 1, NULL, have_rope ? &rope_fused : NULL, 0.0f, NULL};
+                                c->pos_dev, 1, NULL, have_rope ? &rope_fused : NULL, {}};
             have_rope = false;
             /* the output projection next (q4_0 / q8_0): the attention rounds its output for it */
             const cuda_rec *r1 = i + 1 < n ? &rec[i + 1] : NULL;
@@ -418,8 +431,7 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
             } else if (r1 && r1->kind == REC_SMATMUL && r1->a == r->out && r1->n == (int)(c->n_head * c->dv) && c->dv % 32 == 0 &&
                        cuda_fuse_attn_q8()) {
                 a.xq = c->mm.xq;
-                a.xq_thr = r1->thr;
-                a.xq_stat = sstat_of(c, r1);
+                a.xq_sparse = sparse_round(c, r1);
                 xq_of = r->out;
             }
             e = cuda_attention(c->stream, &a, kv_k(c, (uint32_t)r->il), kv_v(c, (uint32_t)r->il), r->a, r->b, r->c, r->out, c->part,
@@ -430,7 +442,8 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
             /* the sparse pass's product of the output next: one kernel also thresholds and rounds it */
             const cuda_rec *r1 = i + 1 < n ? &rec[i + 1] : NULL;
             if (r1 && r1->kind == REC_SMATMUL && r1->a == r->out && r1->n == r->n && r->n % 32 == 0) {
-                e = cuda_swiglu_q8_sparse(c->stream, r->a, r->b, r->n, r->out, r1->thr, sstat_of(c, r1), c->mm.xq);
+                const cuda_sparse_round sr = sparse_round(c, r1);
+                e = cuda_swiglu_q8_sparse(c->stream, r->a, r->b, r->n, r->out, &sr, c->mm.xq);
                 xq_of = r->out;
             } else {
                 e = cuda_swiglu(c->stream, r->a, r->b, (size_t)r->n, r->out);
@@ -686,7 +699,7 @@ static void cu_rope(void *vctx, float *x, int n_tok, int n_heads, int head_dim, 
 static void cu_attention(void *vctx, int il, float *q, float *k, float *v, int n_tok, uint32_t pos0, float *out) {
     cuda_ctx *c = (cuda_ctx *)vctx;
     if (c->failed) return;
-    cuda_attn_args a = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, n_tok, pos0, 1.0f / sqrtf((float)c->dk), NULL, 0, NULL, NULL, 0.0f, NULL};
+    cuda_attn_args a = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, n_tok, pos0, 1.0f / sqrtf((float)c->dk), NULL, 0, NULL, NULL, {}};
     if (c->recording && (n_tok != 1 || (c->rec_pos0 != UINT32_MAX && c->rec_pos0 != pos0))) rec_flush(c);
     if (c->recording) {
         cuda_rec *r = rec_new(c, REC_ATTN);

@@ -89,16 +89,24 @@ __device__ __forceinline__ int q8_round(float v, float *dh) {
     return q8_round_amax(v, amax, dh);
 }
 
+/* The sparse pass's rounding of an activation (variational gating), passed by value to the kernels
+ * that round (stat NULL: the dense rounding): |x| < thr dropped; stat[0..2] += kept count, kept and
+ * total sums of squares. */
+struct cuda_sparse_round {
+    float thr;
+    double *stat;
+};
+
 /* the q8_0 blocks of one vector: K int8 (block b at 32 b), then K / 32 floats (the blocks' f16
  * scales), then K / 32 ints (each block's sum of quants); called by every lane of a warp for block b.
- * The sparse pass of variational gating (stat not NULL, the same for the whole warp): an element
- * with |v| < thr is dropped (rounded as 0, so the block's scale comes from the kept ones, as the
- * CPU's selection rounds them), and stat[0..2] += the block's kept count, kept and total sums of
- * squares. */
-__device__ __forceinline__ void q8_store(float v, uint8_t *xq, int K, int b, float thr = 0.0f, double *stat = nullptr) {
+ * The sparse pass of variational gating (sr not NULL, the same for the whole warp): an element
+ * with |v| < sr->thr is dropped (rounded as 0, so the block's scale comes from the kept ones, as the
+ * CPU's selection rounds them) and the block's counters are added to sr->stat. */
+__device__ __forceinline__ void q8_store(float v, uint8_t *xq, int K, int b, const cuda_sparse_round *sr = nullptr) {
     const int lane = threadIdx.x & 31;
-    if (stat) {
-        const bool keep = fabsf(v) >= thr;
+    if (sr) {
+        double *stat = sr->stat;
+        const bool keep = fabsf(v) >= sr->thr;
         const unsigned kept = __ballot_sync(0xffffffffu, keep);
         float ss = __fmul_rn(v, v), sk = keep ? ss : 0.0f;
 #pragma unroll
@@ -212,18 +220,17 @@ struct cuda_smv_job {
 };
 bool cuda_smv_fmt_ok(int fmt);
 cudaError_t cuda_smv(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq);
-/* x (K floats) -> xq with |x| < thr dropped, stat += kept count and sums of squares (q8_store);
- * the swiglu form takes x = silu(g) * u (cuda_swiglu's floats) and also stores it to out */
-cudaError_t cuda_quant_q8_sparse(cudaStream_t s, const float *x, int K, float thr, double *stat, uint8_t *xq);
-cudaError_t cuda_swiglu_q8_sparse(cudaStream_t s, const float *g, const float *u, int K, float *out, float thr, double *stat,
+/* x (K floats) -> xq, the sparse pass's rounding sr (q8_store); the swiglu form takes x = silu(g) *
+ * u (cuda_swiglu's floats) and also stores it to out */
+cudaError_t cuda_quant_q8_sparse(cudaStream_t s, const float *x, int K, const cuda_sparse_round *sr, uint8_t *xq);
+cudaError_t cuda_swiglu_q8_sparse(cudaStream_t s, const float *g, const float *u, int K, float *out, const cuda_sparse_round *sr,
                                   uint8_t *xq);
 
 cudaError_t cuda_rmsnorm(cudaStream_t s, const float *x, const float *g, int n, float eps, int n_rows, float *out);
 /* one row (n % 32 == 0): out as cuda_rmsnorm's, and out rounded to 8 bits into xq as the one-token
- * q4_0 / q8_0 products take it (cuda_mmv with xq_ready); stat not NULL: the sparse pass's rounding,
- * |out| < thr dropped (q8_store) */
-cudaError_t cuda_rmsnorm_q8(cudaStream_t s, const float *x, const float *g, int n, float eps, float *out, uint8_t *xq, float thr,
-                            double *stat);
+ * q4_0 / q8_0 products take it (cuda_mmv with xq_ready); sr not NULL: the sparse pass's rounding */
+cudaError_t cuda_rmsnorm_q8(cudaStream_t s, const float *x, const float *g, int n, float eps, float *out, uint8_t *xq,
+                            const cuda_sparse_round *sr);
 /* pos_dev: when not NULL, the position of token 0 is read from device memory (CUDA graphs) and pos0
  * is ignored; x2 (n_heads2 heads, may be NULL) is rotated at the same positions in the same launch */
 cudaError_t cuda_rope(cudaStream_t s, float *x, int n_tok, int n_heads, int head_dim, int64_t pos0, const cuda_rope_args *a);
@@ -249,9 +256,8 @@ struct cuda_attn_args {
      * kernel (the same float operations as cuda_rope2 at the same position), when it has a kernel
      * for the head size (cuda_attention_rope_ok); q and k are then left unrotated in memory */
     const cuda_rope_args *rope;
-    /* decode only, with xq: the sparse pass's rounding of the output (q8_store's thr, stat) */
-    float xq_thr;
-    double *xq_stat;
+    /* decode only, with xq: the sparse pass's rounding of the output (stat NULL: dense) */
+    cuda_sparse_round xq_sparse;
 };
 /* whether cuda_attention folds the RoPE of a decode step in for these arguments (head sizes 64
  * and 128, dk == dv, n_rot <= dk; ZETA_CUDA_ATTN_DEC=0 turns the kernel off) */

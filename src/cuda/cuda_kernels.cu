@@ -20,8 +20,8 @@ static inline unsigned cdiv(size_t a, size_t b) { return (unsigned)((a + b - 1) 
  * rows takes one block a row. Q8: the output is also rounded to q8_0 blocks into xq (n % 32 == 0;
  * warp w of a slice holds its block w). */
 #define RMS_THREADS 256
-template <bool Q8> __global__ void k_rmsnorm(const float *x, const float *g, int n, float eps, float *out, uint8_t *xq, float thr,
-                                          double *stat) {
+template <bool Q8>
+__global__ void k_rmsnorm(const float *x, const float *g, int n, float eps, float *out, uint8_t *xq, cuda_sparse_round sr) {
     if (Q8) {
         pdl_trigger(); /* the product that reads xq may start loading its weights */
         pdl_wait();    /* launched with PDL (cuda_pdl_chain): x is complete */
@@ -45,21 +45,26 @@ template <bool Q8> __global__ void k_rmsnorm(const float *x, const float *g, int
         if (i >= n) continue; /* Q8: n % 32 == 0, so whole warps skip together */
         const float v = __fmul_rn(__fmul_rn(xr[i], scale), g[i]);
         o[i] = v;
-        if (Q8) q8_store(v, xq, n, i / 32, thr, stat);
+        if (Q8) q8_store(v, xq, n, i / 32, sr.stat ? &sr : nullptr);
     }
 }
 
-cudaError_t cuda_rmsnorm_q8(cudaStream_t s, const float *x, const float *g, int n, float eps, float *out, uint8_t *xq, float thr,
-                            double *stat) {
+cudaError_t cuda_rmsnorm_q8(cudaStream_t s, const float *x, const float *g, int n, float eps, float *out, uint8_t *xq,
+                            const cuda_sparse_round *sr) {
     if (n % 32) return cudaErrorInvalidValue;
+    cuda_sparse_round r;
+    if (sr) r = *sr;
+    else memset(&r, 0, sizeof r);
     return cuda_launch(cuda_pdl_chain(), k_rmsnorm<true>, dim3((n + RMS_THREADS - 1) / RMS_THREADS, 1), dim3(RMS_THREADS), 0, s, x, g, n,
-                       eps, out, xq, thr, stat);
+                       eps, out, xq, r);
 }
 
 cudaError_t cuda_rmsnorm(cudaStream_t s, const float *x, const float *g, int n, float eps, int n_rows, float *out) {
     if (n_rows <= 0) return cudaSuccess;
     const unsigned gx = n_rows == 1 ? (unsigned)((n + RMS_THREADS - 1) / RMS_THREADS) : 1;
-    k_rmsnorm<false><<<dim3(gx, n_rows), RMS_THREADS, 0, s>>>(x, g, n, eps, out, NULL, 0.0f, NULL);
+    cuda_sparse_round none;
+    memset(&none, 0, sizeof none);
+    k_rmsnorm<false><<<dim3(gx, n_rows), RMS_THREADS, 0, s>>>(x, g, n, eps, out, NULL, none);
     return cudaGetLastError();
 }
 
@@ -240,7 +245,8 @@ __device__ __forceinline__ void attn_block_out(const float *sacc, const float *s
         for (int k = 0; k < ATT_WARPS; k++) A += sacc[k * dv + i] * f[k];
         if (n_split == 1) {
             out[row * dv + i] = A / L;
-            if (a.xq) q8_store(A / L, a.xq, a.n_head * dv, (int)((row * dv + i) / 32), a.xq_thr, a.xq_stat); /* dv % 32 == 0: warp-uniform */
+            if (a.xq) /* dv % 32 == 0: warp-uniform */
+                q8_store(A / L, a.xq, a.n_head * dv, (int)((row * dv + i) / 32), a.xq_sparse.stat ? &a.xq_sparse : nullptr);
         } else {
             part[(row * n_split + sp) * (dv + 2) + i] = A;
         }
@@ -479,7 +485,7 @@ bool cuda_attention_rope_ok(const cuda_attn_args *a, const cuda_rope_args *r) {
 }
 
 /* merges the slices' partials: grid (n_head, n_tok), thread per output value */
-__global__ void k_attn_merge(const float *part, float *out, int n_head, int dv, int n_split, uint8_t *xq, float thr, double *stat) {
+__global__ void k_attn_merge(const float *part, float *out, int n_head, int dv, int n_split, uint8_t *xq, cuda_sparse_round sr) {
     pdl_trigger();
     pdl_wait(); /* launched with PDL (cuda_pdl_chain): the partials are complete */
     const size_t row = (size_t)blockIdx.y * n_head + blockIdx.x;
@@ -497,7 +503,7 @@ __global__ void k_attn_merge(const float *part, float *out, int n_head, int dv, 
             L += ps[dv + 1] * f;
         }
         out[row * dv + i] = A / L;
-        if (xq) q8_store(A / L, xq, n_head * dv, (int)((row * dv + i) / 32), thr, stat);
+        if (xq) q8_store(A / L, xq, n_head * dv, (int)((row * dv + i) / 32), sr.stat ? &sr : nullptr);
     }
 }
 
@@ -538,7 +544,7 @@ cudaError_t cuda_attention(cudaStream_t s, const cuda_attn_args *a, __half *K, _
                                     : cuda_launch(pdl, k_attn_dec<128>, grid, block, 0, s, q, K, V, k, v, out, part, *a, n_split, ra, rope);
         if (e == cudaSuccess && n_split > 1)
             e = cuda_launch(pdl, k_attn_merge, dim3(a->n_head, 1), dim3(a->dv < 256 ? 128 : 256), 0, s, (const float *)part, out,
-                            a->n_head, a->dv, n_split, a->xq, a->xq_thr, a->xq_stat);
+                            a->n_head, a->dv, n_split, a->xq, a->xq_sparse);
         return e;
     }
     const size_t shm = sizeof(float) * ((size_t)a->dk + ATT_WARPS * (size_t)a->dv + 2 * ATT_WARPS) +
@@ -548,7 +554,6 @@ cudaError_t cuda_attention(cudaStream_t s, const cuda_attn_args *a, __half *K, _
     else
         k_attn<false><<<dim3(a->n_head, a->n_tok, n_split), 32 * ATT_WARPS, shm, s>>>(q, K, V, k, v, out, part, *a, n_split);
     if (n_split > 1)
-        k_attn_merge<<<dim3(a->n_head, a->n_tok), a->dv < 256 ? 128 : 256, 0, s>>>(part, out, a->n_head, a->dv, n_split, a->xq, a->xq_thr,
-                                                                                         a->xq_stat);
+        k_attn_merge<<<dim3(a->n_head, a->n_tok), a->dv < 256 ? 128 : 256, 0, s>>>(part, out, a->n_head, a->dv, n_split, a->xq, a->xq_sparse);
     return cudaGetLastError();
 }

@@ -75,7 +75,7 @@ template <int FMT> struct smv_batch {
 };
 
 template <int FMT>
-__global__ void __launch_bounds__(32 * SMV_WARPS, 2) k_smv(cuda_smv_job j, const uint8_t *xq, int S, int tiles0, int tiles1, int prefetch) {
+__global__ void __launch_bounds__(32 * SMV_WARPS, 2) k_smv(cuda_smv_job j, const uint8_t *xq, int S, int tiles0, int tiles1) {
     typedef smv_fmt<FMT> F;
     typedef smv_batch<FMT> batch;
     constexpr int LB = F::LB, NW = F::NW, BATCH = F::BATCH;
@@ -115,17 +115,6 @@ __global__ void __launch_bounds__(32 * SMV_WARPS, 2) k_smv(cuda_smv_job j, const
             prefetch_l2(W + (size_t)b * blk + 2 * (size_t)(chunk_row + run1));
         }
     pdl_wait();
-    if (prefetch) { /* every kept column of the warp's blocks on its way to L2 (A/B: ZETA_CUDA_SMV_PREFETCH=1) */
-        for (int b = b0 + wp; b < b1; b += SMV_WARPS) {
-            unsigned mk = __ballot_sync(0xffffffffu, xc[32 * b + lane] != 0);
-            const uint8_t *cols = W + (size_t)b * blk + col_off;
-            while (mk) {
-                const int jj = __ffs(mk) - 1;
-                mk &= mk - 1;
-                if (valid) prefetch_l2(cols + (size_t)jj * cb);
-            }
-        }
-    }
 
     int sb = b0 + wp - SMV_WARPS; /* the block being fetched, its kept columns and the next of them */
     int cnt = 0, pos = 0;
@@ -319,15 +308,7 @@ static int smv_split(int nb, int tiles) {
     return s;
 }
 
-/* ZETA_CUDA_SMV_PREFETCH=1: every kept column prefetched to L2 first (A/B; slower on an H200) */
-static bool smv_prefetch(void) {
-    static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("ZETA_CUDA_SMV_PREFETCH");
-        on = e && !strcmp(e, "1");
-    }
-    return on != 0;
-}
+
 
 template <int FMT> static cudaError_t smv_launch(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq) {
     int tiles[3] = {0, 0, 0}, total = 0;
@@ -361,14 +342,14 @@ template <int FMT> static cudaError_t smv_launch(cudaStream_t s, const cuda_smv_
     }
     cfg.attrs = at;
     cfg.numAttrs = (unsigned)na;
-    cudaError_t e = cudaLaunchKernelEx(&cfg, k_smv<FMT>, *j, xq, S, tiles[0], tiles[1], (int)smv_prefetch());
+    cudaError_t e = cudaLaunchKernelEx(&cfg, k_smv<FMT>, *j, xq, S, tiles[0], tiles[1]);
     if (e != cudaSuccess && S > 8) { /* a cluster of 16 refused here: 8 from now on */
         cudaGetLastError();
         big_ok = 0;
         S = 8;
         cfg.gridDim = dim3((unsigned)(S * total));
         at[0].val.clusterDim.x = (unsigned)S;
-        e = cudaLaunchKernelEx(&cfg, k_smv<FMT>, *j, xq, S, tiles[0], tiles[1], (int)smv_prefetch());
+        e = cudaLaunchKernelEx(&cfg, k_smv<FMT>, *j, xq, S, tiles[0], tiles[1]);
     }
     return e;
 }
@@ -387,7 +368,7 @@ cudaError_t cuda_smv(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq) {
 
 /* x -> xq, |x| < thr dropped, warp per block of 32; swiglu: x = silu(g) * u, also stored to out */
 template <bool SWIGLU>
-__global__ void k_quant_q8_sparse(const float *x, const float *u, int K, float *out, float thr, double *stat, uint8_t *xq) {
+__global__ void k_quant_q8_sparse(const float *x, const float *u, int K, float *out, cuda_sparse_round sr, uint8_t *xq) {
     pdl_trigger(); /* the product that reads xq may start (it waits for this kernel) */
     pdl_wait();    /* launched with PDL (cuda_pdl_chain): x is complete */
     const int b = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
@@ -398,18 +379,18 @@ __global__ void k_quant_q8_sparse(const float *x, const float *u, int K, float *
         v = silu_mul(v, u[i]);
         out[i] = v;
     }
-    q8_store(v, xq, K, b, thr, stat);
+    q8_store(v, xq, K, b, &sr);
 }
 
-cudaError_t cuda_quant_q8_sparse(cudaStream_t s, const float *x, int K, float thr, double *stat, uint8_t *xq) {
-    if (K % 32 || !stat) return cudaErrorInvalidValue;
+cudaError_t cuda_quant_q8_sparse(cudaStream_t s, const float *x, int K, const cuda_sparse_round *sr, uint8_t *xq) {
+    if (K % 32 || !sr || !sr->stat) return cudaErrorInvalidValue;
     return cuda_launch(cuda_pdl_chain(), k_quant_q8_sparse<false>, dim3((unsigned)((K / 32 + 7) / 8)), dim3(256), 0, s, x,
-                       (const float *)NULL, K, (float *)NULL, thr, stat, xq);
+                       (const float *)NULL, K, (float *)NULL, *sr, xq);
 }
 
-cudaError_t cuda_swiglu_q8_sparse(cudaStream_t s, const float *g, const float *u, int K, float *out, float thr, double *stat,
+cudaError_t cuda_swiglu_q8_sparse(cudaStream_t s, const float *g, const float *u, int K, float *out, const cuda_sparse_round *sr,
                                   uint8_t *xq) {
-    if (K % 32 || !stat) return cudaErrorInvalidValue;
+    if (K % 32 || !sr || !sr->stat) return cudaErrorInvalidValue;
     return cuda_launch(cuda_pdl_chain(), k_quant_q8_sparse<true>, dim3((unsigned)((K / 32 + 7) / 8)), dim3(256), 0, s, g, u, K, out,
-                       thr, stat, xq);
+                       *sr, xq);
 }
