@@ -152,7 +152,8 @@ typedef struct zeta_model_params {
     /* default NULL. A sparsity file written by zeta_calibrate for this model (checked by its
      * fingerprint): the load then also builds the input-channel-major Q8_0 copy of every layer matrix
      * that the sparse decode pass of the variational / ultimate modes reads (zeta_model_info.sparse_bytes;
-     * CPU backend only; every matrix needs a multiple of 32 output rows). docs/GATING.md */
+     * every matrix needs a multiple of 32 output rows; the CUDA backend takes only Q8_0 / Q4_0 layer
+     * matrices with a multiple of 64 rows, ZETA_ERR_UNSUPPORTED naming the tensor). docs/GATING.md */
     const char *sparsity_path;
 } zeta_model_params;
 ZETA_API zeta_model_params zeta_model_params_default(void);

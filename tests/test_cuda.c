@@ -3,7 +3,8 @@
  * attention with GQA over several positions, short and split-long contexts, every matmul type for
  * decode and prompt batches), then whole models: logits CUDA vs CPU, greedy tokens, context shift
  * and a session file saved on the GPU and loaded on the CPU; decode steps replayed from a CUDA
- * graph against the same steps run eagerly.
+ * graph against the same steps run eagerly; the sparse pass of variational gating (its products
+ * against an exact host reference, whole models against the CPU's sparse pass, its counters).
  * Without CUDA compiled in, or without a device, the device cases print skip lines and the file
  * exits 0. Models beyond stories260K come from $ZETA_CUDA_MODELS, tests/data/models or
  * ../shared/goldens/models (the first that has each file). */
@@ -984,56 +985,54 @@ out:
     zeta_model_free(mg);
 }
 
+/* a sparsity file for `model` (calibrated on the CPU over n_chunks chunks of 64 tokens of text) in a
+ * new temporary file, whose name goes to sfile (cap >= 32); false with a message */
+static bool calibrate_tmp(const char *model, const char *text, size_t n, uint32_t n_chunks, char *sfile) {
+    snprintf(sfile, 32, "/tmp/zeta_cuda_sparsity_XXXXXX");
+    const int fd = mkstemp(sfile);
+    if (fd < 0 || !text) {
+        T_CHECKF(0, "calibrating %s: no temporary file or text", model);
+        if (fd >= 0) { close(fd); unlink(sfile); }
+        return false;
+    }
+    close(fd);
+    zeta_model *m = NULL;
+    zeta_error err;
+    zeta_calibrate_params cp = zeta_calibrate_params_default();
+    cp.n_ctx = 64;
+    cp.n_chunks = n_chunks;
+    cp.n_threads = 2;
+    const bool ok = load(model, ZETA_BACKEND_CPU, &m, &err) == ZETA_OK && zeta_calibrate(m, text, n, &cp, sfile, &err) == ZETA_OK;
+    T_CHECKF(ok, "calibrating %s: %s", model, err.message);
+    zeta_model_free(m);
+    if (!ok) unlink(sfile);
+    return ok;
+}
+
 static void test_sparse_pass(void) {
     if (!g_device) T_SKIP("%s", g_why);
     size_t n = 0;
     char *text = t_read_file("tests/data/tinystories-valid-first46.txt", &n);
+    char sfile[32];
     const char *names[] = {"tests/data/models/zoo-Q4_0.gguf", "tests/data/models/zoo-Q8_0.gguf"};
-    for (int i = 0; i < 2; i++) {
-        char sfile[] = "/tmp/zeta_cuda_sparsity_XXXXXX";
-        const int fd = mkstemp(sfile);
-        if (fd >= 0) close(fd);
-        zeta_model *m = NULL;
-        zeta_error err;
-        zeta_calibrate_params cp = zeta_calibrate_params_default();
-        cp.n_ctx = 64;
-        cp.n_chunks = 4;
-        cp.n_threads = 2;
-        if (fd < 0 || !text || load(names[i], ZETA_BACKEND_CPU, &m, &err) != ZETA_OK ||
-            zeta_calibrate(m, text, n, &cp, sfile, &err) != ZETA_OK) {
-            T_CHECKF(0, "calibrating %s: %s", names[i], fd < 0 || !text ? "no temp file or text" : err.message);
-        } else {
+    for (int i = 0; i < 2; i++)
+        if (calibrate_tmp(names[i], text, n, 4, sfile)) {
             sparse_model_case(names[i], sfile);
+            unlink(sfile);
         }
-        zeta_model_free(m);
-        if (fd >= 0) unlink(sfile);
-    }
     /* a model whose matrices get the requantized copy layout: refused on CUDA, by tensor name */
-    {
-        char sfile[] = "/tmp/zeta_cuda_sparsity_XXXXXX";
-        const int fd = mkstemp(sfile);
-        if (fd >= 0) close(fd);
-        zeta_model *m = NULL;
+    const char *f16 = "tests/data/models/zoo-F16.gguf";
+    if (calibrate_tmp(f16, text, n, 2, sfile)) {
+        zeta_model *mg = NULL;
         zeta_error err;
-        zeta_calibrate_params cp = zeta_calibrate_params_default();
-        cp.n_ctx = 64;
-        cp.n_chunks = 2;
-        cp.n_threads = 2;
-        const char *f16 = "tests/data/models/zoo-F16.gguf";
-        if (fd >= 0 && text && load(f16, ZETA_BACKEND_CPU, &m, &err) == ZETA_OK && zeta_calibrate(m, text, n, &cp, sfile, &err) == ZETA_OK) {
-            zeta_model *mg = NULL;
-            zeta_model_params mp = zeta_model_params_default();
-            mp.backend = ZETA_BACKEND_CUDA;
-            mp.sparsity_path = sfile;
-            const zeta_status st = zeta_model_load(f16, &mp, &mg, &err);
-            printf("    zoo-F16 with a sparsity file on CUDA: %s\n", st == ZETA_OK ? "loaded" : err.message);
-            T_CHECKF(st == ZETA_ERR_UNSUPPORTED && strstr(err.message, "blk.0.attn_q.weight") && mg == NULL, "zoo-F16 sparse on CUDA: %d", st);
-            zeta_model_free(mg);
-        } else {
-            T_CHECKF(0, "calibrating %s: %s", f16, err.message);
-        }
-        zeta_model_free(m);
-        if (fd >= 0) unlink(sfile);
+        zeta_model_params mp = zeta_model_params_default();
+        mp.backend = ZETA_BACKEND_CUDA;
+        mp.sparsity_path = sfile;
+        const zeta_status st = zeta_model_load(f16, &mp, &mg, &err);
+        printf("    zoo-F16 with a sparsity file on CUDA: %s\n", st == ZETA_OK ? "loaded" : err.message);
+        T_CHECKF(st == ZETA_ERR_UNSUPPORTED && strstr(err.message, "blk.0.attn_q.weight") && mg == NULL, "zoo-F16 sparse on CUDA: %d", st);
+        zeta_model_free(mg);
+        unlink(sfile);
     }
     free(text);
 }

@@ -47,9 +47,16 @@ zeta_model *load_model_gate(const char *path, zeta_backend backend, const gate_o
     zeta_model *m = NULL;
     zeta_error err;
     zeta_model_params mp = zeta_model_params_default();
-    mp.backend = g->file && backend == ZETA_BACKEND_AUTO ? ZETA_BACKEND_CPU : backend;
+    mp.backend = backend;
     mp.sparsity_path = g->file;
-    if (zeta_model_load(path, &mp, &m, &err) != ZETA_OK) {
+    zeta_status st = zeta_model_load(path, &mp, &m, &err);
+    if (st == ZETA_ERR_UNSUPPORTED && g->file && backend == ZETA_BACKEND_AUTO) {
+        /* auto picked CUDA, whose sparse pass takes Q8_0 / Q4_0 layouts only: the CPU's takes any */
+        fprintf(stderr, "zeta: %s; running on the CPU\n", err.message);
+        mp.backend = ZETA_BACKEND_CPU;
+        st = zeta_model_load(path, &mp, &m, &err);
+    }
+    if (st != ZETA_OK) {
         die_err(&err);
         return NULL;
     }

@@ -3,7 +3,8 @@
  * scratch and an f16 KV cache. Ops return nothing, so the first failing CUDA or cuBLAS call is
  * kept (with the driver's text), later ops are skipped, and read() reports it as ZETA_ERR_BACKEND.
  * One-token steps (decode) are recorded between get_rows and read, then run with fused kernels as
- * a CUDA graph that is replayed while the recorded ops stay the same (see cuda_ctx.mode). */
+ * a CUDA graph that is replayed while the recorded ops stay the same (see cuda_ctx.mode). The sparse
+ * pass of variational gating (cuda_sparse_ops) records its products the same way. */
 #include "cuda/cuda_internal.cuh"
 
 #include <cublas_v2.h>
