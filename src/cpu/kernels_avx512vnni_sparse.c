@@ -198,5 +198,60 @@ static void q4_avx512vnni(const zs_mat *w, const zs_sel *s, uint32_t b0, uint32_
     native(true, w, s, b0, nb, c0, c1, y);
 }
 
+/* ---------------------------------------------------------------- the Q8_0 copy (other weight types) */
+
+/* gemv_avx2's walk with 16 floats a vector: output blocks in tiles of 32 (1024 accumulators in L1),
+ * kept columns four at a time, each column's tile one contiguous run, the runs AHEAD columns on
+ * prefetched. Per output the same fused multiply-adds in the same order as gemv_avx2, so the same
+ * bits (tests/test_sparse.c checks it). */
+#define GTILE 32
+#define GAHEAD 8
+
+static inline __m512 cvt16(const int8_t *q) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q))); }
+
+static inline void prefetch_run(const uint8_t *p, size_t bytes) {
+    const uintptr_t end = (uintptr_t)p + bytes;
+    for (uintptr_t a = (uintptr_t)p & ~(uintptr_t)63; a < end; a += 64) _mm_prefetch((const char *)a, _MM_HINT_T0);
+}
+
+static void gemv_avx512(const uint8_t *cols, size_t col_bytes, const uint32_t *idx, const float *val, uint32_t n, uint32_t b0,
+                        uint32_t b1, float *y) {
+    _Alignas(64) float acc[GTILE * QK8_0];
+    for (uint32_t bt = b0; bt < b1; bt += GTILE) {
+        const uint32_t nb = b1 - bt < GTILE ? b1 - bt : GTILE;
+        const size_t run = (size_t)nb * sizeof(block_q8_0);
+        memset(acc, 0, (size_t)nb * QK8_0 * sizeof(float));
+        for (uint32_t p = 0; p < GAHEAD && p < n; p++) prefetch_run(cols + (size_t)idx[p] * col_bytes + (size_t)bt * sizeof(block_q8_0), run);
+        uint32_t k = 0;
+        for (; k + 4 <= n; k += 4) {
+            const block_q8_0 *c[4];
+            for (int i = 0; i < 4; i++) c[i] = (const block_q8_0 *)(cols + (size_t)idx[k + (uint32_t)i] * col_bytes) + bt;
+            for (uint32_t p = k + GAHEAD; p < k + GAHEAD + 4 && p < n; p++)
+                prefetch_run(cols + (size_t)idx[p] * col_bytes + (size_t)bt * sizeof(block_q8_0), run);
+            for (uint32_t j = 0; j < nb; j++) {
+                __m512 s[4];
+                for (int i = 0; i < 4; i++) s[i] = _mm512_set1_ps(val[k + (uint32_t)i] * _cvtsh_ss(c[i][j].d));
+                float *a = acc + (size_t)j * QK8_0;
+                for (int u = 0; u < 2; u++) {
+                    __m512 v = _mm512_load_ps(a + 16 * u);
+                    for (int i = 0; i < 4; i++) v = _mm512_fmadd_ps(s[i], cvt16(c[i][j].qs + 16 * u), v);
+                    _mm512_store_ps(a + 16 * u, v);
+                }
+            }
+        }
+        for (; k < n; k++) {
+            const block_q8_0 *c0 = (const block_q8_0 *)(cols + (size_t)idx[k] * col_bytes) + bt;
+            for (uint32_t j = 0; j < nb; j++) {
+                const __m512 s0 = _mm512_set1_ps(val[k] * _cvtsh_ss(c0[j].d));
+                float *a = acc + (size_t)j * QK8_0;
+                for (int u = 0; u < 2; u++) _mm512_store_ps(a + 16 * u, _mm512_fmadd_ps(s0, cvt16(c0[j].qs + 16 * u), _mm512_load_ps(a + 16 * u)));
+            }
+        }
+        memcpy(y + (size_t)bt * QK8_0, acc, (size_t)nb * QK8_0 * sizeof(float));
+    }
+}
+
+zk_sparse_gemv_fn zk_sparse_gemv_avx512vnni(void) { return gemv_avx512; }
+
 zk_sparse_native_fn zk_sparse_q8_avx512vnni(void) { return q8_avx512vnni; }
 zk_sparse_native_fn zk_sparse_q4_avx512vnni(void) { return q4_avx512vnni; }
