@@ -88,10 +88,6 @@ void zk_sparse_q4_scalar(const zs_mat *w, const zs_sel *s, uint32_t b0, uint32_t
 
 #if defined(ZETA_HAVE_X86)
 static zk_sparse_gemv_fn best_simd(const char **name) {
-    if (zk_cpu_has_avx512vnni()) {
-        *name = "avx512vnni";
-        return zk_sparse_gemv_avx512vnni();
-    }
     zk_sparse_gemv_fn f = zk_cpu_has_avx2() ? zk_sparse_gemv_avx2() : NULL;
     if (f) *name = "avx2";
     return f;
@@ -100,7 +96,6 @@ zk_sparse_gemv_fn zk_sparse_gemv_neon(void) { return NULL; }
 zk_sparse_native_fn zk_sparse_q8_neon(void) { return NULL; }
 zk_sparse_native_fn zk_sparse_q4_neon(void) { return NULL; }
 #elif defined(ZETA_HAVE_NEON)
-zk_sparse_gemv_fn zk_sparse_gemv_avx512vnni(void) { return NULL; }
 zk_sparse_native_fn zk_sparse_q8_avx512vnni(void) { return NULL; }
 zk_sparse_native_fn zk_sparse_q4_avx512vnni(void) { return NULL; }
 zk_sparse_gemv_fn zk_sparse_gemv_avx2(void) { return NULL; }
@@ -112,7 +107,6 @@ static zk_sparse_gemv_fn best_simd(const char **name) {
     return f;
 }
 #else
-zk_sparse_gemv_fn zk_sparse_gemv_avx512vnni(void) { return NULL; }
 zk_sparse_native_fn zk_sparse_q8_avx512vnni(void) { return NULL; }
 zk_sparse_native_fn zk_sparse_q4_avx512vnni(void) { return NULL; }
 zk_sparse_gemv_fn zk_sparse_gemv_avx2(void) { return NULL; }

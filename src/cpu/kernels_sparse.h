@@ -22,7 +22,6 @@ void zk_sparse_gemv_scalar(const uint8_t *cols, size_t col_bytes, const uint32_t
                            uint32_t b0, uint32_t b1, float *y);
 /* NULL when the ISA is not compiled in */
 zk_sparse_gemv_fn zk_sparse_gemv_avx2(void);
-zk_sparse_gemv_fn zk_sparse_gemv_avx512vnni(void); /* selected over AVX2 where zk_cpu_has_avx512vnni() (AVX-512F is enough; the file is built with the VNNI flags) */
 zk_sparse_gemv_fn zk_sparse_gemv_neon(void);
 /* the best kernel for this CPU */
 zk_sparse_gemv_fn zk_sparse_gemv_select(void);
