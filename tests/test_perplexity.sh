@@ -64,11 +64,14 @@ if [ "${ZETA_LONG_TESTS:-0}" = 1 ]; then
         $G/zeta-made.zoo-F32.war-and-peace-c32768-chunks1.linear16.fa-off-kv-f32.json 0.001 --chunks 1 --rope-scale 16 -ctv f32
     check "perplexity zoo-F32 c32768 linear x16 KV q8_0" tests/data/models/zoo-F32.gguf $S/text/war-and-peace.txt 32768 \
         $G/zeta-made.zoo-F32.war-and-peace-c32768-chunks1.linear16.fa-on-kv-q8_0.json 0.001 --chunks 1 --rope-scale 16 -ctk q8_0 -ctv q8_0
-    # the 30M model over 32768 tokens (32 x its trained 1024, linear RoPE scaling), KV f16 (flash
-    # attention in llama.cpp); ~7 minutes here (llama.cpp's q8_0 run took over 20 and was stopped)
+    # the 30M model over 32768 tokens (32 x its trained 1024, linear RoPE scaling), KV f16 and q8_0
+    # (flash attention in llama.cpp); ~3-7 minutes each here (llama.cpp's q8_0 run took 28 minutes)
     check "perplexity zeta-demo-30m-F16 c32768 linear x32 KV f16" $S/goldens/models/zeta-demo-30m-F16.gguf $S/text/war-and-peace.txt \
         32768 $G/zeta-made.zeta-demo-30m-F16.war-and-peace-c32768-chunks1.linear32.fa-on-kv-f16.json 0.001 --chunks 1 --rope-scale 32 \
         -ctk f16 -ctv f16
+    check "perplexity zeta-demo-30m-F16 c32768 linear x32 KV q8_0" $S/goldens/models/zeta-demo-30m-F16.gguf $S/text/war-and-peace.txt \
+        32768 $G/zeta-made.zeta-demo-30m-F16.war-and-peace-c32768-chunks1.linear32.fa-on-kv-q8_0.json 0.001 --chunks 1 --rope-scale 32 \
+        -ctk q8_0 -ctv q8_0
     for t in F16 Q8_0 Q4_0 Q4_K_M; do
         m=$M30/zeta-demo-30m-$t.gguf
         [ $t = F16 ] && m=$S/goldens/models/zeta-demo-30m-F16.gguf
