@@ -797,7 +797,10 @@ static void sparse_product_case(zeta_session *sg, int fmt, uint32_t K, const uin
         w[m].ne1 = rows[m];
         w[m].row_bytes = K / 32 * bb;
         uint8_t *data = malloc(w[m].row_bytes * rows[m]);
-        for (size_t i = 0; i < w[m].row_bytes * rows[m]; i++) data[i] = (uint8_t)(rng >> 24), frand();
+        for (size_t i = 0; i < w[m].row_bytes * rows[m]; i++) { /* random codes (the scales are set below) */
+            data[i] = (uint8_t)(rng >> 24);
+            frand(); /* advances rng */
+        }
         for (size_t blk = 0; blk < (size_t)K / 32 * rows[m]; blk++) { /* finite scales */
             const zeta_f16 d = zeta_f32_to_f16(0.01f + 0.02f * fabsf(frand()));
             memcpy(data + blk * bb, &d, 2);

@@ -19,7 +19,6 @@
 
 #include <cooperative_groups.h>
 #include <stdlib.h>
-#include <string.h>
 
 namespace cg = cooperative_groups;
 
