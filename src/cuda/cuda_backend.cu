@@ -1,6 +1,6 @@
 /* cuda_backend.cu — the CUDA implementation of backend.h's sessions (devices and the weights'
  * upload at model load: cuda_model.cu): per session a stream, a cuBLAS handle, activation buffers,
- * scratch and an f16 KV cache. Ops return nothing, so the first failing CUDA or cuBLAS call is
+ * scratch and a KV cache (f16, or cuda_kvq.cu's types). Ops return nothing, so the first failing CUDA or cuBLAS call is
  * kept (with the driver's text), later ops are skipped, and read() reports it as ZETA_ERR_BACKEND.
  * One-token steps (decode) are recorded between get_rows and read, then run with fused kernels as
  * a CUDA graph that is replayed while the recorded ops stay the same (see cuda_ctx.mode). The sparse
@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+extern "C" void cpu_kv_rotation(const zeta_hparams *hp, zeta_type tk, zeta_type tv, bool enabled, int *rk, int *rv); /* cpu/cpu_kv.h */
+
 /* ---------------------------------------------------------------- session state */
 
 struct cuda_ctx {
@@ -24,10 +26,13 @@ struct cuda_ctx {
     bool failed;
     zeta_status fail_status;
     char fail_msg[400];
-    /* KV cache: per layer n_ctx * n_head_kv * (dk | dv) halves */
+    /* KV cache: per layer K then V, k_layer and v_layer bytes (f16: n_ctx * n_head_kv * (dk | dv)
+     * halves; kvq: cuda_kvq's layout, each part aligned to 256 bytes) */
     uint32_t n_ctx, n_layer, n_head, n_head_kv, dk, dv;
-    __half *kv;
-    size_t k_layer, v_layer; /* halves per layer */
+    uint8_t *kv;
+    size_t k_layer, v_layer;
+    cuda_kvq kvq;            /* its types (used when quant) */
+    bool quant;              /* a type other than f16 */
     float *part;             /* attention split partials */
     size_t part_floats;
     /* matmul scratch: dequantized weight slices (prompt path), x rounded to 8 bits for q4_0 / q8_0
@@ -101,8 +106,9 @@ static bool ck(cuda_ctx *c, cudaError_t e, const char *what) {
     return false;
 }
 
-static __half *kv_k(cuda_ctx *c, uint32_t il) { return c->kv + (size_t)il * (c->k_layer + c->v_layer); }
-static __half *kv_v(cuda_ctx *c, uint32_t il) { return kv_k(c, il) + c->k_layer; }
+static uint8_t *kv_k(cuda_ctx *c, uint32_t il) { return c->kv + (size_t)il * (c->k_layer + c->v_layer); }
+static uint8_t *kv_v(cuda_ctx *c, uint32_t il) { return kv_k(c, il) + c->k_layer; }
+static const cuda_kvq *kv_fmt(const cuda_ctx *c) { return c->quant ? &c->kvq : NULL; }
 
 static float *cu_buf_alloc(void *vctx, size_t n) {
     cuda_ctx *c = (cuda_ctx *)vctx;
@@ -402,7 +408,7 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
                 /* q and k rotated by the attention kernel, which is their only reader: they stay
                  * unrotated in memory */
                 const cuda_attn_args aa = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, 1, c->rec_pos0, 1.0f,
-                                           c->pos_dev, 1, NULL, NULL, {}};
+                                           c->pos_dev, 1, NULL, NULL, {}, kv_fmt(c)};
                 if (cuda_attention_rope_ok(&aa, &a)) {
                     rope_fused = a;
                     have_rope = true;
@@ -421,7 +427,7 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
         }
         case REC_ATTN: {
             cuda_attn_args a = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, 1, c->rec_pos0, 1.0f / sqrtf((float)c->dk),
-                                c->pos_dev, 1, NULL, have_rope ? &rope_fused : NULL, {}};
+                                c->pos_dev, 1, NULL, have_rope ? &rope_fused : NULL, {}, kv_fmt(c)};
             have_rope = false;
             /* the output projection next (q4_0 / q8_0): the attention rounds its output for it */
             const cuda_rec *r1 = i + 1 < n ? &rec[i + 1] : NULL;
@@ -700,7 +706,8 @@ static void cu_rope(void *vctx, float *x, int n_tok, int n_heads, int head_dim, 
 static void cu_attention(void *vctx, int il, float *q, float *k, float *v, int n_tok, uint32_t pos0, float *out) {
     cuda_ctx *c = (cuda_ctx *)vctx;
     if (c->failed) return;
-    cuda_attn_args a = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, n_tok, pos0, 1.0f / sqrtf((float)c->dk), NULL, 0, NULL, NULL, {}};
+    cuda_attn_args a = {(int)c->n_head, (int)c->n_head_kv, (int)c->dk, (int)c->dv, n_tok, pos0, 1.0f / sqrtf((float)c->dk), NULL, 0, NULL, NULL, {},
+                        kv_fmt(c)};
     if (c->recording && (n_tok != 1 || (c->rec_pos0 != UINT32_MAX && c->rec_pos0 != pos0))) rec_flush(c);
     if (c->recording) {
         cuda_rec *r = rec_new(c, REC_ATTN);
@@ -754,25 +761,44 @@ static void cu_kv_shift(void *vctx, uint32_t p0, uint32_t p1, int32_t delta, con
     for (uint32_t il = 0; il < c->n_layer; il++)
         for (uint32_t p = p0; p < p1; p += step) {
             const uint32_t n = p1 - p < step ? p1 - p : step;
-            if (!ck(c, cuda_kv_move(c->stream, kv_k(c, il), kv_v(c, il), p, (uint32_t)((int64_t)p + delta), n, (int)c->n_head_kv,
-                                    (int)c->dk, (int)c->dv, delta, &a),
-                    "context shift"))
-                return;
+            const uint32_t to = (uint32_t)((int64_t)p + delta);
+            const cudaError_t e = c->quant ? cuda_kvq_move(c->stream, &c->kvq, kv_k(c, il), kv_v(c, il), p, to, n, (int)c->n_head_kv, (int)c->dk,
+                                                           delta, &a)
+                                           : cuda_kv_move(c->stream, (__half *)kv_k(c, il), (__half *)kv_v(c, il), p, to, n,
+                                                          (int)c->n_head_kv, (int)c->dk, (int)c->dv, delta, &a);
+            if (!ck(c, e, "context shift")) return;
         }
+}
+
+/* bytes of one position's K (which 0) or V (1) rows in the CPU backend's (GGUF) layout */
+static size_t kv_row_bytes(const cuda_ctx *c, int which) {
+    const zeta_type t = c->quant ? (zeta_type)(which ? c->kvq.tv : c->kvq.tk) : ZETA_TYPE_F16;
+    return (size_t)c->n_head_kv * zeta_row_bytes(t, which ? c->dv : c->dk);
 }
 
 static size_t cu_kv_pos_bytes(void *vctx) {
     cuda_ctx *c = (cuda_ctx *)vctx;
-    return (size_t)c->n_head_kv * (c->dk + c->dv) * sizeof(__half);
+    return kv_row_bytes(c, 0) + kv_row_bytes(c, 1);
 }
 
-/* the CPU backend's layout of an f16 cache: per layer, n positions of K, then n of V */
+/* the CPU backend's layout: per layer, n positions of K, then n of V */
 static void cu_kv_copy(cuda_ctx *c, uint32_t p0, uint32_t n, uint8_t *host, bool to_host) {
     rec_flush(c);
     if (c->failed || !ck(c, cudaSetDevice(c->device), "selecting the device")) return;
+    if (c->quant) {
+        for (uint32_t il = 0; il < c->n_layer; il++)
+            for (int which = 0; which < 2; which++) {
+                uint8_t *L = which ? kv_v(c, il) : kv_k(c, il);
+                if (!ck(c, cuda_kvq_copy(c->stream, &c->kvq, which, L, (int)c->n_head_kv, (int)c->dk, p0, n, host, to_host),
+                        "copying the KV cache"))
+                    return;
+                host += n * kv_row_bytes(c, which);
+            }
+        return;
+    }
     const size_t kb = (size_t)c->n_head_kv * c->dk * sizeof(__half), vb = (size_t)c->n_head_kv * c->dv * sizeof(__half);
     for (uint32_t il = 0; il < c->n_layer; il++) {
-        uint8_t *K = (uint8_t *)kv_k(c, il) + (size_t)p0 * kb, *V = (uint8_t *)kv_v(c, il) + (size_t)p0 * vb;
+        uint8_t *K = kv_k(c, il) + (size_t)p0 * kb, *V = kv_v(c, il) + (size_t)p0 * vb;
         cudaError_t e1 = to_host ? cudaMemcpyAsync(host, K, n * kb, cudaMemcpyDeviceToHost, c->stream)
                                  : cudaMemcpyAsync(K, host, n * kb, cudaMemcpyHostToDevice, c->stream);
         host += n * kb;
@@ -838,9 +864,11 @@ extern "C" zeta_status cuda_backend_new(const struct zeta_model *m, const zeta_b
                                         zeta_error *err) {
     const zeta_hparams *hp = &m->hp;
     if (!m->cuda) return zeta_fail(err, ZETA_ERR_INTERNAL, "cuda_backend_new: the model was not loaded for CUDA");
-    if (cfg->type_k != ZETA_TYPE_F16 || cfg->type_v != ZETA_TYPE_F16)
-        return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "the CUDA backend keeps its KV cache in f16 only (asked for K %s, V %s)",
-                         zeta_type_name(cfg->type_k), zeta_type_name(cfg->type_v));
+    {
+        char why[200];
+        if (!cuda_kvq_ok((int)cfg->type_k, (int)cfg->type_v, (int)hp->head_dim_k, (int)hp->head_dim_v, why, sizeof why))
+            return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "%s", why);
+    }
     if (hp->head_dim_v > 256 || hp->n_rot / 2 > 512)
         return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "the CUDA attention takes head sizes up to 256 (this model's V heads are %u)",
                          hp->head_dim_v);
@@ -873,8 +901,18 @@ extern "C" zeta_status cuda_backend_new(const struct zeta_model *m, const zeta_b
     c->n_head_kv = hp->n_head_kv;
     c->dk = hp->head_dim_k;
     c->dv = hp->head_dim_v;
-    c->k_layer = (size_t)c->n_ctx * c->n_head_kv * c->dk;
-    c->v_layer = (size_t)c->n_ctx * c->n_head_kv * c->dv;
+    c->quant = cfg->type_k != ZETA_TYPE_F16 || cfg->type_v != ZETA_TYPE_F16;
+    if (c->quant) {
+        c->kvq.tk = (int)cfg->type_k;
+        c->kvq.tv = (int)cfg->type_v;
+        cpu_kv_rotation(hp, cfg->type_k, cfg->type_v, cfg->kv_rotate, &c->kvq.rot_k, &c->kvq.rot_v);
+        c->kvq.n_ctx = c->n_ctx;
+        c->k_layer = (cuda_kvq_layer_bytes(&c->kvq, 0, (int)c->n_head_kv, (int)c->dk) + 255) & ~(size_t)255;
+        c->v_layer = (cuda_kvq_layer_bytes(&c->kvq, 1, (int)c->n_head_kv, (int)c->dv) + 255) & ~(size_t)255;
+    } else {
+        c->k_layer = (size_t)c->n_ctx * c->n_head_kv * c->dk * sizeof(__half);
+        c->v_layer = (size_t)c->n_ctx * c->n_head_kv * c->dv * sizeof(__half);
+    }
     c->part_floats = (size_t)4 * c->n_head * 32 * (c->dv + 2); /* up to 4 tokens x 32 slices */
     c->mm.deq_floats = cfg->max_batch > 8 ? (max_w < SCRATCH_MAX_FLOATS ? max_w : SCRATCH_MAX_FLOATS) : 0;
     if (c->mm.deq_floats && c->mm.deq_floats < (size_t)hp->n_ff) c->mm.deq_floats = hp->n_ff; /* at least one row */
@@ -882,7 +920,7 @@ extern "C" zeta_status cuda_backend_new(const struct zeta_model *m, const zeta_b
     c->stage_floats = (size_t)cfg->max_batch * hp->n_embd;
     c->xq_bytes = cuda_xq_bytes((int)max_k);
     cudaError_t e;
-    const size_t kv_bytes = (c->k_layer + c->v_layer) * c->n_layer * sizeof(__half);
+    const size_t kv_bytes = (c->k_layer + c->v_layer) * c->n_layer;
     if ((e = cudaSetDevice(c->device)) != cudaSuccess) { st = cuda_fail(err, e, "selecting the device"); goto fail; }
     if ((e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking)) != cudaSuccess) {
         st = cuda_fail(err, e, "creating a stream");

@@ -38,6 +38,31 @@ struct cuda_rope_args {
 };
 cuda_rope_args cuda_rope_args_make(const zeta_rope_params *rp);
 
+/* cos and sin of pair i at position pos, with the CPU's operations in the CPU's order (no fused
+ * multiply-add: the _rn intrinsics keep nvcc from contracting) */
+__device__ __forceinline__ void rope_cs(const cuda_rope_args &a, int i, float pos, float *c, float *s) {
+    float theta = pos;
+    for (int j = 0; j < i; j++) theta = __fmul_rn(theta, a.theta_scale);
+    const float ff = a.has_ff ? a.ff[i] : 1.0f;
+    const float extrap = __fdiv_rn(theta, ff);
+    float th = __fmul_rn(a.freq_scale, extrap);
+    if (a.ext_factor != 0.0f) {
+        const float y = __fdiv_rn((float)i - a.corr0, fmaxf(0.001f, a.corr1 - a.corr0));
+        const float mix = __fmul_rn(1.0f - fminf(1.0f, fmaxf(0.0f, y)), a.ext_factor);
+        th = __fadd_rn(__fmul_rn(th, 1.0f - mix), __fmul_rn(extrap, mix));
+    }
+    *c = __fmul_rn(cosf(th), a.mscale);
+    *s = __fmul_rn(sinf(th), a.mscale);
+}
+
+__device__ __forceinline__ void rope_pair(float *v, const cuda_rope_args &a, int i, float c, float s) {
+    const int half = a.n_rot / 2;
+    const int ia = a.neox ? i : 2 * i, ib = a.neox ? i + half : 2 * i + 1;
+    const float x0 = v[ia], x1 = v[ib];
+    v[ia] = __fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s));
+    v[ib] = __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c));
+}
+
 /* Programmatic dependent launch (sm_90): a kernel launched with programmatic stream serialization
  * may start before the one ahead of it in the stream has finished, once that one has called
  * pdl_trigger (or exited); it must call pdl_wait before touching anything the earlier kernels
@@ -239,7 +264,39 @@ cudaError_t cuda_rope2(cudaStream_t s, float *x, int n_heads, float *x2, int n_h
 cudaError_t cuda_swiglu(cudaStream_t s, const float *g, const float *u, size_t n, float *out);
 cudaError_t cuda_add(cudaStream_t s, float *x, const float *y, size_t n);
 
-/* KV cache of one layer: [n_ctx][n_head_kv][d] halves for K and V */
+/* one tile of the decode kernels' online softmax, for a warp whose lane holds score sc (-inf where
+ * it has no position; valid: it has one): the running maximum m and sum l updated, *corr = the
+ * factor the accumulators are scaled by; returns the lane's probability */
+__device__ __forceinline__ float attn_tile_softmax(float sc, bool valid, float &m, float &l, float *corr) {
+    float tm = sc;
+    for (int off = 16; off; off >>= 1) tm = fmaxf(tm, __shfl_xor_sync(0xffffffffu, tm, off));
+    const float mn = fmaxf(m, tm);
+    const float pr = valid ? expf(sc - mn) : 0.0f;
+    *corr = expf(m - mn);
+    float ps = pr;
+    for (int off = 16; off; off >>= 1) ps += __shfl_xor_sync(0xffffffffu, ps, off);
+    l = l * *corr + ps;
+    m = mn;
+    return pr;
+}
+
+/* A KV cache other than f16 / f16 (cuda_kvq.cu): K and V each F16, Q8_0 or Q4_0, head sizes 64 or
+ * 128 (dk == dv). One layer's K (likewise V) of type T: the codes of every position and head,
+ * [n_ctx][n_head_kv][D] halves (F16), int8 (Q8_0) or D / 2 bytes (Q4_0: per block of 32, ggml's 16
+ * bytes, element j in the low nibble of byte j, j + 16 in the high one), then (Q8_0, Q4_0) the
+ * blocks' f16 scales, [n_ctx][n_head_kv][D / 32]. Quantized rows are Hadamard-rotated as the CPU
+ * stores them (cpu_kv_rotation: rot_k / rot_v the block sizes, 0 = not rotated). */
+struct cuda_kvq {
+    int tk, tv;
+    int rot_k, rot_v;
+    uint32_t n_ctx;
+};
+/* bytes of one layer's K (which 0) or V (1) */
+size_t cuda_kvq_layer_bytes(const cuda_kvq *f, int which, int n_head_kv, int d);
+/* whether the quantized-cache kernels take these types and sizes (message in why otherwise) */
+bool cuda_kvq_ok(int tk, int tv, int dk, int dv, char *why, size_t cap);
+
+/* KV cache of one layer: [n_ctx][n_head_kv][d] halves for K and V (kvq NULL), else cuda_kvq's layout */
 struct cuda_attn_args {
     int n_head, n_head_kv, dk, dv, n_tok;
     uint32_t pos0;
@@ -258,6 +315,8 @@ struct cuda_attn_args {
     const cuda_rope_args *rope;
     /* decode only, with xq: the sparse pass's rounding of the output (stat NULL: dense) */
     cuda_sparse_round xq_sparse;
+    /* the cache's types and layout; NULL: f16 K and V */
+    const cuda_kvq *kvq;
 };
 /* whether cuda_attention folds the RoPE of a decode step in for these arguments (head sizes 64
  * and 128, dk == dv, n_rot <= dk; ZETA_CUDA_ATTN_DEC=0 turns the kernel off) */
@@ -266,8 +325,13 @@ bool cuda_attention_rope_ok(const cuda_attn_args *a, const cuda_rope_args *r);
 int cuda_attention_split(const cuda_attn_args *a, size_t part_floats, int n_sm);
 /* stores k, v (n_tok rows) at positions pos0.. then attention for every query row; part: split
  * partials, part_floats floats; n_sm: the device's multiprocessors */
-cudaError_t cuda_attention(cudaStream_t s, const cuda_attn_args *a, __half *K, __half *V, const float *q, const float *k,
+cudaError_t cuda_attention(cudaStream_t s, const cuda_attn_args *a, void *K, void *V, const float *q, const float *k,
                            const float *v, float *out, float *part, size_t part_floats, int n_sm);
+/* cuda_attention for a->kvq: the rows rotated (q too: in place, unless fused) and stored in the
+ * cache's types, scores of a quantized K against the query rounded to q8_0 (as the CPU does), the
+ * output rotated back */
+cudaError_t cuda_kvq_attention(cudaStream_t s, const cuda_attn_args *a, uint8_t *K, uint8_t *V, const float *q, const float *k,
+                               const float *v, float *out, float *part, int n_split);
 /* prompts (cuda_fattn.cu): attention on the tensor cores for head sizes 64 and 128, when
  * cuda_fattn_ok (at least 16 tokens; ZETA_CUDA_FATTN=0 turns it off); the rows are already stored */
 bool cuda_fattn_ok(const cuda_attn_args *a);
@@ -276,5 +340,13 @@ cudaError_t cuda_fattn(cudaStream_t s, const cuda_attn_args *a, const __half *K,
  * stores them at dst; copies the V rows likewise (src and dst ranges must not overlap) */
 cudaError_t cuda_kv_move(cudaStream_t s, __half *K, __half *V, uint32_t from, uint32_t to, uint32_t n_pos, int n_head_kv, int dk,
                          int dv, int32_t delta, const cuda_rope_args *a);
+/* cuda_kv_move for a cuda_kvq cache (quantized keys: dequantized, rotated back, RoPE, rotated and
+ * quantized again, as cpu_kv_shift) */
+cudaError_t cuda_kvq_move(cudaStream_t s, const cuda_kvq *f, uint8_t *K, uint8_t *V, uint32_t from, uint32_t to, uint32_t n_pos,
+                          int n_head_kv, int d, int32_t delta, const cuda_rope_args *a);
+/* n positions from p0 of one layer's K (which 0) or V (1), between the device layout and the host's
+ * (session files: by position, [n][n_head_kv][row in GGUF blocks]); synchronous on s */
+cudaError_t cuda_kvq_copy(cudaStream_t s, const cuda_kvq *f, int which, uint8_t *layer, int n_head_kv, int d, uint32_t p0, uint32_t n,
+                          uint8_t *host, bool to_host);
 
 #endif

@@ -88,31 +88,6 @@ cuda_rope_args cuda_rope_args_make(const zeta_rope_params *rp) {
     return a;
 }
 
-/* cos and sin of pair i at position pos, with the CPU's operations in the CPU's order (no fused
- * multiply-add: the _rn intrinsics keep nvcc from contracting) */
-__device__ __forceinline__ void rope_cs(const cuda_rope_args &a, int i, float pos, float *c, float *s) {
-    float theta = pos;
-    for (int j = 0; j < i; j++) theta = __fmul_rn(theta, a.theta_scale);
-    const float ff = a.has_ff ? a.ff[i] : 1.0f;
-    const float extrap = __fdiv_rn(theta, ff);
-    float th = __fmul_rn(a.freq_scale, extrap);
-    if (a.ext_factor != 0.0f) {
-        const float y = __fdiv_rn((float)i - a.corr0, fmaxf(0.001f, a.corr1 - a.corr0));
-        const float mix = __fmul_rn(1.0f - fminf(1.0f, fmaxf(0.0f, y)), a.ext_factor);
-        th = __fadd_rn(__fmul_rn(th, 1.0f - mix), __fmul_rn(extrap, mix));
-    }
-    *c = __fmul_rn(cosf(th), a.mscale);
-    *s = __fmul_rn(sinf(th), a.mscale);
-}
-
-__device__ __forceinline__ void rope_pair(float *v, const cuda_rope_args &a, int i, float c, float s) {
-    const int half = a.n_rot / 2;
-    const int ia = a.neox ? i : 2 * i, ib = a.neox ? i + half : 2 * i + 1;
-    const float x0 = v[ia], x1 = v[ib];
-    v[ia] = __fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s));
-    v[ib] = __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c));
-}
-
 /* block per (token, head of x then of x2), thread per rotated pair (the angle is recomputed per
  * head: the same float operations, so the same values, with all heads in parallel) */
 __global__ void k_rope(float *x, int n_heads, float *x2, int n_heads2, int head_dim, int64_t pos0, const uint32_t *pos_dev,
@@ -210,22 +185,6 @@ cudaError_t cuda_kv_move(cudaStream_t s, __half *K, __half *V, uint32_t from, ui
 #define ATT_WARPS 4
 #define ATT_MAX_DV 256 /* 8 accumulators per lane */
 #define ATT_MAX_SPLIT 32
-
-/* one tile of the decode kernels' online softmax, for a warp whose lane holds score sc (-inf where
- * it has no position; valid: it has one): the running maximum m and sum l updated, *corr = the
- * factor the accumulators are scaled by; returns the lane's probability */
-__device__ __forceinline__ float attn_tile_softmax(float sc, bool valid, float &m, float &l, float *corr) {
-    float tm = sc;
-    for (int off = 16; off; off >>= 1) tm = fmaxf(tm, __shfl_xor_sync(0xffffffffu, tm, off));
-    const float mn = fmaxf(m, tm);
-    const float pr = valid ? expf(sc - mn) : 0.0f;
-    *corr = expf(m - mn);
-    float ps = pr;
-    for (int off = 16; off; off >>= 1) ps += __shfl_xor_sync(0xffffffffu, ps, off);
-    l = l * *corr + ps;
-    m = mn;
-    return pr;
-}
 
 /* the end of a block of the attention kernels, after each warp stored its accumulators (warp k's
  * value i at sacc[k * dv + i]) and its m, l (sm[k], sl[k]) and a barrier: the warps merged, then the
@@ -481,7 +440,9 @@ static bool attn_dec_ok(const cuda_attn_args *a) {
 }
 
 bool cuda_attention_rope_ok(const cuda_attn_args *a, const cuda_rope_args *r) {
-    return attn_dec_ok(a) && r->n_rot >= 2 && r->n_rot <= a->dk && r->n_rot % 2 == 0;
+    /* k_attnq (a quantized cache) folds RoPE in for every decode step it takes */
+    const bool dec = a->kvq ? a->n_tok == 1 && a->fuse_store : attn_dec_ok(a);
+    return dec && r->n_rot >= 2 && r->n_rot <= a->dk && r->n_rot % 2 == 0;
 }
 
 /* merges the slices' partials: grid (n_head, n_tok), thread per output value */
@@ -518,13 +479,15 @@ int cuda_attention_split(const cuda_attn_args *a, size_t part_floats, int n_sm) 
     return n_split;
 }
 
-cudaError_t cuda_attention(cudaStream_t s, const cuda_attn_args *a, __half *K, __half *V, const float *q, const float *k,
+cudaError_t cuda_attention(cudaStream_t s, const cuda_attn_args *a, void *Kp, void *Vp, const float *q, const float *k,
                            const float *v, float *out, float *part, size_t part_floats, int n_sm) {
+    __half *K = (__half *)Kp, *V = (__half *)Vp;
     if (a->n_tok <= 0) return cudaSuccess;
     if (a->dv > ATT_MAX_DV) return cudaErrorInvalidValue; /* refused at session creation */
     if ((a->fuse_store || a->pos_dev || a->xq) && a->n_tok != 1) return cudaErrorInvalidValue;
     if (a->xq && a->dv % 32) return cudaErrorInvalidValue;
     if (a->rope && !cuda_attention_rope_ok(a, a->rope)) return cudaErrorInvalidValue; /* only k_attn_dec folds RoPE in */
+    if (a->kvq) return cuda_kvq_attention(s, a, (uint8_t *)Kp, (uint8_t *)Vp, q, k, v, out, part, cuda_attention_split(a, part_floats, n_sm));
     const size_t kr = (size_t)a->n_head_kv * a->dk, vr = (size_t)a->n_head_kv * a->dv;
     if (!a->fuse_store) {
         k_store_f16<<<grid_for(kr * a->n_tok), 256, 0, s>>>(k, K + (size_t)a->pos0 * kr, kr * a->n_tok);
