@@ -1,7 +1,10 @@
 /* test_cuda_kv.c — the CUDA backend's quantized KV caches (K and V each f16, q8_0 or q4_0; Hadamard
  * rotation on and off) against the CPU backend with the same cache types, on random-weight models
- * of head sizes 64 and 128 (zeta synth tiny, tiny-hd128; f16 weights, so that both backends do the
- * same float arithmetic up to summation order):
+ * of head sizes 64 and 128 with 1, 2 and 8 query heads a KV head (zeta synth tiny, tiny-hd128,
+ * tiny-gqa8, tiny-mha; f16 weights, so that both backends do the same float arithmetic up to
+ * summation order), at positions below and above 512, where decode steps change kernels here (the
+ * per-query-head kernels, then cuda_attn_dec.cu's, which also takes f16 caches; ZETA_CUDA_ATTN_GQA_MIN
+ * is set to 512 for this test):
  * - the attention op: the same q, k, v through both backends over prompts, decode steps and long
  *   (split) contexts: outputs within 2e-5, and the cache's bytes (rotated, quantized rows) equal to
  *   the CPU's, byte for byte;
@@ -21,8 +24,9 @@
 
 static bool g_device;
 static char g_why[200];
-static char g_path[2][64]; /* synth tiny (head size 64), tiny-hd128 */
-static const char *g_shape[2] = {"tiny", "tiny-hd128"};
+#define N_MODELS 4
+static char g_path[N_MODELS][64];
+static const char *g_shape[N_MODELS] = {"tiny", "tiny-hd128", "tiny-gqa8", "tiny-mha"};
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
 static float frand(void) { /* uniform in [-1, 1) */
@@ -64,6 +68,7 @@ static const kv_case k_cases[] = {
     {ZETA_TYPE_Q8_0, ZETA_TYPE_F16, false, "q8_0/f16"},
     {ZETA_TYPE_F16, ZETA_TYPE_Q4_0, false, "f16/q4_0"},
     {ZETA_TYPE_Q8_0, ZETA_TYPE_Q4_0, true, "q8_0/q4_0 unrotated"},
+    {ZETA_TYPE_F16, ZETA_TYPE_F16, false, "f16/f16"},
 };
 #define N_CASES (sizeof k_cases / sizeof k_cases[0])
 
@@ -144,7 +149,7 @@ static bool cache_bytes_equal(zeta_session *sc, zeta_session *sg, uint32_t n, si
 
 static void test_attention(void) {
     if (!g_device) T_SKIP("%s", g_why);
-    for (int mi = 0; mi < 2; mi++) {
+    for (int mi = 0; mi < N_MODELS; mi++) {
         zeta_error err;
         zeta_model *mc = NULL, *mg = NULL;
         if (load(g_path[mi], ZETA_BACKEND_CPU, &mc, &err) != ZETA_OK || load(g_path[mi], ZETA_BACKEND_CUDA, &mg, &err) != ZETA_OK) {
@@ -160,9 +165,11 @@ static void test_attention(void) {
                 zeta_session_free(sc);
                 continue;
             }
-            /* prompts from an empty cache and continued mid-tile, decode steps, a long prompt, then
-             * decode over 500 positions (split over blocks) */
-            const int steps[][2] = {{100, 0}, {64, 100}, {1, 164}, {2, 165}, {300, 167}, {1, 467}, {3, 468}};
+            /* prompts from an empty cache and continued mid-tile, decode steps, a long prompt, decode
+             * over 468 positions (split over blocks), then past 512 positions (the KV-head kernel,
+             * one slice at 601, four at 902) */
+            const int steps[][2] = {{100, 0}, {64, 100}, {1, 164}, {2, 165}, {300, 167}, {1, 467}, {3, 468},
+                                    {129, 471}, {1, 600}, {300, 601}, {1, 901}};
             double worst = 0;
             for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
                 const double d = attention_step(sc, sg, steps[i][0], (uint32_t)steps[i][1]);
@@ -170,9 +177,9 @@ static void test_attention(void) {
                 if (d > worst) worst = d;
             }
             size_t nb = 0;
-            const bool eq = cache_bytes_equal(sc, sg, 471, &nb);
+            const bool eq = cache_bytes_equal(sc, sg, 902, &nb);
             T_CHECKF(eq, "%s %s: the GPU's cache bytes differ from the CPU's", g_shape[mi], c->name);
-            printf("    %-10s %-20s attention max diff %.2e over 7 steps; cache bytes (%zu a layer) %s\n", g_shape[mi], c->name, worst, nb,
+            printf("    %-10s %-20s attention max diff %.2e over 11 steps; cache bytes (%zu a layer) %s\n", g_shape[mi], c->name, worst, nb,
                    eq ? "equal" : "DIFFER");
             zeta_session_free(sc);
             zeta_session_free(sg);
@@ -185,24 +192,26 @@ static void test_attention(void) {
 /* ------------------------------------------------------------------ whole models */
 
 /* CPU and GPU sessions with cache types c (and a CPU session with an f16 cache, for scale): a
- * 40-token prompt, 30 greedy steps (the GPU's choices fed to all), a shift, 10 more steps; then
- * the GPU's session file loaded into a CPU session and one more step on both */
+ * 490-token prompt, 30 greedy steps (the GPU's choices fed to all: past position 512), a shift back
+ * by 25 (below 512 again), 10 more steps; then the GPU's session file loaded into a CPU session and
+ * one more step on both */
 static void model_case(zeta_model *mc, zeta_model *mg, const char *shape, const kv_case *c) {
     zeta_error err;
     const kv_case f16 = {ZETA_TYPE_F16, ZETA_TYPE_F16, false, "f16"};
-    zeta_session *sc = session(mc, c, 256, &err), *sg = sc ? session(mg, c, 256, &err) : NULL;
-    zeta_session *sf = sg ? session(mc, &f16, 256, &err) : NULL, *sl = sf ? session(mc, c, 256, &err) : NULL;
+    zeta_session *sc = session(mc, c, 1024, &err), *sg = sc ? session(mg, c, 1024, &err) : NULL;
+    zeta_session *sf = sg ? session(mc, &f16, 1024, &err) : NULL, *sl = sf ? session(mc, c, 1024, &err) : NULL;
     if (!sl) {
         T_CHECKF(0, "%s %s: %s", shape, c->name, err.message);
         goto out;
     }
     const size_t nv = zeta_n_vocab(mc);
-    zeta_token toks[40];
-    for (int i = 0; i < 40; i++) toks[i] = (zeta_token)(1 + (i * 7919 + 13) % (int)(nv - 1));
+    enum { NP = 490 };
+    zeta_token toks[NP];
+    for (int i = 0; i < NP; i++) toks[i] = (zeta_token)(1 + (i * 7919 + 13) % (int)(nv - 1));
     double dq = 0, rq = 0, df = 0, range = 0;
     int agree = 0, steps = 0;
-    bool ok = zeta_session_eval(sc, toks, 40, &err) == ZETA_OK && zeta_session_eval(sg, toks, 40, &err) == ZETA_OK &&
-              zeta_session_eval(sf, toks, 40, &err) == ZETA_OK;
+    bool ok = zeta_session_eval(sc, toks, NP, &err) == ZETA_OK && zeta_session_eval(sg, toks, NP, &err) == ZETA_OK &&
+              zeta_session_eval(sf, toks, NP, &err) == ZETA_OK;
     for (int step = 0; ok && step <= 40; step++) {
         const float *lc = zeta_session_logits(sc, NULL), *lg = zeta_session_logits(sg, NULL), *lf = zeta_session_logits(sf, NULL);
         const double d = maxdiff(lc, lg, nv), d2 = maxdiff(lc, lf, nv), r = maxabs(lc, nv);
@@ -245,7 +254,7 @@ out:
 
 static void test_models(void) {
     if (!g_device) T_SKIP("%s", g_why);
-    for (int mi = 0; mi < 2; mi++) {
+    for (int mi = 0; mi < N_MODELS; mi++) {
         zeta_error err;
         zeta_model *mc = NULL, *mg = NULL;
         if (load(g_path[mi], ZETA_BACKEND_CPU, &mc, &err) != ZETA_OK || load(g_path[mi], ZETA_BACKEND_CUDA, &mg, &err) != ZETA_OK)
@@ -259,19 +268,20 @@ static void test_models(void) {
 
 /* ------------------------------------------------------------------ decode graphs */
 
-/* three GPU sessions, op by op / recorded / graph: a prompt, 60 steps, a shift half way */
+/* three GPU sessions, op by op / recorded / graph: a 490-token prompt, 60 steps (past position
+ * 512, where the attention kernel changes), a shift back by 15 half way */
 static void graph_case(zeta_model *m, const char *shape, const kv_case *c) {
     zeta_session *s[3] = {NULL, NULL, NULL};
     zeta_error err;
     const int modes[3] = {CUDA_EXEC_DIRECT, CUDA_EXEC_RECORD, CUDA_EXEC_GRAPH};
     for (int i = 0; i < 3; i++) {
-        if (!(s[i] = session(m, c, 512, &err))) { T_CHECKF(0, "%s %s: %s", shape, c->name, err.message); goto out; }
+        if (!(s[i] = session(m, c, 1024, &err))) { T_CHECKF(0, "%s %s: %s", shape, c->name, err.message); goto out; }
         cuda_set_exec_mode(s[i]->be.ctx, modes[i]);
     }
     const size_t nv = zeta_n_vocab(m);
-    zeta_token toks[20];
-    for (int i = 0; i < 20; i++) toks[i] = (zeta_token)(1 + (i * 131 + 7) % (int)(nv - 1));
-    for (int i = 0; i < 3; i++) T_CHECKF(zeta_session_eval(s[i], toks, 20, &err) == ZETA_OK, "%s", err.message);
+    zeta_token toks[490];
+    for (int i = 0; i < 490; i++) toks[i] = (zeta_token)(1 + (i * 131 + 7) % (int)(nv - 1));
+    for (int i = 0; i < 3; i++) T_CHECKF(zeta_session_eval(s[i], toks, 490, &err) == ZETA_OK, "%s", err.message);
     enum { N = 60 };
     int exact = 0;
     double worst = 0, range = 0;
@@ -303,17 +313,21 @@ out:
 
 static void test_graphs(void) {
     if (!g_device) T_SKIP("%s", g_why);
-    for (int mi = 0; mi < 2; mi++) {
+    const size_t cases[] = {0, 1, N_CASES - 1}; /* q8_0, q4_0, f16 */
+    for (int mi = 0; mi < N_MODELS; mi++) {
         zeta_error err;
         zeta_model *m = NULL;
         if (load(g_path[mi], ZETA_BACKEND_CUDA, &m, &err) != ZETA_OK) T_CHECKF(0, "%s: %s", g_shape[mi], err.message);
         else
-            for (size_t ci = 0; ci < 2; ci++) graph_case(m, g_shape[mi], &k_cases[ci]);
+            for (size_t ci = 0; ci < 3; ci++) graph_case(m, g_shape[mi], &k_cases[cases[ci]]);
         zeta_model_free(m);
     }
 }
 
 int main(void) {
+    /* decode steps change kernels at 512 positions here (1536 / 3072 by default), so that short
+     * sequences cover both */
+    setenv("ZETA_CUDA_ATTN_GQA_MIN", "512", 1);
     if (!cuda_compiled()) {
         snprintf(g_why, sizeof g_why, "built without CUDA (make CUDA=1)");
     } else {
@@ -322,7 +336,7 @@ int main(void) {
         else snprintf(g_why, sizeof g_why, "no CUDA device: %s", why);
     }
     if (g_device)
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < N_MODELS; i++) {
             snprintf(g_path[i], sizeof g_path[i], "/tmp/zeta_cuda_kv_XXXXXX");
             const int fd = mkstemp(g_path[i]);
             if (fd >= 0) close(fd);
@@ -341,6 +355,6 @@ int main(void) {
     T_RUN(test_models);
     T_RUN(test_graphs);
     if (g_device)
-        for (int i = 0; i < 2; i++) unlink(g_path[i]);
+        for (int i = 0; i < N_MODELS; i++) unlink(g_path[i]);
     return t_done();
 }

@@ -388,8 +388,7 @@ int cmd_synth(int argc, char **argv) {
     }
     if (!found) return die("synth: unknown type '%s'", type);
     if (!p.vocab_path)
-        p.vocab_path = (!strcmp(p.shape, "tinyllama-1.1b") || !strcmp(p.shape, "llama-2-7b") || !strcmp(p.shape, "tiny") ||
-                        !strcmp(p.shape, "tiny-hd128"))
+        p.vocab_path = (!strcmp(p.shape, "tinyllama-1.1b") || !strcmp(p.shape, "llama-2-7b") || !strncmp(p.shape, "tiny", 4))
                            ? "tests/data/vocab/ggml-vocab-llama-spm.gguf"
                            : "tests/data/vocab/ggml-vocab-gpt-2.gguf";
     int last_pct = -1;

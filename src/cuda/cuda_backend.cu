@@ -715,6 +715,7 @@ static void cu_attention(void *vctx, int il, float *q, float *k, float *v, int n
             c->rec_pos0 = pos0;
             r->il = il; r->a = q; r->b = k; r->c = v; r->out = out;
             r->n_split = cuda_attention_split(&a, c->part_floats, c->n_sm);
+            r->n = cuda_attn_gqa_ok(&a); /* the kernel: a graph is captured again when it changes */
             return;
         }
     }

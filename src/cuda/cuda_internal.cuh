@@ -70,6 +70,17 @@ __device__ __forceinline__ void rope_pair(float *v, const cuda_rope_args &a, int
 __device__ __forceinline__ void pdl_trigger() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
 __device__ __forceinline__ void pdl_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 
+/* cp.async of 16, 8 or 4 bytes (aligned so) from global to shared memory; groups committed and
+ * waited for (all but the last N) */
+__device__ __forceinline__ void cp_async(void *dst, const void *src, int bytes) {
+    const unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+    if (bytes == 16) asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(d), "l"(src));
+    else if (bytes == 8) asm volatile("cp.async.ca.shared.global [%0], [%1], 8;" ::"r"(d), "l"(src));
+    else asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(d), "l"(src));
+}
+__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;"); }
+template <int N> __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(N)); }
+
 /* ZETA_CUDA_PDL=0: no kernel is launched with programmatic stream serialization */
 bool cuda_pdl_enabled(void);
 /* the decode chain (ZETA_CUDA_PDL_CHAIN=0 turns it off; needs cuda_pdl_enabled): the one-token
@@ -344,6 +355,19 @@ cudaError_t cuda_kv_move(cudaStream_t s, __half *K, __half *V, uint32_t from, ui
  * quantized again, as cpu_kv_shift) */
 cudaError_t cuda_kvq_move(cudaStream_t s, const cuda_kvq *f, uint8_t *K, uint8_t *V, uint32_t from, uint32_t to, uint32_t n_pos,
                           int n_head_kv, int d, int32_t delta, const cuda_rope_args *a);
+/* merges n_split partials (acc[d], m, l per row, as the decode kernels write them) of n_head * n_tok
+ * rows of d values into out, rotating each row back (blocks of rot_v, 0 = none) and rounding it
+ * into xq when not NULL (sr: the sparse pass's rounding) */
+cudaError_t cuda_kvq_merge(cudaStream_t s, bool pdl, const float *part, float *out, int n_head, int n_tok, int d, int n_split, int rot_v,
+                           uint8_t *xq, cuda_sparse_round sr);
+/* decode attention with a KV head's query heads in one block (cuda_attn_dec.cu), for any cache type:
+ * one token, dk == dv in {64, 128}, at most 16 query heads a KV head, from 1536 positions on (3072
+ * with a quantized K or V; ZETA_CUDA_ATTN_GQA_MIN overrides; ZETA_CUDA_ATTN_GQA=0 turns it off); cuda_attn_gqa_split: its number of
+ * slices (a power of two); cuda_attn_gqa: the step, storing the new row (a->kvq NULL: f16 cache) */
+bool cuda_attn_gqa_ok(const cuda_attn_args *a);
+int cuda_attn_gqa_split(const cuda_attn_args *a, size_t part_floats, int n_sm);
+cudaError_t cuda_attn_gqa(cudaStream_t s, const cuda_attn_args *a, void *K, void *V, const float *q, const float *k, const float *v,
+                          float *out, float *part, int n_split);
 /* n positions from p0 of one layer's K (which 0) or V (1), between the device layout and the host's
  * (session files: by position, [n][n_head_kv][row in GGUF blocks]); synchronous on s */
 cudaError_t cuda_kvq_copy(cudaStream_t s, const cuda_kvq *f, int which, uint8_t *layer, int n_head_kv, int d, uint32_t p0, uint32_t n,

@@ -441,7 +441,7 @@ static bool attn_dec_ok(const cuda_attn_args *a) {
 
 bool cuda_attention_rope_ok(const cuda_attn_args *a, const cuda_rope_args *r) {
     /* k_attnq (a quantized cache) folds RoPE in for every decode step it takes */
-    const bool dec = a->kvq ? a->n_tok == 1 && a->fuse_store : attn_dec_ok(a);
+    const bool dec = a->n_tok == 1 && a->fuse_store && (a->kvq || attn_dec_ok(a) || cuda_attn_gqa_ok(a));
     return dec && r->n_rot >= 2 && r->n_rot <= a->dk && r->n_rot % 2 == 0;
 }
 
@@ -469,6 +469,7 @@ __global__ void k_attn_merge(const float *part, float *out, int n_head, int dv, 
 }
 
 int cuda_attention_split(const cuda_attn_args *a, size_t part_floats, int n_sm) {
+    if (cuda_attn_gqa_ok(a)) return cuda_attn_gqa_split(a, part_floats, n_sm); /* also when not fused: the same key for a graph */
     /* split long contexts when there are too few (token, head) blocks to fill the device */
     int n_split = 1;
     const int items = a->n_head * a->n_tok, n_kv = (int)a->pos0 + 1;
@@ -487,6 +488,8 @@ cudaError_t cuda_attention(cudaStream_t s, const cuda_attn_args *a, void *Kp, vo
     if ((a->fuse_store || a->pos_dev || a->xq) && a->n_tok != 1) return cudaErrorInvalidValue;
     if (a->xq && a->dv % 32) return cudaErrorInvalidValue;
     if (a->rope && !cuda_attention_rope_ok(a, a->rope)) return cudaErrorInvalidValue; /* only k_attn_dec folds RoPE in */
+    if (cuda_attn_gqa_ok(a)) /* it stores the new row itself (fused or not) */
+        return cuda_attn_gqa(s, a, Kp, Vp, q, k, v, out, part, cuda_attention_split(a, part_floats, n_sm));
     if (a->kvq) return cuda_kvq_attention(s, a, (uint8_t *)Kp, (uint8_t *)Vp, q, k, v, out, part, cuda_attention_split(a, part_floats, n_sm));
     const size_t kr = (size_t)a->n_head_kv * a->dk, vr = (size_t)a->n_head_kv * a->dv;
     if (!a->fuse_store) {

@@ -12,17 +12,10 @@
  * quantize and store the new row in the kernel and fold RoPE in as k_attn_dec does; prompts first
  * run k_kvq_prep (rotate q in place, rotate and store k and v). Prompts do not use the tensor cores
  * here (cuda_fattn reads f16 caches only). */
-#include "cuda/cuda_internal.cuh"
+#include "cuda/cuda_kvq.cuh"
 
 #include <stdlib.h>
 #include <string.h>
-
-#define KQ_WARPS 4
-#define KQ_MAX_D 128
-
-/* bytes of one head's codes at one position */
-__host__ __device__ constexpr int kq_code_bytes(int t, int d) { return t == ZETA_TYPE_F16 ? 2 * d : t == ZETA_TYPE_Q8_0 ? d : d / 2; }
-static bool kq_quant(int t) { return t == ZETA_TYPE_Q8_0 || t == ZETA_TYPE_Q4_0; }
 
 size_t cuda_kvq_layer_bytes(const cuda_kvq *f, int which, int n_head_kv, int d) {
     const int t = which ? f->tv : f->tk;
@@ -46,84 +39,6 @@ bool cuda_kvq_ok(int tk, int tv, int dk, int dv, char *why, size_t cap) {
     return true;
 }
 
-/* the scales of a layer whose codes start at base */
-template <int T, int D> __device__ __forceinline__ const __half *kq_scales(const uint8_t *base, uint32_t n_ctx, int nkv) {
-    return (const __half *)(base + (size_t)n_ctx * nkv * kq_code_bytes(T, D));
-}
-
-/* x[0..D) in shared memory -> blocks of n rotated (cpu_kv_fwht); every thread of the block calls it */
-template <int D> __device__ void kq_fwht(float *x, int n) {
-    const float scale = __fdiv_rn(1.0f, __fsqrt_rn((float)n));
-    for (int i = threadIdx.x; i < D; i += blockDim.x) x[i] = __fmul_rn(x[i], scale);
-    __syncthreads();
-    for (int len = 1; len < n; len <<= 1) {
-        for (int k = threadIdx.x; k < D / 2; k += blockDim.x) {
-            const int j = k / len * 2 * len + k % len;
-            const float u = x[j], v = x[j + len];
-            x[j] = __fadd_rn(u, v);
-            x[j + len] = __fsub_rn(u, v);
-        }
-        __syncthreads();
-    }
-}
-
-/* quant.c's q4_code: MIN(15, (int8_t)v) with x86's conversion (out of range: 0) */
-__device__ __forceinline__ int kq_q4_code(float v) {
-    if (!(v >= -2147483648.0f && v < 2147483648.0f)) return 0;
-    const int q = (int)(int8_t)(uint8_t)((uint32_t)(int32_t)v & 0xffu);
-    return q < 15 ? q : 15;
-}
-
-/* row x[0..D) (shared memory, rotated already) -> one head's codes (and scales) in type T; every
- * thread of the block calls it (warp w takes blocks w, w + KQ_WARPS, ...) */
-template <int T, int D> __device__ void kq_store_row(const float *x, uint8_t *codes, __half *scales) {
-    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
-    if constexpr (T == ZETA_TYPE_F16) {
-        for (int i = threadIdx.x; i < D; i += blockDim.x) ((__half *)codes)[i] = __float2half_rn(x[i]);
-        return;
-    } else
-    for (int b = w; b < D / 32; b += KQ_WARPS) {
-        const float v = x[32 * b + lane];
-        if (T == ZETA_TYPE_Q8_0) {
-            float dh;
-            const int q = q8_round(v, &dh);
-            codes[32 * b + lane] = (uint8_t)(int8_t)q;
-            if (lane == 0) scales[b] = __float2half_rn(dh);
-        } else {
-            /* the first element of largest magnitude (NaN never is), as quantize_row_q4_0_ref */
-            float a = fabsf(v) > 0.0f ? fabsf(v) : -1.0f;
-            int at = lane;
-#pragma unroll
-            for (int off = 16; off; off >>= 1) {
-                const float a2 = __shfl_xor_sync(0xffffffffu, a, off);
-                const int at2 = __shfl_xor_sync(0xffffffffu, at, off);
-                if (a2 > a || (a2 == a && at2 < at)) { a = a2; at = at2; }
-            }
-            const float vmax = __shfl_sync(0xffffffffu, v, at);
-            const float mx = a > 0.0f ? vmax : 0.0f;
-            const float d = __fdiv_rn(mx, -8.0f);
-            const float id = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
-            const int c = kq_q4_code(__fadd_rn(__fmul_rn(v, id), 8.5f));
-            const int c1 = __shfl_down_sync(0xffffffffu, c, 16);
-            if (lane < 16) codes[16 * b + lane] = (uint8_t)(c | (c1 << 4));
-            if (lane == 0) scales[b] = __float2half_rn(d);
-        }
-    }
-}
-
-/* one head's row of type T (codes, scales) -> floats x[0..D) (q * d, as the CPU's dequantization) */
-template <int T, int D> __device__ void kq_load_row(const uint8_t *codes, const __half *scales, float *x) {
-    for (int i = threadIdx.x; i < D; i += blockDim.x) {
-        if (T == ZETA_TYPE_F16) x[i] = __half2float(((const __half *)codes)[i]);
-        else if (T == ZETA_TYPE_Q8_0) x[i] = __fmul_rn((float)(int8_t)codes[i], __half2float(scales[i / 32]));
-        else {
-            const int b = i / 32, j = i % 32;
-            const int q = j < 16 ? (codes[16 * b + j] & 15) : (codes[16 * b + j - 16] >> 4);
-            x[i] = __fmul_rn((float)(q - 8), __half2float(scales[b]));
-        }
-    }
-}
-
 /* ---------------------------------------------------------------- prompts: rotate and store */
 
 /* grid (n_tok, n_head + 2 n_head_kv): row r of token t is query head r, else key head r - n_head,
@@ -143,7 +58,7 @@ __global__ void __launch_bounds__(32 * KQ_WARPS) k_kvq_prep(float *q, const floa
     if (kind == 0 && !rot) return;
     for (int i = threadIdx.x; i < D; i += blockDim.x) x[i] = src[i];
     __syncthreads();
-    if (rot) kq_fwht<D>(x, rot);
+    if (rot) kq_fwht(x, D, rot);
     const size_t row = (size_t)(a.pos0 + t) * nkv + h;
     if (kind == 0) {
         for (int i = threadIdx.x; i < D; i += blockDim.x) q[((size_t)t * nh + h) * D + i] = x[i];
@@ -285,10 +200,10 @@ __global__ void __launch_bounds__(32 * KQ_WARPS) k_attnq(const float *q, uint8_t
         }
         __syncthreads();
         if (f.rot_k) {
-            kq_fwht<D>(sq, f.rot_k);
-            kq_fwht<D>(sk, f.rot_k);
+            kq_fwht(sq, D, f.rot_k);
+            kq_fwht(sk, D, f.rot_k);
         }
-        if (f.rot_v) kq_fwht<D>(sv, f.rot_v);
+        if (f.rot_v) kq_fwht(sv, D, f.rot_v);
         kq_store_row<TK, D>(sk, snk, snks);
         kq_store_row<TV, D>(sv, snv, snvs);
         __syncthreads();
@@ -368,41 +283,67 @@ __global__ void __launch_bounds__(32 * KQ_WARPS) k_attnq(const float *q, uint8_t
         sv[i] = A / L;
     }
     __syncthreads();
-    if (f.rot_v) kq_fwht<D>(sv, f.rot_v);
+    if (f.rot_v) kq_fwht(sv, D, f.rot_v);
     for (int i = tid; i < D; i += blockDim.x) {
         out[orow * D + i] = sv[i];
         if (a.xq) q8_store(sv[i], a.xq, a.n_head * D, (int)((orow * D + i) / 32), a.xq_sparse.stat ? &a.xq_sparse : nullptr);
     }
 }
 
-/* merges the slices' partials (as k_attn_merge), then rotates the row back: grid (n_head, n_tok) */
+/* merges the slices' partials, then rotates the row back: grid (n_head, n_tok), KM_THREADS threads.
+ * The weights exp(m_s - M) of the slices are computed once (in parallel), L = sum l_s w_s in slice
+ * order by one thread; each value's sum over the slices is split over KM_THREADS / D groups of
+ * slices (loads independent, so in flight together), the groups added in order. */
+#define KM_THREADS 256
+#define KM_MAX_SPLIT 128
 template <int D>
-__global__ void __launch_bounds__(32 * KQ_WARPS) k_attnq_merge(const float *part, float *out, int n_head, int n_split, int rot_v,
-                                                              uint8_t *xq, cuda_sparse_round sr, int pdl) {
+__global__ void __launch_bounds__(KM_THREADS) k_attnq_merge(const float *part, float *out, int n_head, int n_split, int rot_v,
+                                                           uint8_t *xq, cuda_sparse_round sr, int pdl) {
     if (pdl) {
         pdl_trigger();
         pdl_wait();
     }
-    __shared__ float x[D];
+    constexpr int NG = KM_THREADS / D;
+    __shared__ float x[D], fw[KM_MAX_SPLIT], lw[KM_MAX_SPLIT], acc[NG][D], sM[KM_THREADS / 32], sL;
+    const int tid = threadIdx.x;
     const size_t row = (size_t)blockIdx.y * n_head + blockIdx.x;
     const float *pr = part + row * n_split * (D + 2);
+    float m = -INFINITY;
+    for (int s = tid; s < n_split; s += KM_THREADS) {
+        const float ms = pr[s * (D + 2) + D], ls = pr[s * (D + 2) + D + 1];
+        fw[s] = ms;
+        lw[s] = ls;
+        if (ls > 0.0f) m = fmaxf(m, ms);
+    }
+    for (int off = 16; off; off >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, off));
+    if ((tid & 31) == 0) sM[tid >> 5] = m;
+    __syncthreads();
     float M = -INFINITY;
-    for (int s = 0; s < n_split; s++)
-        if (pr[s * (D + 2) + D + 1] > 0.0f) M = fmaxf(M, pr[s * (D + 2) + D]);
-    for (int i = threadIdx.x; i < D; i += blockDim.x) {
-        float A = 0.0f, L = 0.0f;
-        for (int s = 0; s < n_split; s++) {
-            const float *ps = pr + s * (D + 2);
-            if (!(ps[D + 1] > 0.0f)) continue;
-            const float fw = expf(ps[D] - M);
-            A += ps[i] * fw;
-            L += ps[D + 1] * fw;
-        }
-        x[i] = A / L;
+    for (int k = 0; k < KM_THREADS / 32; k++) M = fmaxf(M, sM[k]);
+    for (int s = tid; s < n_split; s += KM_THREADS) fw[s] = lw[s] > 0.0f ? expf(fw[s] - M) : 0.0f;
+    __syncthreads();
+    if (tid == 0) {
+        float L = 0.0f;
+        for (int s = 0; s < n_split; s++) L += lw[s] * fw[s];
+        sL = L;
+    }
+    {
+        const int d = tid % D, g = tid / D;
+        float A = 0.0f;
+#pragma unroll 8
+        for (int s = g; s < n_split; s += NG) A += pr[s * (D + 2) + d] * fw[s];
+        acc[g][d] = A;
     }
     __syncthreads();
-    if (rot_v) kq_fwht<D>(x, rot_v);
-    for (int i = threadIdx.x; i < D; i += blockDim.x) {
+    for (int i = tid; i < D; i += KM_THREADS) {
+        float A = 0.0f;
+#pragma unroll
+        for (int g = 0; g < NG; g++) A += acc[g][i];
+        x[i] = A / sL;
+    }
+    __syncthreads();
+    if (rot_v) kq_fwht(x, D, rot_v);
+    for (int i = tid; i < D; i += KM_THREADS) {
         out[row * D + i] = x[i];
         if (xq) q8_store(x[i], xq, n_head * D, (int)((row * D + i) / 32), sr.stat ? &sr : nullptr);
     }
@@ -423,10 +364,17 @@ static cudaError_t attnq_launch(cudaStream_t s, const cuda_attn_args *a, uint8_t
     const bool pdl = a->fuse_store && cuda_pdl_chain();
     e = cuda_launch(pdl, k_attnq<D, TK, TV>, dim3(a->n_head, a->n_tok, n_split), dim3(32 * KQ_WARPS), 0, s, q, K, V, k, v, out, part,
                     *a, f, n_split, ra, a->rope != NULL ? 1 : 0, pdl ? 1 : 0);
-    if (e == cudaSuccess && n_split > 1)
-        e = cuda_launch(pdl, k_attnq_merge<D>, dim3(a->n_head, a->n_tok), dim3(32 * KQ_WARPS), 0, s, (const float *)part, out, a->n_head,
-                        n_split, f.rot_v, a->xq, a->xq_sparse, pdl ? 1 : 0);
+    if (e == cudaSuccess && n_split > 1) e = cuda_kvq_merge(s, pdl, part, out, a->n_head, a->n_tok, D, n_split, f.rot_v, a->xq, a->xq_sparse);
     return e;
+}
+
+cudaError_t cuda_kvq_merge(cudaStream_t s, bool pdl, const float *part, float *out, int n_head, int n_tok, int d, int n_split, int rot_v,
+                           uint8_t *xq, cuda_sparse_round sr) {
+    if (n_split > KM_MAX_SPLIT) return cudaErrorInvalidValue;
+    const dim3 grid(n_head, n_tok), block(KM_THREADS);
+    if (d == 64) return cuda_launch(pdl, k_attnq_merge<64>, grid, block, 0, s, part, out, n_head, n_split, rot_v, xq, sr, pdl ? 1 : 0);
+    if (d == 128) return cuda_launch(pdl, k_attnq_merge<128>, grid, block, 0, s, part, out, n_head, n_split, rot_v, xq, sr, pdl ? 1 : 0);
+    return cudaErrorInvalidValue;
 }
 
 template <int D, int TK>
@@ -476,14 +424,14 @@ __global__ void __launch_bounds__(32 * KQ_WARPS) k_kvq_move(uint8_t *K, uint8_t 
         const size_t rs = ps * nkv + h, rd = pd * nkv + h;
         kq_load_row<TK, D>(K + rs * KB, Ks + rs * (D / 32), x);
         __syncthreads();
-        if (f.rot_k) kq_fwht<D>(x, f.rot_k);
+        if (f.rot_k) kq_fwht(x, D, f.rot_k);
         for (int i = threadIdx.x; i < ra.n_rot / 2; i += blockDim.x) {
             float c, s;
             rope_cs(ra, i, delta, &c, &s);
             rope_pair(x, ra, i, c, s);
         }
         __syncthreads();
-        if (f.rot_k) kq_fwht<D>(x, f.rot_k);
+        if (f.rot_k) kq_fwht(x, D, f.rot_k);
         kq_store_row<TK, D>(x, K + rd * KB, (__half *)Ks + rd * (D / 32));
         for (int i = threadIdx.x; i < VB; i += blockDim.x) V[rd * VB + i] = V[rs * VB + i];
         if (TV != ZETA_TYPE_F16 && threadIdx.x < D / 32) ((__half *)Vs)[rd * (D / 32) + threadIdx.x] = Vs[rs * (D / 32) + threadIdx.x];

@@ -39,14 +39,6 @@ template <int T, int BM, int BN, int WMT> struct mmq_cfg {
     static constexpr int SMEM = 2 * STAGE;
 };
 
-__device__ __forceinline__ void cp_async(void *dst, const void *src, int bytes) {
-    const unsigned d = (unsigned)__cvta_generic_to_shared(dst);
-    if (bytes == 16) asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(d), "l"(src));
-    else asm volatile("cp.async.ca.shared.global [%0], [%1], 8;" ::"r"(d), "l"(src));
-}
-__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;"); }
-template <int N> __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(N)); }
-
 #define MMQ_BIAS 0x4B400000 /* 1.5 * 2^23 as a float's bits */
 #define MMQ_BIAS_F 12582912.0f
 
