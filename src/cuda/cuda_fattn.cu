@@ -9,12 +9,24 @@
  * product is two MMAs: the products of f16 values are exact, and what is lost is lo's rounding,
  * about 2^-22 of x. The scores are then scaled in f32 as the CPU does (scale * q.k), and the output
  * divided by the softmax sum at the end. Queries beyond f16's range (|q| > 65504) would overflow:
- * the cached keys have the same limit. */
-#include "cuda/cuda_internal.cuh"
+ * the cached keys have the same limit.
+ *
+ * Quantized caches (cuda_kvq: q8_0 / q4_0 K or V): the tiles hold the codes as f16 (exact) and the
+ * blocks' scales as floats. The CPU multiplies the query rounded to q8_0 and expanded again (the
+ * prep kernel, k_kvq_prep, leaves q so in memory) by the dequantized K (codes * d): here each
+ * 32-wide block of the head is its own pair of MMAs, scaled by the key's d per column, and the
+ * blocks are added. For V the probabilities are multiplied by the value's d per position before
+ * the split (one product per 32-wide block of the output), so the codes stay exact. */
+#include "cuda/cuda_kvq.cuh"
 
 #define FA_ROWS 64 /* query rows a block */
 #define FA_KV 64   /* positions a tile */
 #define FA_WARPS 4
+/* quantized V: p * d is scaled by this into f16's normal range before the split (p <= 1, so the
+ * scaled value overflows only where |d| > 65504 / scale: a q8_0 block of magnitude over 32500, a
+ * q4_0 block over 16000, beyond what an f16 cache holds anyway) */
+#define FA_VSCALE_Q8 256.0f
+#define FA_VSCALE_Q4 32.0f
 
 __device__ __forceinline__ void mma_f16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
     asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
@@ -36,12 +48,39 @@ __device__ __forceinline__ void split2(float x, float y, uint32_t *hi, uint32_t 
  * 2t + 8..); B b0 = (k 2t..2t+1, col g), b1 = (k 2t + 8.., col g); C c0, c1 = (row g, cols 2t, 2t +
  * 1), c2, c3 = (row g + 8, same cols). K is kept [position][d] in shared memory (a B fragment's
  * two k values are adjacent there), V transposed to [d][position] for the same reason. */
-template <int D>
+/* 8 codes of a quantized row (type t, elements d8 .. d8 + 7) as f16 values (q4_0: the code - 8) */
+__device__ __forceinline__ uint4 fa_codes8(int t, const uint8_t *row, int d8) {
+    uint2 b;
+    int sh = 0;
+    if (t == ZETA_TYPE_Q8_0) {
+        b = *(const uint2 *)(row + d8);
+    } else {
+        const int blk = d8 / 32, j0 = d8 % 32;
+        b = *(const uint2 *)(row + 16 * blk + j0 % 16);
+        sh = j0 < 16 ? 0 : 4;
+    }
+    __half h[8];
+#pragma unroll
+    for (int e = 0; e < 8; e++) {
+        const uint32_t by = ((e < 4 ? b.x : b.y) >> (8 * (e & 3))) & 0xffu;
+        const int v = t == ZETA_TYPE_Q8_0 ? (int)(int8_t)by : (int)((by >> sh) & 15u) - 8;
+        h[e] = __int2half_rn(v);
+    }
+    return *(const uint4 *)h;
+}
+
+template <int D, bool QK, bool QV>
 __global__ void __launch_bounds__(32 * FA_WARPS)
-k_fattn(const float *q, const __half *K, const __half *V, float *out, cuda_attn_args a) {
+k_fattn(const float *q, const uint8_t *Kb, const uint8_t *Vb, float *out, cuda_attn_args a, cuda_kvq f) {
     constexpr int KS = D + 8, VS = FA_KV + 8; /* padded strides (halves): conflict-free fragment loads */
+    constexpr int NB = D / 32;
     __shared__ __align__(16) __half sk[FA_KV * KS];
     __shared__ __align__(16) __half sv[D * VS];
+    __shared__ float sdk[QK ? FA_KV * NB : 1], sdv[QV ? FA_KV * NB : 1]; /* the blocks' scales [position][block] */
+    const __half *K = (const __half *)Kb, *V = (const __half *)Vb;
+    const int cbk = kq_code_bytes(f.tk, D), cbv = kq_code_bytes(f.tv, D);
+    const float vscale = f.tv == ZETA_TYPE_Q4_0 ? FA_VSCALE_Q4 : FA_VSCALE_Q8;
+    const __half *Ks = (const __half *)(Kb + (size_t)f.n_ctx * a.n_head_kv * cbk), *Vs = (const __half *)(Vb + (size_t)f.n_ctx * a.n_head_kv * cbv);
     const int qt = gridDim.x - 1 - blockIdx.x; /* the longest rows first */
     const int h = blockIdx.y, hk = h / (a.n_head / a.n_head_kv);
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
@@ -77,14 +116,24 @@ k_fattn(const float *q, const __half *K, const __half *V, float *out, cuda_attn_
             const int p = c / (D / 8), d8 = 8 * (c % (D / 8));
             uint4 kx = make_uint4(0, 0, 0, 0), vx = kx; /* positions past the cache's end: zeros (masked) */
             if (kv0 + p < n_kv) {
-                kx = *(const uint4 *)(K + (size_t)(kv0 + p) * ks + (size_t)hk * D + d8);
-                vx = *(const uint4 *)(V + (size_t)(kv0 + p) * ks + (size_t)hk * D + d8);
+                const size_t row = (size_t)(kv0 + p) * a.n_head_kv + hk;
+                if (QK) kx = fa_codes8(f.tk, Kb + row * cbk, d8);
+                else kx = *(const uint4 *)(K + (size_t)(kv0 + p) * ks + (size_t)hk * D + d8);
+                if (QV) vx = fa_codes8(f.tv, Vb + row * cbv, d8);
+                else vx = *(const uint4 *)(V + (size_t)(kv0 + p) * ks + (size_t)hk * D + d8);
             }
             *(uint4 *)(sk + p * KS + d8) = kx;
             const __half *vh = (const __half *)&vx;
 #pragma unroll
             for (int e = 0; e < 8; e++) sv[(d8 + e) * VS + p] = vh[e];
         }
+        if (QK || QV)
+            for (int c = threadIdx.x; c < FA_KV * NB; c += 32 * FA_WARPS) {
+                const int p = c / NB, b = c % NB;
+                const size_t row = (size_t)(kv0 + p) * a.n_head_kv + hk;
+                if (QK) sdk[c] = kv0 + p < n_kv ? __half2float(Ks[row * NB + b]) : 0.0f;
+                if (QV) sdv[c] = kv0 + p < n_kv ? __half2float(Vs[row * NB + b]) : 0.0f;
+            }
         __syncthreads();
         if (kv0 > wlast) continue; /* past every row of this warp (warp-uniform: the MMAs need the whole warp) */
 
@@ -93,11 +142,30 @@ k_fattn(const float *q, const __half *K, const __half *V, float *out, cuda_attn_
         for (int n = 0; n < FA_KV / 8; n++) {
             s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
             const __half *kr = sk + (8 * n + g) * KS + 2 * t;
+            if (QK) {
+                /* per 32-wide block: the codes' products, then times d of the column's key */
 #pragma unroll
-            for (int kk = 0; kk < D / 16; kk++) {
-                const uint32_t b0 = *(const uint32_t *)(kr + 16 * kk), b1 = *(const uint32_t *)(kr + 16 * kk + 8);
-                mma_f16(s[n], qh[kk], b0, b1);
-                mma_f16(s[n], ql[kk], b0, b1);
+                for (int b = 0; b < NB; b++) {
+                    float tb[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+                    for (int kk = 2 * b; kk < 2 * b + 2; kk++) {
+                        const uint32_t b0 = *(const uint32_t *)(kr + 16 * kk), b1 = *(const uint32_t *)(kr + 16 * kk + 8);
+                        mma_f16(tb, qh[kk], b0, b1);
+                        mma_f16(tb, ql[kk], b0, b1);
+                    }
+                    const float d0 = sdk[(8 * n + 2 * t) * NB + b], d1 = sdk[(8 * n + 2 * t + 1) * NB + b];
+                    s[n][0] += tb[0] * d0;
+                    s[n][1] += tb[1] * d1;
+                    s[n][2] += tb[2] * d0;
+                    s[n][3] += tb[3] * d1;
+                }
+            } else {
+#pragma unroll
+                for (int kk = 0; kk < D / 16; kk++) {
+                    const uint32_t b0 = *(const uint32_t *)(kr + 16 * kk), b1 = *(const uint32_t *)(kr + 16 * kk + 8);
+                    mma_f16(s[n], qh[kk], b0, b1);
+                    mma_f16(s[n], ql[kk], b0, b1);
+                }
             }
         }
         /* scale, causal mask, online softmax (rows g and g + 8; the 4 lanes of a row hold 2 columns
@@ -142,6 +210,30 @@ k_fattn(const float *q, const __half *K, const __half *V, float *out, cuda_attn_
         /* o += p v: the score tiles 2 kk, 2 kk + 1 are the A fragment of positions 16 kk .. 16 kk + 15 */
 #pragma unroll
         for (int kk = 0; kk < FA_KV / 16; kk++) {
+            if (QV) {
+                /* per 32-wide block b of the output: p * d of the position's value for block b */
+                const int pa = 16 * kk + 2 * t, pb = pa + 8;
+#pragma unroll
+                for (int b = 0; b < NB; b++) {
+                    /* times vscale: p * d is often below f16's normal range, where the split loses
+                     * bits; the sums are divided by it at the end (a power of two: exact) */
+                    const float da0 = sdv[pa * NB + b] * vscale, da1 = sdv[(pa + 1) * NB + b] * vscale;
+                    const float db0 = sdv[pb * NB + b] * vscale, db1 = sdv[(pb + 1) * NB + b] * vscale;
+                    uint32_t ph[4], pl[4];
+                    split2(s[2 * kk][0] * da0, s[2 * kk][1] * da1, &ph[0], &pl[0]);
+                    split2(s[2 * kk][2] * da0, s[2 * kk][3] * da1, &ph[1], &pl[1]);
+                    split2(s[2 * kk + 1][0] * db0, s[2 * kk + 1][1] * db1, &ph[2], &pl[2]);
+                    split2(s[2 * kk + 1][2] * db0, s[2 * kk + 1][3] * db1, &ph[3], &pl[3]);
+#pragma unroll
+                    for (int j = 4 * b; j < 4 * b + 4; j++) {
+                        const __half *vr = sv + (8 * j + g) * VS + 16 * kk + 2 * t;
+                        const uint32_t b0 = *(const uint32_t *)vr, b1 = *(const uint32_t *)(vr + 8);
+                        mma_f16(o[j], ph, b0, b1);
+                        mma_f16(o[j], pl, b0, b1);
+                    }
+                }
+                continue;
+            }
             uint32_t ph[4], pl[4];
             split2(s[2 * kk][0], s[2 * kk][1], &ph[0], &pl[0]);
             split2(s[2 * kk][2], s[2 * kk][3], &ph[1], &pl[1]);
@@ -161,6 +253,10 @@ k_fattn(const float *q, const __half *K, const __half *V, float *out, cuda_attn_
         l0 += __shfl_xor_sync(0xffffffffu, l0, off);
         l1 += __shfl_xor_sync(0xffffffffu, l1, off);
     }
+    if (QV) {
+        l0 *= vscale;
+        l1 *= vscale;
+    }
     const int row0 = qt * FA_ROWS + 16 * warp + g, row1 = row0 + 8;
 #pragma unroll
     for (int j = 0; j < D / 8; j++) {
@@ -177,10 +273,23 @@ bool cuda_fattn_ok(const cuda_attn_args *a) {
            a->n_head % a->n_head_kv == 0 && cuda_switch_on("ZETA_CUDA_FATTN", &on);
 }
 
-cudaError_t cuda_fattn(cudaStream_t s, const cuda_attn_args *a, const __half *K, const __half *V, const float *q, float *out) {
+template <int D>
+static void fattn_launch(cudaStream_t s, dim3 grid, const cuda_attn_args *a, const cuda_kvq *f, const void *K, const void *V, const float *q,
+                         float *out) {
+    const bool qk = kq_quant(f->tk), qv = kq_quant(f->tv);
+    const uint8_t *Kb = (const uint8_t *)K, *Vb = (const uint8_t *)V;
+    if (qk && qv) k_fattn<D, true, true><<<grid, 32 * FA_WARPS, 0, s>>>(q, Kb, Vb, out, *a, *f);
+    else if (qk) k_fattn<D, true, false><<<grid, 32 * FA_WARPS, 0, s>>>(q, Kb, Vb, out, *a, *f);
+    else if (qv) k_fattn<D, false, true><<<grid, 32 * FA_WARPS, 0, s>>>(q, Kb, Vb, out, *a, *f);
+    else k_fattn<D, false, false><<<grid, 32 * FA_WARPS, 0, s>>>(q, Kb, Vb, out, *a, *f);
+}
+
+cudaError_t cuda_fattn(cudaStream_t s, const cuda_attn_args *a, const void *K, const void *V, const float *q, float *out) {
     const dim3 grid((unsigned)((a->n_tok + FA_ROWS - 1) / FA_ROWS), (unsigned)a->n_head);
-    if (a->dk == 64) k_fattn<64><<<grid, 32 * FA_WARPS, 0, s>>>(q, K, V, out, *a);
-    else if (a->dk == 128) k_fattn<128><<<grid, 32 * FA_WARPS, 0, s>>>(q, K, V, out, *a);
+    const cuda_kvq f16 = {ZETA_TYPE_F16, ZETA_TYPE_F16, 0, 0, 0};
+    const cuda_kvq *f = a->kvq ? a->kvq : &f16;
+    if (a->dk == 64) fattn_launch<64>(s, grid, a, f, K, V, q, out);
+    else if (a->dk == 128) fattn_launch<128>(s, grid, a, f, K, V, q, out);
     else return cudaErrorInvalidValue;
     return cudaGetLastError();
 }

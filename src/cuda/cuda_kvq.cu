@@ -7,11 +7,12 @@
  *   product (dp4a) times d_k * d_q, summed over the blocks in order;
  * - V rows are dequantized (q * d) and accumulated with the softmax weights; the output row is
  *   rotated back (the Hadamard block is its own inverse after the scaling).
- * One kernel (k_attnq) serves prompts and decode: block = (query head, token, slice of positions),
- * lane j of warp w scores position base + w + 4 j, as k_attn_dec. Decode steps (fuse_store) rotate,
- * quantize and store the new row in the kernel and fold RoPE in as k_attn_dec does; prompts first
- * run k_kvq_prep (rotate q in place, rotate and store k and v). Prompts do not use the tensor cores
- * here (cuda_fattn reads f16 caches only). */
+ * One kernel (k_attnq) serves decode and short batches: block = (query head, token, slice of
+ * positions), lane j of warp w scores position base + w + 4 j, as k_attn_dec. Decode steps
+ * (fuse_store) rotate, quantize and store the new row in the kernel and fold RoPE in as k_attn_dec
+ * does (from 3072 positions on, cuda_attn_dec.cu's kernel takes them); batches first run k_kvq_prep
+ * (rotate q in place, rotate and store k and v), and prompts of 16 tokens or more then run on the
+ * tensor cores (cuda_fattn, which reads the codes) and rotate the rows back. */
 #include "cuda/cuda_kvq.cuh"
 
 #include <stdlib.h>
@@ -42,11 +43,12 @@ bool cuda_kvq_ok(int tk, int tv, int dk, int dv, char *why, size_t cap) {
 /* ---------------------------------------------------------------- prompts: rotate and store */
 
 /* grid (n_tok, n_head + 2 n_head_kv): row r of token t is query head r, else key head r - n_head,
- * else value head; queries are rotated in place (K quantized), keys and values rotated and stored at
- * position pos0 + t */
+ * else value head; queries are rotated in place (K quantized), and with round_q (the tensor-core
+ * kernel follows) rounded to q8_0 and expanded again (codes * d), as the CPU's prompt path does;
+ * keys and values rotated and stored at position pos0 + t */
 template <int D, int TK, int TV>
 __global__ void __launch_bounds__(32 * KQ_WARPS) k_kvq_prep(float *q, const float *k, const float *v, uint8_t *K, uint8_t *V,
-                                                           cuda_attn_args a, cuda_kvq f) {
+                                                           cuda_attn_args a, cuda_kvq f, int round_q) {
     __shared__ float x[D];
     const int t = blockIdx.x, r = blockIdx.y, nh = a.n_head, nkv = a.n_head_kv;
     const float *src;
@@ -55,12 +57,21 @@ __global__ void __launch_bounds__(32 * KQ_WARPS) k_kvq_prep(float *q, const floa
     else if (r < nh + nkv) { kind = 1; h = r - nh; src = k + ((size_t)t * nkv + h) * D; }
     else { kind = 2; h = r - nh - nkv; src = v + ((size_t)t * nkv + h) * D; }
     const int rot = kind == 2 ? f.rot_v : f.rot_k;
-    if (kind == 0 && !rot) return;
+    if (kind == 0 && !rot && !round_q) return;
     for (int i = threadIdx.x; i < D; i += blockDim.x) x[i] = src[i];
     __syncthreads();
     if (rot) kq_fwht(x, D, rot);
     const size_t row = (size_t)(a.pos0 + t) * nkv + h;
     if (kind == 0) {
+        if (round_q) {
+            const int lane = threadIdx.x & 31;
+            for (int b = threadIdx.x >> 5; b < D / 32; b += KQ_WARPS) {
+                float dh;
+                const int c = q8_round(x[32 * b + lane], &dh);
+                x[32 * b + lane] = __fmul_rn((float)c, dh);
+            }
+            __syncthreads();
+        }
         for (int i = threadIdx.x; i < D; i += blockDim.x) q[((size_t)t * nh + h) * D + i] = x[i];
     } else if (kind == 1) {
         kq_store_row<TK, D>(x, K + row * kq_code_bytes(TK, D), (__half *)kq_scales<TK, D>(K, f.n_ctx, nkv) + row * (D / 32));
@@ -349,14 +360,31 @@ __global__ void __launch_bounds__(KM_THREADS) k_attnq_merge(const float *part, f
     }
 }
 
+/* block per row of out (D values): rotated back (blocks of rot) */
+template <int D> __global__ void __launch_bounds__(32 * KQ_WARPS) k_kvq_unrotate(float *out, int rot) {
+    __shared__ float x[D];
+    float *o = out + (size_t)blockIdx.x * D;
+    for (int i = threadIdx.x; i < D; i += blockDim.x) x[i] = o[i];
+    __syncthreads();
+    kq_fwht(x, D, rot);
+    for (int i = threadIdx.x; i < D; i += blockDim.x) o[i] = x[i];
+}
+
 template <int D, int TK, int TV>
 static cudaError_t attnq_launch(cudaStream_t s, const cuda_attn_args *a, uint8_t *K, uint8_t *V, const float *q, const float *k,
                                 const float *v, float *out, float *part, int n_split) {
     const cuda_kvq f = *a->kvq;
     cudaError_t e = cudaSuccess;
     if (!a->fuse_store) {
-        k_kvq_prep<D, TK, TV><<<dim3(a->n_tok, a->n_head + 2 * a->n_head_kv), 32 * KQ_WARPS, 0, s>>>((float *)q, k, v, K, V, *a, f);
+        const bool fa = cuda_fattn_ok(a);
+        k_kvq_prep<D, TK, TV><<<dim3(a->n_tok, a->n_head + 2 * a->n_head_kv), 32 * KQ_WARPS, 0, s>>>((float *)q, k, v, K, V, *a, f,
+                                                                                                     fa && TK != ZETA_TYPE_F16);
         if ((e = cudaGetLastError()) != cudaSuccess) return e;
+        if (fa) { /* prompts on the tensor cores, then the rows rotated back */
+            if ((e = cuda_fattn(s, a, K, V, q, out)) != cudaSuccess || !f.rot_v) return e;
+            k_kvq_unrotate<D><<<a->n_tok * a->n_head, 32 * KQ_WARPS, 0, s>>>(out, f.rot_v);
+            return cudaGetLastError();
+        }
     }
     cuda_rope_args ra;
     if (a->rope) ra = *a->rope;
