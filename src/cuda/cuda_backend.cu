@@ -719,7 +719,15 @@ static void cu_attention(void *vctx, int il, float *q, float *k, float *v, int n
             return;
         }
     }
-    ck(c, cuda_attention(c->stream, &a, kv_k(c, (uint32_t)il), kv_v(c, (uint32_t)il), q, k, v, out, c->part, c->part_floats, c->n_sm),
+    /* prompts: the dequantization scratch (free between products) holds the partials of long
+     * prefixes split over blocks */
+    float *part = c->part;
+    size_t part_floats = c->part_floats;
+    if (n_tok > 4 && c->mm.deq && c->mm.deq_floats > part_floats) {
+        part = c->mm.deq;
+        part_floats = c->mm.deq_floats;
+    }
+    ck(c, cuda_attention(c->stream, &a, kv_k(c, (uint32_t)il), kv_v(c, (uint32_t)il), q, k, v, out, part, part_floats, c->n_sm),
        "attention");
 }
 

@@ -19,6 +19,8 @@
  * the split (one product per 32-wide block of the output), so the codes stay exact. */
 #include "cuda/cuda_kvq.cuh"
 
+#include <string.h>
+
 #define FA_ROWS 64 /* query rows a block */
 #define FA_KV 64   /* positions a tile */
 #define FA_WARPS 4
@@ -71,7 +73,7 @@ __device__ __forceinline__ uint4 fa_codes8(int t, const uint8_t *row, int d8) {
 
 template <int D, bool QK, bool QV>
 __global__ void __launch_bounds__(32 * FA_WARPS)
-k_fattn(const float *q, const uint8_t *Kb, const uint8_t *Vb, float *out, cuda_attn_args a, cuda_kvq f) {
+k_fattn(const float *q, const uint8_t *Kb, const uint8_t *Vb, float *out, cuda_attn_args a, cuda_kvq f, float *part, int n_split) {
     constexpr int KS = D + 8, VS = FA_KV + 8; /* padded strides (halves): conflict-free fragment loads */
     constexpr int NB = D / 32;
     __shared__ __align__(16) __half sk[FA_KV * KS];
@@ -110,7 +112,10 @@ k_fattn(const float *q, const uint8_t *Kb, const uint8_t *Vb, float *out, cuda_a
     float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
 
     const int last = (int)a.pos0 + min(qt * FA_ROWS + FA_ROWS - 1, a.n_tok - 1);
-    for (int kv0 = 0; kv0 <= last; kv0 += FA_KV) {
+    /* slice sp of the positions 0..last (whole tiles); one slice: all of them */
+    const int sp = blockIdx.z, n_tiles = last / FA_KV + 1, per = (n_tiles + n_split - 1) / n_split;
+    const int kv_begin = sp * per * FA_KV, kv_end = min(last + 1, (sp + 1) * per * FA_KV);
+    for (int kv0 = kv_begin; kv0 < kv_end; kv0 += FA_KV) {
         __syncthreads(); /* the previous tile is no longer read */
         for (int c = threadIdx.x; c < FA_KV * (D / 8); c += 32 * FA_WARPS) {
             const int p = c / (D / 8), d8 = 8 * (c % (D / 8));
@@ -258,6 +263,20 @@ k_fattn(const float *q, const uint8_t *Kb, const uint8_t *Vb, float *out, cuda_a
         l1 *= vscale;
     }
     const int row0 = qt * FA_ROWS + 16 * warp + g, row1 = row0 + 8;
+    if (n_split > 1) { /* partials for cuda_kvq_merge: the unnormalized sums, m, l ([row][slice][D + 2]) */
+        float *p0 = part + (((size_t)row0 * a.n_head + h) * n_split + sp) * (D + 2);
+        float *p1 = part + (((size_t)row1 * a.n_head + h) * n_split + sp) * (D + 2);
+#pragma unroll
+        for (int j = 0; j < D / 8; j++) {
+            if (row0 < a.n_tok) *(float2 *)(p0 + 8 * j + 2 * t) = make_float2(o[j][0], o[j][1]);
+            if (row1 < a.n_tok) *(float2 *)(p1 + 8 * j + 2 * t) = make_float2(o[j][2], o[j][3]);
+        }
+        if (t == 0) {
+            if (row0 < a.n_tok) { p0[D] = m0; p0[D + 1] = l0; }
+            if (row1 < a.n_tok) { p1[D] = m1; p1[D + 1] = l1; }
+        }
+        return;
+    }
 #pragma unroll
     for (int j = 0; j < D / 8; j++) {
         if (row0 < a.n_tok)
@@ -275,21 +294,45 @@ bool cuda_fattn_ok(const cuda_attn_args *a) {
 
 template <int D>
 static void fattn_launch(cudaStream_t s, dim3 grid, const cuda_attn_args *a, const cuda_kvq *f, const void *K, const void *V, const float *q,
-                         float *out) {
+                         float *out, float *part) {
     const bool qk = kq_quant(f->tk), qv = kq_quant(f->tv);
     const uint8_t *Kb = (const uint8_t *)K, *Vb = (const uint8_t *)V;
-    if (qk && qv) k_fattn<D, true, true><<<grid, 32 * FA_WARPS, 0, s>>>(q, Kb, Vb, out, *a, *f);
-    else if (qk) k_fattn<D, true, false><<<grid, 32 * FA_WARPS, 0, s>>>(q, Kb, Vb, out, *a, *f);
-    else if (qv) k_fattn<D, false, true><<<grid, 32 * FA_WARPS, 0, s>>>(q, Kb, Vb, out, *a, *f);
-    else k_fattn<D, false, false><<<grid, 32 * FA_WARPS, 0, s>>>(q, Kb, Vb, out, *a, *f);
+    const int n = (int)grid.z;
+    if (qk && qv) k_fattn<D, true, true><<<grid, 32 * FA_WARPS, 0, s>>>(q, Kb, Vb, out, *a, *f, part, n);
+    else if (qk) k_fattn<D, true, false><<<grid, 32 * FA_WARPS, 0, s>>>(q, Kb, Vb, out, *a, *f, part, n);
+    else if (qv) k_fattn<D, false, true><<<grid, 32 * FA_WARPS, 0, s>>>(q, Kb, Vb, out, *a, *f, part, n);
+    else k_fattn<D, false, false><<<grid, 32 * FA_WARPS, 0, s>>>(q, Kb, Vb, out, *a, *f, part, n);
 }
 
-cudaError_t cuda_fattn(cudaStream_t s, const cuda_attn_args *a, const void *K, const void *V, const float *q, float *out) {
-    const dim3 grid((unsigned)((a->n_tok + FA_ROWS - 1) / FA_ROWS), (unsigned)a->n_head);
+/* slices of the positions: with fewer than FA_BLOCKS_SM blocks a multiprocessor and long prefixes,
+ * the positions are split (at least 8 tiles a slice) and the partials merged; part holds them */
+#define FA_BLOCKS_SM 8
+static int fattn_split(const cuda_attn_args *a, size_t part_floats, int n_sm) {
+    static int on = -1;
+    if (!cuda_switch_on("ZETA_CUDA_FATTN_SPLIT", &on)) return 1;
+    const int blocks = (a->n_tok + FA_ROWS - 1) / FA_ROWS * a->n_head;
+    const int tiles = ((int)a->pos0 + a->n_tok + FA_KV - 1) / FA_KV;
+    int n = (FA_BLOCKS_SM * n_sm + blocks - 1) / blocks;
+    if (n > tiles / 8) n = tiles / 8;
+    if (n > 128) n = 128; /* cuda_kvq_merge's limit */
+    while (n > 1 && (size_t)a->n_tok * a->n_head * n * (a->dv + 2) > part_floats) n--;
+    return n < 1 ? 1 : n;
+}
+
+cudaError_t cuda_fattn(cudaStream_t s, const cuda_attn_args *a, const void *K, const void *V, const float *q, float *out, float *part,
+                       size_t part_floats, int n_sm) {
+    const int n_split = part ? fattn_split(a, part_floats, n_sm) : 1;
+    const dim3 grid((unsigned)((a->n_tok + FA_ROWS - 1) / FA_ROWS), (unsigned)a->n_head, (unsigned)n_split);
     const cuda_kvq f16 = {ZETA_TYPE_F16, ZETA_TYPE_F16, 0, 0, 0};
     const cuda_kvq *f = a->kvq ? a->kvq : &f16;
-    if (a->dk == 64) fattn_launch<64>(s, grid, a, f, K, V, q, out);
-    else if (a->dk == 128) fattn_launch<128>(s, grid, a, f, K, V, q, out);
+    if (a->dk == 64) fattn_launch<64>(s, grid, a, f, K, V, q, out, part);
+    else if (a->dk == 128) fattn_launch<128>(s, grid, a, f, K, V, q, out, part);
     else return cudaErrorInvalidValue;
-    return cudaGetLastError();
+    cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess && n_split > 1) {
+        cuda_sparse_round none;
+        memset(&none, 0, sizeof none);
+        e = cuda_kvq_merge(s, false, part, out, a->n_head, a->n_tok, a->dv, n_split, 0, NULL, none);
+    }
+    return e;
 }

@@ -342,12 +342,15 @@ cudaError_t cuda_attention(cudaStream_t s, const cuda_attn_args *a, void *K, voi
  * cache's types, scores of a quantized K against the query rounded to q8_0 (as the CPU does), the
  * output rotated back */
 cudaError_t cuda_kvq_attention(cudaStream_t s, const cuda_attn_args *a, uint8_t *K, uint8_t *V, const float *q, const float *k,
-                               const float *v, float *out, float *part, int n_split);
+                               const float *v, float *out, float *part, size_t part_floats, int n_sm);
 /* prompts (cuda_fattn.cu): attention on the tensor cores for head sizes 64 and 128, when
  * cuda_fattn_ok (at least 16 tokens; ZETA_CUDA_FATTN=0 turns it off); the rows are already stored
  * (a->kvq: in its types, q rotated and, for a quantized K, rounded to q8_0 and expanded in place) */
 bool cuda_fattn_ok(const cuda_attn_args *a);
-cudaError_t cuda_fattn(cudaStream_t s, const cuda_attn_args *a, const void *K, const void *V, const float *q, float *out);
+/* part (part_floats floats, NULL: none): scratch for splitting long prefixes over blocks
+ * (ZETA_CUDA_FATTN_SPLIT=0 turns that off) */
+cudaError_t cuda_fattn(cudaStream_t s, const cuda_attn_args *a, const void *K, const void *V, const float *q, float *out, float *part,
+                       size_t part_floats, int n_sm);
 /* rotates n_pos key rows (n_head_kv heads of dk) at src by delta positions (magnitude 1) and
  * stores them at dst; copies the V rows likewise (src and dst ranges must not overlap) */
 cudaError_t cuda_kv_move(cudaStream_t s, __half *K, __half *V, uint32_t from, uint32_t to, uint32_t n_pos, int n_head_kv, int dk,

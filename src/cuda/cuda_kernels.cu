@@ -490,13 +490,13 @@ cudaError_t cuda_attention(cudaStream_t s, const cuda_attn_args *a, void *Kp, vo
     if (a->rope && !cuda_attention_rope_ok(a, a->rope)) return cudaErrorInvalidValue; /* only k_attn_dec folds RoPE in */
     if (cuda_attn_gqa_ok(a)) /* it stores the new row itself (fused or not) */
         return cuda_attn_gqa(s, a, Kp, Vp, q, k, v, out, part, cuda_attention_split(a, part_floats, n_sm));
-    if (a->kvq) return cuda_kvq_attention(s, a, (uint8_t *)Kp, (uint8_t *)Vp, q, k, v, out, part, cuda_attention_split(a, part_floats, n_sm));
+    if (a->kvq) return cuda_kvq_attention(s, a, (uint8_t *)Kp, (uint8_t *)Vp, q, k, v, out, part, part_floats, n_sm);
     const size_t kr = (size_t)a->n_head_kv * a->dk, vr = (size_t)a->n_head_kv * a->dv;
     if (!a->fuse_store) {
         k_store_f16<<<grid_for(kr * a->n_tok), 256, 0, s>>>(k, K + (size_t)a->pos0 * kr, kr * a->n_tok);
         k_store_f16<<<grid_for(vr * a->n_tok), 256, 0, s>>>(v, V + (size_t)a->pos0 * vr, vr * a->n_tok);
     }
-    if (cuda_fattn_ok(a)) return cuda_fattn(s, a, K, V, q, out);
+    if (cuda_fattn_ok(a)) return cuda_fattn(s, a, K, V, q, out, part, part_floats, n_sm);
     /* with pos_dev, a->pos0 is the host's value of the same position (it picks the split) */
     const int n_split = cuda_attention_split(a, part_floats, n_sm);
     if (attn_dec_ok(a)) {

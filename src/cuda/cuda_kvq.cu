@@ -372,8 +372,9 @@ template <int D> __global__ void __launch_bounds__(32 * KQ_WARPS) k_kvq_unrotate
 
 template <int D, int TK, int TV>
 static cudaError_t attnq_launch(cudaStream_t s, const cuda_attn_args *a, uint8_t *K, uint8_t *V, const float *q, const float *k,
-                                const float *v, float *out, float *part, int n_split) {
+                                const float *v, float *out, float *part, size_t part_floats, int n_sm) {
     const cuda_kvq f = *a->kvq;
+    const int n_split = cuda_attention_split(a, part_floats, n_sm);
     cudaError_t e = cudaSuccess;
     if (!a->fuse_store) {
         const bool fa = cuda_fattn_ok(a);
@@ -381,7 +382,7 @@ static cudaError_t attnq_launch(cudaStream_t s, const cuda_attn_args *a, uint8_t
                                                                                                      fa && TK != ZETA_TYPE_F16);
         if ((e = cudaGetLastError()) != cudaSuccess) return e;
         if (fa) { /* prompts on the tensor cores, then the rows rotated back */
-            if ((e = cuda_fattn(s, a, K, V, q, out)) != cudaSuccess || !f.rot_v) return e;
+            if ((e = cuda_fattn(s, a, K, V, q, out, part, part_floats, n_sm)) != cudaSuccess || !f.rot_v) return e;
             k_kvq_unrotate<D><<<a->n_tok * a->n_head, 32 * KQ_WARPS, 0, s>>>(out, f.rot_v);
             return cudaGetLastError();
         }
@@ -407,33 +408,33 @@ cudaError_t cuda_kvq_merge(cudaStream_t s, bool pdl, const float *part, float *o
 
 template <int D, int TK>
 static cudaError_t attnq_tv(cudaStream_t s, const cuda_attn_args *a, uint8_t *K, uint8_t *V, const float *q, const float *k,
-                            const float *v, float *out, float *part, int n_split) {
+                            const float *v, float *out, float *part, size_t part_floats, int n_sm) {
     switch (a->kvq->tv) {
-    case ZETA_TYPE_F16: return attnq_launch<D, TK, ZETA_TYPE_F16>(s, a, K, V, q, k, v, out, part, n_split);
-    case ZETA_TYPE_Q8_0: return attnq_launch<D, TK, ZETA_TYPE_Q8_0>(s, a, K, V, q, k, v, out, part, n_split);
-    case ZETA_TYPE_Q4_0: return attnq_launch<D, TK, ZETA_TYPE_Q4_0>(s, a, K, V, q, k, v, out, part, n_split);
+    case ZETA_TYPE_F16: return attnq_launch<D, TK, ZETA_TYPE_F16>(s, a, K, V, q, k, v, out, part, part_floats, n_sm);
+    case ZETA_TYPE_Q8_0: return attnq_launch<D, TK, ZETA_TYPE_Q8_0>(s, a, K, V, q, k, v, out, part, part_floats, n_sm);
+    case ZETA_TYPE_Q4_0: return attnq_launch<D, TK, ZETA_TYPE_Q4_0>(s, a, K, V, q, k, v, out, part, part_floats, n_sm);
     default: return cudaErrorInvalidValue;
     }
 }
 
 template <int D>
 static cudaError_t attnq_tk(cudaStream_t s, const cuda_attn_args *a, uint8_t *K, uint8_t *V, const float *q, const float *k,
-                            const float *v, float *out, float *part, int n_split) {
+                            const float *v, float *out, float *part, size_t part_floats, int n_sm) {
     switch (a->kvq->tk) {
-    case ZETA_TYPE_F16: return attnq_tv<D, ZETA_TYPE_F16>(s, a, K, V, q, k, v, out, part, n_split);
-    case ZETA_TYPE_Q8_0: return attnq_tv<D, ZETA_TYPE_Q8_0>(s, a, K, V, q, k, v, out, part, n_split);
-    case ZETA_TYPE_Q4_0: return attnq_tv<D, ZETA_TYPE_Q4_0>(s, a, K, V, q, k, v, out, part, n_split);
+    case ZETA_TYPE_F16: return attnq_tv<D, ZETA_TYPE_F16>(s, a, K, V, q, k, v, out, part, part_floats, n_sm);
+    case ZETA_TYPE_Q8_0: return attnq_tv<D, ZETA_TYPE_Q8_0>(s, a, K, V, q, k, v, out, part, part_floats, n_sm);
+    case ZETA_TYPE_Q4_0: return attnq_tv<D, ZETA_TYPE_Q4_0>(s, a, K, V, q, k, v, out, part, part_floats, n_sm);
     default: return cudaErrorInvalidValue;
     }
 }
 
 cudaError_t cuda_kvq_attention(cudaStream_t s, const cuda_attn_args *a, uint8_t *K, uint8_t *V, const float *q, const float *k,
-                               const float *v, float *out, float *part, int n_split) {
-    if (a->dk != a->dv || n_split < 1) return cudaErrorInvalidValue;
+                               const float *v, float *out, float *part, size_t part_floats, int n_sm) {
+    if (a->dk != a->dv) return cudaErrorInvalidValue;
     if (a->rope && !(a->fuse_store && a->rope->n_rot >= 2 && a->rope->n_rot <= a->dk && a->rope->n_rot % 2 == 0))
         return cudaErrorInvalidValue;
-    return a->dk == 64 ? attnq_tk<64>(s, a, K, V, q, k, v, out, part, n_split)
-         : a->dk == 128 ? attnq_tk<128>(s, a, K, V, q, k, v, out, part, n_split)
+    return a->dk == 64 ? attnq_tk<64>(s, a, K, V, q, k, v, out, part, part_floats, n_sm)
+         : a->dk == 128 ? attnq_tk<128>(s, a, K, V, q, k, v, out, part, part_floats, n_sm)
                         : cudaErrorInvalidValue;
 }
 
