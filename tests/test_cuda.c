@@ -9,6 +9,7 @@
  * exits 0. Models beyond stories260K come from $ZETA_CUDA_MODELS, tests/data/models or
  * ../shared/goldens/models (the first that has each file). */
 #include "test.h"
+#include "cuda_test_util.h"
 #include "session.h"
 #include "cuda/cuda_backend.h"
 #include "quant.h"
@@ -32,12 +33,6 @@ static float frand(void) { /* uniform in [-1, 1) */
 }
 static void fill(float *x, size_t n, float scale) { for (size_t i = 0; i < n; i++) x[i] = frand() * scale; }
 
-static zeta_status load(const char *path, zeta_backend b, zeta_model **m, zeta_error *err) {
-    zeta_model_params mp = zeta_model_params_default();
-    mp.backend = b;
-    return zeta_model_load(path, &mp, m, err);
-}
-
 /* device buffer helpers on the CUDA session's backend */
 static float *dalloc(size_t n) {
     float *p = g_scu->be.ops->buf_alloc(g_scu->be.ctx, n);
@@ -60,21 +55,6 @@ static zeta_status down(float *h, const float *d, size_t n) {
 #define CPU (&g_scpu->be)
 #define CU (&g_scu->be)
 
-/* max |a - b| / (scale), NaN-safe (NaN gives infinity) */
-static double maxdiff(const float *a, const float *b, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d == d)) return INFINITY;
-        if (d > m) m = d;
-    }
-    return m;
-}
-static double maxabs(const float *a, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; i++) m = fabs(a[i]) > m ? fabs(a[i]) : m;
-    return m;
-}
 
 /* ------------------------------------------------------------------ selection */
 
@@ -375,12 +355,6 @@ static void test_attention_tensor_cores(void) {
 }
 
 /* ------------------------------------------------------------------ whole models */
-
-static int argmax(const float *x, size_t n) {
-    size_t b = 0;
-    for (size_t i = 1; i < n; i++) if (x[i] > x[b]) b = i;
-    return (int)b;
-}
 
 static void sqdiff(const float *a, const float *b, size_t n, double *sum, size_t *cnt) {
     for (size_t i = 0; i < n; i++) *sum += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);

@@ -15,6 +15,7 @@
  * - refusals: types and head sizes the kernels lack, with messages that name them.
  * Without CUDA compiled in, or without a device, the cases print skip lines. */
 #include "test.h"
+#include "cuda_test_util.h"
 #include "session.h"
 #include "cuda/cuda_backend.h"
 
@@ -34,32 +35,6 @@ static float frand(void) { /* uniform in [-1, 1) */
     return (float)((rng >> 40) & 0xffffff) / 8388608.0f - 1.0f;
 }
 static void fill(float *x, size_t n, float scale) { for (size_t i = 0; i < n; i++) x[i] = frand() * scale; }
-
-static zeta_status load(const char *path, zeta_backend b, zeta_model **m, zeta_error *err) {
-    zeta_model_params mp = zeta_model_params_default();
-    mp.backend = b;
-    return zeta_model_load(path, &mp, m, err);
-}
-
-static double maxdiff(const float *a, const float *b, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; i++) {
-        const double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d == d)) return INFINITY;
-        if (d > m) m = d;
-    }
-    return m;
-}
-static double maxabs(const float *a, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; i++) m = fabs(a[i]) > m ? fabs(a[i]) : m;
-    return m;
-}
-static int argmax(const float *x, size_t n) {
-    size_t b = 0;
-    for (size_t i = 1; i < n; i++) if (x[i] > x[b]) b = i;
-    return (int)b;
-}
 
 typedef struct { zeta_type k, v; bool no_rot; const char *name; } kv_case;
 static const kv_case k_cases[] = {
