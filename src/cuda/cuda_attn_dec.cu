@@ -421,7 +421,12 @@ static cudaError_t gqa_launch(cudaStream_t s, const cuda_attn_args *a, const cud
     const ad_layout L = ad_make(D, GM, f->tk, f->tv);
     static int max_set = 0; /* per instantiation: the largest dynamic shared memory allowed so far */
     if (L.total > 48 * 1024 && L.total > max_set) {
+        /* the first launch may come while a decode graph is being captured: the attribute is set
+         * with this thread's capture mode relaxed, as for any call that is not a stream operation */
+        cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+        cudaThreadExchangeStreamCaptureMode(&mode);
         const cudaError_t e = cudaFuncSetAttribute(k_attn_gqa<D, GM>, cudaFuncAttributeMaxDynamicSharedMemorySize, L.total);
+        cudaThreadExchangeStreamCaptureMode(&mode);
         if (e != cudaSuccess) return e;
         max_set = L.total;
     }
