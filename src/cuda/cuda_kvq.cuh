@@ -7,7 +7,6 @@
 #include "cuda/cuda_internal.cuh"
 
 #define KQ_WARPS 4
-#define KQ_MAX_D 128
 
 /* bytes of one head's codes at one position */
 __host__ __device__ constexpr int kq_code_bytes(int t, int d) { return t == ZETA_TYPE_F16 ? 2 * d : t == ZETA_TYPE_Q8_0 ? d : d / 2; }
