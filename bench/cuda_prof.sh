@@ -12,8 +12,13 @@
 # Raw CSVs go to $OUT (or /tmp/cuda_prof).
 set -u
 OUT=${OUT:-/tmp/cuda_prof}
+# DEPTH=N decodes after N tokens in the cache (-d N), CT=q8_0 picks the KV type (K and V), KERNELS=REGEX
+# profiles only the kernels whose names match (SKIP and COUNT then count those alone; SKIP defaults to 0).
+KF=""
+[ -n "${KERNELS:-}" ] && { KF="--kernel-name regex:$KERNELS"; SKIP=${SKIP:-0}; }
 if [ "${PP:-0}" = 1 ]; then SKIP=${SKIP:-0}; COUNT=${COUNT:-2000}; ARGS="-p 512 -n 0"
 else SKIP=${SKIP:-3000}; COUNT=${COUNT:-600}; ARGS="-p 0 -n 64"; fi
+ARGS="$ARGS -d ${DEPTH:-0} -ctk ${CT:-f16} -ctv ${CT:-f16}"
 mkdir -p "$OUT"
 make CUDA=1 -j16 > "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
 M=/tmp/zeta-cuda-models
@@ -25,7 +30,7 @@ for sh in $SH; do
     [ -f $f ] || ./build-cuda/zeta synth --shape $sh --type q4_0 -o $f > /dev/null 2>&1
     A2=$ARGS
     [ "${SPARSE:-0}" = 1 ] && A2="$ARGS --sparsity $M/$sh-q4_0.sparsity --mode sparse --level ${LEVEL:-0.5}"
-    ZETA_CUDA_GRAPH=0 ncu --clock-control none --cache-control none --launch-skip "$SKIP" --launch-count "$COUNT" --csv --metrics \
+    ZETA_CUDA_GRAPH=0 ncu --clock-control none --cache-control none $KF --launch-skip "$SKIP" --launch-count "$COUNT" --csv --metrics \
         gpu__time_duration.sum,dram__bytes_read.sum,launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active,launch__grid_size \
         ./build-cuda/zeta bench --backend cuda -m $f $A2 -r 1 > "$OUT/ncu-$sh.csv" 2> "$OUT/ncu-$sh.err"
     echo "== $sh q4_0 ($A2): kernels $SKIP..$((SKIP + COUNT))"

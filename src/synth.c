@@ -36,9 +36,10 @@ static const synth_shape k_shapes[] = {
     {"tiny-hd128", "llama", "tiny test shape, head size 128", 256, 512, 2, 2, 1, 32000, 1024, 10000.0f, false},
     {"tiny-gqa8", "llama", "tiny test shape, 8 query heads a KV head", 512, 512, 2, 8, 1, 32000, 1024, 10000.0f, false},
     {"tiny-mha", "llama", "tiny test shape, as many KV heads as query heads", 256, 512, 2, 4, 4, 32000, 1024, 10000.0f, false},
+    {"tiny-gqa3", "llama", "tiny test shape, 3 query heads a KV head", 384, 512, 2, 6, 2, 32000, 1024, 10000.0f, false},
 };
 
-const char *zeta_synth_shapes(void) { return "tinyllama-1.1b, llama-3.2-1b, qwen2.5-0.5b, llama-2-7b, llama-3-8b, tiny, tiny-hd128, tiny-gqa8, tiny-mha"; }
+const char *zeta_synth_shapes(void) { return "tinyllama-1.1b, llama-3.2-1b, qwen2.5-0.5b, llama-2-7b, llama-3-8b, tiny, tiny-hd128, tiny-gqa8, tiny-mha, tiny-gqa3"; }
 
 zeta_synth_params zeta_synth_params_default(void) {
     zeta_synth_params p;

@@ -24,6 +24,7 @@
 #define AD_WARPS 4
 #define AD_THREADS (32 * AD_WARPS)
 #define AD_BLOCKS_SM 4 /* slices sized for about this many blocks a multiprocessor (ZETA_CUDA_ATTN_GQA_BLOCKS) */
+#define AD_MIN_TILES 1 /* tiles a slice at least (ZETA_CUDA_ATTN_GQA_TILES) */
 
 /* shared memory offsets in bytes (the same on host and device) */
 struct ad_layout {
@@ -71,11 +72,68 @@ __host__ __device__ inline ad_layout ad_make(int D, int GM, int tk, int tv) {
     return L;
 }
 
-/* kq_store_row / kq_load_row with the type known at run time */
-template <int D> __device__ inline void ad_store_row(int t, const float *x, uint8_t *codes, __half *scales) {
-    if (t == ZETA_TYPE_Q8_0) kq_store_row<ZETA_TYPE_Q8_0, D>(x, codes, scales);
-    else if (t == ZETA_TYPE_Q4_0) kq_store_row<ZETA_TYPE_Q4_0, D>(x, codes, scales);
-    else kq_store_row<ZETA_TYPE_F16, D>(x, codes, scales);
+/* a row held by a warp (lane i: v[j] = x[32 j + i]) -> codes and scales of type t (known at run time) */
+template <int D> __device__ __forceinline__ void ad_store_regs(int t, const float (&v)[D / 32], uint8_t *codes, __half *scales) {
+#pragma unroll
+    for (int j = 0; j < D / 32; j++) {
+        if (t == ZETA_TYPE_Q8_0) kq_store_block<ZETA_TYPE_Q8_0>(v[j], j, codes, scales);
+        else if (t == ZETA_TYPE_Q4_0) kq_store_block<ZETA_TYPE_Q4_0>(v[j], j, codes, scales);
+        else kq_store_block<ZETA_TYPE_F16>(v[j], j, codes, scales);
+    }
+}
+
+/* the values of one tile: warp w takes positions w, w + AD_WARPS, ...; lane: dims E lane .. E lane
+ * + E - 1 of every head; acc[g] += P[p][g] V[p] */
+template <int D, int GM, int TV>
+__device__ __forceinline__ void ad_values(const uint8_t *st, const ad_layout &L, const float *P, float (&acc)[GM][D / 32], int nv) {
+    constexpr int E = D / 32;
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+#pragma unroll 4
+    for (int i = 0; i < AD_TP / AD_WARPS; i++) {
+        const int p = w + AD_WARPS * i;
+        if (p >= nv) continue;
+        float pg[GM];
+        if constexpr (GM >= 4) {
+#pragma unroll
+            for (int g4 = 0; g4 < GM / 4; g4++) {
+                const float4 v4 = ((const float4 *)(P + p * GM))[g4];
+                pg[4 * g4] = v4.x;
+                pg[4 * g4 + 1] = v4.y;
+                pg[4 * g4 + 2] = v4.z;
+                pg[4 * g4 + 3] = v4.w;
+            }
+        } else {
+#pragma unroll
+            for (int g = 0; g < GM; g++) pg[g] = P[p * GM + g];
+        }
+        float v[E];
+        const uint8_t *vr = st + L.v_off + p * L.vrs;
+        if constexpr (TV == ZETA_TYPE_F16) {
+            const __half *hv = (const __half *)vr + E * lane;
+#pragma unroll
+            for (int e = 0; e < E; e += 2) {
+                const float2 f2 = __half22float2(*(const __half2 *)(hv + e));
+                v[e] = f2.x;
+                v[e + 1] = f2.y;
+            }
+        } else {
+            const int i0 = E * lane, b = i0 / 32, j0 = i0 % 32;
+            const float d = __half2float(((const __half *)(st + L.vs_off + p * L.vsc))[b]);
+            uint32_t by;
+            if constexpr (TV == ZETA_TYPE_Q8_0) by = E == 4 ? *(const uint32_t *)(vr + i0) : *(const uint16_t *)(vr + i0);
+            else by = E == 4 ? *(const uint32_t *)(vr + 16 * b + j0 % 16) : *(const uint16_t *)(vr + 16 * b + j0 % 16);
+#pragma unroll
+            for (int e = 0; e < E; e++) {
+                const uint32_t b8 = (by >> (8 * e)) & 0xffu;
+                const int qv8 = TV == ZETA_TYPE_Q8_0 ? (int)(int8_t)b8 : (int)((j0 < 16 ? b8 : b8 >> 4) & 15u) - 8;
+                v[e] = __fmul_rn((float)qv8, d);
+            }
+        }
+#pragma unroll
+        for (int g = 0; g < GM; g++)
+#pragma unroll
+            for (int e = 0; e < E; e++) acc[g][e] += pg[g] * v[e];
+    }
 }
 
 template <int D, int GM>
@@ -105,54 +163,85 @@ __global__ void __launch_bounds__(AD_THREADS) k_attn_gqa(const float *q, uint8_t
 
     /* the tiles: positions [pb, pb + nv) staged in stage (tile & 1) */
     const int n_tiles = p1 > p0 ? (p1 - p0 + AD_TP - 1) / AD_TP : 0;
+    /* 16-byte chunks a row: powers of two (2 .. 16), so chunk c is row c >> lk, piece c & (ck - 1) */
+    const int lk = __ffs(L.cbk / 16) - 1, lv = __ffs(L.cbv / 16) - 1, krow = nkv * L.cbk, vrow = nkv * L.cbv;
     auto issue = [&](int t) {
         uint8_t *st = sm + (t & 1) * L.stage;
-        const int pb = p0 + t * AD_TP, nv = min(AD_TP, p1 - pb);
-        const int ck = L.cbk / 16, cv = L.cbv / 16;
-        for (int c = tid; c < nv * ck; c += AD_THREADS) {
-            const int r = c / ck, j = c % ck, p = pb + r;
-            if (p != n_kv - 1) cp_async(st + L.k_off + r * L.krs + 16 * j, K + ((size_t)p * nkv + hk) * L.cbk + 16 * j, 16);
+        const int pb = p0 + t * AD_TP, nv = min(AD_TP, p1 - pb), rn = n_kv - 1 - pb; /* rn: the new row's */
+        const uint8_t *Kt = K + ((size_t)pb * nkv + hk) * L.cbk, *Vt = V + ((size_t)pb * nkv + hk) * L.cbv;
+        for (int c = tid; c < nv << lk; c += AD_THREADS) {
+            const int r = c >> lk, j = c & ((1 << lk) - 1);
+            if (r != rn) cp_async(st + L.k_off + r * L.krs + 16 * j, Kt + r * krow + 16 * j, 16);
         }
-        for (int c = tid; c < nv * cv; c += AD_THREADS) {
-            const int r = c / cv, j = c % cv, p = pb + r;
-            if (p != n_kv - 1) cp_async(st + L.v_off + r * L.vrs + 16 * j, V + ((size_t)p * nkv + hk) * L.cbv + 16 * j, 16);
+        for (int c = tid; c < nv << lv; c += AD_THREADS) {
+            const int r = c >> lv, j = c & ((1 << lv) - 1);
+            if (r != rn) cp_async(st + L.v_off + r * L.vrs + 16 * j, Vt + r * vrow + 16 * j, 16);
         }
-        for (int r = tid; r < nv; r += AD_THREADS) {
-            const int p = pb + r;
-            if (p == n_kv - 1) continue;
-            if (qk) cp_async(st + L.ks_off + r * L.ksc, Ks + ((size_t)p * nkv + hk) * NB, L.ksc);
-            if (qv) cp_async(st + L.vs_off + r * L.vsc, Vs + ((size_t)p * nkv + hk) * NB, L.vsc);
+        if (qk || qv) {
+            const __half *Kst = Ks + ((size_t)pb * nkv + hk) * NB, *Vst = Vs + ((size_t)pb * nkv + hk) * NB;
+            for (int r = tid; r < nv; r += AD_THREADS) {
+                if (r == rn) continue;
+                if (qk) cp_async(st + L.ks_off + r * L.ksc, Kst + r * nkv * NB, L.ksc);
+                if (qv) cp_async(st + L.vs_off + r * L.vsc, Vst + r * nkv * NB, L.vsc);
+            }
         }
         cp_commit();
     };
     if (n_tiles > 0) issue(0); /* the first tile's loads overlap what follows */
 
-    /* the group's queries, the new key and value: RoPE, rotation, the cache's rounding */
-    for (int i = tid; i < G * D; i += AD_THREADS) sq[i] = q[(size_t)hk * G * D + i];
+    /* the group's queries (zero rows from G to GM: every loop below runs over GM heads, with no
+     * test), the new key and value; each lane's RoPE angles */
+    for (int i = tid; i < GM * D; i += AD_THREADS) sq[i] = i < G * D ? q[(size_t)hk * G * D + i] : 0.0f;
     float *sk = x, *sv = x + D;
     for (int i = tid; i < D; i += AD_THREADS) {
         sk[i] = knew[(size_t)hk * D + i];
         sv[i] = vnew[(size_t)hk * D + i];
     }
+    constexpr int NJ = D / 64; /* pairs a lane: j = lane + 32 k < n_rot / 2 <= D / 2 */
+    const int half = rope ? ra.n_rot / 2 : 0;
+    float rc[NJ] = {}, rs[NJ] = {};
+#pragma unroll
+    for (int k = 0; k < NJ; k++)
+        if (lane + 32 * k < half) rope_cs(ra, lane + 32 * k, (float)pos0, &rc[k], &rs[k]);
     __syncthreads();
-    if (rope) { /* each pair's angle once (in s2, free until the tiles), then every row */
-        const int half = ra.n_rot / 2;
-        float *rc = s2, *rs = s2 + half;
-        for (int j = tid; j < half; j += AD_THREADS) rope_cs(ra, j, (float)pos0, &rc[j], &rs[j]);
-        __syncthreads();
-        for (int i = tid; i < (G + 1) * half; i += AD_THREADS) {
-            const int r = i / half, j = i % half;
-            rope_pair(r < G ? sq + r * D : sk, ra, j, rc[j], rs[j]);
+    /* row r by warp r % AD_WARPS (queries 0 .. GM - 1, the key GM, the value GM + 1): RoPE, the
+     * rotation in registers, then the queries rounded to q8_0 (for a quantized K) and the key and
+     * value rounded as the cache stores them */
+    for (int r = w; r < GM + 2; r += AD_WARPS) {
+        float *xr = r < GM ? sq + r * D : r == GM ? sk : sv;
+        if (r <= GM && half) {
+#pragma unroll
+            for (int k = 0; k < NJ; k++)
+                if (lane + 32 * k < half) rope_pair(xr, ra, lane + 32 * k, rc[k], rs[k]);
+            __syncwarp();
         }
-        __syncthreads();
+        float v[E];
+#pragma unroll
+        for (int j = 0; j < E; j++) v[j] = xr[32 * j + lane];
+        const int n = r <= GM ? f.rot_k : f.rot_v;
+        if (n) kq_fwht_regs<D>(v, n);
+        if (r < GM) {
+#pragma unroll
+            for (int j = 0; j < E; j++) {
+                xr[32 * j + lane] = v[j];
+                if (qk) {
+                    float dh;
+                    const int cq = q8_round(v[j], &dh);
+                    sqq[r * D + 32 * j + lane] = (int8_t)cq;
+                    int sum = cq;
+#pragma unroll
+                    for (int off = 16; off; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+                    if (lane == 0) {
+                        sdq[r * NB + j] = dh;
+                        ssum[r * NB + j] = sum;
+                    }
+                }
+            }
+        } else {
+            ad_store_regs<D>(r == GM ? f.tk : f.tv, v, r == GM ? fk : fv, r == GM ? fks : fvs);
+        }
     }
-    if (f.rot_k) {
-        kq_fwht(sq, G * D, f.rot_k);
-        kq_fwht(sk, D, f.rot_k);
-    }
-    if (f.rot_v) kq_fwht(sv, D, f.rot_v);
-    ad_store_row<D>(f.tk, sk, fk, fks);
-    ad_store_row<D>(f.tv, sv, fv, fvs);
+    if (tid < GM) { sm_m[tid] = -INFINITY; sm_l[tid] = 0.0f; }
     __syncthreads();
     if (sp == 0) { /* slice 0 stores the new row */
         const size_t row = (size_t)pos0 * nkv + hk;
@@ -161,17 +250,6 @@ __global__ void __launch_bounds__(AD_THREADS) k_attn_gqa(const float *q, uint8_t
         if (qk && tid < NB) ((__half *)Ks)[row * NB + tid] = fks[tid];
         if (qv && tid < NB) ((__half *)Vs)[row * NB + tid] = fvs[tid];
     }
-    if (qk) /* the queries rounded to q8_0: (head, block) r by warp r % AD_WARPS */
-        for (int r = w; r < G * NB; r += AD_WARPS) {
-            float dh;
-            const int cq = q8_round(sq[32 * r + lane], &dh);
-            sqq[32 * r + lane] = (int8_t)cq;
-            int s = cq;
-#pragma unroll
-            for (int off = 16; off; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
-            if (lane == 0) { sdq[r] = dh; ssum[r] = s; }
-        }
-    if (tid < G) { sm_m[tid] = -INFINITY; sm_l[tid] = 0.0f; }
 
     float acc[GM][E];
 #pragma unroll
@@ -214,7 +292,6 @@ __global__ void __launch_bounds__(AD_THREADS) k_attn_gqa(const float *q, uint8_t
                         }
 #pragma unroll
                         for (int g = 0; g < GM; g++) {
-                            if (g >= G) break;
                             const float4 *qv4 = (const float4 *)(sq + g * D + hh * (D / 2) + 8 * c);
                             const float4 qa = qv4[0], qb = qv4[1];
                             s[g] += qa.x * kf[0] + qa.y * kf[1] + qa.z * kf[2] + qa.w * kf[3] + qb.x * kf[4] + qb.y * kf[5] +
@@ -239,7 +316,6 @@ __global__ void __launch_bounds__(AD_THREADS) k_attn_gqa(const float *q, uint8_t
                         }
 #pragma unroll
                         for (int g = 0; g < GM; g++) {
-                            if (g >= G) break;
                             const int4 qa = ((const int4 *)(sqq + g * D + 32 * b))[0], qb = ((const int4 *)(sqq + g * D + 32 * b))[1];
                             int is = __dp4a((int)lo.x, qa.x, 0);
                             is = __dp4a((int)lo.y, qa.y, is);
@@ -255,86 +331,69 @@ __global__ void __launch_bounds__(AD_THREADS) k_attn_gqa(const float *q, uint8_t
                     }
                 }
 #pragma unroll
-                for (int g = 0; g < GM; g++)
-                    if (g < G) s2[(hh * GM + g) * AD_TP + p] = s[g];
+                for (int g = 0; g < GM; g++) s2[(hh * GM + g) * AD_TP + p] = s[g];
             }
         }
         __syncthreads();
-        /* softmax: warp w, heads w, w + 4, ...; lane: positions lane, lane + 32 */
-        for (int g = w; g < G; g += AD_WARPS) {
+        /* softmax: warp w, heads w, w + 4, ... (together, for independent chains); lane: positions
+         * lane, lane + 32 */
+        {
+            constexpr int HW = (GM + AD_WARPS - 1) / AD_WARPS;
             const int pa = lane, pc = lane + 32;
-            const float sa = pa < nv ? (s2[g * AD_TP + pa] + s2[(GM + g) * AD_TP + pa]) * a.scale : -INFINITY;
-            const float sc = pc < nv ? (s2[g * AD_TP + pc] + s2[(GM + g) * AD_TP + pc]) * a.scale : -INFINITY;
-            float tm = fmaxf(sa, sc);
-            for (int off = 16; off; off >>= 1) tm = fmaxf(tm, __shfl_xor_sync(0xffffffffu, tm, off));
-            const float mo = sm_m[g], mn = fmaxf(mo, tm);
-            const float ea = pa < nv ? expf(sa - mn) : 0.0f, ec = pc < nv ? expf(sc - mn) : 0.0f;
-            float ps = ea + ec;
-            for (int off = 16; off; off >>= 1) ps += __shfl_xor_sync(0xffffffffu, ps, off);
-            const float corr = expf(mo - mn);
-            P[pa * GM + g] = ea;
-            P[pc * GM + g] = ec;
-            __syncwarp();
-            if (lane == 0) {
-                sm_m[g] = mn;
-                sm_l[g] = sm_l[g] * corr + ps;
-                sm_c[g] = corr;
+            float sa[HW], sc[HW], tm[HW];
+#pragma unroll
+            for (int k = 0; k < HW; k++) {
+                const int g = w + AD_WARPS * k;
+                if (g >= GM) break;
+                sa[k] = pa < nv ? (s2[g * AD_TP + pa] + s2[(GM + g) * AD_TP + pa]) * a.scale : -INFINITY;
+                sc[k] = pc < nv ? (s2[g * AD_TP + pc] + s2[(GM + g) * AD_TP + pc]) * a.scale : -INFINITY;
+                tm[k] = fmaxf(sa[k], sc[k]);
             }
+#pragma unroll
+            for (int off = 16; off; off >>= 1)
+#pragma unroll
+                for (int k = 0; k < HW; k++)
+                    if (w + AD_WARPS * k < GM) tm[k] = fmaxf(tm[k], __shfl_xor_sync(0xffffffffu, tm[k], off));
+            float mo[HW], mn[HW], ps[HW];
+#pragma unroll
+            for (int k = 0; k < HW; k++) {
+                const int g = w + AD_WARPS * k;
+                if (g >= GM) break;
+                mo[k] = sm_m[g];
+                mn[k] = fmaxf(mo[k], tm[k]);
+                const float ea = pa < nv ? expf(sa[k] - mn[k]) : 0.0f, ec = pc < nv ? expf(sc[k] - mn[k]) : 0.0f;
+                P[pa * GM + g] = ea;
+                P[pc * GM + g] = ec;
+                ps[k] = ea + ec;
+            }
+#pragma unroll
+            for (int off = 16; off; off >>= 1)
+#pragma unroll
+                for (int k = 0; k < HW; k++)
+                    if (w + AD_WARPS * k < GM) ps[k] += __shfl_xor_sync(0xffffffffu, ps[k], off);
+            __syncwarp(); /* every lane has read sm_m */
+            if (lane == 0)
+#pragma unroll
+                for (int k = 0; k < HW; k++) {
+                    const int g = w + AD_WARPS * k;
+                    if (g >= GM) break;
+                    const float corr = expf(mo[k] - mn[k]);
+                    sm_m[g] = mn[k];
+                    sm_l[g] = sm_l[g] * corr + ps[k];
+                    sm_c[g] = corr;
+                }
         }
         __syncthreads();
-        /* values: warp w, positions w, w + 4, ...; lane: dims E lane .. E lane + E - 1 of every head */
+        /* values */
 #pragma unroll
         for (int g = 0; g < GM; g++) {
-            if (g >= G) break;
             const float cg = sm_c[g];
 #pragma unroll
             for (int e = 0; e < E; e++) acc[g][e] *= cg;
         }
-        for (int p = w; p < nv; p += AD_WARPS) {
-            float pg[GM];
-            if (GM >= 4) {
-#pragma unroll
-                for (int g4 = 0; g4 < GM / 4; g4++) {
-                    const float4 v4 = ((const float4 *)(P + p * GM))[g4];
-                    pg[4 * g4] = v4.x;
-                    pg[4 * g4 + 1] = v4.y;
-                    pg[4 * g4 + 2] = v4.z;
-                    pg[4 * g4 + 3] = v4.w;
-                }
-            } else {
-#pragma unroll
-                for (int g = 0; g < GM; g++) pg[g] = P[p * GM + g];
-            }
-            float v[E];
-            const uint8_t *vr = st + L.v_off + p * L.vrs;
-            if (f.tv == ZETA_TYPE_F16) {
-                const __half *hv = (const __half *)vr + E * lane;
-#pragma unroll
-                for (int e = 0; e < E; e += 2) {
-                    const float2 f2 = __half22float2(*(const __half2 *)(hv + e));
-                    v[e] = f2.x;
-                    v[e + 1] = f2.y;
-                }
-            } else {
-                const int i0 = E * lane, b = i0 / 32, j0 = i0 % 32;
-                const float d = __half2float(((const __half *)(st + L.vs_off + p * L.vsc))[b]);
-                uint32_t by;
-                if (f.tv == ZETA_TYPE_Q8_0) by = E == 4 ? *(const uint32_t *)(vr + i0) : *(const uint16_t *)(vr + i0);
-                else by = E == 4 ? *(const uint32_t *)(vr + 16 * b + j0 % 16) : *(const uint16_t *)(vr + 16 * b + j0 % 16);
-#pragma unroll
-                for (int e = 0; e < E; e++) {
-                    const uint32_t b8 = (by >> (8 * e)) & 0xffu;
-                    const int qv8 = f.tv == ZETA_TYPE_Q8_0 ? (int)(int8_t)b8 : (int)((j0 < 16 ? b8 : b8 >> 4) & 15u) - 8;
-                    v[e] = __fmul_rn((float)qv8, d);
-                }
-            }
-#pragma unroll
-            for (int g = 0; g < GM; g++) {
-                if (g >= G) break;
-#pragma unroll
-                for (int e = 0; e < E; e++) acc[g][e] += pg[g] * v[e];
-            }
-        }
+        if (f.tv == ZETA_TYPE_Q8_0) ad_values<D, GM, ZETA_TYPE_Q8_0>(st, L, P, acc, nv);
+        else if (f.tv == ZETA_TYPE_Q4_0) ad_values<D, GM, ZETA_TYPE_Q4_0>(st, L, P, acc, nv);
+        else ad_values<D, GM, ZETA_TYPE_F16>(st, L, P, acc, nv);
         __syncthreads();
     }
     cp_wait<0>();
@@ -378,11 +437,12 @@ static bool gqa_on(void) {
 }
 
 /* positions from which the kernel is used: below, the per-query-head kernels (more blocks, a
- * shorter chain of dependent steps) are faster. Measured on an H200 (1.1B shape, bench/RESULTS.md
- * 2026-11-27): the two cross near 1400 positions with an f16 cache and near 2800 with q8_0.
- * ZETA_CUDA_ATTN_GQA_MIN overrides both. */
-#define AD_MIN_POS_F16 1536
-#define AD_MIN_POS_Q 3072
+ * shorter chain of dependent steps) are faster. Measured on an H200 (1.1B shape, tg128, bench/
+ * RESULTS.md 2026-11-27 21:20): with an f16 cache this kernel was already faster at 256 positions
+ * (1158 against 1142 t/s) and far faster at 1024 (1131 against 951); with q8_0 slower at 256 (1126
+ * against 1227), faster at 1024 (1108 against 1081). ZETA_CUDA_ATTN_GQA_MIN overrides both. */
+#define AD_MIN_POS_F16 256
+#define AD_MIN_POS_Q 1024
 static int gqa_min(const cuda_attn_args *a) {
     static int v = -2;
     if (v == -2) {
@@ -395,18 +455,20 @@ static int gqa_min(const cuda_attn_args *a) {
 
 bool cuda_attn_gqa_ok(const cuda_attn_args *a) {
     return a->n_tok == 1 && a->dk == a->dv && (a->dk == 64 || a->dk == 128) && a->n_head % a->n_head_kv == 0 &&
-           a->n_head / a->n_head_kv <= 16 && (int64_t)a->pos0 + 1 >= gqa_min(a) && gqa_on();
+           a->n_head / a->n_head_kv <= 16 && (!a->rope || a->rope->n_rot <= a->dk) && (int64_t)a->pos0 + 1 >= gqa_min(a) &&
+           gqa_on();
 }
 
 int cuda_attn_gqa_split(const cuda_attn_args *a, size_t part_floats, int n_sm) {
     const int n_kv = (int)a->pos0 + 1;
-    static int per_sm = -1;
+    static int per_sm = -1, min_tiles = -1;
     if (per_sm < 0) {
-        const char *e = getenv("ZETA_CUDA_ATTN_GQA_BLOCKS");
+        const char *e = getenv("ZETA_CUDA_ATTN_GQA_BLOCKS"), *t = getenv("ZETA_CUDA_ATTN_GQA_TILES");
         per_sm = e && atoi(e) > 0 ? atoi(e) : AD_BLOCKS_SM;
+        min_tiles = t && atoi(t) > 0 ? atoi(t) : AD_MIN_TILES;
     }
     int want = (per_sm * n_sm + a->n_head_kv - 1) / a->n_head_kv;
-    const int by_len = n_kv / (2 * AD_TP);                    /* at least two tiles a slice */
+    const int by_len = n_kv / (min_tiles * AD_TP); /* at least this many tiles a slice */
     if (want > by_len) want = by_len;
     if (want > 128) want = 128; /* cuda_kvq_merge's limit */
     while (want > 1 && (size_t)a->n_head * want * (a->dv + 2) > part_floats) want--;

@@ -302,9 +302,10 @@ __global__ void __launch_bounds__(32 * KQ_WARPS) k_attnq(const float *q, uint8_t
 }
 
 /* merges the slices' partials, then rotates the row back: grid (n_head, n_tok), KM_THREADS threads.
- * The weights exp(m_s - M) of the slices are computed once (in parallel), L = sum l_s w_s in slice
- * order by one thread; each value's sum over the slices is split over KM_THREADS / D groups of
- * slices (loads independent, so in flight together), the groups added in order. */
+ * The weights exp(m_s - M) of the slices are computed once (in parallel), L = sum l_s w_s by warp 0
+ * (slices s = lane mod 32 per lane, the lanes then added by shuffles); each value's sum over the
+ * slices is split over KM_THREADS / D groups of slices (loads independent, so in flight together),
+ * the groups added in order; warp 0 rotates the row back in registers and stores it. */
 #define KM_THREADS 256
 #define KM_MAX_SPLIT 128
 template <int D>
@@ -315,7 +316,7 @@ __global__ void __launch_bounds__(KM_THREADS) k_attnq_merge(const float *part, f
         pdl_wait();
     }
     constexpr int NG = KM_THREADS / D;
-    __shared__ float x[D], fw[KM_MAX_SPLIT], lw[KM_MAX_SPLIT], acc[NG][D], sM[KM_THREADS / 32], sL;
+    __shared__ float fw[KM_MAX_SPLIT], lw[KM_MAX_SPLIT], acc[NG][D], sM[KM_THREADS / 32], sL;
     const int tid = threadIdx.x;
     const size_t row = (size_t)blockIdx.y * n_head + blockIdx.x;
     const float *pr = part + row * n_split * (D + 2);
@@ -333,10 +334,12 @@ __global__ void __launch_bounds__(KM_THREADS) k_attnq_merge(const float *part, f
     for (int k = 0; k < KM_THREADS / 32; k++) M = fmaxf(M, sM[k]);
     for (int s = tid; s < n_split; s += KM_THREADS) fw[s] = lw[s] > 0.0f ? expf(fw[s] - M) : 0.0f;
     __syncthreads();
-    if (tid == 0) {
+    if (tid < 32) { /* warp 0: the sum of the weights, lane by lane, then across the warp */
         float L = 0.0f;
-        for (int s = 0; s < n_split; s++) L += lw[s] * fw[s];
-        sL = L;
+        for (int s = tid; s < n_split; s += 32) L += lw[s] * fw[s];
+#pragma unroll
+        for (int off = 16; off; off >>= 1) L += __shfl_xor_sync(0xffffffffu, L, off);
+        if (tid == 0) sL = L;
     }
     {
         const int d = tid % D, g = tid / D;
@@ -346,17 +349,21 @@ __global__ void __launch_bounds__(KM_THREADS) k_attnq_merge(const float *part, f
         acc[g][d] = A;
     }
     __syncthreads();
-    for (int i = tid; i < D; i += KM_THREADS) {
+    if (tid >= 32) return;
+    /* warp 0: the row in registers (lane i: dims i, i + 32, ...), rotated back, stored */
+    float v[D / 32];
+#pragma unroll
+    for (int j = 0; j < D / 32; j++) {
         float A = 0.0f;
 #pragma unroll
-        for (int g = 0; g < NG; g++) A += acc[g][i];
-        x[i] = A / sL;
+        for (int g = 0; g < NG; g++) A += acc[g][32 * j + tid];
+        v[j] = A / sL;
     }
-    __syncthreads();
-    if (rot_v) kq_fwht(x, D, rot_v);
-    for (int i = tid; i < D; i += KM_THREADS) {
-        out[row * D + i] = x[i];
-        if (xq) q8_store(x[i], xq, n_head * D, (int)((row * D + i) / 32), sr.stat ? &sr : nullptr);
+    if (rot_v) kq_fwht_regs<D>(v, rot_v);
+#pragma unroll
+    for (int j = 0; j < D / 32; j++) {
+        out[row * D + 32 * j + tid] = v[j];
+        if (xq) q8_store(v[j], xq, n_head * D, (int)(row * (D / 32) + j), sr.stat ? &sr : nullptr);
     }
 }
 

@@ -41,40 +41,71 @@ __device__ __forceinline__ int kq_q4_code(float v) {
     return q < 15 ? q : 15;
 }
 
-/* row x[0..D) (shared memory, rotated already) -> one head's codes (and scales) in type T; every
- * thread of the block calls it (warp w takes blocks w, w + KQ_WARPS, ...) */
-template <int T, int D> __device__ inline void kq_store_row(const float *x, uint8_t *codes, __half *scales) {
-    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+/* block b of a row (lane i of the warp holds element 32 b + i, rotated already) -> its codes (and
+ * scale) in type T, as the CPU rounds them; every lane of the warp calls it */
+template <int T> __device__ __forceinline__ void kq_store_block(float v, int b, uint8_t *codes, __half *scales) {
+    const int lane = threadIdx.x & 31;
     if constexpr (T == ZETA_TYPE_F16) {
-        for (int i = threadIdx.x; i < D; i += blockDim.x) ((__half *)codes)[i] = __float2half_rn(x[i]);
-        return;
-    } else
-    for (int b = w; b < D / 32; b += KQ_WARPS) {
-        const float v = x[32 * b + lane];
-        if (T == ZETA_TYPE_Q8_0) {
-            float dh;
-            const int q = q8_round(v, &dh);
-            codes[32 * b + lane] = (uint8_t)(int8_t)q;
-            if (lane == 0) scales[b] = __float2half_rn(dh);
-        } else {
-            /* the first element of largest magnitude (NaN never is), as quantize_row_q4_0_ref */
-            float a = fabsf(v) > 0.0f ? fabsf(v) : -1.0f;
-            int at = lane;
+        ((__half *)codes)[32 * b + lane] = __float2half_rn(v);
+    } else if constexpr (T == ZETA_TYPE_Q8_0) {
+        float dh;
+        const int q = q8_round(v, &dh);
+        codes[32 * b + lane] = (uint8_t)(int8_t)q;
+        if (lane == 0) scales[b] = __float2half_rn(dh);
+    } else {
+        /* the first element of largest magnitude (NaN never is), as quantize_row_q4_0_ref */
+        float a = fabsf(v) > 0.0f ? fabsf(v) : -1.0f;
+        int at = lane;
 #pragma unroll
-            for (int off = 16; off; off >>= 1) {
-                const float a2 = __shfl_xor_sync(0xffffffffu, a, off);
-                const int at2 = __shfl_xor_sync(0xffffffffu, at, off);
-                if (a2 > a || (a2 == a && at2 < at)) { a = a2; at = at2; }
-            }
-            const float vmax = __shfl_sync(0xffffffffu, v, at);
-            const float mx = a > 0.0f ? vmax : 0.0f;
-            const float d = __fdiv_rn(mx, -8.0f);
-            const float id = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
-            const int c = kq_q4_code(__fadd_rn(__fmul_rn(v, id), 8.5f));
-            const int c1 = __shfl_down_sync(0xffffffffu, c, 16);
-            if (lane < 16) codes[16 * b + lane] = (uint8_t)(c | (c1 << 4));
-            if (lane == 0) scales[b] = __float2half_rn(d);
+        for (int off = 16; off; off >>= 1) {
+            const float a2 = __shfl_xor_sync(0xffffffffu, a, off);
+            const int at2 = __shfl_xor_sync(0xffffffffu, at, off);
+            if (a2 > a || (a2 == a && at2 < at)) { a = a2; at = at2; }
         }
+        const float vmax = __shfl_sync(0xffffffffu, v, at);
+        const float mx = a > 0.0f ? vmax : 0.0f;
+        const float d = __fdiv_rn(mx, -8.0f);
+        const float id = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
+        const int c = kq_q4_code(__fadd_rn(__fmul_rn(v, id), 8.5f));
+        const int c1 = __shfl_down_sync(0xffffffffu, c, 16);
+        if (lane < 16) codes[16 * b + lane] = (uint8_t)(c | (c1 << 4));
+        if (lane == 0) scales[b] = __float2half_rn(d);
+    }
+}
+
+/* row x[0..D) (shared memory, rotated already) -> one head's codes (and scales) in type T; every
+ * thread of the block calls it (a block of whole warps; warp w takes blocks w, w + the warps, ...) */
+template <int T, int D> __device__ inline void kq_store_row(const float *x, uint8_t *codes, __half *scales) {
+    const int lane = threadIdx.x & 31;
+    for (int b = threadIdx.x >> 5; b < D / 32; b += blockDim.x >> 5) kq_store_block<T>(x[32 * b + lane], b, codes, scales);
+}
+
+/* kq_fwht for one row of D held by a warp in registers (lane i: v[j] = x[32 j + i]): the same
+ * operations in the same order, with shuffles instead of shared memory and barriers */
+template <int D> __device__ __forceinline__ void kq_fwht_regs(float (&v)[D / 32], int n) {
+    const int lane = threadIdx.x & 31;
+    const float scale = __fdiv_rn(1.0f, __fsqrt_rn((float)n));
+#pragma unroll
+    for (int j = 0; j < D / 32; j++) v[j] = __fmul_rn(v[j], scale);
+#pragma unroll
+    for (int len = 1; len < 32; len <<= 1) {
+        if (len >= n) break;
+#pragma unroll
+        for (int j = 0; j < D / 32; j++) { /* (u, w) -> (u + w, u - w), u the lower index */
+            const float o = __shfl_xor_sync(0xffffffffu, v[j], len);
+            v[j] = (lane & len) ? __fsub_rn(o, v[j]) : __fadd_rn(v[j], o);
+        }
+    }
+#pragma unroll
+    for (int st = 1; st < D / 32; st <<= 1) { /* spans of 32 st: within the lane */
+        if (32 * st >= n) break;
+#pragma unroll
+        for (int j = 0; j < D / 32; j++)
+            if (!(j & st)) {
+                const float u = v[j], w = v[j + st];
+                v[j] = __fadd_rn(u, w);
+                v[j + st] = __fsub_rn(u, w);
+            }
     }
 }
 
