@@ -21,6 +21,8 @@
 #include <string.h>
 
 #define AD_TP 64
+#define AD_TX 8 /* a slice's last tile may hold AD_TX more positions (so 2 AD_TP + 1 take two tiles, not three) */
+#define AD_TC (AD_TP + AD_TX)
 #define AD_WARPS 4
 #define AD_THREADS (32 * AD_WARPS)
 #define AD_BLOCKS_SM 4 /* slices sized for about this many blocks a multiprocessor (ZETA_CUDA_ATTN_GQA_BLOCKS) */
@@ -44,18 +46,18 @@ __host__ __device__ inline ad_layout ad_make(int D, int GM, int tk, int tv) {
     L.ksc = kq_quant(tk) ? D / 32 * 2 : 0;
     L.vsc = kq_quant(tv) ? D / 32 * 2 : 0;
     int o = 0;
-    L.k_off = o; o += ad_al(AD_TP * L.krs);
-    L.ks_off = o; o += ad_al(AD_TP * L.ksc);
-    L.v_off = o; o += ad_al(AD_TP * L.vrs);
-    L.vs_off = o; o += ad_al(AD_TP * L.vsc);
+    L.k_off = o; o += ad_al(AD_TC * L.krs);
+    L.ks_off = o; o += ad_al(AD_TC * L.ksc);
+    L.v_off = o; o += ad_al(AD_TC * L.vrs);
+    L.vs_off = o; o += ad_al(AD_TC * L.vsc);
     L.stage = o;
     o = 2 * L.stage;
     L.sq = o; o += ad_al(4 * GM * D);
     L.sqq = o; o += ad_al(GM * D);
     L.sdq = o; o += ad_al(4 * GM * (D / 32));
     L.ssum = o; o += ad_al(4 * GM * (D / 32));
-    L.s2 = o; o += ad_al(4 * 2 * GM * AD_TP);
-    L.p = o; o += ad_al(4 * GM * AD_TP);
+    L.s2 = o; o += ad_al(4 * 2 * GM * AD_TC);
+    L.p = o; o += ad_al(4 * GM * AD_TC);
     L.m = o; o += ad_al(4 * GM);
     L.l = o; o += ad_al(4 * GM);
     L.c = o; o += ad_al(4 * GM);
@@ -89,7 +91,7 @@ __device__ __forceinline__ void ad_values(const uint8_t *st, const ad_layout &L,
     constexpr int E = D / 32;
     const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
 #pragma unroll 4
-    for (int i = 0; i < AD_TP / AD_WARPS; i++) {
+    for (int i = 0; i < AD_TC / AD_WARPS; i++) {
         const int p = w + AD_WARPS * i;
         if (p >= nv) continue;
         float pg[GM];
@@ -162,12 +164,12 @@ __global__ void __launch_bounds__(AD_THREADS) k_attn_gqa(const float *q, uint8_t
     const __half *Ks = (const __half *)(K + (size_t)f.n_ctx * nkv * L.cbk), *Vs = (const __half *)(V + (size_t)f.n_ctx * nkv * L.cbv);
 
     /* the tiles: positions [pb, pb + nv) staged in stage (tile & 1) */
-    const int n_tiles = p1 > p0 ? (p1 - p0 + AD_TP - 1) / AD_TP : 0;
+    const int len = p1 - p0, n_tiles = len <= 0 ? 0 : len <= AD_TC ? 1 : (len - AD_TX + AD_TP - 1) / AD_TP;
     /* 16-byte chunks a row: powers of two (2 .. 16), so chunk c is row c >> lk, piece c & (ck - 1) */
     const int lk = __ffs(L.cbk / 16) - 1, lv = __ffs(L.cbv / 16) - 1, krow = nkv * L.cbk, vrow = nkv * L.cbv;
     auto issue = [&](int t) {
         uint8_t *st = sm + (t & 1) * L.stage;
-        const int pb = p0 + t * AD_TP, nv = min(AD_TP, p1 - pb), rn = n_kv - 1 - pb; /* rn: the new row's */
+        const int pb = p0 + t * AD_TP, nv = t == n_tiles - 1 ? p1 - pb : AD_TP, rn = n_kv - 1 - pb; /* rn: the new row's */
         const uint8_t *Kt = K + ((size_t)pb * nkv + hk) * L.cbk, *Vt = V + ((size_t)pb * nkv + hk) * L.cbv;
         for (int c = tid; c < nv << lk; c += AD_THREADS) {
             const int r = c >> lk, j = c & ((1 << lk) - 1);
@@ -261,7 +263,7 @@ __global__ void __launch_bounds__(AD_THREADS) k_attn_gqa(const float *q, uint8_t
         else cp_commit();
         cp_wait<1>();
         uint8_t *st = sm + (t & 1) * L.stage;
-        const int pb = p0 + t * AD_TP, nv = min(AD_TP, p1 - pb);
+        const int pb = p0 + t * AD_TP, nv = t == n_tiles - 1 ? p1 - pb : AD_TP;
         if (n_kv - 1 >= pb && n_kv - 1 < pb + nv) { /* the new row, from the block's own copy */
             const int r = n_kv - 1 - pb;
             for (int i = tid; i < L.cbk; i += AD_THREADS) st[L.k_off + r * L.krs + i] = fk[i];
@@ -270,9 +272,18 @@ __global__ void __launch_bounds__(AD_THREADS) k_attn_gqa(const float *q, uint8_t
             if (qv && tid < NB) ((__half *)(st + L.vs_off + r * L.vsc))[tid] = fvs[tid];
         }
         __syncthreads();
-        /* scores: thread (p, hh), half hh of the head's dims, every query head */
-        {
-            const int p = tid % AD_TP, hh = tid / AD_TP;
+        /* scores: thread (p, hh), half hh of the head's dims, every query head (positions past AD_TP
+         * in a second round, by threads 0 .. 2 AD_TX - 1) */
+        for (int round = 0; round < 2; round++) {
+            int p, hh;
+            if (round == 0) {
+                p = tid % AD_TP;
+                hh = tid / AD_TP;
+            } else {
+                if (nv <= AD_TP || tid >= 2 * AD_TX) break;
+                p = AD_TP + tid % AD_TX;
+                hh = tid / AD_TX;
+            }
             if (p < nv) {
                 const uint8_t *kr = st + L.k_off + p * L.krs;
                 float s[GM];
@@ -331,7 +342,7 @@ __global__ void __launch_bounds__(AD_THREADS) k_attn_gqa(const float *q, uint8_t
                     }
                 }
 #pragma unroll
-                for (int g = 0; g < GM; g++) s2[(hh * GM + g) * AD_TP + p] = s[g];
+                for (int g = 0; g < GM; g++) s2[(hh * GM + g) * AD_TC + p] = s[g];
             }
         }
         __syncthreads();
@@ -339,15 +350,16 @@ __global__ void __launch_bounds__(AD_THREADS) k_attn_gqa(const float *q, uint8_t
          * lane, lane + 32 */
         {
             constexpr int HW = (GM + AD_WARPS - 1) / AD_WARPS;
-            const int pa = lane, pc = lane + 32;
-            float sa[HW], sc[HW], tm[HW];
+            const int pa = lane, pc = lane + 32, pe = lane + 64; /* pe: the positions past AD_TP */
+            float sa[HW], sc[HW], se[HW], tm[HW];
 #pragma unroll
             for (int k = 0; k < HW; k++) {
                 const int g = w + AD_WARPS * k;
                 if (g >= GM) break;
-                sa[k] = pa < nv ? (s2[g * AD_TP + pa] + s2[(GM + g) * AD_TP + pa]) * a.scale : -INFINITY;
-                sc[k] = pc < nv ? (s2[g * AD_TP + pc] + s2[(GM + g) * AD_TP + pc]) * a.scale : -INFINITY;
-                tm[k] = fmaxf(sa[k], sc[k]);
+                sa[k] = pa < nv ? (s2[g * AD_TC + pa] + s2[(GM + g) * AD_TC + pa]) * a.scale : -INFINITY;
+                sc[k] = pc < nv ? (s2[g * AD_TC + pc] + s2[(GM + g) * AD_TC + pc]) * a.scale : -INFINITY;
+                se[k] = pe < nv ? (s2[g * AD_TC + pe] + s2[(GM + g) * AD_TC + pe]) * a.scale : -INFINITY;
+                tm[k] = fmaxf(fmaxf(sa[k], sc[k]), se[k]);
             }
 #pragma unroll
             for (int off = 16; off; off >>= 1)
@@ -362,9 +374,11 @@ __global__ void __launch_bounds__(AD_THREADS) k_attn_gqa(const float *q, uint8_t
                 mo[k] = sm_m[g];
                 mn[k] = fmaxf(mo[k], tm[k]);
                 const float ea = pa < nv ? expf(sa[k] - mn[k]) : 0.0f, ec = pc < nv ? expf(sc[k] - mn[k]) : 0.0f;
+                const float ee = pe < nv ? expf(se[k] - mn[k]) : 0.0f;
                 P[pa * GM + g] = ea;
                 P[pc * GM + g] = ec;
-                ps[k] = ea + ec;
+                if (pe < AD_TC) P[pe * GM + g] = ee;
+                ps[k] = ea + ec + ee;
             }
 #pragma unroll
             for (int off = 16; off; off >>= 1)
