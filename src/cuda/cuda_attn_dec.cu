@@ -13,7 +13,8 @@
  * The warps' sums are added in a fixed order; one slice writes the normalized rows (rotated back
  * for a rotated V, rounded to 8 bits for the next product when asked), several write partials for
  * cuda_kvq_merge. The new row (RoPE folded in, rotated and rounded as the cache stores it) is
- * computed by every block and stored by slice 0's. Decode steps run op by op (no graph) take it too,
+ * computed by every block and stored by slice 0's; the setup (RoPE, rotation, rounding) is per warp,
+ * a warp taking whole rows, with the rotation in registers (kq_fwht_regs). Decode steps run op by op (no graph) take it too,
  * with q and k rotated by the RoPE kernel before, so that both ways do the same float operations. */
 #include "cuda/cuda_kvq.cuh"
 
