@@ -452,10 +452,12 @@ static bool gqa_on(void) {
 }
 
 /* positions from which the kernel is used: below, the per-query-head kernels (more blocks, a
- * shorter chain of dependent steps) are faster. Measured on an H200 (1.1B shape, tg128, bench/
- * RESULTS.md 2026-11-27 21:20): with an f16 cache this kernel was already faster at 256 positions
- * (1158 against 1142 t/s) and far faster at 1024 (1131 against 951); with q8_0 slower at 256 (1126
- * against 1227), faster at 1024 (1108 against 1081). ZETA_CUDA_ATTN_GQA_MIN overrides both. */
+ * shorter chain of dependent steps) are faster or no slower. Measured on an H200 (1.1B shape, tg128,
+ * bench/RESULTS.md 2026-11-27 21:06 and 21:25): with an f16 cache this kernel was faster at 256
+ * positions (1158 against 1142 t/s) and far faster at 1024 (1131 against 951); from position 0 the
+ * two were equal within noise (1259, 1279 against 1245, 1259 in one call, 1266, 1274 against 1271,
+ * 1274 in the next). With q8_0 it was slower at 256 (1126 against 1227), faster at 1024 (1108
+ * against 1081). ZETA_CUDA_ATTN_GQA_MIN overrides both. */
 #define AD_MIN_POS_F16 256
 #define AD_MIN_POS_Q 1024
 static int gqa_min(const cuda_attn_args *a) {

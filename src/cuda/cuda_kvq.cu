@@ -10,7 +10,7 @@
  * One kernel (k_attnq) serves decode and short batches: block = (query head, token, slice of
  * positions), lane j of warp w scores position base + w + 4 j, as k_attn_dec. Decode steps
  * (fuse_store) rotate, quantize and store the new row in the kernel and fold RoPE in as k_attn_dec
- * does (from 3072 positions on, cuda_attn_dec.cu's kernel takes them); batches first run k_kvq_prep
+ * does (from 1024 positions on, cuda_attn_dec.cu's kernel takes them); batches first run k_kvq_prep
  * (rotate q in place, rotate and store k and v), and prompts of 16 tokens or more then run on the
  * tensor cores (cuda_fattn, which reads the codes) and rotate the rows back. */
 #include "cuda/cuda_kvq.cuh"
@@ -42,15 +42,17 @@ bool cuda_kvq_ok(int tk, int tv, int dk, int dv, char *why, size_t cap) {
 
 /* ---------------------------------------------------------------- prompts: rotate and store */
 
-/* grid (n_tok, n_head + 2 n_head_kv): row r of token t is query head r, else key head r - n_head,
- * else value head; queries are rotated in place (K quantized), and with round_q (the tensor-core
- * kernel follows) rounded to q8_0 and expanded again (codes * d), as the CPU's prompt path does;
- * keys and values rotated and stored at position pos0 + t */
+/* grid (n_tok, rows / KQ_WARPS), a warp a row: row r of token t is query head r, else key head
+ * r - n_head, else value head; queries are rotated in place (K quantized), and with round_q (the
+ * tensor-core kernel follows) rounded to q8_0 and expanded again (codes * d), as the CPU's prompt
+ * path does; keys and values rotated and stored at position pos0 + t. The row is held in registers
+ * (lane i: elements i, i + 32, ...), rotated by kq_fwht_regs. */
 template <int D, int TK, int TV>
 __global__ void __launch_bounds__(32 * KQ_WARPS) k_kvq_prep(float *q, const float *k, const float *v, uint8_t *K, uint8_t *V,
                                                            cuda_attn_args a, cuda_kvq f, int round_q) {
-    __shared__ float x[D];
-    const int t = blockIdx.x, r = blockIdx.y, nh = a.n_head, nkv = a.n_head_kv;
+    constexpr int E = D / 32;
+    const int t = blockIdx.x, r = blockIdx.y * KQ_WARPS + (threadIdx.x >> 5), lane = threadIdx.x & 31, nh = a.n_head, nkv = a.n_head_kv;
+    if (r >= nh + 2 * nkv) return;
     const float *src;
     int kind, h;
     if (r < nh) { kind = 0; h = r; src = q + ((size_t)t * nh + h) * D; }
@@ -58,25 +60,25 @@ __global__ void __launch_bounds__(32 * KQ_WARPS) k_kvq_prep(float *q, const floa
     else { kind = 2; h = r - nh - nkv; src = v + ((size_t)t * nkv + h) * D; }
     const int rot = kind == 2 ? f.rot_v : f.rot_k;
     if (kind == 0 && !rot && !round_q) return;
-    for (int i = threadIdx.x; i < D; i += blockDim.x) x[i] = src[i];
-    __syncthreads();
-    if (rot) kq_fwht(x, D, rot);
+    float x[E];
+#pragma unroll
+    for (int j = 0; j < E; j++) x[j] = src[32 * j + lane];
+    if (rot) kq_fwht_regs<D>(x, rot);
     const size_t row = (size_t)(a.pos0 + t) * nkv + h;
-    if (kind == 0) {
-        if (round_q) {
-            const int lane = threadIdx.x & 31;
-            for (int b = threadIdx.x >> 5; b < D / 32; b += KQ_WARPS) {
+#pragma unroll
+    for (int j = 0; j < E; j++) {
+        if (kind == 0) {
+            if (round_q) {
                 float dh;
-                const int c = q8_round(x[32 * b + lane], &dh);
-                x[32 * b + lane] = __fmul_rn((float)c, dh);
+                const int c = q8_round(x[j], &dh);
+                x[j] = __fmul_rn((float)c, dh);
             }
-            __syncthreads();
+            q[((size_t)t * nh + h) * D + 32 * j + lane] = x[j];
+        } else if (kind == 1) {
+            kq_store_block<TK>(x[j], j, K + row * kq_code_bytes(TK, D), (__half *)kq_scales<TK, D>(K, f.n_ctx, nkv) + row * (D / 32));
+        } else {
+            kq_store_block<TV>(x[j], j, V + row * kq_code_bytes(TV, D), (__half *)kq_scales<TV, D>(V, f.n_ctx, nkv) + row * (D / 32));
         }
-        for (int i = threadIdx.x; i < D; i += blockDim.x) q[((size_t)t * nh + h) * D + i] = x[i];
-    } else if (kind == 1) {
-        kq_store_row<TK, D>(x, K + row * kq_code_bytes(TK, D), (__half *)kq_scales<TK, D>(K, f.n_ctx, nkv) + row * (D / 32));
-    } else {
-        kq_store_row<TV, D>(x, V + row * kq_code_bytes(TV, D), (__half *)kq_scales<TV, D>(V, f.n_ctx, nkv) + row * (D / 32));
     }
 }
 
@@ -210,13 +212,20 @@ __global__ void __launch_bounds__(32 * KQ_WARPS) k_attnq(const float *q, uint8_t
             rope_pair(sk, ra, tid, c, s);
         }
         __syncthreads();
-        if (f.rot_k) {
-            kq_fwht(sq, D, f.rot_k);
-            kq_fwht(sk, D, f.rot_k);
+        if (w < 3) { /* warps 0, 1, 2: q, k, v rotated in registers; k and v rounded as the cache stores them */
+            float *x = w == 0 ? sq : w == 1 ? sk : sv;
+            const int n = w == 2 ? f.rot_v : f.rot_k;
+            float r[E];
+#pragma unroll
+            for (int j = 0; j < E; j++) r[j] = x[32 * j + lane];
+            if (n) kq_fwht_regs<D>(r, n);
+#pragma unroll
+            for (int j = 0; j < E; j++) {
+                if (w == 0) x[32 * j + lane] = r[j];
+                else if (w == 1) kq_store_block<TK>(r[j], j, snk, snks);
+                else kq_store_block<TV>(r[j], j, snv, snvs);
+            }
         }
-        if (f.rot_v) kq_fwht(sv, D, f.rot_v);
-        kq_store_row<TK, D>(sk, snk, snks);
-        kq_store_row<TV, D>(sv, snv, snvs);
         __syncthreads();
         if (h % grp == 0 && sp == 0) { /* the writer of this KV head */
             const size_t row = (size_t)pos0 * nkv + hk;
@@ -288,16 +297,20 @@ __global__ void __launch_bounds__(32 * KQ_WARPS) k_attnq(const float *q, uint8_t
         }
         return;
     }
-    for (int i = tid; i < D; i += blockDim.x) {
+    if (w) return;
+    /* warp 0: the row in registers, rotated back, stored */
+    float r[E];
+#pragma unroll
+    for (int j = 0; j < E; j++) {
         float A = 0.0f;
-        for (int k2 = 0; k2 < KQ_WARPS; k2++) A += sacc[k2 * D + i] * fw[k2];
-        sv[i] = A / L;
+        for (int k2 = 0; k2 < KQ_WARPS; k2++) A += sacc[k2 * D + 32 * j + lane] * fw[k2];
+        r[j] = A / L;
     }
-    __syncthreads();
-    if (f.rot_v) kq_fwht(sv, D, f.rot_v);
-    for (int i = tid; i < D; i += blockDim.x) {
-        out[orow * D + i] = sv[i];
-        if (a.xq) q8_store(sv[i], a.xq, a.n_head * D, (int)((orow * D + i) / 32), a.xq_sparse.stat ? &a.xq_sparse : nullptr);
+    if (f.rot_v) kq_fwht_regs<D>(r, f.rot_v);
+#pragma unroll
+    for (int j = 0; j < E; j++) {
+        out[orow * D + 32 * j + lane] = r[j];
+        if (a.xq) q8_store(r[j], a.xq, a.n_head * D, (int)(orow * (D / 32) + j), a.xq_sparse.stat ? &a.xq_sparse : nullptr);
     }
 }
 
@@ -367,14 +380,16 @@ __global__ void __launch_bounds__(KM_THREADS) k_attnq_merge(const float *part, f
     }
 }
 
-/* block per row of out (D values): rotated back (blocks of rot) */
-template <int D> __global__ void __launch_bounds__(32 * KQ_WARPS) k_kvq_unrotate(float *out, int rot) {
-    __shared__ float x[D];
-    float *o = out + (size_t)blockIdx.x * D;
-    for (int i = threadIdx.x; i < D; i += blockDim.x) x[i] = o[i];
-    __syncthreads();
-    kq_fwht(x, D, rot);
-    for (int i = threadIdx.x; i < D; i += blockDim.x) o[i] = x[i];
+/* a warp per row of out (D values, n_rows): rotated back (blocks of rot), in registers */
+template <int D> __global__ void __launch_bounds__(32 * KQ_WARPS) k_kvq_unrotate(float *out, int rot, int n_rows) {
+    const int r = blockIdx.x * KQ_WARPS + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (r >= n_rows) return;
+    float *o = out + (size_t)r * D, x[D / 32];
+#pragma unroll
+    for (int j = 0; j < D / 32; j++) x[j] = o[32 * j + lane];
+    kq_fwht_regs<D>(x, rot);
+#pragma unroll
+    for (int j = 0; j < D / 32; j++) o[32 * j + lane] = x[j];
 }
 
 template <int D, int TK, int TV>
@@ -385,12 +400,12 @@ static cudaError_t attnq_launch(cudaStream_t s, const cuda_attn_args *a, uint8_t
     cudaError_t e = cudaSuccess;
     if (!a->fuse_store) {
         const bool fa = cuda_fattn_ok(a);
-        k_kvq_prep<D, TK, TV><<<dim3(a->n_tok, a->n_head + 2 * a->n_head_kv), 32 * KQ_WARPS, 0, s>>>((float *)q, k, v, K, V, *a, f,
+        k_kvq_prep<D, TK, TV><<<dim3(a->n_tok, (a->n_head + 2 * a->n_head_kv + KQ_WARPS - 1) / KQ_WARPS), 32 * KQ_WARPS, 0, s>>>((float *)q, k, v, K, V, *a, f,
                                                                                                      fa && TK != ZETA_TYPE_F16);
         if ((e = cudaGetLastError()) != cudaSuccess) return e;
         if (fa) { /* prompts on the tensor cores, then the rows rotated back */
             if ((e = cuda_fattn(s, a, K, V, q, out, part, part_floats, n_sm)) != cudaSuccess || !f.rot_v) return e;
-            k_kvq_unrotate<D><<<a->n_tok * a->n_head, 32 * KQ_WARPS, 0, s>>>(out, f.rot_v);
+            k_kvq_unrotate<D><<<(a->n_tok * a->n_head + KQ_WARPS - 1) / KQ_WARPS, 32 * KQ_WARPS, 0, s>>>(out, f.rot_v, a->n_tok * a->n_head);
             return cudaGetLastError();
         }
     }
