@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench/cuda_run.sh — run ON THE GPU MACHINE, from the repository root: builds with make CUDA=1,
-# runs tests/test_cuda and tests/test_cuda_kv (op-by-op and whole-model checks against the CPU backend, decode graphs vs
+# runs tests/test_cuda, tests/test_cuda_kv and tests/test_cuda_sparse (op-by-op and whole-model checks against the CPU backend, decode graphs vs
 # eager), measures the device-to-device copy bandwidth, writes TinyLlama-1.1B-shaped random models
 # (Q4_0, Q8_0; and Llama-2-7B-shaped Q4_0 with BIG=1) with `zeta synth`, and times pp512 / tg128
 # with `zeta bench --backend cuda`. With LLAMA_SRC=DIR (a llama.cpp source tree or .tar.xz of one,
@@ -46,6 +46,8 @@ echo "== test_cuda [$(el) s]"
 grep -E '^(ok|FAIL|skip) - |^    (stories|zoo|synth)' "$OUT/test_cuda.log" | grep -v "argmax" | head -40
 ./build-cuda/tests/test_cuda_kv > "$OUT/test_cuda_kv.log" 2>&1
 grep -E '^(ok|FAIL|skip) - |check failed|passed' "$OUT/test_cuda_kv.log" | head -20
+./build-cuda/tests/test_cuda_sparse > "$OUT/test_cuda_sparse.log" 2>&1
+grep -E '^(ok|FAIL|skip) - |check failed|passed' "$OUT/test_cuda_sparse.log" | head -20
 echo "== copy bandwidth [$(el) s]"
 nvcc -O2 -arch=sm_90 bench/cuda_membw.cu -o build-cuda/cuda_membw && ./build-cuda/cuda_membw | tee "$OUT/membw.txt"
 while [ ! -f $M/.synth-done ]; do sleep 2; done

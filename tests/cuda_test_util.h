@@ -1,5 +1,5 @@
-/* cuda_test_util.h — helpers shared by the CUDA tests (test_cuda.c, test_cuda_kv.c): loading a model
- * on a backend and comparing float vectors. */
+/* cuda_test_util.h — helpers shared by the CUDA tests (test_cuda.c, test_cuda_kv.c,
+ * test_cuda_sparse.c): loading a model on a backend, random inputs and comparing float vectors. */
 #ifndef ZETA_CUDA_TEST_UTIL_H
 #define ZETA_CUDA_TEST_UTIL_H
 
@@ -7,6 +7,23 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/* xorshift inputs, uniform in [-1, 1); a file may set its own seed first */
+static uint64_t t_rng = 0x9E3779B97F4A7C15ull;
+static inline float frand(void) {
+    t_rng ^= t_rng << 13;
+    t_rng ^= t_rng >> 7;
+    t_rng ^= t_rng << 17;
+    return (float)((t_rng >> 40) & 0xffffff) / 8388608.0f - 1.0f;
+}
+static inline void fill(float *x, size_t n, float scale) { for (size_t i = 0; i < n; i++) x[i] = frand() * scale; }
+
+/* adds the squared differences of a and b to *sum and n to *cnt */
+static inline void sqdiff(const float *a, const float *b, size_t n, double *sum, size_t *cnt) {
+    for (size_t i = 0; i < n; i++) *sum += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+    *cnt += n;
+}
 
 static inline zeta_status load(const char *path, zeta_backend b, zeta_model **m, zeta_error *err) {
     zeta_model_params mp = zeta_model_params_default();
