@@ -1,10 +1,11 @@
 /* kernels_avx512vnni_sparse.c — the native Q8_0 / Q4_0 sparse decode kernels (kernels_sparse.h)
- * with AVX-512 VNNI: the same walk as the AVX2 version (a thread's rows in tiles of up to TROWS;
- * per tile and input block the kept columns four at a time down the tile, the next four columns'
- * lines and the row scales prefetched at the same offsets), 64 rows a step (Q4_0: 128 while they
- * last, a column's whole cache line). The four columns'
- * bytes of a step are interleaved by unpacks so that each int32 lane holds one row's four codes,
- * then one vpdpbusd adds the four products with the four inputs (broadcast) to that row's sum:
+ * with AVX-512 VNNI. Input blocks outer, the thread's rows in steps of 64 (Q4_0: 128 while they
+ * last, a column's whole cache line) inner, the block's kept columns innermost, four at a time: a
+ * step's sums stay in registers over all the block's kept columns and then go through the epilogue
+ * once. The lines PF_ROWS rows ahead of every kept column (and of the row scales) are prefetched,
+ * the next block's first rows once the current block's run out. The four columns' bytes of a step
+ * are interleaved by unpacks so that each int32 lane holds one row's four codes, then one vpdpbusd
+ * adds the four products with the four inputs (broadcast) to that row's sum:
  *   Q8_0: the unsigned operand is code ^ 0x80 = code + 128, so the block's sum is off by
  *         128 * (sum of its kept inputs), taken off in the epilogue;
  *   Q4_0: the nibble (0..15) is the unsigned operand, and 8 * (sum of the inputs) comes off, as in
@@ -22,7 +23,6 @@
 #include <stdbool.h>
 #include <string.h>
 
-#define TROWS 4096
 
 /* the kept columns of input block b, padded to a multiple of 4 with column 0 and an input of 0,
  * and per 4 columns their 4 int8 inputs as one int32 (for vpdpbusd's broadcast operand) */
@@ -126,68 +126,87 @@ static inline __attribute__((always_inline)) void interleave4(__m512i a, __m512i
     v[3] = _mm512_unpackhi_epi16(ab1, cd1);
 }
 
-/* acc[16 k ..] (+)= dpbusd(v[k], x) for k < n */
-static inline __attribute__((always_inline)) void accum_steps(int32_t *ac, const __m512i *v, int n, __m512i xb, bool first) {
-#pragma GCC unroll 8
-    for (int k = 0; k < n; k++) {
-        const __m512i prev = first ? _mm512_setzero_si512() : _mm512_load_si512((const void *)(ac + 16 * k));
-        _mm512_store_si512((void *)(ac + 16 * k), _mm512_dpbusd_epi32(prev, v[k], xb));
+/* prefetch distance: rows ahead of the step being computed (the next block's first rows once the
+ * current block's run out) */
+#define PF_ROWS 768
+
+/* the lines of row r (column byte offset cb) of every kept column of P, and of its row scales */
+static inline __attribute__((always_inline)) void prefetch_row(bool q4, const cols4v *P, const uint8_t *scales, size_t r) {
+    const size_t cb = q4 ? r / 2 : r;
+    for (uint32_t g = 0; g < P->n; g++) pf(P->c[g] + cb);
+    pf(scales + 2 * r);
+    pf(scales + 2 * r + 64);
+    if (q4) {
+        pf(scales + 2 * r + 128);
+        pf(scales + 2 * r + 192);
     }
 }
 
+/* Blocks outer, row steps inner, the block's kept columns innermost: a step's sums stay in
+ * registers over all the block's columns, then go through the epilogue once (y += (d * dx) *
+ * isum, rows' blocks in order, as the scalar spec). */
 static inline __attribute__((always_inline)) void native(bool q4, const zs_mat *w, const zs_sel *s, uint32_t b0, uint32_t nb, uint32_t c0,
                                                          uint32_t c1, float *y) {
-    _Alignas(64) int32_t acc[TROWS];
+    _Alignas(64) int32_t acc[128];
     cols4v p[2];
-    const size_t step_bytes = q4 ? 32 : 64; /* a column's bytes per 64 rows */
-    memset(y + 64 * (size_t)c0, 0, (size_t)(c1 - c0) * 64 * sizeof(float));
-    for (size_t t0 = 64 * (size_t)c0; t0 < 64 * (size_t)c1; t0 += TROWS) {
-        const size_t t1 = 64 * (size_t)c1 - t0 < TROWS ? 64 * (size_t)c1 : t0 + TROWS;
-        uint32_t b = zk_sparse_next_block(s, b0 - 1, nb);
-        if (b < nb) make_cols(w, s, b, &p[0]);
-        for (int cur = 0; b < nb; cur ^= 1) {
-            const uint32_t bn = zk_sparse_next_block(s, b, nb);
-            if (bn < nb) make_cols(w, s, bn, &p[cur ^ 1]);
-            const cols4v *P = &p[cur];
-            const uint8_t *scales = w->cols + (size_t)b * w->blk_bytes;
-            for (uint32_t g = 0; g < P->n; g += 4) {
-                const uint8_t *A = P->c[g], *B = P->c[g + 1], *C = P->c[g + 2], *D = P->c[g + 3];
-                /* prefetched meanwhile: the next four columns, or the row scales and the next block's first four */
-                const uint8_t *const *nx = g + 4 < P->n ? &P->c[g + 4] : bn < nb ? p[cur ^ 1].c : NULL;
-                const bool last = g + 4 >= P->n;
-                const __m512i xb = _mm512_set1_epi32(P->x[g / 4]);
-                size_t o = t0;
-                if (q4) /* 128 rows a step while they last: one 64-byte load per column */
-                    for (; o + 128 <= t1; o += 128) {
-                        const size_t ob = o / 2;
-                        if (nx) { pf(nx[0] + ob); pf(nx[1] + ob); pf(nx[2] + ob); pf(nx[3] + ob); }
-                        if (last) { pf(scales + 2 * o); pf(scales + 2 * o + 64); pf(scales + 2 * o + 128); pf(scales + 2 * o + 192); }
-                        const __m512i m4 = _mm512_set1_epi8(15);
-                        const __m512i ra = _mm512_loadu_si512((const void *)(A + ob)), rb = _mm512_loadu_si512((const void *)(B + ob));
-                        const __m512i rc = _mm512_loadu_si512((const void *)(C + ob)), rd = _mm512_loadu_si512((const void *)(D + ob));
-                        __m512i v[8];
-                        interleave4(_mm512_and_si512(ra, m4), _mm512_and_si512(rb, m4), _mm512_and_si512(rc, m4), _mm512_and_si512(rd, m4), v);
-                        interleave4(_mm512_and_si512(_mm512_srli_epi16(ra, 4), m4), _mm512_and_si512(_mm512_srli_epi16(rb, 4), m4),
-                                    _mm512_and_si512(_mm512_srli_epi16(rc, 4), m4), _mm512_and_si512(_mm512_srli_epi16(rd, 4), m4), v + 4);
-                        accum_steps(acc + (o - t0), v, 8, xb, g == 0);
-                    }
-                for (; o < t1; o += 64) {
-                    const size_t ob = o / 64 * step_bytes; /* byte offset in a column */
-                    if (nx && (!q4 || (o & 64))) { pf(nx[0] + ob); pf(nx[1] + ob); pf(nx[2] + ob); pf(nx[3] + ob); }
-                    if (last) { pf(scales + 2 * o); pf(scales + 2 * o + 64); }
-                    __m512i v[4];
-                    interleave4(step_codes(q4, A + ob), step_codes(q4, B + ob), step_codes(q4, C + ob), step_codes(q4, D + ob), v);
-                    accum_steps(acc + (o - t0), v, 4, xb, g == 0);
+    const size_t r0 = 64 * (size_t)c0, r1 = 64 * (size_t)c1;
+    memset(y + r0, 0, (r1 - r0) * sizeof(float));
+    uint32_t b = zk_sparse_next_block(s, b0 - 1, nb);
+    if (b < nb) make_cols(w, s, b, &p[0]);
+    for (int cur = 0; b < nb; cur ^= 1) {
+        const uint32_t bn = zk_sparse_next_block(s, b, nb);
+        if (bn < nb) make_cols(w, s, bn, &p[cur ^ 1]);
+        const cols4v *P = &p[cur], *N = bn < nb ? &p[cur ^ 1] : NULL;
+        const uint8_t *scales = w->cols + (size_t)b * w->blk_bytes, *nscales = N ? w->cols + (size_t)bn * w->blk_bytes : NULL;
+        const float dx = s->dx8[b];
+        const __m512i off = _mm512_set1_epi32((q4 ? 8 : 128) * s->sum8[b]);
+        size_t o = r0;
+        if (q4) /* 128 rows a step while they last: one 64-byte load per column */
+            for (; o + 128 <= r1; o += 128) {
+                const size_t t = o + PF_ROWS;
+                if (t < r1) prefetch_row(true, P, scales, t);
+                else if (N && r0 + (t - r1) < r1) prefetch_row(true, N, nscales, r0 + (t - r1));
+                const __m512i m4 = _mm512_set1_epi8(15);
+                __m512i a8[8];
+#pragma GCC unroll 8
+                for (int k = 0; k < 8; k++) a8[k] = _mm512_setzero_si512();
+                const size_t ob = o / 2;
+                for (uint32_t g = 0; g < P->n; g += 4) {
+                    const __m512i xb = _mm512_set1_epi32(P->x[g / 4]);
+                    const __m512i ra = _mm512_loadu_si512((const void *)(P->c[g] + ob)), rb = _mm512_loadu_si512((const void *)(P->c[g + 1] + ob));
+                    const __m512i rc = _mm512_loadu_si512((const void *)(P->c[g + 2] + ob)), rd = _mm512_loadu_si512((const void *)(P->c[g + 3] + ob));
+                    __m512i v[8];
+                    interleave4(_mm512_and_si512(ra, m4), _mm512_and_si512(rb, m4), _mm512_and_si512(rc, m4), _mm512_and_si512(rd, m4), v);
+                    interleave4(_mm512_and_si512(_mm512_srli_epi16(ra, 4), m4), _mm512_and_si512(_mm512_srli_epi16(rb, 4), m4),
+                                _mm512_and_si512(_mm512_srli_epi16(rc, 4), m4), _mm512_and_si512(_mm512_srli_epi16(rd, 4), m4), v + 4);
+#pragma GCC unroll 8
+                    for (int k = 0; k < 8; k++) a8[k] = _mm512_dpbusd_epi32(a8[k], v[k], xb);
                 }
+#pragma GCC unroll 8
+                for (int k = 0; k < 8; k++) _mm512_store_si512((void *)(acc + 16 * k), a8[k]);
+                epilogue_q4_128(y + o, scales + 2 * o, dx, acc, off);
             }
-            const float dx = s->dx8[b];
-            const __m512i off = _mm512_set1_epi32((q4 ? 8 : 128) * s->sum8[b]);
-            size_t r = t0;
-            if (q4)
-                for (; r + 128 <= t1; r += 128) epilogue_q4_128(y + r, scales + 2 * r, dx, acc + (r - t0), off);
-            for (; r < t1; r += 64) epilogue_step(q4, y + r, scales + 2 * r, dx, acc + (r - t0), off);
-            b = bn;
+        for (; o < r1; o += 64) {
+            const size_t t = o + PF_ROWS;
+            if (t < r1) prefetch_row(q4, P, scales, t);
+            else if (N && r0 + (t - r1) < r1) prefetch_row(q4, N, nscales, r0 + (t - r1));
+            __m512i a4[4];
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) a4[k] = _mm512_setzero_si512();
+            const size_t ob = q4 ? o / 2 : o; /* byte offset in a column */
+            for (uint32_t g = 0; g < P->n; g += 4) {
+                const __m512i xb = _mm512_set1_epi32(P->x[g / 4]);
+                __m512i v[4];
+                interleave4(step_codes(q4, P->c[g] + ob), step_codes(q4, P->c[g + 1] + ob), step_codes(q4, P->c[g + 2] + ob),
+                            step_codes(q4, P->c[g + 3] + ob), v);
+#pragma GCC unroll 4
+                for (int k = 0; k < 4; k++) a4[k] = _mm512_dpbusd_epi32(a4[k], v[k], xb);
+            }
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) _mm512_store_si512((void *)(acc + 16 * k), a4[k]);
+            epilogue_step(q4, y + o, scales + 2 * o, dx, acc, off);
         }
+        b = bn;
     }
 }
 
