@@ -4,10 +4,12 @@
 #define ZETA_CUDA_TEST_UTIL_H
 
 #include "zeta.h"
+#include "cuda/cuda_backend.h"
 
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* xorshift inputs, uniform in [-1, 1); a file may set its own seed first */
 static uint64_t t_rng = 0x9E3779B97F4A7C15ull;
@@ -23,6 +25,18 @@ static inline void fill(float *x, size_t n, float scale) { for (size_t i = 0; i 
 static inline void sqdiff(const float *a, const float *b, size_t n, double *sum, size_t *cnt) {
     for (size_t i = 0; i < n; i++) *sum += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
     *cnt += n;
+}
+
+/* true when CUDA is compiled in and a device is present; else why[] says why the cases skip */
+static inline bool cuda_test_device(char *why, size_t cap) {
+    if (!cuda_compiled()) {
+        snprintf(why, cap, "built without CUDA (make CUDA=1)");
+        return false;
+    }
+    char reason[150] = "";
+    if (cuda_device_count(reason, sizeof reason) > 0) return true;
+    snprintf(why, cap, "no CUDA device: %s", reason);
+    return false;
 }
 
 static inline zeta_status load(const char *path, zeta_backend b, zeta_model **m, zeta_error *err) {

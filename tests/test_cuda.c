@@ -681,13 +681,7 @@ static void test_decode_graph(void) {
 }
 
 int main(void) {
-    if (!cuda_compiled()) {
-        snprintf(g_why, sizeof g_why, "built without CUDA (make CUDA=1)");
-    } else {
-        char why[150] = "";
-        if (cuda_device_count(why, sizeof why) > 0) g_device = true;
-        else snprintf(g_why, sizeof g_why, "no CUDA device: %s", why);
-    }
+    g_device = cuda_test_device(g_why, sizeof g_why);
     zeta_error err;
     if (g_device) {
         zeta_session_params sp = zeta_session_params_default();

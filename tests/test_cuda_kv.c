@@ -299,13 +299,7 @@ int main(void) {
     /* decode steps change kernels at 512 positions here (1536 / 3072 by default), so that short
      * sequences cover both */
     setenv("ZETA_CUDA_ATTN_GQA_MIN", "512", 1);
-    if (!cuda_compiled()) {
-        snprintf(g_why, sizeof g_why, "built without CUDA (make CUDA=1)");
-    } else {
-        char why[150] = "";
-        if (cuda_device_count(why, sizeof why) > 0) g_device = true;
-        else snprintf(g_why, sizeof g_why, "no CUDA device: %s", why);
-    }
+    g_device = cuda_test_device(g_why, sizeof g_why);
     if (g_device)
         for (int i = 0; i < N_MODELS; i++) {
             snprintf(g_path[i], sizeof g_path[i], "/tmp/zeta_cuda_kv_XXXXXX");
