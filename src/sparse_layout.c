@@ -8,7 +8,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 /* the format a matrix gets; force_copy (ZETA_SPARSE_COPY=1, for A/B measurements) gives the copy */
 static int mat_fmt(const zeta_weight *w, bool force_copy) {
@@ -130,14 +129,10 @@ zeta_status zs_model_build(struct zeta_model *m, const char *path, zeta_error *e
                          (unsigned long long)(total >> 20), (unsigned long long)(phys >> 20));
     }
     z->layers = calloc(nl, sizeof *z->layers);
-    /* 2 MiB aligned and, where the kernel offers it, in huge pages: the sparse kernels jump between
-     * columns, and with 4 KiB pages nearly every jump is a TLB miss (a streaming read of half the
-     * columns of a 1.1B-shape matrix: 5.8 -> 7.0 GB/s on one core of the AMD EPYC VM) */
-    const size_t huge = (size_t)2 << 20, alloc = (size_t)((total + huge - 1) & ~(uint64_t)(huge - 1));
-    z->mem = total ? aligned_alloc(huge, alloc) : NULL;
-#ifdef MADV_HUGEPAGE
-    if (z->mem) (void)madvise(z->mem, alloc, MADV_HUGEPAGE);
-#endif
+    /* in huge pages where the kernel offers them: the sparse kernels jump between columns, and
+     * with 4 KiB pages nearly every jump is a TLB miss (a streaming read of half the columns of a
+     * 1.1B-shape matrix: 5.8 -> 7.0 GB/s on one core of the AMD EPYC VM) */
+    z->mem = total ? zeta_alloc_huge(total) : NULL;
     float *rows = widest ? zeta_malloc_array((size_t)widest, sizeof(float)) : NULL;
     float *tile = max_out ? zeta_malloc_array((size_t)64 * max_out, sizeof(float)) : NULL;
     if (!z->layers || !z->mem || (widest && !rows) || (max_out && !tile)) {

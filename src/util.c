@@ -2,8 +2,10 @@
 #include "util.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <time.h>
 
@@ -40,6 +42,17 @@ void *zeta_calloc_array(size_t n, size_t size) {
 uint64_t zeta_physical_memory(void) {
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
     return pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
+}
+
+void *zeta_alloc_huge(size_t bytes) {
+    const size_t huge = (size_t)2 << 20;
+    if (bytes == 0 || bytes > SIZE_MAX - huge) return NULL;
+    const size_t alloc = (bytes + huge - 1) & ~(huge - 1);
+    void *p = aligned_alloc(huge, alloc);
+#ifdef MADV_HUGEPAGE
+    if (p) (void)madvise(p, alloc, MADV_HUGEPAGE); /* advice only: 4 KiB pages where refused */
+#endif
+    return p;
 }
 
 double zeta_now_ms(void) {

@@ -118,7 +118,7 @@ zeta_status cpu_prepare_model(struct zeta_model *m, zeta_error *err) {
     if (phys && total > phys)
         return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "%s: repacking the weights for the CPU needs %zu MiB but this machine has %llu MiB",
                          m->g->path, total >> 20, (unsigned long long)(phys >> 20));
-    uint8_t *mem = malloc(total);
+    uint8_t *mem = zeta_alloc_huge(total);
     if (!mem)
         return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "%s: out of memory repacking %zu MiB of weights", m->g->path,
                          total >> 20);
