@@ -22,6 +22,11 @@
 #   PP, TG             prompt tokens and generated tokens [512, 128]
 #   ZETA_ARGS, LLAMA_ARGS   extra arguments for each engine's command line []
 #   MEMBW_MIB          array size of the bandwidth test [1024]
+#   RUN_MEMBW          1: also measure the read bandwidth (256 MiB, best of 3, the run's thread count,
+#                      ~0.5 s) just before every engine run, into runs.tsv; 0: skip [1]. On a VM the
+#                      bandwidth can change from minute to minute (the Zen 4 VM here: 2 threads read
+#                      either ~37 or ~64 GB/s), and a decode run is only comparable with the bandwidth
+#                      of its own minute
 #   KERNELS            1: also run build/kernel_bench (4096 x 4096, 1 thread) into kernels.md; 0: skip [1]
 #   KERNEL_ARGS        its arguments, e.g. "-t 2 --big" []
 #   OUT                raw output directory [bench/raw/<UTC date-time>-<host>]
@@ -47,6 +52,7 @@ ZETA_ARGS=${ZETA_ARGS:-}
 LLAMA_ARGS=${LLAMA_ARGS:-}
 LLAMA_BENCH=${LLAMA_BENCH:-}
 MEMBW_MIB=${MEMBW_MIB:-1024}
+RUN_MEMBW=${RUN_MEMBW:-1}
 KERNELS=${KERNELS:-1}
 KERNEL_ARGS=${KERNEL_ARGS:-}
 HOST=$(hostname -s 2>/dev/null || hostname)
@@ -66,7 +72,7 @@ fi
 mkdir -p "$OUT" "$MODELS_DIR" || die "cannot create $OUT or $MODELS_DIR"
 CMDS=$OUT/commands.txt
 : > "$CMDS"
-printf 'label\tpath\tthreads\trep\tengine\trc\tstarted_utc\tjson\ttime\n' > "$OUT/runs.tsv"
+printf 'label\tpath\tthreads\trep\tengine\trc\tstarted_utc\tjson\ttime\tmembw_gbps\n' > "$OUT/runs.tsv"
 
 # record a command line, then run it
 run_logged() {
@@ -205,6 +211,12 @@ for p in $paths; do
             fi
             for e in $engines; do
                 base=$OUT/$label.t$t.rep$rep.$e
+                bw=-
+                if [ "$RUN_MEMBW" = 1 ]; then
+                    bw=$(build/membw -m 256 -t "$t" -r 3 -o json 2>/dev/null |
+                         sed -n 's/.*"read_gbps": *\([0-9.]*\).*/\1/p' | head -1)
+                    [ -n "$bw" ] || bw=-
+                fi
                 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
                 log "$label t=$t rep $rep/$REPS: $e"
                 if [ "$e" = zeta ]; then
@@ -218,8 +230,8 @@ for p in $paths; do
                 rss_run "$base.time" "$@" > "$base.json" 2> "$base.err"
                 rc=$?
                 [ "$rc" -eq 0 ] || { n_fail=$((n_fail + 1)); log "  failed (rc $rc), see $base.err"; }
-                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$p" "$t" "$rep" "$e" "$rc" "$started" \
-                    "$(basename "$base.json")" "$(basename "$base.time")" >> "$OUT/runs.tsv"
+                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$p" "$t" "$rep" "$e" "$rc" "$started" \
+                    "$(basename "$base.json")" "$(basename "$base.time")" "$bw" >> "$OUT/runs.tsv"
             done
             rep=$((rep + 1))
         done
