@@ -2,7 +2,8 @@
 # bench/cuda_run.sh — run ON THE GPU MACHINE, from the repository root: builds with make CUDA=1,
 # runs tests/test_cuda, tests/test_cuda_kv and tests/test_cuda_sparse (op-by-op and whole-model checks against the CPU backend, decode graphs vs
 # eager), measures the device-to-device copy bandwidth, writes TinyLlama-1.1B-shaped random models
-# (Q4_0, Q8_0; and Llama-2-7B-shaped Q4_0 with BIG=1) with `zeta synth`, and times pp512 / tg128
+# (Q4_0, Q8_0; and Llama-2-7B-shaped Q4_0 with BIG=1; or SYNTH="TYPE:SHAPE ...", where TYPE may be
+# q4_k_m) with `zeta synth`, and times pp512 / tg128
 # with `zeta bench --backend cuda`. With LLAMA_SRC=DIR (a llama.cpp source tree or .tar.xz of one,
 # never committed), llama.cpp is built with CUDA in the background meanwhile and llama-bench runs
 # on the same files, the two engines alternating; nvidia-smi power samples (100 ms) are taken
@@ -36,10 +37,18 @@ if ! make CUDA=1 -j"$JOBS" > "$OUT/build.log" 2>&1; then tail -40 "$OUT/build.lo
 grep -i "warning" "$OUT/build.log" | head -20
 M=/tmp/zeta-cuda-models
 mkdir -p $M
-SYNTH="q4_0:tinyllama-1.1b q8_0:tinyllama-1.1b"
+SYNTH=${SYNTH:-"q4_0:tinyllama-1.1b q8_0:tinyllama-1.1b"}
 [ "${BIG:-0}" = 1 ] && SYNTH="$SYNTH q4_0:llama-2-7b"
+# TYPE:SHAPE; q4_k_m (llama.cpp's mix) is quantized from an f16 synth of the shape
 ( for ts in $SYNTH; do t=${ts%%:*}; sh=${ts#*:}
-    [ -f $M/$sh-$t.gguf ] || ./build-cuda/zeta synth --shape $sh --type $t -o $M/$sh-$t.gguf > "$OUT/synth-$sh-$t.log" 2>&1
+    [ -f $M/$sh-$t.gguf ] && continue
+    if [ "$t" = q4_k_m ]; then
+        { ./build-cuda/zeta synth --shape $sh --type f16 -o $M/$sh-f16.tmp.gguf &&
+          ./build-cuda/zeta quantize $M/$sh-f16.tmp.gguf $M/$sh-$t.gguf Q4_K_M; } > "$OUT/synth-$sh-$t.log" 2>&1
+        rm -f $M/$sh-f16.tmp.gguf
+    else
+        ./build-cuda/zeta synth --shape $sh --type $t -o $M/$sh-$t.gguf > "$OUT/synth-$sh-$t.log" 2>&1
+    fi
   done; echo done > $M/.synth-done ) &
 echo "== test_cuda [$(el) s]"
 ./build-cuda/tests/test_cuda > "$OUT/test_cuda.log" 2>&1
@@ -52,8 +61,8 @@ echo "== copy bandwidth [$(el) s]"
 nvcc -O2 -arch=sm_90 bench/cuda_membw.cu -o build-cuda/cuda_membw && ./build-cuda/cuda_membw | tee "$OUT/membw.txt"
 while [ ! -f $M/.synth-done ]; do sleep 2; done
 ls -la $M | tee "$OUT/models.txt"
-MODELS="$M/tinyllama-1.1b-q4_0.gguf $M/tinyllama-1.1b-q8_0.gguf"
-[ "${BIG:-0}" = 1 ] && [ -f $M/llama-2-7b-q4_0.gguf ] && MODELS="$MODELS $M/llama-2-7b-q4_0.gguf"
+MODELS=""
+for ts in $SYNTH; do [ -f $M/${ts#*:}-${ts%%:*}.gguf ] && MODELS="$MODELS $M/${ts#*:}-${ts%%:*}.gguf"; done
 # power: 100 ms samples of the whole board while CMD runs -> $OUT/power-NAME.csv
 powered() { name=$1; shift
     nvidia-smi --query-gpu=timestamp,power.draw --format=csv,noheader,nounits -lms 100 > "$OUT/power-$name.csv" 2>/dev/null &
@@ -64,11 +73,19 @@ run_llama() { m=$1; b=$(basename $m .gguf)
     $LB -m $m -p 512 -n 128 -ngl 99 -r "$REPS" -o json > "$OUT/llama-$b-$2.json" 2> "$OUT/llama-$b-$2.err"; }
 echo "== zeta bench, graphs on (and ZETA_CUDA_GRAPH=direct for the op-by-op path) [$(el) s]"
 for m in $MODELS; do run_zeta $m 1; done
-b=$(basename $M/tinyllama-1.1b-q4_0.gguf .gguf)
-ZETA_CUDA_GRAPH=direct ./build-cuda/zeta bench --backend cuda -m $M/tinyllama-1.1b-q4_0.gguf -p 0 -n 128 -r "$REPS" -o json \
-    > "$OUT/zeta-$b-direct.json" 2>&1
-ZETA_CUDA_GRAPH=0 ./build-cuda/zeta bench --backend cuda -m $M/tinyllama-1.1b-q4_0.gguf -p 0 -n 128 -r "$REPS" -o json \
-    > "$OUT/zeta-$b-record.json" 2>&1
+b=tinyllama-1.1b-q4_0
+if [ -f $M/$b.gguf ]; then
+    ZETA_CUDA_GRAPH=direct ./build-cuda/zeta bench --backend cuda -m $M/$b.gguf -p 0 -n 128 -r "$REPS" -o json \
+        > "$OUT/zeta-$b-direct.json" 2>&1
+    ZETA_CUDA_GRAPH=0 ./build-cuda/zeta bench --backend cuda -m $M/$b.gguf -p 0 -n 128 -r "$REPS" -o json \
+        > "$OUT/zeta-$b-record.json" 2>&1
+fi
+# ENVS="NAME=VALUE ...": each setting also timed on every model, one run each (A/B of a switch), file zeta-MODEL-NAME=VALUE
+for ev in ${ENVS:-}; do
+    for m in $MODELS; do
+        env "$ev" ./build-cuda/zeta bench --backend cuda -m $m -p 512 -n 128 -r "$REPS" -o json > "$OUT/zeta-$(basename $m .gguf)-$ev.json" 2>&1
+    done
+done
 if [ -n "$LB" ]; then
     echo "== waiting for llama.cpp's build [$(el) s]"
     while [ ! -f /tmp/llama-build.rc ] && [ "$(el)" -lt "$DEADLINE" ]; do sleep 5; done

@@ -837,6 +837,7 @@ static void cu_free(void *vctx) {
     cudaFree(c->mm.deq);
     cudaFree(c->mm.xq);
     cudaFree(c->mm.xr);
+    cudaFree(c->mm.xs);
     if (c->stage) cudaFreeHost(c->stage);
     if (c->pos_host) cudaFreeHost(c->pos_host);
     cudaFree(c->pos_dev);
@@ -883,6 +884,9 @@ extern "C" zeta_status cuda_backend_new(const struct zeta_model *m, const zeta_b
                          hp->head_dim_v);
     size_t max_w = 0, max_k = 32;
     bool has_split = cuda_type_split((int)m->output.type);
+    /* a product that prompts run through cuBLAS (not the int8 tensor-core kernel) */
+#define BLAS_W(w) (!(((w)->type == ZETA_TYPE_Q4_0 || (w)->type == ZETA_TYPE_Q8_0) && (w)->ne0 % 128 == 0))
+    bool has_blas = BLAS_W(&m->output);
     for (uint32_t il = 0; il < hp->n_layer; il++) {
         const zeta_layer *L = &m->layers[il];
         const zeta_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
@@ -892,8 +896,10 @@ extern "C" zeta_status cuda_backend_new(const struct zeta_model *m, const zeta_b
             if (ws[i]->ne0 * ws[i]->ne1 > max_w) max_w = ws[i]->ne0 * ws[i]->ne1;
             if (ws[i]->ne0 > max_k) max_k = ws[i]->ne0;
             has_split = has_split || cuda_type_split((int)ws[i]->type);
+            has_blas = has_blas || (ws[i]->data && BLAS_W(ws[i]));
         }
     }
+#undef BLAS_W
     zeta_status st = check_weight(&m->output, err);
     if (st != ZETA_OK) return st;
     if (m->output.ne0 * m->output.ne1 > max_w) max_w = m->output.ne0 * m->output.ne1;
@@ -926,6 +932,7 @@ extern "C" zeta_status cuda_backend_new(const struct zeta_model *m, const zeta_b
     c->mm.deq_floats = cfg->max_batch > 8 ? (max_w < SCRATCH_MAX_FLOATS ? max_w : SCRATCH_MAX_FLOATS) : 0;
     if (c->mm.deq_floats && c->mm.deq_floats < (size_t)hp->n_ff) c->mm.deq_floats = hp->n_ff; /* at least one row */
     c->mm.xr_floats = has_split && cfg->max_batch > 1 ? (size_t)cfg->max_batch * max_k : 0;
+    c->mm.xs_floats = has_blas && c->mm.deq_floats ? (size_t)2 * cfg->max_batch * max_k : 0;
     c->stage_floats = (size_t)cfg->max_batch * hp->n_embd;
     c->xq_bytes = cuda_xq_bytes((int)max_k);
     cudaError_t e;
@@ -949,6 +956,10 @@ extern "C" zeta_status cuda_backend_new(const struct zeta_model *m, const zeta_b
     }
     if ((e = cudaMalloc(&c->mm.xq, c->xq_bytes)) != cudaSuccess) { st = cuda_fail(err, e, "allocating scratch"); goto fail; }
     if (c->mm.xr_floats && (e = cudaMalloc(&c->mm.xr, c->mm.xr_floats * sizeof(float))) != cudaSuccess) {
+        st = cuda_fail(err, e, "allocating scratch");
+        goto fail;
+    }
+    if (c->mm.xs_floats && (e = cudaMalloc(&c->mm.xs, c->mm.xs_floats * sizeof(float))) != cudaSuccess) {
         st = cuda_fail(err, e, "allocating scratch");
         goto fail;
     }

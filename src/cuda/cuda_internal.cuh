@@ -190,13 +190,16 @@ inline size_t cuda_xq_bytes(int K) { return (size_t)K + (size_t)K / 32 * 8; }
 /* a session's scratch for cuda_matmul: deq, deq_floats: f32 space for a dequantized slice of W
  * (prompt path; NULL: the token-batch kernel); xq: at least cuda_xq_bytes(K) bytes (one-token q4_0 /
  * q8_0 products); xr, xr_floats: n_tok * K floats (q4_0 / q8_0 products of several tokens take x
- * rounded to 8 bits there, as the CPU's kernels do) */
+ * rounded to 8 bits there, as the CPU's kernels do); xs, xs_floats: 2 n_tok K floats, x split into
+ * a TF32 part and the rest for the tensor-core products (NULL: those products run in f32 SGEMM) */
 struct cuda_mm_scratch {
     float *deq;
     size_t deq_floats;
     uint8_t *xq;
     float *xr;
     size_t xr_floats;
+    float *xs;
+    size_t xs_floats;
 };
 
 /* y[t] = W x[t] (+ bias), t < n_tok; W's bytes on the device (cuda_type_split's layout or GGUF's);

@@ -12,8 +12,9 @@
  *   - other types: k_mmv1, two rows a warp sharing the activation chunk, block types staged through
  *     shared memory with 16-byte loads, f32 activations.
  * 2-8 tokens: one warp per output row dequantizing 32-element chunks for all tokens. More tokens
- * (prompts): q4_0 / q8_0 with K % 128 == 0 on the tensor cores (cuda_mmq.cu); the rest as slices of
- * W dequantized to f32 in a scratch buffer, multiplied by cuBLAS SGEMM (f32 arithmetic). */
+ * (prompts): q4_0 / q8_0 with K % 128 == 0 on the int8 tensor cores (cuda_mmq.cu); the rest as
+ * slices of W dequantized to f32 in a scratch buffer, multiplied by cuBLAS in TF32 on the tensor
+ * cores (inputs split into TF32 parts where f32-class results are kept: see tc_mode). */
 #include "cuda/cuda_internal.cuh"
 
 #include <cublas_v2.h>
@@ -698,6 +699,66 @@ cudaError_t cuda_mmv(cudaStream_t s, const cuda_mmv_job *j, const float *x, uint
     return cudaGetLastError();
 }
 
+/* ---------------------------------------------------------------- prompts on the tensor cores: TF32 */
+
+/* v -> hi (v rounded to TF32: 11 significant bits, low 13 bits zero) and lo = v - hi (exact in f32;
+ * |lo| <= 2^-11 |v|). hi may be v itself (in place). */
+__global__ void k_tf32_split(const float *v, float *hi, float *lo, size_t n) {
+    const size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    const float x = v[i];
+    uint32_t h;
+    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(h) : "f"(x));
+    hi[i] = __uint_as_float(h);
+    lo[i] = x - __uint_as_float(h);
+}
+
+static cudaError_t tf32_split(cudaStream_t s, const float *v, float *hi, float *lo, size_t n) {
+    k_tf32_split<<<(unsigned)((n + 255) / 256), 256, 0, s>>>(v, hi, lo, n);
+    return cudaGetLastError();
+}
+
+/* How a cuBLAS product runs (ZETA_CUDA_TF32=0: TC_F32 for every type):
+ * - TC_F32: f32 SGEMM on the CUDA cores.
+ * - TC_ONE: one TF32 GEMM (inputs read with 11 significant bits, sums in f32): each term w x within
+ *   2^-10 of itself, the result within 2^-10 of sum |w x| (tests/test_cuda holds it to 2.5e-3).
+ *   For Q4_K / Q6_K, whose CPU products round x to 8-bit Q8_K blocks: that is farther from f32 than
+ *   this, so the one GEMM keeps them nearer the f32 result than the CPU's own arithmetic.
+ * - TC_X: x split into hi + lo (k_tf32_split), W hi + W lo: two GEMMs. For f16 / bf16 weights, which
+ *   TF32 holds exactly: the result is f32-class (each term within ~2^-21).
+ * - TC_XW: W split as well, three GEMMs (W hi x hi + W hi x lo + W lo x hi; the dropped W lo x lo is
+ *   under 2^-22 of a term): f32 and the q4_0 / q8_0 products that miss the int8 kernel (K not a
+ *   multiple of 128), held to the CPU's result at 1e-5. */
+enum { TC_F32, TC_ONE, TC_X, TC_XW };
+
+static int tc_mode(int type) {
+    static int on = -1;
+    if (!cuda_switch_on("ZETA_CUDA_TF32", &on)) return TC_F32;
+    switch (type) {
+    case ZETA_TYPE_Q4_K: case ZETA_TYPE_Q6_K: return TC_ONE;
+    case ZETA_TYPE_F16: case ZETA_TYPE_BF16: return TC_X;
+    default: return TC_XW;
+    }
+}
+
+static cublasStatus_t gemm(cublasHandle_t h, cublasComputeType_t ct, int nr, int n_tok, int K, const float *W, const float *x,
+                           float beta, float *y, int ldy) {
+    const float one = 1.0f;
+    return cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, nr, n_tok, K, &one, W, CUDA_R_32F, K, x, CUDA_R_32F, K, &beta, y, CUDA_R_32F,
+                        ldy, ct, CUBLAS_GEMM_DEFAULT);
+}
+
+/* y (ldy a token) = W (nr x K, row-major f32; W_lo: its TF32 remainder or NULL) times x (hi, lo: K x
+ * n_tok; lo NULL: x alone) */
+static cublasStatus_t gemm_tc(cublasHandle_t h, int mode, int nr, int n_tok, int K, const float *W, const float *W_lo, const float *x,
+                              const float *x_lo, float *y, int ldy) {
+    const cublasComputeType_t ct = mode == TC_F32 ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_TF32;
+    cublasStatus_t st = gemm(h, ct, nr, n_tok, K, W, x, 0.0f, y, ldy);
+    if (st == CUBLAS_STATUS_SUCCESS && x_lo) st = gemm(h, ct, nr, n_tok, K, W, x_lo, 1.0f, y, ldy);
+    if (st == CUBLAS_STATUS_SUCCESS && W_lo) st = gemm(h, ct, nr, n_tok, K, W_lo, x, 1.0f, y, ldy);
+    return st;
+}
+
 cudaError_t cuda_matmul(cudaStream_t s, void *blas, const zeta_weight *w, const float *bias, const float *x, int n_tok,
                         float *y, const cuda_mm_scratch *sc, int *blas_status) {
     *blas_status = 0;
@@ -734,13 +795,24 @@ cudaError_t cuda_matmul(cudaStream_t s, void *blas, const zeta_weight *w, const 
         return cudaGetLastError();
     }
     const int rows = (int)w->ne1, K = (int)w->ne0;
-    const float one = 1.0f, zero = 0.0f;
     cublasHandle_t h = (cublasHandle_t)blas;
-    if (w->type == ZETA_TYPE_F32) {
-        cublasStatus_t st = cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, rows, n_tok, K, &one, (const float *)w->dev, K, x, K, &zero, y, rows);
+    int mode = tc_mode((int)w->type);
+    const size_t nx = (size_t)n_tok * K;
+    if (mode >= TC_X && (!sc->xs || sc->xs_floats < 2 * nx)) mode = TC_F32; /* no room to split x: exact f32 */
+    const float *x_lo = NULL;
+    if (mode >= TC_X) {
+        cudaError_t e = tf32_split(s, x, sc->xs, sc->xs + nx, nx);
+        if (e != cudaSuccess) return e;
+        x = sc->xs;
+        x_lo = sc->xs + nx;
+    }
+    if (w->type == ZETA_TYPE_F32 && mode != TC_XW) {
+        cublasStatus_t st = gemm_tc(h, mode, rows, n_tok, K, (const float *)w->dev, NULL, x, x_lo, y, rows);
         if (st != CUBLAS_STATUS_SUCCESS) { *blas_status = (int)st; return cudaSuccess; }
     } else {
-        int slice = (int)(scratch_floats / (size_t)K);
+        /* a slice of rows dequantized into the scratch (TC_XW: its TF32 part there, the rest after it) */
+        const int parts = mode == TC_XW ? 2 : 1;
+        int slice = (int)(scratch_floats / ((size_t)K * parts));
         if (slice < 1) return cudaErrorInvalidValue;
         if (slice > rows) slice = rows;
         for (int r0 = 0; r0 < rows; r0 += slice) {
@@ -748,7 +820,12 @@ cudaError_t cuda_matmul(cudaStream_t s, void *blas, const zeta_weight *w, const 
             DISPATCH(w->type, dequant_launch<TT>(s, (const uint8_t *)w->dev, w->row_bytes, K, rows, r0, nr, scratch));
             cudaError_t e = cudaGetLastError();
             if (e != cudaSuccess) return e;
-            cublasStatus_t st = cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, nr, n_tok, K, &one, scratch, K, x, K, &zero, y + r0, rows);
+            float *W_lo = NULL;
+            if (mode == TC_XW) {
+                W_lo = scratch + (size_t)nr * K;
+                if ((e = tf32_split(s, scratch, scratch, W_lo, (size_t)nr * K)) != cudaSuccess) return e;
+            }
+            cublasStatus_t st = gemm_tc(h, mode, nr, n_tok, K, scratch, W_lo, x, x_lo, y + r0, rows);
             if (st != CUBLAS_STATUS_SUCCESS) { *blas_status = (int)st; return cudaSuccess; }
         }
     }
