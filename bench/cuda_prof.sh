@@ -9,6 +9,7 @@
 # (STALL=1; STALL_K=REGEX another kernel); SHAPES="llama-2-7b" picks the shapes. PP=1 profiles a prompt instead (one pp512, eager; SKIP defaults to 0: the upload's
 # split kernels then show as k_split). SPARSE=1 profiles the sparse pass (--mode sparse --level LEVEL
 # [0.5]) with the sparsity file MODEL.sparsity next to each model (bench/cuda_gating.sh writes them).
+# MODEL=FILE.gguf profiles that file instead.
 # Raw CSVs go to $OUT (or /tmp/cuda_prof).
 set -u
 OUT=${OUT:-/tmp/cuda_prof}
@@ -25,8 +26,10 @@ M=/tmp/zeta-cuda-models
 mkdir -p $M
 SH=${SHAPES:-tinyllama-1.1b}
 [ "${BIG:-0}" = 1 ] && [ -z "${SHAPES:-}" ] && SH="$SH llama-2-7b"
+[ -n "${MODEL:-}" ] && SH=model   # MODEL=FILE.gguf: profile that file instead of the synth models
 for sh in $SH; do
     f=$M/$sh-q4_0.gguf
+    [ -n "${MODEL:-}" ] && f=$MODEL
     [ -f $f ] || ./build-cuda/zeta synth --shape $sh --type q4_0 -o $f > /dev/null 2>&1
     A2=$ARGS
     [ "${SPARSE:-0}" = 1 ] && A2="$ARGS --sparsity $M/$sh-q4_0.sparsity --mode sparse --level ${LEVEL:-0.5}"
@@ -43,7 +46,7 @@ for r in rows[1:]:
     k[(r[ix['ID']], r[ix['Kernel Name']].split('(')[0].split('<')[0])][r[ix['Metric Name']]] = float(r[ix['Metric Value']].replace(',', ''))
 agg = collections.defaultdict(lambda: [0, 0.0, 0.0, 0.0, 0.0])
 for (i, name), m in k.items():
-    if name.endswith('k_mmvq') or name.endswith('k_smv'): name += '/%d' % m.get('launch__grid_size', 0)  # one line per product shape
+    if name.endswith(('k_mmvq', 'k_smv', 'k_mmvk', 'k_mmv1')): name += '/%d' % m.get('launch__grid_size', 0)  # one line per product shape
     a = agg[name]; a[0] += 1; a[1] += m.get('gpu__time_duration.sum', 0); a[2] += m.get('dram__bytes_read.sum', 0)
     a[3] = m.get('launch__registers_per_thread', 0); a[4] += m.get('sm__warps_active.avg.pct_of_peak_sustained_active', 0)
 tot = sum(a[1] for a in agg.values())

@@ -259,6 +259,11 @@ static void test_matmul_types(void) {
             matmul_case(types[i], 512, 67, toks[j], j == 1);
             if (toks[j] == 1) matmul_case(types[i], 256, 5, 1, true);
         }
+    /* k_mmvk (q4_K / q6_K decode): rows of more than 8 super-blocks (a lane takes a second
+     * quarter), and q6_K rows of an odd number of super-blocks (rows 2-byte aligned only) */
+    matmul_case(ZETA_TYPE_Q4_K, 2560, 33, 1, true);
+    matmul_case(ZETA_TYPE_Q6_K, 2304, 33, 1, false);
+    matmul_case(ZETA_TYPE_Q6_K, 768, 7, 1, true);
     /* q4_0 / q8_0 prompts on the tensor cores (cuda_mmq: K % 128 == 0, more than 8 tokens): partial
      * row and token tiles (tiles are 128 x 128), several K stages; K = 160 takes the SGEMM path */
     for (int q = 0; q < 2; q++) {
