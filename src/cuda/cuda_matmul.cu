@@ -244,15 +244,14 @@ template <int T> __host__ __device__ constexpr size_t chunk_bytes(int n) {
 template <typename X> __device__ __forceinline__ X pick3(const X (&a)[3], int m) { return m == 0 ? a[0] : m == 1 ? a[1] : a[2]; }
 
 
-template <int T, int MODE> __global__ void __launch_bounds__(32 * MMV1_WARPS) k_mmv1(cuda_mmv_job j, const float *x) {
-    const int lane = threadIdx.x & 31;
-    const int gw = blockIdx.x * MMV1_WARPS + (threadIdx.x >> 5);
-    const uint8_t *wr[MMV1_R];
-    int mat[MMV1_R], row[MMV1_R];
-    bool ok[MMV1_R];
+/* the warp's MMV1_R items: SWIGLU: item 0 gate row gw, item 1 up row gw; else items gw * MMV1_R + r
+ * across the job's matrices in order. wr: each item's row (the first matrix's for items past the end) */
+template <int MODE>
+__device__ __forceinline__ void mmv_items(const cuda_mmv_job &j, int gw, const uint8_t *(&wr)[MMV1_R], int (&mat)[MMV1_R], int (&row)[MMV1_R],
+                                          bool (&ok)[MMV1_R]) {
 #pragma unroll
     for (int r = 0; r < MMV1_R; r++) {
-        if (MODE == CUDA_MMV_SWIGLU) { /* item 0: gate row gw, item 1: up row gw */
+        if (MODE == CUDA_MMV_SWIGLU) {
             mat[r] = r;
             row[r] = gw;
             ok[r] = gw < j.rows[0];
@@ -266,6 +265,36 @@ template <int T, int MODE> __global__ void __launch_bounds__(32 * MMV1_WARPS) k_
         }
         wr[r] = ok[r] ? pick3(j.W, mat[r]) + (size_t)row[r] * j.row_bytes : j.W[0];
     }
+}
+
+/* the items' sums (lane 0): + bias, then SWIGLU's silu(gate) * up, or the plain store and the
+ * residual add */
+template <int MODE>
+__device__ __forceinline__ void mmv_store(const cuda_mmv_job &j, const float (&sum)[MMV1_R], const int (&mat)[MMV1_R], const int (&row)[MMV1_R],
+                                          const bool (&ok)[MMV1_R]) {
+    if (MODE == CUDA_MMV_SWIGLU) {
+        const float g = sum[0] + (j.bias[0] ? j.bias[0][row[0]] : 0.0f), u = sum[1] + (j.bias[1] ? j.bias[1][row[1]] : 0.0f);
+        j.y[1][row[1]] = u;
+        j.y[0][row[0]] = silu_mul(g, u);
+    } else {
+#pragma unroll
+        for (int r = 0; r < MMV1_R; r++) {
+            if (!ok[r]) continue;
+            const float *b = pick3(j.bias, mat[r]);
+            const float v = sum[r] + (b ? b[row[r]] : 0.0f);
+            pick3(j.y, mat[r])[row[r]] = v;
+            if (j.res) j.res[row[r]] += v;
+        }
+    }
+}
+
+template <int T, int MODE> __global__ void __launch_bounds__(32 * MMV1_WARPS) k_mmv1(cuda_mmv_job j, const float *x) {
+    const int lane = threadIdx.x & 31;
+    const int gw = blockIdx.x * MMV1_WARPS + (threadIdx.x >> 5);
+    const uint8_t *wr[MMV1_R];
+    int mat[MMV1_R], row[MMV1_R];
+    bool ok[MMV1_R];
+    mmv_items<MODE>(j, gw, wr, mat, row, ok);
     if (!ok[0]) return;
     float sum[MMV1_R];
 #pragma unroll
@@ -345,21 +374,7 @@ template <int T, int MODE> __global__ void __launch_bounds__(32 * MMV1_WARPS) k_
 #pragma unroll
     for (int r = 0; r < MMV1_R; r++)
         for (int off = 16; off; off >>= 1) sum[r] += __shfl_xor_sync(0xffffffffu, sum[r], off);
-    if (lane != 0) return;
-    if (MODE == CUDA_MMV_SWIGLU) {
-        const float g = sum[0] + (j.bias[0] ? j.bias[0][row[0]] : 0.0f), u = sum[1] + (j.bias[1] ? j.bias[1][row[1]] : 0.0f);
-        j.y[1][row[1]] = u;
-        j.y[0][row[0]] = silu_mul(g, u);
-    } else {
-#pragma unroll
-        for (int r = 0; r < MMV1_R; r++) {
-            if (!ok[r]) continue;
-            const float *b = pick3(j.bias, mat[r]);
-            const float v = sum[r] + (b ? b[row[r]] : 0.0f);
-            pick3(j.y, mat[r])[row[r]] = v;
-            if (j.res) j.res[row[r]] += v;
-        }
-    }
+    if (lane == 0) mmv_store<MODE>(j, sum, mat, row, ok);
 }
 
 /* Q4_K / Q6_K decode (k_mmvk), f32 activations. Lane p of an iteration takes quarter p % 4 of
@@ -494,22 +509,7 @@ template <int T, int MODE, bool SH> __global__ void __launch_bounds__(32 * MMV1_
     const uint8_t *wr[MMV1_R];
     int mat[MMV1_R], row[MMV1_R];
     bool ok[MMV1_R];
-#pragma unroll
-    for (int r = 0; r < MMV1_R; r++) {
-        if (MODE == CUDA_MMV_SWIGLU) {
-            mat[r] = r;
-            row[r] = gw;
-            ok[r] = gw < j.rows[0];
-        } else {
-            int gi = gw * MMV1_R + r, m = 0;
-            if (j.n_mat > 1 && gi >= j.rows[0]) { gi -= j.rows[0]; m = 1; }
-            if (j.n_mat > 2 && m == 1 && gi >= j.rows[1]) { gi -= j.rows[1]; m = 2; }
-            mat[r] = m;
-            row[r] = gi;
-            ok[r] = gi < pick3(j.rows, m);
-        }
-        wr[r] = ok[r] ? pick3(j.W, mat[r]) + (size_t)row[r] * j.row_bytes : j.W[0];
-    }
+    mmv_items<MODE>(j, gw, wr, mat, row, ok);
     if (!ok[0]) return;
     float sum[MMV1_R];
 #pragma unroll
@@ -547,21 +547,7 @@ template <int T, int MODE, bool SH> __global__ void __launch_bounds__(32 * MMV1_
 #pragma unroll
     for (int r = 0; r < MMV1_R; r++)
         for (int off = 16; off; off >>= 1) sum[r] += __shfl_xor_sync(0xffffffffu, sum[r], off);
-    if (lane != 0) return;
-    if (MODE == CUDA_MMV_SWIGLU) {
-        const float g = sum[0] + (j.bias[0] ? j.bias[0][row[0]] : 0.0f), u = sum[1] + (j.bias[1] ? j.bias[1][row[1]] : 0.0f);
-        j.y[1][row[1]] = u;
-        j.y[0][row[0]] = silu_mul(g, u);
-    } else {
-#pragma unroll
-        for (int r = 0; r < MMV1_R; r++) {
-            if (!ok[r]) continue;
-            const float *b = pick3(j.bias, mat[r]);
-            const float v = sum[r] + (b ? b[row[r]] : 0.0f);
-            pick3(j.y, mat[r])[row[r]] = v;
-            if (j.res) j.res[row[r]] += v;
-        }
-    }
+    if (lane == 0) mmv_store<MODE>(j, sum, mat, row, ok);
 }
 
 bool cuda_mmv_fusable(const zeta_weight *w) { return w->ne0 % 32 == 0 && cuda_type_ok(w->type); }
