@@ -43,6 +43,7 @@ static int simd_impls(impl *out) {
     int n = 0;
 #ifdef ZETA_HAVE_X86
     if (zk_cpu_has_avx2()) out[n++] = (impl){"avx2", NULL};
+    if (zk_cpu_has_avx512vnni()) out[n++] = (impl){"avx512vnni", NULL};
 #endif
     return n;
 }
@@ -50,6 +51,8 @@ static int simd_impls(impl *out) {
 static zk_gemm8_fn simd_fn(const char *name, zeta_type t) {
 #ifdef ZETA_HAVE_X86
     if (!strcmp(name, "avx2")) return t == ZETA_TYPE_Q4_K ? zk_gemm8_q4_K_avx2 : zk_gemm8_q6_K_avx2;
+    /* the avx512vnni table's q6_K product is the AVX2 one */
+    if (!strcmp(name, "avx512vnni")) return t == ZETA_TYPE_Q4_K ? zk_gemm8_q4_K_avx512vnni : zk_gemm8_q6_K_avx2;
 #endif
     (void)name; (void)t;
     return NULL;
@@ -108,7 +111,7 @@ static void check_group(zeta_type t, const uint8_t *const rows[8], int64_t k, in
     const size_t xs = (size_t)nb * sizeof(block_q8_K) + 8; /* a stride that is not the row size */
     uint8_t *x = malloc(xs * max_tok);
     const size_t ys = 8 + YPAD;
-    float *yr = malloc(sizeof(float) * ys * max_tok), *yv = malloc(sizeof(float) * ys * max_tok);
+    float *yr = malloc(sizeof(float) * ys * max_tok), *yv = malloc(sizeof(float) * ys * max_tok), *y2 = malloc(sizeof(float) * ys * max_tok);
     float *wa = malloc(sizeof(float) * (size_t)k), *xa = malloc(sizeof(float) * (size_t)k);
     double *mag = malloc(sizeof(double) * 8 * max_tok);
     for (int kind = 0; kind < kinds; kind++)
@@ -136,6 +139,12 @@ static void check_group(zeta_type t, const uint8_t *const rows[8], int64_t k, in
                 const zk_gemm8_fn f = simd_fn(im[i].name, t);
                 for (size_t q = 0; q < ys * max_tok; q++) yv[q] = f32_nan();
                 f(k, packed, x, xs, NULL, n, yv, ys);
+                if (!strcmp(im[i].name, "avx512vnni")) { /* its integer sums and float steps are AVX2's: the same bits */
+                    simd_fn("avx2", t)(k, packed, x, xs, NULL, n, y2, ys);
+                    bool same = true;
+                    for (int c = 0; c < n; c++) same = same && memcmp(y2 + (size_t)c * ys, yv + (size_t)c * ys, 8 * sizeof(float)) == 0;
+                    T_CHECKF(same, "avx512vnni %s n_tok %d kind %d: not the AVX2 kernel's bits", zeta_type_name(t), n, kind);
+                }
                 for (int c = 0; c < max_tok; c++)
                     for (int r = 0; r < 8 + YPAD; r++) {
                         const float g = yv[(size_t)c * ys + r];
@@ -153,7 +162,7 @@ static void check_group(zeta_type t, const uint8_t *const rows[8], int64_t k, in
             }
         }
     st->groups++;
-    free(packed); free(x); free(yr); free(yv); free(wa); free(xa); free(mag);
+    free(packed); free(x); free(yr); free(yv); free(y2); free(wa); free(xa); free(mag);
 }
 
 /* ---- real tensors ------------------------------------------------------------------------------ */
@@ -181,7 +190,12 @@ static int check_file(const char *file, zeta_type t, stats *st) {
 static void report(const char *what, const stats *st) {
     impl im[4];
     printf("    %s: %d groups; scalar gemm8 vs vec_dot worst %.2g", what, st->groups, st->worst_ref);
-    if (simd_impls(im)) printf(", %s vs scalar gemm8 worst %.2g", im[0].name, st->worst_simd);
+    const int n = simd_impls(im);
+    if (n) {
+        printf(", ");
+        for (int i = 0; i < n; i++) printf("%s%s", i ? " / " : "", im[i].name);
+        printf(" vs scalar gemm8 worst %.2g", st->worst_simd);
+    }
     printf(" (of sum|w*x|)\n");
 }
 

@@ -106,10 +106,89 @@ static void gemm8_q8_0(int64_t k, const void *w, const void *x, size_t xs, const
     gemm8(false, k, w, x, xs, xsum, n_tok, y, ys);
 }
 
+/* ---- Q4_K (block_q4_Kx8 of gemm_k.h): each group of 4 code x activation products one vpdpbusd
+ * into an int32 sum per sub-block, times the sub-block's scale (vpmulld), so sumi and summ are the
+ * AVX2 kernel's exact integers and the float steps are its steps: the same bits. Tiles of 8 tokens,
+ * then 4, then 1. */
+static inline __attribute__((always_inline)) void q4_K_tile(const int T, const block_q4_Kx8 *W, int64_t nb, const uint8_t *x,
+                                                            size_t xs, float *y, size_t ys) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m6 = _mm256_set1_epi8(0x3f), m30 = _mm256_set1_epi8(0x30);
+    const __m256i lo8 = _mm256_set1_epi32(0xff), hi8 = _mm256_set1_epi32(0xff00);
+    const block_q8_K *X[8];
+    __m256 acc[8];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) {
+        X[t] = (const block_q8_K *)(x + (size_t)t * xs);
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const block_q4_Kx8 *B = &W[b];
+        const __m256i u0 = _mm256_loadu_si256((const __m256i *)B->scales), u1 = _mm256_loadu_si256((const __m256i *)(B->scales + 32)),
+                      u2 = _mm256_loadu_si256((const __m256i *)(B->scales + 64));
+        /* lane r: the row's scales 0-3 / 4-7 and mins 0-3 / 4-7 as bytes (the 6-bit unpacking) */
+        const __m256i sc03 = _mm256_and_si256(u0, m6);
+        const __m256i sc47 = _mm256_or_si256(_mm256_and_si256(u2, m4), _mm256_and_si256(_mm256_srli_epi32(u0, 2), m30));
+        const __m256i m03 = _mm256_and_si256(u1, m6);
+        const __m256i m47 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 4), m4), _mm256_and_si256(_mm256_srli_epi32(u1, 2), m30));
+        __m256i sumi[8];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) sumi[t] = _mm256_setzero_si256();
+        for (int j = 0; j < 8; j++) { /* sub-block j: the low (even j) or high (odd j) nibbles of vectors 8 (j / 2) + g */
+            const uint8_t *qv = B->qs + 256 * (j >> 1);
+            __m256i a[8];
+#pragma GCC unroll 8
+            for (int t = 0; t < T; t++) a[t] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (int g = 0; g < 8; g++) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(qv + 32 * g));
+                const __m256i code = j & 1 ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m4) : _mm256_and_si256(v, m4);
+#pragma GCC unroll 8
+                for (int t = 0; t < T; t++) a[t] = _mm256_dpbusd_epi32(a[t], code, bcast4(X[t][b].qs + 32 * j + 4 * g));
+            }
+            const __m256i sc = _mm256_and_si256(_mm256_srli_epi32(j < 4 ? sc03 : sc47, 8 * (j & 3)), lo8);
+#pragma GCC unroll 8
+            for (int t = 0; t < T; t++) sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(a[t], sc));
+        }
+        /* mins: lane r of mp_i = (m_2i, m_2i+1) as int16 */
+        const __m256i m23 = _mm256_srli_epi32(m03, 16), m67 = _mm256_srli_epi32(m47, 16);
+        const __m256i mp0 = _mm256_or_si256(_mm256_and_si256(m03, lo8), _mm256_slli_epi32(_mm256_and_si256(m03, hi8), 8));
+        const __m256i mp1 = _mm256_or_si256(_mm256_and_si256(m23, lo8), _mm256_slli_epi32(_mm256_and_si256(m23, hi8), 8));
+        const __m256i mp2 = _mm256_or_si256(_mm256_and_si256(m47, lo8), _mm256_slli_epi32(_mm256_and_si256(m47, hi8), 8));
+        const __m256i mp3 = _mm256_or_si256(_mm256_and_si256(m67, lo8), _mm256_slli_epi32(_mm256_and_si256(m67, hi8), 8));
+        const __m256 dw = row_scales(B->d), dmw = row_scales(B->dmin);
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+            const int16_t *bs = X[t][b].bsums;
+            /* int16 j of s8 = sum of sub-block j's 32 activations (|.| <= 4096) */
+            const __m128i s8 = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bs), _mm_loadu_si128((const __m128i *)(bs + 8)));
+            const __m256i S = _mm256_broadcastsi128_si256(s8);
+            const __m256i summ = _mm256_add_epi32(
+                _mm256_add_epi32(_mm256_madd_epi16(mp0, _mm256_shuffle_epi32(S, 0x00)), _mm256_madd_epi16(mp1, _mm256_shuffle_epi32(S, 0x55))),
+                _mm256_add_epi32(_mm256_madd_epi16(mp2, _mm256_shuffle_epi32(S, 0xaa)), _mm256_madd_epi16(mp3, _mm256_shuffle_epi32(S, 0xff))));
+            const __m256 dx = _mm256_set1_ps(X[t][b].d);
+            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+            acc[t] = _mm256_fnmadd_ps(_mm256_mul_ps(dmw, dx), _mm256_cvtepi32_ps(summ), acc[t]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
+}
+
+void zk_gemm8_q4_K_avx512vnni(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
+                              size_t ys) {
+    (void)xsum;
+    const int64_t nb = k / QK_K;
+    const uint8_t *xb = x;
+    int c = 0;
+    for (; c + 8 <= n_tok; c += 8) q4_K_tile(8, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
+    for (; c + 4 <= n_tok; c += 4) q4_K_tile(4, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
+    for (; c < n_tok; c++) q4_K_tile(1, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
+}
+
 static const zk_gemm_table k_gemm_avx512vnni = {
     .name = "avx512vnni",
     .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0, [ZETA_TYPE_Q8_0] = gemm8_q8_0,
-              [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_avx2, [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_avx2},
+              [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_avx512vnni, [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_avx2},
 };
 
 const zk_gemm_table *zk_gemm_avx512vnni(void) { return &k_gemm_avx512vnni; }
