@@ -51,8 +51,7 @@ static int simd_impls(impl *out) {
 static zk_gemm8_fn simd_fn(const char *name, zeta_type t) {
 #ifdef ZETA_HAVE_X86
     if (!strcmp(name, "avx2")) return t == ZETA_TYPE_Q4_K ? zk_gemm8_q4_K_avx2 : zk_gemm8_q6_K_avx2;
-    /* the avx512vnni table's q6_K product is the AVX2 one */
-    if (!strcmp(name, "avx512vnni")) return t == ZETA_TYPE_Q4_K ? zk_gemm8_q4_K_avx512vnni : zk_gemm8_q6_K_avx2;
+    if (!strcmp(name, "avx512vnni")) return t == ZETA_TYPE_Q4_K ? zk_gemm8_q4_K_avx512vnni : zk_gemm8_q6_K_avx512vnni;
 #endif
     (void)name; (void)t;
     return NULL;

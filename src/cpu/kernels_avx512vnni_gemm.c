@@ -185,10 +185,77 @@ void zk_gemm8_q4_K_avx512vnni(int64_t k, const void *w, const void *x, size_t xs
     for (; c < n_tok; c++) q4_K_tile(1, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
 }
 
+/* ---- Q6_K (block_q6_Kx8): the unsigned codes u = q + 32, a 16-element sub-block's sum one chain of
+ * four vpdpbusd, times its scale (vpmulld); minus 32 * sum_j sc_j * bsum_j by int16 pairs as in
+ * AVX2. The AVX2 kernel's integers and float steps: the same bits. */
+static inline __attribute__((always_inline)) void q6_K_tile(const int T, const block_q6_Kx8 *W, int64_t nb, const uint8_t *x,
+                                                            size_t xs, float *y, size_t ys) {
+    const __m256i m6 = _mm256_set1_epi8(0x3f), m3 = _mm256_set1_epi8(0x03), mc = _mm256_set1_epi8(0x0c), m30 = _mm256_set1_epi8(0x30);
+    const __m256i lo16 = _mm256_set1_epi32(0xffff), top8 = _mm256_set1_epi32((int)0xff000000u);
+    const block_q8_K *X[8];
+    __m256 acc[8];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) {
+        X[t] = (const block_q8_K *)(x + (size_t)t * xs);
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const block_q6_Kx8 *B = &W[b];
+        __m256i sumi[8];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) sumi[t] = _mm256_setzero_si256();
+        for (int i = 0; i < 8; i++) { /* sub-blocks 2i, 2i + 1: lane r of p = (32 sc_2i, 32 sc_2i+1) as int16 */
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(B->scales + 32 * (i >> 1)));
+            const __m256i sh = i & 1 ? _mm256_srli_epi32(v, 16) : v; /* the pair in bytes 0, 1 of each lane */
+            const __m256i p = _mm256_or_si256(_mm256_and_si256(_mm256_srai_epi16(_mm256_slli_epi16(sh, 8), 3), lo16),
+                                              _mm256_srai_epi16(_mm256_and_si256(_mm256_slli_epi32(sh, 16), top8), 3));
+#pragma GCC unroll 8
+            for (int t = 0; t < T; t++) sumi[t] = _mm256_sub_epi32(sumi[t], _mm256_madd_epi16(p, bcast4((const int8_t *)(X[t][b].bsums + 2 * i))));
+        }
+        for (int j = 0; j < 16; j++) {
+            const __m256i sv = _mm256_loadu_si256((const __m256i *)(B->scales + 32 * (j >> 2)));
+            const __m256i sc = _mm256_srai_epi32(_mm256_slli_epi32(sv, 24 - 8 * (j & 3)), 24); /* signed scale j as int32 */
+            const uint8_t *q = B->q + 96 * j;
+            const __m256i v0 = _mm256_loadu_si256((const __m256i *)q), v1 = _mm256_loadu_si256((const __m256i *)(q + 32)),
+                          v2 = _mm256_loadu_si256((const __m256i *)(q + 64));
+            const __m256i c0 = _mm256_and_si256(v0, m6), c1 = _mm256_and_si256(v1, m6), c2 = _mm256_and_si256(v2, m6);
+            const __m256i c3 = _mm256_or_si256(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v0, 6), m3),
+                                                               _mm256_and_si256(_mm256_srli_epi16(v1, 4), mc)),
+                                               _mm256_and_si256(_mm256_srli_epi16(v2, 2), m30));
+#pragma GCC unroll 8
+            for (int t = 0; t < T; t++) {
+                const int8_t *yq = X[t][b].qs + 16 * j;
+                __m256i a = _mm256_dpbusd_epi32(_mm256_setzero_si256(), c0, bcast4(yq));
+                a = _mm256_dpbusd_epi32(a, c1, bcast4(yq + 4));
+                a = _mm256_dpbusd_epi32(a, c2, bcast4(yq + 8));
+                a = _mm256_dpbusd_epi32(a, c3, bcast4(yq + 12));
+                sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(a, sc));
+            }
+        }
+        const __m256 dw = row_scales(B->d);
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++)
+            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(X[t][b].d)), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
+}
+
+void zk_gemm8_q6_K_avx512vnni(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
+                              size_t ys) {
+    (void)xsum;
+    const int64_t nb = k / QK_K;
+    const uint8_t *xb = x;
+    int c = 0;
+    for (; c + 8 <= n_tok; c += 8) q6_K_tile(8, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
+    for (; c + 4 <= n_tok; c += 4) q6_K_tile(4, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
+    for (; c < n_tok; c++) q6_K_tile(1, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
+}
+
 static const zk_gemm_table k_gemm_avx512vnni = {
     .name = "avx512vnni",
     .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0, [ZETA_TYPE_Q8_0] = gemm8_q8_0,
-              [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_avx512vnni, [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_avx2},
+              [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_avx512vnni, [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_avx512vnni},
 };
 
 const zk_gemm_table *zk_gemm_avx512vnni(void) { return &k_gemm_avx512vnni; }
