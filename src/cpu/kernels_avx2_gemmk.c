@@ -10,6 +10,7 @@
  * a lane hold the row's scale) gives int32. Q6_K codes are used unsigned (u = q + 32) and
  * 32 * sum_j sc_j * bsum_j is subtracted, from the Q8_K bsums. */
 #include "cpu/gemm_k.h"
+#include "cpu/gemm_k_x86.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -84,22 +85,11 @@ static ALWAYS_INLINE void q4_K_tile(const block_q4_Kx8 *W, int64_t nb, const uin
             }
         }
         /* mins: lane r of mp_i = (m_2i, m_2i+1) as int16 */
-        const __m256i mp0 = _mm256_shuffle_epi8(m03, loadu(k_pair[0])), mp1 = _mm256_shuffle_epi8(m03, loadu(k_pair[1]));
-        const __m256i mp2 = _mm256_shuffle_epi8(m47, loadu(k_pair[0])), mp3 = _mm256_shuffle_epi8(m47, loadu(k_pair[1]));
+        const __m256i mp[4] = {_mm256_shuffle_epi8(m03, loadu(k_pair[0])), _mm256_shuffle_epi8(m03, loadu(k_pair[1])),
+                               _mm256_shuffle_epi8(m47, loadu(k_pair[0])), _mm256_shuffle_epi8(m47, loadu(k_pair[1]))};
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)B->d));
         const __m256 dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)B->dmin));
-        UNROLL for (int t = 0; t < T; t++) {
-            const int16_t *bs = X[t][b].bsums;
-            /* int16 j of s8 = sum of sub-block j's 32 activations (|.| <= 4096) */
-            const __m128i s8 = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bs), _mm_loadu_si128((const __m128i *)(bs + 8)));
-            const __m256i S = _mm256_broadcastsi128_si256(s8);
-            const __m256i summ = _mm256_add_epi32(
-                _mm256_add_epi32(_mm256_madd_epi16(mp0, _mm256_shuffle_epi32(S, 0x00)), _mm256_madd_epi16(mp1, _mm256_shuffle_epi32(S, 0x55))),
-                _mm256_add_epi32(_mm256_madd_epi16(mp2, _mm256_shuffle_epi32(S, 0xaa)), _mm256_madd_epi16(mp3, _mm256_shuffle_epi32(S, 0xff))));
-            const __m256 dx = _mm256_set1_ps(X[t][b].d);
-            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
-            acc[t] = _mm256_fnmadd_ps(_mm256_mul_ps(dmw, dx), _mm256_cvtepi32_ps(summ), acc[t]);
-        }
+        UNROLL for (int t = 0; t < T; t++) acc[t] = q4_K_block_end(acc[t], sumi[t], &X[t][b], mp, dw, dmw);
     }
     UNROLL for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
 }

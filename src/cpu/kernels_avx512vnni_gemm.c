@@ -17,6 +17,7 @@
  * -mavx512vnni. */
 #include "cpu/gemm.h"
 #include "cpu/gemm_k.h"
+#include "cpu/gemm_k_x86.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -151,39 +152,18 @@ static inline __attribute__((always_inline)) void q4_K_tile(const int T, const b
         }
         /* mins: lane r of mp_i = (m_2i, m_2i+1) as int16 */
         const __m256i m23 = _mm256_srli_epi32(m03, 16), m67 = _mm256_srli_epi32(m47, 16);
-        const __m256i mp0 = _mm256_or_si256(_mm256_and_si256(m03, lo8), _mm256_slli_epi32(_mm256_and_si256(m03, hi8), 8));
-        const __m256i mp1 = _mm256_or_si256(_mm256_and_si256(m23, lo8), _mm256_slli_epi32(_mm256_and_si256(m23, hi8), 8));
-        const __m256i mp2 = _mm256_or_si256(_mm256_and_si256(m47, lo8), _mm256_slli_epi32(_mm256_and_si256(m47, hi8), 8));
-        const __m256i mp3 = _mm256_or_si256(_mm256_and_si256(m67, lo8), _mm256_slli_epi32(_mm256_and_si256(m67, hi8), 8));
+        const __m256i mp[4] = {_mm256_or_si256(_mm256_and_si256(m03, lo8), _mm256_slli_epi32(_mm256_and_si256(m03, hi8), 8)),
+                               _mm256_or_si256(_mm256_and_si256(m23, lo8), _mm256_slli_epi32(_mm256_and_si256(m23, hi8), 8)),
+                               _mm256_or_si256(_mm256_and_si256(m47, lo8), _mm256_slli_epi32(_mm256_and_si256(m47, hi8), 8)),
+                               _mm256_or_si256(_mm256_and_si256(m67, lo8), _mm256_slli_epi32(_mm256_and_si256(m67, hi8), 8))};
         const __m256 dw = row_scales(B->d), dmw = row_scales(B->dmin);
 #pragma GCC unroll 8
-        for (int t = 0; t < T; t++) {
-            const int16_t *bs = X[t][b].bsums;
-            /* int16 j of s8 = sum of sub-block j's 32 activations (|.| <= 4096) */
-            const __m128i s8 = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bs), _mm_loadu_si128((const __m128i *)(bs + 8)));
-            const __m256i S = _mm256_broadcastsi128_si256(s8);
-            const __m256i summ = _mm256_add_epi32(
-                _mm256_add_epi32(_mm256_madd_epi16(mp0, _mm256_shuffle_epi32(S, 0x00)), _mm256_madd_epi16(mp1, _mm256_shuffle_epi32(S, 0x55))),
-                _mm256_add_epi32(_mm256_madd_epi16(mp2, _mm256_shuffle_epi32(S, 0xaa)), _mm256_madd_epi16(mp3, _mm256_shuffle_epi32(S, 0xff))));
-            const __m256 dx = _mm256_set1_ps(X[t][b].d);
-            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
-            acc[t] = _mm256_fnmadd_ps(_mm256_mul_ps(dmw, dx), _mm256_cvtepi32_ps(summ), acc[t]);
-        }
+        for (int t = 0; t < T; t++) acc[t] = q4_K_block_end(acc[t], sumi[t], &X[t][b], mp, dw, dmw);
     }
 #pragma GCC unroll 8
     for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
 }
 
-void zk_gemm8_q4_K_avx512vnni(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
-                              size_t ys) {
-    (void)xsum;
-    const int64_t nb = k / QK_K;
-    const uint8_t *xb = x;
-    int c = 0;
-    for (; c + 8 <= n_tok; c += 8) q4_K_tile(8, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
-    for (; c + 4 <= n_tok; c += 4) q4_K_tile(4, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
-    for (; c < n_tok; c++) q4_K_tile(1, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
-}
 
 /* ---- Q6_K (block_q6_Kx8): the unsigned codes u = q + 32, a 16-element sub-block's sum one chain of
  * four vpdpbusd, times its scale (vpmulld); minus 32 * sum_j sc_j * bsum_j by int16 pairs as in
@@ -241,15 +221,30 @@ static inline __attribute__((always_inline)) void q6_K_tile(const int T, const b
     for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
 }
 
-void zk_gemm8_q6_K_avx512vnni(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
-                              size_t ys) {
-    (void)xsum;
+/* tiles of 8 tokens, then 4, then 1 */
+static inline __attribute__((always_inline)) void gemm8_k(const bool q6, int64_t k, const void *w, const void *x, size_t xs, int n_tok,
+                                                          float *y, size_t ys) {
     const int64_t nb = k / QK_K;
     const uint8_t *xb = x;
     int c = 0;
-    for (; c + 8 <= n_tok; c += 8) q6_K_tile(8, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
-    for (; c + 4 <= n_tok; c += 4) q6_K_tile(4, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
-    for (; c < n_tok; c++) q6_K_tile(1, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
+#define KQ_TILE(T) (q6 ? q6_K_tile(T, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys) \
+                       : q4_K_tile(T, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys))
+    for (; c + 8 <= n_tok; c += 8) KQ_TILE(8);
+    for (; c + 4 <= n_tok; c += 4) KQ_TILE(4);
+    for (; c < n_tok; c++) KQ_TILE(1);
+#undef KQ_TILE
+}
+
+void zk_gemm8_q4_K_avx512vnni(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
+                              size_t ys) {
+    (void)xsum;
+    gemm8_k(false, k, w, x, xs, n_tok, y, ys);
+}
+
+void zk_gemm8_q6_K_avx512vnni(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
+                              size_t ys) {
+    (void)xsum;
+    gemm8_k(true, k, w, x, xs, n_tok, y, ys);
 }
 
 static const zk_gemm_table k_gemm_avx512vnni = {
