@@ -10,6 +10,7 @@ import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import http from 'node:http';
 import { SCALE, arg, url, authUrl, apiKey } from './common.mjs';
 const executablePath = arg('chromium', 'CHROMIUM') || '/usr/bin/chromium';
 if (!url) {
@@ -91,9 +92,40 @@ async function finished(page, timeout = 20000 * SCALE) {
   return { text: await a.textContent(), state: await a.getAttribute('data-state') };
 }
 
+// A transparent HTTP proxy in front of the server that passes everything through unchanged, except
+// that it hands a text/event-stream body on one event at a time, `gapMs` apart. stories260K writes
+// its whole reply in a few milliseconds, which can reach the page as one network read (the page
+// then rightly renders it once); Chromium's network emulation did not always split it (CI: one
+// read at 32 KB/s). Pacing the events makes the page's incremental rendering what is tested.
+// A client that goes away closes the upstream request, so Stop still reaches the server.
+function pacedProxy(target, gapMs) {
+  const t = new URL(target);
+  const server = http.createServer((req, res) => {
+    const up = http.request({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers }, (ur) => {
+      res.writeHead(ur.statusCode, ur.headers);
+      if (!/text\/event-stream/.test(ur.headers['content-type'] || '')) { ur.pipe(res); return; }
+      res.socket?.setNoDelay(true);
+      let buf = '';
+      let chain = Promise.resolve();
+      const later = (s) => { chain = chain.then(() => new Promise((ok) => setTimeout(() => { if (!res.destroyed) res.write(s); ok(); }, gapMs))); };
+      ur.setEncoding('utf8');
+      ur.on('data', (d) => {
+        buf += d;
+        for (let i; (i = buf.indexOf('\n\n')) >= 0; buf = buf.slice(i + 2)) later(buf.slice(0, i + 2));
+      });
+      ur.on('end', () => { if (buf) later(buf); chain.then(() => res.end()); });
+    });
+    up.on('error', (e) => { if (!res.headersSent) res.writeHead(502); res.end(String(e.message)); });
+    res.on('close', () => up.destroy());
+    req.pipe(up);
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ server, url: `http://127.0.0.1:${server.address().port}` })));
+}
+const proxy = await pacedProxy(url, 10);
+
 let main = null;
 await test('loads from / with no external resources', async () => {
-  main = await openPage(url);
+  main = await openPage(proxy.url);
   const { page, res, log } = main;
   check(res && res.status() === 200, `GET / status ${res?.status()}`);
   check(/^text\/html/.test(res.headers()['content-type'] || ''), `content-type ${show(res.headers()['content-type'])}`);
@@ -105,7 +137,7 @@ await test('loads from / with no external resources', async () => {
     .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')).map((el) => el.id || el.outerHTML));
   check(unlabelled.length === 0, `controls without a label: ${unlabelled.join(', ')}`);
   await page.waitForLoadState('networkidle', { timeout: 5000 * SCALE }).catch(() => {});
-  const origin = new URL(url).origin;
+  const origin = new URL(proxy.url).origin;
   const foreign = log.requests.map((r) => r.url()).filter((u) => !u.startsWith(origin) && !u.startsWith('data:'));
   check(foreign.length === 0, `requests outside the server: ${foreign.join(', ')}`);
   check(log.errors.length === 0, `console errors: ${log.errors.join(' | ')}`);
@@ -117,12 +149,6 @@ await test('chat streams a reply', async () => {
   await page.fill('#max-tokens', '120');
   await page.fill('#temperature', '0');
   await recordLengths(page);
-  // stories260K writes its whole reply in a few milliseconds, which can reach the page as one
-  // network read (the page then rightly renders it once): a slow download (Chromium's network
-  // emulation, ~32 KB/s) spreads the events out, so the page's incremental rendering is what is tested
-  const cdp = await main.context.newCDPSession(page);
-  await cdp.send('Network.enable');
-  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: 32 * 1024, uploadThroughput: -1 });
   const reqs = log.requests.length;
   await send(page, 'Once upon a time');
   await page.waitForFunction(() => {
@@ -145,8 +171,6 @@ await test('chat streams a reply', async () => {
   fs.mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: path.join(artifacts, 'chat-page.png'), fullPage: true });
   check(log.errors.length === 0, `console errors: ${log.errors.join(' | ')}`);
-  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
-  await cdp.detach();
 });
 
 await test('second turn sends the whole conversation', async () => {
@@ -232,5 +256,7 @@ if (authUrl && apiKey) {
 }
 
 await browser.close();
+proxy.server.closeAllConnections?.();
+proxy.server.close();
 console.log(failures ? `# ${failures} failed` : '# all passed');
 process.exit(failures ? 1 : 0);
