@@ -2,8 +2,9 @@
  *   1. matrix-vector product (one activation row) over a k x rows weight matrix (default 4096 x 4096)
  *      for every weight type the kernel tables have and every ISA table this CPU runs (scalar, avx2,
  *      avxvnni, avx512, avx512vnni, neon, neondot); cells are GB/s of weight bytes streamed (median of several trials);
- *   2. the packed 8-row GEMM of src/cpu/gemm.h (Q4_0, Q8_0) for 1 and 16 tokens, in GOPS
- *      (2 * rows * k * tokens / s), next to the row-by-row vec_dot path of the selected table.
+ *   2. the packed 8-row GEMM of src/cpu/gemm.h (Q4_0, Q8_0, F16, BF16) for 1 and 16 tokens, in GOPS
+ *      (2 * rows * k * tokens / s), next to the row-major path the engine has without packing: the
+ *      row-by-row vec_dot of the selected table (Q4_0, Q8_0), the tiled gemm_f.h product (F16, BF16).
  * Weights come from the scalar reference quantizers (zeta_quantize_row_ref) of random floats,
  * activations from the table's own from_float for zk_vec_dot_type(type). Every ISA's result is
  * checked against the scalar table's. With --big the matrix grows to at least -m MiB (more rows)
@@ -16,6 +17,7 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 #include "cpu/gemm.h"
+#include "cpu/gemm_f.h"
 #include "cpu/kernels.h"
 #include "quant.h"
 
@@ -50,6 +52,7 @@ static int cmp_double(const void *a, const void *b) {
 typedef struct job {
     zk_vec_dot_fn dot;
     zk_gemm8_fn gemm;
+    zk_gemm_rows_fn gemmf;     /* row-major F16 / BF16 (x f32) */
     const uint8_t *w;          /* row-major rows, or packed groups */
     size_t row_bytes;          /* bytes of one row, or of one packed 8-row group */
     int64_t k, row0, row1, reps;
@@ -64,7 +67,10 @@ typedef struct job {
 static void *run_job(void *arg) {
     const job *j = arg;
     for (int64_t rep = 0; rep < j->reps; rep++) {
-        if (j->gemm) {
+        if (j->gemmf) {
+            j->gemmf(j->k, j->w + (size_t)j->row0 * j->row_bytes, j->row_bytes, (int)(j->row1 - j->row0), (const float *)j->x,
+                     j->x_stride / sizeof(float), j->n_tok, j->y + j->row0, (size_t)j->rows);
+        } else if (j->gemm) {
             for (int64_t g = j->row0 / 8; g < j->row1 / 8; g++)
                 j->gemm(j->k, j->w + (size_t)g * j->row_bytes, j->x, j->x_stride, j->xsum, j->n_tok, j->y + g * 8,
                         (size_t)j->rows);
@@ -345,18 +351,21 @@ int main(int argc, char **argv) {
     if (do_gemm) {
         const zk_gemm_table *gt[3] = {zk_gemm_scalar(), zk_cpu_has_avx2() ? zk_gemm_avx2() : NULL,
                                       zk_cpu_has_avx512vnni() ? zk_gemm_avx512vnni() : NULL};
-        const zeta_type gtypes[2] = {ZETA_TYPE_Q4_0, ZETA_TYPE_Q8_0};
+        const zeta_type gtypes[4] = {ZETA_TYPE_Q4_0, ZETA_TYPE_Q8_0, ZETA_TYPE_F16, ZETA_TYPE_BF16};
+        const zk_gemmf_table *gf = zk_gemmf_select();
         const int toks[2] = {1, 16};
         const zk_kernels *sel = zk_select();
         printf("\n### Packed 8-row GEMM (src/cpu/gemm.h), GOPS = 2 x rows x k x tokens / s\n\n");
-        printf("| type | matrix | tokens | vec_dot (%s) |", sel->name);
+        printf("| type | matrix | tokens | row-major: vec_dot (%s) or gemm_f (%s) |", sel->name, gf->name);
         for (int g = 0; g < 3; g++) if (gt[g] && in_list(isa_filter, gt[g]->name)) printf(" gemm8 %s |", gt[g]->name);
         printf(" gemm8 GB/s (best) |\n|---|---|---:|---:|");
         for (int g = 0; g < 3; g++) if (gt[g] && in_list(isa_filter, gt[g]->name)) printf("---:|");
         printf("---:|\n");
-        for (int gi = 0; gi < 2; gi++) {
+        for (int gi = 0; gi < 4; gi++) {
             const zeta_type wt = gtypes[gi];
+            const bool two = wt == ZETA_TYPE_F16 || wt == ZETA_TYPE_BF16; /* f32 activations */
             if (!in_list(types_filter, zeta_type_name(wt))) continue;
+            if (two && !gf->gemm[wt]) continue;
             const size_t row_bytes = (size_t)zeta_row_bytes(wt, (uint64_t)k);
             int64_t rows = rows_arg;
             if (big) {
@@ -368,7 +377,7 @@ int main(int argc, char **argv) {
             const int64_t nb = k / 32;
             uint8_t *w = make_weights(wt, k, rows, row_bytes);
             uint8_t *packed = malloc((size_t)(rows / 8) * gb);
-            const size_t x_stride = (size_t)zeta_row_bytes(ZETA_TYPE_Q8_0, (uint64_t)k);
+            const size_t x_stride = two ? (size_t)k * sizeof(float) : (size_t)zeta_row_bytes(ZETA_TYPE_Q8_0, (uint64_t)k);
             uint8_t *x = malloc(x_stride * 16);
             int32_t *xsum = malloc((size_t)nb * 16 * sizeof *xsum);
             float *y = malloc((size_t)rows * 16 * sizeof *y), *yref = malloc((size_t)rows * 16 * sizeof *yref);
@@ -378,7 +387,11 @@ int main(int argc, char **argv) {
                 continue;
             }
             for (int64_t g = 0; g < rows / 8; g++) {
-                if (wt == ZETA_TYPE_Q4_0) {
+                if (two) {
+                    const uint16_t *r8[8];
+                    for (int r = 0; r < 8; r++) r8[r] = (const uint16_t *)(w + (size_t)(g * 8 + r) * row_bytes);
+                    zk_pack_f16x8(r8, k, (block_f16x8 *)(packed + (size_t)g * gb));
+                } else if (wt == ZETA_TYPE_Q4_0) {
                     const block_q4_0 *r8[8];
                     for (int r = 0; r < 8; r++) r8[r] = (const block_q4_0 *)(w + (size_t)(g * 8 + r) * row_bytes);
                     zk_pack_q4_0x8(r8, nb, (block_q4_0x8 *)(packed + (size_t)g * gb));
@@ -388,7 +401,8 @@ int main(int argc, char **argv) {
                     zk_pack_q8_0x8(r8, nb, (block_q8_0x8 *)(packed + (size_t)g * gb));
                 }
             }
-            for (int t = 0; t < 16; t++) { /* activations as the backend makes them: selected from_float + block sums */
+            if (two) memcpy(x, xf, (size_t)k * 16 * sizeof(float));
+            else for (int t = 0; t < 16; t++) { /* activations as the backend makes them: selected from_float + block sums */
                 block_q8_0 *q = (block_q8_0 *)(x + (size_t)t * x_stride);
                 sel->from_float[ZETA_TYPE_Q8_0](xf + (size_t)t * (size_t)k, q, k);
                 for (int64_t b = 0; b < nb; b++) {
@@ -400,8 +414,8 @@ int main(int argc, char **argv) {
             for (int ni = 0; ni < 2; ni++) {
                 const int n_tok = toks[ni];
                 const double ops = 2.0 * (double)rows * (double)k * n_tok;
-                job vd = {.dot = sel->vec_dot[wt], .w = w, .row_bytes = row_bytes, .k = k, .x = x, .x_stride = x_stride,
-                          .n_tok = n_tok, .y = yref, .rows = rows};
+                job vd = {.dot = sel->vec_dot[wt], .gemmf = two ? gf->gemm[wt] : NULL, .w = w, .row_bytes = row_bytes, .k = k,
+                          .x = x, .x_stride = x_stride, .n_tok = n_tok, .y = yref, .rows = rows};
                 const double sec_vd = measure(vd, nt, min_s);
                 printf("| %s | %lld x %lld | %d | %.2f |", zeta_type_name(wt), (long long)rows, (long long)k, n_tok, ops / sec_vd / 1e9);
                 fflush(stdout);

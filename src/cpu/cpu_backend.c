@@ -151,12 +151,12 @@ static void cpu_matmul(void *vctx, const zeta_weight *w, const zeta_weight *bias
     cpu_ctx *c = vctx;
     zeta_type at = zk_vec_dot_type(w->type);
     mm_job j = {w, bias, (const uint8_t *)x, (size_t)w->ne0 * sizeof(float), n_tok, y, c->k->vec_dot[w->type], NULL};
-    if (at == ZETA_TYPE_F32 && c->gf->gemm[w->type]) {
+    const bool packed = w->packed && c->gk->gemm8[w->type];
+    if (at == ZETA_TYPE_F32 && !packed && c->gf->gemm[w->type]) {
         j.gemmf = c->gf->gemm[w->type];
         pool_run(c->pool, mmf_worker, &j);
         return;
     }
-    const bool packed = w->packed && c->gk->gemm8[w->type];
     if (at != ZETA_TYPE_F32) {
         size_t stride = (size_t)zeta_row_bytes(at, w->ne0);
         cvt_job cj = {c->k->from_float[at], x, w->ne0, c->act, stride, n_tok,

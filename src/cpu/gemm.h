@@ -20,28 +20,42 @@ typedef struct { zeta_f16 d[8]; int8_t qs[256]; } block_q8_0x8;
 _Static_assert(sizeof(block_q4_0x8) == 144, "block_q4_0x8 size");
 _Static_assert(sizeof(block_q8_0x8) == 272, "block_q8_0x8 size");
 
+/* F16 and BF16 (2-byte floats): per 16 elements of the row (k % 16 == 0), the 8 rows' 16 values
+ * one after another (row r's elements at v[r][0..16)): 256 bytes a step, so a group is read as one
+ * sequential stream (the row-major rows of a group would be 8 streams, which measured 11-22 GB/s
+ * on one Zen 4 core against 26-30 for this layout). The values are the file's bits, moved. Only
+ * the AVX-512 table packs them: an AVX2 gemm8 over this layout measured 0.77-0.9x the row-major
+ * gemm_f.h driver in prompts (its f32 activations re-read for every 8 rows), so AVX2 keeps the
+ * row-major weights (gemm_f.h). */
+typedef struct { uint16_t v[8][16]; } block_f16x8;
+_Static_assert(sizeof(block_f16x8) == 256, "block_f16x8 size");
+
 /* Packs rows[0..8) (each nb blocks) into nb packed blocks. */
 void zk_pack_q4_0x8(const block_q4_0 *const rows[8], int64_t nb, block_q4_0x8 *out);
 void zk_pack_q8_0x8(const block_q8_0 *const rows[8], int64_t nb, block_q8_0x8 *out);
-/* Bytes of one packed 8-row group of a row of k elements; 0 if the type has no packed form. */
+/* Packs 8 rows of k 2-byte values (F16 or BF16, k % 16 == 0) into k / 16 blocks. */
+void zk_pack_f16x8(const uint16_t *const rows[8], int64_t k, block_f16x8 *out);
+/* Bytes of one packed 8-row group of a row of k elements; 0 if the type has no packed form (or,
+ * for F16 / BF16, k is not a multiple of 16). */
 size_t zk_packed_group_bytes(zeta_type type, int64_t k);
 
 /* For one packed group w (k/32 packed blocks) and n_tok activation rows x (block_q8_0 rows,
  * x_stride bytes apart): y[c * y_stride + r] = dot(row r, x row c), r < 8, c < n_tok.
  * xsum[c * (k/32) + b] = sum of the 32 quantized values of activation block b of row c (used by
- * Q4_0, whose stored nibbles are value + 8). */
+ * Q4_0, whose stored nibbles are value + 8). F16 / BF16 (k / 16 blocks): x holds f32 rows (as
+ * their vec_dot does: zk_vec_dot_type is F32), each weight converted exactly to f32; xsum unused. */
 typedef void (*zk_gemm8_fn)(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
                             float *y, size_t y_stride);
 
 typedef struct zk_gemm_table {
     const char *name;
-    zk_gemm8_fn gemm8[ZETA_TYPE_COUNT];   /* by weight type: Q4_0, Q8_0 */
+    zk_gemm8_fn gemm8[ZETA_TYPE_COUNT];   /* by weight type: Q4_0, Q8_0, Q4_K, Q6_K, F16, BF16 */
 } zk_gemm_table;
 
 const zk_gemm_table *zk_gemm_scalar(void);
 const zk_gemm_table *zk_gemm_avx2(void);   /* NULL when not compiled in */
-/* AVX512_VNNI (vpdpbusd on 256-bit vectors) for Q4_0 / Q8_0, the AVX2 kernels for the K-quants;
- * NULL when not compiled in */
+/* AVX512_VNNI (vpdpbusd on 256-bit vectors) for Q4_0 / Q8_0 and the K-quants, AVX-512F for F16 /
+ * BF16; NULL when not compiled in */
 const zk_gemm_table *zk_gemm_avx512vnni(void);
 /* the best SIMD table for this CPU (computed once); slots without a SIMD kernel are NULL, and
  * weights of such types are not repacked */

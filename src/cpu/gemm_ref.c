@@ -5,6 +5,7 @@
 #include "cpu/kernels.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
 void zk_pack_q4_0x8(const block_q4_0 *const rows[8], int64_t nb, block_q4_0x8 *out) {
@@ -34,8 +35,14 @@ void zk_pack_q8_0x8(const block_q8_0 *const rows[8], int64_t nb, block_q8_0x8 *o
     }
 }
 
+void zk_pack_f16x8(const uint16_t *const rows[8], int64_t k, block_f16x8 *out) {
+    for (int64_t b = 0; b < k / 16; b++)
+        for (int r = 0; r < 8; r++) memcpy(out[b].v[r], rows[r] + 16 * b, sizeof out[b].v[r]);
+}
+
 size_t zk_packed_group_bytes(zeta_type type, int64_t k) {
     switch (type) {
+    case ZETA_TYPE_F16: case ZETA_TYPE_BF16: return k % 16 ? 0 : (size_t)(k / 16) * sizeof(block_f16x8);
     case ZETA_TYPE_Q4_0: return (size_t)(k / 32) * sizeof(block_q4_0x8);
     case ZETA_TYPE_Q8_0: return (size_t)(k / 32) * sizeof(block_q8_0x8);
     case ZETA_TYPE_Q4_K: case ZETA_TYPE_Q6_K: return zk_packed_group_bytes_k(type, k);
@@ -87,10 +94,42 @@ static void gemm8_q8_0_ref(int64_t k, const void *w, const void *x, size_t x_str
     }
 }
 
+/* Reference: per (row, token) the f32 sum of converted weight x activation in element order (the
+ * scalar vec_dot's order) */
+static void gemm8_2byte_ref(bool bf16, int64_t k, const void *w, const void *x, size_t x_stride, int n_tok, float *y,
+                            size_t y_stride) {
+    const block_f16x8 *W = w;
+    for (int c = 0; c < n_tok; c++) {
+        const float *X = (const float *)((const uint8_t *)x + (size_t)c * x_stride);
+        for (int r = 0; r < 8; r++) {
+            float acc = 0.0f;
+            for (int64_t b = 0; b < k / 16; b++)
+                for (int e = 0; e < 16; e++) {
+                    const uint16_t h = W[b].v[r][e];
+                    acc += (bf16 ? zeta_bf16_to_f32(h) : zeta_f16_to_f32(h)) * X[16 * b + e];
+                }
+            y[(size_t)c * y_stride + (size_t)r] = acc;
+        }
+    }
+}
+
+static void gemm8_f16_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                          float *y, size_t y_stride) {
+    (void)xsum;
+    gemm8_2byte_ref(false, k, w, x, x_stride, n_tok, y, y_stride);
+}
+
+static void gemm8_bf16_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                           float *y, size_t y_stride) {
+    (void)xsum;
+    gemm8_2byte_ref(true, k, w, x, x_stride, n_tok, y, y_stride);
+}
+
 static const zk_gemm_table k_gemm_scalar = {
     .name = "scalar",
     .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0_ref, [ZETA_TYPE_Q8_0] = gemm8_q8_0_ref,
-              [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_ref, [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_ref},
+              [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_ref, [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_ref,
+              [ZETA_TYPE_F16] = gemm8_f16_ref, [ZETA_TYPE_BF16] = gemm8_bf16_ref},
 };
 
 const zk_gemm_table *zk_gemm_scalar(void) { return &k_gemm_scalar; }

@@ -20,6 +20,7 @@
 #include "cpu/gemm_k_x86.h"
 
 #include <immintrin.h>
+#include <stdbool.h>
 #include <string.h>
 
 static inline __m256i bcast4(const int8_t *p) {
@@ -247,10 +248,70 @@ void zk_gemm8_q6_K_avx512vnni(int64_t k, const void *w, const void *x, size_t xs
     gemm8_k(true, k, w, x, xs, n_tok, y, ys);
 }
 
+/* ---- F16 / BF16 (block_f16x8) against f32 activations: AVX-512F, one 16-lane accumulator per
+ * (row, token), the 8 rows x up to 3 tokens (24 accumulators of the 32 registers) ---- */
+
+#if defined(__clang__)
+#define F8_UNROLL _Pragma("unroll")
+#else
+#define F8_UNROLL _Pragma("GCC unroll 8")
+#endif
+
+static inline __attribute__((always_inline)) __m512 cvt16_2byte(bool bf16, const uint16_t *p) {
+    const __m256i h = _mm256_loadu_si256((const __m256i *)p);
+    return bf16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)) : _mm512_cvtph_ps(h);
+}
+
+static inline __attribute__((always_inline)) void f8_tile(bool bf16, int NT, int64_t nb, const block_f16x8 *W, const float *x,
+                                                          size_t xs, float *y, size_t ys) {
+    __m512 acc[8][3];
+    F8_UNROLL
+    for (int r = 0; r < 8; r++)
+        F8_UNROLL
+        for (int t = 0; t < NT; t++) acc[r][t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m512 xv[3];
+        F8_UNROLL
+        for (int t = 0; t < NT; t++) xv[t] = _mm512_loadu_ps((const float *)((const uint8_t *)x + (size_t)t * xs) + 16 * b);
+        F8_UNROLL
+        for (int r = 0; r < 8; r++) {
+            const __m512 wv = cvt16_2byte(bf16, W[b].v[r]);
+            F8_UNROLL
+            for (int t = 0; t < NT; t++) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+        }
+    }
+    F8_UNROLL
+    for (int t = 0; t < NT; t++)
+        F8_UNROLL
+        for (int r = 0; r < 8; r++) y[(size_t)t * ys + (size_t)r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+static inline __attribute__((always_inline)) void gemm8_2byte(bool bf16, int64_t k, const void *w, const void *x, size_t xs,
+                                                              int n_tok, float *y, size_t ys) {
+    const block_f16x8 *W = w;
+    const int64_t nb = k / 16;
+    const uint8_t *X = x;
+    int c = 0;
+    for (; c + 3 <= n_tok; c += 3) f8_tile(bf16, 3, nb, W, (const float *)(X + (size_t)c * xs), xs, y + (size_t)c * ys, ys);
+    if (n_tok - c == 2) f8_tile(bf16, 2, nb, W, (const float *)(X + (size_t)c * xs), xs, y + (size_t)c * ys, ys);
+    else if (n_tok - c == 1) f8_tile(bf16, 1, nb, W, (const float *)(X + (size_t)c * xs), xs, y + (size_t)c * ys, ys);
+}
+
+static void gemm8_f16(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y, size_t ys) {
+    (void)xsum;
+    gemm8_2byte(false, k, w, x, xs, n_tok, y, ys);
+}
+
+static void gemm8_bf16(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y, size_t ys) {
+    (void)xsum;
+    gemm8_2byte(true, k, w, x, xs, n_tok, y, ys);
+}
+
 static const zk_gemm_table k_gemm_avx512vnni = {
     .name = "avx512vnni",
     .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0, [ZETA_TYPE_Q8_0] = gemm8_q8_0,
-              [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_avx512vnni, [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_avx512vnni},
+              [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_avx512vnni, [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_avx512vnni,
+              [ZETA_TYPE_F16] = gemm8_f16, [ZETA_TYPE_BF16] = gemm8_bf16},
 };
 
 const zk_gemm_table *zk_gemm_avx512vnni(void) { return &k_gemm_avx512vnni; }
