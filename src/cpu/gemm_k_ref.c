@@ -1,4 +1,4 @@
-/* gemm_k_ref.c — the packed 8-row Q4_K / Q6_K layouts of gemm_k.h: packing, and the scalar
+/* gemm_k_ref.c — the packed 8-row Q4_K / Q5_K / Q6_K layouts of gemm_k.h: packing, and the scalar
  * reference products over them with Q8_K activations (the spec for kernels_*_gemmk.c). */
 #include "cpu/gemm_k.h"
 
@@ -12,6 +12,20 @@ void zk_pack_q4_Kx8(const block_q4_K *const rows[8], int64_t nb, block_q4_Kx8 *o
             o->d[r] = s->d;
             o->dmin[r] = s->dmin;
             for (int w = 0; w < 3; w++) memcpy(o->scales + 32 * w + 4 * r, s->scales + 4 * w, 4);
+            for (int v = 0; v < 32; v++) memcpy(o->qs + 32 * v + 4 * r, s->qs + 4 * v, 4);
+        }
+    }
+}
+
+void zk_pack_q5_Kx8(const block_q5_K *const rows[8], int64_t nb, block_q5_Kx8 *out) {
+    for (int64_t b = 0; b < nb; b++) {
+        block_q5_Kx8 *o = &out[b];
+        for (int r = 0; r < 8; r++) {
+            const block_q5_K *s = &rows[r][b];
+            o->d[r] = s->d;
+            o->dmin[r] = s->dmin;
+            for (int w = 0; w < 3; w++) memcpy(o->scales + 32 * w + 4 * r, s->scales + 4 * w, 4);
+            for (int g = 0; g < 8; g++) memcpy(o->qh + 32 * g + 4 * r, s->qh + 4 * g, 4);
             for (int v = 0; v < 32; v++) memcpy(o->qs + 32 * v + 4 * r, s->qs + 4 * v, 4);
         }
     }
@@ -52,6 +66,7 @@ void zk_pack_q6_Kx8(const block_q6_K *const rows[8], int64_t nb, block_q6_Kx8 *o
 size_t zk_packed_group_bytes_k(zeta_type type, int64_t k) {
     switch (type) {
     case ZETA_TYPE_Q4_K: return (size_t)(k / QK_K) * sizeof(block_q4_Kx8);
+    case ZETA_TYPE_Q5_K: return (size_t)(k / QK_K) * sizeof(block_q5_Kx8);
     case ZETA_TYPE_Q6_K: return (size_t)(k / QK_K) * sizeof(block_q6_Kx8);
     default: return 0;
     }
@@ -92,6 +107,38 @@ void zk_gemm8_q4_K_ref(int64_t k, const void *w, const void *x, size_t x_stride,
                         for (int e = 0; e < 4; e++) {
                             const uint8_t v = W[b].qs[32 * (8 * (j / 2) + g) + 4 * r + e];
                             s += (int32_t)((j & 1) ? v >> 4 : v & 0x0f) * X[b].qs[32 * j + 4 * g + e];
+                        }
+                    sumi += (int32_t)sc[j] * s;
+                    summ += (int32_t)m[j] * ((int32_t)X[b].bsums[2 * j] + X[b].bsums[2 * j + 1]);
+                }
+                acc[r] += zeta_f16_to_f32(W[b].d[r]) * dx * (float)sumi - zeta_f16_to_f32(W[b].dmin[r]) * dx * (float)summ;
+            }
+        }
+        for (int r = 0; r < 8; r++) y[(size_t)c * y_stride + (size_t)r] = acc[r];
+    }
+}
+
+void zk_gemm8_q5_K_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                       float *y, size_t y_stride) {
+    (void)xsum;
+    const block_q5_Kx8 *W = w;
+    const int64_t nb = k / QK_K;
+    for (int c = 0; c < n_tok; c++) {
+        const block_q8_K *X = (const block_q8_K *)((const uint8_t *)x + (size_t)c * x_stride);
+        float acc[8] = {0};
+        for (int64_t b = 0; b < nb; b++) {
+            const float dx = X[b].d;
+            for (int r = 0; r < 8; r++) {
+                uint8_t sc[8], m[8];
+                q4_K_scales(W[b].scales, r, sc, m);
+                int32_t sumi = 0, summ = 0;
+                for (int j = 0; j < 8; j++) {
+                    int32_t s = 0;
+                    for (int g = 0; g < 8; g++)
+                        for (int e = 0; e < 4; e++) {
+                            const uint8_t v = W[b].qs[32 * (8 * (j / 2) + g) + 4 * r + e];
+                            const int hb = (W[b].qh[32 * g + 4 * r + e] >> j) & 1;
+                            s += (int32_t)(((j & 1) ? v >> 4 : v & 0x0f) | hb << 4) * X[b].qs[32 * j + 4 * g + e];
                         }
                     sumi += (int32_t)sc[j] * s;
                     summ += (int32_t)m[j] * ((int32_t)X[b].bsums[2 * j] + X[b].bsums[2 * j + 1]);

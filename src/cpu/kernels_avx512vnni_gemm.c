@@ -112,10 +112,10 @@ static void gemm8_q8_0(int64_t k, const void *w, const void *x, size_t xs, const
  * into an int32 sum per sub-block, times the sub-block's scale (vpmulld), so sumi and summ are the
  * AVX2 kernel's exact integers and the float steps are its steps: the same bits. Tiles of 8 tokens,
  * then 4, then 1. */
-static inline __attribute__((always_inline)) void q4_K_tile(const int T, const block_q4_Kx8 *W, int64_t nb, const uint8_t *x,
+static inline __attribute__((always_inline)) void q4_K_tile(const bool q5, const int T, const void *W, int64_t nb, const uint8_t *x,
                                                             size_t xs, float *y, size_t ys) {
     const __m256i m4 = _mm256_set1_epi8(0x0f), m6 = _mm256_set1_epi8(0x3f), m30 = _mm256_set1_epi8(0x30);
-    const __m256i lo8 = _mm256_set1_epi32(0xff), hi8 = _mm256_set1_epi32(0xff00);
+    const __m256i lo8 = _mm256_set1_epi32(0xff), hi8 = _mm256_set1_epi32(0xff00), m16 = _mm256_set1_epi8(0x10);
     const block_q8_K *X[8];
     __m256 acc[8];
 #pragma GCC unroll 8
@@ -124,7 +124,9 @@ static inline __attribute__((always_inline)) void q4_K_tile(const int T, const b
         acc[t] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < nb; b++) {
-        const block_q4_Kx8 *B = &W[b];
+        /* block_q4_Kx8 and block_q5_Kx8 share d, dmin and scales; Q5_K adds qh before qs */
+        const block_q4_Kx8 *B = (const block_q4_Kx8 *)((const uint8_t *)W + (size_t)b * (q5 ? sizeof(block_q5_Kx8) : sizeof(block_q4_Kx8)));
+        const uint8_t *qs = q5 ? ((const block_q5_Kx8 *)B)->qs : B->qs, *qh = ((const block_q5_Kx8 *)B)->qh;
         const __m256i u0 = _mm256_loadu_si256((const __m256i *)B->scales), u1 = _mm256_loadu_si256((const __m256i *)(B->scales + 32)),
                       u2 = _mm256_loadu_si256((const __m256i *)(B->scales + 64));
         /* lane r: the row's scales 0-3 / 4-7 and mins 0-3 / 4-7 as bytes (the 6-bit unpacking) */
@@ -136,14 +138,18 @@ static inline __attribute__((always_inline)) void q4_K_tile(const int T, const b
 #pragma GCC unroll 8
         for (int t = 0; t < T; t++) sumi[t] = _mm256_setzero_si256();
         for (int j = 0; j < 8; j++) { /* sub-block j: the low (even j) or high (odd j) nibbles of vectors 8 (j / 2) + g */
-            const uint8_t *qv = B->qs + 256 * (j >> 1);
+            const uint8_t *qv = qs + 256 * (j >> 1);
             __m256i a[8];
 #pragma GCC unroll 8
             for (int t = 0; t < T; t++) a[t] = _mm256_setzero_si256();
 #pragma GCC unroll 8
             for (int g = 0; g < 8; g++) {
                 const __m256i v = _mm256_loadu_si256((const __m256i *)(qv + 32 * g));
-                const __m256i code = j & 1 ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m4) : _mm256_and_si256(v, m4);
+                __m256i code = j & 1 ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m4) : _mm256_and_si256(v, m4);
+                if (q5) { /* bit j of each qh byte becomes the code's 16 */
+                    const __m256i h = _mm256_loadu_si256((const __m256i *)(qh + 32 * g));
+                    code = _mm256_or_si256(code, _mm256_and_si256(j < 4 ? _mm256_slli_epi16(h, 4 - j) : _mm256_srli_epi16(h, j - 4), m16));
+                }
 #pragma GCC unroll 8
                 for (int t = 0; t < T; t++) a[t] = _mm256_dpbusd_epi32(a[t], code, bcast4(X[t][b].qs + 32 * j + 4 * g));
             }
@@ -223,13 +229,13 @@ static inline __attribute__((always_inline)) void q6_K_tile(const int T, const b
 }
 
 /* tiles of 8 tokens, then 4, then 1 */
-static inline __attribute__((always_inline)) void gemm8_k(const bool q6, int64_t k, const void *w, const void *x, size_t xs, int n_tok,
+static inline __attribute__((always_inline)) void gemm8_k(const int kt, int64_t k, const void *w, const void *x, size_t xs, int n_tok,
                                                           float *y, size_t ys) {
     const int64_t nb = k / QK_K;
     const uint8_t *xb = x;
     int c = 0;
-#define KQ_TILE(T) (q6 ? q6_K_tile(T, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys) \
-                       : q4_K_tile(T, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys))
+#define KQ_TILE(T) (kt == 6 ? q6_K_tile(T, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys) \
+                            : q4_K_tile(kt == 5, T, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys))
     for (; c + 8 <= n_tok; c += 8) KQ_TILE(8);
     for (; c + 4 <= n_tok; c += 4) KQ_TILE(4);
     for (; c < n_tok; c++) KQ_TILE(1);
@@ -239,13 +245,19 @@ static inline __attribute__((always_inline)) void gemm8_k(const bool q6, int64_t
 void zk_gemm8_q4_K_avx512vnni(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
                               size_t ys) {
     (void)xsum;
-    gemm8_k(false, k, w, x, xs, n_tok, y, ys);
+    gemm8_k(4, k, w, x, xs, n_tok, y, ys);
+}
+
+void zk_gemm8_q5_K_avx512vnni(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
+                              size_t ys) {
+    (void)xsum;
+    gemm8_k(5, k, w, x, xs, n_tok, y, ys);
 }
 
 void zk_gemm8_q6_K_avx512vnni(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
                               size_t ys) {
     (void)xsum;
-    gemm8_k(true, k, w, x, xs, n_tok, y, ys);
+    gemm8_k(6, k, w, x, xs, n_tok, y, ys);
 }
 
 /* ---- F16 / BF16 (block_f16x8) against f32 activations: AVX-512F, one 16-lane accumulator per
@@ -310,7 +322,8 @@ static void gemm8_bf16(int64_t k, const void *w, const void *x, size_t xs, const
 static const zk_gemm_table k_gemm_avx512vnni = {
     .name = "avx512vnni",
     .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0, [ZETA_TYPE_Q8_0] = gemm8_q8_0,
-              [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_avx512vnni, [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_avx512vnni,
+              [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_avx512vnni, [ZETA_TYPE_Q5_K] = zk_gemm8_q5_K_avx512vnni,
+              [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_avx512vnni,
               [ZETA_TYPE_F16] = gemm8_f16, [ZETA_TYPE_BF16] = gemm8_bf16},
 };
 
