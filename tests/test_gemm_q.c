@@ -1,5 +1,5 @@
-/* test_gemm_q.c — tests of the packed 8-row Q4_0 / Q8_0 products (gemm.h): synthetic rows (random
- * codes, and every code at an extreme: Q8_0 -128 and 127, Q4_0 nibbles 0 and 15) are packed; the
+/* test_gemm_q.c — tests of the packed 8-row Q4_0 / Q8_0 / Q5_0 products (gemm.h): synthetic rows (random
+ * codes, and every code at an extreme: Q8_0 -128 and 127, Q4_0 nibbles 0 and 15, Q5_0 codes 0 and 31) are packed; the
  * scalar gemm8 must equal the row-by-row scalar vec_dot (float-order tolerance), and the gemm8 the
  * engine selects for this CPU must match the scalar gemm8 (error relative to sum |w*x|), for token
  * counts that use the 4-token tiles and the 1-token tail, odd and even block counts, an activation
@@ -31,6 +31,11 @@ static void fill_row(zeta_type t, void *row, int64_t nb, int kind) {
             q->d = d;
             for (int i = 0; i < 32; i++)
                 q->qs[i] = (int8_t)(kind == 0 ? (int)(rnd_u32() & 0xff) - 128 : kind == 1 ? -128 : kind == 2 ? 127 : i & 1 ? 127 : -128);
+        } else if (t == ZETA_TYPE_Q5_0) { /* kind 3: codes 0 in the first half of each block, 31 in the second */
+            block_q5_0 *q = &((block_q5_0 *)row)[b];
+            q->d = d;
+            for (int i = 0; i < 16; i++) q->qs[i] = (uint8_t)(kind == 0 ? rnd_u32() & 0xff : kind == 1 ? 0x00 : kind == 2 ? 0xff : 0xf0);
+            for (int i = 0; i < 4; i++) q->qh[i] = (uint8_t)(kind == 0 ? rnd_u32() & 0xff : kind == 1 ? 0x00 : kind == 2 ? 0xff : i < 2 ? 0x00 : 0xff);
         } else {
             block_q4_0 *q = &((block_q4_0 *)row)[b];
             q->d = d;
@@ -68,6 +73,7 @@ static void make_activations(block_q8_0 *x, int64_t nb, int kind, int32_t *xsum)
 
 static double abs_dot(zeta_type t, const void *row, const block_q8_0 *x, int64_t k, float *wa, float *xa) {
     if (t == ZETA_TYPE_Q8_0) dequantize_row_q8_0(row, wa, k);
+    else if (t == ZETA_TYPE_Q5_0) dequantize_row_q5_0(row, wa, k);
     else dequantize_row_q4_0(row, wa, k);
     dequantize_row_q8_0(x, xa, k);
     double s = 0;
@@ -95,6 +101,7 @@ static void check_group(zeta_type t, const uint8_t *const rows[8], int64_t k, do
     T_CHECK(gb == 8 * (size_t)zeta_row_bytes(t, (uint64_t)k));
     void *packed = malloc(gb);
     if (t == ZETA_TYPE_Q8_0) zk_pack_q8_0x8((const block_q8_0 *const *)rows, nb, packed);
+    else if (t == ZETA_TYPE_Q5_0) zk_pack_q5_0x8((const block_q5_0 *const *)rows, nb, packed);
     else zk_pack_q4_0x8((const block_q4_0 *const *)rows, nb, packed);
     const zk_gemm8_fn ref = zk_gemm_scalar()->gemm8[t];
     const zk_gemm_table *tab[2];
@@ -184,9 +191,11 @@ static void check_type(zeta_type t) {
 
 static void test_q8_0(void) { check_type(ZETA_TYPE_Q8_0); }
 static void test_q4_0(void) { check_type(ZETA_TYPE_Q4_0); }
+static void test_q5_0(void) { check_type(ZETA_TYPE_Q5_0); }
 
 int main(void) {
     T_RUN(test_q8_0);
     T_RUN(test_q4_0);
+    T_RUN(test_q5_0);
     return t_done();
 }

@@ -40,11 +40,31 @@ void zk_pack_f16x8(const uint16_t *const rows[8], int64_t k, block_f16x8 *out) {
         for (int r = 0; r < 8; r++) memcpy(out[b].v[r], rows[r] + 16 * b, sizeof out[b].v[r]);
 }
 
+void zk_pack_q5_0x8(const block_q5_0 *const rows[8], int64_t nb, block_q5_0x8 *out) {
+    for (int64_t b = 0; b < nb; b++) {
+        block_q5_0x8 *o = &out[b];
+        for (int r = 0; r < 8; r++) {
+            o->d[r] = rows[r][b].d;
+            memcpy(o->qh + 4 * r, rows[r][b].qh, 4);
+        }
+        for (int j = 0; j < 4; j++)
+            for (int r = 0; r < 8; r++)
+                for (int e = 0; e < 4; e++) { /* as zk_pack_q4_0x8: elements 8j+e (low) and 8j+4+e (high) */
+                    const int m0 = 8 * j + e, m1 = 8 * j + 4 + e;
+                    const uint8_t *q = rows[r][b].qs;
+                    const uint8_t v0 = m0 < 16 ? (q[m0] & 0x0F) : (q[m0 - 16] >> 4);
+                    const uint8_t v1 = m1 < 16 ? (q[m1] & 0x0F) : (q[m1 - 16] >> 4);
+                    o->qs[j * 32 + r * 4 + e] = (uint8_t)(v0 | (v1 << 4));
+                }
+    }
+}
+
 size_t zk_packed_group_bytes(zeta_type type, int64_t k) {
     switch (type) {
     case ZETA_TYPE_F16: case ZETA_TYPE_BF16: return k % 16 ? 0 : (size_t)(k / 16) * sizeof(block_f16x8);
     case ZETA_TYPE_Q4_0: return (size_t)(k / 32) * sizeof(block_q4_0x8);
     case ZETA_TYPE_Q8_0: return (size_t)(k / 32) * sizeof(block_q8_0x8);
+    case ZETA_TYPE_Q5_0: return (size_t)(k / 32) * sizeof(block_q5_0x8);
     case ZETA_TYPE_Q4_K: case ZETA_TYPE_Q5_K: case ZETA_TYPE_Q6_K: return zk_packed_group_bytes_k(type, k);
     default: return 0;
     }
@@ -68,6 +88,34 @@ static void gemm8_q4_0_ref(int64_t k, const void *w, const void *x, size_t x_str
                         s += (int32_t)(v >> 4) * X[b].qs[(2 * j + 1) * 4 + e];
                     }
                 s -= 8 * xsum[(size_t)c * (size_t)nb + (size_t)b];
+                acc[r] += (float)s * (zeta_f16_to_f32(W[b].d[r]) * zeta_f16_to_f32(X[b].d));
+            }
+        }
+        for (int r = 0; r < 8; r++) y[(size_t)c * y_stride + (size_t)r] = acc[r];
+    }
+}
+
+/* Q5_0: the 5-bit codes u (0..31) times the activation codes, minus 16 * the block's activation sum */
+static void gemm8_q5_0_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                           float *y, size_t y_stride) {
+    const block_q5_0x8 *W = w;
+    const int64_t nb = k / 32;
+    for (int c = 0; c < n_tok; c++) {
+        const block_q8_0 *X = (const block_q8_0 *)((const uint8_t *)x + (size_t)c * x_stride);
+        float acc[8] = {0};
+        for (int64_t b = 0; b < nb; b++) {
+            for (int r = 0; r < 8; r++) {
+                const uint32_t qh = (uint32_t)W[b].qh[4 * r] | (uint32_t)W[b].qh[4 * r + 1] << 8 | (uint32_t)W[b].qh[4 * r + 2] << 16 |
+                                    (uint32_t)W[b].qh[4 * r + 3] << 24;
+                int32_t s = 0;
+                for (int j = 0; j < 4; j++)
+                    for (int e = 0; e < 4; e++) {
+                        const uint8_t v = W[b].qs[j * 32 + r * 4 + e];
+                        const int m0 = 8 * j + e, m1 = 8 * j + 4 + e;
+                        s += (int32_t)((v & 0x0F) | ((qh >> m0) & 1) << 4) * X[b].qs[m0];
+                        s += (int32_t)((v >> 4) | ((qh >> m1) & 1) << 4) * X[b].qs[m1];
+                    }
+                s -= 16 * xsum[(size_t)c * (size_t)nb + (size_t)b];
                 acc[r] += (float)s * (zeta_f16_to_f32(W[b].d[r]) * zeta_f16_to_f32(X[b].d));
             }
         }
@@ -127,7 +175,7 @@ static void gemm8_bf16_ref(int64_t k, const void *w, const void *x, size_t x_str
 
 static const zk_gemm_table k_gemm_scalar = {
     .name = "scalar",
-    .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0_ref, [ZETA_TYPE_Q8_0] = gemm8_q8_0_ref,
+    .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0_ref, [ZETA_TYPE_Q8_0] = gemm8_q8_0_ref, [ZETA_TYPE_Q5_0] = gemm8_q5_0_ref,
               [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_ref, [ZETA_TYPE_Q5_K] = zk_gemm8_q5_K_ref, [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_ref,
               [ZETA_TYPE_F16] = gemm8_f16_ref, [ZETA_TYPE_BF16] = gemm8_bf16_ref},
 };

@@ -40,11 +40,20 @@ static inline __m256i q8_dot4(__m256i s, __m256i av, __m256i v, const int8_t *q)
     return _mm256_dpbusd_epi32(s, av, _mm256_sign_epi8(bcast4(q), v));
 }
 
-/* N tokens (1..8, a constant after inlining) at x, xs bytes apart, against packed Q4_0 (q4) or Q8_0
- * blocks W: y[c * ys + r] for rows r < 8 */
-static inline __attribute__((always_inline)) void tile(const bool q4, const int N, const void *W, int64_t nb, const uint8_t *x,
+enum { KIND_Q8, KIND_Q4, KIND_Q5 };
+
+/* N tokens (1..8, a constant after inlining) at x, xs bytes apart, against packed Q4_0, Q5_0 or Q8_0
+ * blocks W: y[c * ys + r] for rows r < 8. Q5_0: Q4_0's walk with each code's 16 added where its qh
+ * bit is set (a byte shuffle brings byte j of the row's qh into every byte of the lane, a bit test
+ * per byte gives the mask), and 16 x the block's activation sum taken off. */
+static inline __attribute__((always_inline)) void tile(const int kind, const int N, const void *W, int64_t nb, const uint8_t *x,
                                                        size_t xs, const int32_t *xsum, float *y, size_t ys) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const bool q4 = kind == KIND_Q4, q5 = kind == KIND_Q5;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), b16 = _mm256_set1_epi8(0x10);
+    /* Q5_0: byte e of lane r picks bit e (low codes) / 4 + e (high codes) of byte j of row r's qh */
+    const __m256i pick_lo = _mm256_set1_epi32(0x08040201), pick_hi = _mm256_set1_epi32((int)0x80402010u);
+    const __m256i lane_bytes = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12, 0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12,
+                                                12, 12, 12);
     __m256 a[8];
 #pragma GCC unroll 8
     for (int c = 0; c < N; c++) a[c] = _mm256_setzero_ps();
@@ -54,7 +63,26 @@ static inline __attribute__((always_inline)) void tile(const bool q4, const int 
         for (int c = 0; c < N; c++) X[c] = ((const block_q8_0 *)(x + (size_t)c * xs))[b].qs;
         __m256i s[8];
         const zeta_f16 *dw16;
-        if (q4) {
+        if (q5) {
+            const block_q5_0x8 *Wb = (const block_q5_0x8 *)W + b;
+            dw16 = Wb->d;
+            const __m256i H = _mm256_loadu_si256((const __m256i *)Wb->qh);
+#pragma GCC unroll 8
+            for (int c = 0; c < N; c++) s[c] = _mm256_set1_epi32(-16 * xsum[(size_t)c * (size_t)nb + (size_t)b]);
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(Wb->qs + 32 * j));
+                const __m256i hj = _mm256_shuffle_epi8(H, _mm256_add_epi8(lane_bytes, _mm256_set1_epi8((char)j)));
+                const __m256i lo = _mm256_mask_add_epi8(_mm256_and_si256(v, m4), _mm256_test_epi8_mask(hj, pick_lo), _mm256_and_si256(v, m4), b16);
+                const __m256i hi4 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                const __m256i hi = _mm256_mask_add_epi8(hi4, _mm256_test_epi8_mask(hj, pick_hi), hi4, b16);
+#pragma GCC unroll 8
+                for (int c = 0; c < N; c++) {
+                    s[c] = _mm256_dpbusd_epi32(s[c], lo, bcast4(X[c] + 8 * j));
+                    s[c] = _mm256_dpbusd_epi32(s[c], hi, bcast4(X[c] + 8 * j + 4));
+                }
+            }
+        } else if (q4) {
             const block_q4_0x8 *Wb = (const block_q4_0x8 *)W + b;
             dw16 = Wb->d;
 #pragma GCC unroll 8
@@ -90,22 +118,26 @@ static inline __attribute__((always_inline)) void tile(const bool q4, const int 
     for (int c = 0; c < N; c++) _mm256_storeu_ps(y + (size_t)c * ys, a[c]);
 }
 
-/* tiles of 8 tokens, then 4, then 1 (xsum: Q4_0 only) */
-static inline __attribute__((always_inline)) void gemm8(const bool q4, int64_t k, const void *w, const void *x, size_t xs,
+/* tiles of 8 tokens, then 4, then 1 (xsum: Q4_0 and Q5_0 only) */
+static inline __attribute__((always_inline)) void gemm8(const int kind, int64_t k, const void *w, const void *x, size_t xs,
                                                         const int32_t *xsum, int n_tok, float *y, size_t ys) {
     const int64_t nb = k / 32;
     const uint8_t *xb = x;
+    const bool sums = kind != KIND_Q8;
     int c = 0;
-    for (; c + 8 <= n_tok; c += 8) tile(q4, 8, w, nb, xb + (size_t)c * xs, xs, q4 ? xsum + (size_t)c * (size_t)nb : NULL, y + (size_t)c * ys, ys);
-    for (; c + 4 <= n_tok; c += 4) tile(q4, 4, w, nb, xb + (size_t)c * xs, xs, q4 ? xsum + (size_t)c * (size_t)nb : NULL, y + (size_t)c * ys, ys);
-    for (; c < n_tok; c++) tile(q4, 1, w, nb, xb + (size_t)c * xs, xs, q4 ? xsum + (size_t)c * (size_t)nb : NULL, y + (size_t)c * ys, ys);
+    for (; c + 8 <= n_tok; c += 8) tile(kind, 8, w, nb, xb + (size_t)c * xs, xs, sums ? xsum + (size_t)c * (size_t)nb : NULL, y + (size_t)c * ys, ys);
+    for (; c + 4 <= n_tok; c += 4) tile(kind, 4, w, nb, xb + (size_t)c * xs, xs, sums ? xsum + (size_t)c * (size_t)nb : NULL, y + (size_t)c * ys, ys);
+    for (; c < n_tok; c++) tile(kind, 1, w, nb, xb + (size_t)c * xs, xs, sums ? xsum + (size_t)c * (size_t)nb : NULL, y + (size_t)c * ys, ys);
 }
 
 static void gemm8_q4_0(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y, size_t ys) {
-    gemm8(true, k, w, x, xs, xsum, n_tok, y, ys);
+    gemm8(KIND_Q4, k, w, x, xs, xsum, n_tok, y, ys);
+}
+static void gemm8_q5_0(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y, size_t ys) {
+    gemm8(KIND_Q5, k, w, x, xs, xsum, n_tok, y, ys);
 }
 static void gemm8_q8_0(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y, size_t ys) {
-    gemm8(false, k, w, x, xs, xsum, n_tok, y, ys);
+    gemm8(KIND_Q8, k, w, x, xs, xsum, n_tok, y, ys);
 }
 
 /* ---- Q4_K (block_q4_Kx8 of gemm_k.h): each group of 4 code x activation products one vpdpbusd
@@ -321,7 +353,7 @@ static void gemm8_bf16(int64_t k, const void *w, const void *x, size_t xs, const
 
 static const zk_gemm_table k_gemm_avx512vnni = {
     .name = "avx512vnni",
-    .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0, [ZETA_TYPE_Q8_0] = gemm8_q8_0,
+    .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0, [ZETA_TYPE_Q8_0] = gemm8_q8_0, [ZETA_TYPE_Q5_0] = gemm8_q5_0,
               [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_avx512vnni, [ZETA_TYPE_Q5_K] = zk_gemm8_q5_K_avx512vnni,
               [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_avx512vnni,
               [ZETA_TYPE_F16] = gemm8_f16, [ZETA_TYPE_BF16] = gemm8_bf16},
