@@ -1,4 +1,4 @@
-/* gemm_k.h — the packed 8-row layouts of Q4_K, Q5_K and Q6_K weights (for products with Q8_K
+/* gemm_k.h — the packed 8-row layouts of Q3_K, Q4_K, Q5_K and Q6_K weights (for products with Q8_K
  * activations) and the declarations of their packing and gemm8 functions (gemm_k_ref.c: packing
  * and the scalar reference, the spec; kernels_avx2_gemmk.c: AVX2). A packed group holds 8
  * consecutive rows, interleaved 4 bytes per row so that one 32-bit lane of a 256-bit vector is one
@@ -18,6 +18,14 @@
  *   qh              8 vectors: lane r of vector g = row r's qh[4g .. 4g+3]; bit j of byte e of the
  *                   lane is the fifth bit (16) of element 32j+4g+e (sub-block j), whose low four bits
  *                   are where block_q4_Kx8 puts them.
+ * block_q3_Kx8 (880 bytes = 8 x 110): the 3-bit codes u (0..7, value u - 4), the file's bits regrouped:
+ *   d[r]            the row's f16 scale
+ *   scales          3 vectors: lane r of vector w = row r's scale bytes 4w..4w+3 (block_q3_K's packing)
+ *   qs              16 vectors, vector 8n+g (n < 2, g < 8): lane r = row r's qs[32n+4g .. +3]; bits
+ *                   2i..2i+1 of byte e are the low two bits of element 128n+32i+4g+e
+ *   hmask           8 vectors, lane r of vector g = row r's hmask[4g .. +3]; bit 4n+i of byte e is the
+ *                   4 (the third bit) of element 128n+32i+4g+e
+ *   (sub-block j = 16 elements: n = j / 8, i = (j / 2) % 4, g = 4 (j % 2) .. +3)
  * block_q6_Kx8 (1680 bytes = 8 x 210): the 6-bit codes u (0..63, value u - 32) regrouped so that
  * one AND yields three of every four code vectors:
  *   d[r]            the row's f16 scale
@@ -30,9 +38,11 @@
  * Integer sums per super-block are exact and equal the row-by-row vec_dot spec's
  * (kernels_scalar_k.c): Q4_K (and Q5_K, q its 5-bit code) sumi = sum_j sc_j * sum q*y, summ = sum_j m_j *
  * (bsums[2j]+bsums[2j+1]);
- * Q6_K sumi = sum_j sc_j * sum (u-32)*y. Float steps of the reference, per row, super-blocks in
+ * Q6_K sumi = sum_j sc_j * sum (u-32)*y; Q3_K sumi = sum_j sc_j * sum (u-4)*y (sc_j = 6-bit code - 32).
+ * Float steps of the reference, per row, super-blocks in
  * order, acc starting at 0: Q4_K / Q5_K acc += d*dx*(float)sumi - dmin*dx*(float)summ; Q6_K
- * acc += d*dx*(float)sumi (left to right, as the vec_dot spec: the reference equals it exactly).
+ * acc += d*dx*(float)sumi (left to right, as the vec_dot spec: the reference equals it exactly); Q3_K
+ * acc += (d*dx)*(float)sumi.
  * SIMD versions may fuse / reorder these float steps. */
 #ifndef ZETA_GEMM_K_H
 #define ZETA_GEMM_K_H
@@ -56,22 +66,33 @@ typedef struct {
 
 typedef struct {
     zeta_f16 d[8];
+    uint8_t scales[96];
+    uint8_t qs[512];
+    uint8_t hmask[256];
+} block_q3_Kx8;
+
+typedef struct {
+    zeta_f16 d[8];
     int8_t scales[128];
     uint8_t q[1536];
 } block_q6_Kx8;
 
 _Static_assert(sizeof(block_q4_Kx8) == 8 * sizeof(block_q4_K), "block_q4_Kx8 size");
+_Static_assert(sizeof(block_q3_Kx8) == 8 * sizeof(block_q3_K), "block_q3_Kx8 size");
 _Static_assert(sizeof(block_q5_Kx8) == 8 * sizeof(block_q5_K), "block_q5_Kx8 size");
 _Static_assert(sizeof(block_q6_Kx8) == 8 * sizeof(block_q6_K), "block_q6_Kx8 size");
 
 /* Packs rows[0..8) (each nb = k/256 super-blocks) into nb packed blocks. */
 void zk_pack_q4_Kx8(const block_q4_K *const rows[8], int64_t nb, block_q4_Kx8 *out);
+void zk_pack_q3_Kx8(const block_q3_K *const rows[8], int64_t nb, block_q3_Kx8 *out);
 void zk_pack_q5_Kx8(const block_q5_K *const rows[8], int64_t nb, block_q5_Kx8 *out);
 void zk_pack_q6_Kx8(const block_q6_K *const rows[8], int64_t nb, block_q6_Kx8 *out);
 /* Bytes of one packed 8-row group of a row of k elements (k/256 packed blocks); 0 for other types. */
 size_t zk_packed_group_bytes_k(zeta_type type, int64_t k);
 
 void zk_gemm8_q4_K_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                       float *y, size_t y_stride);
+void zk_gemm8_q3_K_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
                        float *y, size_t y_stride);
 void zk_gemm8_q5_K_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
                        float *y, size_t y_stride);
@@ -87,7 +108,9 @@ void zk_gemm8_q4_K_avx512vnni(int64_t k, const void *w, const void *x, size_t x_
                               float *y, size_t y_stride);
 void zk_gemm8_q6_K_avx512vnni(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
                               float *y, size_t y_stride);
-/* Q5_K: AVX-512 VNNI only (no AVX2 kernel: AVX2-only CPUs keep Q5_K row-major) */
+/* Q3_K, Q5_K: AVX-512 VNNI only (no AVX2 kernels: AVX2-only CPUs keep them row-major) */
+void zk_gemm8_q3_K_avx512vnni(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                              float *y, size_t y_stride);
 void zk_gemm8_q5_K_avx512vnni(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
                               float *y, size_t y_stride);
 

@@ -1,4 +1,4 @@
-/* gemm_k_ref.c — the packed 8-row Q4_K / Q5_K / Q6_K layouts of gemm_k.h: packing, and the scalar
+/* gemm_k_ref.c — the packed 8-row Q3_K / Q4_K / Q5_K / Q6_K layouts of gemm_k.h: packing, and the scalar
  * reference products over them with Q8_K activations (the spec for kernels_*_gemmk.c). */
 #include "cpu/gemm_k.h"
 
@@ -13,6 +13,19 @@ void zk_pack_q4_Kx8(const block_q4_K *const rows[8], int64_t nb, block_q4_Kx8 *o
             o->dmin[r] = s->dmin;
             for (int w = 0; w < 3; w++) memcpy(o->scales + 32 * w + 4 * r, s->scales + 4 * w, 4);
             for (int v = 0; v < 32; v++) memcpy(o->qs + 32 * v + 4 * r, s->qs + 4 * v, 4);
+        }
+    }
+}
+
+void zk_pack_q3_Kx8(const block_q3_K *const rows[8], int64_t nb, block_q3_Kx8 *out) {
+    for (int64_t b = 0; b < nb; b++) {
+        block_q3_Kx8 *o = &out[b];
+        for (int r = 0; r < 8; r++) {
+            const block_q3_K *s = &rows[r][b];
+            o->d[r] = s->d;
+            for (int w = 0; w < 3; w++) memcpy(o->scales + 32 * w + 4 * r, s->scales + 4 * w, 4);
+            for (int v = 0; v < 16; v++) memcpy(o->qs + 32 * v + 4 * r, s->qs + 4 * v, 4);
+            for (int g = 0; g < 8; g++) memcpy(o->hmask + 32 * g + 4 * r, s->hmask + 4 * g, 4);
         }
     }
 }
@@ -66,6 +79,7 @@ void zk_pack_q6_Kx8(const block_q6_K *const rows[8], int64_t nb, block_q6_Kx8 *o
 size_t zk_packed_group_bytes_k(zeta_type type, int64_t k) {
     switch (type) {
     case ZETA_TYPE_Q4_K: return (size_t)(k / QK_K) * sizeof(block_q4_Kx8);
+    case ZETA_TYPE_Q3_K: return (size_t)(k / QK_K) * sizeof(block_q3_Kx8);
     case ZETA_TYPE_Q5_K: return (size_t)(k / QK_K) * sizeof(block_q5_Kx8);
     case ZETA_TYPE_Q6_K: return (size_t)(k / QK_K) * sizeof(block_q6_Kx8);
     default: return 0;
@@ -112,6 +126,39 @@ void zk_gemm8_q4_K_ref(int64_t k, const void *w, const void *x, size_t x_stride,
                     summ += (int32_t)m[j] * ((int32_t)X[b].bsums[2 * j] + X[b].bsums[2 * j + 1]);
                 }
                 acc[r] += zeta_f16_to_f32(W[b].d[r]) * dx * (float)sumi - zeta_f16_to_f32(W[b].dmin[r]) * dx * (float)summ;
+            }
+        }
+        for (int r = 0; r < 8; r++) y[(size_t)c * y_stride + (size_t)r] = acc[r];
+    }
+}
+
+void zk_gemm8_q3_K_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                       float *y, size_t y_stride) {
+    (void)xsum;
+    const block_q3_Kx8 *W = w;
+    const int64_t nb = k / QK_K;
+    for (int c = 0; c < n_tok; c++) {
+        const block_q8_K *X = (const block_q8_K *)((const uint8_t *)x + (size_t)c * x_stride);
+        float acc[8] = {0};
+        for (int64_t b = 0; b < nb; b++) {
+            for (int r = 0; r < 8; r++) {
+                uint8_t p[12];
+                for (int v = 0; v < 3; v++) memcpy(p + 4 * v, W[b].scales + 32 * v + 4 * r, 4);
+                int32_t sumi = 0;
+                for (int j = 0; j < 16; j++) {
+                    const int lo = j < 8 ? p[j] & 0xf : p[j - 8] >> 4, hi = (p[8 + j % 4] >> (2 * (j / 4))) & 3;
+                    const int sc = (lo | (hi << 4)) - 32;
+                    const int n = j / 8, i = (j / 2) % 4;
+                    int32_t s = 0;
+                    for (int g = 4 * (j % 2); g < 4 * (j % 2) + 4; g++)
+                        for (int e = 0; e < 4; e++) {
+                            const int low = (W[b].qs[32 * (8 * n + g) + 4 * r + e] >> (2 * i)) & 3;
+                            const int hb = (W[b].hmask[32 * g + 4 * r + e] >> (4 * n + i)) & 1;
+                            s += (low + 4 * hb - 4) * X[b].qs[16 * j + 4 * (g % 4) + e];
+                        }
+                    sumi += sc * s;
+                }
+                acc[r] += (zeta_f16_to_f32(W[b].d[r]) * X[b].d) * (float)sumi;
             }
         }
         for (int r = 0; r < 8; r++) y[(size_t)c * y_stride + (size_t)r] = acc[r];

@@ -260,15 +260,86 @@ static inline __attribute__((always_inline)) void q6_K_tile(const int T, const b
     for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
 }
 
+/* ---- Q3_K (block_q3_Kx8): the unsigned codes u = q + 4 (0..7) from the low two bits (qs) and the
+ * third (hmask), a 16-element sub-block's sum one chain of four vpdpbusd, minus 4 x its activation
+ * sum (bsums), times its signed scale (vpmulld): the integers of the reference; float steps
+ * acc += (d * dx) * sumi as the reference. */
+static inline __attribute__((always_inline)) void q3_K_tile(const int T, const block_q3_Kx8 *W, int64_t nb, const uint8_t *x,
+                                                            size_t xs, float *y, size_t ys) {
+    const __m256i m3 = _mm256_set1_epi8(0x03), m4 = _mm256_set1_epi8(0x04), m0f = _mm256_set1_epi8(0x0f), lo8 = _mm256_set1_epi32(0xff),
+                  k32 = _mm256_set1_epi32(32);
+    const block_q8_K *X[8];
+    __m256 acc[8];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) {
+        X[t] = (const block_q8_K *)(x + (size_t)t * xs);
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const block_q3_Kx8 *B = &W[b];
+        const __m256i u0 = _mm256_loadu_si256((const __m256i *)B->scales), u1 = _mm256_loadu_si256((const __m256i *)(B->scales + 32)),
+                      u2 = _mm256_loadu_si256((const __m256i *)(B->scales + 64));
+        /* lane r, byte e of S[q]: the 6-bit scale code of sub-block 4q + e (block_q3_K's packing) */
+        const __m256i S[4] = {
+            _mm256_or_si256(_mm256_and_si256(u0, m0f), _mm256_slli_epi16(_mm256_and_si256(u2, m3), 4)),
+            _mm256_or_si256(_mm256_and_si256(u1, m0f), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(u2, 2), m3), 4)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(u0, 4), m0f), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(u2, 4), m3), 4)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(u1, 4), m0f), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(u2, 6), m3), 4))};
+        __m256i sumi[8];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) sumi[t] = _mm256_setzero_si256();
+        /* vectors (n, h, q) of qs / hmask serve the four sub-blocks j = 8n + 2i + h (i < 4): each pair
+         * is loaded once, and a code is a shift, an and, a bit test (mask) and a masked add */
+        for (int n = 0; n < 2; n++)
+            for (int h = 0; h < 2; h++) {
+                __m256i a[4][8];
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++)
+#pragma GCC unroll 8
+                    for (int t = 0; t < T; t++) a[i][t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+                for (int q = 0; q < 4; q++) {
+                    const int g = 4 * h + q;
+                    const __m256i qv = _mm256_loadu_si256((const __m256i *)(B->qs + 32 * (8 * n + g)));
+                    const __m256i hv = _mm256_loadu_si256((const __m256i *)(B->hmask + 32 * g));
+#pragma GCC unroll 4
+                    for (int i = 0; i < 4; i++) {
+                        const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(qv, 2 * i), m3);
+                        const __m256i code = _mm256_mask_add_epi8(lo, _mm256_test_epi8_mask(hv, _mm256_set1_epi8((char)(1 << (4 * n + i)))), lo, m4);
+                        const int j = 8 * n + 2 * i + h;
+#pragma GCC unroll 8
+                        for (int t = 0; t < T; t++) a[i][t] = _mm256_dpbusd_epi32(a[i][t], code, bcast4(X[t][b].qs + 16 * j + 4 * q));
+                    }
+                }
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++) {
+                    const int j = 8 * n + 2 * i + h;
+                    const __m256i sc = _mm256_sub_epi32(_mm256_and_si256(_mm256_srli_epi32(S[j / 4], 8 * (j % 4)), lo8), k32);
+#pragma GCC unroll 8
+                    for (int t = 0; t < T; t++)
+                        sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(_mm256_sub_epi32(a[i][t], _mm256_set1_epi32(4 * X[t][b].bsums[j])), sc));
+                }
+            }
+        const __m256 dw = row_scales(B->d);
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++)
+            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(X[t][b].d)), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
+}
+
 /* tiles of 8 tokens, then 4, then 1 */
 static inline __attribute__((always_inline)) void gemm8_k(const int kt, int64_t k, const void *w, const void *x, size_t xs, int n_tok,
                                                           float *y, size_t ys) {
     const int64_t nb = k / QK_K;
     const uint8_t *xb = x;
     int c = 0;
-#define KQ_TILE(T) (kt == 6 ? q6_K_tile(T, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys) \
-                            : q4_K_tile(kt == 5, T, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys))
-    for (; c + 8 <= n_tok; c += 8) KQ_TILE(8);
+#define KQ_TILE(T) (kt == 6   ? q6_K_tile(T, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys) \
+                    : kt == 3 ? q3_K_tile(T, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys) \
+                              : q4_K_tile(kt == 5, T, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys))
+    if (kt != 3) /* Q3_K: four sub-blocks x the tokens of accumulators; 8 tokens would spill */
+        for (; c + 8 <= n_tok; c += 8) KQ_TILE(8);
     for (; c + 4 <= n_tok; c += 4) KQ_TILE(4);
     for (; c < n_tok; c++) KQ_TILE(1);
 #undef KQ_TILE
@@ -278,6 +349,12 @@ void zk_gemm8_q4_K_avx512vnni(int64_t k, const void *w, const void *x, size_t xs
                               size_t ys) {
     (void)xsum;
     gemm8_k(4, k, w, x, xs, n_tok, y, ys);
+}
+
+void zk_gemm8_q3_K_avx512vnni(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
+                              size_t ys) {
+    (void)xsum;
+    gemm8_k(3, k, w, x, xs, n_tok, y, ys);
 }
 
 void zk_gemm8_q5_K_avx512vnni(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
@@ -354,7 +431,8 @@ static void gemm8_bf16(int64_t k, const void *w, const void *x, size_t xs, const
 static const zk_gemm_table k_gemm_avx512vnni = {
     .name = "avx512vnni",
     .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0, [ZETA_TYPE_Q8_0] = gemm8_q8_0, [ZETA_TYPE_Q5_0] = gemm8_q5_0,
-              [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_avx512vnni, [ZETA_TYPE_Q5_K] = zk_gemm8_q5_K_avx512vnni,
+              [ZETA_TYPE_Q3_K] = zk_gemm8_q3_K_avx512vnni, [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_avx512vnni,
+              [ZETA_TYPE_Q5_K] = zk_gemm8_q5_K_avx512vnni,
               [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_avx512vnni,
               [ZETA_TYPE_F16] = gemm8_f16, [ZETA_TYPE_BF16] = gemm8_bf16},
 };
