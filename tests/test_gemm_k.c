@@ -1,4 +1,4 @@
-/* test_gemm_k.c — tests of the packed 8-row Q3_K / Q4_K / Q5_K / Q6_K products (gemm_k.h): real tensors of the
+/* test_gemm_k.c — tests of the packed 8-row Q3_K / Q4_K / Q5_K / Q6_K / IQ4_XS products (gemm_k.h): real tensors of the
  * zoo models and synthetic blocks (random bytes, extreme codes that reach the int16 limits) are
  * packed; the scalar gemm8 must equal the row-by-row scalar vec_dot (float-order tolerance), and
  * every SIMD gemm8 this CPU runs the scalar gemm8 (error relative to sum |w*x|), for several token
@@ -54,7 +54,8 @@ static zk_gemm8_fn simd_fn(const char *name, zeta_type t) {
     if (!strcmp(name, "avx2")) return t == ZETA_TYPE_Q4_K ? zk_gemm8_q4_K_avx2 : t == ZETA_TYPE_Q6_K ? zk_gemm8_q6_K_avx2 : NULL;
     if (!strcmp(name, "avx512vnni"))
         return t == ZETA_TYPE_Q4_K ? zk_gemm8_q4_K_avx512vnni : t == ZETA_TYPE_Q5_K ? zk_gemm8_q5_K_avx512vnni
-             : t == ZETA_TYPE_Q3_K ? zk_gemm8_q3_K_avx512vnni : zk_gemm8_q6_K_avx512vnni;
+             : t == ZETA_TYPE_Q3_K ? zk_gemm8_q3_K_avx512vnni : t == ZETA_TYPE_IQ4_XS ? zk_gemm8_iq4_xs_avx512vnni
+                                   : zk_gemm8_q6_K_avx512vnni;
 #endif
     (void)name; (void)t;
     return NULL;
@@ -83,6 +84,7 @@ static double abs_dot(zeta_type t, const void *row, const block_q8_K *x, int64_t
     if (t == ZETA_TYPE_Q4_K) dequantize_row_q4_K(row, wa, k);
     else if (t == ZETA_TYPE_Q5_K) dequantize_row_q5_K(row, wa, k);
     else if (t == ZETA_TYPE_Q3_K) dequantize_row_q3_K(row, wa, k);
+    else if (t == ZETA_TYPE_IQ4_XS) dequantize_row_iq4_xs(row, wa, k);
     else dequantize_row_q6_K(row, wa, k);
     dequantize_row_q8_K(x, xa, k);
     double s = 0;
@@ -108,11 +110,13 @@ static void check_group(zeta_type t, const uint8_t *const rows[8], int64_t k, in
     if (t == ZETA_TYPE_Q4_K) zk_pack_q4_Kx8((const block_q4_K *const *)rows, nb, packed);
     else if (t == ZETA_TYPE_Q5_K) zk_pack_q5_Kx8((const block_q5_K *const *)rows, nb, packed);
     else if (t == ZETA_TYPE_Q3_K) zk_pack_q3_Kx8((const block_q3_K *const *)rows, nb, packed);
+    else if (t == ZETA_TYPE_IQ4_XS) zk_pack_iq4_xsx8((const block_iq4_xs *const *)rows, nb, packed);
     else zk_pack_q6_Kx8((const block_q6_K *const *)rows, nb, packed);
     const zk_gemm8_fn ref = t == ZETA_TYPE_Q4_K ? zk_gemm8_q4_K_ref : t == ZETA_TYPE_Q5_K ? zk_gemm8_q5_K_ref
-                          : t == ZETA_TYPE_Q3_K ? zk_gemm8_q3_K_ref : zk_gemm8_q6_K_ref;
+                          : t == ZETA_TYPE_Q3_K ? zk_gemm8_q3_K_ref : t == ZETA_TYPE_IQ4_XS ? zk_gemm8_iq4_xs_ref : zk_gemm8_q6_K_ref;
     const zk_vec_dot_fn dot = t == ZETA_TYPE_Q4_K ? zk_vec_dot_q4_K_scalar : t == ZETA_TYPE_Q5_K ? zk_vec_dot_q5_K_scalar
-                            : t == ZETA_TYPE_Q3_K ? zk_vec_dot_q3_K_scalar : zk_vec_dot_q6_K_scalar;
+                            : t == ZETA_TYPE_Q3_K ? zk_vec_dot_q3_K_scalar : t == ZETA_TYPE_IQ4_XS ? zk_vec_dot_iq4_xs_scalar
+                                                  : zk_vec_dot_q6_K_scalar;
     impl im[4];
     const int n_im = simd_impls(im);
     const int max_tok = 16;
@@ -221,6 +225,13 @@ static void test_q3_K_zoo(void) {
     report("q3_K zoo", ZETA_TYPE_Q3_K, &st);
 }
 
+static void test_iq4_xs_zoo(void) {
+    stats st = {0};
+    if (check_file("zoo-IQ4_XS.gguf", ZETA_TYPE_IQ4_XS, &st) < 0) T_SKIP("zoo-IQ4_XS.gguf not found");
+    T_CHECK(st.groups > 0);
+    report("iq4_xs zoo", ZETA_TYPE_IQ4_XS, &st);
+}
+
 static void test_q5_K_zoo(void) {
     stats st = {0};
     if (check_file("zoo-Q5_K_S.gguf", ZETA_TYPE_Q5_K, &st) < 0) T_SKIP("zoo-Q5_K_S.gguf not found");
@@ -252,6 +263,12 @@ static void fill_synthetic(zeta_type t, uint8_t *row, int64_t nb, int kind, int 
             for (int i = 0; i < 12; i++) q->scales[i] = kind ? ((i + r) & 1 ? 0xff : 0x00) : (uint8_t)rnd_u32();
             for (int i = 0; i < 32; i++) q->hmask[i] = kind ? 0xff : (uint8_t)rnd_u32();
             for (int i = 0; i < 64; i++) q->qs[i] = kind ? 0xff : (uint8_t)rnd_u32();
+            q->d = zeta_f32_to_f16(kind ? 1.0f : 0.001f + 0.01f * (rnd_unit() + 1.0f));
+        } else if (t == ZETA_TYPE_IQ4_XS) { /* kind 1: codebook ends (-127 / 113) by row, every scale code 63 */
+            block_iq4_xs *q = &((block_iq4_xs *)row)[b];
+            for (int i = 0; i < 4; i++) q->scales_l[i] = kind ? 0xff : (uint8_t)rnd_u32();
+            q->scales_h = (uint16_t)(kind ? 0xffff : rnd_u32());
+            for (int i = 0; i < 128; i++) q->qs[i] = kind ? (r & 1 ? 0x00 : 0xff) : (uint8_t)rnd_u32();
             q->d = zeta_f32_to_f16(kind ? 1.0f : 0.001f + 0.01f * (rnd_unit() + 1.0f));
         } else if (t == ZETA_TYPE_Q5_K) { /* kind 1: every code 31 and every scale / min 63 */
             block_q5_K *q = &((block_q5_K *)row)[b];
@@ -286,11 +303,13 @@ static void check_synthetic(zeta_type t) {
             check_group(t, rows, k, 5, &st);
             free(mem);
         }
-    report(t == ZETA_TYPE_Q4_K ? "q4_K synthetic" : t == ZETA_TYPE_Q5_K ? "q5_K synthetic" : t == ZETA_TYPE_Q3_K ? "q3_K synthetic" : "q6_K synthetic", t, &st);
+    report(t == ZETA_TYPE_Q4_K ? "q4_K synthetic" : t == ZETA_TYPE_Q5_K ? "q5_K synthetic" : t == ZETA_TYPE_Q3_K ? "q3_K synthetic"
+           : t == ZETA_TYPE_IQ4_XS ? "iq4_xs synthetic" : "q6_K synthetic", t, &st);
 }
 
 static void test_q4_K_synthetic(void) { check_synthetic(ZETA_TYPE_Q4_K); }
 static void test_q3_K_synthetic(void) { check_synthetic(ZETA_TYPE_Q3_K); }
+static void test_iq4_xs_synthetic(void) { check_synthetic(ZETA_TYPE_IQ4_XS); }
 static void test_q5_K_synthetic(void) { check_synthetic(ZETA_TYPE_Q5_K); }
 static void test_q6_K_synthetic(void) { check_synthetic(ZETA_TYPE_Q6_K); }
 
@@ -299,6 +318,7 @@ static void test_group_bytes(void) {
     T_CHECK(zk_packed_group_bytes_k(ZETA_TYPE_Q6_K, 5632) == 22 * 1680);
     T_CHECK(zk_packed_group_bytes_k(ZETA_TYPE_Q5_K, 2048) == 8 * 1408);
     T_CHECK(zk_packed_group_bytes_k(ZETA_TYPE_Q3_K, 2048) == 8 * 880);
+    T_CHECK(zk_packed_group_bytes_k(ZETA_TYPE_IQ4_XS, 2048) == 8 * 1088);
     T_CHECK(zk_packed_group_bytes_k(ZETA_TYPE_Q4_0, 2048) == 0);
 }
 
@@ -306,10 +326,12 @@ int main(void) {
     T_RUN(test_group_bytes);
     T_RUN(test_q4_K_zoo);
     T_RUN(test_q3_K_zoo);
+    T_RUN(test_iq4_xs_zoo);
     T_RUN(test_q5_K_zoo);
     T_RUN(test_q6_K_zoo);
     T_RUN(test_q4_K_synthetic);
     T_RUN(test_q3_K_synthetic);
+    T_RUN(test_iq4_xs_synthetic);
     T_RUN(test_q5_K_synthetic);
     T_RUN(test_q6_K_synthetic);
     return t_done();

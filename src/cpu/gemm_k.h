@@ -1,4 +1,4 @@
-/* gemm_k.h — the packed 8-row layouts of Q3_K, Q4_K, Q5_K and Q6_K weights (for products with Q8_K
+/* gemm_k.h — the packed 8-row layouts of Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS weights (for products with Q8_K
  * activations) and the declarations of their packing and gemm8 functions (gemm_k_ref.c: packing
  * and the scalar reference, the spec; kernels_avx2_gemmk.c: AVX2). A packed group holds 8
  * consecutive rows, interleaved 4 bytes per row so that one 32-bit lane of a 256-bit vector is one
@@ -26,6 +26,11 @@
  *   hmask           8 vectors, lane r of vector g = row r's hmask[4g .. +3]; bit 4n+i of byte e is the
  *                   4 (the third bit) of element 128n+32i+4g+e
  *   (sub-block j = 16 elements: n = j / 8, i = (j / 2) % 4, g = 4 (j % 2) .. +3)
+ * block_iq4_xsx8 (1088 bytes = 8 x 136): the file's bits regrouped:
+ *   d[r], scales_h[r]   the row's f16 scale and its 16 high scale bits (2 a sub-block)
+ *   scales_l            1 vector: lane r = row r's scales_l[0..3] (4 low bits a sub-block)
+ *   qs                  32 vectors, vector 4ib+g (sub-block ib < 8, g < 4): lane r = row r's qs[16ib+4g .. +3];
+ *                       byte e holds the IQ4 codebook index of element 32ib+4g+e (low nibble) and 32ib+16+4g+e
  * block_q6_Kx8 (1680 bytes = 8 x 210): the 6-bit codes u (0..63, value u - 32) regrouped so that
  * one AND yields three of every four code vectors:
  *   d[r]            the row's f16 scale
@@ -42,7 +47,8 @@
  * Float steps of the reference, per row, super-blocks in
  * order, acc starting at 0: Q4_K / Q5_K acc += d*dx*(float)sumi - dmin*dx*(float)summ; Q6_K
  * acc += d*dx*(float)sumi (left to right, as the vec_dot spec: the reference equals it exactly); Q3_K
- * acc += (d*dx)*(float)sumi.
+ * acc += (d*dx)*(float)sumi; IQ4_XS per sub-block, as its vec_dot: acc += ((d*dx)*(float)(ls-32)) *
+ * (float)sum(kvalues[q]*y).
  * SIMD versions may fuse / reorder these float steps. */
 #ifndef ZETA_GEMM_K_H
 #define ZETA_GEMM_K_H
@@ -73,18 +79,27 @@ typedef struct {
 
 typedef struct {
     zeta_f16 d[8];
+    uint16_t scales_h[8];
+    uint8_t scales_l[32];
+    uint8_t qs[1024];
+} block_iq4_xsx8;
+
+typedef struct {
+    zeta_f16 d[8];
     int8_t scales[128];
     uint8_t q[1536];
 } block_q6_Kx8;
 
 _Static_assert(sizeof(block_q4_Kx8) == 8 * sizeof(block_q4_K), "block_q4_Kx8 size");
 _Static_assert(sizeof(block_q3_Kx8) == 8 * sizeof(block_q3_K), "block_q3_Kx8 size");
+_Static_assert(sizeof(block_iq4_xsx8) == 8 * sizeof(block_iq4_xs), "block_iq4_xsx8 size");
 _Static_assert(sizeof(block_q5_Kx8) == 8 * sizeof(block_q5_K), "block_q5_Kx8 size");
 _Static_assert(sizeof(block_q6_Kx8) == 8 * sizeof(block_q6_K), "block_q6_Kx8 size");
 
 /* Packs rows[0..8) (each nb = k/256 super-blocks) into nb packed blocks. */
 void zk_pack_q4_Kx8(const block_q4_K *const rows[8], int64_t nb, block_q4_Kx8 *out);
 void zk_pack_q3_Kx8(const block_q3_K *const rows[8], int64_t nb, block_q3_Kx8 *out);
+void zk_pack_iq4_xsx8(const block_iq4_xs *const rows[8], int64_t nb, block_iq4_xsx8 *out);
 void zk_pack_q5_Kx8(const block_q5_K *const rows[8], int64_t nb, block_q5_Kx8 *out);
 void zk_pack_q6_Kx8(const block_q6_K *const rows[8], int64_t nb, block_q6_Kx8 *out);
 /* Bytes of one packed 8-row group of a row of k elements (k/256 packed blocks); 0 for other types. */
@@ -92,6 +107,8 @@ size_t zk_packed_group_bytes_k(zeta_type type, int64_t k);
 
 void zk_gemm8_q4_K_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
                        float *y, size_t y_stride);
+void zk_gemm8_iq4_xs_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                         float *y, size_t y_stride);
 void zk_gemm8_q3_K_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
                        float *y, size_t y_stride);
 void zk_gemm8_q5_K_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
@@ -108,7 +125,9 @@ void zk_gemm8_q4_K_avx512vnni(int64_t k, const void *w, const void *x, size_t x_
                               float *y, size_t y_stride);
 void zk_gemm8_q6_K_avx512vnni(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
                               float *y, size_t y_stride);
-/* Q3_K, Q5_K: AVX-512 VNNI only (no AVX2 kernels: AVX2-only CPUs keep them row-major) */
+/* Q3_K, Q5_K, IQ4_XS: AVX-512 VNNI only (no AVX2 kernels: AVX2-only CPUs keep them row-major) */
+void zk_gemm8_iq4_xs_avx512vnni(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                                float *y, size_t y_stride);
 void zk_gemm8_q3_K_avx512vnni(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
                               float *y, size_t y_stride);
 void zk_gemm8_q5_K_avx512vnni(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,

@@ -1,4 +1,4 @@
-/* gemm_k_ref.c — the packed 8-row Q3_K / Q4_K / Q5_K / Q6_K layouts of gemm_k.h: packing, and the scalar
+/* gemm_k_ref.c — the packed 8-row Q3_K / Q4_K / Q5_K / Q6_K / IQ4_XS layouts of gemm_k.h: packing, and the scalar
  * reference products over them with Q8_K activations (the spec for kernels_*_gemmk.c). */
 #include "cpu/gemm_k.h"
 
@@ -26,6 +26,19 @@ void zk_pack_q3_Kx8(const block_q3_K *const rows[8], int64_t nb, block_q3_Kx8 *o
             for (int w = 0; w < 3; w++) memcpy(o->scales + 32 * w + 4 * r, s->scales + 4 * w, 4);
             for (int v = 0; v < 16; v++) memcpy(o->qs + 32 * v + 4 * r, s->qs + 4 * v, 4);
             for (int g = 0; g < 8; g++) memcpy(o->hmask + 32 * g + 4 * r, s->hmask + 4 * g, 4);
+        }
+    }
+}
+
+void zk_pack_iq4_xsx8(const block_iq4_xs *const rows[8], int64_t nb, block_iq4_xsx8 *out) {
+    for (int64_t b = 0; b < nb; b++) {
+        block_iq4_xsx8 *o = &out[b];
+        for (int r = 0; r < 8; r++) {
+            const block_iq4_xs *s = &rows[r][b];
+            o->d[r] = s->d;
+            o->scales_h[r] = s->scales_h;
+            memcpy(o->scales_l + 4 * r, s->scales_l, 4);
+            for (int v = 0; v < 32; v++) memcpy(o->qs + 32 * v + 4 * r, s->qs + 4 * v, 4);
         }
     }
 }
@@ -80,6 +93,7 @@ size_t zk_packed_group_bytes_k(zeta_type type, int64_t k) {
     switch (type) {
     case ZETA_TYPE_Q4_K: return (size_t)(k / QK_K) * sizeof(block_q4_Kx8);
     case ZETA_TYPE_Q3_K: return (size_t)(k / QK_K) * sizeof(block_q3_Kx8);
+    case ZETA_TYPE_IQ4_XS: return (size_t)(k / QK_K) * sizeof(block_iq4_xsx8);
     case ZETA_TYPE_Q5_K: return (size_t)(k / QK_K) * sizeof(block_q5_Kx8);
     case ZETA_TYPE_Q6_K: return (size_t)(k / QK_K) * sizeof(block_q6_Kx8);
     default: return 0;
@@ -128,6 +142,35 @@ void zk_gemm8_q4_K_ref(int64_t k, const void *w, const void *x, size_t x_stride,
                 acc[r] += zeta_f16_to_f32(W[b].d[r]) * dx * (float)sumi - zeta_f16_to_f32(W[b].dmin[r]) * dx * (float)summ;
             }
         }
+        for (int r = 0; r < 8; r++) y[(size_t)c * y_stride + (size_t)r] = acc[r];
+    }
+}
+
+/* ggml's kvalues_iq4nl */
+static const int8_t k_iq4[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+void zk_gemm8_iq4_xs_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                         float *y, size_t y_stride) {
+    (void)xsum;
+    const block_iq4_xsx8 *W = w;
+    const int64_t nb = k / QK_K;
+    for (int c = 0; c < n_tok; c++) {
+        const block_q8_K *X = (const block_q8_K *)((const uint8_t *)x + (size_t)c * x_stride);
+        float acc[8] = {0};
+        for (int64_t b = 0; b < nb; b++)
+            for (int r = 0; r < 8; r++) {
+                const float d4d8 = zeta_f16_to_f32(W[b].d[r]) * X[b].d;
+                for (int ib = 0; ib < QK_K / 32; ib++) {
+                    const int ls = ((W[b].scales_l[4 * r + ib / 2] >> (4 * (ib % 2))) & 0xf) | (((W[b].scales_h[r] >> (2 * ib)) & 3) << 4);
+                    int32_t s = 0;
+                    for (int g = 0; g < 4; g++)
+                        for (int e = 0; e < 4; e++) {
+                            const uint8_t v = W[b].qs[32 * (4 * ib + g) + 4 * r + e];
+                            s += k_iq4[v & 0xf] * X[b].qs[32 * ib + 4 * g + e] + k_iq4[v >> 4] * X[b].qs[32 * ib + 16 + 4 * g + e];
+                        }
+                    acc[r] += (d4d8 * (float)(ls - 32)) * (float)s;
+                }
+            }
         for (int r = 0; r < 8; r++) y[(size_t)c * y_stride + (size_t)r] = acc[r];
     }
 }

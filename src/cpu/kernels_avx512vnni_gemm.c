@@ -329,6 +329,58 @@ static inline __attribute__((always_inline)) void q3_K_tile(const int T, const b
     for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
 }
 
+/* ---- IQ4_XS (block_iq4_xsx8): codebook values + 128 (unsigned, by a byte shuffle of the nibbles), a
+ * 32-element sub-block's sum one chain of eight vpdpbusd, minus 128 x its activation sum; then per
+ * sub-block, as the vec_dot spec, acc += ((d * dx) * (ls - 32)) * (float)sum, multiplied and added
+ * (no FMA): the spec's float steps, so its bits. */
+static inline __attribute__((always_inline)) void iq4_xs_tile(const int T, const block_iq4_xsx8 *W, int64_t nb, const uint8_t *x,
+                                                              size_t xs, float *y, size_t ys) {
+    const __m256i m0f = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi32(3), k32 = _mm256_set1_epi32(32);
+    /* kvalues_iq4nl + 128, in both 128-bit halves */
+    const __m256i tbl = _mm256_setr_epi8(1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166, (char)181, (char)197,
+                                         (char)217, (char)241, 1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166,
+                                         (char)181, (char)197, (char)217, (char)241);
+    const block_q8_K *X[8];
+    __m256 acc[8];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) {
+        X[t] = (const block_q8_K *)(x + (size_t)t * xs);
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const block_iq4_xsx8 *B = &W[b];
+        const __m256 dw = row_scales(B->d);
+        const __m256i sl = _mm256_loadu_si256((const __m256i *)B->scales_l);
+        const __m256i sh = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)B->scales_h));
+        __m256 d4d8[8];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) d4d8[t] = _mm256_mul_ps(dw, _mm256_set1_ps(X[t][b].d));
+        for (int ib = 0; ib < 8; ib++) {
+            const __m256i ls = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(sl, 8 * (ib / 2) + 4 * (ib % 2)), _mm256_set1_epi32(0xf)),
+                                               _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(sh, 2 * ib), m3), 4));
+            const __m256 lsf = _mm256_cvtepi32_ps(_mm256_sub_epi32(ls, k32));
+            __m256i a[8];
+#pragma GCC unroll 8
+            for (int t = 0; t < T; t++) a[t] = _mm256_set1_epi32(-128 * ((int32_t)X[t][b].bsums[2 * ib] + X[t][b].bsums[2 * ib + 1]));
+#pragma GCC unroll 4
+            for (int g = 0; g < 4; g++) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(B->qs + 32 * (4 * ib + g)));
+                const __m256i lo = _mm256_shuffle_epi8(tbl, _mm256_and_si256(v, m0f));
+                const __m256i hi = _mm256_shuffle_epi8(tbl, _mm256_and_si256(_mm256_srli_epi16(v, 4), m0f));
+#pragma GCC unroll 8
+                for (int t = 0; t < T; t++) {
+                    a[t] = _mm256_dpbusd_epi32(a[t], lo, bcast4(X[t][b].qs + 32 * ib + 4 * g));
+                    a[t] = _mm256_dpbusd_epi32(a[t], hi, bcast4(X[t][b].qs + 32 * ib + 16 + 4 * g));
+                }
+            }
+#pragma GCC unroll 8
+            for (int t = 0; t < T; t++) acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(_mm256_mul_ps(d4d8[t], lsf), _mm256_cvtepi32_ps(a[t])));
+        }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
+}
+
 /* tiles of 8 tokens, then 4, then 1 */
 static inline __attribute__((always_inline)) void gemm8_k(const int kt, int64_t k, const void *w, const void *x, size_t xs, int n_tok,
                                                           float *y, size_t ys) {
@@ -337,6 +389,7 @@ static inline __attribute__((always_inline)) void gemm8_k(const int kt, int64_t 
     int c = 0;
 #define KQ_TILE(T) (kt == 6   ? q6_K_tile(T, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys) \
                     : kt == 3 ? q3_K_tile(T, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys) \
+                    : kt == 7 ? iq4_xs_tile(T, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys) \
                               : q4_K_tile(kt == 5, T, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys))
     if (kt != 3) /* Q3_K: four sub-blocks x the tokens of accumulators; 8 tokens would spill */
         for (; c + 8 <= n_tok; c += 8) KQ_TILE(8);
@@ -355,6 +408,12 @@ void zk_gemm8_q3_K_avx512vnni(int64_t k, const void *w, const void *x, size_t xs
                               size_t ys) {
     (void)xsum;
     gemm8_k(3, k, w, x, xs, n_tok, y, ys);
+}
+
+void zk_gemm8_iq4_xs_avx512vnni(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
+                                size_t ys) {
+    (void)xsum;
+    gemm8_k(7, k, w, x, xs, n_tok, y, ys);
 }
 
 void zk_gemm8_q5_K_avx512vnni(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
@@ -432,7 +491,7 @@ static const zk_gemm_table k_gemm_avx512vnni = {
     .name = "avx512vnni",
     .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0, [ZETA_TYPE_Q8_0] = gemm8_q8_0, [ZETA_TYPE_Q5_0] = gemm8_q5_0,
               [ZETA_TYPE_Q3_K] = zk_gemm8_q3_K_avx512vnni, [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_avx512vnni,
-              [ZETA_TYPE_Q5_K] = zk_gemm8_q5_K_avx512vnni,
+              [ZETA_TYPE_Q5_K] = zk_gemm8_q5_K_avx512vnni, [ZETA_TYPE_IQ4_XS] = zk_gemm8_iq4_xs_avx512vnni,
               [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_avx512vnni,
               [ZETA_TYPE_F16] = gemm8_f16, [ZETA_TYPE_BF16] = gemm8_bf16},
 };
