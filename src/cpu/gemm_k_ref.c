@@ -2,7 +2,13 @@
  * reference products over them with Q8_K activations (the spec for kernels_*_gemmk.c). */
 #include "cpu/gemm_k.h"
 
+#include <stdbool.h>
 #include <string.h>
+
+/* n vectors of 8 lanes: lane r of vector v = the 4 bytes at src + 4 v (row r's bytes) */
+static void lanes4(uint8_t *dst, const uint8_t *src, int n, int r) {
+    for (int v = 0; v < n; v++) memcpy(dst + 32 * v + 4 * r, src + 4 * v, 4);
+}
 
 void zk_pack_q4_Kx8(const block_q4_K *const rows[8], int64_t nb, block_q4_Kx8 *out) {
     for (int64_t b = 0; b < nb; b++) {
@@ -11,8 +17,8 @@ void zk_pack_q4_Kx8(const block_q4_K *const rows[8], int64_t nb, block_q4_Kx8 *o
             const block_q4_K *s = &rows[r][b];
             o->d[r] = s->d;
             o->dmin[r] = s->dmin;
-            for (int w = 0; w < 3; w++) memcpy(o->scales + 32 * w + 4 * r, s->scales + 4 * w, 4);
-            for (int v = 0; v < 32; v++) memcpy(o->qs + 32 * v + 4 * r, s->qs + 4 * v, 4);
+            lanes4(o->scales, s->scales, 3, r);
+            lanes4(o->qs, s->qs, 32, r);
         }
     }
 }
@@ -23,9 +29,9 @@ void zk_pack_q3_Kx8(const block_q3_K *const rows[8], int64_t nb, block_q3_Kx8 *o
         for (int r = 0; r < 8; r++) {
             const block_q3_K *s = &rows[r][b];
             o->d[r] = s->d;
-            for (int w = 0; w < 3; w++) memcpy(o->scales + 32 * w + 4 * r, s->scales + 4 * w, 4);
-            for (int v = 0; v < 16; v++) memcpy(o->qs + 32 * v + 4 * r, s->qs + 4 * v, 4);
-            for (int g = 0; g < 8; g++) memcpy(o->hmask + 32 * g + 4 * r, s->hmask + 4 * g, 4);
+            lanes4(o->scales, s->scales, 3, r);
+            lanes4(o->qs, s->qs, 16, r);
+            lanes4(o->hmask, s->hmask, 8, r);
         }
     }
 }
@@ -37,8 +43,8 @@ void zk_pack_iq4_xsx8(const block_iq4_xs *const rows[8], int64_t nb, block_iq4_x
             const block_iq4_xs *s = &rows[r][b];
             o->d[r] = s->d;
             o->scales_h[r] = s->scales_h;
-            memcpy(o->scales_l + 4 * r, s->scales_l, 4);
-            for (int v = 0; v < 32; v++) memcpy(o->qs + 32 * v + 4 * r, s->qs + 4 * v, 4);
+            lanes4(o->scales_l, s->scales_l, 1, r);
+            lanes4(o->qs, s->qs, 32, r);
         }
     }
 }
@@ -50,9 +56,9 @@ void zk_pack_q5_Kx8(const block_q5_K *const rows[8], int64_t nb, block_q5_Kx8 *o
             const block_q5_K *s = &rows[r][b];
             o->d[r] = s->d;
             o->dmin[r] = s->dmin;
-            for (int w = 0; w < 3; w++) memcpy(o->scales + 32 * w + 4 * r, s->scales + 4 * w, 4);
-            for (int g = 0; g < 8; g++) memcpy(o->qh + 32 * g + 4 * r, s->qh + 4 * g, 4);
-            for (int v = 0; v < 32; v++) memcpy(o->qs + 32 * v + 4 * r, s->qs + 4 * v, 4);
+            lanes4(o->scales, s->scales, 3, r);
+            lanes4(o->qh, s->qh, 8, r);
+            lanes4(o->qs, s->qs, 32, r);
         }
     }
 }
@@ -79,7 +85,7 @@ void zk_pack_q6_Kx8(const block_q6_K *const rows[8], int64_t nb, block_q6_Kx8 *o
             uint8_t u[QK_K];
             q6_K_unpack(s, u);
             o->d[r] = s->d;
-            for (int w = 0; w < 4; w++) memcpy(o->scales + 32 * w + 4 * r, s->scales + 4 * w, 4);
+            lanes4((uint8_t *)o->scales, (const uint8_t *)s->scales, 4, r);
             for (int j = 0; j < 16; j++)
                 for (int i = 0; i < 3; i++)
                     for (int e = 0; e < 4; e++)
@@ -114,36 +120,50 @@ static void q4_K_scales(const uint8_t *sv, int r, uint8_t sc[8], uint8_t m[8]) {
     }
 }
 
-void zk_gemm8_q4_K_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
-                       float *y, size_t y_stride) {
-    (void)xsum;
-    const block_q4_Kx8 *W = w;
+/* Q4_K and Q5_K (q5: the fifth bit of each code from qh; the blocks share d, dmin, scales and the
+ * qs layout) */
+static void gemm8_q45_K_ref(bool q5, int64_t k, const void *w, const void *x, size_t x_stride, int n_tok, float *y, size_t y_stride) {
     const int64_t nb = k / QK_K;
     for (int c = 0; c < n_tok; c++) {
         const block_q8_K *X = (const block_q8_K *)((const uint8_t *)x + (size_t)c * x_stride);
         float acc[8] = {0};
         for (int64_t b = 0; b < nb; b++) {
+            const block_q4_Kx8 *B = (const block_q4_Kx8 *)((const uint8_t *)w + (size_t)b * (q5 ? sizeof(block_q5_Kx8) : sizeof(block_q4_Kx8)));
+            const uint8_t *qs = q5 ? ((const block_q5_Kx8 *)B)->qs : B->qs;
             const float dx = X[b].d;
             for (int r = 0; r < 8; r++) {
                 uint8_t sc[8], m[8];
-                q4_K_scales(W[b].scales, r, sc, m);
+                q4_K_scales(B->scales, r, sc, m);
                 int32_t sumi = 0, summ = 0;
                 for (int j = 0; j < 8; j++) {
                     /* sub-block j: elements 32j..32j+31, nibble j%2 of vectors 8(j/2)..8(j/2)+7 */
                     int32_t s = 0;
                     for (int g = 0; g < 8; g++)
                         for (int e = 0; e < 4; e++) {
-                            const uint8_t v = W[b].qs[32 * (8 * (j / 2) + g) + 4 * r + e];
-                            s += (int32_t)((j & 1) ? v >> 4 : v & 0x0f) * X[b].qs[32 * j + 4 * g + e];
+                            const uint8_t v = qs[32 * (8 * (j / 2) + g) + 4 * r + e];
+                            const int hb = q5 ? (((const block_q5_Kx8 *)B)->qh[32 * g + 4 * r + e] >> j) & 1 : 0;
+                            s += (int32_t)(((j & 1) ? v >> 4 : v & 0x0f) | hb << 4) * X[b].qs[32 * j + 4 * g + e];
                         }
                     sumi += (int32_t)sc[j] * s;
                     summ += (int32_t)m[j] * ((int32_t)X[b].bsums[2 * j] + X[b].bsums[2 * j + 1]);
                 }
-                acc[r] += zeta_f16_to_f32(W[b].d[r]) * dx * (float)sumi - zeta_f16_to_f32(W[b].dmin[r]) * dx * (float)summ;
+                acc[r] += zeta_f16_to_f32(B->d[r]) * dx * (float)sumi - zeta_f16_to_f32(B->dmin[r]) * dx * (float)summ;
             }
         }
         for (int r = 0; r < 8; r++) y[(size_t)c * y_stride + (size_t)r] = acc[r];
     }
+}
+
+void zk_gemm8_q4_K_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                       float *y, size_t y_stride) {
+    (void)xsum;
+    gemm8_q45_K_ref(false, k, w, x, x_stride, n_tok, y, y_stride);
+}
+
+void zk_gemm8_q5_K_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                       float *y, size_t y_stride) {
+    (void)xsum;
+    gemm8_q45_K_ref(true, k, w, x, x_stride, n_tok, y, y_stride);
 }
 
 /* ggml's kvalues_iq4nl */
@@ -202,38 +222,6 @@ void zk_gemm8_q3_K_ref(int64_t k, const void *w, const void *x, size_t x_stride,
                     sumi += sc * s;
                 }
                 acc[r] += (zeta_f16_to_f32(W[b].d[r]) * X[b].d) * (float)sumi;
-            }
-        }
-        for (int r = 0; r < 8; r++) y[(size_t)c * y_stride + (size_t)r] = acc[r];
-    }
-}
-
-void zk_gemm8_q5_K_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
-                       float *y, size_t y_stride) {
-    (void)xsum;
-    const block_q5_Kx8 *W = w;
-    const int64_t nb = k / QK_K;
-    for (int c = 0; c < n_tok; c++) {
-        const block_q8_K *X = (const block_q8_K *)((const uint8_t *)x + (size_t)c * x_stride);
-        float acc[8] = {0};
-        for (int64_t b = 0; b < nb; b++) {
-            const float dx = X[b].d;
-            for (int r = 0; r < 8; r++) {
-                uint8_t sc[8], m[8];
-                q4_K_scales(W[b].scales, r, sc, m);
-                int32_t sumi = 0, summ = 0;
-                for (int j = 0; j < 8; j++) {
-                    int32_t s = 0;
-                    for (int g = 0; g < 8; g++)
-                        for (int e = 0; e < 4; e++) {
-                            const uint8_t v = W[b].qs[32 * (8 * (j / 2) + g) + 4 * r + e];
-                            const int hb = (W[b].qh[32 * g + 4 * r + e] >> j) & 1;
-                            s += (int32_t)(((j & 1) ? v >> 4 : v & 0x0f) | hb << 4) * X[b].qs[32 * j + 4 * g + e];
-                        }
-                    sumi += (int32_t)sc[j] * s;
-                    summ += (int32_t)m[j] * ((int32_t)X[b].bsums[2 * j] + X[b].bsums[2 * j + 1]);
-                }
-                acc[r] += zeta_f16_to_f32(W[b].d[r]) * dx * (float)sumi - zeta_f16_to_f32(W[b].dmin[r]) * dx * (float)summ;
             }
         }
         for (int r = 0; r < 8; r++) y[(size_t)c * y_stride + (size_t)r] = acc[r];

@@ -71,57 +71,47 @@ size_t zk_packed_group_bytes(zeta_type type, int64_t k) {
     }
 }
 
-/* Reference: per block, the exact integer dot, scaled by d_w * d_x, accumulated in block order. */
-static void gemm8_q4_0_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
-                           float *y, size_t y_stride) {
-    const block_q4_0x8 *W = w;
+/* Reference: per block, the exact integer dot, scaled by d_w * d_x, accumulated in block order. Q4_0
+ * and Q5_0 (q5: each code's 16 from the row's qh; the stored codes are value + 8 / + 16) share the qs
+ * layout. */
+static void gemm8_q45_0_ref(bool q5, int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                            float *y, size_t y_stride) {
     const int64_t nb = k / 32;
     for (int c = 0; c < n_tok; c++) {
         const block_q8_0 *X = (const block_q8_0 *)((const uint8_t *)x + (size_t)c * x_stride);
         float acc[8] = {0};
         for (int64_t b = 0; b < nb; b++) {
+            const block_q4_0x8 *W4 = (const block_q4_0x8 *)w + b;
+            const block_q5_0x8 *W5 = (const block_q5_0x8 *)w + b;
+            const uint8_t *qs = q5 ? W5->qs : W4->qs;
+            const zeta_f16 *d = q5 ? W5->d : W4->d;
             for (int r = 0; r < 8; r++) {
+                uint32_t qh = 0;
+                if (q5) qh = (uint32_t)W5->qh[4 * r] | (uint32_t)W5->qh[4 * r + 1] << 8 | (uint32_t)W5->qh[4 * r + 2] << 16 | (uint32_t)W5->qh[4 * r + 3] << 24;
                 int32_t s = 0;
                 for (int j = 0; j < 4; j++)
                     for (int e = 0; e < 4; e++) {
-                        uint8_t v = W[b].qs[j * 32 + r * 4 + e];
-                        s += (int32_t)(v & 0x0F) * X[b].qs[(2 * j) * 4 + e];
-                        s += (int32_t)(v >> 4) * X[b].qs[(2 * j + 1) * 4 + e];
+                        const uint8_t v = qs[j * 32 + r * 4 + e];
+                        const int m0 = 8 * j + e, m1 = 8 * j + 4 + e; /* the elements of the low / high nibble */
+                        s += (int32_t)((v & 0x0F) | ((qh >> m0) & 1) << 4) * X[b].qs[m0];
+                        s += (int32_t)((v >> 4) | ((qh >> m1) & 1) << 4) * X[b].qs[m1];
                     }
-                s -= 8 * xsum[(size_t)c * (size_t)nb + (size_t)b];
-                acc[r] += (float)s * (zeta_f16_to_f32(W[b].d[r]) * zeta_f16_to_f32(X[b].d));
+                s -= (q5 ? 16 : 8) * xsum[(size_t)c * (size_t)nb + (size_t)b];
+                acc[r] += (float)s * (zeta_f16_to_f32(d[r]) * zeta_f16_to_f32(X[b].d));
             }
         }
         for (int r = 0; r < 8; r++) y[(size_t)c * y_stride + (size_t)r] = acc[r];
     }
 }
 
-/* Q5_0: the 5-bit codes u (0..31) times the activation codes, minus 16 * the block's activation sum */
+static void gemm8_q4_0_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                           float *y, size_t y_stride) {
+    gemm8_q45_0_ref(false, k, w, x, x_stride, xsum, n_tok, y, y_stride);
+}
+
 static void gemm8_q5_0_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
                            float *y, size_t y_stride) {
-    const block_q5_0x8 *W = w;
-    const int64_t nb = k / 32;
-    for (int c = 0; c < n_tok; c++) {
-        const block_q8_0 *X = (const block_q8_0 *)((const uint8_t *)x + (size_t)c * x_stride);
-        float acc[8] = {0};
-        for (int64_t b = 0; b < nb; b++) {
-            for (int r = 0; r < 8; r++) {
-                const uint32_t qh = (uint32_t)W[b].qh[4 * r] | (uint32_t)W[b].qh[4 * r + 1] << 8 | (uint32_t)W[b].qh[4 * r + 2] << 16 |
-                                    (uint32_t)W[b].qh[4 * r + 3] << 24;
-                int32_t s = 0;
-                for (int j = 0; j < 4; j++)
-                    for (int e = 0; e < 4; e++) {
-                        const uint8_t v = W[b].qs[j * 32 + r * 4 + e];
-                        const int m0 = 8 * j + e, m1 = 8 * j + 4 + e;
-                        s += (int32_t)((v & 0x0F) | ((qh >> m0) & 1) << 4) * X[b].qs[m0];
-                        s += (int32_t)((v >> 4) | ((qh >> m1) & 1) << 4) * X[b].qs[m1];
-                    }
-                s -= 16 * xsum[(size_t)c * (size_t)nb + (size_t)b];
-                acc[r] += (float)s * (zeta_f16_to_f32(W[b].d[r]) * zeta_f16_to_f32(X[b].d));
-            }
-        }
-        for (int r = 0; r < 8; r++) y[(size_t)c * y_stride + (size_t)r] = acc[r];
-    }
+    gemm8_q45_0_ref(true, k, w, x, x_stride, xsum, n_tok, y, y_stride);
 }
 
 static void gemm8_q8_0_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,

@@ -204,6 +204,13 @@ static inline __attribute__((always_inline)) void q4_K_tile(const bool q5, const
 }
 
 
+/* the end of a Q6_K / Q3_K super-block: acc += (d * dx) * sumi per token */
+static inline __attribute__((always_inline)) void sk_block_end(const int T, __m256 acc[8], const __m256i sumi[8], __m256 dw,
+                                                               const block_q8_K *const X[8], int64_t b) {
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(X[t][b].d)), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+}
+
 /* ---- Q6_K (block_q6_Kx8): the unsigned codes u = q + 32, a 16-element sub-block's sum one chain of
  * four vpdpbusd, times its scale (vpmulld); minus 32 * sum_j sc_j * bsum_j by int16 pairs as in
  * AVX2. The AVX2 kernel's integers and float steps: the same bits. */
@@ -251,10 +258,7 @@ static inline __attribute__((always_inline)) void q6_K_tile(const int T, const b
                 sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(a, sc));
             }
         }
-        const __m256 dw = row_scales(B->d);
-#pragma GCC unroll 8
-        for (int t = 0; t < T; t++)
-            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(X[t][b].d)), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+        sk_block_end(T, acc, sumi, row_scales(B->d), X, b);
     }
 #pragma GCC unroll 8
     for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
@@ -320,10 +324,7 @@ static inline __attribute__((always_inline)) void q3_K_tile(const int T, const b
                         sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(_mm256_sub_epi32(a[i][t], _mm256_set1_epi32(4 * X[t][b].bsums[j])), sc));
                 }
             }
-        const __m256 dw = row_scales(B->d);
-#pragma GCC unroll 8
-        for (int t = 0; t < T; t++)
-            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(X[t][b].d)), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+        sk_block_end(T, acc, sumi, row_scales(B->d), X, b);
     }
 #pragma GCC unroll 8
     for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
@@ -398,35 +399,18 @@ static inline __attribute__((always_inline)) void gemm8_k(const int kt, int64_t 
 #undef KQ_TILE
 }
 
-void zk_gemm8_q4_K_avx512vnni(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
-                              size_t ys) {
-    (void)xsum;
-    gemm8_k(4, k, w, x, xs, n_tok, y, ys);
-}
-
-void zk_gemm8_q3_K_avx512vnni(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
-                              size_t ys) {
-    (void)xsum;
-    gemm8_k(3, k, w, x, xs, n_tok, y, ys);
-}
-
-void zk_gemm8_iq4_xs_avx512vnni(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
-                                size_t ys) {
-    (void)xsum;
-    gemm8_k(7, k, w, x, xs, n_tok, y, ys);
-}
-
-void zk_gemm8_q5_K_avx512vnni(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
-                              size_t ys) {
-    (void)xsum;
-    gemm8_k(5, k, w, x, xs, n_tok, y, ys);
-}
-
-void zk_gemm8_q6_K_avx512vnni(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
-                              size_t ys) {
-    (void)xsum;
-    gemm8_k(6, k, w, x, xs, n_tok, y, ys);
-}
+/* the entry points: kt 3, 4, 5, 6 = Q3_K ... Q6_K, 7 = IQ4_XS */
+#define KQ_ENTRY(NAME, KT)                                                                                     \
+    void NAME(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y, size_t ys) { \
+        (void)xsum;                                                                                            \
+        gemm8_k(KT, k, w, x, xs, n_tok, y, ys);                                                                \
+    }
+KQ_ENTRY(zk_gemm8_q3_K_avx512vnni, 3)
+KQ_ENTRY(zk_gemm8_q4_K_avx512vnni, 4)
+KQ_ENTRY(zk_gemm8_q5_K_avx512vnni, 5)
+KQ_ENTRY(zk_gemm8_q6_K_avx512vnni, 6)
+KQ_ENTRY(zk_gemm8_iq4_xs_avx512vnni, 7)
+#undef KQ_ENTRY
 
 /* ---- F16 / BF16 (block_f16x8) against f32 activations: AVX-512F, one 16-lane accumulator per
  * (row, token), the 8 rows x up to 3 tokens (24 accumulators of the 32 registers) ---- */
