@@ -21,17 +21,26 @@ static inline unsigned cdiv(size_t a, size_t b) { return (unsigned)((a + b - 1) 
  * warp w of a slice holds its block w). */
 #define RMS_THREADS 256
 template <bool Q8>
-__global__ void k_rmsnorm(const float *x, const float *g, int n, float eps, float *out, uint8_t *xq, cuda_sparse_round sr) {
+__global__ void k_rmsnorm(const float *x, const float *g, int n, float eps, float *out, uint8_t *xq, cuda_sparse_round sr, int keep) {
+    const int tid = threadIdx.x;
+    /* keep (one row, one output a thread: gridDim.x * RMS_THREADS >= n): the thread's output
+     * element is kept from the sum's pass, and its weight loaded before the wait */
+    const int mine = keep ? (int)(blockIdx.x * RMS_THREADS) + tid : -1;
+    const float gm = mine >= 0 && mine < n ? g[mine] : 0.0f;
+    float xm = 0.0f;
     if (Q8) {
         pdl_trigger(); /* the product that reads xq may start loading its weights */
         pdl_wait();    /* launched with PDL (cuda_pdl_chain): x is complete */
     }
     const float *xr = x + (size_t)blockIdx.y * n;
     float *o = out + (size_t)blockIdx.y * n;
-    const int tid = threadIdx.x;
     double s = 0.0;
 #pragma unroll 8
-    for (int i = tid; i < n; i += RMS_THREADS) s += (double)__fmul_rn(xr[i], xr[i]);
+    for (int i = tid; i < n; i += RMS_THREADS) {
+        const float v = xr[i];
+        if (i == mine) xm = v;
+        s += (double)__fmul_rn(v, v);
+    }
     for (int off = 16; off; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
     __shared__ double part[RMS_THREADS / 32];
     if ((tid & 31) == 0) part[tid >> 5] = s;
@@ -43,7 +52,7 @@ __global__ void k_rmsnorm(const float *x, const float *g, int n, float eps, floa
     const float scale = 1.0f / sqrtf(mean + eps);
     for (int i = blockIdx.x * RMS_THREADS + tid; i - tid < n; i += gridDim.x * RMS_THREADS) {
         if (i >= n) continue; /* Q8: n % 32 == 0, so whole warps skip together */
-        const float v = __fmul_rn(__fmul_rn(xr[i], scale), g[i]);
+        const float v = keep ? __fmul_rn(__fmul_rn(xm, scale), gm) : __fmul_rn(__fmul_rn(xr[i], scale), g[i]);
         o[i] = v;
         if (Q8) q8_store(v, xq, n, i / 32, sr.stat ? &sr : nullptr);
     }
@@ -55,8 +64,10 @@ cudaError_t cuda_rmsnorm_q8(cudaStream_t s, const float *x, const float *g, int 
     cuda_sparse_round r;
     if (sr) r = *sr;
     else memset(&r, 0, sizeof r);
+    static int keep = -1; /* ZETA_CUDA_RMS_KEEP=0: each output element loaded again (A/B) */
+    cuda_switch_on("ZETA_CUDA_RMS_KEEP", &keep);
     return cuda_launch(cuda_pdl_chain(), k_rmsnorm<true>, dim3((n + RMS_THREADS - 1) / RMS_THREADS, 1), dim3(RMS_THREADS), 0, s, x, g, n,
-                       eps, out, xq, r);
+                       eps, out, xq, r, keep);
 }
 
 cudaError_t cuda_rmsnorm(cudaStream_t s, const float *x, const float *g, int n, float eps, int n_rows, float *out) {
@@ -64,7 +75,7 @@ cudaError_t cuda_rmsnorm(cudaStream_t s, const float *x, const float *g, int n, 
     const unsigned gx = n_rows == 1 ? (unsigned)((n + RMS_THREADS - 1) / RMS_THREADS) : 1;
     cuda_sparse_round none;
     memset(&none, 0, sizeof none);
-    k_rmsnorm<false><<<dim3(gx, n_rows), RMS_THREADS, 0, s>>>(x, g, n, eps, out, NULL, none);
+    k_rmsnorm<false><<<dim3(gx, n_rows), RMS_THREADS, 0, s>>>(x, g, n, eps, out, NULL, none, 0);
     return cudaGetLastError();
 }
 
@@ -332,11 +343,11 @@ __global__ void k_attn(const float *q, __half *K, __half *V, const float *knew, 
 template <int D>
 __global__ void __launch_bounds__(32 * ATT_WARPS) k_attn_dec(const float *q, __half *K, __half *V, const float *knew, const float *vnew,
                                                              float *out, float *part, cuda_attn_args a, int n_split, cuda_rope_args ra,
-                                                             int rope) {
+                                                             int rope, int pre) {
     pdl_trigger();
-    pdl_wait();
     constexpr int E = D / 32; /* V elements per lane: E * lane .. E * lane + E - 1 */
     const int h = blockIdx.x, sp = blockIdx.z, grp = a.n_head / a.n_head_kv, hk = h / grp;
+    /* pos_dev was written before the step's first kernel: readable before the wait */
     const uint32_t pos0 = a.pos_dev ? *a.pos_dev : a.pos0;
     const int n_kv = (int)pos0 + 1;
     const int chunk = (n_kv + n_split - 1) / n_split;
@@ -345,7 +356,27 @@ __global__ void __launch_bounds__(32 * ATT_WARPS) k_attn_dec(const float *q, __h
     __shared__ float sq[D], sk[D], sacc[ATT_WARPS * D], sm[ATT_WARPS], sl[ATT_WARPS];
     __shared__ __align__(16) __half snk[D];
     __shared__ __align__(16) __half snv[D];
+    __shared__ __align__(16) __half sv0[32 * ATT_WARPS * D]; /* the first tile's cached V rows, each lane's own E halves */
     const size_t ks = (size_t)a.n_head_kv * D;
+    /* The cached rows (positions < pos0) were stored by earlier steps, so the first tile's K rows
+     * (to registers) and V rows (cp.async, to sv0) are loaded before waiting for the product that
+     * wrote q, k and v: they arrive while it finishes. */
+    uint4 u0[D / 8];
+    if (pre) {
+        const int p = p0 + w + 4 * lane;
+        if (p < p1 && p != n_kv - 1) {
+            const uint4 *kr = (const uint4 *)(K + (size_t)p * ks + (size_t)hk * D);
+#pragma unroll
+            for (int c = 0; c < D / 8; c++) u0[c] = kr[c];
+        }
+        for (int jj = 0; jj < 32; jj++) {
+            const int pp = p0 + w + 4 * jj;
+            if (pp >= p1 || pp == n_kv - 1) break; /* the new row is the last position */
+            cp_async(&sv0[(w + 4 * jj) * D + E * lane], V + (size_t)pp * ks + (size_t)hk * D + E * lane, 2 * E);
+        }
+        cp_commit();
+    }
+    pdl_wait();
     for (int i = tid; i < D; i += blockDim.x) {
         sq[i] = q[(size_t)h * D + i];
         sk[i] = knew[(size_t)hk * D + i];
@@ -380,8 +411,13 @@ __global__ void __launch_bounds__(32 * ATT_WARPS) k_attn_dec(const float *q, __h
         if (p < p1) {
             const __half *kr = p == n_kv - 1 ? snk : K + (size_t)p * ks + (size_t)hk * D;
             uint4 u[D / 8];
+            if (pre && base == p0 && p != n_kv - 1) {
 #pragma unroll
-            for (int c = 0; c < D / 8; c++) u[c] = ((const uint4 *)kr)[c];
+                for (int c = 0; c < D / 8; c++) u[c] = u0[c];
+            } else {
+#pragma unroll
+                for (int c = 0; c < D / 8; c++) u[c] = ((const uint4 *)kr)[c];
+            }
             float d = 0.0f;
 #pragma unroll
             for (int c = 0; c < D / 8; c++) {
@@ -399,11 +435,14 @@ __global__ void __launch_bounds__(32 * ATT_WARPS) k_attn_dec(const float *q, __h
 #pragma unroll
         for (int j = 0; j < E; j++) acc[j] *= corr;
         const int nv = min(32, (p1 - base - w + 3) / 4);
+        if (pre && base == p0) cp_wait<0>(); /* sv0 holds this lane's part of the tile's rows */
 #pragma unroll 4
         for (int jj = 0; jj < nv; jj++) {
             const float pj = __shfl_sync(0xffffffffu, pr, jj);
             const int pp = base + w + 4 * jj;
-            const __half *vr = (pp == n_kv - 1 ? snv : V + (size_t)pp * ks + (size_t)hk * D) + E * lane;
+            const __half *vr = pp == n_kv - 1 ? snv + E * lane
+                               : pre && base == p0 ? sv0 + (w + 4 * jj) * D + E * lane
+                                              : V + (size_t)pp * ks + (size_t)hk * D + E * lane;
             __half2 v2[E / 2];
             if constexpr (E == 4) {
                 const uint2 r2 = *(const uint2 *)vr;
@@ -506,8 +545,10 @@ cudaError_t cuda_attention(cudaStream_t s, const cuda_attn_args *a, void *Kp, vo
         else memset(&ra, 0, sizeof ra);
         const int rope = a->rope != NULL;
         const dim3 grid(a->n_head, 1, n_split), block(32 * ATT_WARPS);
-        cudaError_t e = a->dk == 64 ? cuda_launch(pdl, k_attn_dec<64>, grid, block, 0, s, q, K, V, k, v, out, part, *a, n_split, ra, rope)
-                                    : cuda_launch(pdl, k_attn_dec<128>, grid, block, 0, s, q, K, V, k, v, out, part, *a, n_split, ra, rope);
+        static int pre = -1;
+        cuda_switch_on("ZETA_CUDA_ATTN_PRE", &pre);
+        cudaError_t e = a->dk == 64 ? cuda_launch(pdl, k_attn_dec<64>, grid, block, 0, s, q, K, V, k, v, out, part, *a, n_split, ra, rope, pre)
+                                    : cuda_launch(pdl, k_attn_dec<128>, grid, block, 0, s, q, K, V, k, v, out, part, *a, n_split, ra, rope, pre);
         if (e == cudaSuccess && n_split > 1)
             e = cuda_launch(pdl, k_attn_merge, dim3(a->n_head, 1), dim3(a->dv < 256 ? 128 : 256), 0, s, (const float *)part, out,
                             a->n_head, a->dv, n_split, a->xq, a->xq_sparse);
