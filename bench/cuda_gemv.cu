@@ -16,7 +16,10 @@
  * Each variant is checked against a one-thread-a-row reference (max |diff| / max |ref|), then timed
  * as CUDA graphs: the whole 32-layer chain of 128 products (the decode step's products alone), and
  * each shape alone (32 launches, one a layer); medians of 15 replays.
- * Build and run (GPU machine): nvcc -O3 -arch=sm_90 bench/cuda_gemv.cu -o cuda_gemv && ./cuda_gemv */
+ *   persist    reg 2x2 as one persistent launch for all 128 products, a grid barrier between products
+ *            (with and without the barrier's fences), the next product's first weights loaded before it
+ * Build and run (GPU machine): nvcc -O3 -arch=sm_90 bench/cuda_gemv.cu -o cuda_gemv && ./cuda_gemv [LAYERS [quick]]
+ * (quick: read, reg 2x2 and persist only) */
 #include <cuda_runtime.h>
 #include <cuda_fp16.h>
 #include <stdint.h>
@@ -238,6 +241,106 @@ template <int NR, int U, int S> __global__ void __launch_bounds__(128) k_cpa(mat
     }
 }
 
+/* ---------------------------------------------------------------- persist: one launch for every product
+ * The reg 2x2 scheme as one persistent kernel over all n_mat products in order (the 32 layers' four
+ * products), a grid-wide barrier between consecutive products (each product would read the one
+ * before it in an engine). A warp's (product, item, chunk) tasks form one stream: the next task's
+ * weights are loaded before the current one is computed, so the first weights of a product are in
+ * flight while the warp waits at the barrier before it. FENCE: the barrier's arrival is ordered
+ * after the block's stores (__threadfence in thread 0, as cooperative groups do); 0: relaxed
+ * (not a valid barrier for data, a bound for the fence's cost). */
+__device__ __forceinline__ void grid_barrier(unsigned *bar, unsigned target, bool fence) {
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        if (fence) __threadfence();
+        atomicAdd(bar, 1u);
+        while (*(volatile unsigned *)bar < target) {
+        }
+        if (fence) __threadfence();
+    }
+    __syncthreads();
+}
+
+template <bool FENCE> __global__ void __launch_bounds__(128, 6) k_persist(const mat *ms, int n_mat, xin x0, xin x1, float *y, unsigned *bar) {
+    constexpr int NR = 2, U = 2;
+    const int lane = threadIdx.x & 31, W = gridDim.x * 4, gw = blockIdx.x * 4 + (threadIdx.x >> 5);
+    struct task { int p, it, c; };
+    auto n_items = [&](int p) { return (ms[p].rows + NR - 1) / NR; };
+    auto nch_of = [&](int p) { return (ms[p].nb + 32 * U - 1) / (32 * U); };
+    /* the first task at or after phase p (item gw, chunk 0); p == n_mat: none */
+    auto first = [&](int p) -> task {
+        while (p < n_mat && gw >= n_items(p)) p++;
+        return {p, gw, 0};
+    };
+    auto advance = [&](task t) -> task {
+        if (++t.c < nch_of(t.p)) return t;
+        t.c = 0;
+        t.it += W;
+        if (t.it < n_items(t.p)) return t;
+        return first(t.p + 1);
+    };
+    typedef uint4 qb_t[NR][U];
+    typedef uint16_t db_t[NR][U];
+    auto load = [&](qb_t &q, db_t &d, task t) {
+        const mat m = ms[t.p];
+        const uint4 *Q = (const uint4 *)m.w;
+        const uint16_t *D = (const uint16_t *)(m.w + (size_t)16 * m.rows * m.nb);
+#pragma unroll
+        for (int r = 0; r < NR; r++) {
+            int row = NR * t.it + r;
+            if (row >= m.rows) row = 0;
+#pragma unroll
+            for (int u = 0; u < U; u++) {
+                const int b = 32 * (U * t.c + u) + lane;
+                if (b < m.nb) { q[r][u] = __ldcs(Q + (size_t)row * m.nb + b); d[r][u] = __ldcs(D + (size_t)row * m.nb + b); }
+            }
+        }
+    };
+    float sum[NR] = {0.0f, 0.0f};
+    int done = 0; /* barriers passed */
+    auto compute = [&](const qb_t &q, const db_t &d, task t) {
+        while (done < t.p) grid_barrier(bar, (unsigned)(++done) * gridDim.x, FENCE); /* products before t.p complete */
+        const mat m = ms[t.p];
+        const xin &x = m.nb == 128 ? x0 : x1;
+        const uint4 *xa = (const uint4 *)x.q;
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int b = 32 * (U * t.c + u) + lane;
+            if (b >= m.nb) break;
+            const uint4 lo = xa[2 * b], hi = xa[2 * b + 1];
+            const float dx = x.d[b];
+            const int off = 8 * x.s[b];
+#pragma unroll
+            for (int r = 0; r < NR; r++) sum[r] += (float)(dot_q4(q[r][u], lo, hi) - off) * (h2f(d[r][u]) * dx);
+        }
+        if (t.c == nch_of(t.p) - 1) {
+#pragma unroll
+            for (int r = 0; r < NR; r++) {
+                for (int o = 16; o; o >>= 1) sum[r] += __shfl_xor_sync(0xffffffffu, sum[r], o);
+                if (lane == 0 && NR * t.it + r < m.rows) y[NR * t.it + r] = sum[r];
+                sum[r] = 0.0f;
+            }
+        }
+    };
+    qb_t qa, qb;
+    db_t da, db;
+    task ta = first(0), tb;
+    if (ta.p < n_mat) {
+        load(qa, da, ta);
+        for (;;) {
+            tb = advance(ta);
+            if (tb.p < n_mat) load(qb, db, tb);
+            compute(qa, da, ta);
+            if (tb.p >= n_mat) break;
+            ta = advance(tb);
+            if (ta.p < n_mat) load(qa, da, ta);
+            compute(qb, db, tb);
+            if (ta.p >= n_mat) break;
+        }
+    }
+    while (done < n_mat - 1) grid_barrier(bar, (unsigned)(++done) * gridDim.x, FENCE);
+}
+
 /* ---------------------------------------------------------------- harness */
 typedef void (*kfn)(mat, xin, float *);
 struct variant { const char *name; kfn f; int smem; };
@@ -283,6 +386,50 @@ static float time_graph(const variant &v, const std::vector<mat> &ms, const xin 
     qsort(t, 15, sizeof t[0], cmpf);
     CK(cudaGraphExecDestroy(ge));
     CK(cudaGraphDestroy(g));
+    return t[7];
+}
+
+/* median ms of 15 launches of k_persist over ms (n_mat products in order), the barrier counter zeroed before each */
+static float time_persist(bool fence, const std::vector<mat> &ms, const xin *x, float *y, cudaStream_t s, double *check) {
+    mat *dm;
+    unsigned *bar;
+    CK(cudaMalloc(&dm, sizeof(mat) * ms.size()));
+    CK(cudaMemcpy(dm, ms.data(), sizeof(mat) * ms.size(), cudaMemcpyHostToDevice));
+    CK(cudaMalloc(&bar, sizeof(unsigned)));
+    auto f = fence ? k_persist<true> : k_persist<false>;
+    int per_sm = 0;
+    CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, f, 128, 0));
+    const unsigned grid = (unsigned)(n_sm * per_sm);
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    float t[15];
+    for (int i = 0; i < 18; i++) {
+        CK(cudaMemsetAsync(bar, 0, sizeof(unsigned), s));
+        CK(cudaEventRecord(e0, s));
+        f<<<grid, 128, 0, s>>>(dm, (int)ms.size(), x[0], x[1], y, bar);
+        CK(cudaEventRecord(e1, s));
+        CK(cudaEventSynchronize(e1));
+        CK(cudaGetLastError());
+        if (i >= 3) CK(cudaEventElapsedTime(&t[i - 3], e0, e1));
+    }
+    qsort(t, 15, sizeof t[0], cmpf);
+    if (check) { /* the last product's output against the reference */
+        const mat &m = ms.back();
+        float *yr;
+        CK(cudaMalloc(&yr, 4 * m.rows));
+        k_ref<<<(m.rows + 127) / 128, 128, 0, s>>>(m, x[m.nb == 128 ? 0 : 1], yr);
+        CK(cudaStreamSynchronize(s));
+        std::vector<float> a(m.rows), b(m.rows);
+        CK(cudaMemcpy(a.data(), yr, 4 * m.rows, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(b.data(), y, 4 * m.rows, cudaMemcpyDeviceToHost));
+        double mx = 0, md = 0;
+        for (int r = 0; r < m.rows; r++) { mx = fmax(mx, fabs(a[r])); md = fmax(md, isfinite(b[r]) ? fabs(a[r] - b[r]) : INFINITY); }
+        *check = md / mx;
+        CK(cudaFree(yr));
+    }
+    CK(cudaFree(dm));
+    CK(cudaFree(bar));
     return t[7];
 }
 
@@ -334,7 +481,7 @@ int main(int argc, char **argv) {
         {"cpa 4x2x4", k_cpa<4, 2, 4>, 4 * cpa_warp_bytes<4, 2, 4>()},
         {"cpa 2x4x4", k_cpa<2, 4, 4>, 4 * cpa_warp_bytes<2, 4, 4>()},
     };
-    const int nv = sizeof vs / sizeof vs[0];
+    const int nv = argc > 2 && !strcmp(argv[2], "quick") ? 2 : (int)(sizeof vs / sizeof vs[0]); /* quick: read and reg 2x2 only */
     for (int i = 0; i < nv; i++)
         if (vs[i].smem > 48 * 1024) CK(cudaFuncSetAttribute(vs[i].f, cudaFuncAttributeMaxDynamicSharedMemorySize, vs[i].smem));
     cudaStream_t st;
@@ -376,6 +523,16 @@ int main(int argc, char **argv) {
                 printf(" %6.2f (%4.0f)", 1e3 * m1 / L, 18.0 * shape_rows[s] * shape_nb[s] / (m1 / L * 1e-3) / 1e9);
             }
             printf("\n");
+        }
+    /* the persistent kernel: all 4 L products in one launch, y shared (each product overwrites the one before) */
+    for (int rep = 0; rep < 2; rep++)
+        for (int fence = 1; fence >= 0; fence--) {
+            double chk = 0;
+            CK(cudaMemsetAsync(y, 0xff, 4 * 22016, st));
+            const float ms = time_persist(fence, all, x, y, st, &chk);
+            printf("%-10s %9.1f %7.0f | one launch, %d grid barriers; last product max|diff|/max|ref| %.2e %s\n", fence ? "persist" : "persist-nf",
+                   1e3 * ms / L, bytes_layer * L / (ms * 1e-3) / 1e9, 4 * L - 1, chk, chk < 1e-5 ? "ok" : "FAIL");
+            if (!(chk < 1e-5)) bad++;
         }
     printf("chain us: the 4 products of one layer (bytes %.1f MB a layer); %d failed checks\n", bytes_layer / 1e6, bad);
     return bad != 0;
