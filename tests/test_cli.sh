@@ -37,6 +37,8 @@ if python3 -c "import json,sys; d=json.load(open('$out/o'))[0]; assert d['n_prom
     echo "ok - cli bench json fields"
 else echo "FAIL - cli bench json fields: $(tail -n 1 "$out/pe")"; fi
 case_ "bench tiny csv" 0 "pp_tps" $ZETA bench -m "$out/tiny.gguf" -p 8 -n 2 -r 1 -o csv
+# ZETA_CPU_ISA caps the kernel tables (here: none beyond the scalar reference); the run still works
+case_ "bench with ZETA_CPU_ISA=scalar" 0 "kernels: scalar" env ZETA_CPU_ISA=scalar $ZETA bench -m "$out/tiny.gguf" -p 8 -n 2 -r 1
 case_ "quantize tiny to q4_0" 0 "" $ZETA quantize "$out/tiny.gguf" "$out/tiny-q4.gguf" Q4_0 --allow-requantize
 case_ "run tiny" 0 "generation" $ZETA run -m "$out/tiny-q4.gguf" -p "Hello" -n 8 --seed 1 --temp 0
 cp "$out/o" "$out/run1"

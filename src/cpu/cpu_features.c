@@ -8,6 +8,8 @@
 #include "kernels.h"
 
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 
 #ifdef ZETA_HAVE_NEON
 #if defined(__APPLE__)
@@ -19,6 +21,27 @@
 #endif
 #endif
 #endif
+
+/* ZETA_CPU_ISA=scalar|avx2|avxvnni|avx512|avx512vnni (x86), scalar|neon|neondot (AArch64): use no
+ * instruction set beyond that one, as if the CPU had nothing newer (to run and measure the kernels an
+ * older CPU would use); unset or unknown: no cap. Read once. */
+enum { CAP_SCALAR, CAP_1, CAP_2, CAP_3, CAP_4, CAP_NONE };
+static pthread_once_t g_cap_once = PTHREAD_ONCE_INIT;
+static int g_cap = CAP_NONE;
+static void read_cap(void) {
+    static const struct { const char *name; int level; } names[] = {
+        {"scalar", CAP_SCALAR}, {"avx2", CAP_1}, {"avxvnni", CAP_2}, {"avx512", CAP_3}, {"avx512vnni", CAP_4},
+        {"neon", CAP_1}, {"neondot", CAP_2},
+    };
+    const char *e = getenv("ZETA_CPU_ISA");
+    for (size_t i = 0; e && i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(e, names[i].name)) g_cap = names[i].level;
+}
+/* whether the cap excludes an instruction set of this level */
+static bool capped(int level) {
+    pthread_once(&g_cap_once, read_cap);
+    return g_cap < level;
+}
 
 #ifdef ZETA_HAVE_X86
 #include <cpuid.h>
@@ -54,7 +77,7 @@ static bool cpuid_bits(uint32_t *ecx1, uint32_t *ebx7) {
 
 bool zk_cpu_has_avx2(void) {
     uint32_t ecx1, ebx7;
-    if (!cpuid_bits(&ecx1, &ebx7)) return false;
+    if (capped(CAP_1) || !cpuid_bits(&ecx1, &ebx7)) return false;
     const uint32_t need1 = L1_FMA | L1_OSXSAVE | L1_AVX | L1_F16C;
     if ((ecx1 & need1) != need1 || !(ebx7 & L7_AVX2)) return false;
     return (read_xcr0() & XCR0_SSE_AVX) == XCR0_SSE_AVX;
@@ -62,7 +85,7 @@ bool zk_cpu_has_avx2(void) {
 
 bool zk_cpu_has_avx512(void) {
     uint32_t ecx1, ebx7;
-    if (!zk_cpu_has_avx2() || !cpuid_bits(&ecx1, &ebx7)) return false;
+    if (capped(CAP_3) || !zk_cpu_has_avx2() || !cpuid_bits(&ecx1, &ebx7)) return false;
     const uint32_t need7 = L7_AVX512F | L7_AVX512DQ | L7_AVX512BW | L7_AVX512VL;
     if ((ebx7 & need7) != need7) return false;
     return (read_xcr0() & XCR0_AVX512) == XCR0_AVX512;
@@ -71,7 +94,7 @@ bool zk_cpu_has_avx512(void) {
 /* AVX-512 (as above: F, BW, VL, DQ and the OS ZMM state) plus AVX512_VNNI, leaf 7 ECX bit 11. */
 bool zk_cpu_has_avx512vnni(void) {
     uint32_t a, b, c, d;
-    if (!zk_cpu_has_avx512() || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    if (capped(CAP_4) || !zk_cpu_has_avx512() || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
     return (c & L7_ECX_AVX512VNNI) != 0;
 }
 
@@ -79,7 +102,7 @@ bool zk_cpu_has_avx512vnni(void) {
  * sub-leaf 0 EAX is the highest sub-leaf the CPU has. */
 bool zk_cpu_has_avxvnni(void) {
     uint32_t a, b, c, d;
-    if (!zk_cpu_has_avx2() || !__get_cpuid_count(7, 0, &a, &b, &c, &d) || a < 1) return false;
+    if (capped(CAP_2) || !zk_cpu_has_avx2() || !__get_cpuid_count(7, 0, &a, &b, &c, &d) || a < 1) return false;
     if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
     return (a & L7S1_EAX_AVXVNNI) != 0;
 }
@@ -99,9 +122,10 @@ const zk_kernels *zk_avx512vnni(void) { return NULL; }
 
 #ifdef ZETA_HAVE_NEON /* aarch64: kernels_neon*.c are compiled in */
 
-bool zk_cpu_has_neon(void) { return true; } /* Advanced SIMD is mandatory in AArch64 */
+bool zk_cpu_has_neon(void) { return !capped(CAP_1); } /* Advanced SIMD is mandatory in AArch64 */
 
 bool zk_cpu_has_neondot(void) {
+    if (capped(CAP_2)) return false;
 #if defined(__APPLE__)
     int v = 0;
     size_t len = sizeof v;
