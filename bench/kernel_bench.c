@@ -2,9 +2,11 @@
  *   1. matrix-vector product (one activation row) over a k x rows weight matrix (default 4096 x 4096)
  *      for every weight type the kernel tables have and every ISA table this CPU runs (scalar, avx2,
  *      avxvnni, avx512, avx512vnni, neon, neondot); cells are GB/s of weight bytes streamed (median of several trials);
- *   2. the packed 8-row GEMM of src/cpu/gemm.h (Q4_0, Q8_0, F16, BF16) for 1 and 16 tokens, in GOPS
- *      (2 * rows * k * tokens / s), next to the row-major path the engine has without packing: the
- *      row-by-row vec_dot of the selected table (Q4_0, Q8_0), the tiled gemm_f.h product (F16, BF16).
+ *   2. the packed 8-row GEMM of src/cpu/gemm.h / gemm_k.h (Q4_0, Q8_0, F16, BF16, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS: the
+ *      types some SIMD table packs) for 1 and 16 tokens, in GOPS (2 * rows * k * tokens / s), next to the
+ *      row-major path the engine has without packing: the row-by-row vec_dot of the selected table (the
+ *      tiled gemm_f.h product for F16, BF16), and the AVX2 layering's vec_dot (what an AVX2-only CPU runs
+ *      for a type its table does not pack).
  * Weights come from the scalar reference quantizers (zeta_quantize_row_ref) of random floats,
  * activations from the table's own from_float for zk_vec_dot_type(type). Every ISA's result is
  * checked against the scalar table's. With --big the matrix grows to at least -m MiB (more rows)
@@ -18,6 +20,7 @@
 #endif
 #include "cpu/gemm.h"
 #include "cpu/gemm_f.h"
+#include "cpu/gemm_k.h"
 #include "cpu/kernels.h"
 #include "quant.h"
 
@@ -351,19 +354,30 @@ int main(int argc, char **argv) {
     if (do_gemm) {
         const zk_gemm_table *gt[3] = {zk_gemm_scalar(), zk_cpu_has_avx2() ? zk_gemm_avx2() : NULL,
                                       zk_cpu_has_avx512vnni() ? zk_gemm_avx512vnni() : NULL};
-        const zeta_type gtypes[4] = {ZETA_TYPE_Q4_0, ZETA_TYPE_Q8_0, ZETA_TYPE_F16, ZETA_TYPE_BF16};
+        const zeta_type gtypes[9] = {ZETA_TYPE_Q4_0, ZETA_TYPE_Q8_0, ZETA_TYPE_F16, ZETA_TYPE_BF16, ZETA_TYPE_Q3_K,
+                                     ZETA_TYPE_Q4_K, ZETA_TYPE_Q5_K, ZETA_TYPE_Q6_K, ZETA_TYPE_IQ4_XS};
+        /* the AVX2 layering's row-major vec_dot (what an AVX2-only CPU multiplies with unpacked weights) */
+        isa ai[1];
+        const zk_kernels *av2 = collect_isas(ai, "avx2") == 1 ? &ai[0].full : NULL;
         const zk_gemmf_table *gf = zk_gemmf_select();
         const int toks[2] = {1, 16};
         const zk_kernels *sel = zk_select();
         printf("\n### Packed 8-row GEMM (src/cpu/gemm.h), GOPS = 2 x rows x k x tokens / s\n\n");
         printf("| type | matrix | tokens | row-major: vec_dot (%s) or gemm_f (%s) |", sel->name, gf->name);
+        if (av2) printf(" row-major vec_dot avx2 |");
         for (int g = 0; g < 3; g++) if (gt[g] && in_list(isa_filter, gt[g]->name)) printf(" gemm8 %s |", gt[g]->name);
         printf(" gemm8 GB/s (best) |\n|---|---|---:|---:|");
+        if (av2) printf("---:|");
         for (int g = 0; g < 3; g++) if (gt[g] && in_list(isa_filter, gt[g]->name)) printf("---:|");
         printf("---:|\n");
-        for (int gi = 0; gi < 4; gi++) {
+        for (int gi = 0; gi < 9; gi++) {
             const zeta_type wt = gtypes[gi];
             const bool two = wt == ZETA_TYPE_F16 || wt == ZETA_TYPE_BF16; /* f32 activations */
+            const bool kq = gi >= 4;                                         /* Q8_K activations */
+            if (kq && k % QK_K) continue;
+            bool any = false;
+            for (int g = 0; g < 3; g++) any = any || (gt[g] && gt[g]->gemm8[wt]);
+            if (!any) continue;
             if (!in_list(types_filter, zeta_type_name(wt))) continue;
             if (two && !gf->gemm[wt]) continue;
             const size_t row_bytes = (size_t)zeta_row_bytes(wt, (uint64_t)k);
@@ -377,7 +391,9 @@ int main(int argc, char **argv) {
             const int64_t nb = k / 32;
             uint8_t *w = make_weights(wt, k, rows, row_bytes);
             uint8_t *packed = malloc((size_t)(rows / 8) * gb);
-            const size_t x_stride = two ? (size_t)k * sizeof(float) : (size_t)zeta_row_bytes(ZETA_TYPE_Q8_0, (uint64_t)k);
+            const size_t x_stride = two  ? (size_t)k * sizeof(float)
+                                    : kq ? (size_t)zeta_row_bytes(ZETA_TYPE_Q8_K, (uint64_t)k)
+                                         : (size_t)zeta_row_bytes(ZETA_TYPE_Q8_0, (uint64_t)k);
             uint8_t *x = malloc(x_stride * 16);
             int32_t *xsum = malloc((size_t)nb * 16 * sizeof *xsum);
             float *y = malloc((size_t)rows * 16 * sizeof *y), *yref = malloc((size_t)rows * 16 * sizeof *yref);
@@ -391,6 +407,16 @@ int main(int argc, char **argv) {
                     const uint16_t *r8[8];
                     for (int r = 0; r < 8; r++) r8[r] = (const uint16_t *)(w + (size_t)(g * 8 + r) * row_bytes);
                     zk_pack_f16x8(r8, k, (block_f16x8 *)(packed + (size_t)g * gb));
+                } else if (kq) {
+                    const void *r8[8];
+                    for (int r = 0; r < 8; r++) r8[r] = w + (size_t)(g * 8 + r) * row_bytes;
+                    void *out = packed + (size_t)g * gb;
+                    const int64_t nbk = k / QK_K;
+                    if (wt == ZETA_TYPE_Q3_K) zk_pack_q3_Kx8((const block_q3_K *const *)r8, nbk, out);
+                    else if (wt == ZETA_TYPE_Q4_K) zk_pack_q4_Kx8((const block_q4_K *const *)r8, nbk, out);
+                    else if (wt == ZETA_TYPE_Q5_K) zk_pack_q5_Kx8((const block_q5_K *const *)r8, nbk, out);
+                    else if (wt == ZETA_TYPE_Q6_K) zk_pack_q6_Kx8((const block_q6_K *const *)r8, nbk, out);
+                    else zk_pack_iq4_xsx8((const block_iq4_xs *const *)r8, nbk, out);
                 } else if (wt == ZETA_TYPE_Q4_0) {
                     const block_q4_0 *r8[8];
                     for (int r = 0; r < 8; r++) r8[r] = (const block_q4_0 *)(w + (size_t)(g * 8 + r) * row_bytes);
@@ -402,6 +428,8 @@ int main(int argc, char **argv) {
                 }
             }
             if (two) memcpy(x, xf, (size_t)k * 16 * sizeof(float));
+            else if (kq)
+                for (int t = 0; t < 16; t++) sel->from_float[ZETA_TYPE_Q8_K](xf + (size_t)t * (size_t)k, x + (size_t)t * x_stride, k);
             else for (int t = 0; t < 16; t++) { /* activations as the backend makes them: selected from_float + block sums */
                 block_q8_0 *q = (block_q8_0 *)(x + (size_t)t * x_stride);
                 sel->from_float[ZETA_TYPE_Q8_0](xf + (size_t)t * (size_t)k, q, k);
@@ -418,6 +446,15 @@ int main(int argc, char **argv) {
                           .x = x, .x_stride = x_stride, .n_tok = n_tok, .y = yref, .rows = rows};
                 const double sec_vd = measure(vd, nt, min_s);
                 printf("| %s | %lld x %lld | %d | %.2f |", zeta_type_name(wt), (long long)rows, (long long)k, n_tok, ops / sec_vd / 1e9);
+                if (av2) {
+                    if (two || !av2->vec_dot[wt]) printf(" – |");
+                    else {
+                        job va = vd;
+                        va.dot = av2->vec_dot[wt];
+                        va.gemmf = NULL;
+                        printf(" %.2f |", ops / measure(va, nt, min_s) / 1e9);
+                    }
+                }
                 fflush(stdout);
                 double best = 0;
                 for (int g = 0; g < 3; g++) {

@@ -1,4 +1,4 @@
-/* kernels_avx2_gemmk.c — AVX2 products of 8-row packed Q4_K / Q6_K weights (layouts in gemm_k.h)
+/* kernels_avx2_gemmk.c — AVX2 products of 8-row packed Q4_K / Q5_K / Q6_K weights (layouts in gemm_k.h)
  * with Q8_K activations: one 32-bit lane per weight row, activation values broadcast 4 at a time,
  * token tiles (Q4_K 4, Q6_K 8) so each unpacked weight vector is used by every token of the tile.
  * Compiled with -mavx2 -mfma -mf16c. Integer sums per super-block are exact (equal to
@@ -43,11 +43,15 @@ static const uint8_t k_hidup[4][32] = {PAT(Z, 0, Z, 0), PAT(Z, 1, Z, 1), PAT(Z, 
 static const uint8_t k_hipair[2][32] = {PAT(Z, 0, Z, 1), PAT(Z, 2, Z, 3)};
 #undef Z
 
-/* ---- Q4_K -------------------------------------------------------------------------------------- */
+/* ---- Q4_K / Q5_K -------------------------------------------------------------------------------- */
 
-static ALWAYS_INLINE void q4_K_tile(const block_q4_Kx8 *W, int64_t nb, const uint8_t *x, size_t xs, float *y,
-                                    size_t ys, const int T) {
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m6 = _mm256_set1_epi8(0x3f), m30 = _mm256_set1_epi8(0x30);
+/* Q5 (block_q5_Kx8): each code gets its fifth bit (16) from qh; codes are then up to 31, so a
+ * sub-block's eight maddubs are summed in two int16 halves of four (4 * 2 * 31 * 128 = 31744),
+ * each then madd-ed with the scale. The integer sums are the same numbers either way. */
+static ALWAYS_INLINE void q45_K_tile(const void *Wv, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys, const int T,
+                                     const bool q5) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m6 = _mm256_set1_epi8(0x3f), m30 = _mm256_set1_epi8(0x30),
+                  m10 = _mm256_set1_epi8(0x10);
     const block_q8_K *X[4];
     __m256 acc[4];
     UNROLL for (int t = 0; t < T; t++) {
@@ -55,8 +59,16 @@ static ALWAYS_INLINE void q4_K_tile(const block_q4_Kx8 *W, int64_t nb, const uin
         acc[t] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < nb; b++) {
-        const block_q4_Kx8 *B = &W[b];
-        const __m256i u0 = loadu(B->scales), u1 = loadu(B->scales + 32), u2 = loadu(B->scales + 64);
+        const zeta_f16 *d, *dmin;
+        const uint8_t *scales, *qs, *qh = NULL;
+        if (q5) {
+            const block_q5_Kx8 *B = (const block_q5_Kx8 *)Wv + b;
+            d = B->d; dmin = B->dmin; scales = B->scales; qs = B->qs; qh = B->qh;
+        } else {
+            const block_q4_Kx8 *B = (const block_q4_Kx8 *)Wv + b;
+            d = B->d; dmin = B->dmin; scales = B->scales; qs = B->qs;
+        }
+        const __m256i u0 = loadu(scales), u1 = loadu(scales + 32), u2 = loadu(scales + 64);
         /* lane r: the row's scales 0-3 / 4-7 and mins 0-3 / 4-7 as bytes */
         const __m256i sc03 = _mm256_and_si256(u0, m6);
         const __m256i sc47 = _mm256_or_si256(_mm256_and_si256(u2, m4), _mm256_and_si256(_mm256_srli_epi32(u0, 2), m30));
@@ -68,17 +80,28 @@ static ALWAYS_INLINE void q4_K_tile(const block_q4_Kx8 *W, int64_t nb, const uin
         __m256i sumi[4];
         UNROLL for (int t = 0; t < T; t++) sumi[t] = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
-            const uint8_t *qv = B->qs + 256 * c;
+            const uint8_t *qv = qs + 256 * c;
             UNROLL for (int h = 0; h < 2; h++) { /* sub-block 2c + h: low / high nibbles */
                 const int j = 2 * c + h;
                 __m256i a16[4];
                 UNROLL for (int t = 0; t < T; t++) a16[t] = _mm256_setzero_si256();
                 UNROLL for (int g = 0; g < 8; g++) {
                     const __m256i v = loadu(qv + 32 * g);
-                    const __m256i code = h ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m4) : _mm256_and_si256(v, m4);
+                    __m256i code = h ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m4) : _mm256_and_si256(v, m4);
+                    if (q5) { /* bit j of each qh byte -> bit 4 of the same byte */
+                        const __m256i hv = loadu(qh + 32 * g);
+                        const __m256i hb = j <= 4 ? _mm256_sll_epi16(hv, _mm_cvtsi32_si128(4 - j)) : _mm256_srl_epi16(hv, _mm_cvtsi32_si128(j - 4));
+                        code = _mm256_or_si256(code, _mm256_and_si256(hb, m10));
+                    }
                     UNROLL for (int t = 0; t < T; t++) {
                         a16[t] = _mm256_add_epi16(a16[t], _mm256_maddubs_epi16(code, bcast4(X[t][b].qs + 32 * j + 4 * g)));
                         KEEP(a16[t]);
+                    }
+                    if (q5 && g == 3) { /* the first half's int16 sums out before they could overflow */
+                        UNROLL for (int t = 0; t < T; t++) {
+                            sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(a16[t], scd[j]));
+                            a16[t] = _mm256_setzero_si256();
+                        }
                     }
                 }
                 UNROLL for (int t = 0; t < T; t++) sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(a16[t], scd[j]));
@@ -87,31 +110,49 @@ static ALWAYS_INLINE void q4_K_tile(const block_q4_Kx8 *W, int64_t nb, const uin
         /* mins: lane r of mp_i = (m_2i, m_2i+1) as int16 */
         const __m256i mp[4] = {_mm256_shuffle_epi8(m03, loadu(k_pair[0])), _mm256_shuffle_epi8(m03, loadu(k_pair[1])),
                                _mm256_shuffle_epi8(m47, loadu(k_pair[0])), _mm256_shuffle_epi8(m47, loadu(k_pair[1]))};
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)B->d));
-        const __m256 dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)B->dmin));
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d));
+        const __m256 dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dmin));
         UNROLL for (int t = 0; t < T; t++) acc[t] = q4_K_block_end(acc[t], sumi[t], &X[t][b], mp, dw, dmw);
     }
     UNROLL for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
 }
 
-static void q4_K_t4(const block_q4_Kx8 *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys) { q4_K_tile(W, nb, x, xs, y, ys, 4); }
-static void q4_K_t3(const block_q4_Kx8 *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys) { q4_K_tile(W, nb, x, xs, y, ys, 3); }
-static void q4_K_t2(const block_q4_Kx8 *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys) { q4_K_tile(W, nb, x, xs, y, ys, 2); }
-static void q4_K_t1(const block_q4_Kx8 *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys) { q4_K_tile(W, nb, x, xs, y, ys, 1); }
+#define Q45_TILE(name, n, q5) \
+    static void name##_t##n(const void *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys) { \
+        q45_K_tile(W, nb, x, xs, y, ys, n, q5); \
+    }
+Q45_TILE(q4_K, 4, false)
+Q45_TILE(q4_K, 3, false)
+Q45_TILE(q4_K, 2, false)
+Q45_TILE(q4_K, 1, false)
+Q45_TILE(q5_K, 4, true)
+Q45_TILE(q5_K, 3, true)
+Q45_TILE(q5_K, 2, true)
+Q45_TILE(q5_K, 1, true)
+#undef Q45_TILE
+
+typedef void (*q45_tile_fn)(const void *, int64_t, const uint8_t *, size_t, float *, size_t);
+
+static void gemm8_q45_K(const q45_tile_fn tiles[5], int64_t k, const void *w, const void *x, size_t xs, int n_tok, float *y, size_t ys) {
+    const int64_t nb = k / QK_K;
+    const uint8_t *xb = x;
+    int c = 0;
+    for (; c + 4 <= n_tok; c += 4) tiles[4](w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
+    if (n_tok > c) tiles[n_tok - c](w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
+}
 
 void zk_gemm8_q4_K_avx2(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
                         size_t ys) {
     (void)xsum;
-    const int64_t nb = k / QK_K;
-    const uint8_t *xb = x;
-    int c = 0;
-    for (; c + 4 <= n_tok; c += 4) q4_K_t4(w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
-    switch (n_tok - c) {
-    case 3: q4_K_t3(w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys); break;
-    case 2: q4_K_t2(w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys); break;
-    case 1: q4_K_t1(w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys); break;
-    default: break;
-    }
+    static const q45_tile_fn tiles[5] = {NULL, q4_K_t1, q4_K_t2, q4_K_t3, q4_K_t4};
+    gemm8_q45_K(tiles, k, w, x, xs, n_tok, y, ys);
+}
+
+void zk_gemm8_q5_K_avx2(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
+                        size_t ys) {
+    (void)xsum;
+    static const q45_tile_fn tiles[5] = {NULL, q5_K_t1, q5_K_t2, q5_K_t3, q5_K_t4};
+    gemm8_q45_K(tiles, k, w, x, xs, n_tok, y, ys);
 }
 
 /* ---- Q6_K -------------------------------------------------------------------------------------- */
