@@ -1,4 +1,4 @@
-/* kernels_avx2_gemmk.c — AVX2 products of 8-row packed Q4_K / Q5_K / Q6_K weights (layouts in gemm_k.h)
+/* kernels_avx2_gemmk.c — AVX2 products of 8-row packed Q4_K / Q5_K / Q6_K / IQ4_XS weights (layouts in gemm_k.h)
  * with Q8_K activations: one 32-bit lane per weight row, activation values broadcast 4 at a time,
  * token tiles (Q4_K 4, Q6_K 8) so each unpacked weight vector is used by every token of the tile.
  * Compiled with -mavx2 -mfma -mf16c. Integer sums per super-block are exact (equal to
@@ -225,4 +225,70 @@ void zk_gemm8_q6_K_avx2(int64_t k, const void *w, const void *x, size_t xs, cons
     int c = 0;
     for (; c + 8 <= n_tok; c += 8) q6_K_t8(w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
     if (n_tok > c) tails[n_tok - c](w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
+}
+
+/* ---- IQ4_XS ------------------------------------------------------------------------------------- */
+
+/* Codebook values (kvalues_iq4nl, |v| <= 127) by a byte shuffle; products as maddubs(|w|, y * sign(w))
+ * pairs (exact for activations in [-127, 127], which is what the Q8_K quantizers produce), each
+ * widened to int32 at once (two pairs can reach 64516). Per sub-block of 32: the integer sum, then
+ * acc += ((d_w * d_x) * (ls - 32)) * sum, the spec's float steps (no FMA), so the spec's bits. */
+static ALWAYS_INLINE void iq4_xs_tile(const block_iq4_xsx8 *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys,
+                                      const int T) {
+    const __m256i m0f = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1), m3 = _mm256_set1_epi32(3),
+                  k32 = _mm256_set1_epi32(32), mf = _mm256_set1_epi32(0xf);
+    const __m256i tbl = _mm256_broadcastsi128_si256(_mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113));
+    const block_q8_K *X[4];
+    __m256 acc[4];
+    UNROLL for (int t = 0; t < T; t++) {
+        X[t] = (const block_q8_K *)(x + (size_t)t * xs);
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const block_iq4_xsx8 *B = &W[b];
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)B->d));
+        const __m256i sl = loadu(B->scales_l);
+        const __m256i sh = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)B->scales_h));
+        for (int ib = 0; ib < 8; ib++) {
+            const __m256i ls = _mm256_or_si256(_mm256_and_si256(_mm256_srl_epi32(sl, _mm_cvtsi32_si128(8 * (ib / 2) + 4 * (ib % 2))), mf),
+                                               _mm256_slli_epi32(_mm256_and_si256(_mm256_srl_epi32(sh, _mm_cvtsi32_si128(2 * ib)), m3), 4));
+            const __m256 lsf = _mm256_cvtepi32_ps(_mm256_sub_epi32(ls, k32));
+            __m256i a[4];
+            UNROLL for (int t = 0; t < T; t++) a[t] = _mm256_setzero_si256();
+            UNROLL for (int g = 0; g < 4; g++) {
+                const __m256i v = loadu(B->qs + 32 * (4 * ib + g));
+                const __m256i lo = _mm256_shuffle_epi8(tbl, _mm256_and_si256(v, m0f));
+                const __m256i hi = _mm256_shuffle_epi8(tbl, _mm256_and_si256(_mm256_srli_epi16(v, 4), m0f));
+                const __m256i alo = _mm256_sign_epi8(lo, lo), ahi = _mm256_sign_epi8(hi, hi);
+                UNROLL for (int t = 0; t < T; t++) {
+                    const __m256i plo = _mm256_maddubs_epi16(alo, _mm256_sign_epi8(bcast4(X[t][b].qs + 32 * ib + 4 * g), lo));
+                    const __m256i phi = _mm256_maddubs_epi16(ahi, _mm256_sign_epi8(bcast4(X[t][b].qs + 32 * ib + 16 + 4 * g), hi));
+                    a[t] = _mm256_add_epi32(a[t], _mm256_add_epi32(_mm256_madd_epi16(plo, ones), _mm256_madd_epi16(phi, ones)));
+                    KEEP(a[t]);
+                }
+            }
+            UNROLL for (int t = 0; t < T; t++) {
+                const __m256 d4d8 = _mm256_mul_ps(dw, _mm256_set1_ps(X[t][b].d));
+                acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(_mm256_mul_ps(d4d8, lsf), _mm256_cvtepi32_ps(a[t])));
+            }
+        }
+    }
+    UNROLL for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
+}
+
+#define IQ4_TILE(n) \
+    static void iq4_xs_t##n(const void *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys) { \
+        iq4_xs_tile(W, nb, x, xs, y, ys, n); \
+    }
+IQ4_TILE(4)
+IQ4_TILE(3)
+IQ4_TILE(2)
+IQ4_TILE(1)
+#undef IQ4_TILE
+
+void zk_gemm8_iq4_xs_avx2(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
+                          size_t ys) {
+    (void)xsum;
+    static const q45_tile_fn tiles[5] = {NULL, iq4_xs_t1, iq4_xs_t2, iq4_xs_t3, iq4_xs_t4};
+    gemm8_q45_K(tiles, k, w, x, xs, n_tok, y, ys);
 }
