@@ -1,4 +1,4 @@
-/* kernels_avx2_gemm.c — AVX2 products over 8-row packed Q4_0 / Q8_0 weights (layouts in gemm.h):
+/* kernels_avx2_gemm.c — AVX2 products over 8-row packed Q4_0 / Q5_0 / Q8_0 weights (layouts in gemm.h):
  * one 256-bit lane per weight row, activation values broadcast 4 at a time, tiles of 4 tokens so
  * each unpacked weight vector is used 4 times. Compiled with -mavx2 -mfma -mf16c; integer sums are
  * exact and the float steps match gemm_ref.c (s * (d_w * d_x), added block by block; the 1-token
@@ -81,6 +81,71 @@ static void gemm8_q4_0(int64_t k, const void *w, const void *x, size_t xs, const
         q4_tile4(w, nb, (const uint8_t *)x + (size_t)c * xs, xs, xsum + (size_t)c * (size_t)nb, y + (size_t)c * ys, ys);
     for (; c < n_tok; c++)
         q4_tile1(w, nb, (const block_q8_0 *)((const uint8_t *)x + (size_t)c * xs), xsum + (size_t)c * (size_t)nb, y + (size_t)c * ys);
+}
+
+/* Q5_0 (block_q5_0x8): Q4_0's walk with each code's 16 from qh: for vector j, byte j of the row's
+ * qh word holds the fifth bits of its elements 8j..8j+7, so a byte shuffle spreads it over the
+ * lane and a per-byte bit test picks element 8j+e's (low nibbles: bits 0-3, high: 4-7). Codes
+ * reach 31, so the int16 sums are widened after each two vectors (4 maddubs: 4 * 2 * 31 * 127 <
+ * 2^15); 16 x the activation sum comes off. T tokens (1..4) share each unpacked vector. */
+static inline __attribute__((always_inline)) void q5_tile(const block_q5_0x8 *W, int64_t nb, const uint8_t *x, size_t xs,
+                                                          const int32_t *xsum, float *y, size_t ys, const int T) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m10 = _mm256_set1_epi8(0x10), ones = _mm256_set1_epi16(1);
+    const __m256i blo = _mm256_set1_epi32(0x08040201), bhi = _mm256_set1_epi32((int)0x80402010u);
+    const __m256i lane0 = _mm256_setr_epi32(0x00000000, 0x04040404, 0x08080808, 0x0c0c0c0c, 0x00000000, 0x04040404, 0x08080808, 0x0c0c0c0c);
+    const block_q8_0 *X[4];
+    __m256 acc[4];
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) {
+        X[t] = (const block_q8_0 *)(x + (size_t)t * xs);
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)W[b].qh);
+        __m256i s32[4], s16[4];
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) s32[t] = s16[t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(W[b].qs + 32 * j));
+            /* byte j of each 32-bit lane, 4 times (the shuffle indexes bytes of each 128-bit half) */
+            const __m256i hb = _mm256_shuffle_epi8(qh, _mm256_add_epi8(lane0, _mm256_set1_epi8((char)j)));
+            const __m256i lo = _mm256_or_si256(_mm256_and_si256(v, m4),
+                                               _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, blo), blo), m10));
+            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4),
+                                               _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bhi), bhi), m10));
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++) {
+                s16[t] = _mm256_add_epi16(s16[t], _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(X[t][b].qs + 8 * j)),
+                                                                   _mm256_maddubs_epi16(hi, bcast4(X[t][b].qs + 8 * j + 4))));
+                if (j & 1) {
+                    s32[t] = _mm256_add_epi32(s32[t], _mm256_madd_epi16(s16[t], ones));
+                    s16[t] = _mm256_setzero_si256();
+                }
+            }
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)W[b].d));
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            acc[t] = scaled(acc[t], _mm256_sub_epi32(s32[t], _mm256_set1_epi32(16 * xsum[(size_t)t * (size_t)nb + (size_t)b])), dw, X[t][b].d);
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
+}
+
+static void q5_tile4(const block_q5_0x8 *W, int64_t nb, const uint8_t *x, size_t xs, const int32_t *xsum, float *y, size_t ys) {
+    q5_tile(W, nb, x, xs, xsum, y, ys, 4);
+}
+static void q5_tile1(const block_q5_0x8 *W, int64_t nb, const uint8_t *x, size_t xs, const int32_t *xsum, float *y, size_t ys) {
+    q5_tile(W, nb, x, xs, xsum, y, ys, 1);
+}
+
+static void gemm8_q5_0(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
+                       size_t ys) {
+    const int64_t nb = k / 32;
+    int c = 0;
+    for (; c + 4 <= n_tok; c += 4) q5_tile4(w, nb, (const uint8_t *)x + (size_t)c * xs, xs, xsum + (size_t)c * (size_t)nb, y + (size_t)c * ys, ys);
+    for (; c < n_tok; c++) q5_tile1(w, nb, (const uint8_t *)x + (size_t)c * xs, xs, xsum + (size_t)c * (size_t)nb, y + (size_t)c * ys, ys);
 }
 
 /* The sign trick for int8 x int8: maddubs needs one unsigned operand, so the weight is made
@@ -175,7 +240,7 @@ static void gemm8_q8_0(int64_t k, const void *w, const void *x, size_t xs, const
 
 static const zk_gemm_table k_gemm_avx2 = {
     .name = "avx2",
-    .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0, [ZETA_TYPE_Q8_0] = gemm8_q8_0,
+    .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0, [ZETA_TYPE_Q8_0] = gemm8_q8_0, [ZETA_TYPE_Q5_0] = gemm8_q5_0,
               [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_avx2, [ZETA_TYPE_Q5_K] = zk_gemm8_q5_K_avx2, [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_avx2,
               [ZETA_TYPE_IQ4_XS] = zk_gemm8_iq4_xs_avx2},
 };
