@@ -53,7 +53,7 @@ static zk_gemm8_fn simd_fn(const char *name, zeta_type t) {
 #ifdef ZETA_HAVE_X86
     if (!strcmp(name, "avx2"))
         return t == ZETA_TYPE_Q4_K ? zk_gemm8_q4_K_avx2 : t == ZETA_TYPE_Q5_K ? zk_gemm8_q5_K_avx2 : t == ZETA_TYPE_Q6_K ? zk_gemm8_q6_K_avx2
-             : t == ZETA_TYPE_IQ4_XS ? zk_gemm8_iq4_xs_avx2 : NULL;
+             : t == ZETA_TYPE_IQ4_XS ? zk_gemm8_iq4_xs_avx2 : zk_gemm8_q3_K_avx2;
     if (!strcmp(name, "avx512vnni"))
         return t == ZETA_TYPE_Q4_K ? zk_gemm8_q4_K_avx512vnni : t == ZETA_TYPE_Q5_K ? zk_gemm8_q5_K_avx512vnni
              : t == ZETA_TYPE_Q3_K ? zk_gemm8_q3_K_avx512vnni : t == ZETA_TYPE_IQ4_XS ? zk_gemm8_iq4_xs_avx512vnni
@@ -154,7 +154,7 @@ static void check_group(zeta_type t, const uint8_t *const rows[8], int64_t k, in
             const bool avx2_127 = t == ZETA_TYPE_IQ4_XS;
             for (int i = 0; i < n_im; i++) {
                 const zk_gemm8_fn f = simd_fn(im[i].name, t);
-                if (!f) continue; /* Q3_K: no AVX2 kernel */
+                if (!f) continue;
                 const bool only127 = avx2_127 && !strcmp(im[i].name, "avx2");
                 for (size_t q = 0; q < ys * max_tok; q++) yv[q] = f32_nan();
                 f(k, packed, x, xs, NULL, n, yv, ys);

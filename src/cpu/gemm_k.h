@@ -122,6 +122,8 @@ void zk_gemm8_q6_K_avx2(int64_t k, const void *w, const void *x, size_t x_stride
                         float *y, size_t y_stride);
 void zk_gemm8_q5_K_avx2(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
                         float *y, size_t y_stride);
+void zk_gemm8_q3_K_avx2(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                        float *y, size_t y_stride);
 void zk_gemm8_iq4_xs_avx2(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
                           float *y, size_t y_stride);
 /* kernels_avx512vnni_gemm.c; call only where the CPU has AVX512_VNNI and AVX512VL (the same bits as the AVX2 one) */

@@ -1,4 +1,4 @@
-/* kernels_avx2_gemmk.c — AVX2 products of 8-row packed Q4_K / Q5_K / Q6_K / IQ4_XS weights (layouts in gemm_k.h)
+/* kernels_avx2_gemmk.c — AVX2 products of 8-row packed Q3_K / Q4_K / Q5_K / Q6_K / IQ4_XS weights (layouts in gemm_k.h)
  * with Q8_K activations: one 32-bit lane per weight row, activation values broadcast 4 at a time,
  * token tiles (Q4_K 4, Q6_K 8) so each unpacked weight vector is used by every token of the tile.
  * Compiled with -mavx2 -mfma -mf16c. Integer sums per super-block are exact (equal to
@@ -290,5 +290,80 @@ void zk_gemm8_iq4_xs_avx2(int64_t k, const void *w, const void *x, size_t xs, co
                           size_t ys) {
     (void)xsum;
     static const q45_tile_fn tiles[5] = {NULL, iq4_xs_t1, iq4_xs_t2, iq4_xs_t3, iq4_xs_t4};
+    gemm8_q45_K(tiles, k, w, x, xs, n_tok, y, ys);
+}
+
+/* ---- Q3_K ---------------------------------------------------------------------------------------- */
+
+/* The unsigned codes u = q + 4 (0..7): the low two bits from qs, the third from hmask (a per-byte
+ * bit test); a 16-element sub-block's four maddubs sum in int16 (4 * 2 * 7 * 128 = 7168), then
+ * madd with its signed scale; 4 x sum_j sc_j * bsum_j comes off by int16 pairs. The integers of
+ * the reference, and the AVX-512 VNNI kernel's float steps (acc += (d * dx) * sumi, fused): the
+ * same bits as that kernel. */
+static ALWAYS_INLINE void q3_K_tile(const block_q3_Kx8 *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys, const int T) {
+    const __m256i m3 = _mm256_set1_epi8(0x03), m4 = _mm256_set1_epi8(0x04), m0f = _mm256_set1_epi8(0x0f), k32 = _mm256_set1_epi16(32);
+    const block_q8_K *X[4];
+    __m256 acc[4];
+    UNROLL for (int t = 0; t < T; t++) {
+        X[t] = (const block_q8_K *)(x + (size_t)t * xs);
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const block_q3_Kx8 *B = &W[b];
+        const __m256i u0 = loadu(B->scales), u1 = loadu(B->scales + 32), u2 = loadu(B->scales + 64);
+        /* lane r, byte e of S[q]: the 6-bit scale code of sub-block 4q + e (block_q3_K's packing) */
+        const __m256i S[4] = {
+            _mm256_or_si256(_mm256_and_si256(u0, m0f), _mm256_slli_epi16(_mm256_and_si256(u2, m3), 4)),
+            _mm256_or_si256(_mm256_and_si256(u1, m0f), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(u2, 2), m3), 4)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(u0, 4), m0f), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(u2, 4), m3), 4)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(u1, 4), m0f), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(u2, 6), m3), 4))};
+        __m256i sumi[4];
+        UNROLL for (int t = 0; t < T; t++) sumi[t] = _mm256_setzero_si256();
+        /* - 4 * sum_j sc_j * bsum_j: lane r of p = (sc_2i, sc_2i+1) as int16 */
+        for (int i = 0; i < 8; i++) {
+            const __m256i p = _mm256_sub_epi16(_mm256_shuffle_epi8(S[i >> 1], loadu(k_pair[i & 1])), k32);
+            UNROLL for (int t = 0; t < T; t++)
+                sumi[t] = _mm256_sub_epi32(sumi[t], _mm256_slli_epi32(_mm256_madd_epi16(p, bcast4(X[t][b].bsums + 2 * i)), 2));
+        }
+        for (int j = 0; j < 16; j++) {
+            const int n = j / 8, i = (j / 2) % 4, h = j % 2;
+            const __m256i sc = _mm256_sub_epi16(_mm256_shuffle_epi8(S[j >> 2], loadu(k_dup[j & 3])), k32);
+            const __m256i bit = _mm256_set1_epi8((char)(1 << (4 * n + i)));
+            const __m128i sh = _mm_cvtsi32_si128(2 * i);
+            __m256i a16[4];
+            UNROLL for (int t = 0; t < T; t++) a16[t] = _mm256_setzero_si256();
+            UNROLL for (int q = 0; q < 4; q++) {
+                const int g = 4 * h + q;
+                const __m256i qv = loadu(B->qs + 32 * (8 * n + g)), hv = loadu(B->hmask + 32 * g);
+                const __m256i code = _mm256_or_si256(_mm256_and_si256(_mm256_srl_epi16(qv, sh), m3),
+                                                     _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hv, bit), bit), m4));
+                UNROLL for (int t = 0; t < T; t++) {
+                    a16[t] = _mm256_add_epi16(a16[t], _mm256_maddubs_epi16(code, bcast4(X[t][b].qs + 16 * j + 4 * q)));
+                    KEEP(a16[t]);
+                }
+            }
+            UNROLL for (int t = 0; t < T; t++) sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(a16[t], sc));
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)B->d));
+        UNROLL for (int t = 0; t < T; t++)
+            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(X[t][b].d)), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+    }
+    UNROLL for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
+}
+
+#define Q3_TILE(n) \
+    static void q3_K_t##n(const void *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys) { \
+        q3_K_tile(W, nb, x, xs, y, ys, n); \
+    }
+Q3_TILE(4)
+Q3_TILE(3)
+Q3_TILE(2)
+Q3_TILE(1)
+#undef Q3_TILE
+
+void zk_gemm8_q3_K_avx2(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
+                        size_t ys) {
+    (void)xsum;
+    static const q45_tile_fn tiles[5] = {NULL, q3_K_t1, q3_K_t2, q3_K_t3, q3_K_t4};
     gemm8_q45_K(tiles, k, w, x, xs, n_tok, y, ys);
 }
