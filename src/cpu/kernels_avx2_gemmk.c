@@ -117,23 +117,9 @@ static ALWAYS_INLINE void q45_K_tile(const void *Wv, int64_t nb, const uint8_t *
     UNROLL for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
 }
 
-#define Q45_TILE(name, n, q5) \
-    static void name##_t##n(const void *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys) { \
-        q45_K_tile(W, nb, x, xs, y, ys, n, q5); \
-    }
-Q45_TILE(q4_K, 4, false)
-Q45_TILE(q4_K, 3, false)
-Q45_TILE(q4_K, 2, false)
-Q45_TILE(q4_K, 1, false)
-Q45_TILE(q5_K, 4, true)
-Q45_TILE(q5_K, 3, true)
-Q45_TILE(q5_K, 2, true)
-Q45_TILE(q5_K, 1, true)
-#undef Q45_TILE
+typedef void (*tile_fn)(const void *, int64_t, const uint8_t *, size_t, float *, size_t);
 
-typedef void (*q45_tile_fn)(const void *, int64_t, const uint8_t *, size_t, float *, size_t);
-
-static void gemm8_q45_K(const q45_tile_fn tiles[5], int64_t k, const void *w, const void *x, size_t xs, int n_tok, float *y, size_t ys) {
+static void gemm8_tiled(const tile_fn tiles[5], int64_t k, const void *w, const void *x, size_t xs, int n_tok, float *y, size_t ys) {
     const int64_t nb = k / QK_K;
     const uint8_t *xb = x;
     int c = 0;
@@ -141,19 +127,26 @@ static void gemm8_q45_K(const q45_tile_fn tiles[5], int64_t k, const void *w, co
     if (n_tok > c) tiles[n_tok - c](w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
 }
 
-void zk_gemm8_q4_K_avx2(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
-                        size_t ys) {
-    (void)xsum;
-    static const q45_tile_fn tiles[5] = {NULL, q4_K_t1, q4_K_t2, q4_K_t3, q4_K_t4};
-    gemm8_q45_K(tiles, k, w, x, xs, n_tok, y, ys);
-}
+/* the 1..4-token instances of TILE(W, nb, x, xs, y, ys, T) and the gemm8 entry FN over them */
+#define TILED_ENTRY(fn, tile) \
+    static void fn##_t1(const void *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys) { tile(W, nb, x, xs, y, ys, 1); } \
+    static void fn##_t2(const void *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys) { tile(W, nb, x, xs, y, ys, 2); } \
+    static void fn##_t3(const void *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys) { tile(W, nb, x, xs, y, ys, 3); } \
+    static void fn##_t4(const void *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys) { tile(W, nb, x, xs, y, ys, 4); } \
+    void fn(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y, size_t ys) { \
+        (void)xsum; \
+        static const tile_fn tiles[5] = {NULL, fn##_t1, fn##_t2, fn##_t3, fn##_t4}; \
+        gemm8_tiled(tiles, k, w, x, xs, n_tok, y, ys); \
+    }
 
-void zk_gemm8_q5_K_avx2(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
-                        size_t ys) {
-    (void)xsum;
-    static const q45_tile_fn tiles[5] = {NULL, q5_K_t1, q5_K_t2, q5_K_t3, q5_K_t4};
-    gemm8_q45_K(tiles, k, w, x, xs, n_tok, y, ys);
+static ALWAYS_INLINE void q4_K_tile(const void *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys, const int T) {
+    q45_K_tile(W, nb, x, xs, y, ys, T, false);
 }
+static ALWAYS_INLINE void q5_K_tile(const void *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys, const int T) {
+    q45_K_tile(W, nb, x, xs, y, ys, T, true);
+}
+TILED_ENTRY(zk_gemm8_q4_K_avx2, q4_K_tile)
+TILED_ENTRY(zk_gemm8_q5_K_avx2, q5_K_tile)
 
 /* ---- Q6_K -------------------------------------------------------------------------------------- */
 
@@ -276,22 +269,7 @@ static ALWAYS_INLINE void iq4_xs_tile(const block_iq4_xsx8 *W, int64_t nb, const
     UNROLL for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
 }
 
-#define IQ4_TILE(n) \
-    static void iq4_xs_t##n(const void *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys) { \
-        iq4_xs_tile(W, nb, x, xs, y, ys, n); \
-    }
-IQ4_TILE(4)
-IQ4_TILE(3)
-IQ4_TILE(2)
-IQ4_TILE(1)
-#undef IQ4_TILE
-
-void zk_gemm8_iq4_xs_avx2(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
-                          size_t ys) {
-    (void)xsum;
-    static const q45_tile_fn tiles[5] = {NULL, iq4_xs_t1, iq4_xs_t2, iq4_xs_t3, iq4_xs_t4};
-    gemm8_q45_K(tiles, k, w, x, xs, n_tok, y, ys);
-}
+TILED_ENTRY(zk_gemm8_iq4_xs_avx2, iq4_xs_tile)
 
 /* ---- Q3_K ---------------------------------------------------------------------------------------- */
 
@@ -351,19 +329,4 @@ static ALWAYS_INLINE void q3_K_tile(const block_q3_Kx8 *W, int64_t nb, const uin
     UNROLL for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
 }
 
-#define Q3_TILE(n) \
-    static void q3_K_t##n(const void *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys) { \
-        q3_K_tile(W, nb, x, xs, y, ys, n); \
-    }
-Q3_TILE(4)
-Q3_TILE(3)
-Q3_TILE(2)
-Q3_TILE(1)
-#undef Q3_TILE
-
-void zk_gemm8_q3_K_avx2(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
-                        size_t ys) {
-    (void)xsum;
-    static const q45_tile_fn tiles[5] = {NULL, q3_K_t1, q3_K_t2, q3_K_t3, q3_K_t4};
-    gemm8_q45_K(tiles, k, w, x, xs, n_tok, y, ys);
-}
+TILED_ENTRY(zk_gemm8_q3_K_avx2, q3_K_tile)
