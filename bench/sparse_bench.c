@@ -1,12 +1,12 @@
 /* sparse_bench.c — the native sparse decode kernels alone (issue 5): the AVX2 and AVX-512 VNNI
  * versions of zk_sparse_q8 / zk_sparse_q4 (kernels_sparse.h) on the TinyLlama-1.1B FFN shapes
  * (5632 x 2048 and 2048 x 5632), random Q8_0 / Q4_0 weights in the native sparse layout, half of
- * the inputs kept (random positions). One thread. Each call reads one of 12 copies of the layout in
+ * the inputs kept (random positions; -k another fraction). One thread. Each call reads one of 12 copies of the layout in
  * turn (12 x 6-12 MB: more than the L3, so the columns come from memory), or with -c the same copy
  * every time (cache-resident). Prints the best and the median time of 120 calls per kernel and the
  * bytes of kept columns read per second. Kernels this CPU lacks are skipped.
  *
- *   build/sparse_bench [-c]
+ *   build/sparse_bench [-c] [-k KEPT_FRACTION]   (default 0.5)
  *
  * Built by bench/build.sh (needs the library's internal headers). */
 #include "cpu/kernels.h"
@@ -42,7 +42,16 @@ static int cmp_d(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-    const int cached = argc > 1 && !strcmp(argv[1], "-c");
+    int cached = 0;
+    float keep = 0.5f;
+    for (int a = 1; a < argc; a++) {
+        if (!strcmp(argv[a], "-c")) cached = 1;
+        else if (!strcmp(argv[a], "-k") && a + 1 < argc && atof(argv[a + 1]) > 0 && atof(argv[a + 1]) <= 1) keep = (float)atof(argv[++a]);
+        else {
+            fprintf(stderr, "usage: %s [-c] [-k KEPT_FRACTION]\n", argv[0]);
+            return 2;
+        }
+    }
     for (int ti = 0; ti < 2; ti++)
         for (int shape = 0; shape < 2; shape++) {
             const zeta_type t = ti ? ZETA_TYPE_Q4_0 : ZETA_TYPE_Q8_0;
@@ -68,7 +77,7 @@ int main(int argc, char **argv) {
             uint32_t k = 0;
             for (uint32_t i = 0; i < n_in; i++) {
                 const float v = frand();
-                if (fabsf(v) >= 0.5f) s.idx[k] = i, s.val[k++] = v;
+                if (fabsf(v) >= 1.0f - keep) s.idx[k] = i, s.val[k++] = v; /* |v| is uniform in [0, 1) */
             }
             s.n = k;
             s.n_in = n_in;

@@ -130,10 +130,11 @@ static inline __attribute__((always_inline)) void interleave4(__m512i a, __m512i
  * current block's run out) */
 #define PF_ROWS 768
 
-/* the lines of row r (column byte offset cb) of every kept column of P, and of its row scales */
-static inline __attribute__((always_inline)) void prefetch_row(bool q4, const cols4v *P, const uint8_t *scales, size_t r) {
+/* the lines of row r (column byte offset cb) of kept columns [g0, g1) of P, and of its row scales */
+static inline __attribute__((always_inline)) void prefetch_row(bool q4, const cols4v *P, uint32_t g0, uint32_t g1, const uint8_t *scales,
+                                                               size_t r) {
     const size_t cb = q4 ? r / 2 : r;
-    for (uint32_t g = 0; g < P->n; g++) pf(P->c[g] + cb);
+    for (uint32_t g = g0; g < g1; g++) pf(P->c[g] + cb);
     pf(scales + 2 * r);
     pf(scales + 2 * r + 64);
     if (q4) {
@@ -142,12 +143,79 @@ static inline __attribute__((always_inline)) void prefetch_row(bool q4, const co
     }
 }
 
+/* A block's kept columns are walked in lockstep groups of at most MAX_STREAMS: past ~16 concurrent
+ * column runs a core's reads slow down by a third (bench/sparse_pattern.c: 24 of 32 runs 15.5 GB/s,
+ * 16 of 32 ~25). A block with more is walked in two groups, over row tiles of SPLIT_TILE rows: the
+ * first group's sums wait in an L1 array, the second adds to them, then the epilogue (the integer
+ * sums are the same numbers either way). */
+#define MAX_STREAMS 16
+#define SPLIT_TILE 2048
+
+/* One walk of rows [t0, t1) over kept column groups [g0, g1) of P: the step sums start from part
+ * (in) or 0, and go to part (out, raw) or through the epilogue. Prefetches run PF_ROWS rows ahead
+ * within the block, and into the next block N (only when nxt). */
+static inline __attribute__((always_inline)) void walk(bool q4, const cols4v *P, uint32_t g0, uint32_t g1, const uint8_t *scales, float dx,
+                                                       __m512i off, size_t r0, size_t r1, size_t t0, size_t t1, const cols4v *N,
+                                                       const uint8_t *nscales, bool nxt, int32_t *part, bool in, bool out, float *y) {
+    _Alignas(64) int32_t acc[128];
+    size_t o = t0;
+    if (q4) /* 128 rows a step while they last: one 64-byte load per column */
+        for (; o + 128 <= t1; o += 128) {
+            const size_t t = o + PF_ROWS;
+            if (t < r1) prefetch_row(true, P, g0, g1, scales, t);
+            else if (nxt && N && r0 + (t - r1) < r1) prefetch_row(true, N, 0, N->n, nscales, r0 + (t - r1));
+            const __m512i m4 = _mm512_set1_epi8(15);
+            int32_t *pp = part + (o - t0);
+            __m512i a8[8];
+#pragma GCC unroll 8
+            for (int k = 0; k < 8; k++) a8[k] = in ? _mm512_load_si512((const void *)(pp + 16 * k)) : _mm512_setzero_si512();
+            const size_t ob = o / 2;
+            for (uint32_t g = g0; g < g1; g += 4) {
+                const __m512i xb = _mm512_set1_epi32(P->x[g / 4]);
+                const __m512i ra = _mm512_loadu_si512((const void *)(P->c[g] + ob)), rb = _mm512_loadu_si512((const void *)(P->c[g + 1] + ob));
+                const __m512i rc = _mm512_loadu_si512((const void *)(P->c[g + 2] + ob)), rd = _mm512_loadu_si512((const void *)(P->c[g + 3] + ob));
+                __m512i v[8];
+                interleave4(_mm512_and_si512(ra, m4), _mm512_and_si512(rb, m4), _mm512_and_si512(rc, m4), _mm512_and_si512(rd, m4), v);
+                interleave4(_mm512_and_si512(_mm512_srli_epi16(ra, 4), m4), _mm512_and_si512(_mm512_srli_epi16(rb, 4), m4),
+                            _mm512_and_si512(_mm512_srli_epi16(rc, 4), m4), _mm512_and_si512(_mm512_srli_epi16(rd, 4), m4), v + 4);
+#pragma GCC unroll 8
+                for (int k = 0; k < 8; k++) a8[k] = _mm512_dpbusd_epi32(a8[k], v[k], xb);
+            }
+            int32_t *dst = out ? pp : acc;
+#pragma GCC unroll 8
+            for (int k = 0; k < 8; k++) _mm512_store_si512((void *)(dst + 16 * k), a8[k]);
+            if (!out) epilogue_q4_128(y + o, scales + 2 * o, dx, acc, off);
+        }
+    for (; o < t1; o += 64) {
+        const size_t t = o + PF_ROWS;
+        if (t < r1) prefetch_row(q4, P, g0, g1, scales, t);
+        else if (nxt && N && r0 + (t - r1) < r1) prefetch_row(q4, N, 0, N->n, nscales, r0 + (t - r1));
+        int32_t *pp = part + (o - t0);
+        __m512i a4[4];
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) a4[k] = in ? _mm512_load_si512((const void *)(pp + 16 * k)) : _mm512_setzero_si512();
+        const size_t ob = q4 ? o / 2 : o; /* byte offset in a column */
+        for (uint32_t g = g0; g < g1; g += 4) {
+            const __m512i xb = _mm512_set1_epi32(P->x[g / 4]);
+            __m512i v[4];
+            interleave4(step_codes(q4, P->c[g] + ob), step_codes(q4, P->c[g + 1] + ob), step_codes(q4, P->c[g + 2] + ob),
+                        step_codes(q4, P->c[g + 3] + ob), v);
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) a4[k] = _mm512_dpbusd_epi32(a4[k], v[k], xb);
+        }
+        int32_t *dst = out ? pp : acc;
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) _mm512_store_si512((void *)(dst + 16 * k), a4[k]);
+        if (!out) epilogue_step(q4, y + o, scales + 2 * o, dx, acc, off);
+    }
+}
+
 /* Blocks outer, row steps inner, the block's kept columns innermost: a step's sums stay in
- * registers over all the block's columns, then go through the epilogue once (y += (d * dx) *
- * isum, rows' blocks in order, as the scalar spec). */
+ * registers over all the block's columns (or its two groups, see MAX_STREAMS), then go through
+ * the epilogue once (y += (d * dx) * isum, rows' blocks in order, as the scalar spec). */
 static inline __attribute__((always_inline)) void native(bool q4, const zs_mat *w, const zs_sel *s, uint32_t b0, uint32_t nb, uint32_t c0,
                                                          uint32_t c1, float *y) {
-    _Alignas(64) int32_t acc[128];
+    _Alignas(64) int32_t part[SPLIT_TILE];
     cols4v p[2];
     const size_t r0 = 64 * (size_t)c0, r1 = 64 * (size_t)c1;
     memset(y + r0, 0, (r1 - r0) * sizeof(float));
@@ -160,51 +228,15 @@ static inline __attribute__((always_inline)) void native(bool q4, const zs_mat *
         const uint8_t *scales = w->cols + (size_t)b * w->blk_bytes, *nscales = N ? w->cols + (size_t)bn * w->blk_bytes : NULL;
         const float dx = s->dx8[b];
         const __m512i off = _mm512_set1_epi32((q4 ? 8 : 128) * s->sum8[b]);
-        size_t o = r0;
-        if (q4) /* 128 rows a step while they last: one 64-byte load per column */
-            for (; o + 128 <= r1; o += 128) {
-                const size_t t = o + PF_ROWS;
-                if (t < r1) prefetch_row(true, P, scales, t);
-                else if (N && r0 + (t - r1) < r1) prefetch_row(true, N, nscales, r0 + (t - r1));
-                const __m512i m4 = _mm512_set1_epi8(15);
-                __m512i a8[8];
-#pragma GCC unroll 8
-                for (int k = 0; k < 8; k++) a8[k] = _mm512_setzero_si512();
-                const size_t ob = o / 2;
-                for (uint32_t g = 0; g < P->n; g += 4) {
-                    const __m512i xb = _mm512_set1_epi32(P->x[g / 4]);
-                    const __m512i ra = _mm512_loadu_si512((const void *)(P->c[g] + ob)), rb = _mm512_loadu_si512((const void *)(P->c[g + 1] + ob));
-                    const __m512i rc = _mm512_loadu_si512((const void *)(P->c[g + 2] + ob)), rd = _mm512_loadu_si512((const void *)(P->c[g + 3] + ob));
-                    __m512i v[8];
-                    interleave4(_mm512_and_si512(ra, m4), _mm512_and_si512(rb, m4), _mm512_and_si512(rc, m4), _mm512_and_si512(rd, m4), v);
-                    interleave4(_mm512_and_si512(_mm512_srli_epi16(ra, 4), m4), _mm512_and_si512(_mm512_srli_epi16(rb, 4), m4),
-                                _mm512_and_si512(_mm512_srli_epi16(rc, 4), m4), _mm512_and_si512(_mm512_srli_epi16(rd, 4), m4), v + 4);
-#pragma GCC unroll 8
-                    for (int k = 0; k < 8; k++) a8[k] = _mm512_dpbusd_epi32(a8[k], v[k], xb);
-                }
-#pragma GCC unroll 8
-                for (int k = 0; k < 8; k++) _mm512_store_si512((void *)(acc + 16 * k), a8[k]);
-                epilogue_q4_128(y + o, scales + 2 * o, dx, acc, off);
+        if (P->n <= MAX_STREAMS) {
+            walk(q4, P, 0, P->n, scales, dx, off, r0, r1, r0, r1, N, nscales, true, part, false, false, y);
+        } else {
+            const uint32_t h = (P->n / 2 + 3) & ~3u; /* two groups of at most 16 (n <= 32) */
+            for (size_t t0 = r0; t0 < r1; t0 += SPLIT_TILE) {
+                const size_t t1 = t0 + SPLIT_TILE < r1 ? t0 + SPLIT_TILE : r1;
+                walk(q4, P, 0, h, scales, dx, off, r0, r1, t0, t1, N, nscales, false, part, false, true, y);
+                walk(q4, P, h, P->n, scales, dx, off, r0, r1, t0, t1, N, nscales, t1 == r1, part, true, false, y);
             }
-        for (; o < r1; o += 64) {
-            const size_t t = o + PF_ROWS;
-            if (t < r1) prefetch_row(q4, P, scales, t);
-            else if (N && r0 + (t - r1) < r1) prefetch_row(q4, N, nscales, r0 + (t - r1));
-            __m512i a4[4];
-#pragma GCC unroll 4
-            for (int k = 0; k < 4; k++) a4[k] = _mm512_setzero_si512();
-            const size_t ob = q4 ? o / 2 : o; /* byte offset in a column */
-            for (uint32_t g = 0; g < P->n; g += 4) {
-                const __m512i xb = _mm512_set1_epi32(P->x[g / 4]);
-                __m512i v[4];
-                interleave4(step_codes(q4, P->c[g] + ob), step_codes(q4, P->c[g + 1] + ob), step_codes(q4, P->c[g + 2] + ob),
-                            step_codes(q4, P->c[g + 3] + ob), v);
-#pragma GCC unroll 4
-                for (int k = 0; k < 4; k++) a4[k] = _mm512_dpbusd_epi32(a4[k], v[k], xb);
-            }
-#pragma GCC unroll 4
-            for (int k = 0; k < 4; k++) _mm512_store_si512((void *)(acc + 16 * k), a4[k]);
-            epilogue_step(q4, y + o, scales + 2 * o, dx, acc, off);
         }
         b = bn;
     }
