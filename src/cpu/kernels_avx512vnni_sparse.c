@@ -165,7 +165,7 @@ static inline __attribute__((always_inline)) void walk(bool q4, const cols4v *P,
             if (t < r1) prefetch_row(true, P, g0, g1, scales, t);
             else if (nxt && N && r0 + (t - r1) < r1) prefetch_row(true, N, 0, N->n, nscales, r0 + (t - r1));
             const __m512i m4 = _mm512_set1_epi8(15);
-            int32_t *pp = part + (o - t0);
+            int32_t *pp = in || out ? part + (o - t0) : acc; /* part holds a tile (split walks only) */
             __m512i a8[8];
 #pragma GCC unroll 8
             for (int k = 0; k < 8; k++) a8[k] = in ? _mm512_load_si512((const void *)(pp + 16 * k)) : _mm512_setzero_si512();
@@ -190,7 +190,7 @@ static inline __attribute__((always_inline)) void walk(bool q4, const cols4v *P,
         const size_t t = o + PF_ROWS;
         if (t < r1) prefetch_row(q4, P, g0, g1, scales, t);
         else if (nxt && N && r0 + (t - r1) < r1) prefetch_row(q4, N, 0, N->n, nscales, r0 + (t - r1));
-        int32_t *pp = part + (o - t0);
+        int32_t *pp = in || out ? part + (o - t0) : acc;
         __m512i a4[4];
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) a4[k] = in ? _mm512_load_si512((const void *)(pp + 16 * k)) : _mm512_setzero_si512();
