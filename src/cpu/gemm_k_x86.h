@@ -1,4 +1,4 @@
-/* gemm_k_x86.h — the end of a packed Q4_K super-block for one token, shared by the AVX2
+/* gemm_k_x86.h — the end of a packed Q4_K super-block for one token and the Q3_K scale decode, shared by the AVX2
  * (kernels_avx2_gemmk.c) and AVX-512 VNNI (kernels_avx512vnni_gemm.c) tiles; each includes it and
  * compiles it with its own flags (AVX2 + FMA at least). */
 #ifndef ZETA_GEMM_K_X86_H
@@ -23,6 +23,19 @@ static inline __attribute__((always_inline)) __m256 q4_K_block_end(__m256 acc, _
     const __m256 dx = _mm256_set1_ps(xb->d);
     acc = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(sumi), acc);
     return _mm256_fnmadd_ps(_mm256_mul_ps(dmw, dx), _mm256_cvtepi32_ps(summ), acc);
+}
+
+/* lane r, byte e of S[q]: the 6-bit scale code (0..63, the scale + 32) of row r's sub-block 4q + e,
+ * from block_q3_Kx8's 3 scale vectors (block_q3_K's packing: low nibbles in bytes 0-7, the top two
+ * bits in bytes 8-11) */
+static inline __attribute__((always_inline)) void q3_K_scale_codes(const uint8_t *scales, __m256i S[4]) {
+    const __m256i m3 = _mm256_set1_epi8(0x03), m0f = _mm256_set1_epi8(0x0f);
+    const __m256i u0 = _mm256_loadu_si256((const __m256i *)scales), u1 = _mm256_loadu_si256((const __m256i *)(scales + 32)),
+                  u2 = _mm256_loadu_si256((const __m256i *)(scales + 64));
+    S[0] = _mm256_or_si256(_mm256_and_si256(u0, m0f), _mm256_slli_epi16(_mm256_and_si256(u2, m3), 4));
+    S[1] = _mm256_or_si256(_mm256_and_si256(u1, m0f), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(u2, 2), m3), 4));
+    S[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(u0, 4), m0f), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(u2, 4), m3), 4));
+    S[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(u1, 4), m0f), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(u2, 6), m3), 4));
 }
 
 #endif

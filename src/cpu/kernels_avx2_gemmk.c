@@ -279,7 +279,7 @@ TILED_ENTRY(zk_gemm8_iq4_xs_avx2, iq4_xs_tile)
  * the reference, and the AVX-512 VNNI kernel's float steps (acc += (d * dx) * sumi, fused): the
  * same bits as that kernel. */
 static ALWAYS_INLINE void q3_K_tile(const block_q3_Kx8 *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys, const int T) {
-    const __m256i m3 = _mm256_set1_epi8(0x03), m4 = _mm256_set1_epi8(0x04), m0f = _mm256_set1_epi8(0x0f), k32 = _mm256_set1_epi16(32);
+    const __m256i m3 = _mm256_set1_epi8(0x03), m4 = _mm256_set1_epi8(0x04), k32 = _mm256_set1_epi16(32);
     const block_q8_K *X[4];
     __m256 acc[4];
     UNROLL for (int t = 0; t < T; t++) {
@@ -288,13 +288,8 @@ static ALWAYS_INLINE void q3_K_tile(const block_q3_Kx8 *W, int64_t nb, const uin
     }
     for (int64_t b = 0; b < nb; b++) {
         const block_q3_Kx8 *B = &W[b];
-        const __m256i u0 = loadu(B->scales), u1 = loadu(B->scales + 32), u2 = loadu(B->scales + 64);
-        /* lane r, byte e of S[q]: the 6-bit scale code of sub-block 4q + e (block_q3_K's packing) */
-        const __m256i S[4] = {
-            _mm256_or_si256(_mm256_and_si256(u0, m0f), _mm256_slli_epi16(_mm256_and_si256(u2, m3), 4)),
-            _mm256_or_si256(_mm256_and_si256(u1, m0f), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(u2, 2), m3), 4)),
-            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(u0, 4), m0f), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(u2, 4), m3), 4)),
-            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(u1, 4), m0f), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(u2, 6), m3), 4))};
+        __m256i S[4]; /* lane r, byte e of S[q]: the scale code of sub-block 4q + e */
+        q3_K_scale_codes(B->scales, S);
         __m256i sumi[4];
         UNROLL for (int t = 0; t < T; t++) sumi[t] = _mm256_setzero_si256();
         /* - 4 * sum_j sc_j * bsum_j: lane r of p = (sc_2i, sc_2i+1) as int16 */

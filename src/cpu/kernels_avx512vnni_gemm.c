@@ -270,7 +270,7 @@ static inline __attribute__((always_inline)) void q6_K_tile(const int T, const b
  * acc += (d * dx) * sumi as the reference. */
 static inline __attribute__((always_inline)) void q3_K_tile(const int T, const block_q3_Kx8 *W, int64_t nb, const uint8_t *x,
                                                             size_t xs, float *y, size_t ys) {
-    const __m256i m3 = _mm256_set1_epi8(0x03), m4 = _mm256_set1_epi8(0x04), m0f = _mm256_set1_epi8(0x0f), lo8 = _mm256_set1_epi32(0xff),
+    const __m256i m3 = _mm256_set1_epi8(0x03), m4 = _mm256_set1_epi8(0x04), lo8 = _mm256_set1_epi32(0xff),
                   k32 = _mm256_set1_epi32(32);
     const block_q8_K *X[8];
     __m256 acc[8];
@@ -281,14 +281,8 @@ static inline __attribute__((always_inline)) void q3_K_tile(const int T, const b
     }
     for (int64_t b = 0; b < nb; b++) {
         const block_q3_Kx8 *B = &W[b];
-        const __m256i u0 = _mm256_loadu_si256((const __m256i *)B->scales), u1 = _mm256_loadu_si256((const __m256i *)(B->scales + 32)),
-                      u2 = _mm256_loadu_si256((const __m256i *)(B->scales + 64));
-        /* lane r, byte e of S[q]: the 6-bit scale code of sub-block 4q + e (block_q3_K's packing) */
-        const __m256i S[4] = {
-            _mm256_or_si256(_mm256_and_si256(u0, m0f), _mm256_slli_epi16(_mm256_and_si256(u2, m3), 4)),
-            _mm256_or_si256(_mm256_and_si256(u1, m0f), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(u2, 2), m3), 4)),
-            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(u0, 4), m0f), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(u2, 4), m3), 4)),
-            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(u1, 4), m0f), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(u2, 6), m3), 4))};
+        __m256i S[4]; /* lane r, byte e of S[q]: the scale code of sub-block 4q + e */
+        q3_K_scale_codes(B->scales, S);
         __m256i sumi[8];
 #pragma GCC unroll 8
         for (int t = 0; t < T; t++) sumi[t] = _mm256_setzero_si256();
