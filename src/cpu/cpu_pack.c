@@ -12,6 +12,8 @@
 #include "cpu/gemm.h"
 #include "cpu/gemm_k.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -23,11 +25,12 @@ static size_t packed_bytes(const zeta_weight *w) {
     return g * (size_t)(w->ne1 / 8);
 }
 
-static void pack(zeta_weight *w, uint8_t *dst) {
+/* packs groups [g0, g1) of w (8 rows each) into dst (the matrix's packed copy) */
+static void pack_groups(const zeta_weight *w, uint8_t *dst, uint64_t g0, uint64_t g1) {
     const zeta_type_traits *tt = zeta_type_get((uint32_t)w->type);
     const int64_t nb = (int64_t)w->ne0 / tt->block_size;
     const size_t gb = zk_packed_group_bytes(w->type, (int64_t)w->ne0);
-    for (uint64_t g = 0; g < w->ne1 / 8; g++) {
+    for (uint64_t g = g0; g < g1; g++) {
         const uint8_t *base = (const uint8_t *)w->data + g * 8 * w->row_bytes;
         void *out = dst + g * gb;
 #define ROWS(T) const T *rows[8]; for (int r = 0; r < 8; r++) rows[r] = (const T *)(base + (size_t)r * w->row_bytes)
@@ -45,7 +48,6 @@ static void pack(zeta_weight *w, uint8_t *dst) {
         }
 #undef ROWS
     }
-    w->packed = dst;
 }
 
 /* The packed copy replaces a matrix whose rows all fall in groups of 8: its pages in the file
@@ -62,14 +64,12 @@ static void release_original(const struct zeta_model *m, const zeta_weight *w) {
     if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
-enum { SIZE, PACK, RELEASE };
-
-/* SIZE: the bytes of the packed copies; PACK: packs into dst, then releases, every matrix the
- * forward pass multiplies with; RELEASE: releases the packed matrices' file pages again */
-static size_t visit(struct zeta_model *m, uint8_t *dst, int what) {
-    zeta_weight *list[16];
+/* The matrices the forward pass multiplies with, in order: calls f(w) for each with packed_bytes(w) > 0 and
+ * returns the sum of their packed sizes */
+static size_t each_matrix(struct zeta_model *m, void (*f)(void *ctx, zeta_weight *w, size_t off), void *ctx) {
     size_t total = 0;
     for (int64_t il = -1; il < (int64_t)m->hp.n_layer; il++) {
+        zeta_weight *list[16];
         int n = 0;
         if (il < 0) list[n++] = &m->output;
         else {
@@ -78,14 +78,109 @@ static size_t visit(struct zeta_model *m, uint8_t *dst, int what) {
             list[n++] = &L->w_gate; list[n++] = &L->w_up; list[n++] = &L->w_down;
         }
         for (int i = 0; i < n; i++) {
-            size_t b = packed_bytes(list[i]);
+            const size_t b = packed_bytes(list[i]);
             if (!b) continue;
-            if (what == PACK) pack(list[i], dst + total);
-            if (what != SIZE) release_original(m, list[i]);
+            if (f) f(ctx, list[i], total);
             total += b;
         }
     }
     return total;
+}
+
+/* The packing runs on up to PACK_THREADS threads, in tasks of PACK_GROUPS 8-row groups; the thread
+ * that finishes a matrix's last task releases its file pages. The packed bytes do not depend on the
+ * thread count. */
+#define PACK_THREADS 16
+#define PACK_GROUPS 256
+
+typedef struct {
+    zeta_weight *w;
+    uint8_t *dst;       /* the matrix's packed copy */
+    uint64_t g0, g1;
+    atomic_uint *left;  /* the matrix's tasks not done yet */
+} pack_task;
+
+typedef struct {
+    const struct zeta_model *m;
+    uint8_t *mem;
+    pack_task *t;
+    size_t n, cap;
+    atomic_uint *left;
+    size_t n_mat;
+    atomic_size_t next;
+    bool oom;
+} pack_job;
+
+static void add_tasks(void *ctx, zeta_weight *w, size_t off) {
+    pack_job *j = ctx;
+    const uint64_t groups = w->ne1 / 8;
+    atomic_uint *left = &j->left[j->n_mat++];
+    unsigned n = 0;
+    w->packed = j->mem + off; /* nothing reads it before the load returns */
+    for (uint64_t g = 0; g < groups; g += PACK_GROUPS, n++) {
+        if (j->n == j->cap) {
+            const size_t cap = j->cap ? 2 * j->cap : 256;
+            pack_task *t = realloc(j->t, cap * sizeof *t);
+            if (!t) { j->oom = true; return; }
+            j->t = t;
+            j->cap = cap;
+        }
+        j->t[j->n++] = (pack_task){w, j->mem + off, g, g + PACK_GROUPS < groups ? g + PACK_GROUPS : groups, left};
+    }
+    atomic_init(left, n);
+}
+
+static void count_matrix(void *ctx, zeta_weight *w, size_t off) {
+    (void)w; (void)off;
+    ++*(size_t *)ctx;
+}
+
+static void *pack_worker(void *arg) {
+    pack_job *j = arg;
+    for (size_t i; (i = atomic_fetch_add(&j->next, 1)) < j->n;) {
+        const pack_task *t = &j->t[i];
+        pack_groups(t->w, t->dst, t->g0, t->g1);
+        if (atomic_fetch_sub(t->left, 1) == 1) release_original(j->m, t->w);
+    }
+    return NULL;
+}
+
+/* packs every matrix into mem (their packed_bytes, in each_matrix's order) */
+static bool pack_all(struct zeta_model *m, uint8_t *mem) {
+    size_t n_mat = 0;
+    each_matrix(m, count_matrix, &n_mat);
+    pack_job j = {.m = m, .mem = mem, .left = malloc((n_mat ? n_mat : 1) * sizeof(atomic_uint))};
+    if (!j.left) return false;
+    each_matrix(m, add_tasks, &j);
+    if (j.oom) {
+        free(j.t);
+        free(j.left);
+        return false;
+    }
+    atomic_init(&j.next, 0);
+    int n_threads = zeta_cpu_cores();
+    if (n_threads > PACK_THREADS) n_threads = PACK_THREADS;
+    if ((size_t)n_threads > j.n) n_threads = (int)j.n;
+    pthread_t th[PACK_THREADS];
+    int started = 0;
+    for (int i = 1; i < n_threads; i++, started++)
+        if (pthread_create(&th[started], NULL, pack_worker, &j) != 0) break; /* fewer threads is still correct */
+    pack_worker(&j);
+    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    free(j.t);
+    free(j.left);
+    return true;
+}
+
+static void pack_serial(void *ctx, zeta_weight *w, size_t off) {
+    uint8_t *dst = (uint8_t *)ctx + off;
+    pack_groups(w, dst, 0, w->ne1 / 8);
+    w->packed = dst;
+}
+
+static void release_matrix(void *ctx, zeta_weight *w, size_t off) {
+    (void)off;
+    release_original(ctx, w);
 }
 
 /* sizes (dst NULL) or copies the one-row tensors the layers read (norms, biases): returns the bytes */
@@ -115,7 +210,7 @@ static size_t copy_small(struct zeta_model *m, uint8_t *dst) {
 }
 
 zeta_status cpu_prepare_model(struct zeta_model *m, zeta_error *err) {
-    const size_t packed = (visit(m, NULL, SIZE) + 63) & ~(size_t)63;
+    const size_t packed = (each_matrix(m, NULL, NULL) + 63) & ~(size_t)63;
     if (packed == 0) return ZETA_OK; /* the whole model is read from the mapping anyway */
     const size_t small = m->g->mapping == 1 ? copy_small(m, NULL) : 0;
     const size_t total = packed + small;
@@ -128,8 +223,8 @@ zeta_status cpu_prepare_model(struct zeta_model *m, zeta_error *err) {
         return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "%s: out of memory repacking %zu MiB of weights", m->g->path,
                          total >> 20);
     if (small) copy_small(m, mem + packed);
-    visit(m, mem, PACK);
-    visit(m, NULL, RELEASE);
+    if (!pack_all(m, mem)) each_matrix(m, pack_serial, mem); /* no memory for the task list: one thread */
+    each_matrix(m, release_matrix, (void *)m); /* again: packing a matrix maps the tail of the one before */
     m->packed_mem = mem;
     m->packed_bytes = total;
 
