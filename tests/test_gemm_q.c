@@ -1,5 +1,5 @@
-/* test_gemm_q.c — tests of the packed 8-row Q4_0 / Q8_0 / Q5_0 products (gemm.h): synthetic rows (random
- * codes, and every code at an extreme: Q8_0 -128 and 127, Q4_0 nibbles 0 and 15, Q5_0 codes 0 and 31) are packed; the
+/* test_gemm_q.c — tests of the packed 8-row Q4_0 / Q8_0 / Q5_0 / IQ4_NL products (gemm.h): synthetic rows (random
+ * codes, and every code at an extreme: Q8_0 -128 and 127, Q4_0 / IQ4_NL nibbles 0 and 15, Q5_0 codes 0 and 31) are packed; the
  * scalar gemm8 must equal the row-by-row scalar vec_dot (float-order tolerance), and the gemm8 the
  * engine selects for this CPU must match the scalar gemm8 (error relative to sum |w*x|), for token
  * counts that use the 4-token tiles and the 1-token tail, odd and even block counts, an activation
@@ -74,6 +74,7 @@ static void make_activations(block_q8_0 *x, int64_t nb, int kind, int32_t *xsum)
 static double abs_dot(zeta_type t, const void *row, const block_q8_0 *x, int64_t k, float *wa, float *xa) {
     if (t == ZETA_TYPE_Q8_0) dequantize_row_q8_0(row, wa, k);
     else if (t == ZETA_TYPE_Q5_0) dequantize_row_q5_0(row, wa, k);
+    else if (t == ZETA_TYPE_IQ4_NL) dequantize_row_iq4_nl(row, wa, k);
     else dequantize_row_q4_0(row, wa, k);
     dequantize_row_q8_0(x, xa, k);
     double s = 0;
@@ -102,7 +103,7 @@ static void check_group(zeta_type t, const uint8_t *const rows[8], int64_t k, do
     void *packed = malloc(gb);
     if (t == ZETA_TYPE_Q8_0) zk_pack_q8_0x8((const block_q8_0 *const *)rows, nb, packed);
     else if (t == ZETA_TYPE_Q5_0) zk_pack_q5_0x8((const block_q5_0 *const *)rows, nb, packed);
-    else zk_pack_q4_0x8((const block_q4_0 *const *)rows, nb, packed);
+    else zk_pack_q4_0x8((const block_q4_0 *const *)rows, nb, packed); /* Q4_0, IQ4_NL (the same block shape) */
     const zk_gemm8_fn ref = zk_gemm_scalar()->gemm8[t];
     const zk_gemm_table *tab[2];
     const int n_tab = simd_tables(tab);
@@ -192,10 +193,12 @@ static void check_type(zeta_type t) {
 static void test_q8_0(void) { check_type(ZETA_TYPE_Q8_0); }
 static void test_q4_0(void) { check_type(ZETA_TYPE_Q4_0); }
 static void test_q5_0(void) { check_type(ZETA_TYPE_Q5_0); }
+static void test_iq4_nl(void) { check_type(ZETA_TYPE_IQ4_NL); }
 
 int main(void) {
     T_RUN(test_q8_0);
     T_RUN(test_q4_0);
     T_RUN(test_q5_0);
+    T_RUN(test_iq4_nl);
     return t_done();
 }

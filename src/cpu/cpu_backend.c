@@ -160,7 +160,7 @@ static void cpu_matmul(void *vctx, const zeta_weight *w, const zeta_weight *bias
     if (at != ZETA_TYPE_F32) {
         size_t stride = (size_t)zeta_row_bytes(at, w->ne0);
         cvt_job cj = {c->k->from_float[at], x, w->ne0, c->act, stride, n_tok,
-                      packed && (w->type == ZETA_TYPE_Q4_0 || w->type == ZETA_TYPE_Q5_0) ? c->xsum : NULL};
+                      packed && (w->type == ZETA_TYPE_Q4_0 || w->type == ZETA_TYPE_Q5_0 || w->type == ZETA_TYPE_IQ4_NL) ? c->xsum : NULL};
         if (n_tok > 1) pool_run(c->pool, cvt_worker, &cj);
         else cvt_worker(&cj, 0, 1);
         j.x = c->act;

@@ -55,7 +55,7 @@ typedef void (*zk_gemm8_fn)(int64_t k, const void *w, const void *x, size_t x_st
 
 typedef struct zk_gemm_table {
     const char *name;
-    zk_gemm8_fn gemm8[ZETA_TYPE_COUNT];   /* by weight type: Q4_0, Q8_0, Q5_0, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS, F16, BF16 */
+    zk_gemm8_fn gemm8[ZETA_TYPE_COUNT];   /* by weight type: Q4_0, Q8_0, Q5_0, IQ4_NL, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS, F16, BF16 */
 } zk_gemm_table;
 
 const zk_gemm_table *zk_gemm_scalar(void);

@@ -62,7 +62,7 @@ void zk_pack_q5_0x8(const block_q5_0 *const rows[8], int64_t nb, block_q5_0x8 *o
 size_t zk_packed_group_bytes(zeta_type type, int64_t k) {
     switch (type) {
     case ZETA_TYPE_F16: case ZETA_TYPE_BF16: return k % 16 ? 0 : (size_t)(k / 16) * sizeof(block_f16x8);
-    case ZETA_TYPE_Q4_0: return (size_t)(k / 32) * sizeof(block_q4_0x8);
+    case ZETA_TYPE_Q4_0: case ZETA_TYPE_IQ4_NL: return (size_t)(k / 32) * sizeof(block_q4_0x8);
     case ZETA_TYPE_Q8_0: return (size_t)(k / 32) * sizeof(block_q8_0x8);
     case ZETA_TYPE_Q5_0: return (size_t)(k / 32) * sizeof(block_q5_0x8);
     case ZETA_TYPE_Q3_K: case ZETA_TYPE_Q4_K: case ZETA_TYPE_Q5_K: case ZETA_TYPE_Q6_K: case ZETA_TYPE_IQ4_XS:
@@ -98,6 +98,31 @@ static void gemm8_q45_0_ref(bool q5, int64_t k, const void *w, const void *x, si
                     }
                 s -= (q5 ? 16 : 8) * xsum[(size_t)c * (size_t)nb + (size_t)b];
                 acc[r] += (float)s * (zeta_f16_to_f32(d[r]) * zeta_f16_to_f32(X[b].d));
+            }
+        }
+        for (int r = 0; r < 8; r++) y[(size_t)c * y_stride + (size_t)r] = acc[r];
+    }
+}
+
+/* IQ4_NL in block_q4_0x8's bytes: ggml's kvalues_iq4nl of each nibble; the vec_dot spec's steps */
+static void gemm8_iq4_nl_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                             float *y, size_t y_stride) {
+    (void)xsum;
+    static const int8_t kv[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+    const int64_t nb = k / 32;
+    for (int c = 0; c < n_tok; c++) {
+        const block_q8_0 *X = (const block_q8_0 *)((const uint8_t *)x + (size_t)c * x_stride);
+        float acc[8] = {0};
+        for (int64_t b = 0; b < nb; b++) {
+            const block_q4_0x8 *W = (const block_q4_0x8 *)w + b;
+            for (int r = 0; r < 8; r++) {
+                int32_t s = 0;
+                for (int j = 0; j < 4; j++)
+                    for (int e = 0; e < 4; e++) {
+                        const uint8_t v = W->qs[j * 32 + r * 4 + e];
+                        s += kv[v & 0x0F] * X[b].qs[8 * j + e] + kv[v >> 4] * X[b].qs[8 * j + 4 + e];
+                    }
+                acc[r] += (float)s * (zeta_f16_to_f32(W->d[r]) * zeta_f16_to_f32(X[b].d));
             }
         }
         for (int r = 0; r < 8; r++) y[(size_t)c * y_stride + (size_t)r] = acc[r];
@@ -167,6 +192,7 @@ static void gemm8_bf16_ref(int64_t k, const void *w, const void *x, size_t x_str
 static const zk_gemm_table k_gemm_scalar = {
     .name = "scalar",
     .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0_ref, [ZETA_TYPE_Q8_0] = gemm8_q8_0_ref, [ZETA_TYPE_Q5_0] = gemm8_q5_0_ref,
+              [ZETA_TYPE_IQ4_NL] = gemm8_iq4_nl_ref,
               [ZETA_TYPE_Q3_K] = zk_gemm8_q3_K_ref, [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_ref, [ZETA_TYPE_Q5_K] = zk_gemm8_q5_K_ref,
               [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_ref, [ZETA_TYPE_IQ4_XS] = zk_gemm8_iq4_xs_ref,
               [ZETA_TYPE_F16] = gemm8_f16_ref, [ZETA_TYPE_BF16] = gemm8_bf16_ref},

@@ -1,4 +1,4 @@
-/* kernels_avx2_gemm.c — AVX2 products over 8-row packed Q4_0 / Q5_0 / Q8_0 weights (layouts in gemm.h):
+/* kernels_avx2_gemm.c — AVX2 products over 8-row packed Q4_0 / Q5_0 / IQ4_NL / Q8_0 weights (layouts in gemm.h):
  * one 256-bit lane per weight row, activation values broadcast 4 at a time, tiles of 4 tokens so
  * each unpacked weight vector is used 4 times. Compiled with -mavx2 -mfma -mf16c; integer sums are
  * exact and the float steps match gemm_ref.c (s * (d_w * d_x), added block by block; the 1-token
@@ -148,6 +148,57 @@ static void gemm8_q5_0(int64_t k, const void *w, const void *x, size_t xs, const
     for (; c < n_tok; c++) q5_tile1(w, nb, (const uint8_t *)x + (size_t)c * xs, xs, xsum + (size_t)c * (size_t)nb, y + (size_t)c * ys, ys);
 }
 
+/* IQ4_NL (block_q4_0x8's bytes: the file's blocks have Q4_0's shape): the codebook values by a byte
+ * shuffle of the nibbles; products as maddubs(|w|, y sign(w)), exact for the [-127, 127] activations
+ * our quantizer makes, each widened to int32 at once (two pairs can reach 64516); the float steps
+ * are Q4_0's. */
+static inline __attribute__((always_inline)) void nl_tile(const block_q4_0x8 *W, int64_t nb, const uint8_t *x, size_t xs, float *y,
+                                                          size_t ys, const int T) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    const __m256i tbl = _mm256_broadcastsi128_si256(_mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113));
+    const block_q8_0 *X[4];
+    __m256 acc[4];
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) {
+        X[t] = (const block_q8_0 *)(x + (size_t)t * xs);
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i s32[4];
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) s32[t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(W[b].qs + 32 * j));
+            const __m256i lo = _mm256_shuffle_epi8(tbl, _mm256_and_si256(v, m4)), hi = _mm256_shuffle_epi8(tbl, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+            const __m256i alo = _mm256_sign_epi8(lo, lo), ahi = _mm256_sign_epi8(hi, hi);
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++) {
+                const __m256i plo = _mm256_maddubs_epi16(alo, _mm256_sign_epi8(bcast4(X[t][b].qs + 8 * j), lo));
+                const __m256i phi = _mm256_maddubs_epi16(ahi, _mm256_sign_epi8(bcast4(X[t][b].qs + 8 * j + 4), hi));
+                s32[t] = _mm256_add_epi32(s32[t], _mm256_add_epi32(_mm256_madd_epi16(plo, ones), _mm256_madd_epi16(phi, ones)));
+            }
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)W[b].d));
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) acc[t] = scaled(acc[t], s32[t], dw, X[t][b].d);
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
+}
+
+static void nl_tile4(const block_q4_0x8 *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys) { nl_tile(W, nb, x, xs, y, ys, 4); }
+static void nl_tile1(const block_q4_0x8 *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys) { nl_tile(W, nb, x, xs, y, ys, 1); }
+
+static void gemm8_iq4_nl(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y,
+                         size_t ys) {
+    (void)xsum;
+    const int64_t nb = k / 32;
+    int c = 0;
+    for (; c + 4 <= n_tok; c += 4) nl_tile4(w, nb, (const uint8_t *)x + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
+    for (; c < n_tok; c++) nl_tile1(w, nb, (const uint8_t *)x + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
+}
+
 /* The sign trick for int8 x int8: maddubs needs one unsigned operand, so the weight is made
  * unsigned (|w|: sign_epi8 turns -128 into 0x80, which maddubs reads as 128) and the activation
  * takes the weight's sign. Negating the activation is exact because our quantizer's codes are
@@ -240,7 +291,7 @@ static void gemm8_q8_0(int64_t k, const void *w, const void *x, size_t xs, const
 
 static const zk_gemm_table k_gemm_avx2 = {
     .name = "avx2",
-    .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0, [ZETA_TYPE_Q8_0] = gemm8_q8_0, [ZETA_TYPE_Q5_0] = gemm8_q5_0,
+    .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0, [ZETA_TYPE_Q8_0] = gemm8_q8_0, [ZETA_TYPE_Q5_0] = gemm8_q5_0, [ZETA_TYPE_IQ4_NL] = gemm8_iq4_nl,
               [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_avx2, [ZETA_TYPE_Q5_K] = zk_gemm8_q5_K_avx2, [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_avx2,
               [ZETA_TYPE_IQ4_XS] = zk_gemm8_iq4_xs_avx2, [ZETA_TYPE_Q3_K] = zk_gemm8_q3_K_avx2},
 };

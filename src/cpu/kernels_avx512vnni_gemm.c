@@ -40,7 +40,7 @@ static inline __m256i q8_dot4(__m256i s, __m256i av, __m256i v, const int8_t *q)
     return _mm256_dpbusd_epi32(s, av, _mm256_sign_epi8(bcast4(q), v));
 }
 
-enum { KIND_Q8, KIND_Q4, KIND_Q5 };
+enum { KIND_Q8, KIND_Q4, KIND_Q5, KIND_NL };
 
 /* N tokens (1..8, a constant after inlining) at x, xs bytes apart, against packed Q4_0, Q5_0 or Q8_0
  * blocks W: y[c * ys + r] for rows r < 8. Q5_0: Q4_0's walk with each code's 16 added where its qh
@@ -48,7 +48,11 @@ enum { KIND_Q8, KIND_Q4, KIND_Q5 };
  * per byte gives the mask), and 16 x the block's activation sum taken off. */
 static inline __attribute__((always_inline)) void tile(const int kind, const int N, const void *W, int64_t nb, const uint8_t *x,
                                                        size_t xs, const int32_t *xsum, float *y, size_t ys) {
-    const bool q4 = kind == KIND_Q4, q5 = kind == KIND_Q5;
+    const bool q4 = kind == KIND_Q4 || kind == KIND_NL, q5 = kind == KIND_Q5, nl = kind == KIND_NL;
+    /* IQ4_NL (block_q4_0x8's bytes): the codebook value + 128 (unsigned) by a byte shuffle of the nibble */
+    const __m256i nl_tbl = _mm256_setr_epi8(1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166, (char)181,
+                                            (char)197, (char)217, (char)241, 1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141,
+                                            (char)153, (char)166, (char)181, (char)197, (char)217, (char)241);
     const __m256i m4 = _mm256_set1_epi8(0x0F), b16 = _mm256_set1_epi8(0x10);
     /* Q5_0: byte e of lane r picks bit e (low codes) / 4 + e (high codes) of byte j of row r's qh */
     const __m256i pick_lo = _mm256_set1_epi32(0x08040201), pick_hi = _mm256_set1_epi32((int)0x80402010u);
@@ -86,11 +90,15 @@ static inline __attribute__((always_inline)) void tile(const int kind, const int
             const block_q4_0x8 *Wb = (const block_q4_0x8 *)W + b;
             dw16 = Wb->d;
 #pragma GCC unroll 8
-            for (int c = 0; c < N; c++) s[c] = _mm256_set1_epi32(-8 * xsum[(size_t)c * (size_t)nb + (size_t)b]);
+            for (int c = 0; c < N; c++) s[c] = _mm256_set1_epi32((nl ? -128 : -8) * xsum[(size_t)c * (size_t)nb + (size_t)b]);
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
                 const __m256i v = _mm256_loadu_si256((const __m256i *)(Wb->qs + 32 * j));
-                const __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                if (nl) {
+                    lo = _mm256_shuffle_epi8(nl_tbl, lo);
+                    hi = _mm256_shuffle_epi8(nl_tbl, hi);
+                }
 #pragma GCC unroll 8
                 for (int c = 0; c < N; c++) {
                     s[c] = _mm256_dpbusd_epi32(s[c], lo, bcast4(X[c] + 8 * j));
@@ -118,7 +126,7 @@ static inline __attribute__((always_inline)) void tile(const int kind, const int
     for (int c = 0; c < N; c++) _mm256_storeu_ps(y + (size_t)c * ys, a[c]);
 }
 
-/* tiles of 8 tokens, then 4, then 1 (xsum: Q4_0 and Q5_0 only) */
+/* tiles of 8 tokens, then 4, then 1 (xsum: Q4_0, Q5_0 and IQ4_NL only) */
 static inline __attribute__((always_inline)) void gemm8(const int kind, int64_t k, const void *w, const void *x, size_t xs,
                                                         const int32_t *xsum, int n_tok, float *y, size_t ys) {
     const int64_t nb = k / 32;
@@ -135,6 +143,9 @@ static void gemm8_q4_0(int64_t k, const void *w, const void *x, size_t xs, const
 }
 static void gemm8_q5_0(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y, size_t ys) {
     gemm8(KIND_Q5, k, w, x, xs, xsum, n_tok, y, ys);
+}
+static void gemm8_iq4_nl(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y, size_t ys) {
+    gemm8(KIND_NL, k, w, x, xs, xsum, n_tok, y, ys);
 }
 static void gemm8_q8_0(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y, size_t ys) {
     gemm8(KIND_Q8, k, w, x, xs, xsum, n_tok, y, ys);
@@ -467,7 +478,7 @@ static void gemm8_bf16(int64_t k, const void *w, const void *x, size_t xs, const
 
 static const zk_gemm_table k_gemm_avx512vnni = {
     .name = "avx512vnni",
-    .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0, [ZETA_TYPE_Q8_0] = gemm8_q8_0, [ZETA_TYPE_Q5_0] = gemm8_q5_0,
+    .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0, [ZETA_TYPE_Q8_0] = gemm8_q8_0, [ZETA_TYPE_Q5_0] = gemm8_q5_0, [ZETA_TYPE_IQ4_NL] = gemm8_iq4_nl,
               [ZETA_TYPE_Q3_K] = zk_gemm8_q3_K_avx512vnni, [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_avx512vnni,
               [ZETA_TYPE_Q5_K] = zk_gemm8_q5_K_avx512vnni, [ZETA_TYPE_IQ4_XS] = zk_gemm8_iq4_xs_avx512vnni,
               [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_avx512vnni,
