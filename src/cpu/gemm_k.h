@@ -97,6 +97,9 @@ _Static_assert(sizeof(block_q5_Kx8) == 8 * sizeof(block_q5_K), "block_q5_Kx8 siz
 _Static_assert(sizeof(block_q6_Kx8) == 8 * sizeof(block_q6_K), "block_q6_Kx8 size");
 
 /* Packs rows[0..8) (each nb = k/256 super-blocks) into nb packed blocks. */
+/* ggml's kvalues_iq4nl: the IQ4_NL / IQ4_XS codebook (gemm_k_ref.c) */
+extern const int8_t zk_iq4_values[16];
+
 void zk_pack_q4_Kx8(const block_q4_K *const rows[8], int64_t nb, block_q4_Kx8 *out);
 void zk_pack_q3_Kx8(const block_q3_K *const rows[8], int64_t nb, block_q3_Kx8 *out);
 void zk_pack_iq4_xsx8(const block_iq4_xs *const rows[8], int64_t nb, block_iq4_xsx8 *out);

@@ -167,7 +167,7 @@ void zk_gemm8_q5_K_ref(int64_t k, const void *w, const void *x, size_t x_stride,
 }
 
 /* ggml's kvalues_iq4nl */
-static const int8_t k_iq4[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+const int8_t zk_iq4_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 void zk_gemm8_iq4_xs_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
                          float *y, size_t y_stride) {
@@ -186,7 +186,7 @@ void zk_gemm8_iq4_xs_ref(int64_t k, const void *w, const void *x, size_t x_strid
                     for (int g = 0; g < 4; g++)
                         for (int e = 0; e < 4; e++) {
                             const uint8_t v = W[b].qs[32 * (4 * ib + g) + 4 * r + e];
-                            s += k_iq4[v & 0xf] * X[b].qs[32 * ib + 4 * g + e] + k_iq4[v >> 4] * X[b].qs[32 * ib + 16 + 4 * g + e];
+                            s += zk_iq4_values[v & 0xf] * X[b].qs[32 * ib + 4 * g + e] + zk_iq4_values[v >> 4] * X[b].qs[32 * ib + 16 + 4 * g + e];
                         }
                     acc[r] += (d4d8 * (float)(ls - 32)) * (float)s;
                 }

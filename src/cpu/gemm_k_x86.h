@@ -1,4 +1,4 @@
-/* gemm_k_x86.h — the end of a packed Q4_K super-block for one token and the Q3_K scale decode, shared by the AVX2
+/* gemm_k_x86.h — the end of a packed Q4_K super-block for one token, the Q3_K scale decode and the IQ4 codebook vectors, shared by the AVX2
  * (kernels_avx2_gemmk.c) and AVX-512 VNNI (kernels_avx512vnni_gemm.c) tiles; each includes it and
  * compiles it with its own flags (AVX2 + FMA at least). */
 #ifndef ZETA_GEMM_K_X86_H
@@ -36,6 +36,15 @@ static inline __attribute__((always_inline)) void q3_K_scale_codes(const uint8_t
     S[1] = _mm256_or_si256(_mm256_and_si256(u1, m0f), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(u2, 2), m3), 4));
     S[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(u0, 4), m0f), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(u2, 4), m3), 4));
     S[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(u1, 4), m0f), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(u2, 6), m3), 4));
+}
+
+/* the IQ4 codebook in both 128-bit halves, for a byte shuffle by nibble: signed, and + 128 (unsigned,
+ * for vpdpbusd) */
+static inline __attribute__((always_inline)) __m256i iq4_values_x2(void) {
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)zk_iq4_values));
+}
+static inline __attribute__((always_inline)) __m256i iq4_values_u8_x2(void) {
+    return _mm256_xor_si256(iq4_values_x2(), _mm256_set1_epi8((char)0x80)); /* v + 128 */
 }
 
 #endif

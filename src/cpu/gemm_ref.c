@@ -108,7 +108,6 @@ static void gemm8_q45_0_ref(bool q5, int64_t k, const void *w, const void *x, si
 static void gemm8_iq4_nl_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
                              float *y, size_t y_stride) {
     (void)xsum;
-    static const int8_t kv[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
     const int64_t nb = k / 32;
     for (int c = 0; c < n_tok; c++) {
         const block_q8_0 *X = (const block_q8_0 *)((const uint8_t *)x + (size_t)c * x_stride);
@@ -120,7 +119,7 @@ static void gemm8_iq4_nl_ref(int64_t k, const void *w, const void *x, size_t x_s
                 for (int j = 0; j < 4; j++)
                     for (int e = 0; e < 4; e++) {
                         const uint8_t v = W->qs[j * 32 + r * 4 + e];
-                        s += kv[v & 0x0F] * X[b].qs[8 * j + e] + kv[v >> 4] * X[b].qs[8 * j + 4 + e];
+                        s += zk_iq4_values[v & 0x0F] * X[b].qs[8 * j + e] + zk_iq4_values[v >> 4] * X[b].qs[8 * j + 4 + e];
                     }
                 acc[r] += (float)s * (zeta_f16_to_f32(W->d[r]) * zeta_f16_to_f32(X[b].d));
             }

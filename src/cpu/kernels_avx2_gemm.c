@@ -5,6 +5,7 @@
  * Q8_0 tile adds two half-range sums, see q8_tile1). */
 #include "cpu/gemm.h"
 #include "cpu/gemm_k.h"
+#include "cpu/gemm_k_x86.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -155,7 +156,7 @@ static void gemm8_q5_0(int64_t k, const void *w, const void *x, size_t xs, const
 static inline __attribute__((always_inline)) void nl_tile(const block_q4_0x8 *W, int64_t nb, const uint8_t *x, size_t xs, float *y,
                                                           size_t ys, const int T) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-    const __m256i tbl = _mm256_broadcastsi128_si256(_mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113));
+    const __m256i tbl = iq4_values_x2();
     const block_q8_0 *X[4];
     __m256 acc[4];
 #pragma GCC unroll 4

@@ -230,7 +230,7 @@ static ALWAYS_INLINE void iq4_xs_tile(const block_iq4_xsx8 *W, int64_t nb, const
                                       const int T) {
     const __m256i m0f = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1), m3 = _mm256_set1_epi32(3),
                   k32 = _mm256_set1_epi32(32), mf = _mm256_set1_epi32(0xf);
-    const __m256i tbl = _mm256_broadcastsi128_si256(_mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113));
+    const __m256i tbl = iq4_values_x2();
     const block_q8_K *X[4];
     __m256 acc[4];
     UNROLL for (int t = 0; t < T; t++) {

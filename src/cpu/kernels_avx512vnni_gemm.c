@@ -50,9 +50,7 @@ static inline __attribute__((always_inline)) void tile(const int kind, const int
                                                        size_t xs, const int32_t *xsum, float *y, size_t ys) {
     const bool q4 = kind == KIND_Q4 || kind == KIND_NL, q5 = kind == KIND_Q5, nl = kind == KIND_NL;
     /* IQ4_NL (block_q4_0x8's bytes): the codebook value + 128 (unsigned) by a byte shuffle of the nibble */
-    const __m256i nl_tbl = _mm256_setr_epi8(1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166, (char)181,
-                                            (char)197, (char)217, (char)241, 1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141,
-                                            (char)153, (char)166, (char)181, (char)197, (char)217, (char)241);
+    const __m256i nl_tbl = iq4_values_u8_x2();
     const __m256i m4 = _mm256_set1_epi8(0x0F), b16 = _mm256_set1_epi8(0x10);
     /* Q5_0: byte e of lane r picks bit e (low codes) / 4 + e (high codes) of byte j of row r's qh */
     const __m256i pick_lo = _mm256_set1_epi32(0x08040201), pick_hi = _mm256_set1_epi32((int)0x80402010u);
@@ -342,10 +340,7 @@ static inline __attribute__((always_inline)) void q3_K_tile(const int T, const b
 static inline __attribute__((always_inline)) void iq4_xs_tile(const int T, const block_iq4_xsx8 *W, int64_t nb, const uint8_t *x,
                                                               size_t xs, float *y, size_t ys) {
     const __m256i m0f = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi32(3), k32 = _mm256_set1_epi32(32);
-    /* kvalues_iq4nl + 128, in both 128-bit halves */
-    const __m256i tbl = _mm256_setr_epi8(1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166, (char)181, (char)197,
-                                         (char)217, (char)241, 1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166,
-                                         (char)181, (char)197, (char)217, (char)241);
+    const __m256i tbl = iq4_values_u8_x2(); /* kvalues_iq4nl + 128 */
     const block_q8_K *X[8];
     __m256 acc[8];
 #pragma GCC unroll 8
