@@ -51,11 +51,13 @@ SYNTH=${SYNTH:-"q4_0:tinyllama-1.1b q8_0:tinyllama-1.1b"}
     fi
   done; echo done > $M/.synth-done ) &
 echo "== test_cuda [$(el) s]"
-./build-cuda/tests/test_cuda > "$OUT/test_cuda.log" 2>&1
+# TO: a bound on each test and bench run, so that a hang costs minutes, not the whole call
+TO=${TO:-240}
+timeout $TO ./build-cuda/tests/test_cuda > "$OUT/test_cuda.log" 2>&1 || echo "test_cuda: rc $? (124: timed out after ${TO}s)"
 grep -E '^(ok|FAIL|skip) - |^    (stories|zoo|synth)' "$OUT/test_cuda.log" | grep -v "argmax" | head -40
-./build-cuda/tests/test_cuda_kv > "$OUT/test_cuda_kv.log" 2>&1
+timeout $TO ./build-cuda/tests/test_cuda_kv > "$OUT/test_cuda_kv.log" 2>&1 || echo "test_cuda_kv: rc $?"
 grep -E '^(ok|FAIL|skip) - |check failed|passed' "$OUT/test_cuda_kv.log" | head -20
-./build-cuda/tests/test_cuda_sparse > "$OUT/test_cuda_sparse.log" 2>&1
+timeout $TO ./build-cuda/tests/test_cuda_sparse > "$OUT/test_cuda_sparse.log" 2>&1 || echo "test_cuda_sparse: rc $?"
 grep -E '^(ok|FAIL|skip) - |check failed|passed' "$OUT/test_cuda_sparse.log" | head -20
 echo "== copy bandwidth [$(el) s]"
 nvcc -O2 -arch=sm_90 bench/cuda_membw.cu -o build-cuda/cuda_membw && ./build-cuda/cuda_membw | tee "$OUT/membw.txt"
@@ -68,7 +70,7 @@ powered() { name=$1; shift
     nvidia-smi --query-gpu=timestamp,power.draw --format=csv,noheader,nounits -lms 100 > "$OUT/power-$name.csv" 2>/dev/null &
     pp=$!; "$@"; rc=$?; kill $pp 2>/dev/null; wait $pp 2>/dev/null; return $rc; }
 run_zeta() { m=$1; b=$(basename $m .gguf)
-    ./build-cuda/zeta bench --backend cuda -m $m -p 512 -n 128 -r "$REPS" -o json > "$OUT/zeta-$b-$2.json" 2> "$OUT/zeta-$b-$2.err"; }
+    timeout $TO ./build-cuda/zeta bench --backend cuda -m $m -p 512 -n 128 -r "$REPS" -o json > "$OUT/zeta-$b-$2.json" 2> "$OUT/zeta-$b-$2.err"; }
 run_llama() { m=$1; b=$(basename $m .gguf)
     $LB -m $m -p 512 -n 128 -ngl 99 -r "$REPS" -o json > "$OUT/llama-$b-$2.json" 2> "$OUT/llama-$b-$2.err"; }
 echo "== zeta bench, graphs on (and ZETA_CUDA_GRAPH=direct for the op-by-op path) [$(el) s]"
@@ -83,7 +85,7 @@ fi
 # ENVS="NAME=VALUE ...": each setting also timed on every model, one run each (A/B of a switch), file zeta-MODEL-NAME=VALUE
 for ev in ${ENVS:-}; do
     for m in $MODELS; do
-        env "$ev" ./build-cuda/zeta bench --backend cuda -m $m -p 512 -n 128 -r "$REPS" -o json > "$OUT/zeta-$(basename $m .gguf)-$ev.json" 2>&1
+        env "$ev" timeout $TO ./build-cuda/zeta bench --backend cuda -m $m -p 512 -n 128 -r "$REPS" -o json > "$OUT/zeta-$(basename $m .gguf)-$ev.json" 2>&1
     done
 done
 if [ -n "$LB" ]; then
