@@ -1,5 +1,6 @@
-/* test_gemm_q.c — tests of the packed 8-row Q4_0 / Q8_0 / Q5_0 / IQ4_NL products (gemm.h): synthetic rows (random
- * codes, and every code at an extreme: Q8_0 -128 and 127, Q4_0 / IQ4_NL nibbles 0 and 15, Q5_0 codes 0 and 31) are packed; the
+/* test_gemm_q.c — tests of the packed 8-row Q4_0 / Q8_0 / Q5_0 / IQ4_NL / Q4_1 / Q5_1 products (gemm.h): synthetic rows
+ * (random codes, and every code at an extreme: Q8_0 -128 and 127, Q4_0 / IQ4_NL / Q4_1 nibbles 0 and 15, Q5_0 / Q5_1 codes
+ * 0 and 31; Q4_1 / Q5_1 against Q8_1 activations, mins of both signs) are packed; the
  * scalar gemm8 must equal the row-by-row scalar vec_dot (float-order tolerance), and the gemm8 the
  * engine selects for this CPU must match the scalar gemm8 (error relative to sum |w*x|), for token
  * counts that use the 4-token tiles and the 1-token tail, odd and even block counts, an activation
@@ -31,6 +32,19 @@ static void fill_row(zeta_type t, void *row, int64_t nb, int kind) {
             q->d = d;
             for (int i = 0; i < 32; i++)
                 q->qs[i] = (int8_t)(kind == 0 ? (int)(rnd_u32() & 0xff) - 128 : kind == 1 ? -128 : kind == 2 ? 127 : i & 1 ? 127 : -128);
+        } else if (t == ZETA_TYPE_Q4_1 || t == ZETA_TYPE_Q5_1) { /* Q4_0's / Q5_0's codes, a min of either sign */
+            const zeta_f16 m = zeta_f32_to_f16(0.05f * rnd_unit());
+            uint8_t *q = t == ZETA_TYPE_Q4_1 ? ((block_q4_1 *)row)[b].qs : ((block_q5_1 *)row)[b].qs;
+            if (t == ZETA_TYPE_Q4_1) {
+                ((block_q4_1 *)row)[b].d = d;
+                ((block_q4_1 *)row)[b].m = m;
+            } else {
+                block_q5_1 *q5 = &((block_q5_1 *)row)[b];
+                q5->d = d;
+                q5->m = m;
+                for (int i = 0; i < 4; i++) q5->qh[i] = (uint8_t)(kind == 0 ? rnd_u32() & 0xff : kind == 1 ? 0x00 : kind == 2 ? 0xff : i < 2 ? 0x00 : 0xff);
+            }
+            for (int i = 0; i < 16; i++) q[i] = (uint8_t)(kind == 0 ? rnd_u32() & 0xff : kind == 1 ? 0x00 : kind == 2 ? 0xff : 0xf0);
         } else if (t == ZETA_TYPE_Q5_0) { /* kind 3: codes 0 in the first half of each block, 31 in the second */
             block_q5_0 *q = &((block_q5_0 *)row)[b];
             q->d = d;
@@ -48,35 +62,55 @@ static void fill_row(zeta_type t, void *row, int64_t nb, int kind) {
 /* activation kinds: 0 the selected quantizer on random floats, 1 the same with outliers, 2 all +127,
  * 3 all -127, 4 alternating +-127. Never -128: the quantizer's codes are round(x * 127 / amax), and
  * the SIMD kernels negate activation codes (the sign trick), which -128 would not survive. */
-static void make_activations(block_q8_0 *x, int64_t nb, int kind, int32_t *xsum) {
+/* the activation type of weight type t (Q8_1 for Q4_1 / Q5_1, else Q8_0): block b's codes, d (and s) */
+static bool q81(zeta_type t) { return t == ZETA_TYPE_Q4_1 || t == ZETA_TYPE_Q5_1; }
+static int8_t *xcodes(zeta_type t, void *x, int64_t b) { return q81(t) ? ((block_q8_1 *)x)[b].qs : ((block_q8_0 *)x)[b].qs; }
+static float xscale(zeta_type t, const void *x, int64_t b) {
+    return zeta_f16_to_f32(q81(t) ? ((const block_q8_1 *)x)[b].d : ((const block_q8_0 *)x)[b].d);
+}
+
+static void make_activations(zeta_type t, void *x, int64_t nb, int kind, int32_t *xsum) {
+    const zeta_type at = q81(t) ? ZETA_TYPE_Q8_1 : ZETA_TYPE_Q8_0;
+    const size_t bb = (size_t)zeta_row_bytes(at, 32);
     if (kind <= 1) {
         float buf[32];
         for (int64_t b = 0; b < nb; b++) {
             for (int i = 0; i < 32; i++) buf[i] = rnd_unit() * (kind && rnd_u32() % 17 == 0 ? 30.0f : 1.0f);
-            zk_select()->from_float[ZETA_TYPE_Q8_0](buf, &x[b], 32);
+            zk_select()->from_float[at](buf, (uint8_t *)x + (size_t)b * bb, 32);
         }
     } else {
         for (int64_t b = 0; b < nb; b++) {
-            x[b].d = zeta_f32_to_f16(0.01f * (float)(b % 7 + 1));
-            for (int i = 0; i < 32; i++) x[b].qs[i] = (int8_t)(kind == 2 ? 127 : kind == 3 ? -127 : (i & 1 ? 127 : -127));
+            const zeta_f16 d = zeta_f32_to_f16(0.01f * (float)(b % 7 + 1));
+            int8_t *q = xcodes(t, x, b);
+            int32_t s = 0;
+            for (int i = 0; i < 32; i++) s += q[i] = (int8_t)(kind == 2 ? 127 : kind == 3 ? -127 : (i & 1 ? 127 : -127));
+            if (q81(t)) {
+                ((block_q8_1 *)x)[b].d = d;
+                ((block_q8_1 *)x)[b].s = zeta_f32_to_f16(zeta_f16_to_f32(d) * (float)s);
+            } else {
+                ((block_q8_0 *)x)[b].d = d;
+            }
         }
     }
     for (int64_t b = 0; b < nb; b++) {
         int32_t s = 0;
+        const int8_t *q = xcodes(t, x, b);
         for (int i = 0; i < 32; i++) {
-            T_CHECK(x[b].qs[i] != -128);
-            s += x[b].qs[i];
+            T_CHECK(q[i] != -128);
+            s += q[i];
         }
         xsum[b] = s;
     }
 }
 
-static double abs_dot(zeta_type t, const void *row, const block_q8_0 *x, int64_t k, float *wa, float *xa) {
+static double abs_dot(zeta_type t, const void *row, const void *x, int64_t k, float *wa, float *xa) {
     if (t == ZETA_TYPE_Q8_0) dequantize_row_q8_0(row, wa, k);
     else if (t == ZETA_TYPE_Q5_0) dequantize_row_q5_0(row, wa, k);
     else if (t == ZETA_TYPE_IQ4_NL) dequantize_row_iq4_nl(row, wa, k);
+    else if (t == ZETA_TYPE_Q4_1) dequantize_row_q4_1(row, wa, k);
+    else if (t == ZETA_TYPE_Q5_1) dequantize_row_q5_1(row, wa, k);
     else dequantize_row_q4_0(row, wa, k);
-    dequantize_row_q8_0(x, xa, k);
+    for (int64_t i = 0; i < k; i++) xa[i] = xscale(t, x, i / 32) * (float)xcodes(t, (void *)x, i / 32)[i % 32];
     double s = 0;
     for (int64_t i = 0; i < k; i++) s += fabs((double)wa[i] * (double)xa[i]);
     return s;
@@ -103,12 +137,14 @@ static void check_group(zeta_type t, const uint8_t *const rows[8], int64_t k, do
     void *packed = malloc(gb);
     if (t == ZETA_TYPE_Q8_0) zk_pack_q8_0x8((const block_q8_0 *const *)rows, nb, packed);
     else if (t == ZETA_TYPE_Q5_0) zk_pack_q5_0x8((const block_q5_0 *const *)rows, nb, packed);
+    else if (t == ZETA_TYPE_Q4_1) zk_pack_q4_1x8((const block_q4_1 *const *)rows, nb, packed);
+    else if (t == ZETA_TYPE_Q5_1) zk_pack_q5_1x8((const block_q5_1 *const *)rows, nb, packed);
     else zk_pack_q4_0x8((const block_q4_0 *const *)rows, nb, packed); /* Q4_0, IQ4_NL (the same block shape) */
     const zk_gemm8_fn ref = zk_gemm_scalar()->gemm8[t];
     const zk_gemm_table *tab[2];
     const int n_tab = simd_tables(tab);
     const zk_vec_dot_fn dot = zk_scalar()->vec_dot[t];
-    const size_t xs = (size_t)nb * sizeof(block_q8_0) + 6; /* a stride that is not the row size */
+    const size_t xs = (size_t)zeta_row_bytes(q81(t) ? ZETA_TYPE_Q8_1 : ZETA_TYPE_Q8_0, (uint64_t)k) + 6; /* not the row size */
     uint8_t *x = malloc(xs * MAX_TOK);
     int32_t *xsum = malloc(sizeof(int32_t) * (size_t)nb * MAX_TOK);
     const size_t ys = 8 + YPAD;
@@ -119,11 +155,11 @@ static void check_group(zeta_type t, const uint8_t *const rows[8], int64_t k, do
         for (size_t ti = 0; ti < sizeof n_toks / sizeof n_toks[0]; ti++) {
             const int n = n_toks[ti];
             for (int c = 0; c < n; c++)
-                make_activations((block_q8_0 *)(x + (size_t)c * xs), nb, (kind + c) % 5, xsum + (size_t)c * (size_t)nb);
+                make_activations(t, x + (size_t)c * xs, nb, (kind + c) % 5, xsum + (size_t)c * (size_t)nb);
             for (size_t i = 0; i < ys * MAX_TOK; i++) yr[i] = f32_nan();
             ref(k, packed, x, xs, xsum, n, yr, ys);
             for (int c = 0; c < n; c++) {
-                const block_q8_0 *xc = (const block_q8_0 *)(x + (size_t)c * xs);
+                const void *xc = x + (size_t)c * xs;
                 for (int r = 0; r < 8; r++) {
                     float d = f32_nan();
                     dot(k, &d, rows[r], xc);
@@ -194,11 +230,15 @@ static void test_q8_0(void) { check_type(ZETA_TYPE_Q8_0); }
 static void test_q4_0(void) { check_type(ZETA_TYPE_Q4_0); }
 static void test_q5_0(void) { check_type(ZETA_TYPE_Q5_0); }
 static void test_iq4_nl(void) { check_type(ZETA_TYPE_IQ4_NL); }
+static void test_q4_1(void) { check_type(ZETA_TYPE_Q4_1); }
+static void test_q5_1(void) { check_type(ZETA_TYPE_Q5_1); }
 
 int main(void) {
     T_RUN(test_q8_0);
     T_RUN(test_q4_0);
     T_RUN(test_q5_0);
     T_RUN(test_iq4_nl);
+    T_RUN(test_q4_1);
+    T_RUN(test_q5_1);
     return t_done();
 }

@@ -1,4 +1,4 @@
-/* cpu_pack.c — at model load, repacks every Q4_0 / Q8_0 / Q5_0 / IQ4_NL / Q3_K / Q4_K / Q5_K / Q6_K / IQ4_XS / F16 / BF16 weight matrix into the 8-row interleaved
+/* cpu_pack.c — at model load, repacks every Q4_0 / Q8_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q3_K / Q4_K / Q5_K / Q6_K / IQ4_XS / F16 / BF16 weight matrix into the 8-row interleaved
  * layout of gemm.h (one allocation for all of them). Rows beyond the last full group of 8 stay in
  * the file's layout and go through the row-by-row kernels.
  *
@@ -38,6 +38,8 @@ static void pack_groups(const zeta_weight *w, uint8_t *dst, uint64_t g0, uint64_
         case ZETA_TYPE_Q4_0: case ZETA_TYPE_IQ4_NL: { ROWS(block_q4_0); zk_pack_q4_0x8(rows, nb, out); break; } /* IQ4_NL: Q4_0's block shape */
         case ZETA_TYPE_Q8_0: { ROWS(block_q8_0); zk_pack_q8_0x8(rows, nb, out); break; }
         case ZETA_TYPE_Q5_0: { ROWS(block_q5_0); zk_pack_q5_0x8(rows, nb, out); break; }
+        case ZETA_TYPE_Q4_1: { ROWS(block_q4_1); zk_pack_q4_1x8(rows, nb, out); break; }
+        case ZETA_TYPE_Q5_1: { ROWS(block_q5_1); zk_pack_q5_1x8(rows, nb, out); break; }
         case ZETA_TYPE_Q4_K: { ROWS(block_q4_K); zk_pack_q4_Kx8(rows, nb, out); break; }
         case ZETA_TYPE_Q3_K: { ROWS(block_q3_K); zk_pack_q3_Kx8(rows, nb, out); break; }
         case ZETA_TYPE_IQ4_XS: { ROWS(block_iq4_xs); zk_pack_iq4_xsx8(rows, nb, out); break; }

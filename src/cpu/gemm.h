@@ -21,6 +21,12 @@ typedef struct { zeta_f16 d[8]; int8_t qs[256]; } block_q8_0x8;
  * unsigned value 0..31 being value + 16); qh bytes 4r..4r+3 = row r's qh as in the file (bit m,
  * little-endian, the 16 of element m). */
 typedef struct { zeta_f16 d[8]; uint8_t qh[32]; uint8_t qs[128]; } block_q5_0x8;
+/* Q4_1 / Q5_1 (activations: Q8_1 blocks): Q4_0's / Q5_0's qs (and qh) layout, the stored codes
+ * 0..15 / 0..31 as they are, each row's f16 d and m. */
+typedef struct { zeta_f16 d[8]; zeta_f16 m[8]; uint8_t qs[128]; } block_q4_1x8;
+typedef struct { zeta_f16 d[8]; zeta_f16 m[8]; uint8_t qh[32]; uint8_t qs[128]; } block_q5_1x8;
+_Static_assert(sizeof(block_q4_1x8) == 160, "block_q4_1x8 size");
+_Static_assert(sizeof(block_q5_1x8) == 192, "block_q5_1x8 size");
 _Static_assert(sizeof(block_q4_0x8) == 144, "block_q4_0x8 size");
 _Static_assert(sizeof(block_q5_0x8) == 176, "block_q5_0x8 size");
 _Static_assert(sizeof(block_q8_0x8) == 272, "block_q8_0x8 size");
@@ -39,14 +45,17 @@ _Static_assert(sizeof(block_f16x8) == 256, "block_f16x8 size");
 void zk_pack_q4_0x8(const block_q4_0 *const rows[8], int64_t nb, block_q4_0x8 *out);
 void zk_pack_q8_0x8(const block_q8_0 *const rows[8], int64_t nb, block_q8_0x8 *out);
 void zk_pack_q5_0x8(const block_q5_0 *const rows[8], int64_t nb, block_q5_0x8 *out);
+void zk_pack_q4_1x8(const block_q4_1 *const rows[8], int64_t nb, block_q4_1x8 *out);
+void zk_pack_q5_1x8(const block_q5_1 *const rows[8], int64_t nb, block_q5_1x8 *out);
 /* Packs 8 rows of k 2-byte values (F16 or BF16, k % 16 == 0) into k / 16 blocks. */
 void zk_pack_f16x8(const uint16_t *const rows[8], int64_t k, block_f16x8 *out);
 /* Bytes of one packed 8-row group of a row of k elements; 0 if the type has no packed form (or,
  * for F16 / BF16, k is not a multiple of 16). */
 size_t zk_packed_group_bytes(zeta_type type, int64_t k);
 
-/* For one packed group w (k/32 packed blocks) and n_tok activation rows x (block_q8_0 rows,
- * x_stride bytes apart): y[c * y_stride + r] = dot(row r, x row c), r < 8, c < n_tok.
+/* For one packed group w (k/32 packed blocks) and n_tok activation rows x (block_q8_0 rows, or
+ * block_q8_1 rows for Q4_1 / Q5_1: zk_vec_dot_type of the weight type; x_stride bytes apart):
+ * y[c * y_stride + r] = dot(row r, x row c), r < 8, c < n_tok.
  * xsum[c * (k/32) + b] = sum of the 32 quantized values of activation block b of row c (used by
  * Q4_0 and Q5_0, whose stored codes are value + 8 / value + 16). F16 / BF16 (k / 16 blocks): x holds f32 rows (as
  * their vec_dot does: zk_vec_dot_type is F32), each weight converted exactly to f32; xsum unused. */
@@ -55,7 +64,7 @@ typedef void (*zk_gemm8_fn)(int64_t k, const void *w, const void *x, size_t x_st
 
 typedef struct zk_gemm_table {
     const char *name;
-    zk_gemm8_fn gemm8[ZETA_TYPE_COUNT];   /* by weight type: Q4_0, Q8_0, Q5_0, IQ4_NL, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS, F16, BF16 */
+    zk_gemm8_fn gemm8[ZETA_TYPE_COUNT];   /* by weight type: Q4_0, Q8_0, Q5_0, Q4_1, Q5_1, IQ4_NL, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS, F16, BF16 */
 } zk_gemm_table;
 
 const zk_gemm_table *zk_gemm_scalar(void);

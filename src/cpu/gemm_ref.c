@@ -8,20 +8,30 @@
 #include <stdbool.h>
 #include <string.h>
 
+/* the 16 nibble bytes of 8 rows' blocks (qs[r]: element m < 16 in the low nibble of byte m, m >= 16
+ * in the high nibble of byte m - 16) in block_q4_0x8's qs order: byte j * 32 + r * 4 + e holds
+ * element 8j + e of row r (low nibble) and 8j + 4 + e (high) */
+static void pack_nibbles(const uint8_t *const qs[8], uint8_t out[128]) {
+    for (int r = 0; r < 8; r++) {
+        uint8_t c[32];
+        for (int m = 0; m < 16; m++) {
+            c[m] = qs[r][m] & 0x0F;
+            c[m + 16] = qs[r][m] >> 4;
+        }
+        for (int j = 0; j < 4; j++)
+            for (int e = 0; e < 4; e++) out[j * 32 + r * 4 + e] = (uint8_t)(c[8 * j + e] | (c[8 * j + 4 + e] << 4));
+    }
+}
+
 void zk_pack_q4_0x8(const block_q4_0 *const rows[8], int64_t nb, block_q4_0x8 *out) {
     for (int64_t b = 0; b < nb; b++) {
         block_q4_0x8 *o = &out[b];
-        for (int r = 0; r < 8; r++) o->d[r] = rows[r][b].d;
-        for (int j = 0; j < 4; j++)
-            for (int r = 0; r < 8; r++)
-                for (int e = 0; e < 4; e++) {
-                    /* element m of a Q4_0 block: m < 16 -> low nibble of qs[m], else high nibble of qs[m-16] */
-                    int m0 = (2 * j) * 4 + e, m1 = (2 * j + 1) * 4 + e;
-                    const uint8_t *q = rows[r][b].qs;
-                    uint8_t v0 = m0 < 16 ? (q[m0] & 0x0F) : (q[m0 - 16] >> 4);
-                    uint8_t v1 = m1 < 16 ? (q[m1] & 0x0F) : (q[m1 - 16] >> 4);
-                    o->qs[j * 32 + r * 4 + e] = (uint8_t)(v0 | (v1 << 4));
-                }
+        const uint8_t *qs[8];
+        for (int r = 0; r < 8; r++) {
+            o->d[r] = rows[r][b].d;
+            qs[r] = rows[r][b].qs;
+        }
+        pack_nibbles(qs, o->qs);
     }
 }
 
@@ -47,15 +57,36 @@ void zk_pack_q5_0x8(const block_q5_0 *const rows[8], int64_t nb, block_q5_0x8 *o
             o->d[r] = rows[r][b].d;
             memcpy(o->qh + 4 * r, rows[r][b].qh, 4);
         }
-        for (int j = 0; j < 4; j++)
-            for (int r = 0; r < 8; r++)
-                for (int e = 0; e < 4; e++) { /* as zk_pack_q4_0x8: elements 8j+e (low) and 8j+4+e (high) */
-                    const int m0 = 8 * j + e, m1 = 8 * j + 4 + e;
-                    const uint8_t *q = rows[r][b].qs;
-                    const uint8_t v0 = m0 < 16 ? (q[m0] & 0x0F) : (q[m0 - 16] >> 4);
-                    const uint8_t v1 = m1 < 16 ? (q[m1] & 0x0F) : (q[m1 - 16] >> 4);
-                    o->qs[j * 32 + r * 4 + e] = (uint8_t)(v0 | (v1 << 4));
-                }
+        const uint8_t *qs[8];
+        for (int r = 0; r < 8; r++) qs[r] = rows[r][b].qs;
+        pack_nibbles(qs, o->qs);
+    }
+}
+
+void zk_pack_q4_1x8(const block_q4_1 *const rows[8], int64_t nb, block_q4_1x8 *out) {
+    for (int64_t b = 0; b < nb; b++) {
+        block_q4_1x8 *o = &out[b];
+        const uint8_t *qs[8];
+        for (int r = 0; r < 8; r++) {
+            o->d[r] = rows[r][b].d;
+            o->m[r] = rows[r][b].m;
+            qs[r] = rows[r][b].qs;
+        }
+        pack_nibbles(qs, o->qs);
+    }
+}
+
+void zk_pack_q5_1x8(const block_q5_1 *const rows[8], int64_t nb, block_q5_1x8 *out) {
+    for (int64_t b = 0; b < nb; b++) {
+        block_q5_1x8 *o = &out[b];
+        const uint8_t *qs[8];
+        for (int r = 0; r < 8; r++) {
+            o->d[r] = rows[r][b].d;
+            o->m[r] = rows[r][b].m;
+            memcpy(o->qh + 4 * r, rows[r][b].qh, 4);
+            qs[r] = rows[r][b].qs;
+        }
+        pack_nibbles(qs, o->qs);
     }
 }
 
@@ -65,6 +96,8 @@ size_t zk_packed_group_bytes(zeta_type type, int64_t k) {
     case ZETA_TYPE_Q4_0: case ZETA_TYPE_IQ4_NL: return (size_t)(k / 32) * sizeof(block_q4_0x8);
     case ZETA_TYPE_Q8_0: return (size_t)(k / 32) * sizeof(block_q8_0x8);
     case ZETA_TYPE_Q5_0: return (size_t)(k / 32) * sizeof(block_q5_0x8);
+    case ZETA_TYPE_Q4_1: return (size_t)(k / 32) * sizeof(block_q4_1x8);
+    case ZETA_TYPE_Q5_1: return (size_t)(k / 32) * sizeof(block_q5_1x8);
     case ZETA_TYPE_Q3_K: case ZETA_TYPE_Q4_K: case ZETA_TYPE_Q5_K: case ZETA_TYPE_Q6_K: case ZETA_TYPE_IQ4_XS:
         return zk_packed_group_bytes_k(type, k);
     default: return 0;
@@ -126,6 +159,58 @@ static void gemm8_iq4_nl_ref(int64_t k, const void *w, const void *x, size_t x_s
         }
         for (int r = 0; r < 8; r++) y[(size_t)c * y_stride + (size_t)r] = acc[r];
     }
+}
+
+/* Q4_1 / Q5_1 against Q8_1 activations: per block the exact integer sum of code times activation
+ * code, then acc += (d_w * d_x) * sumi + m_w * s_x in f32 (zk_vec_dot_q4_1_scalar's steps) */
+static void gemm8_q45_1_ref(bool q5, int64_t k, const void *w, const void *x, size_t x_stride, int n_tok, float *y,
+                            size_t y_stride) {
+    const int64_t nb = k / 32;
+    for (int c = 0; c < n_tok; c++) {
+        const block_q8_1 *X = (const block_q8_1 *)((const uint8_t *)x + (size_t)c * x_stride);
+        float acc[8] = {0};
+        for (int64_t b = 0; b < nb; b++) {
+            const zeta_f16 *d, *m;
+            const uint8_t *qs, *qh = NULL;
+            if (q5) {
+                const block_q5_1x8 *W = (const block_q5_1x8 *)w + b;
+                d = W->d; m = W->m; qs = W->qs; qh = W->qh;
+            } else {
+                const block_q4_1x8 *W = (const block_q4_1x8 *)w + b;
+                d = W->d; m = W->m; qs = W->qs;
+            }
+            for (int r = 0; r < 8; r++) {
+                int32_t s = 0;
+                for (int j = 0; j < 4; j++)
+                    for (int e = 0; e < 4; e++) {
+                        const uint8_t v = qs[j * 32 + r * 4 + e];
+                        const int m0 = 8 * j + e, m1 = 8 * j + 4 + e; /* the elements of the low and high nibble */
+                        int32_t c0 = v & 0x0F, c1 = v >> 4;
+                        if (q5) {
+                            const uint32_t h = (uint32_t)qh[4 * r] | ((uint32_t)qh[4 * r + 1] << 8) | ((uint32_t)qh[4 * r + 2] << 16) |
+                                               ((uint32_t)qh[4 * r + 3] << 24);
+                            c0 |= (int32_t)((h >> m0) & 1u) << 4;
+                            c1 |= (int32_t)((h >> m1) & 1u) << 4;
+                        }
+                        s += c0 * X[b].qs[m0] + c1 * X[b].qs[m1];
+                    }
+                acc[r] += (zeta_f16_to_f32(d[r]) * zeta_f16_to_f32(X[b].d)) * (float)s + zeta_f16_to_f32(m[r]) * zeta_f16_to_f32(X[b].s);
+            }
+        }
+        for (int r = 0; r < 8; r++) y[(size_t)c * y_stride + (size_t)r] = acc[r];
+    }
+}
+
+static void gemm8_q4_1_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                           float *y, size_t y_stride) {
+    (void)xsum;
+    gemm8_q45_1_ref(false, k, w, x, x_stride, n_tok, y, y_stride);
+}
+
+static void gemm8_q5_1_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                           float *y, size_t y_stride) {
+    (void)xsum;
+    gemm8_q45_1_ref(true, k, w, x, x_stride, n_tok, y, y_stride);
 }
 
 static void gemm8_q4_0_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
@@ -191,7 +276,7 @@ static void gemm8_bf16_ref(int64_t k, const void *w, const void *x, size_t x_str
 static const zk_gemm_table k_gemm_scalar = {
     .name = "scalar",
     .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0_ref, [ZETA_TYPE_Q8_0] = gemm8_q8_0_ref, [ZETA_TYPE_Q5_0] = gemm8_q5_0_ref,
-              [ZETA_TYPE_IQ4_NL] = gemm8_iq4_nl_ref,
+              [ZETA_TYPE_IQ4_NL] = gemm8_iq4_nl_ref, [ZETA_TYPE_Q4_1] = gemm8_q4_1_ref, [ZETA_TYPE_Q5_1] = gemm8_q5_1_ref,
               [ZETA_TYPE_Q3_K] = zk_gemm8_q3_K_ref, [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_ref, [ZETA_TYPE_Q5_K] = zk_gemm8_q5_K_ref,
               [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_ref, [ZETA_TYPE_IQ4_XS] = zk_gemm8_iq4_xs_ref,
               [ZETA_TYPE_F16] = gemm8_f16_ref, [ZETA_TYPE_BF16] = gemm8_bf16_ref},

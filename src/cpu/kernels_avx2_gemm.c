@@ -1,4 +1,4 @@
-/* kernels_avx2_gemm.c — AVX2 products over 8-row packed Q4_0 / Q5_0 / IQ4_NL / Q8_0 weights (layouts in gemm.h):
+/* kernels_avx2_gemm.c — AVX2 products over 8-row packed Q4_0 / Q5_0 / IQ4_NL / Q4_1 / Q5_1 / Q8_0 weights (layouts in gemm.h):
  * one 256-bit lane per weight row, activation values broadcast 4 at a time, tiles of 4 tokens so
  * each unpacked weight vector is used 4 times. Compiled with -mavx2 -mfma -mf16c; integer sums are
  * exact and the float steps match gemm_ref.c (s * (d_w * d_x), added block by block; the 1-token
@@ -200,6 +200,88 @@ static void gemm8_iq4_nl(int64_t k, const void *w, const void *x, size_t xs, con
     for (; c < n_tok; c++) nl_tile1(w, nb, (const uint8_t *)x + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
 }
 
+/* Q4_1 / Q5_1 (block_q4_1x8 / block_q5_1x8) against Q8_1 activations: the stored codes (0..15; Q5_1:
+ * 0..31, the fifth bit as in q5_tile) are maddubs' unsigned operand as they are; the int16 sums are
+ * widened after each two vectors (4 maddubs: 4 * 2 * 31 * 128 < 2^15); per block acc += (d_w * d_x)
+ * * sumi + m_w * s_x (gemm_ref.c's steps: the same bits). T tokens (1..4) share each vector. */
+static inline __attribute__((always_inline)) void q1_tile(const bool q5, const void *W, int64_t nb, const uint8_t *x, size_t xs, float *y,
+                                                          size_t ys, const int T) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m10 = _mm256_set1_epi8(0x10), ones = _mm256_set1_epi16(1);
+    const __m256i blo = _mm256_set1_epi32(0x08040201), bhi = _mm256_set1_epi32((int)0x80402010u);
+    const __m256i lane0 = _mm256_setr_epi32(0x00000000, 0x04040404, 0x08080808, 0x0c0c0c0c, 0x00000000, 0x04040404, 0x08080808, 0x0c0c0c0c);
+    const block_q8_1 *X[4];
+    __m256 acc[4];
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) {
+        X[t] = (const block_q8_1 *)(x + (size_t)t * xs);
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const zeta_f16 *d16, *m16;
+        const uint8_t *qs;
+        __m256i qh = _mm256_setzero_si256();
+        if (q5) {
+            const block_q5_1x8 *Wb = (const block_q5_1x8 *)W + b;
+            d16 = Wb->d; m16 = Wb->m; qs = Wb->qs;
+            qh = _mm256_loadu_si256((const __m256i *)Wb->qh);
+        } else {
+            const block_q4_1x8 *Wb = (const block_q4_1x8 *)W + b;
+            d16 = Wb->d; m16 = Wb->m; qs = Wb->qs;
+        }
+        __m256i s32[4], s16[4];
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) s32[t] = s16[t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+            __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            if (q5) {
+                const __m256i hb = _mm256_shuffle_epi8(qh, _mm256_add_epi8(lane0, _mm256_set1_epi8((char)j)));
+                lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, blo), blo), m10));
+                hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bhi), bhi), m10));
+            }
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++) {
+                s16[t] = _mm256_add_epi16(s16[t], _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(X[t][b].qs + 8 * j)),
+                                                                   _mm256_maddubs_epi16(hi, bcast4(X[t][b].qs + 8 * j + 4))));
+                if (j & 1) {
+                    s32[t] = _mm256_add_epi32(s32[t], _mm256_madd_epi16(s16[t], ones));
+                    s16[t] = _mm256_setzero_si256();
+                }
+            }
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d16)), mw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)m16));
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            const __m256 p = _mm256_mul_ps(_mm256_cvtepi32_ps(s32[t]), _mm256_mul_ps(dw, _mm256_set1_ps(f16f(X[t][b].d))));
+            acc[t] = _mm256_add_ps(acc[t], _mm256_add_ps(p, _mm256_mul_ps(mw, _mm256_set1_ps(f16f(X[t][b].s)))));
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
+}
+
+static void q1_gemm8(const bool q5, int64_t k, const void *w, const void *x, size_t xs, int n_tok, float *y, size_t ys) {
+    const int64_t nb = k / 32;
+    int c = 0;
+    if (q5) {
+        for (; c + 4 <= n_tok; c += 4) q1_tile(true, w, nb, (const uint8_t *)x + (size_t)c * xs, xs, y + (size_t)c * ys, ys, 4);
+        for (; c < n_tok; c++) q1_tile(true, w, nb, (const uint8_t *)x + (size_t)c * xs, xs, y + (size_t)c * ys, ys, 1);
+    } else {
+        for (; c + 4 <= n_tok; c += 4) q1_tile(false, w, nb, (const uint8_t *)x + (size_t)c * xs, xs, y + (size_t)c * ys, ys, 4);
+        for (; c < n_tok; c++) q1_tile(false, w, nb, (const uint8_t *)x + (size_t)c * xs, xs, y + (size_t)c * ys, ys, 1);
+    }
+}
+
+static void gemm8_q4_1(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y, size_t ys) {
+    (void)xsum;
+    q1_gemm8(false, k, w, x, xs, n_tok, y, ys);
+}
+static void gemm8_q5_1(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y, size_t ys) {
+    (void)xsum;
+    q1_gemm8(true, k, w, x, xs, n_tok, y, ys);
+}
+
 /* The sign trick for int8 x int8: maddubs needs one unsigned operand, so the weight is made
  * unsigned (|w|: sign_epi8 turns -128 into 0x80, which maddubs reads as 128) and the activation
  * takes the weight's sign. Negating the activation is exact because our quantizer's codes are
@@ -293,6 +375,7 @@ static void gemm8_q8_0(int64_t k, const void *w, const void *x, size_t xs, const
 static const zk_gemm_table k_gemm_avx2 = {
     .name = "avx2",
     .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0, [ZETA_TYPE_Q8_0] = gemm8_q8_0, [ZETA_TYPE_Q5_0] = gemm8_q5_0, [ZETA_TYPE_IQ4_NL] = gemm8_iq4_nl,
+              [ZETA_TYPE_Q4_1] = gemm8_q4_1, [ZETA_TYPE_Q5_1] = gemm8_q5_1,
               [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_avx2, [ZETA_TYPE_Q5_K] = zk_gemm8_q5_K_avx2, [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_avx2,
               [ZETA_TYPE_IQ4_XS] = zk_gemm8_iq4_xs_avx2, [ZETA_TYPE_Q3_K] = zk_gemm8_q3_K_avx2},
 };

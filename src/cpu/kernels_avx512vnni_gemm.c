@@ -1,4 +1,4 @@
-/* kernels_avx512vnni_gemm.c — the products over 8-row packed Q4_0 / Q8_0 weights (layouts in
+/* kernels_avx512vnni_gemm.c — the products over 8-row packed Q4_0 / Q8_0 / Q5_0 / IQ4_NL / Q4_1 / Q5_1 weights (layouts in
  * gemm.h) with AVX512_VNNI's vpdpbusd on 256-bit vectors (AVX512VL): one lane per weight row, as the
  * AVX2 version, but each group of 4 products is one instruction (u8 x s8, summed into int32) where
  * AVX2 takes maddubs, an int16 add and madd, and with 32 vector registers a tile holds 8 tokens, so
@@ -147,6 +147,82 @@ static void gemm8_iq4_nl(int64_t k, const void *w, const void *x, size_t xs, con
 }
 static void gemm8_q8_0(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y, size_t ys) {
     gemm8(KIND_Q8, k, w, x, xs, xsum, n_tok, y, ys);
+}
+
+/* ---- Q4_1 / Q5_1 (block_q4_1x8 / block_q5_1x8) against Q8_1 activations: the stored codes (0..15;
+ * Q5_1: 0..31, the fifth bit added as in Q5_0's walk) are the unsigned operand as they are, with no
+ * offset to take off; per block acc += (d_w * d_x) * sumi + m_w * s_x (gemm_ref.c's steps: the same
+ * bits). Tiles of 8 tokens, then 4, then 1. */
+static inline __attribute__((always_inline)) void tile_1(const bool q5, const int N, const void *W, int64_t nb, const uint8_t *x,
+                                                         size_t xs, float *y, size_t ys) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), b16 = _mm256_set1_epi8(0x10);
+    const __m256i pick_lo = _mm256_set1_epi32(0x08040201), pick_hi = _mm256_set1_epi32((int)0x80402010u);
+    const __m256i lane_bytes = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12, 0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12,
+                                                12, 12, 12);
+    __m256 a[8];
+#pragma GCC unroll 8
+    for (int c = 0; c < N; c++) a[c] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const block_q8_1 *X[8];
+#pragma GCC unroll 8
+        for (int c = 0; c < N; c++) X[c] = (const block_q8_1 *)(x + (size_t)c * xs) + b;
+        const zeta_f16 *d16, *m16;
+        const uint8_t *qs;
+        __m256i H = _mm256_setzero_si256();
+        if (q5) {
+            const block_q5_1x8 *Wb = (const block_q5_1x8 *)W + b;
+            d16 = Wb->d; m16 = Wb->m; qs = Wb->qs;
+            H = _mm256_loadu_si256((const __m256i *)Wb->qh);
+        } else {
+            const block_q4_1x8 *Wb = (const block_q4_1x8 *)W + b;
+            d16 = Wb->d; m16 = Wb->m; qs = Wb->qs;
+        }
+        __m256i s[8];
+#pragma GCC unroll 8
+        for (int c = 0; c < N; c++) s[c] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+            __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            if (q5) {
+                const __m256i hj = _mm256_shuffle_epi8(H, _mm256_add_epi8(lane_bytes, _mm256_set1_epi8((char)j)));
+                lo = _mm256_mask_add_epi8(lo, _mm256_test_epi8_mask(hj, pick_lo), lo, b16);
+                hi = _mm256_mask_add_epi8(hi, _mm256_test_epi8_mask(hj, pick_hi), hi, b16);
+            }
+#pragma GCC unroll 8
+            for (int c = 0; c < N; c++) {
+                s[c] = _mm256_dpbusd_epi32(s[c], lo, bcast4(X[c]->qs + 8 * j));
+                s[c] = _mm256_dpbusd_epi32(s[c], hi, bcast4(X[c]->qs + 8 * j + 4));
+            }
+        }
+        const __m256 dw = row_scales(d16), mw = row_scales(m16);
+#pragma GCC unroll 8
+        for (int c = 0; c < N; c++) {
+            const __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(s[c]), _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(X[c]->d))));
+            a[c] = _mm256_add_ps(a[c], _mm256_add_ps(t, _mm256_mul_ps(mw, _mm256_set1_ps(_cvtsh_ss(X[c]->s)))));
+        }
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < N; c++) _mm256_storeu_ps(y + (size_t)c * ys, a[c]);
+}
+
+static inline __attribute__((always_inline)) void gemm8_1(const bool q5, int64_t k, const void *w, const void *x, size_t xs, int n_tok,
+                                                          float *y, size_t ys) {
+    const int64_t nb = k / 32;
+    const uint8_t *xb = x;
+    int c = 0;
+    for (; c + 8 <= n_tok; c += 8) tile_1(q5, 8, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
+    for (; c + 4 <= n_tok; c += 4) tile_1(q5, 4, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
+    for (; c < n_tok; c++) tile_1(q5, 1, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys);
+}
+
+static void gemm8_q4_1(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y, size_t ys) {
+    (void)xsum;
+    gemm8_1(false, k, w, x, xs, n_tok, y, ys);
+}
+static void gemm8_q5_1(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y, size_t ys) {
+    (void)xsum;
+    gemm8_1(true, k, w, x, xs, n_tok, y, ys);
 }
 
 /* ---- Q4_K (block_q4_Kx8 of gemm_k.h): each group of 4 code x activation products one vpdpbusd
@@ -474,6 +550,7 @@ static void gemm8_bf16(int64_t k, const void *w, const void *x, size_t xs, const
 static const zk_gemm_table k_gemm_avx512vnni = {
     .name = "avx512vnni",
     .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0, [ZETA_TYPE_Q8_0] = gemm8_q8_0, [ZETA_TYPE_Q5_0] = gemm8_q5_0, [ZETA_TYPE_IQ4_NL] = gemm8_iq4_nl,
+              [ZETA_TYPE_Q4_1] = gemm8_q4_1, [ZETA_TYPE_Q5_1] = gemm8_q5_1,
               [ZETA_TYPE_Q3_K] = zk_gemm8_q3_K_avx512vnni, [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_avx512vnni,
               [ZETA_TYPE_Q5_K] = zk_gemm8_q5_K_avx512vnni, [ZETA_TYPE_IQ4_XS] = zk_gemm8_iq4_xs_avx512vnni,
               [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_avx512vnni,
