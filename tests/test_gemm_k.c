@@ -1,4 +1,4 @@
-/* test_gemm_k.c — tests of the packed 8-row Q3_K / Q4_K / Q5_K / Q6_K / IQ4_XS products (gemm_k.h): real tensors of the
+/* test_gemm_k.c — tests of the packed 8-row Q2_K / Q3_K / Q4_K / Q5_K / Q6_K / IQ4_XS products (gemm_k.h): real tensors of the
  * zoo models and synthetic blocks (random bytes, extreme codes that reach the int16 limits) are
  * packed; the scalar gemm8 must equal the row-by-row scalar vec_dot (float-order tolerance), and
  * every SIMD gemm8 this CPU runs the scalar gemm8 (error relative to sum |w*x|), for several token
@@ -53,10 +53,11 @@ static zk_gemm8_fn simd_fn(const char *name, zeta_type t) {
 #ifdef ZETA_HAVE_X86
     if (!strcmp(name, "avx2"))
         return t == ZETA_TYPE_Q4_K ? zk_gemm8_q4_K_avx2 : t == ZETA_TYPE_Q5_K ? zk_gemm8_q5_K_avx2 : t == ZETA_TYPE_Q6_K ? zk_gemm8_q6_K_avx2
-             : t == ZETA_TYPE_IQ4_XS ? zk_gemm8_iq4_xs_avx2 : zk_gemm8_q3_K_avx2;
+             : t == ZETA_TYPE_IQ4_XS ? zk_gemm8_iq4_xs_avx2 : t == ZETA_TYPE_Q2_K ? zk_gemm8_q2_K_avx2 : zk_gemm8_q3_K_avx2;
     if (!strcmp(name, "avx512vnni"))
         return t == ZETA_TYPE_Q4_K ? zk_gemm8_q4_K_avx512vnni : t == ZETA_TYPE_Q5_K ? zk_gemm8_q5_K_avx512vnni
              : t == ZETA_TYPE_Q3_K ? zk_gemm8_q3_K_avx512vnni : t == ZETA_TYPE_IQ4_XS ? zk_gemm8_iq4_xs_avx512vnni
+             : t == ZETA_TYPE_Q2_K ? zk_gemm8_q2_K_avx512vnni
                                    : zk_gemm8_q6_K_avx512vnni;
 #endif
     (void)name; (void)t;
@@ -86,6 +87,7 @@ static double abs_dot(zeta_type t, const void *row, const block_q8_K *x, int64_t
     if (t == ZETA_TYPE_Q4_K) dequantize_row_q4_K(row, wa, k);
     else if (t == ZETA_TYPE_Q5_K) dequantize_row_q5_K(row, wa, k);
     else if (t == ZETA_TYPE_Q3_K) dequantize_row_q3_K(row, wa, k);
+    else if (t == ZETA_TYPE_Q2_K) dequantize_row_q2_K(row, wa, k);
     else if (t == ZETA_TYPE_IQ4_XS) dequantize_row_iq4_xs(row, wa, k);
     else dequantize_row_q6_K(row, wa, k);
     dequantize_row_q8_K(x, xa, k);
@@ -112,13 +114,15 @@ static void check_group(zeta_type t, const uint8_t *const rows[8], int64_t k, in
     if (t == ZETA_TYPE_Q4_K) zk_pack_q4_Kx8((const block_q4_K *const *)rows, nb, packed);
     else if (t == ZETA_TYPE_Q5_K) zk_pack_q5_Kx8((const block_q5_K *const *)rows, nb, packed);
     else if (t == ZETA_TYPE_Q3_K) zk_pack_q3_Kx8((const block_q3_K *const *)rows, nb, packed);
+    else if (t == ZETA_TYPE_Q2_K) zk_pack_q2_Kx8((const block_q2_K *const *)rows, nb, packed);
     else if (t == ZETA_TYPE_IQ4_XS) zk_pack_iq4_xsx8((const block_iq4_xs *const *)rows, nb, packed);
     else zk_pack_q6_Kx8((const block_q6_K *const *)rows, nb, packed);
     const zk_gemm8_fn ref = t == ZETA_TYPE_Q4_K ? zk_gemm8_q4_K_ref : t == ZETA_TYPE_Q5_K ? zk_gemm8_q5_K_ref
-                          : t == ZETA_TYPE_Q3_K ? zk_gemm8_q3_K_ref : t == ZETA_TYPE_IQ4_XS ? zk_gemm8_iq4_xs_ref : zk_gemm8_q6_K_ref;
+                          : t == ZETA_TYPE_Q3_K ? zk_gemm8_q3_K_ref : t == ZETA_TYPE_IQ4_XS ? zk_gemm8_iq4_xs_ref
+                          : t == ZETA_TYPE_Q2_K ? zk_gemm8_q2_K_ref : zk_gemm8_q6_K_ref;
     const zk_vec_dot_fn dot = t == ZETA_TYPE_Q4_K ? zk_vec_dot_q4_K_scalar : t == ZETA_TYPE_Q5_K ? zk_vec_dot_q5_K_scalar
                             : t == ZETA_TYPE_Q3_K ? zk_vec_dot_q3_K_scalar : t == ZETA_TYPE_IQ4_XS ? zk_vec_dot_iq4_xs_scalar
-                                                  : zk_vec_dot_q6_K_scalar;
+                            : t == ZETA_TYPE_Q2_K ? zk_vec_dot_q2_K_scalar : zk_vec_dot_q6_K_scalar;
     impl im[4];
     const int n_im = simd_impls(im);
     const int max_tok = 16;
@@ -273,6 +277,12 @@ static void fill_synthetic(zeta_type t, uint8_t *row, int64_t nb, int kind, int 
             for (int i = 0; i < 32; i++) q->hmask[i] = kind ? 0xff : (uint8_t)rnd_u32();
             for (int i = 0; i < 64; i++) q->qs[i] = kind ? 0xff : (uint8_t)rnd_u32();
             q->d = zeta_f32_to_f16(kind ? 1.0f : 0.001f + 0.01f * (rnd_unit() + 1.0f));
+        } else if (t == ZETA_TYPE_Q2_K) { /* kind 1: every code 3, every scale and min code 15 */
+            block_q2_K *q = &((block_q2_K *)row)[b];
+            for (int i = 0; i < 16; i++) q->scales[i] = kind ? 0xff : (uint8_t)rnd_u32();
+            for (int i = 0; i < 64; i++) q->qs[i] = kind ? 0xff : (uint8_t)rnd_u32();
+            q->d = zeta_f32_to_f16(kind ? 1.0f : 0.001f + 0.01f * (rnd_unit() + 1.0f));
+            q->dmin = zeta_f32_to_f16(kind ? 0.5f : 0.001f + 0.01f * (rnd_unit() + 1.0f));
         } else if (t == ZETA_TYPE_IQ4_XS) { /* kind 1: codebook ends (-127 / 113) by row, every scale code 63 */
             block_iq4_xs *q = &((block_iq4_xs *)row)[b];
             for (int i = 0; i < 4; i++) q->scales_l[i] = kind ? 0xff : (uint8_t)rnd_u32();
@@ -313,11 +323,19 @@ static void check_synthetic(zeta_type t) {
             free(mem);
         }
     report(t == ZETA_TYPE_Q4_K ? "q4_K synthetic" : t == ZETA_TYPE_Q5_K ? "q5_K synthetic" : t == ZETA_TYPE_Q3_K ? "q3_K synthetic"
-           : t == ZETA_TYPE_IQ4_XS ? "iq4_xs synthetic" : "q6_K synthetic", t, &st);
+           : t == ZETA_TYPE_IQ4_XS ? "iq4_xs synthetic" : t == ZETA_TYPE_Q2_K ? "q2_K synthetic" : "q6_K synthetic", t, &st);
 }
 
 static void test_q4_K_synthetic(void) { check_synthetic(ZETA_TYPE_Q4_K); }
 static void test_q3_K_synthetic(void) { check_synthetic(ZETA_TYPE_Q3_K); }
+static void test_q2_K_synthetic(void) { check_synthetic(ZETA_TYPE_Q2_K); }
+
+static void test_q2_K_zoo(void) {
+    stats st = {0};
+    if (check_file("zoo-Q2_K.gguf", ZETA_TYPE_Q2_K, &st) < 0) T_SKIP("zoo-Q2_K.gguf not found");
+    T_CHECK(st.groups > 0);
+    report("q2_K zoo", ZETA_TYPE_Q2_K, &st);
+}
 static void test_iq4_xs_synthetic(void) { check_synthetic(ZETA_TYPE_IQ4_XS); }
 static void test_q5_K_synthetic(void) { check_synthetic(ZETA_TYPE_Q5_K); }
 static void test_q6_K_synthetic(void) { check_synthetic(ZETA_TYPE_Q6_K); }
@@ -327,6 +345,7 @@ static void test_group_bytes(void) {
     T_CHECK(zk_packed_group_bytes_k(ZETA_TYPE_Q6_K, 5632) == 22 * 1680);
     T_CHECK(zk_packed_group_bytes_k(ZETA_TYPE_Q5_K, 2048) == 8 * 1408);
     T_CHECK(zk_packed_group_bytes_k(ZETA_TYPE_Q3_K, 2048) == 8 * 880);
+    T_CHECK(zk_packed_group_bytes_k(ZETA_TYPE_Q2_K, 2048) == 8 * 672);
     T_CHECK(zk_packed_group_bytes_k(ZETA_TYPE_IQ4_XS, 2048) == 8 * 1088);
     T_CHECK(zk_packed_group_bytes_k(ZETA_TYPE_Q4_0, 2048) == 0);
 }
@@ -340,6 +359,8 @@ int main(void) {
     T_RUN(test_q6_K_zoo);
     T_RUN(test_q4_K_synthetic);
     T_RUN(test_q3_K_synthetic);
+    T_RUN(test_q2_K_zoo);
+    T_RUN(test_q2_K_synthetic);
     T_RUN(test_iq4_xs_synthetic);
     T_RUN(test_q5_K_synthetic);
     T_RUN(test_q6_K_synthetic);

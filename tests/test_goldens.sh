@@ -74,7 +74,7 @@ check "" stories260K stories260K-F16 stories260K-BF16 stories260K-Q8_0 stories26
 # On a CPU with AVX-512 the packed types run the AVX-512 kernels; run them again with the AVX2 ones
 # (what an AVX2-only CPU runs), so that CI on either kind of machine checks both against llama.cpp.
 if [ -z "${ZETA_EXEC:-}" ] && grep -q '^flags.* avx512_vnni' /proc/cpuinfo 2>/dev/null; then
-    check avx2 zoo-Q8_0 zoo-Q4_0 zoo-Q4_1 zoo-Q5_0 zoo-Q5_1 zoo-IQ4_NL zoo-Q3_K_S zoo-Q4_K_S zoo-Q5_K_S zoo-Q6_K zoo-IQ4_XS
+    check avx2 zoo-Q8_0 zoo-Q4_0 zoo-Q4_1 zoo-Q5_0 zoo-Q5_1 zoo-IQ4_NL zoo-Q2_K zoo-Q3_K_S zoo-Q4_K_S zoo-Q5_K_S zoo-Q6_K zoo-IQ4_XS
 else
     echo "skip - goldens with ZETA_CPU_ISA=avx2: this CPU has no AVX-512 VNNI (its own run above already used its kernels)"
 fi

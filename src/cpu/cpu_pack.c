@@ -1,4 +1,4 @@
-/* cpu_pack.c — at model load, repacks every Q4_0 / Q8_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q3_K / Q4_K / Q5_K / Q6_K / IQ4_XS / F16 / BF16 weight matrix into the 8-row interleaved
+/* cpu_pack.c — at model load, repacks every Q4_0 / Q8_0 / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / Q2_K / Q3_K / Q4_K / Q5_K / Q6_K / IQ4_XS / F16 / BF16 weight matrix into the 8-row interleaved
  * layout of gemm.h (one allocation for all of them). Rows beyond the last full group of 8 stay in
  * the file's layout and go through the row-by-row kernels.
  *
@@ -42,6 +42,7 @@ static void pack_groups(const zeta_weight *w, uint8_t *dst, uint64_t g0, uint64_
         case ZETA_TYPE_Q5_1: { ROWS(block_q5_1); zk_pack_q5_1x8(rows, nb, out); break; }
         case ZETA_TYPE_Q4_K: { ROWS(block_q4_K); zk_pack_q4_Kx8(rows, nb, out); break; }
         case ZETA_TYPE_Q3_K: { ROWS(block_q3_K); zk_pack_q3_Kx8(rows, nb, out); break; }
+        case ZETA_TYPE_Q2_K: { ROWS(block_q2_K); zk_pack_q2_Kx8(rows, nb, out); break; }
         case ZETA_TYPE_IQ4_XS: { ROWS(block_iq4_xs); zk_pack_iq4_xsx8(rows, nb, out); break; }
         case ZETA_TYPE_Q5_K: { ROWS(block_q5_K); zk_pack_q5_Kx8(rows, nb, out); break; }
         case ZETA_TYPE_Q6_K: { ROWS(block_q6_K); zk_pack_q6_Kx8(rows, nb, out); break; }

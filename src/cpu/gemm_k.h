@@ -1,4 +1,4 @@
-/* gemm_k.h — the packed 8-row layouts of Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS weights (for products with Q8_K
+/* gemm_k.h — the packed 8-row layouts of Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS weights (for products with Q8_K
  * activations) and the declarations of their packing and gemm8 functions (gemm_k_ref.c: packing
  * and the scalar reference, the spec; kernels_avx2_gemmk.c: AVX2). A packed group holds 8
  * consecutive rows, interleaved 4 bytes per row so that one 32-bit lane of a 256-bit vector is one
@@ -31,6 +31,12 @@
  *   scales_l            1 vector: lane r = row r's scales_l[0..3] (4 low bits a sub-block)
  *   qs                  32 vectors, vector 4ib+g (sub-block ib < 8, g < 4): lane r = row r's qs[16ib+4g .. +3];
  *                       byte e holds the IQ4 codebook index of element 32ib+4g+e (low nibble) and 32ib+16+4g+e
+ * block_q2_Kx8 (672 bytes = 8 x 84): the 2-bit codes (0..3), the file's bits regrouped:
+ *   d[r], dmin[r]   the row's f16 scales
+ *   scales          4 vectors: lane r of vector w = row r's scales[4w .. 4w+3] (sub-block j's byte: scale
+ *                   code in the low nibble, min code in the high)
+ *   qs              16 vectors, as block_q3_Kx8's: vector 8n+g, lane r = row r's qs[32n+4g .. +3]; bits
+ *                   2i..2i+1 of byte e are the code of element 128n+32i+4g+e
  * block_q6_Kx8 (1680 bytes = 8 x 210): the 6-bit codes u (0..63, value u - 32) regrouped so that
  * one AND yields three of every four code vectors:
  *   d[r]            the row's f16 scale
@@ -47,7 +53,8 @@
  * Float steps of the reference, per row, super-blocks in
  * order, acc starting at 0: Q4_K / Q5_K acc += d*dx*(float)sumi - dmin*dx*(float)summ; Q6_K
  * acc += d*dx*(float)sumi (left to right, as the vec_dot spec: the reference equals it exactly); Q3_K
- * acc += (d*dx)*(float)sumi; IQ4_XS per sub-block, as its vec_dot: acc += ((d*dx)*(float)(ls-32)) *
+ * acc += (d*dx)*(float)sumi; Q2_K (sumi = sum_j sc_j * sum q*y, summ = sum_j m_j * bsums[j]) acc += (dx*d)*(float)sumi -
+ * (dx*dmin)*(float)summ, the vec_dot spec's steps (its SIMD kernels keep them: the spec's bits); IQ4_XS per sub-block, as its vec_dot: acc += ((d*dx)*(float)(ls-32)) *
  * (float)sum(kvalues[q]*y).
  * SIMD versions may fuse / reorder these float steps. */
 #ifndef ZETA_GEMM_K_H
@@ -90,6 +97,14 @@ typedef struct {
     uint8_t q[1536];
 } block_q6_Kx8;
 
+typedef struct {
+    zeta_f16 d[8];
+    zeta_f16 dmin[8];
+    uint8_t scales[128];
+    uint8_t qs[512];
+} block_q2_Kx8;
+_Static_assert(sizeof(block_q2_Kx8) == 8 * sizeof(block_q2_K), "block_q2_Kx8 size");
+
 _Static_assert(sizeof(block_q4_Kx8) == 8 * sizeof(block_q4_K), "block_q4_Kx8 size");
 _Static_assert(sizeof(block_q3_Kx8) == 8 * sizeof(block_q3_K), "block_q3_Kx8 size");
 _Static_assert(sizeof(block_iq4_xsx8) == 8 * sizeof(block_iq4_xs), "block_iq4_xsx8 size");
@@ -105,6 +120,7 @@ void zk_pack_q3_Kx8(const block_q3_K *const rows[8], int64_t nb, block_q3_Kx8 *o
 void zk_pack_iq4_xsx8(const block_iq4_xs *const rows[8], int64_t nb, block_iq4_xsx8 *out);
 void zk_pack_q5_Kx8(const block_q5_K *const rows[8], int64_t nb, block_q5_Kx8 *out);
 void zk_pack_q6_Kx8(const block_q6_K *const rows[8], int64_t nb, block_q6_Kx8 *out);
+void zk_pack_q2_Kx8(const block_q2_K *const rows[8], int64_t nb, block_q2_Kx8 *out);
 /* Bytes of one packed 8-row group of a row of k elements (k/256 packed blocks); 0 for other types. */
 size_t zk_packed_group_bytes_k(zeta_type type, int64_t k);
 
@@ -118,6 +134,12 @@ void zk_gemm8_q5_K_ref(int64_t k, const void *w, const void *x, size_t x_stride,
                        float *y, size_t y_stride);
 void zk_gemm8_q6_K_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
                        float *y, size_t y_stride);
+void zk_gemm8_q2_K_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                       float *y, size_t y_stride);
+void zk_gemm8_q2_K_avx2(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                        float *y, size_t y_stride);
+void zk_gemm8_q2_K_avx512vnni(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                              float *y, size_t y_stride);
 /* x86-64 builds only (kernels_avx2_gemmk.c); call only where zk_cpu_has_avx2() */
 void zk_gemm8_q4_K_avx2(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
                         float *y, size_t y_stride);

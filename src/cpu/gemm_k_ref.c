@@ -36,6 +36,19 @@ void zk_pack_q3_Kx8(const block_q3_K *const rows[8], int64_t nb, block_q3_Kx8 *o
     }
 }
 
+void zk_pack_q2_Kx8(const block_q2_K *const rows[8], int64_t nb, block_q2_Kx8 *out) {
+    for (int64_t b = 0; b < nb; b++) {
+        block_q2_Kx8 *o = &out[b];
+        for (int r = 0; r < 8; r++) {
+            const block_q2_K *s = &rows[r][b];
+            o->d[r] = s->d;
+            o->dmin[r] = s->dmin;
+            lanes4(o->scales, s->scales, 4, r);
+            lanes4(o->qs, s->qs, 16, r);
+        }
+    }
+}
+
 void zk_pack_iq4_xsx8(const block_iq4_xs *const rows[8], int64_t nb, block_iq4_xsx8 *out) {
     for (int64_t b = 0; b < nb; b++) {
         block_iq4_xsx8 *o = &out[b];
@@ -99,6 +112,7 @@ size_t zk_packed_group_bytes_k(zeta_type type, int64_t k) {
     switch (type) {
     case ZETA_TYPE_Q4_K: return (size_t)(k / QK_K) * sizeof(block_q4_Kx8);
     case ZETA_TYPE_Q3_K: return (size_t)(k / QK_K) * sizeof(block_q3_Kx8);
+    case ZETA_TYPE_Q2_K: return (size_t)(k / QK_K) * sizeof(block_q2_Kx8);
     case ZETA_TYPE_IQ4_XS: return (size_t)(k / QK_K) * sizeof(block_iq4_xsx8);
     case ZETA_TYPE_Q5_K: return (size_t)(k / QK_K) * sizeof(block_q5_Kx8);
     case ZETA_TYPE_Q6_K: return (size_t)(k / QK_K) * sizeof(block_q6_Kx8);
@@ -191,6 +205,35 @@ void zk_gemm8_iq4_xs_ref(int64_t k, const void *w, const void *x, size_t x_strid
                     acc[r] += (d4d8 * (float)(ls - 32)) * (float)s;
                 }
             }
+        for (int r = 0; r < 8; r++) y[(size_t)c * y_stride + (size_t)r] = acc[r];
+    }
+}
+
+void zk_gemm8_q2_K_ref(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok,
+                       float *y, size_t y_stride) {
+    (void)xsum;
+    const block_q2_Kx8 *W = w;
+    const int64_t nb = k / QK_K;
+    for (int c = 0; c < n_tok; c++) {
+        const block_q8_K *X = (const block_q8_K *)((const uint8_t *)x + (size_t)c * x_stride);
+        float acc[8] = {0};
+        for (int64_t b = 0; b < nb; b++) {
+            for (int r = 0; r < 8; r++) {
+                int32_t isum = 0, summs = 0;
+                for (int j = 0; j < 16; j++) {
+                    const uint8_t sc = W[b].scales[32 * (j / 4) + 4 * r + j % 4];
+                    summs += (int32_t)X[b].bsums[j] * (sc >> 4);
+                    const int n = j / 8, i = (j / 2) % 4;
+                    int32_t s = 0;
+                    for (int g = 4 * (j % 2); g < 4 * (j % 2) + 4; g++)
+                        for (int e = 0; e < 4; e++)
+                            s += ((W[b].qs[32 * (8 * n + g) + 4 * r + e] >> (2 * i)) & 3) * X[b].qs[16 * j + 4 * (g % 4) + e];
+                    isum += (sc & 0xf) * s;
+                }
+                const float dall = X[b].d * zeta_f16_to_f32(W[b].d[r]), dmin = X[b].d * zeta_f16_to_f32(W[b].dmin[r]);
+                acc[r] += dall * (float)isum - dmin * (float)summs;
+            }
+        }
         for (int r = 0; r < 8; r++) y[(size_t)c * y_stride + (size_t)r] = acc[r];
     }
 }

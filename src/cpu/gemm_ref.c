@@ -98,7 +98,7 @@ size_t zk_packed_group_bytes(zeta_type type, int64_t k) {
     case ZETA_TYPE_Q5_0: return (size_t)(k / 32) * sizeof(block_q5_0x8);
     case ZETA_TYPE_Q4_1: return (size_t)(k / 32) * sizeof(block_q4_1x8);
     case ZETA_TYPE_Q5_1: return (size_t)(k / 32) * sizeof(block_q5_1x8);
-    case ZETA_TYPE_Q3_K: case ZETA_TYPE_Q4_K: case ZETA_TYPE_Q5_K: case ZETA_TYPE_Q6_K: case ZETA_TYPE_IQ4_XS:
+    case ZETA_TYPE_Q2_K: case ZETA_TYPE_Q3_K: case ZETA_TYPE_Q4_K: case ZETA_TYPE_Q5_K: case ZETA_TYPE_Q6_K: case ZETA_TYPE_IQ4_XS:
         return zk_packed_group_bytes_k(type, k);
     default: return 0;
     }
@@ -277,7 +277,7 @@ static const zk_gemm_table k_gemm_scalar = {
     .name = "scalar",
     .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0_ref, [ZETA_TYPE_Q8_0] = gemm8_q8_0_ref, [ZETA_TYPE_Q5_0] = gemm8_q5_0_ref,
               [ZETA_TYPE_IQ4_NL] = gemm8_iq4_nl_ref, [ZETA_TYPE_Q4_1] = gemm8_q4_1_ref, [ZETA_TYPE_Q5_1] = gemm8_q5_1_ref,
-              [ZETA_TYPE_Q3_K] = zk_gemm8_q3_K_ref, [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_ref, [ZETA_TYPE_Q5_K] = zk_gemm8_q5_K_ref,
+              [ZETA_TYPE_Q2_K] = zk_gemm8_q2_K_ref, [ZETA_TYPE_Q3_K] = zk_gemm8_q3_K_ref, [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_ref, [ZETA_TYPE_Q5_K] = zk_gemm8_q5_K_ref,
               [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_ref, [ZETA_TYPE_IQ4_XS] = zk_gemm8_iq4_xs_ref,
               [ZETA_TYPE_F16] = gemm8_f16_ref, [ZETA_TYPE_BF16] = gemm8_bf16_ref},
 };

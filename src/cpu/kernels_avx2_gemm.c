@@ -377,7 +377,8 @@ static const zk_gemm_table k_gemm_avx2 = {
     .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0, [ZETA_TYPE_Q8_0] = gemm8_q8_0, [ZETA_TYPE_Q5_0] = gemm8_q5_0, [ZETA_TYPE_IQ4_NL] = gemm8_iq4_nl,
               [ZETA_TYPE_Q4_1] = gemm8_q4_1, [ZETA_TYPE_Q5_1] = gemm8_q5_1,
               [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_avx2, [ZETA_TYPE_Q5_K] = zk_gemm8_q5_K_avx2, [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_avx2,
-              [ZETA_TYPE_IQ4_XS] = zk_gemm8_iq4_xs_avx2, [ZETA_TYPE_Q3_K] = zk_gemm8_q3_K_avx2},
+              [ZETA_TYPE_IQ4_XS] = zk_gemm8_iq4_xs_avx2, [ZETA_TYPE_Q3_K] = zk_gemm8_q3_K_avx2,
+              [ZETA_TYPE_Q2_K] = zk_gemm8_q2_K_avx2},
 };
 
 const zk_gemm_table *zk_gemm_avx2(void) { return &k_gemm_avx2; }

@@ -1,4 +1,4 @@
-/* kernels_avx2_gemmk.c — AVX2 products of 8-row packed Q3_K / Q4_K / Q5_K / Q6_K / IQ4_XS weights (layouts in gemm_k.h)
+/* kernels_avx2_gemmk.c — AVX2 products of 8-row packed Q2_K / Q3_K / Q4_K / Q5_K / Q6_K / IQ4_XS weights (layouts in gemm_k.h)
  * with Q8_K activations: one 32-bit lane per weight row, activation values broadcast 4 at a time,
  * token tiles (Q4_K 4, Q6_K 8) so each unpacked weight vector is used by every token of the tile.
  * Compiled with -mavx2 -mfma -mf16c. Integer sums per super-block are exact (equal to
@@ -325,3 +325,60 @@ static ALWAYS_INLINE void q3_K_tile(const block_q3_Kx8 *W, int64_t nb, const uin
 }
 
 TILED_ENTRY(zk_gemm8_q3_K_avx2, q3_K_tile)
+
+/* ---- Q2_K ---------------------------------------------------------------------------------------- */
+
+/* The codes (0..3) from qs as Q3_K's low bits; a 16-element sub-block's four maddubs sum in int16
+ * (4 * 2 * 3 * 128 = 3072), then madd with its scale (low nibble of its scale byte); the mins' sum
+ * sum_j m_j * bsum_j by int16 pairs. The reference's integers, and its float steps (acc += (dx * d)
+ * * sumi - (dx * dmin) * summ, no FMA): the spec's bits, and the AVX-512 VNNI kernel's. */
+static ALWAYS_INLINE void q2_K_tile(const block_q2_Kx8 *W, int64_t nb, const uint8_t *x, size_t xs, float *y, size_t ys, const int T) {
+    const __m256i m3 = _mm256_set1_epi8(0x03), m0f = _mm256_set1_epi8(0x0f);
+    const block_q8_K *X[4];
+    __m256 acc[4];
+    UNROLL for (int t = 0; t < T; t++) {
+        X[t] = (const block_q8_K *)(x + (size_t)t * xs);
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const block_q2_Kx8 *B = &W[b];
+        __m256i S[4], M[4]; /* lane r, byte e of S[q] / M[q]: the scale / min code of sub-block 4q + e */
+        UNROLL for (int q = 0; q < 4; q++) {
+            const __m256i v = loadu(B->scales + 32 * q);
+            S[q] = _mm256_and_si256(v, m0f);
+            M[q] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m0f);
+        }
+        __m256i sumi[4], summ[4];
+        UNROLL for (int t = 0; t < T; t++) sumi[t] = summ[t] = _mm256_setzero_si256();
+        for (int i = 0; i < 8; i++) { /* lane r of p = (m_2i, m_2i+1) as int16 */
+            const __m256i p = _mm256_shuffle_epi8(M[i >> 1], loadu(k_pair[i & 1]));
+            UNROLL for (int t = 0; t < T; t++) summ[t] = _mm256_add_epi32(summ[t], _mm256_madd_epi16(p, bcast4(X[t][b].bsums + 2 * i)));
+        }
+        for (int j = 0; j < 16; j++) {
+            const int n = j / 8, i = (j / 2) % 4, h = j % 2;
+            const __m256i sc = _mm256_shuffle_epi8(S[j >> 2], loadu(k_dup[j & 3]));
+            const __m128i sh = _mm_cvtsi32_si128(2 * i);
+            __m256i a16[4];
+            UNROLL for (int t = 0; t < T; t++) a16[t] = _mm256_setzero_si256();
+            UNROLL for (int q = 0; q < 4; q++) {
+                const __m256i code = _mm256_and_si256(_mm256_srl_epi16(loadu(B->qs + 32 * (8 * n + 4 * h + q)), sh), m3);
+                UNROLL for (int t = 0; t < T; t++) {
+                    a16[t] = _mm256_add_epi16(a16[t], _mm256_maddubs_epi16(code, bcast4(X[t][b].qs + 16 * j + 4 * q)));
+                    KEEP(a16[t]);
+                }
+            }
+            UNROLL for (int t = 0; t < T; t++) sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(a16[t], sc));
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)B->d));
+        const __m256 dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)B->dmin));
+        UNROLL for (int t = 0; t < T; t++) {
+            const __m256 dx = _mm256_set1_ps(X[t][b].d);
+            const __m256 p = _mm256_mul_ps(_mm256_mul_ps(dx, dw), _mm256_cvtepi32_ps(sumi[t]));
+            const __m256 m = _mm256_mul_ps(_mm256_mul_ps(dx, dmw), _mm256_cvtepi32_ps(summ[t]));
+            acc[t] = _mm256_add_ps(acc[t], _mm256_sub_ps(p, m));
+        }
+    }
+    UNROLL for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
+}
+
+TILED_ENTRY(zk_gemm8_q2_K_avx2, q2_K_tile)

@@ -409,6 +409,79 @@ static inline __attribute__((always_inline)) void q3_K_tile(const int T, const b
     for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
 }
 
+/* ---- Q2_K (block_q2_Kx8): the codes (0..3) from qs as Q3_K's low bits, a 16-element sub-block's sum
+ * one chain of four vpdpbusd, times its scale code (vpmulld); the mins' sum by int16 pairs as in
+ * AVX2; float steps the reference's (no FMA): the spec's bits, and the AVX2 kernel's. */
+static inline __attribute__((always_inline)) void q2_K_tile(const int T, const block_q2_Kx8 *W, int64_t nb, const uint8_t *x,
+                                                            size_t xs, float *y, size_t ys) {
+    const __m256i m3 = _mm256_set1_epi8(0x03), m0f = _mm256_set1_epi8(0x0f), lo8 = _mm256_set1_epi32(0xff);
+    const __m256i pair0 = _mm256_setr_epi8(0, -1, 1, -1, 4, -1, 5, -1, 8, -1, 9, -1, 12, -1, 13, -1, 0, -1, 1, -1, 4, -1, 5, -1, 8, -1, 9, -1, 12,
+                                           -1, 13, -1);
+    const __m256i pair1 = _mm256_add_epi8(pair0, _mm256_setr_epi8(2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2,
+                                                                  0, 2, 0, 2, 0));
+    const block_q8_K *X[8];
+    __m256 acc[8];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) {
+        X[t] = (const block_q8_K *)(x + (size_t)t * xs);
+        acc[t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const block_q2_Kx8 *B = &W[b];
+        __m256i S[4], M[4]; /* lane r, byte e of S[q] / M[q]: the scale / min code of sub-block 4q + e */
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; q++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(B->scales + 32 * q));
+            S[q] = _mm256_and_si256(v, m0f);
+            M[q] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m0f);
+        }
+        __m256i sumi[8], summ[8];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) sumi[t] = summ[t] = _mm256_setzero_si256();
+        for (int i = 0; i < 8; i++) { /* lane r of p = (m_2i, m_2i+1) as int16 */
+            const __m256i p = _mm256_shuffle_epi8(M[i >> 1], i & 1 ? pair1 : pair0);
+#pragma GCC unroll 8
+            for (int t = 0; t < T; t++) summ[t] = _mm256_add_epi32(summ[t], _mm256_madd_epi16(p, bcast4((const int8_t *)(X[t][b].bsums + 2 * i))));
+        }
+        for (int n = 0; n < 2; n++)
+            for (int h = 0; h < 2; h++) {
+                __m256i a[4][8];
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++)
+#pragma GCC unroll 8
+                    for (int t = 0; t < T; t++) a[i][t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+                for (int q = 0; q < 4; q++) {
+                    const __m256i qv = _mm256_loadu_si256((const __m256i *)(B->qs + 32 * (8 * n + 4 * h + q)));
+#pragma GCC unroll 4
+                    for (int i = 0; i < 4; i++) {
+                        const __m256i code = _mm256_and_si256(_mm256_srli_epi16(qv, 2 * i), m3);
+                        const int j = 8 * n + 2 * i + h;
+#pragma GCC unroll 8
+                        for (int t = 0; t < T; t++) a[i][t] = _mm256_dpbusd_epi32(a[i][t], code, bcast4(X[t][b].qs + 16 * j + 4 * q));
+                    }
+                }
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++) {
+                    const int j = 8 * n + 2 * i + h;
+                    const __m256i sc = _mm256_and_si256(_mm256_srli_epi32(S[j / 4], 8 * (j % 4)), lo8);
+#pragma GCC unroll 8
+                    for (int t = 0; t < T; t++) sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(a[i][t], sc));
+                }
+            }
+        const __m256 dw = row_scales(B->d), dmw = row_scales(B->dmin);
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+            const __m256 dx = _mm256_set1_ps(X[t][b].d);
+            const __m256 p = _mm256_mul_ps(_mm256_mul_ps(dx, dw), _mm256_cvtepi32_ps(sumi[t]));
+            const __m256 m = _mm256_mul_ps(_mm256_mul_ps(dx, dmw), _mm256_cvtepi32_ps(summ[t]));
+            acc[t] = _mm256_add_ps(acc[t], _mm256_sub_ps(p, m));
+        }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
+}
+
 /* ---- IQ4_XS (block_iq4_xsx8): codebook values + 128 (unsigned, by a byte shuffle of the nibbles), a
  * 32-element sub-block's sum one chain of eight vpdpbusd, minus 128 x its activation sum; then per
  * sub-block, as the vec_dot spec, acc += ((d * dx) * (ls - 32)) * (float)sum, multiplied and added
@@ -466,21 +539,23 @@ static inline __attribute__((always_inline)) void gemm8_k(const int kt, int64_t 
     int c = 0;
 #define KQ_TILE(T) (kt == 6   ? q6_K_tile(T, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys) \
                     : kt == 3 ? q3_K_tile(T, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys) \
+                    : kt == 2 ? q2_K_tile(T, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys) \
                     : kt == 7 ? iq4_xs_tile(T, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys) \
                               : q4_K_tile(kt == 5, T, w, nb, xb + (size_t)c * xs, xs, y + (size_t)c * ys, ys))
-    if (kt != 3) /* Q3_K: four sub-blocks x the tokens of accumulators; 8 tokens would spill */
+    if (kt != 3 && kt != 2) /* Q2_K, Q3_K: four sub-blocks x the tokens of accumulators; 8 tokens would spill */
         for (; c + 8 <= n_tok; c += 8) KQ_TILE(8);
     for (; c + 4 <= n_tok; c += 4) KQ_TILE(4);
     for (; c < n_tok; c++) KQ_TILE(1);
 #undef KQ_TILE
 }
 
-/* the entry points: kt 3, 4, 5, 6 = Q3_K ... Q6_K, 7 = IQ4_XS */
+/* the entry points: kt 2, 3, 4, 5, 6 = Q2_K ... Q6_K, 7 = IQ4_XS */
 #define KQ_ENTRY(NAME, KT)                                                                                     \
     void NAME(int64_t k, const void *w, const void *x, size_t xs, const int32_t *xsum, int n_tok, float *y, size_t ys) { \
         (void)xsum;                                                                                            \
         gemm8_k(KT, k, w, x, xs, n_tok, y, ys);                                                                \
     }
+KQ_ENTRY(zk_gemm8_q2_K_avx512vnni, 2)
 KQ_ENTRY(zk_gemm8_q3_K_avx512vnni, 3)
 KQ_ENTRY(zk_gemm8_q4_K_avx512vnni, 4)
 KQ_ENTRY(zk_gemm8_q5_K_avx512vnni, 5)
@@ -551,7 +626,7 @@ static const zk_gemm_table k_gemm_avx512vnni = {
     .name = "avx512vnni",
     .gemm8 = {[ZETA_TYPE_Q4_0] = gemm8_q4_0, [ZETA_TYPE_Q8_0] = gemm8_q8_0, [ZETA_TYPE_Q5_0] = gemm8_q5_0, [ZETA_TYPE_IQ4_NL] = gemm8_iq4_nl,
               [ZETA_TYPE_Q4_1] = gemm8_q4_1, [ZETA_TYPE_Q5_1] = gemm8_q5_1,
-              [ZETA_TYPE_Q3_K] = zk_gemm8_q3_K_avx512vnni, [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_avx512vnni,
+              [ZETA_TYPE_Q2_K] = zk_gemm8_q2_K_avx512vnni, [ZETA_TYPE_Q3_K] = zk_gemm8_q3_K_avx512vnni, [ZETA_TYPE_Q4_K] = zk_gemm8_q4_K_avx512vnni,
               [ZETA_TYPE_Q5_K] = zk_gemm8_q5_K_avx512vnni, [ZETA_TYPE_IQ4_XS] = zk_gemm8_iq4_xs_avx512vnni,
               [ZETA_TYPE_Q6_K] = zk_gemm8_q6_K_avx512vnni,
               [ZETA_TYPE_F16] = gemm8_f16, [ZETA_TYPE_BF16] = gemm8_bf16},
