@@ -2,7 +2,8 @@
  *   1. matrix-vector product (one activation row) over a k x rows weight matrix (default 4096 x 4096)
  *      for every weight type the kernel tables have and every ISA table this CPU runs (scalar, avx2,
  *      avxvnni, avx512, avx512vnni, neon, neondot); cells are GB/s of weight bytes streamed (median of several trials);
- *   2. the packed 8-row GEMM of src/cpu/gemm.h / gemm_k.h (Q4_0, Q8_0, F16, BF16, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS: the
+ *   2. the packed 8-row GEMM of src/cpu/gemm.h / gemm_k.h (Q4_0, Q8_0, Q5_0, IQ4_NL, Q4_1, Q5_1, F16, BF16, Q2_K..Q6_K,
+ *      IQ4_XS: the
  *      types some SIMD table packs) for 1 and 16 tokens, in GOPS (2 * rows * k * tokens / s), next to the
  *      row-major path the engine has without packing: the row-by-row vec_dot of the selected table (the
  *      tiled gemm_f.h product for F16, BF16), and the AVX2 layering's vec_dot (what an AVX2-only CPU runs
@@ -354,8 +355,9 @@ int main(int argc, char **argv) {
     if (do_gemm) {
         const zk_gemm_table *gt[3] = {zk_gemm_scalar(), zk_cpu_has_avx2() ? zk_gemm_avx2() : NULL,
                                       zk_cpu_has_avx512vnni() ? zk_gemm_avx512vnni() : NULL};
-        const zeta_type gtypes[9] = {ZETA_TYPE_Q4_0, ZETA_TYPE_Q8_0, ZETA_TYPE_F16, ZETA_TYPE_BF16, ZETA_TYPE_Q3_K,
-                                     ZETA_TYPE_Q4_K, ZETA_TYPE_Q5_K, ZETA_TYPE_Q6_K, ZETA_TYPE_IQ4_XS};
+        const zeta_type gtypes[] = {ZETA_TYPE_Q4_0, ZETA_TYPE_Q8_0, ZETA_TYPE_Q5_0, ZETA_TYPE_IQ4_NL, ZETA_TYPE_Q4_1,
+                                    ZETA_TYPE_Q5_1, ZETA_TYPE_F16,  ZETA_TYPE_BF16, ZETA_TYPE_Q2_K,   ZETA_TYPE_Q3_K,
+                                    ZETA_TYPE_Q4_K, ZETA_TYPE_Q5_K, ZETA_TYPE_Q6_K, ZETA_TYPE_IQ4_XS};
         /* the AVX2 layering's row-major vec_dot (what an AVX2-only CPU multiplies with unpacked weights) */
         isa ai[1];
         const zk_kernels *av2 = collect_isas(ai, "avx2") == 1 ? &ai[0].full : NULL;
@@ -370,10 +372,11 @@ int main(int argc, char **argv) {
         if (av2) printf("---:|");
         for (int g = 0; g < 3; g++) if (gt[g] && in_list(isa_filter, gt[g]->name)) printf("---:|");
         printf("---:|\n");
-        for (int gi = 0; gi < 9; gi++) {
-            const zeta_type wt = gtypes[gi];
+        for (size_t gi = 0; gi < sizeof gtypes / sizeof gtypes[0]; gi++) {
+            const zeta_type wt = gtypes[gi], at = zk_vec_dot_type(wt);
             const bool two = wt == ZETA_TYPE_F16 || wt == ZETA_TYPE_BF16; /* f32 activations */
-            const bool kq = gi >= 4;                                         /* Q8_K activations */
+            const bool kq = at == ZETA_TYPE_Q8_K;                            /* Q8_K activations */
+            const bool sums = wt == ZETA_TYPE_Q4_0 || wt == ZETA_TYPE_Q5_0 || wt == ZETA_TYPE_IQ4_NL; /* Q8_0 block sums */
             if (kq && k % QK_K) continue;
             bool any = false;
             for (int g = 0; g < 3; g++) any = any || (gt[g] && gt[g]->gemm8[wt]);
@@ -391,9 +394,7 @@ int main(int argc, char **argv) {
             const int64_t nb = k / 32;
             uint8_t *w = make_weights(wt, k, rows, row_bytes);
             uint8_t *packed = malloc((size_t)(rows / 8) * gb);
-            const size_t x_stride = two  ? (size_t)k * sizeof(float)
-                                    : kq ? (size_t)zeta_row_bytes(ZETA_TYPE_Q8_K, (uint64_t)k)
-                                         : (size_t)zeta_row_bytes(ZETA_TYPE_Q8_0, (uint64_t)k);
+            const size_t x_stride = two ? (size_t)k * sizeof(float) : (size_t)zeta_row_bytes(at, (uint64_t)k);
             uint8_t *x = malloc(x_stride * 16);
             int32_t *xsum = malloc((size_t)nb * 16 * sizeof *xsum);
             float *y = malloc((size_t)rows * 16 * sizeof *y), *yref = malloc((size_t)rows * 16 * sizeof *yref);
@@ -412,15 +413,23 @@ int main(int argc, char **argv) {
                     for (int r = 0; r < 8; r++) r8[r] = w + (size_t)(g * 8 + r) * row_bytes;
                     void *out = packed + (size_t)g * gb;
                     const int64_t nbk = k / QK_K;
-                    if (wt == ZETA_TYPE_Q3_K) zk_pack_q3_Kx8((const block_q3_K *const *)r8, nbk, out);
+                    if (wt == ZETA_TYPE_Q2_K) zk_pack_q2_Kx8((const block_q2_K *const *)r8, nbk, out);
+                    else if (wt == ZETA_TYPE_Q3_K) zk_pack_q3_Kx8((const block_q3_K *const *)r8, nbk, out);
                     else if (wt == ZETA_TYPE_Q4_K) zk_pack_q4_Kx8((const block_q4_K *const *)r8, nbk, out);
                     else if (wt == ZETA_TYPE_Q5_K) zk_pack_q5_Kx8((const block_q5_K *const *)r8, nbk, out);
                     else if (wt == ZETA_TYPE_Q6_K) zk_pack_q6_Kx8((const block_q6_K *const *)r8, nbk, out);
                     else zk_pack_iq4_xsx8((const block_iq4_xs *const *)r8, nbk, out);
-                } else if (wt == ZETA_TYPE_Q4_0) {
+                } else if (wt == ZETA_TYPE_Q4_0 || wt == ZETA_TYPE_IQ4_NL) { /* IQ4_NL: Q4_0's block shape */
                     const block_q4_0 *r8[8];
                     for (int r = 0; r < 8; r++) r8[r] = (const block_q4_0 *)(w + (size_t)(g * 8 + r) * row_bytes);
                     zk_pack_q4_0x8(r8, nb, (block_q4_0x8 *)(packed + (size_t)g * gb));
+                } else if (wt == ZETA_TYPE_Q5_0 || wt == ZETA_TYPE_Q4_1 || wt == ZETA_TYPE_Q5_1) {
+                    const void *r8[8];
+                    for (int r = 0; r < 8; r++) r8[r] = w + (size_t)(g * 8 + r) * row_bytes;
+                    void *out = packed + (size_t)g * gb;
+                    if (wt == ZETA_TYPE_Q5_0) zk_pack_q5_0x8((const block_q5_0 *const *)r8, nb, out);
+                    else if (wt == ZETA_TYPE_Q4_1) zk_pack_q4_1x8((const block_q4_1 *const *)r8, nb, out);
+                    else zk_pack_q5_1x8((const block_q5_1 *const *)r8, nb, out);
                 } else {
                     const block_q8_0 *r8[8];
                     for (int r = 0; r < 8; r++) r8[r] = (const block_q8_0 *)(w + (size_t)(g * 8 + r) * row_bytes);
@@ -428,8 +437,8 @@ int main(int argc, char **argv) {
                 }
             }
             if (two) memcpy(x, xf, (size_t)k * 16 * sizeof(float));
-            else if (kq)
-                for (int t = 0; t < 16; t++) sel->from_float[ZETA_TYPE_Q8_K](xf + (size_t)t * (size_t)k, x + (size_t)t * x_stride, k);
+            else if (!sums)
+                for (int t = 0; t < 16; t++) sel->from_float[at](xf + (size_t)t * (size_t)k, x + (size_t)t * x_stride, k);
             else for (int t = 0; t < 16; t++) { /* activations as the backend makes them: selected from_float + block sums */
                 block_q8_0 *q = (block_q8_0 *)(x + (size_t)t * x_stride);
                 sel->from_float[ZETA_TYPE_Q8_0](xf + (size_t)t * (size_t)k, q, k);
