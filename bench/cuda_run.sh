@@ -14,6 +14,8 @@ OUT=${OUT:-/tmp/cuda_run}
 mkdir -p "$OUT"
 JOBS=${JOBS:-16}
 REPS=${REPS:-5}
+PTG_N=${PTG_N:-512}
+PTG_R=${PTG_R:-8}
 DEADLINE=${DEADLINE:-540}
 T0=$(date +%s)
 el() { echo $(( $(date +%s) - T0 )); }
@@ -95,10 +97,12 @@ if [ -n "$LB" ]; then
         echo "== llama-bench and zeta bench alternating [$(el) s]"
         $LB --version 2>&1 | head -3 | tee "$OUT/llama_version.txt"
         for m in $MODELS; do run_llama $m 1; run_zeta $m 2; run_llama $m 2; done
-        echo "== decode-only runs with power samples [$(el) s]"
+        # PTG_N x PTG_R decoded tokens a run (the earlier 256 x 4 lasted under a second on the 1.1B
+        # models at ZetaLm's rate: 15 samples of 100 ms, load and ramp among them)
+        echo "== decode-only runs with power samples (tg$PTG_N x $PTG_R) [$(el) s]"
         for m in $MODELS; do b=$(basename $m .gguf)
-            powered zeta-$b ./build-cuda/zeta bench --backend cuda -m $m -p 0 -n 256 -r 4 -o json > "$OUT/ptg-zeta-$b.json" 2>&1
-            powered llama-$b $LB -m $m -p 0 -n 256 -ngl 99 -r 4 -o json > "$OUT/ptg-llama-$b.json" 2>&1
+            powered zeta-$b ./build-cuda/zeta bench --backend cuda -m $m -p 0 -n $PTG_N -r $PTG_R -o json > "$OUT/ptg-zeta-$b.json" 2>&1
+            powered llama-$b $LB -m $m -p 0 -n $PTG_N -ngl 99 -r $PTG_R -o json > "$OUT/ptg-llama-$b.json" 2>&1
         done
     else
         echo "llama.cpp's build did not finish by ${DEADLINE}s:"; tail -5 "$OUT/llama_build.log"
@@ -152,6 +156,6 @@ for p in sorted(glob.glob(out + '/power-*.csv')):
     if d:
         if isinstance(d, dict): d = [d]
         r = d[0]; tps = r.get('tg_tps') or r.get('avg_ts')
-    print('power %-28s samples %4d  median of busier half %.1f W  max %.1f W  tg256 %s t/s  -> %s J/token' % (
+    print('power %-28s samples %4d  median of busier half %.1f W  max %.1f W  tg %s t/s  -> %s J/token' % (
         name, len(w), st.median(hi), max(w), '%.1f' % tps if tps else '-', '%.3f' % (st.median(hi) / tps) if tps else '-'))
 PY
