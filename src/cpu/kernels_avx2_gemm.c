@@ -84,6 +84,18 @@ static void gemm8_q4_0(int64_t k, const void *w, const void *x, size_t xs, const
         q4_tile1(w, nb, (const block_q8_0 *)((const uint8_t *)x + (size_t)c * xs), xsum + (size_t)c * (size_t)nb, y + (size_t)c * ys);
 }
 
+/* Q5_0 / Q5_1: the fifth bit (16) of vector j's low and high codes, from the rows' qh words (lane r =
+ * row r's): byte j of each lane spread over the lane by a shuffle, then a per-byte bit test (low
+ * codes: bits 0-3, high: 4-7) */
+static inline __attribute__((always_inline)) void q5_high(__m256i qh, int j, __m256i *lo, __m256i *hi) {
+    const __m256i m10 = _mm256_set1_epi8(0x10);
+    const __m256i blo = _mm256_set1_epi32(0x08040201), bhi = _mm256_set1_epi32((int)0x80402010u);
+    const __m256i lane0 = _mm256_setr_epi32(0x00000000, 0x04040404, 0x08080808, 0x0c0c0c0c, 0x00000000, 0x04040404, 0x08080808, 0x0c0c0c0c);
+    const __m256i hb = _mm256_shuffle_epi8(qh, _mm256_add_epi8(lane0, _mm256_set1_epi8((char)j)));
+    *lo = _mm256_or_si256(*lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, blo), blo), m10));
+    *hi = _mm256_or_si256(*hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bhi), bhi), m10));
+}
+
 /* Q5_0 (block_q5_0x8): Q4_0's walk with each code's 16 from qh: for vector j, byte j of the row's
  * qh word holds the fifth bits of its elements 8j..8j+7, so a byte shuffle spreads it over the
  * lane and a per-byte bit test picks element 8j+e's (low nibbles: bits 0-3, high: 4-7). Codes
@@ -91,9 +103,7 @@ static void gemm8_q4_0(int64_t k, const void *w, const void *x, size_t xs, const
  * 2^15); 16 x the activation sum comes off. T tokens (1..4) share each unpacked vector. */
 static inline __attribute__((always_inline)) void q5_tile(const block_q5_0x8 *W, int64_t nb, const uint8_t *x, size_t xs,
                                                           const int32_t *xsum, float *y, size_t ys, const int T) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m10 = _mm256_set1_epi8(0x10), ones = _mm256_set1_epi16(1);
-    const __m256i blo = _mm256_set1_epi32(0x08040201), bhi = _mm256_set1_epi32((int)0x80402010u);
-    const __m256i lane0 = _mm256_setr_epi32(0x00000000, 0x04040404, 0x08080808, 0x0c0c0c0c, 0x00000000, 0x04040404, 0x08080808, 0x0c0c0c0c);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
     const block_q8_0 *X[4];
     __m256 acc[4];
 #pragma GCC unroll 4
@@ -109,12 +119,8 @@ static inline __attribute__((always_inline)) void q5_tile(const block_q5_0x8 *W,
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {
             const __m256i v = _mm256_loadu_si256((const __m256i *)(W[b].qs + 32 * j));
-            /* byte j of each 32-bit lane, 4 times (the shuffle indexes bytes of each 128-bit half) */
-            const __m256i hb = _mm256_shuffle_epi8(qh, _mm256_add_epi8(lane0, _mm256_set1_epi8((char)j)));
-            const __m256i lo = _mm256_or_si256(_mm256_and_si256(v, m4),
-                                               _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, blo), blo), m10));
-            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4),
-                                               _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bhi), bhi), m10));
+            __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            q5_high(qh, j, &lo, &hi);
 #pragma GCC unroll 4
             for (int t = 0; t < T; t++) {
                 s16[t] = _mm256_add_epi16(s16[t], _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(X[t][b].qs + 8 * j)),
@@ -201,14 +207,12 @@ static void gemm8_iq4_nl(int64_t k, const void *w, const void *x, size_t xs, con
 }
 
 /* Q4_1 / Q5_1 (block_q4_1x8 / block_q5_1x8) against Q8_1 activations: the stored codes (0..15; Q5_1:
- * 0..31, the fifth bit as in q5_tile) are maddubs' unsigned operand as they are; the int16 sums are
+ * 0..31, the fifth bit by q5_high) are maddubs' unsigned operand as they are; the int16 sums are
  * widened after each two vectors (4 maddubs: 4 * 2 * 31 * 128 < 2^15); per block acc += (d_w * d_x)
  * * sumi + m_w * s_x (gemm_ref.c's steps: the same bits). T tokens (1..4) share each vector. */
 static inline __attribute__((always_inline)) void q1_tile(const bool q5, const void *W, int64_t nb, const uint8_t *x, size_t xs, float *y,
                                                           size_t ys, const int T) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m10 = _mm256_set1_epi8(0x10), ones = _mm256_set1_epi16(1);
-    const __m256i blo = _mm256_set1_epi32(0x08040201), bhi = _mm256_set1_epi32((int)0x80402010u);
-    const __m256i lane0 = _mm256_setr_epi32(0x00000000, 0x04040404, 0x08080808, 0x0c0c0c0c, 0x00000000, 0x04040404, 0x08080808, 0x0c0c0c0c);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
     const block_q8_1 *X[4];
     __m256 acc[4];
 #pragma GCC unroll 4
@@ -235,11 +239,7 @@ static inline __attribute__((always_inline)) void q1_tile(const bool q5, const v
         for (int j = 0; j < 4; j++) {
             const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
             __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-            if (q5) {
-                const __m256i hb = _mm256_shuffle_epi8(qh, _mm256_add_epi8(lane0, _mm256_set1_epi8((char)j)));
-                lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, blo), blo), m10));
-                hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bhi), bhi), m10));
-            }
+            if (q5) q5_high(qh, j, &lo, &hi);
 #pragma GCC unroll 4
             for (int t = 0; t < T; t++) {
                 s16[t] = _mm256_add_epi16(s16[t], _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(X[t][b].qs + 8 * j)),

@@ -42,6 +42,19 @@ static inline __m256i q8_dot4(__m256i s, __m256i av, __m256i v, const int8_t *q)
 
 enum { KIND_Q8, KIND_Q4, KIND_Q5, KIND_NL };
 
+/* Q5_0 / Q5_1: vector j's low and high codes plus their fifth bit (16), from the rows' qh words H (lane
+ * r = row r's): byte j of each lane spread over the lane by a shuffle, a per-byte bit test as the
+ * mask of the add (low codes: bits 0-3, high: 4-7) */
+static inline __attribute__((always_inline)) void q5_high(__m256i H, int j, __m256i *lo, __m256i *hi) {
+    const __m256i b16 = _mm256_set1_epi8(0x10);
+    const __m256i pick_lo = _mm256_set1_epi32(0x08040201), pick_hi = _mm256_set1_epi32((int)0x80402010u);
+    const __m256i lane_bytes = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12, 0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12,
+                                                12, 12, 12);
+    const __m256i hj = _mm256_shuffle_epi8(H, _mm256_add_epi8(lane_bytes, _mm256_set1_epi8((char)j)));
+    *lo = _mm256_mask_add_epi8(*lo, _mm256_test_epi8_mask(hj, pick_lo), *lo, b16);
+    *hi = _mm256_mask_add_epi8(*hi, _mm256_test_epi8_mask(hj, pick_hi), *hi, b16);
+}
+
 /* N tokens (1..8, a constant after inlining) at x, xs bytes apart, against packed Q4_0, Q5_0 or Q8_0
  * blocks W: y[c * ys + r] for rows r < 8. Q5_0: Q4_0's walk with each code's 16 added where its qh
  * bit is set (a byte shuffle brings byte j of the row's qh into every byte of the lane, a bit test
@@ -51,11 +64,7 @@ static inline __attribute__((always_inline)) void tile(const int kind, const int
     const bool q4 = kind == KIND_Q4 || kind == KIND_NL, q5 = kind == KIND_Q5, nl = kind == KIND_NL;
     /* IQ4_NL (block_q4_0x8's bytes): the codebook value + 128 (unsigned) by a byte shuffle of the nibble */
     const __m256i nl_tbl = iq4_values_u8_x2();
-    const __m256i m4 = _mm256_set1_epi8(0x0F), b16 = _mm256_set1_epi8(0x10);
-    /* Q5_0: byte e of lane r picks bit e (low codes) / 4 + e (high codes) of byte j of row r's qh */
-    const __m256i pick_lo = _mm256_set1_epi32(0x08040201), pick_hi = _mm256_set1_epi32((int)0x80402010u);
-    const __m256i lane_bytes = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12, 0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12,
-                                                12, 12, 12);
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
     __m256 a[8];
 #pragma GCC unroll 8
     for (int c = 0; c < N; c++) a[c] = _mm256_setzero_ps();
@@ -74,10 +83,8 @@ static inline __attribute__((always_inline)) void tile(const int kind, const int
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
                 const __m256i v = _mm256_loadu_si256((const __m256i *)(Wb->qs + 32 * j));
-                const __m256i hj = _mm256_shuffle_epi8(H, _mm256_add_epi8(lane_bytes, _mm256_set1_epi8((char)j)));
-                const __m256i lo = _mm256_mask_add_epi8(_mm256_and_si256(v, m4), _mm256_test_epi8_mask(hj, pick_lo), _mm256_and_si256(v, m4), b16);
-                const __m256i hi4 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-                const __m256i hi = _mm256_mask_add_epi8(hi4, _mm256_test_epi8_mask(hj, pick_hi), hi4, b16);
+                __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                q5_high(H, j, &lo, &hi);
 #pragma GCC unroll 8
                 for (int c = 0; c < N; c++) {
                     s[c] = _mm256_dpbusd_epi32(s[c], lo, bcast4(X[c] + 8 * j));
@@ -155,10 +162,7 @@ static void gemm8_q8_0(int64_t k, const void *w, const void *x, size_t xs, const
  * bits). Tiles of 8 tokens, then 4, then 1. */
 static inline __attribute__((always_inline)) void tile_1(const bool q5, const int N, const void *W, int64_t nb, const uint8_t *x,
                                                          size_t xs, float *y, size_t ys) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), b16 = _mm256_set1_epi8(0x10);
-    const __m256i pick_lo = _mm256_set1_epi32(0x08040201), pick_hi = _mm256_set1_epi32((int)0x80402010u);
-    const __m256i lane_bytes = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12, 0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12,
-                                                12, 12, 12);
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
     __m256 a[8];
 #pragma GCC unroll 8
     for (int c = 0; c < N; c++) a[c] = _mm256_setzero_ps();
@@ -184,11 +188,7 @@ static inline __attribute__((always_inline)) void tile_1(const bool q5, const in
         for (int j = 0; j < 4; j++) {
             const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
             __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-            if (q5) {
-                const __m256i hj = _mm256_shuffle_epi8(H, _mm256_add_epi8(lane_bytes, _mm256_set1_epi8((char)j)));
-                lo = _mm256_mask_add_epi8(lo, _mm256_test_epi8_mask(hj, pick_lo), lo, b16);
-                hi = _mm256_mask_add_epi8(hi, _mm256_test_epi8_mask(hj, pick_hi), hi, b16);
-            }
+            if (q5) q5_high(H, j, &lo, &hi);
 #pragma GCC unroll 8
             for (int c = 0; c < N; c++) {
                 s[c] = _mm256_dpbusd_epi32(s[c], lo, bcast4(X[c]->qs + 8 * j));
