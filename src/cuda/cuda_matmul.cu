@@ -23,14 +23,17 @@
 bool cuda_type_ok(zeta_type t) {
     switch (t) {
     case ZETA_TYPE_F32: case ZETA_TYPE_F16: case ZETA_TYPE_BF16: case ZETA_TYPE_Q8_0: case ZETA_TYPE_Q4_0:
-    case ZETA_TYPE_Q4_K: case ZETA_TYPE_Q6_K:
+    case ZETA_TYPE_Q4_K: case ZETA_TYPE_Q6_K: case ZETA_TYPE_Q4_1: case ZETA_TYPE_Q5_0: case ZETA_TYPE_Q5_1: case ZETA_TYPE_IQ4_NL:
+    case ZETA_TYPE_Q2_K: case ZETA_TYPE_Q3_K: case ZETA_TYPE_Q5_K: case ZETA_TYPE_IQ4_XS:
         return true;
     default:
         return false;
     }
 }
 
-extern "C" const char *cuda_supported_types(void) { return "f32, f16, bf16, q8_0, q4_0, q4_k, q6_k"; }
+extern "C" const char *cuda_supported_types(void) {
+    return "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs";
+}
 
 /* ---------------------------------------------------------------- dequantizers */
 
@@ -80,8 +83,117 @@ template <int T> __device__ __forceinline__ void load_split(const uint8_t *W, si
     }
 }
 
+/* little-endian 16 / 32-bit fields at any byte address (blocks of 18, 20, 22, 84, 110 and 136 bytes) */
+__device__ __forceinline__ uint32_t ldb16(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
+__device__ __forceinline__ uint32_t ldb32(const uint8_t *p) { return ldb16(p) | (ldb16(p + 2) << 16); }
+
+/* ggml's kvalues_iq4nl (IQ4_NL / IQ4_XS codebook) */
+__constant__ int8_t k_iq4nl_dev[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+/* the block types the generic kernels take by byte loads (the CPU's dequantizers in quant*.c are the
+ * spec; each value one rounded product and, where the spec has it, one rounded sum or difference,
+ * never fused) */
+template <int T> __host__ __device__ constexpr bool byte_block_type() {
+    return T == ZETA_TYPE_Q4_1 || T == ZETA_TYPE_Q5_0 || T == ZETA_TYPE_Q5_1 || T == ZETA_TYPE_IQ4_NL || T == ZETA_TYPE_Q2_K ||
+           T == ZETA_TYPE_Q3_K || T == ZETA_TYPE_Q5_K || T == ZETA_TYPE_IQ4_XS;
+}
+
+/* elements 32c .. 32c + 31 of a row of a byte_block_type */
+template <int T> __device__ __forceinline__ void load32_bytes(const uint8_t *row, int c, float *w) {
+    if (T == ZETA_TYPE_Q4_1 || T == ZETA_TYPE_Q5_1) { /* d, m, (qh[4],) qs[16]: (q * d) + m */
+        const uint8_t *b = row + (size_t)c * (T == ZETA_TYPE_Q4_1 ? 20 : 24);
+        const float d = h2f((uint16_t)ldb16(b)), m = h2f((uint16_t)ldb16(b + 2));
+        const uint32_t qh = T == ZETA_TYPE_Q5_1 ? ldb32(b + 4) : 0u;
+        const uint8_t *qs = b + (T == ZETA_TYPE_Q4_1 ? 4 : 8);
+#pragma unroll
+        for (int j = 0; j < 16; j++) {
+            const uint32_t q0 = (qs[j] & 0x0fu) | (((qh >> j) & 1u) << 4), q1 = (qs[j] >> 4) | (((qh >> (j + 16)) & 1u) << 4);
+            w[j] = __fadd_rn(__fmul_rn((float)q0, d), m);
+            w[j + 16] = __fadd_rn(__fmul_rn((float)q1, d), m);
+        }
+    } else if (T == ZETA_TYPE_Q5_0) { /* d, qh[4], qs[16]: (q - 16) * d */
+        const uint8_t *b = row + (size_t)c * 22;
+        const float d = h2f((uint16_t)ldb16(b));
+        const uint32_t qh = ldb32(b + 2);
+        const uint8_t *qs = b + 6;
+#pragma unroll
+        for (int j = 0; j < 16; j++) {
+            const int q0 = (int)((qs[j] & 0x0fu) | (((qh >> j) & 1u) << 4)) - 16, q1 = (int)((qs[j] >> 4) | (((qh >> (j + 16)) & 1u) << 4)) - 16;
+            w[j] = __fmul_rn((float)q0, d);
+            w[j + 16] = __fmul_rn((float)q1, d);
+        }
+    } else if (T == ZETA_TYPE_IQ4_NL || T == ZETA_TYPE_IQ4_XS) { /* d (times the sub-block's scale) * codebook value */
+        const uint8_t *qs;
+        float d;
+        if (T == ZETA_TYPE_IQ4_NL) {
+            const uint8_t *b = row + (size_t)c * 18;
+            d = h2f((uint16_t)ldb16(b));
+            qs = b + 2;
+        } else { /* 136 bytes per 256: d, scales_h, scales_l[4], qs[128]; chunk c = sub-block ib */
+            const uint8_t *b = row + (size_t)(c >> 3) * 136;
+            const int ib = c & 7;
+            const int ls = ((b[4 + ib / 2] >> (4 * (ib % 2))) & 0xf) | (((ldb16(b + 2) >> (2 * ib)) & 3) << 4);
+            d = __fmul_rn(h2f((uint16_t)ldb16(b)), (float)(ls - 32));
+            qs = b + 8 + 16 * ib;
+        }
+#pragma unroll
+        for (int j = 0; j < 16; j++) {
+            w[j] = __fmul_rn(d, (float)k_iq4nl_dev[qs[j] & 0xf]);
+            w[j + 16] = __fmul_rn(d, (float)k_iq4nl_dev[qs[j] >> 4]);
+        }
+    } else if (T == ZETA_TYPE_Q5_K) { /* 176 bytes per 256: d, dmin, scales[12], qh[32], qs[128] */
+        const uint8_t *b = row + (size_t)(c >> 3) * 176;
+        const int j = c & 7, cc = j >> 1, shift = (j & 1) * 4;
+        const float d = h2f((uint16_t)ldb16(b)), dmin = h2f((uint16_t)ldb16(b + 2));
+        const uint8_t *q = b + 4;
+        int sc, m;
+        if (j < 4) {
+            sc = q[j] & 63;
+            m = q[j + 4] & 63;
+        } else {
+            sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
+            m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+        }
+        const float d1 = __fmul_rn(d, (float)sc), m1 = __fmul_rn(dmin, (float)m);
+        const uint8_t *qh = b + 16, *ql = b + 48 + 32 * cc;
+#pragma unroll
+        for (int l = 0; l < 32; l++) w[l] = __fsub_rn(__fmul_rn(d1, (float)(((ql[l] >> shift) & 0x0f) + ((qh[l] >> j) & 1 ? 16 : 0))), m1);
+    } else if (T == ZETA_TYPE_Q2_K) { /* 84 bytes per 256: scales[16], qs[64], d, dmin; chunk c: elements 32 (c & 7) .. */
+        const uint8_t *b = row + (size_t)(c >> 3) * 84;
+        const int e0 = 32 * (c & 7), cc = e0 / 128, s = (e0 / 32) % 4;
+        const float d = h2f((uint16_t)ldb16(b + 80)), dmin = h2f((uint16_t)ldb16(b + 82));
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const uint8_t sc = b[(e0 + 16 * h) / 16];
+            const float dl = __fmul_rn(d, (float)(sc & 0xf)), ml = __fmul_rn(dmin, (float)(sc >> 4));
+#pragma unroll
+            for (int l = 16 * h; l < 16 * h + 16; l++) w[l] = __fsub_rn(__fmul_rn(dl, (float)((b[16 + 32 * cc + l] >> (2 * s)) & 3)), ml);
+        }
+    } else if (T == ZETA_TYPE_Q3_K) { /* 110 bytes per 256: hmask[32], qs[64], scales[12], d */
+        const uint8_t *b = row + (size_t)(c >> 3) * 110;
+        const int e0 = 32 * (c & 7), cc = e0 / 128, s = (e0 / 32) % 4;
+        const float d = h2f((uint16_t)ldb16(b + 108));
+        const uint8_t *scales = b + 96;
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const int jb = (e0 + 16 * h) / 16;
+            const int lo = jb < 8 ? scales[jb] & 0xf : scales[jb - 8] >> 4, hi = (scales[8 + jb % 4] >> (2 * (jb / 4))) & 3;
+            const float dl = __fmul_rn(d, (float)((lo | (hi << 4)) - 32));
+#pragma unroll
+            for (int l = 16 * h; l < 16 * h + 16; l++) {
+                const int q = ((b[32 + 32 * cc + l] >> (2 * s)) & 3) - ((b[l] >> (4 * cc + s)) & 1 ? 0 : 4);
+                w[l] = __fmul_rn(dl, (float)q);
+            }
+        }
+    }
+}
+
 /* elements 32c .. 32c + 31 of a row (types other than the split ones) */
 template <int T> __device__ __forceinline__ void load32(const uint8_t *row, int c, float *w) {
+    if (byte_block_type<T>()) {
+        load32_bytes<T>(row, c, w);
+        return;
+    }
     if (T == ZETA_TYPE_F32) {
         const float4 *p = (const float4 *)(row + (size_t)c * 128);
 #pragma unroll
@@ -647,6 +759,14 @@ __global__ void k_add_bias(float *y, const float *bias, int rows, int n_tok) {
     case ZETA_TYPE_Q4_0: { const int TT = ZETA_TYPE_Q4_0; CALL; } break;           \
     case ZETA_TYPE_Q4_K: { const int TT = ZETA_TYPE_Q4_K; CALL; } break;           \
     case ZETA_TYPE_Q6_K: { const int TT = ZETA_TYPE_Q6_K; CALL; } break;           \
+    case ZETA_TYPE_Q4_1: { const int TT = ZETA_TYPE_Q4_1; CALL; } break;           \
+    case ZETA_TYPE_Q5_0: { const int TT = ZETA_TYPE_Q5_0; CALL; } break;           \
+    case ZETA_TYPE_Q5_1: { const int TT = ZETA_TYPE_Q5_1; CALL; } break;           \
+    case ZETA_TYPE_IQ4_NL: { const int TT = ZETA_TYPE_IQ4_NL; CALL; } break;       \
+    case ZETA_TYPE_Q2_K: { const int TT = ZETA_TYPE_Q2_K; CALL; } break;           \
+    case ZETA_TYPE_Q3_K: { const int TT = ZETA_TYPE_Q3_K; CALL; } break;           \
+    case ZETA_TYPE_Q5_K: { const int TT = ZETA_TYPE_Q5_K; CALL; } break;           \
+    case ZETA_TYPE_IQ4_XS: { const int TT = ZETA_TYPE_IQ4_XS; CALL; } break;       \
     default: return cudaErrorInvalidValue;                                         \
     }
 
@@ -664,6 +784,14 @@ cudaError_t cuda_mmv(cudaStream_t s, const cuda_mmv_job *j, const float *x, uint
     case ZETA_TYPE_BF16: mmv1_launch<ZETA_TYPE_BF16>(s, j, x); break;
     case ZETA_TYPE_Q4_K: mmv1_launch<ZETA_TYPE_Q4_K>(s, j, x); break;
     case ZETA_TYPE_Q6_K: mmv1_launch<ZETA_TYPE_Q6_K>(s, j, x); break;
+    case ZETA_TYPE_Q4_1: mmv1_launch<ZETA_TYPE_Q4_1>(s, j, x); break;
+    case ZETA_TYPE_Q5_0: mmv1_launch<ZETA_TYPE_Q5_0>(s, j, x); break;
+    case ZETA_TYPE_Q5_1: mmv1_launch<ZETA_TYPE_Q5_1>(s, j, x); break;
+    case ZETA_TYPE_IQ4_NL: mmv1_launch<ZETA_TYPE_IQ4_NL>(s, j, x); break;
+    case ZETA_TYPE_Q2_K: mmv1_launch<ZETA_TYPE_Q2_K>(s, j, x); break;
+    case ZETA_TYPE_Q3_K: mmv1_launch<ZETA_TYPE_Q3_K>(s, j, x); break;
+    case ZETA_TYPE_Q5_K: mmv1_launch<ZETA_TYPE_Q5_K>(s, j, x); break;
+    case ZETA_TYPE_IQ4_XS: mmv1_launch<ZETA_TYPE_IQ4_XS>(s, j, x); break;
     default: return cudaErrorInvalidValue;
     }
     return cudaGetLastError();
