@@ -3,23 +3,26 @@
 # runs tests/test_cuda, tests/test_cuda_kv and tests/test_cuda_sparse (op-by-op and whole-model checks against the CPU backend, decode graphs vs
 # eager), measures the device-to-device copy bandwidth, writes TinyLlama-1.1B-shaped random models
 # (Q4_0, Q8_0; and Llama-2-7B-shaped Q4_0 with BIG=1; or SYNTH="TYPE:SHAPE ...", where TYPE may be
-# q4_k_m) with `zeta synth`, and times pp512 / tg128
+# q4_k_m, q5_k_m or q6_k) with `zeta synth`, and times pp512 / tg128
 # with `zeta bench --backend cuda`. With LLAMA_SRC=DIR (a llama.cpp source tree or .tar.xz of one,
 # never committed), llama.cpp is built with CUDA in the background meanwhile and llama-bench runs
-# on the same files, the two engines alternating; nvidia-smi power samples (100 ms) are taken
-# during separate decode-only runs for joules per token. Logs go to $OUT (or /tmp/cuda_run); a
+# on the same files, the two engines alternating; then joules per generated token from the GPU's
+# energy counter (bench/cuda_energy.c) around decode-only runs of two lengths. Logs go to $OUT (or /tmp/cuda_run); a
 # short table is printed last. DEADLINE (seconds, default 540) bounds the wait for llama.cpp.
 set -u
 OUT=${OUT:-/tmp/cuda_run}
 mkdir -p "$OUT"
 JOBS=${JOBS:-16}
 REPS=${REPS:-5}
-PTG_N=${PTG_N:-512}
-PTG_R=${PTG_R:-8}
+PTG_N=${PTG_N:-256}
+PTG_LO=${PTG_LO:-1}
+PTG_HI=${PTG_HI:-9}
 DEADLINE=${DEADLINE:-540}
 T0=$(date +%s)
 el() { echo $(( $(date +%s) - T0 )); }
 LB=""
+# a machine kept warm between calls still has the last call's markers: start clean
+rm -f /tmp/llama-build.rc /tmp/zeta-cuda-models/.synth-done
 if [ -n "${LLAMA_SRC:-}" ]; then
     LD=/tmp/llama-src
     rm -rf $LD && mkdir -p $LD
@@ -41,12 +44,12 @@ M=/tmp/zeta-cuda-models
 mkdir -p $M
 SYNTH=${SYNTH:-"q4_0:tinyllama-1.1b q8_0:tinyllama-1.1b"}
 [ "${BIG:-0}" = 1 ] && SYNTH="$SYNTH q4_0:llama-2-7b"
-# TYPE:SHAPE; q4_k_m (llama.cpp's mix) is quantized from an f16 synth of the shape
+# TYPE:SHAPE; q4_k_m, q5_k_m (llama.cpp's mixes) and q6_k are quantized from an f16 synth of the shape
 ( for ts in $SYNTH; do t=${ts%%:*}; sh=${ts#*:}
     [ -f $M/$sh-$t.gguf ] && continue
-    if [ "$t" = q4_k_m ]; then
+    if [ "$t" = q4_k_m ] || [ "$t" = q5_k_m ] || [ "$t" = q6_k ]; then
         { ./build-cuda/zeta synth --shape $sh --type f16 -o $M/$sh-f16.tmp.gguf &&
-          ./build-cuda/zeta quantize $M/$sh-f16.tmp.gguf $M/$sh-$t.gguf Q4_K_M; } > "$OUT/synth-$sh-$t.log" 2>&1
+          ./build-cuda/zeta quantize $M/$sh-f16.tmp.gguf $M/$sh-$t.gguf $(echo $t | tr a-z A-Z); } > "$OUT/synth-$sh-$t.log" 2>&1
         rm -f $M/$sh-f16.tmp.gguf
     else
         ./build-cuda/zeta synth --shape $sh --type $t -o $M/$sh-$t.gguf > "$OUT/synth-$sh-$t.log" 2>&1
@@ -67,10 +70,6 @@ while [ ! -f $M/.synth-done ]; do sleep 2; done
 ls -la $M | tee "$OUT/models.txt"
 MODELS=""
 for ts in $SYNTH; do [ -f $M/${ts#*:}-${ts%%:*}.gguf ] && MODELS="$MODELS $M/${ts#*:}-${ts%%:*}.gguf"; done
-# power: 100 ms samples of the whole board while CMD runs -> $OUT/power-NAME.csv
-powered() { name=$1; shift
-    nvidia-smi --query-gpu=timestamp,power.draw --format=csv,noheader,nounits -lms 100 > "$OUT/power-$name.csv" 2>/dev/null &
-    pp=$!; "$@"; rc=$?; kill $pp 2>/dev/null; wait $pp 2>/dev/null; return $rc; }
 run_zeta() { m=$1; b=$(basename $m .gguf)
     timeout $TO ./build-cuda/zeta bench --backend cuda -m $m -p 512 -n 128 -r "$REPS" -o json > "$OUT/zeta-$b-$2.json" 2> "$OUT/zeta-$b-$2.err"; }
 run_llama() { m=$1; b=$(basename $m .gguf)
@@ -97,12 +96,19 @@ if [ -n "$LB" ]; then
         echo "== llama-bench and zeta bench alternating [$(el) s]"
         $LB --version 2>&1 | head -3 | tee "$OUT/llama_version.txt"
         for m in $MODELS; do run_llama $m 1; run_zeta $m 2; run_llama $m 2; done
-        # PTG_N x PTG_R decoded tokens a run (the earlier 256 x 4 lasted under a second on the 1.1B
-        # models at ZetaLm's rate: 15 samples of 100 ms, load and ramp among them)
-        echo "== decode-only runs with power samples (tg$PTG_N x $PTG_R) [$(el) s]"
+        # energy per token: the GPU's energy counter (bench/cuda_energy.c) around two decode-only
+        # runs of PTG_N tokens that differ only in repetitions (PTG_LO, PTG_HI); the difference of
+        # their joules over the difference of their tokens, so that loading and warm-up cancel.
+        # (nvidia-smi's power.draw, sampled until 2026-11-28, is a one-second moving average here.)
+        echo "== energy: tg$PTG_N x $PTG_LO and x $PTG_HI, engines alternating [$(el) s]"
+        cc -O2 bench/cuda_energy.c -o build-cuda/cuda_energy -ldl
         for m in $MODELS; do b=$(basename $m .gguf)
-            powered zeta-$b ./build-cuda/zeta bench --backend cuda -m $m -p 0 -n $PTG_N -r $PTG_R -o json > "$OUT/ptg-zeta-$b.json" 2>&1
-            powered llama-$b $LB -m $m -p 0 -n $PTG_N -ngl 99 -r $PTG_R -o json > "$OUT/ptg-llama-$b.json" 2>&1
+            for r in $PTG_LO $PTG_HI; do
+                ./build-cuda/cuda_energy "$OUT/energy-zeta-$b-$r.txt" timeout $TO ./build-cuda/zeta bench --backend cuda -m $m -p 0 \
+                    -n $PTG_N -r $r -o json > "$OUT/ptg-zeta-$b-$r.json" 2>&1
+                ./build-cuda/cuda_energy "$OUT/energy-llama-$b-$r.txt" timeout $TO $LB -m $m -p 0 -n $PTG_N -ngl 99 -r $r -o json \
+                    > "$OUT/ptg-llama-$b-$r.json" 2>&1
+            done
         done
     else
         echo "llama.cpp's build did not finish by ${DEADLINE}s:"; tail -5 "$OUT/llama_build.log"
@@ -113,7 +119,7 @@ echo "== summary [$(el) s]"
 grep -E '^(ok|FAIL|skip) - |^# |passed' "$OUT/test_cuda.log" | tail -14
 grep -E '^(FAIL|skip) - |passed' "$OUT/test_cuda_kv.log" | tail -5
 cat "$OUT/device.txt" "$OUT/membw.txt"
-python3 - "$OUT" <<'PY'
+python3 - "$OUT" "$PTG_N" "$PTG_LO" "$PTG_HI" <<'PY'
 import json, glob, os, sys, statistics as st
 out = sys.argv[1]
 def load(p):
@@ -143,19 +149,15 @@ for (model, test), v in sorted(rows.items()):
     ls = '%.1f (%s)' % (st.median(l), ', '.join('%.1f' % x for x in l)) if l else '-'
     ratio = '%.2f' % (st.median(z) / st.median(l)) if z and l else '-'
     print('| %s | %s | %s | %s | %s | %s' % (model, test, zs, ls, ratio, extra))
-for p in sorted(glob.glob(out + '/power-*.csv')):
-    name = os.path.basename(p)[6:-4]
-    w = []
-    for line in open(p):
-        try: w.append(float(line.split(',')[1]))
-        except Exception: pass
-    if not w: continue
-    hi = sorted(w)[len(w) // 2:]  # the busier half of the samples (load and idle gaps excluded)
-    d = load(out + '/ptg-' + name + '.json')
-    tps = None
-    if d:
-        if isinstance(d, dict): d = [d]
-        r = d[0]; tps = r.get('tg_tps') or r.get('avg_ts')
-    print('power %-28s samples %4d  median of busier half %.1f W  max %.1f W  tg %s t/s  -> %s J/token' % (
-        name, len(w), st.median(hi), max(w), '%.1f' % tps if tps else '-', '%.3f' % (st.median(hi) / tps) if tps else '-'))
+ptg_n, lo, hi = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+for p in sorted(glob.glob(out + '/energy-*-%d.txt' % hi)):
+    name = os.path.basename(p)[7:-len('-%d.txt' % hi)]
+    try:
+        jh, sh = map(float, open(p).read().split())
+        jl, sl = map(float, open(out + '/energy-%s-%d.txt' % (name, lo)).read().split())
+    except Exception:
+        continue
+    toks = (hi - lo) * ptg_n
+    print('energy %-30s %d extra tokens: %.1f J in %.2f s more -> %.4f J/token (%.0f W while decoding)' % (
+        name, toks, jh - jl, sh - sl, (jh - jl) / toks, (jh - jl) / max(sh - sl, 1e-9)))
 PY

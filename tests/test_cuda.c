@@ -218,7 +218,12 @@ static void matmul_case(zeta_type t, int K, int rows, int n_tok, bool with_bias)
      * the activations to q8_0 blocks on both backends (the CPU kernels' rounding): they are held
      * to the same bound against the CPU backend's result, and their distance from the f32
      * reference is printed. */
-    const bool x8 = t == ZETA_TYPE_Q4_0 || t == ZETA_TYPE_Q8_0;
+    /* one token of q4_K / q5_K / q6_K (k_mmvk8, unless ZETA_CUDA_MMVK8=0): x rounded to Q8_K as the
+     * CPU rounds it, so held against the CPU backend too */
+    const char *e_k8 = getenv("ZETA_CUDA_MMVK8");
+    const bool x8 = t == ZETA_TYPE_Q4_0 || t == ZETA_TYPE_Q8_0 ||
+                    (n_tok == 1 && K % 256 == 0 && (t == ZETA_TYPE_Q4_K || t == ZETA_TYPE_Q5_K || t == ZETA_TYPE_Q6_K) &&
+                     !(e_k8 && strcmp(e_k8, "0") == 0));
     /* more than 8 tokens of q4_K / q6_K: one TF32 GEMM on the tensor cores (unless ZETA_CUDA_TF32=0),
      * whose inputs keep 11 significant bits, so each term w x is within 2^-10 of itself and the sum
      * within 2^-10 (9.8e-4) of sum |w x|. The other types' cuBLAS products split their inputs into
@@ -243,6 +248,8 @@ static void matmul_case(zeta_type t, int K, int rows, int n_tok, bool with_bias)
         }
     T_CHECKF(worst <= bound, "%s K %d rows %d n_tok %d: relative error %g, bound %g (cpu backend vs f32: %g)", zeta_type_name(t), K,
              rows, n_tok, worst, bound, worst_cpu);
+    if (!(worst <= bound))
+        for (int r = 0; r < rows && r < 12; r++) printf("      row %d: cuda %.9g cpu %.9g\n", r, got[r], cpu[r]);
     if (n_tok == 1 || n_tok == 17 || n_tok == 200)
         printf("    %-5s K %4d n_tok %2d: cuda error %.1e (vs %s%s), cpu backend vs f32 (8-bit activations for integer types) %.1e\n",
                zeta_type_name(t), K, n_tok, worst, x8 ? "the cpu backend" : "f32", tf32 ? ", tf32" : "", worst_cpu);
@@ -266,6 +273,7 @@ static void test_matmul_types(void) {
     /* k_mmvk (q4_K / q6_K decode): rows of more than 8 super-blocks (a lane takes a second
      * quarter), and q6_K rows of an odd number of super-blocks (rows 2-byte aligned only) */
     matmul_case(ZETA_TYPE_Q4_K, 2560, 33, 1, true);
+    matmul_case(ZETA_TYPE_Q5_K, 2304, 9, 1, true);
     matmul_case(ZETA_TYPE_Q6_K, 2304, 33, 1, false);
     matmul_case(ZETA_TYPE_Q6_K, 768, 7, 1, true);
     /* q4_0 / q8_0 prompts on the tensor cores (cuda_mmq: K % 128 == 0, more than 8 tokens): partial
@@ -368,6 +376,10 @@ static void test_attention_tensor_cores(void) {
 /* logits of a 40-token prompt (every position) and 8 decode steps, through sessions of each model
  * fed the same tokens (the first one's greedy choices); max |difference| against the first (rms:
  * the root mean square of the differences, when not NULL) */
+/* g_seq: the NP prompt tokens are evaluated one at a time (the one-token products), and no ND
+ * steps follow; g_prompt_only: rms over the NP prompt positions only */
+static bool g_seq, g_prompt_only;
+
 static double run_models(zeta_model **ms, int n_models, double *range, int *agree, double *rms) {
     zeta_session *ss[3] = {NULL, NULL, NULL};
     zeta_error err;
@@ -386,7 +398,19 @@ static double run_models(zeta_model **ms, int n_models, double *range, int *agre
     zeta_token toks[NP];
     for (int i = 0; i < NP; i++) toks[i] = (zeta_token)((i * 7919 + 13) % (int)nv);
     toks[0] = zeta_token_bos(ms[0]) >= 0 ? zeta_token_bos(ms[0]) : 1;
-    for (int i = 0; i < n_models; i++) T_CHECKF(zeta_session_eval_all(ss[i], toks, NP, l[i], &err) == ZETA_OK, "%s", err.message);
+    for (int i = 0; i < n_models; i++) {
+        if (!g_seq) {
+            T_CHECKF(zeta_session_eval_all(ss[i], toks, NP, l[i], &err) == ZETA_OK, "%s", err.message);
+            continue;
+        }
+        for (int p = 0; p < NP; p++) {
+            size_t n = 0;
+            if (zeta_session_eval(ss[i], &toks[p], 1, &err) != ZETA_OK) { T_CHECKF(0, "%s", err.message); goto out; }
+            const float *lg = zeta_session_logits(ss[i], &n);
+            if (!lg || n < nv) { T_CHECKF(0, "no logits after token %d", p); goto out; }
+            memcpy(l[i] + (size_t)p * nv, lg, nv * 4);
+        }
+    }
     *range = maxabs(l[0], NP * nv);
     *agree = 0;
     for (int i = 1; i < n_models; i++) {
@@ -395,7 +419,7 @@ static double run_models(zeta_model **ms, int n_models, double *range, int *agre
         sqdiff(l[0], l[i], NP * nv, &sq, &nsq);
     }
     for (int i = 0; i < NP; i++) *agree += argmax(l[0] + i * nv, nv) == argmax(l[n_models - 1] + i * nv, nv);
-    for (int step = 0; step < ND; step++) {
+    for (int step = 0; step < (g_seq ? 0 : ND); step++) {
         size_t n;
         zeta_token t = (zeta_token)argmax(zeta_session_logits(ss[0], &n), nv);
         for (int i = 0; i < n_models; i++) T_CHECKF(zeta_session_eval(ss[i], &t, 1, &err) == ZETA_OK, "%s", err.message);
@@ -403,13 +427,36 @@ static double run_models(zeta_model **ms, int n_models, double *range, int *agre
             const float *a = zeta_session_logits(ss[0], &n), *b = zeta_session_logits(ss[i], &n);
             double dd = a && b ? maxdiff(a, b, nv) : INFINITY;
             if (dd > d) d = dd;
-            if (a && b) sqdiff(a, b, nv, &sq, &nsq);
+            if (a && b && !g_prompt_only) sqdiff(a, b, nv, &sq, &nsq);
         }
     }
 out:
     for (int i = 0; i < n_models; i++) { zeta_session_free(ss[i]); free(l[i]); }
     if (rms) *rms = nsq ? sqrt(sq / (double)nsq) : INFINITY;
     return d;
+}
+
+/* true when every matrix of the model is q4_K, q5_K or q6_K (and ZETA_CUDA_MMVK8 is not 0): the CUDA
+ * backend's one-token products then round the activations to Q8_K as the CPU does (k_mmvk8) */
+static bool k8_model(const zeta_model *m) {
+    const char *e = getenv("ZETA_CUDA_MMVK8");
+    if (e && !strcmp(e, "0")) return false;
+    for (uint32_t il = 0; il <= m->hp.n_layer; il++) {
+        const zeta_weight *ws[8];
+        int n = 0;
+        if (il == m->hp.n_layer) {
+            ws[n++] = &m->output;
+        } else {
+            const zeta_layer *L = &m->layers[il];
+            const zeta_weight *lw[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+            for (size_t i = 0; i < sizeof lw / sizeof lw[0]; i++) ws[n++] = lw[i];
+        }
+        for (int i = 0; i < n; i++) {
+            const zeta_type t = ws[i]->type;
+            if (ws[i]->data && t != ZETA_TYPE_Q4_K && t != ZETA_TYPE_Q5_K && t != ZETA_TYPE_Q6_K) return false;
+        }
+    }
+    return true;
 }
 
 static bool is_float_model(const char *path) {
@@ -460,7 +507,10 @@ static bool x8_model(const zeta_model *m) {
  *   with the inputs split into TF32 parts, f32-class). The check: the GPU's rms difference from the CPU on the f32 copy (f32 arithmetic) must
  *   be under half of the CPU's own (the CPU on the file against the CPU on the f32 copy), i.e. the
  *   GPU is nearer exact arithmetic than the CPU is (a wrong layout or scale would be far from
- *   both). The difference from the CPU on the file itself is printed. */
+ *   both). The difference from the CPU on the file itself is printed. Models of q4_K / q5_K / q6_K
+ *   matrices only (k8_model): their one-token products round x to Q8_K as the CPU does (k_mmvk8), so
+ *   that check covers the prompt positions only, and the prompt is run again one token at a time,
+ *   held as q4_0 / q8_0 models are (rms from the CPU under 0.75 of the CPU's from f32 arithmetic). */
 static void model_case(const char *path) {
     zeta_model *ms[3] = {NULL, NULL, NULL};
     zeta_error err;
@@ -508,9 +558,12 @@ static void model_case(const char *path) {
         zeta_model *pair[2] = {ms[2], ms[1]}, *cpus[2] = {ms[2], ms[0]};
         double range3 = 0, rms3 = 0;
         int agree3 = 0;
+        const bool k8 = k8_model(ms[0]);
+        g_prompt_only = k8; /* their decode steps take the 8-bit products: checked below */
         const double d = run_models(pair, 2, &range, &agree, &rms);
         const double d2 = run_models(ms, 2, &range2, &agree2, NULL);
         const double d3 = run_models(cpus, 2, &range3, &agree3, &rms3);
+        g_prompt_only = false;
         printf("    %-24s max |logit| %7.3f  CUDA vs CPU (f32 copy): rms diff %.2e, max %.2e (%.1e of the range)  argmax agree %d/40\n",
                base, range, rms, d, d / (range + 1e-30), agree);
         printf("    %-24s %20s  CUDA vs CPU (8-bit activations): max diff %.2e (%.1e of the range)  argmax agree %d/40\n", "", "", d2,
@@ -518,6 +571,21 @@ static void model_case(const char *path) {
         printf("    %-24s %20s  CPU vs CPU (f32 copy): rms diff %.2e, max %.2e\n", "", "", rms3, d3);
         T_CHECKF(rms <= 0.5 * rms3, "%s: CUDA's rms difference from f32 arithmetic %g is not under half the CPU's own %g", base, rms,
                  rms3);
+        if (k8) {
+            /* the prompt again, one token at a time: every product the one-token kernel with
+             * activations rounded to Q8_K, the CPU's arithmetic; held as q4_0 / q8_0 models are */
+            zeta_model *pair8[2] = {ms[0], ms[2]};
+            double r8 = 0, r8b = 0, rms8 = 0, rms8b = 0;
+            int a8 = 0, a8b = 0;
+            g_seq = true;
+            const double e8 = run_models(ms, 2, &r8, &a8, &rms8);
+            const double e8b = run_models(pair8, 2, &r8b, &a8b, &rms8b);
+            g_seq = false;
+            printf("    %-24s %20s  one token at a time, CUDA vs CPU: rms diff %.2e, max %.2e, argmax agree %d/40; f32 copy vs CPU: "
+                   "rms %.2e, max %.2e\n", "", "", rms8, e8, a8, rms8b, e8b);
+            T_CHECKF(rms8 <= 0.75 * rms8b, "%s: one-token products: rms difference from the CPU %g, not under 0.75 of the 8-bit "
+                     "rounding's effect %g", base, rms8, rms8b);
+        }
     }
 out:
     for (int i = 0; i < 3; i++) zeta_model_free(ms[i]);

@@ -615,7 +615,8 @@ static void cu_rmsnorm(void *vctx, const float *x, const zeta_weight *w, float e
     ck(c, cuda_rmsnorm(c->stream, x, (const float *)w->dev, (int)w->ne0, eps, n_rows, out), "rmsnorm");
 }
 
-/* the 8-bit activation buffers for a q4_0 / q8_0 product of n_tok x K: the session's are sized for
+/* the 8-bit activation buffers for a q4_0 / q8_0 product of n_tok x K (or a one-token q4_K / q5_K /
+ * q6_K product, xq): the session's are sized for
  * its model; a wider or longer one (op tests) gets larger buffers once the stream is idle */
 static bool grow_x8(cuda_ctx *c, size_t K, size_t n_tok) {
     const size_t need_q = cuda_xq_bytes((int)K), need_r = n_tok > 1 ? n_tok * K : 0;
@@ -652,7 +653,8 @@ static void cu_matmul(void *vctx, const zeta_weight *w, const zeta_weight *bias,
     }
     int bst = 0;
     const float *b = bias && bias->data ? (const float *)bias->dev : NULL;
-    if (cuda_type_split((int)w->type) && !grow_x8(c, (size_t)w->ne0, (size_t)n_tok)) return;
+    if ((cuda_type_split((int)w->type) || (n_tok == 1 && cuda_mmvk8_type((int)w->type))) && !grow_x8(c, (size_t)w->ne0, (size_t)n_tok))
+        return;
     cudaError_t e = cuda_matmul(c->stream, c->blas, w, b, x, n_tok, y, &c->mm, &bst);
     if (!ck(c, e, w->name ? w->name : "matmul")) return;
     if (bst && !c->failed) {

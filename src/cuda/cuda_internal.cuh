@@ -182,6 +182,8 @@ bool cuda_type_ok(zeta_type t);
  * each), then all blocks' f16 scales; cuda_weight_split turns n_blocks GGUF blocks at src (device
  * memory) into that layout at dst (same size, not overlapping src). */
 bool cuda_type_split(int type);
+/* q4_K / q5_K / q6_K: their one-token products also take x rounded to 8 bits in xq (Q8_K, k_mmvk8) */
+bool cuda_mmvk8_type(int type);
 cudaError_t cuda_weight_split(cudaStream_t s, int type, const uint8_t *src, uint8_t *dst, size_t n_blocks);
 
 /* bytes of the 8-bit activation buffer (xq) that one-token q4_0 / q8_0 products of width K use */

@@ -9,7 +9,9 @@
  *     the CPU rounds it for these types (ggml's q8_0: d = max|x| / 127, q = roundf(x / d), d kept as
  *     f16), then each block is an integer dot product (dp4a) scaled by the two block scales, as the
  *     CPU's kernels compute it. Two rows a warp, several blocks per lane loaded before use.
- *   - q4_K / q6_K: k_mmvk (cuda_mmvk.cu), a lane a quarter super-block, activations staged in shared memory.
+ *   - q4_K / q5_K / q6_K: k_mmvk8 (cuda_mmvk.cu), the activation rounded to Q8_K as the CPU rounds it,
+ *     a lane a quarter super-block, dp4a sums per sub-block; ZETA_CUDA_MMVK8=0: k_mmvk (q4_K / q6_K,
+ *     f32 activations staged in shared memory) or k_mmv1 (q5_K).
  *   - other types: k_mmv1, two rows a warp sharing the activation chunk, f32 activations.
  * 2-8 tokens: one warp per output row dequantizing 32-element chunks for all tokens. More tokens
  * (prompts): q4_0 / q8_0 with K % 128 == 0 on the int8 tensor cores (cuda_mmq.cu); the rest as
@@ -216,20 +218,24 @@ template <int T, int MODE> __global__ void __launch_bounds__(32 * MMV1_WARPS) k_
 
 bool cuda_mmv_fusable(const zeta_weight *w) { return w->ne0 % 32 == 0 && cuda_type_ok(w->type); }
 
-template <int T> static void mmv1_launch(cudaStream_t s, const cuda_mmv_job *j, const float *x) {
+template <int T> static cudaError_t mmv1_launch(cudaStream_t s, const cuda_mmv_job *j, const float *x, uint8_t *xq) {
     int items = 0;
     for (int m = 0; m < j->n_mat; m++) items += j->rows[m];
     const int warps = j->mode == CUDA_MMV_SWIGLU ? j->rows[0] : (items + MMV1_R - 1) / MMV1_R;
     const unsigned grid = (unsigned)((warps + MMV1_WARPS - 1) / MMV1_WARPS);
-    static int mmvk = -1;
+    static int mmvk = -1, mmvk8 = -1;
+    if constexpr (T == ZETA_TYPE_Q4_K || T == ZETA_TYPE_Q5_K || T == ZETA_TYPE_Q6_K) {
+        if (xq && j->K % 256 == 0 && cuda_switch_on("ZETA_CUDA_MMVK8", &mmvk8)) return cuda_mmvk8_launch(s, j, x, xq, grid);
+    }
     if constexpr (T == ZETA_TYPE_Q4_K || T == ZETA_TYPE_Q6_K) {
         if (cuda_switch_on("ZETA_CUDA_MMVK", &mmvk)) {
             cuda_mmvk_launch(s, j, x, grid);
-            return;
+            return cudaGetLastError();
         }
     }
     if (j->mode == CUDA_MMV_SWIGLU) k_mmv1<T, CUDA_MMV_SWIGLU><<<grid, 32 * MMV1_WARPS, 0, s>>>(*j, x);
     else k_mmv1<T, CUDA_MMV_PLAIN><<<grid, 32 * MMV1_WARPS, 0, s>>>(*j, x);
+    return cudaGetLastError();
 }
 
 /* ---------------------------------------------------------------- decode: one token, 8-bit activations */
@@ -553,25 +559,26 @@ cudaError_t cuda_mmv(cudaStream_t s, const cuda_mmv_job *j, const float *x, uint
     if (j->K % 32 || j->n_mat < 1 || j->n_mat > 3 || (j->mode == CUDA_MMV_SWIGLU && (j->n_mat != 2 || j->rows[0] != j->rows[1])) ||
         (j->res && j->n_mat != 1) || (cuda_type_split(j->type) && !xq))
         return cudaErrorInvalidValue;
+    cudaError_t e;
     switch (j->type) { /* k_mmv1 is not instantiated for the split types */
-    case ZETA_TYPE_Q4_0: { cudaError_t e = mmvq_launch<ZETA_TYPE_Q4_0>(s, j, x, xq); if (e != cudaSuccess) return e; } break;
-    case ZETA_TYPE_Q8_0: { cudaError_t e = mmvq_launch<ZETA_TYPE_Q8_0>(s, j, x, xq); if (e != cudaSuccess) return e; } break;
-    case ZETA_TYPE_F32: mmv1_launch<ZETA_TYPE_F32>(s, j, x); break;
-    case ZETA_TYPE_F16: mmv1_launch<ZETA_TYPE_F16>(s, j, x); break;
-    case ZETA_TYPE_BF16: mmv1_launch<ZETA_TYPE_BF16>(s, j, x); break;
-    case ZETA_TYPE_Q4_K: mmv1_launch<ZETA_TYPE_Q4_K>(s, j, x); break;
-    case ZETA_TYPE_Q6_K: mmv1_launch<ZETA_TYPE_Q6_K>(s, j, x); break;
-    case ZETA_TYPE_Q4_1: mmv1_launch<ZETA_TYPE_Q4_1>(s, j, x); break;
-    case ZETA_TYPE_Q5_0: mmv1_launch<ZETA_TYPE_Q5_0>(s, j, x); break;
-    case ZETA_TYPE_Q5_1: mmv1_launch<ZETA_TYPE_Q5_1>(s, j, x); break;
-    case ZETA_TYPE_IQ4_NL: mmv1_launch<ZETA_TYPE_IQ4_NL>(s, j, x); break;
-    case ZETA_TYPE_Q2_K: mmv1_launch<ZETA_TYPE_Q2_K>(s, j, x); break;
-    case ZETA_TYPE_Q3_K: mmv1_launch<ZETA_TYPE_Q3_K>(s, j, x); break;
-    case ZETA_TYPE_Q5_K: mmv1_launch<ZETA_TYPE_Q5_K>(s, j, x); break;
-    case ZETA_TYPE_IQ4_XS: mmv1_launch<ZETA_TYPE_IQ4_XS>(s, j, x); break;
+    case ZETA_TYPE_Q4_0: e = mmvq_launch<ZETA_TYPE_Q4_0>(s, j, x, xq); break;
+    case ZETA_TYPE_Q8_0: e = mmvq_launch<ZETA_TYPE_Q8_0>(s, j, x, xq); break;
+    case ZETA_TYPE_F32: e = mmv1_launch<ZETA_TYPE_F32>(s, j, x, xq); break;
+    case ZETA_TYPE_F16: e = mmv1_launch<ZETA_TYPE_F16>(s, j, x, xq); break;
+    case ZETA_TYPE_BF16: e = mmv1_launch<ZETA_TYPE_BF16>(s, j, x, xq); break;
+    case ZETA_TYPE_Q4_K: e = mmv1_launch<ZETA_TYPE_Q4_K>(s, j, x, xq); break;
+    case ZETA_TYPE_Q6_K: e = mmv1_launch<ZETA_TYPE_Q6_K>(s, j, x, xq); break;
+    case ZETA_TYPE_Q4_1: e = mmv1_launch<ZETA_TYPE_Q4_1>(s, j, x, xq); break;
+    case ZETA_TYPE_Q5_0: e = mmv1_launch<ZETA_TYPE_Q5_0>(s, j, x, xq); break;
+    case ZETA_TYPE_Q5_1: e = mmv1_launch<ZETA_TYPE_Q5_1>(s, j, x, xq); break;
+    case ZETA_TYPE_IQ4_NL: e = mmv1_launch<ZETA_TYPE_IQ4_NL>(s, j, x, xq); break;
+    case ZETA_TYPE_Q2_K: e = mmv1_launch<ZETA_TYPE_Q2_K>(s, j, x, xq); break;
+    case ZETA_TYPE_Q3_K: e = mmv1_launch<ZETA_TYPE_Q3_K>(s, j, x, xq); break;
+    case ZETA_TYPE_Q5_K: e = mmv1_launch<ZETA_TYPE_Q5_K>(s, j, x, xq); break;
+    case ZETA_TYPE_IQ4_XS: e = mmv1_launch<ZETA_TYPE_IQ4_XS>(s, j, x, xq); break;
     default: return cudaErrorInvalidValue;
     }
-    return cudaGetLastError();
+    return e != cudaSuccess ? e : cudaGetLastError();
 }
 
 /* ---------------------------------------------------------------- prompts on the tensor cores: TF32 */

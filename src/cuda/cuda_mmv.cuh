@@ -67,5 +67,8 @@ __device__ __forceinline__ void mmv_store(const cuda_mmv_job &j, const float (&s
 /* q4_K / q6_K one-token products (k_mmvk), the job as k_mmv1 takes it, grid blocks of MMV1_WARPS
  * warps (MMV1_R items a warp) */
 void cuda_mmvk_launch(cudaStream_t s, const cuda_mmv_job *j, const float *x, unsigned grid);
+/* q4_K / q5_K / q6_K one-token products with x rounded to Q8_K as the CPU rounds it (k_quant_q8K into
+ * xq, then k_mmvk8; K % 256 == 0, xq at least cuda_xq_bytes(K)); ZETA_CUDA_MMVK8=0: the f32 kernels */
+cudaError_t cuda_mmvk8_launch(cudaStream_t s, const cuda_mmv_job *j, const float *x, uint8_t *xq, unsigned grid);
 
 #endif

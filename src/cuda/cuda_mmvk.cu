@@ -1,5 +1,7 @@
-/* cuda_mmvk.cu — one-token products of q4_K / q6_K weights (k_mmvk), f32 activations; launched by
- * cuda_mmv (cuda_matmul.cu) for those types unless ZETA_CUDA_MMVK=0. */
+/* cuda_mmvk.cu — one-token products of K-quant weights, launched by cuda_mmv (cuda_matmul.cu):
+ * k_mmvk8 (q4_K / q5_K / q6_K, activations rounded to Q8_K by k_quant_q8K as the CPU rounds them;
+ * the default) and the older k_mmvk (q4_K / q6_K, f32 activations; ZETA_CUDA_MMVK8=0, and
+ * ZETA_CUDA_MMVK=0 too for k_mmv1). */
 #include "cuda/cuda_mmv.cuh"
 
 /* Q4_K / Q6_K decode (k_mmvk), f32 activations. Lane p of an iteration takes quarter p % 4 of
@@ -191,4 +193,264 @@ void cuda_mmvk_launch(cudaStream_t s, const cuda_mmv_job *j, const float *x, uns
     if (j->type == ZETA_TYPE_Q4_K) MMVK_GO(ZETA_TYPE_Q4_K);
     else MMVK_GO(ZETA_TYPE_Q6_K);
 #undef MMVK_GO
+}
+
+/* ---------------------------------------------------------------- 8-bit activations (Q8_K) */
+
+/* x (K floats, K % 256 == 0) -> xq in the Q8_K layout of k_mmvk8: codes (K int8), then the sums of
+ * each 16 codes (K / 16 int16), then the scale of each 256 (K / 256 floats). A warp per block of
+ * 256, lane l its elements 8 l .. 8 l + 7. The CPU's quantize_row_q8_K_ref step for step: the
+ * element of largest magnitude (the first of equals) is max, iscale = -127 / max, code =
+ * min(127, nearest_int(iscale * x)) (the 1.5 * 2^23 addition, as quant_fit.h does it), d = 1 /
+ * iscale; an all-zero block has d = 0 and zero codes. */
+__global__ void k_quant_q8K(const float *x, int K, uint8_t *xq) {
+    pdl_trigger(); /* the product that reads xq may start loading its weights */
+    pdl_wait();    /* launched with PDL (cuda_pdl_chain): x is complete */
+    const int b = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (b >= K / 256) return;
+    const float4 *xp = (const float4 *)(x + 256 * b + 8 * lane);
+    const float4 v0 = xp[0], v1 = xp[1];
+    const float v[8] = {v0.x, v0.y, v0.z, v0.w, v1.x, v1.y, v1.z, v1.w};
+    float amax = 0.0f, mx = 0.0f;
+    int at = 0x7fffffff;
+#pragma unroll
+    for (int i = 0; i < 8; i++)
+        if (fabsf(v[i]) > amax) {
+            amax = fabsf(v[i]);
+            mx = v[i];
+            at = 8 * lane + i;
+        }
+#pragma unroll
+    for (int off = 16; off; off >>= 1) { /* the largest magnitude; of equals, the first */
+        const float a2 = __shfl_xor_sync(0xffffffffu, amax, off), m2 = __shfl_xor_sync(0xffffffffu, mx, off);
+        const int at2 = __shfl_xor_sync(0xffffffffu, at, off);
+        if (a2 > amax || (a2 == amax && at2 < at)) {
+            amax = a2;
+            mx = m2;
+            at = at2;
+        }
+    }
+    int8_t *codes = (int8_t *)xq + 256 * b;
+    int16_t *bs = (int16_t *)(xq + K) + 16 * b;
+    float *dd = (float *)(xq + K + K / 8);
+    if (amax == 0.0f) {
+        *(uint2 *)(codes + 8 * lane) = make_uint2(0u, 0u);
+        if (lane < 16) bs[lane] = 0;
+        if (lane == 0) dd[b] = 0.0f;
+        return;
+    }
+    const float iscale = __fdiv_rn(-127.0f, mx);
+    uint32_t w[2] = {0u, 0u};
+    int s = 0;
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        const int n = (int)(__float_as_uint(__fadd_rn(__fmul_rn(iscale, v[i]), 12582912.0f)) & 0x007fffffu) - 0x00400000;
+        const int q = n < 127 ? n : 127;
+        s += (int8_t)(uint8_t)(q & 0xff);
+        w[i >> 2] |= (uint32_t)(q & 0xff) << (8 * (i & 3));
+    }
+    *(uint2 *)(codes + 8 * lane) = make_uint2(w[0], w[1]);
+    s += __shfl_xor_sync(0xffffffffu, s, 1); /* lanes 2 g, 2 g + 1: the 16 codes of group g */
+    if (!(lane & 1)) bs[lane >> 1] = (int16_t)s;
+    if (lane == 0) dd[b] = __fdiv_rn(1.0f, iscale);
+}
+
+/* One-token q4_K / q5_K / q6_K products with 8-bit activations (k_mmvk8): the CPU's vec_dot
+ * arithmetic (kernels_scalar_k.c) per super-block. Lane p of an iteration takes quarter c = p % 4
+ * of super-block p / 4 (64 elements) of each of the warp's MMV1_R items: the integer sums of codes
+ * times activation codes (dp4a), times the sub-block scales, and (q4_K / q5_K) the mins times the
+ * activations' group sums; the four lanes of a super-block add their integers (exact), then the
+ * super-block's float term is formed as the CPU forms it, (d * dx) * sumi - (dmin * dx) * mins, or
+ * (d * dx) * sumi for q6_K. Only the order in which the super-blocks' terms are added differs from
+ * the CPU. The first iteration's weights are loaded before waiting for the kernels ahead (PDL). */
+template <int T> struct mmvk8_w {
+    static constexpr int NW = T == ZETA_TYPE_Q5_K ? 20 : 16;
+    uint32_t w[NW];
+    uint32_t d6; /* q6_K: d */
+};
+
+template <int T> __device__ __forceinline__ void mmvk8_load(const uint8_t *row, int sb, int c, mmvk8_w<T> &r) {
+    if (T == ZETA_TYPE_Q4_K || T == ZETA_TYPE_Q5_K) {
+        constexpr int SB = T == ZETA_TYPE_Q4_K ? 144 : 176, QS = T == ZETA_TYPE_Q4_K ? 16 : 48;
+        const uint8_t *b = row + (size_t)sb * SB;
+        const uint4 h = *(const uint4 *)b, q0 = *(const uint4 *)(b + QS + 32 * c), q1 = *(const uint4 *)(b + QS + 16 + 32 * c);
+        r.w[0] = h.x; r.w[1] = h.y; r.w[2] = h.z; r.w[3] = h.w;
+        r.w[4] = q0.x; r.w[5] = q0.y; r.w[6] = q0.z; r.w[7] = q0.w;
+        r.w[8] = q1.x; r.w[9] = q1.y; r.w[10] = q1.z; r.w[11] = q1.w;
+        if (T == ZETA_TYPE_Q5_K) {
+            const uint4 h0 = *(const uint4 *)(b + 16), h1 = *(const uint4 *)(b + 32);
+            r.w[12] = h0.x; r.w[13] = h0.y; r.w[14] = h0.z; r.w[15] = h0.w;
+            r.w[16] = h1.x; r.w[17] = h1.y; r.w[18] = h1.z; r.w[19] = h1.w;
+        } else {
+            r.w[12] = r.w[13] = r.w[14] = r.w[15] = 0u;
+        }
+        r.d6 = 0u;
+    } else { /* quarter c: half cc = c / 2 of 128 elements, l in [16 h, 16 h + 16), h = c % 2 */
+        const uint8_t *b = row + (size_t)sb * 210;
+        const int cc = c >> 1, h = c & 1;
+        uint32_t a[4], bb[4], hh[4], sc[4];
+        ld16_a2(b + 64 * cc + 16 * h, a);
+        ld16_a2(b + 64 * cc + 32 + 16 * h, bb);
+        ld16_a2(b + 128 + 32 * cc + 16 * h, hh);
+        ld16_a2(b + 192, sc);
+#pragma unroll
+        for (int i = 0; i < 4; i++) { r.w[i] = a[i]; r.w[4 + i] = bb[i]; r.w[8 + i] = hh[i]; r.w[12 + i] = sc[i]; }
+        r.d6 = *(const uint16_t *)(b + 208);
+    }
+}
+
+/* the quarter's integer sums: *sumi (codes x activations, times the scales) and *mins (q4_K / q5_K:
+ * the mins times the activations' sub-block sums); xw: the lane's 64 activation codes (q4_K / q5_K:
+ * elements 64 c ..; q6_K: 16 of each of the 4 runs 32 apart), bsw: its group sums */
+template <int T>
+__device__ __forceinline__ void mmvk8_dot(int c, const mmvk8_w<T> &r, const uint4 (&xw)[4], const int (&gs)[4], int *sumi, int *mins) {
+    const auto xword = [&](int i) { const uint4 v = xw[i >> 2]; return (int)((i & 3) == 0 ? v.x : (i & 3) == 1 ? v.y : (i & 3) == 2 ? v.z : v.w); };
+    if (T == ZETA_TYPE_Q4_K || T == ZETA_TYPE_Q5_K) {
+        const uint32_t sw[3] = {r.w[1], r.w[2], r.w[3]}; /* the 12 scale bytes */
+        const auto byte = [&](int i) { /* i may vary by lane: selects, not an indexed (local) array */
+            const uint32_t w = (i >> 2) == 0 ? sw[0] : (i >> 2) == 1 ? sw[1] : sw[2];
+            return (int)((w >> (8 * (i & 3))) & 0xffu);
+        };
+        int s = 0, m = 0;
+#pragma unroll
+        for (int k = 0; k < 2; k++) { /* sub-block j = 2 c + k: the low (k 0) or high (k 1) nibbles */
+            const int jj = 2 * c + k;
+            int sc, mn;
+            if (jj < 4) {
+                sc = byte(jj) & 63;
+                mn = byte(jj + 4) & 63;
+            } else {
+                sc = (byte(jj + 4) & 0x0f) | ((byte(jj - 4) >> 6) << 4);
+                mn = (byte(jj + 4) >> 4) | ((byte(jj) >> 6) << 4);
+            }
+            int dot = 0;
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                uint32_t q = k ? (r.w[4 + i] >> 4) & 0x0f0f0f0fu : r.w[4 + i] & 0x0f0f0f0fu;
+                if (T == ZETA_TYPE_Q5_K) q |= ((r.w[12 + i] >> (2 * c + k)) & 0x01010101u) << 4;
+                dot = __dp4a((int)q, xword(8 * k + i), dot);
+            }
+            s += sc * dot;
+            m += mn * (gs[2 * k] + gs[2 * k + 1]);
+        }
+        *sumi = s;
+        *mins = m;
+    } else {
+        const int cc = c >> 1, h = c & 1;
+        int s = 0;
+#pragma unroll
+        for (int g = 0; g < 4; g++) { /* elements 128 cc + 32 g + 16 h ..: group 8 cc + 2 g + h */
+            int dot = 0;
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                const uint32_t lo = g & 1 ? r.w[4 + i] : r.w[i];
+                const uint32_t q = ((g < 2 ? lo : lo >> 4) & 0x0f0f0f0fu) | (((r.w[8 + i] >> (2 * g)) & 0x03030303u) << 4);
+                dot = __dp4a((int)q, xword(4 * g + i), dot);
+            }
+            const int j = 8 * cc + 2 * g + h;
+            const int jw = j >> 2;
+            const uint32_t w = jw == 0 ? r.w[12] : jw == 1 ? r.w[13] : jw == 2 ? r.w[14] : r.w[15];
+            const int sc = (int)(int8_t)((w >> (8 * (j & 3))) & 0xffu);
+            s += sc * (dot - 32 * gs[g]);
+        }
+        *sumi = s;
+        *mins = 0;
+    }
+}
+
+template <int T, int MODE> __global__ void __launch_bounds__(32 * MMV1_WARPS) k_mmvk8(cuda_mmv_job j, const uint8_t *xq) {
+    if (j.trigger) pdl_trigger(); /* the kernel after this one may be launched (it waits for this one) */
+    const int lane = threadIdx.x & 31, c = lane & 3;
+    const int gw = blockIdx.x * MMV1_WARPS + (threadIdx.x >> 5);
+    const uint8_t *wr[MMV1_R];
+    int mat[MMV1_R], row[MMV1_R];
+    bool ok[MMV1_R];
+    mmv_items<MODE>(j, gw, wr, mat, row, ok);
+    if (!ok[0]) return;
+    const int nq = j.K / 64; /* quarters of super-blocks in a row; a multiple of 4 */
+    const int8_t *codes = (const int8_t *)xq;
+    const int16_t *bsums = (const int16_t *)(xq + j.K);
+    const float *dxs = (const float *)(xq + j.K + j.K / 8);
+    mmvk8_w<T> wa[MMV1_R];
+    if (lane < nq)
+#pragma unroll
+        for (int r = 0; r < MMV1_R; r++) mmvk8_load<T>(wr[r], lane >> 2, c, wa[r]); /* not written by the kernels ahead */
+    pdl_wait();
+    float sum[MMV1_R];
+#pragma unroll
+    for (int r = 0; r < MMV1_R; r++) sum[r] = 0.0f;
+    for (int base = 0; base < nq; base += 32) { /* every lane runs every iteration (the shuffles) */
+        const int p = base + lane, sb = p >> 2;
+        const bool in = p < nq;
+        if (base && in) /* later iterations (rows over 2048 elements): loaded here, other warps hide the wait */
+#pragma unroll
+            for (int r = 0; r < MMV1_R; r++) mmvk8_load<T>(wr[r], sb, c, wa[r]);
+        uint4 xw[4] = {};
+        int gs[4] = {0, 0, 0, 0};
+        float dx = 0.0f;
+        if (in) {
+            if (T == ZETA_TYPE_Q6_K) {
+                const int cc = c >> 1, h = c & 1;
+#pragma unroll
+                for (int g = 0; g < 4; g++) xw[g] = *(const uint4 *)(codes + 256 * sb + 128 * cc + 32 * g + 16 * h);
+                const uint4 b8 = *(const uint4 *)(bsums + 16 * sb + 8 * cc); /* groups 8 cc .. 8 cc + 7 */
+                const uint32_t bw[4] = {b8.x, b8.y, b8.z, b8.w};
+#pragma unroll
+                for (int g = 0; g < 4; g++) gs[g] = (int)(int16_t)(h ? bw[g] >> 16 : bw[g] & 0xffffu);
+            } else {
+                const uint4 *xp = (const uint4 *)(codes + 256 * sb + 64 * c);
+#pragma unroll
+                for (int q = 0; q < 4; q++) xw[q] = xp[q];
+                const uint2 b4 = *(const uint2 *)(bsums + 16 * sb + 4 * c); /* groups 4 c .. 4 c + 3 */
+                gs[0] = (int)(int16_t)(b4.x & 0xffffu);
+                gs[1] = (int)(int16_t)(b4.x >> 16);
+                gs[2] = (int)(int16_t)(b4.y & 0xffffu);
+                gs[3] = (int)(int16_t)(b4.y >> 16);
+            }
+            dx = dxs[sb];
+        }
+#pragma unroll
+        for (int r = 0; r < MMV1_R; r++) {
+            int si = 0, mi = 0;
+            if (in) mmvk8_dot<T>(c, wa[r], xw, gs, &si, &mi);
+            si += __shfl_xor_sync(0xffffffffu, si, 1);
+            si += __shfl_xor_sync(0xffffffffu, si, 2);
+            if (T != ZETA_TYPE_Q6_K) {
+                mi += __shfl_xor_sync(0xffffffffu, mi, 1);
+                mi += __shfl_xor_sync(0xffffffffu, mi, 2);
+            }
+            if (in && c == 0) {
+                if (T == ZETA_TYPE_Q6_K) {
+                    sum[r] += __fmul_rn(__fmul_rn(h2f((uint16_t)wa[r].d6), dx), (float)si);
+                } else {
+                    const float d = h2f((uint16_t)(wa[r].w[0] & 0xffffu)), dmin = h2f((uint16_t)(wa[r].w[0] >> 16));
+                    sum[r] += __fsub_rn(__fmul_rn(__fmul_rn(d, dx), (float)si), __fmul_rn(__fmul_rn(dmin, dx), (float)mi));
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < MMV1_R; r++)
+        for (int off = 16; off; off >>= 1) sum[r] += __shfl_xor_sync(0xffffffffu, sum[r], off);
+    if (lane == 0) mmv_store<MODE>(j, sum, mat, row, ok);
+}
+
+bool cuda_mmvk8_type(int type) { return type == ZETA_TYPE_Q4_K || type == ZETA_TYPE_Q5_K || type == ZETA_TYPE_Q6_K; }
+
+cudaError_t cuda_mmvk8_launch(cudaStream_t s, const cuda_mmv_job *j, const float *x, uint8_t *xq, unsigned grid) {
+    if (j->K % 256 || !xq) return cudaErrorInvalidValue;
+    cudaError_t e = cuda_launch(cuda_pdl_chain(), k_quant_q8K, dim3((unsigned)((j->K / 256 + 7) / 8)), dim3(256), 0, s, x, j->K, xq);
+    if (e != cudaSuccess) return e;
+    const bool pdl = cuda_pdl_enabled();
+#define MMVK8_GO(T)                                                                                                        \
+    e = j->mode == CUDA_MMV_SWIGLU ? cuda_launch(pdl, k_mmvk8<T, CUDA_MMV_SWIGLU>, dim3(grid), dim3(32 * MMV1_WARPS), 0, s, *j, \
+                                                 (const uint8_t *)xq)                                                      \
+                                   : cuda_launch(pdl, k_mmvk8<T, CUDA_MMV_PLAIN>, dim3(grid), dim3(32 * MMV1_WARPS), 0, s, *j,   \
+                                                 (const uint8_t *)xq)
+    if (j->type == ZETA_TYPE_Q4_K) MMVK8_GO(ZETA_TYPE_Q4_K);
+    else if (j->type == ZETA_TYPE_Q5_K) MMVK8_GO(ZETA_TYPE_Q5_K);
+    else if (j->type == ZETA_TYPE_Q6_K) MMVK8_GO(ZETA_TYPE_Q6_K);
+    else return cudaErrorInvalidValue;
+#undef MMVK8_GO
+    return e;
 }
