@@ -138,7 +138,7 @@ static zeta_status cu_read(void *vctx, const float *src, size_t n, float *dst, z
 
 extern "C" zeta_status cuda_buf_write(void *vctx, float *dst, const float *src, size_t n, zeta_error *err) {
     cudaError_t e = cudaSetDevice(((cuda_ctx *)vctx)->device);
-    if (e == cudaSuccess) e = cudaMemcpy(dst, src, n * sizeof(float), cudaMemcpyHostToDevice);
+    if (e == cudaSuccess) e = cuda_h2d(dst, src, n * sizeof(float));
     return e == cudaSuccess ? ZETA_OK : cuda_fail(err, e, "copying to the device");
 }
 

@@ -81,6 +81,17 @@ __device__ __forceinline__ void cp_async(void *dst, const void *src, int bytes) 
 __device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;"); }
 template <int N> __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(N)); }
 
+/* host -> device copy that is complete when it returns. cudaMemcpy from pageable memory returns
+ * once the bytes are in the driver's staging buffer, before its DMA to dst has finished (CUDA
+ * runtime API, "API synchronization behavior"), and the sessions' streams are non-blocking (no
+ * implicit ordering with the legacy stream that copy ran in): a kernel launched right after could
+ * read dst before the copy lands. Suspected cause of test_cuda_kv's one failure (2026-11-28: K / V
+ * rows of one upload stale). Waiting for the legacy stream waits for that copy only. */
+static inline cudaError_t cuda_h2d(void *dst, const void *src, size_t n) {
+    cudaError_t e = cudaMemcpy(dst, src, n, cudaMemcpyHostToDevice);
+    return e == cudaSuccess ? cudaStreamSynchronize(0) : e;
+}
+
 /* ZETA_CUDA_PDL=0: no kernel is launched with programmatic stream serialization */
 bool cuda_pdl_enabled(void);
 /* the decode chain (ZETA_CUDA_PDL_CHAIN=0 turns it off; needs cuda_pdl_enabled): the one-token

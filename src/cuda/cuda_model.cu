@@ -54,9 +54,9 @@ static size_t align256(size_t n) { return (n + 255) & ~(size_t)255; }
  * memory, at least the weight's size) into the split layout */
 static cudaError_t upload_weight(const zeta_weight *w, uint8_t *d, uint8_t *tmp, size_t tmp_bytes) {
     const size_t b = w->row_bytes * w->ne1;
-    if (!cuda_type_split((int)w->type)) return cudaMemcpy(d, w->data, b, cudaMemcpyHostToDevice);
+    if (!cuda_type_split((int)w->type)) return cuda_h2d(d, w->data, b);
     if (!tmp || tmp_bytes < b) return cudaErrorInvalidValue;
-    cudaError_t e = cudaMemcpy(tmp, w->data, b, cudaMemcpyHostToDevice);
+    cudaError_t e = cuda_h2d(tmp, w->data, b);
     if (e == cudaSuccess) e = cuda_weight_split(0, (int)w->type, tmp, d, (size_t)(w->ne0 / 32) * w->ne1);
     if (e == cudaSuccess) e = cudaDeviceSynchronize();
     return e;
@@ -87,7 +87,7 @@ static zeta_status upload_sparse(struct zeta_model *m, cuda_model *cm, zeta_erro
         snprintf(what, sizeof what, "allocating %.1f MiB for the sparse layouts", (double)z->bytes / 1048576.0);
         return cuda_fail(err, e, what);
     }
-    if ((e = cudaMemcpy(cm->sparse_mem, z->mem, z->bytes, cudaMemcpyHostToDevice)) != cudaSuccess)
+    if ((e = cuda_h2d(cm->sparse_mem, z->mem, z->bytes)) != cudaSuccess)
         return cuda_fail(err, e, "uploading the sparse layouts");
     for (uint32_t il = 0; il < m->hp.n_layer; il++) {
         zs_layer *S = &z->layers[il];
@@ -208,7 +208,7 @@ extern "C" zeta_status cuda_bytes_upload(const struct zeta_model *m, const void 
     if (!m->cuda) return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "the model is not loaded for CUDA");
     cudaError_t e = cudaSetDevice(m->cuda->device);
     if (e == cudaSuccess) e = cudaMalloc(dev, n ? n : 1);
-    if (e == cudaSuccess) e = cudaMemcpy(*dev, src, n, cudaMemcpyHostToDevice);
+    if (e == cudaSuccess) e = cuda_h2d(*dev, src, n);
     if (e != cudaSuccess) {
         if (*dev) cudaFree(*dev);
         *dev = NULL;
