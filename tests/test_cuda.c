@@ -436,55 +436,46 @@ out:
     return d;
 }
 
-/* true when every matrix of the model is q4_K, q5_K or q6_K (and ZETA_CUDA_MMVK8 is not 0): the CUDA
- * backend's one-token products then round the activations to Q8_K as the CPU does (k_mmvk8) */
-static bool k8_model(const zeta_model *m) {
-    const char *e = getenv("ZETA_CUDA_MMVK8");
-    if (e && !strcmp(e, "0")) return false;
-    for (uint32_t il = 0; il <= m->hp.n_layer; il++) {
-        const zeta_weight *ws[8];
-        int n = 0;
-        if (il == m->hp.n_layer) {
-            ws[n++] = &m->output;
-        } else {
-            const zeta_layer *L = &m->layers[il];
-            const zeta_weight *lw[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-            for (size_t i = 0; i < sizeof lw / sizeof lw[0]; i++) ws[n++] = lw[i];
-        }
-        for (int i = 0; i < n; i++) {
-            const zeta_type t = ws[i]->type;
-            if (ws[i]->data && t != ZETA_TYPE_Q4_K && t != ZETA_TYPE_Q5_K && t != ZETA_TYPE_Q6_K) return false;
-        }
-    }
-    return true;
-}
-
 static bool is_float_model(const char *path) {
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     return strstr(base, "F32") || strstr(base, "F16") || !strchr(base, '-'); /* stories260K.gguf is f32 */
 }
 
-/* true when every matrix of the model is q4_0, q8_0 or a float type: the CUDA backend then does the
- * CPU's arithmetic (activations rounded to q8_0 blocks for the integer products) */
-static bool x8_model(const zeta_model *m) {
-    const zeta_weight *ws[8];
+/* true when every matrix of the model (the layers' and the output) has one of the n types t */
+static bool model_types_in(const zeta_model *m, const zeta_type *t, int n) {
     for (uint32_t il = 0; il <= m->hp.n_layer; il++) {
-        int n = 0;
+        const zeta_weight *ws[7];
+        int nw = 0;
         if (il == m->hp.n_layer) {
-            ws[n++] = &m->output;
+            ws[nw++] = &m->output;
         } else {
             const zeta_layer *L = &m->layers[il];
             const zeta_weight *lw[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-            for (size_t i = 0; i < sizeof lw / sizeof lw[0]; i++) ws[n++] = lw[i];
+            for (size_t i = 0; i < sizeof lw / sizeof lw[0]; i++) ws[nw++] = lw[i];
         }
-        for (int i = 0; i < n; i++) {
-            const zeta_type t = ws[i]->type;
-            if (ws[i]->data && t != ZETA_TYPE_Q4_0 && t != ZETA_TYPE_Q8_0 && t != ZETA_TYPE_F32 && t != ZETA_TYPE_F16 &&
-                t != ZETA_TYPE_BF16)
-                return false;
+        for (int i = 0; i < nw; i++) {
+            if (!ws[i]->data) continue;
+            bool in = false;
+            for (int k = 0; k < n; k++) in = in || ws[i]->type == t[k];
+            if (!in) return false;
         }
     }
     return true;
+}
+
+/* true when every matrix of the model is q4_0, q8_0 or a float type: the CUDA backend then does the
+ * CPU's arithmetic (activations rounded to q8_0 blocks for the integer products) */
+static bool x8_model(const zeta_model *m) {
+    const zeta_type t[] = {ZETA_TYPE_Q4_0, ZETA_TYPE_Q8_0, ZETA_TYPE_F32, ZETA_TYPE_F16, ZETA_TYPE_BF16};
+    return model_types_in(m, t, 5);
+}
+
+/* true when every matrix of the model is q4_K, q5_K or q6_K (and ZETA_CUDA_MMVK8 is not 0): the CUDA
+ * backend's one-token products then round the activations to Q8_K as the CPU does (k_mmvk8) */
+static bool k8_model(const zeta_model *m) {
+    const char *e = getenv("ZETA_CUDA_MMVK8");
+    const zeta_type t[] = {ZETA_TYPE_Q4_K, ZETA_TYPE_Q5_K, ZETA_TYPE_Q6_K};
+    return !(e && !strcmp(e, "0")) && model_types_in(m, t, 3);
 }
 
 /* CUDA against the CPU on the same file.

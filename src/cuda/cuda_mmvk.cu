@@ -38,6 +38,23 @@ __device__ __forceinline__ void ld16_a2(const uint8_t *p, uint32_t (&w)[4]) {
     }
 }
 
+/* the 6-bit scale and min of sub-block j (0..7) of a q4_K / q5_K super-block from its 12 scale bytes
+ * held as 3 words (j may differ between lanes: selects, not an indexed array, which would go to local
+ * memory) */
+__device__ __forceinline__ void k4_scale_min_w(const uint32_t (&sw)[3], int j, int &sc, int &m) {
+    const auto byte = [&](int i) {
+        const uint32_t w = (i >> 2) == 0 ? sw[0] : (i >> 2) == 1 ? sw[1] : sw[2];
+        return (int)((w >> (8 * (i & 3))) & 0xffu);
+    };
+    if (j < 4) {
+        sc = byte(j) & 63;
+        m = byte(j + 4) & 63;
+    } else {
+        sc = (byte(j + 4) & 0x0f) | ((byte(j - 4) >> 6) << 4);
+        m = (byte(j + 4) >> 4) | ((byte(j) >> 6) << 4);
+    }
+}
+
 /* byte e of v (a code < 128) minus `off`, exactly, as a float */
 __device__ __forceinline__ float code_f(uint32_t v, int e, float off) { return i2f_lo8(v, e) - (8388608.0f + off); }
 
@@ -79,19 +96,12 @@ __device__ __forceinline__ float mmvk_dot(const uint8_t *row, int sb, int c, con
     if (T == ZETA_TYPE_Q4_K) {
         const float d = h2f((uint16_t)(r.w[0] & 0xffffu)), dmin = h2f((uint16_t)(r.w[0] >> 16));
         const uint32_t sw[3] = {r.w[1], r.w[2], r.w[3]}; /* the 12 scale bytes */
-        const auto byte = [&](int i) { return (int)((sw[i >> 2] >> (8 * (i & 3))) & 0xffu); };
         float part = 0.0f;
 #pragma unroll
         for (int k = 0; k < 2; k++) { /* sub-block j = 2c + k: the low (k 0) or high (k 1) nibbles */
             const int j = 2 * c + k;
             int sc, m;
-            if (j < 4) {
-                sc = byte(j) & 63;
-                m = byte(j + 4) & 63;
-            } else {
-                sc = (byte(j + 4) & 0x0f) | ((byte(j - 4) >> 6) << 4);
-                m = (byte(j + 4) >> 4) | ((byte(j) >> 6) << 4);
-            }
+            k4_scale_min_w(sw, j, sc, m);
             float a[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
             for (int i = 0; i < 8; i++) mmvk_fma4(k ? (r.w[4 + i] >> 4) & 0x0f0f0f0fu : r.w[4 + i] & 0x0f0f0f0fu, 0.0f, xv[8 * k + i], a);
@@ -307,22 +317,11 @@ __device__ __forceinline__ void mmvk8_dot(int c, const mmvk8_w<T> &r, const uint
     const auto xword = [&](int i) { const uint4 v = xw[i >> 2]; return (int)((i & 3) == 0 ? v.x : (i & 3) == 1 ? v.y : (i & 3) == 2 ? v.z : v.w); };
     if (T == ZETA_TYPE_Q4_K || T == ZETA_TYPE_Q5_K) {
         const uint32_t sw[3] = {r.w[1], r.w[2], r.w[3]}; /* the 12 scale bytes */
-        const auto byte = [&](int i) { /* i may vary by lane: selects, not an indexed (local) array */
-            const uint32_t w = (i >> 2) == 0 ? sw[0] : (i >> 2) == 1 ? sw[1] : sw[2];
-            return (int)((w >> (8 * (i & 3))) & 0xffu);
-        };
         int s = 0, m = 0;
 #pragma unroll
         for (int k = 0; k < 2; k++) { /* sub-block j = 2 c + k: the low (k 0) or high (k 1) nibbles */
-            const int jj = 2 * c + k;
             int sc, mn;
-            if (jj < 4) {
-                sc = byte(jj) & 63;
-                mn = byte(jj + 4) & 63;
-            } else {
-                sc = (byte(jj + 4) & 0x0f) | ((byte(jj - 4) >> 6) << 4);
-                mn = (byte(jj + 4) >> 4) | ((byte(jj) >> 6) << 4);
-            }
+            k4_scale_min_w(sw, 2 * c + k, sc, mn);
             int dot = 0;
 #pragma unroll
             for (int i = 0; i < 8; i++) {
