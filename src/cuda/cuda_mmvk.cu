@@ -311,7 +311,8 @@ template <int T> __device__ __forceinline__ void mmvk8_load(const uint8_t *row, 
 
 /* the quarter's integer sums: *sumi (codes x activations, times the scales) and *mins (q4_K / q5_K:
  * the mins times the activations' sub-block sums); xw: the lane's 64 activation codes (q4_K / q5_K:
- * elements 64 c ..; q6_K: 16 of each of the 4 runs 32 apart), bsw: its group sums */
+ * elements 64 c ..; q6_K: 16 of each of the 4 runs 32 apart), gs: the sums of its 16-element groups (q4_K / q5_K:
+ * groups 4 c .. 4 c + 3; q6_K: one per run) */
 template <int T>
 __device__ __forceinline__ void mmvk8_dot(int c, const mmvk8_w<T> &r, const uint4 (&xw)[4], const int (&gs)[4], int *sumi, int *mins) {
     const auto xword = [&](int i) { const uint4 v = xw[i >> 2]; return (int)((i & 3) == 0 ? v.x : (i & 3) == 1 ? v.y : (i & 3) == 2 ? v.z : v.w); };
