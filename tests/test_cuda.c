@@ -270,7 +270,7 @@ static void test_matmul_types(void) {
             matmul_case(types[i], 512, 67, toks[j], j == 1);
             if (toks[j] == 1) matmul_case(types[i], 256, 5, 1, true);
         }
-    /* k_mmvk (q4_K / q6_K decode): rows of more than 8 super-blocks (a lane takes a second
+    /* k_mmvk8 (q4_K / q5_K / q6_K decode): rows of more than 8 super-blocks (a lane takes a second
      * quarter), and q6_K rows of an odd number of super-blocks (rows 2-byte aligned only) */
     matmul_case(ZETA_TYPE_Q4_K, 2560, 33, 1, true);
     matmul_case(ZETA_TYPE_Q5_K, 2304, 9, 1, true);
@@ -373,13 +373,13 @@ static void test_attention_tensor_cores(void) {
 
 /* ------------------------------------------------------------------ whole models */
 
+/* run_models' variants: g_seq, the NP prompt tokens are evaluated one at a time (the one-token
+ * products) and no ND steps follow; g_prompt_only, the rms is over the NP prompt positions only */
+static bool g_seq, g_prompt_only;
+
 /* logits of a 40-token prompt (every position) and 8 decode steps, through sessions of each model
  * fed the same tokens (the first one's greedy choices); max |difference| against the first (rms:
  * the root mean square of the differences, when not NULL) */
-/* g_seq: the NP prompt tokens are evaluated one at a time (the one-token products), and no ND
- * steps follow; g_prompt_only: rms over the NP prompt positions only */
-static bool g_seq, g_prompt_only;
-
 static double run_models(zeta_model **ms, int n_models, double *range, int *agree, double *rms) {
     zeta_session *ss[3] = {NULL, NULL, NULL};
     zeta_error err;
