@@ -124,7 +124,7 @@ static int simd_tables(const zk_gemm_table *tab[2]) {
     int n = 0;
     if (zk_cpu_has_avx2() && zk_gemm_avx2()) tab[n++] = zk_gemm_avx2();
     if (zk_cpu_has_avx512vnni() && zk_gemm_avx512vnni()) tab[n++] = zk_gemm_avx512vnni();
-    if (!n && zk_gemm_select()->gemm8[ZETA_TYPE_Q8_0]) tab[n++] = zk_gemm_select(); /* AArch64: none yet */
+    if (zk_cpu_has_neondot() && zk_gemm_neondot()) tab[n++] = zk_gemm_neondot();
     return n;
 }
 

@@ -288,6 +288,9 @@ const zk_gemm_table *zk_gemm_scalar(void) { return &k_gemm_scalar; }
 const zk_gemm_table *zk_gemm_avx2(void) { return NULL; }
 const zk_gemm_table *zk_gemm_avx512vnni(void) { return NULL; }
 #endif
+#ifndef ZETA_HAVE_NEON
+const zk_gemm_table *zk_gemm_neondot(void) { return NULL; }
+#endif
 
 static zk_gemm_table g_selected;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -299,6 +302,7 @@ static void select_once(void) {
     g_selected.name = "none";
     const zk_gemm_table *t = zk_cpu_has_avx512vnni() ? zk_gemm_avx512vnni() : NULL;
     if (!t && zk_cpu_has_avx2()) t = zk_gemm_avx2();
+    if (!t && zk_cpu_has_neondot()) t = zk_gemm_neondot();
     if (t) g_selected = *t;
 }
 
