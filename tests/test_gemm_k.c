@@ -46,6 +46,7 @@ static int simd_impls(impl *out) {
     if (zk_cpu_has_avx2()) out[n++] = (impl){"avx2", NULL};
     if (zk_cpu_has_avx512vnni()) out[n++] = (impl){"avx512vnni", NULL};
 #endif
+    if (zk_cpu_has_neondot() && zk_gemm_neondot()) out[n++] = (impl){"neondot", NULL};
     return n;
 }
 
@@ -60,6 +61,7 @@ static zk_gemm8_fn simd_fn(const char *name, zeta_type t) {
              : t == ZETA_TYPE_Q2_K ? zk_gemm8_q2_K_avx512vnni
                                    : zk_gemm8_q6_K_avx512vnni;
 #endif
+    if (!strcmp(name, "neondot") && zk_gemm_neondot()) return zk_gemm_neondot()->gemm8[t]; /* NULL for the types it lacks */
     (void)name; (void)t;
     return NULL;
 }
