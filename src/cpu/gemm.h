@@ -72,8 +72,8 @@ const zk_gemm_table *zk_gemm_avx2(void);   /* NULL when not compiled in */
 /* AVX512_VNNI (vpdpbusd on 256-bit vectors) for Q4_0 / Q8_0 / Q5_0 and the K-quants, AVX-512F for
  * F16 / BF16; NULL when not compiled in */
 const zk_gemm_table *zk_gemm_avx512vnni(void);
-/* AArch64 with the dot-product extension: Q8_0, Q4_0, IQ4_NL, Q4_K, Q5_K and Q6_K (kernels_neondot_gemm.c);
- * NULL when not compiled in */
+/* AArch64 with the dot-product extension: every integer type the other tables pack (Q4_0, Q8_0, Q5_0,
+ * Q4_1, Q5_1, IQ4_NL and the K-quants, kernels_neondot_gemm.c); NULL when not compiled in */
 const zk_gemm_table *zk_gemm_neondot(void);
 /* the best SIMD table for this CPU (computed once); slots without a SIMD kernel are NULL, and
  * weights of such types are not repacked */

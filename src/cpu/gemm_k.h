@@ -1,6 +1,6 @@
 /* gemm_k.h — the packed 8-row layouts of Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS weights (for products with Q8_K
  * activations) and the declarations of their packing and gemm8 functions (gemm_k_ref.c: packing
- * and the scalar reference, the spec; kernels_avx2_gemmk.c: AVX2; kernels_neondot_gemm.c: Q4_K / Q5_K / Q6_K on AArch64). A packed group holds 8
+ * and the scalar reference, the spec; kernels_avx2_gemmk.c: AVX2; kernels_neondot_gemm.c: AArch64 SDOT). A packed group holds 8
  * consecutive rows, interleaved 4 bytes per row so that one 32-bit lane of a 256-bit vector is one
  * row; a packed group of a row of k elements is k/256 packed blocks, with exactly the bytes of the
  * 8 source rows (the same memory traffic as the row-by-row kernels).
