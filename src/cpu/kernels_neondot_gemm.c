@@ -174,30 +174,33 @@ static void gemm8(int kind, int64_t k, const void *w, const void *x, size_t x_st
     }
 }
 
-static void gemm8_q8_0(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok, float *y,
-                       size_t y_stride) {
-    gemm8(W_Q8, k, w, x, x_stride, xsum, n_tok, y, y_stride);
-}
-static void gemm8_q4_0(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok, float *y,
-                       size_t y_stride) {
-    gemm8(W_Q4, k, w, x, x_stride, xsum, n_tok, y, y_stride);
-}
-static void gemm8_iq4_nl(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok, float *y,
-                         size_t y_stride) {
-    gemm8(W_IQ4, k, w, x, x_stride, xsum, n_tok, y, y_stride);
-}
-static void gemm8_q5_0(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok, float *y,
-                       size_t y_stride) {
-    gemm8(W_Q5_0, k, w, x, x_stride, xsum, n_tok, y, y_stride);
-}
-static void gemm8_q4_1(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok, float *y,
-                       size_t y_stride) {
-    gemm8(W_Q4_1, k, w, x, x_stride, xsum, n_tok, y, y_stride);
-}
-static void gemm8_q5_1(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok, float *y,
-                       size_t y_stride) {
-    gemm8(W_Q5_1, k, w, x, x_stride, xsum, n_tok, y, y_stride);
-}
+/* the zk_gemm8_fn of a 32-element-block kind */
+#define GEMM8_32(name, kind)                                                                                             \
+    static void name(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok, float *y,   \
+                     size_t y_stride) {                                                                                  \
+        gemm8(kind, k, w, x, x_stride, xsum, n_tok, y, y_stride);                                                        \
+    }
+GEMM8_32(gemm8_q8_0, W_Q8)
+GEMM8_32(gemm8_q4_0, W_Q4)
+GEMM8_32(gemm8_iq4_nl, W_IQ4)
+GEMM8_32(gemm8_q5_0, W_Q5_0)
+GEMM8_32(gemm8_q4_1, W_Q4_1)
+GEMM8_32(gemm8_q5_1, W_Q5_1)
+
+/* the zk_gemm8_fn of a super-block (Q8_K) kernel: tiles of TT tokens, `call` the tile's kernel on xt,
+ * nt tokens, yt */
+#define K_TILES(name, call)                                                                                                     \
+    static void name(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok, float *y,          \
+                     size_t y_stride) {                                                                                         \
+        (void)xsum;                                                                                                             \
+        const int64_t nb = k / QK_K;                                                                                            \
+        for (int c0 = 0; c0 < n_tok; c0 += TT) {                                                                                \
+            const int nt = n_tok - c0 < TT ? n_tok - c0 : TT;                                                                   \
+            const uint8_t *xt = (const uint8_t *)x + (size_t)c0 * x_stride;                                                     \
+            float *yt = y + (size_t)c0 * y_stride;                                                                              \
+            call;                                                                                                               \
+        }                                                                                                                       \
+    }
 
 /* ---- Q4_K / Q5_K (block_q4_Kx8 / block_q5_Kx8 of gemm_k.h, Q8_K activations) */
 
@@ -287,24 +290,8 @@ static inline void gemm8_k45_tile(bool q5, int64_t nb, const void *w, const uint
     }
 }
 
-static void gemm8_k45(bool q5, int64_t k, const void *w, const void *x, size_t x_stride, int n_tok, float *y, size_t y_stride) {
-    const int64_t nb = k / QK_K;
-    for (int c0 = 0; c0 < n_tok; c0 += TT) {
-        const int nt = n_tok - c0 < TT ? n_tok - c0 : TT;
-        gemm8_k45_tile(q5, nb, w, (const uint8_t *)x + (size_t)c0 * x_stride, x_stride, nt, y + (size_t)c0 * y_stride, y_stride);
-    }
-}
-
-static void gemm8_q4_K(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok, float *y,
-                       size_t y_stride) {
-    (void)xsum;
-    gemm8_k45(false, k, w, x, x_stride, n_tok, y, y_stride);
-}
-static void gemm8_q5_K(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok, float *y,
-                       size_t y_stride) {
-    (void)xsum;
-    gemm8_k45(true, k, w, x, x_stride, n_tok, y, y_stride);
-}
+K_TILES(gemm8_q4_K, gemm8_k45_tile(false, nb, w, xt, x_stride, nt, yt, y_stride))
+K_TILES(gemm8_q5_K, gemm8_k45_tile(true, nb, w, xt, x_stride, nt, yt, y_stride))
 
 /* ---- Q6_K (block_q6_Kx8 of gemm_k.h, Q8_K activations) */
 
@@ -358,15 +345,7 @@ static inline void gemm8_q6_K_tile(int64_t nb, const void *w, const uint8_t *x, 
     }
 }
 
-static void gemm8_q6_K(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok, float *y,
-                       size_t y_stride) {
-    (void)xsum;
-    const int64_t nb = k / QK_K;
-    for (int c0 = 0; c0 < n_tok; c0 += TT) {
-        const int nt = n_tok - c0 < TT ? n_tok - c0 : TT;
-        gemm8_q6_K_tile(nb, w, (const uint8_t *)x + (size_t)c0 * x_stride, x_stride, nt, y + (size_t)c0 * y_stride, y_stride);
-    }
-}
+K_TILES(gemm8_q6_K, gemm8_q6_K_tile(nb, w, xt, x_stride, nt, yt, y_stride))
 
 /* ---- Q2_K, Q3_K (block_q2_Kx8 / block_q3_Kx8), IQ4_XS (block_iq4_xsx8): Q8_K activations */
 
@@ -485,18 +464,6 @@ static inline void gemm8_iq4_xs_tile(int64_t nb, const void *w, const uint8_t *x
     }
 }
 
-#define K_TILES(name, call)                                                                                                     \
-    static void name(int64_t k, const void *w, const void *x, size_t x_stride, const int32_t *xsum, int n_tok, float *y,          \
-                     size_t y_stride) {                                                                                         \
-        (void)xsum;                                                                                                             \
-        const int64_t nb = k / QK_K;                                                                                            \
-        for (int c0 = 0; c0 < n_tok; c0 += TT) {                                                                                \
-            const int nt = n_tok - c0 < TT ? n_tok - c0 : TT;                                                                   \
-            const uint8_t *xt = (const uint8_t *)x + (size_t)c0 * x_stride;                                                     \
-            float *yt = y + (size_t)c0 * y_stride;                                                                              \
-            call;                                                                                                               \
-        }                                                                                                                       \
-    }
 K_TILES(gemm8_q2_K, gemm8_k23_tile(false, nb, w, xt, x_stride, nt, yt, y_stride))
 K_TILES(gemm8_q3_K, gemm8_k23_tile(true, nb, w, xt, x_stride, nt, yt, y_stride))
 K_TILES(gemm8_iq4_xs, gemm8_iq4_xs_tile(nb, w, xt, x_stride, nt, yt, y_stride))
