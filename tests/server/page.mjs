@@ -96,10 +96,28 @@ async function finished(page, timeout = 20000 * SCALE) {
 // that it hands a text/event-stream body on one event at a time, `gapMs` apart. stories260K writes
 // its whole reply in a few milliseconds, which can reach the page as one network read (the page
 // then rightly renders it once); Chromium's network emulation did not always split it (CI: one
-// read at 32 KB/s). Pacing the events makes the page's incremental rendering what is tested.
+// read at 32 KB/s), and 10 ms gaps alone did not either on a loaded CI machine (the renderer read
+// the whole paced reply at once). So a test can also arm a hold (proxy.holdAfterFirstText()): the
+// next stream stops after its first event with text until the test has seen that text in the page
+// and calls the returned release(), which makes "rendered before the reply ended" deterministic.
 // A client that goes away closes the upstream request, so Stop still reaches the server.
+// True when one server-sent event carries a non-empty delta or text.
+function eventHasText(ev) {
+  const data = ev.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+  if (!data || data === '[DONE]') return false;
+  try {
+    const c = JSON.parse(data).choices?.[0];
+    return !!(c?.delta?.content || c?.text);
+  } catch { return false; }
+}
 function pacedProxy(target, gapMs) {
   const t = new URL(target);
+  let armed = null; // the hold for the next stream: a promise that release() resolves
+  const holdAfterFirstText = () => {
+    let release;
+    armed = new Promise((ok) => { release = ok; });
+    return release;
+  };
   const server = http.createServer((req, res) => {
     const up = http.request({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers }, (ur) => {
       res.writeHead(ur.statusCode, ur.headers);
@@ -107,7 +125,12 @@ function pacedProxy(target, gapMs) {
       res.socket?.setNoDelay(true);
       let buf = '';
       let chain = Promise.resolve();
-      const later = (s) => { chain = chain.then(() => new Promise((ok) => setTimeout(() => { if (!res.destroyed) res.write(s); ok(); }, gapMs))); };
+      let hold = armed; // this stream takes the armed hold, if any
+      armed = null;
+      const later = (s) => {
+        chain = chain.then(() => new Promise((ok) => setTimeout(() => { if (!res.destroyed) res.write(s); ok(); }, gapMs)));
+        if (hold && eventHasText(s)) { const h = hold; hold = null; chain = chain.then(() => h); }
+      };
       ur.setEncoding('utf8');
       ur.on('data', (d) => {
         buf += d;
@@ -119,7 +142,7 @@ function pacedProxy(target, gapMs) {
     res.on('close', () => up.destroy());
     req.pipe(up);
   });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ server, url: `http://127.0.0.1:${server.address().port}` })));
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ server, holdAfterFirstText, url: `http://127.0.0.1:${server.address().port}` })));
 }
 const proxy = await pacedProxy(url, 10);
 
@@ -150,11 +173,16 @@ await test('chat streams a reply', async () => {
   await page.fill('#temperature', '0');
   await recordLengths(page);
   const reqs = log.requests.length;
+  const release = proxy.holdAfterFirstText();
   await send(page, 'Once upon a time');
-  await page.waitForFunction(() => {
-    const a = document.querySelector('#messages .assistant');
-    return a && a.textContent.length > 0;
-  }, null, { timeout: 15000 * SCALE });
+  try {
+    await page.waitForFunction(() => {
+      const a = document.querySelector('#messages .assistant');
+      return a && a.textContent.length > 0;
+    }, null, { timeout: 15000 * SCALE });
+    check(await page.locator('#messages .assistant').getAttribute('data-state') === 'streaming',
+      'the reply is not streaming while the rest of it is held back');
+  } finally { release(); }
   const r = await finished(page);
   check(r.state === 'done', `data-state ${show(r.state)}`);
   check(r.text.trim().length > 0, 'empty reply');
