@@ -317,6 +317,12 @@ ZETA_API void zeta_session_cancel(zeta_session *s);
 /* Any thread: withdraws a zeta_session_cancel() that no eval/generate has consumed yet (a server
  * whose client left just as its generation ended clears the request before the next one). */
 ZETA_API void zeta_session_cancel_clear(zeta_session *s);
+/* Switches the session's decoding mode (zeta_session_params.mode) between calls, keeping its tokens,
+ * cache and statistics and the sparsity level, entropy thresholds and max_draft it was created with
+ * (a server's per-request mode). Every mode but STANDARD needs a model loaded with a sparsity file;
+ * on an error the session keeps its mode. */
+ZETA_API zeta_status zeta_session_set_mode(zeta_session *s, zeta_mode mode, zeta_error *err);
+ZETA_API zeta_mode zeta_session_mode(const zeta_session *s); /* STANDARD for a NULL or dead handle */
 /* Re-seeds the session's sampler RNG, as zeta_session_params.seed does at creation (a per-request
  * seed for reproducible sampling). */
 ZETA_API void zeta_session_set_seed(zeta_session *s, uint64_t seed);

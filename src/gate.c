@@ -21,20 +21,20 @@ const char *zeta_mode_name(zeta_mode m) {
     return "?";
 }
 
-zeta_status session_mode_init(zeta_session *s, const zeta_session_params *p, zeta_error *err) {
+zeta_status session_mode_init(zeta_session *s, const zeta_session_params *p, const char *fn, zeta_error *err) {
     const struct zeta_model *m = s->model;
     if ((int)p->mode < ZETA_MODE_STANDARD || (int)p->mode > ZETA_MODE_SPARSE)
-        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_new: mode %d is not one of ZETA_MODE_*", (int)p->mode);
+        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "%s: mode %d is not one of ZETA_MODE_*", fn, (int)p->mode);
     if (p->max_draft < 1 || p->max_draft > 16)
-        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_new: max_draft %u out of range (1..16)", p->max_draft);
+        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "%s: max_draft %u out of range (1..16)", fn, p->max_draft);
     s->mode = p->mode;
     s->max_draft = p->max_draft;
     if (p->mode == ZETA_MODE_STANDARD) return ZETA_OK;
     const zs_model *z = m->sparse;
     if (!z)
         return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT,
-                         "zeta_session_new: mode %s needs a model loaded with zeta_model_params.sparsity_path (a file written by zeta_calibrate)",
-                         zeta_mode_name(p->mode));
+                         "%s: mode %s needs a model loaded with zeta_model_params.sparsity_path (a file written by zeta_calibrate)",
+                         fn, zeta_mode_name(p->mode));
     const zs_calib *c = &z->cal;
     int lv = -1;
     if (p->sparsity != 0.0f) {
@@ -45,12 +45,12 @@ zeta_status session_mode_init(zeta_session *s, const zeta_session_params *p, zet
             for (uint32_t i = 0; i < c->n_levels && o < sizeof list - 16; i++)
                 o += (size_t)snprintf(list + o, sizeof list - o, "%s%g", i ? ", " : "", (double)c->levels[i]);
             return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT,
-                             "zeta_session_new: sparsity %g is not a level of the sparsity file (it has %s; 0 = none dropped)",
-                             (double)p->sparsity, list);
+                             "%s: sparsity %g is not a level of the sparsity file (it has %s; 0 = none dropped)",
+                             fn, (double)p->sparsity, list);
         }
     }
     if (!isfinite(p->gate_entropy) || !isfinite(p->fallback_entropy))
-        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_new: gate_entropy / fallback_entropy must be finite");
+        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "%s: gate_entropy / fallback_entropy must be finite", fn);
     s->gate_entropy = p->gate_entropy < 0.0f ? c->gate_entropy : p->gate_entropy;
     s->fallback_entropy = p->fallback_entropy < 0.0f ? c->fallback_entropy : p->fallback_entropy;
     const zeta_hparams *hp = &m->hp;
@@ -74,6 +74,64 @@ zeta_status session_mode_init(zeta_session *s, const zeta_session_params *p, zet
     s->sparse_opts.thr = s->thr;
     s->sparse_opts.sel = &s->sel;
     return ZETA_OK;
+}
+
+/* what session_mode_init sets up, kept aside while zeta_session_set_mode tries another mode */
+typedef struct mode_state {
+    zeta_mode mode;
+    uint32_t max_draft;
+    float gate_entropy, fallback_entropy;
+    float *thr, *verify_logits, *draft_probs;
+    zs_sel sel;
+    fwd_opts sparse_opts;
+} mode_state;
+
+static void mode_take(zeta_session *s, mode_state *m) { /* moves the session's mode state into *m */
+    *m = (mode_state){s->mode, s->max_draft, s->gate_entropy, s->fallback_entropy, s->thr, s->verify_logits, s->draft_probs,
+                      s->sel, s->sparse_opts};
+    s->thr = s->verify_logits = s->draft_probs = NULL;
+    memset(&s->sel, 0, sizeof s->sel);
+    memset(&s->sparse_opts, 0, sizeof s->sparse_opts);
+}
+
+static void mode_free(mode_state *m) {
+    free(m->thr);
+    free(m->verify_logits);
+    free(m->draft_probs);
+    zs_sel_free(&m->sel);
+}
+
+zeta_mode zeta_session_mode(const zeta_session *s) { return session_ok(s) ? s->mode : ZETA_MODE_STANDARD; }
+
+zeta_status zeta_session_set_mode(zeta_session *s, zeta_mode mode, zeta_error *err) {
+    if (!session_ok(s))
+        return zeta_fail(err, ZETA_ERR_INVALID_ARGUMENT, "zeta_session_set_mode: session is %s",
+                         s ? "not a live zeta_session (freed or wrong handle)" : "NULL");
+    if (mode == s->mode) return zeta_ok(err);
+    zeta_session_params p = s->mode_params;
+    p.mode = mode;
+    mode_state old, fresh;
+    mode_take(s, &old);
+    zeta_status st = session_mode_init(s, &p, "zeta_session_set_mode", err);
+    if (st != ZETA_OK) {
+        /* the session keeps the mode it had */
+        mode_take(s, &fresh);
+        mode_free(&fresh);
+        s->mode = old.mode;
+        s->max_draft = old.max_draft;
+        s->gate_entropy = old.gate_entropy;
+        s->fallback_entropy = old.fallback_entropy;
+        s->thr = old.thr;
+        s->verify_logits = old.verify_logits;
+        s->draft_probs = old.draft_probs;
+        s->sel = old.sel;
+        s->sparse_opts = old.sparse_opts;
+        if (s->sparse_opts.sel) s->sparse_opts.sel = &s->sel;
+        return st;
+    }
+    mode_free(&old);
+    s->mode_params.mode = mode;
+    return zeta_ok(err);
 }
 
 static float logits_entropy(zeta_session *s) {

@@ -32,6 +32,7 @@ struct zeta_session {
     zeta_rope_params rope;   /* the model's, with the session's frequency-scale override */
     /* decoding modes (gate.c, docs/GATING.md) */
     zeta_mode mode;
+    zeta_session_params mode_params; /* the creation's mode settings (level, entropies, max_draft): zeta_session_set_mode */
     float gate_entropy, fallback_entropy;
     uint32_t max_draft;
     float *thr;              /* [n_layer][ZS_N_KIND]: the chosen level's thresholds (NULL in STANDARD) */
@@ -54,8 +55,9 @@ zeta_status session_eval_pass(struct zeta_session *s, const zeta_token *tokens, 
 /* one forward pass (zeta.c): no gating, no stats; opt NULL = dense */
 zeta_status session_forward(struct zeta_session *s, const zeta_token *tokens, size_t n, float *all_logits, const fwd_opts *opt,
                             zeta_error *err);
-/* sets up the session's mode from the params (zeta_session_new) */
-zeta_status session_mode_init(struct zeta_session *s, const zeta_session_params *p, zeta_error *err);
+/* sets up the session's mode from the params (zeta_session_new, zeta_session_set_mode: fn names the
+ * caller in error messages) */
+zeta_status session_mode_init(struct zeta_session *s, const zeta_session_params *p, const char *fn, zeta_error *err);
 /* ZETA_MODE_ULTIMATE, one round: t (sampled from the dense logits) and up to k_max drafts of the
  * sparse pass after it are evaluated by one dense pass; out[0..*n_out) = t and the accepted drafts,
  * all in the session with dense KV entries, the logits those after the last. Greedy (temperature

@@ -104,10 +104,6 @@ struct zeta_weight;
 uint64_t zs_native_bytes(int fmt, uint64_t n_in, uint64_t n_out);
 void zs_native_build(const struct zeta_weight *w, int fmt, uint8_t *dst, zs_mat *out);
 
-/* allocates the selection buffers for inputs of up to n_in entries; false when out of memory */
-bool zs_sel_alloc(zs_sel *s, uint32_t n);
-void zs_sel_free(zs_sel *s);
-
 struct zeta_model;
 
 /* FNV-style 64-bit hash of every tensor's bytes (the fingerprint) */

@@ -381,7 +381,8 @@ zeta_status zeta_session_new(const zeta_model *m, const zeta_session_params *par
         return st;
     }
     if ((st = fwd_buffers_init(&s->buf, m, &s->be, n_batch, err)) != ZETA_OK) goto fail;
-    if ((st = session_mode_init(s, &p, err)) != ZETA_OK) goto fail;
+    s->mode_params = p;
+    if ((st = session_mode_init(s, &p, "zeta_session_new", err)) != ZETA_OK) goto fail;
     s->tokens = zeta_malloc_array(n_ctx, sizeof *s->tokens);
     s->logits = zeta_malloc_array(m->hp.n_vocab, sizeof(float));
     s->logits_tmp = zeta_malloc_array(m->hp.n_vocab, sizeof(float));

@@ -142,6 +142,10 @@ post "stream a string" 400 '"param":"stream"' $C '{"messages":[{"role":"user","c
 post "stream_options a number" 400 '"param":"stream_options"' $C '{"messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":1}'
 post "stop a number" 400 '"param":"stop"' $C '{"messages":[{"role":"user","content":"x"}],"stop":12}'
 post "five stop strings" 400 'at most 4' $C '{"messages":[{"role":"user","content":"x"}],"stop":["a","b","c","d","e"]}'
+post "mode a number" 400 '"param":"mode"' $C '{"messages":[{"role":"user","content":"x"}],"mode":1}'
+post "unknown mode" 400 'one of standard, variational, ultimate, sparse' $C '{"messages":[{"role":"user","content":"x"}],"mode":"turbo"}'
+post "gated mode without a sparsity file" 400 'started without --sparsity' $P '{"prompt":"Hi","max_tokens":2,"mode":"ultimate"}'
+post "mode standard" 200 '"choices"' $P '{"prompt":"Hi","max_tokens":2,"mode":"standard"}'
 post "unknown model" 404 '"code":"model_not_found"' $C '{"model":"gpt-4","messages":[{"role":"user","content":"x"}]}'
 post "prompt missing" 400 '"param":"prompt"' $P '{"max_tokens":3}'
 post "prompt of token ids" 400 '"param":"prompt"' $P '{"prompt":[1,2,3]}'
@@ -211,10 +215,23 @@ if "$ZETA" calibrate -m "$TINY" -f "$tmp/cal.txt" -c 32 -o "$tmp/tiny.sparsity" 
     post "ultimate mode, greedy" 200 '"choices"' $P '{"prompt":"a b","max_tokens":12,"temperature":0}'
     cp "$tmp/body" "$tmp/ult"
     post "ultimate mode, sampling (speculative)" 200 '"choices"' $P '{"prompt":"a b","max_tokens":12,"temperature":0.8,"seed":3}'
-    SMODEL=$TINY start std
+    # standard by default, with the sparsity file: a request chooses its own mode
+    SMODEL=$TINY start std --sparsity "$tmp/tiny.sparsity"
     post "standard mode, greedy" 200 '"choices"' $P '{"prompt":"a b","max_tokens":12,"temperature":0}'
     a=$(sed 's/.*"text":"\([^"]*\)".*/\1/' "$tmp/ult"); b=$(sed 's/.*"text":"\([^"]*\)".*/\1/' "$tmp/body")
     [ "$a" = "$b" ] && ok "ultimate mode's greedy text equals standard mode's" || bad "ultimate '$a' vs standard '$b'"
+    curl -s "$url/metrics" >"$tmp/m"
+    grep -q '^zeta_draft_tokens_total 0$' "$tmp/m" && ok "standard requests draft nothing" || bad "drafts in standard mode: $(grep '^zeta_draft_tokens' "$tmp/m")"
+    post "a request in ultimate mode on a standard server" 200 '"choices"' $P '{"prompt":"a b","max_tokens":12,"temperature":0,"mode":"ultimate"}'
+    um=$(sed 's/.*"text":"\([^"]*\)".*/\1/' "$tmp/body")
+    curl -s "$url/metrics" >"$tmp/m"
+    dr=$(sed -n 's/^zeta_draft_tokens_total //p' "$tmp/m")
+    [ "$um" = "$a" ] && [ "${dr:-0}" -gt 0 ] && ok "the request's ultimate mode drafted $dr tokens and gave standard's text" ||
+        bad "request mode ultimate: '$um' vs ultimate's '$a', $dr drafted"
+    post "the next request is standard again" 200 '"choices"' $P '{"prompt":"a b","max_tokens":12,"temperature":0}'
+    curl -s "$url/metrics" >"$tmp/m"
+    [ "$(sed -n 's/^zeta_draft_tokens_total //p' "$tmp/m")" = "$dr" ] && ok "the server's mode is back for requests without one" ||
+        bad "drafts after a standard request: $(grep '^zeta_draft_tokens' "$tmp/m")"
 else bad "zeta calibrate on the tiny model: $(tail -n 1 "$tmp/cal.log")"; fi
 "$ZETA" serve -m "$MODEL" --mode variational >"$tmp/e" 2>&1 && bad "--mode variational without --sparsity accepted" ||
     { grep -q "needs --sparsity" "$tmp/e" && ok "--mode variational without --sparsity refused" || bad "mode: $(cat "$tmp/e")"; }

@@ -557,6 +557,73 @@ static void test_ultimate_sampling_distribution(void) {
     zeta_model_free(m);
 }
 
+/* zeta_session_set_mode: one session switched between modes gives what sessions created in each
+ * mode give; a refused switch leaves the mode as it was */
+static void test_set_mode(void) {
+    zeta_error err;
+    zeta_model *m = load_sparse(ZOO, path_in_tmp("a.sparsity"), &err);
+    if (!m) { T_CHECKF(0, "%s", err.message); return; }
+    char a[4096], b[4096];
+    zeta_session *d = gen(m, ZETA_MODE_STANDARD, -1, -1, "the cat sat", 40, b, sizeof b);
+    zeta_session *s = NULL;
+    zeta_session_params sp = zeta_session_params_default();
+    sp.n_ctx = 256;
+    sp.n_threads = 2;
+    T_CHECK(zeta_session_new(m, &sp, &s, &err) == ZETA_OK && d);
+    if (!s || !d) { zeta_session_free(s); zeta_session_free(d); zeta_model_free(m); return; }
+    T_CHECK(zeta_session_mode(s) == ZETA_MODE_STANDARD);
+    T_CHECK(zeta_session_mode(NULL) == ZETA_MODE_STANDARD);
+    zeta_generate_params gp = zeta_generate_params_default();
+    gp.sampler.temperature = 0;
+    gp.max_tokens = 40;
+    zeta_generate_result r;
+    /* ULTIMATE on a session made STANDARD: standard's tokens, with drafts */
+    T_CHECKF(zeta_session_set_mode(s, ZETA_MODE_ULTIMATE, &err) == ZETA_OK, "%s", err.message);
+    T_CHECK(zeta_session_mode(s) == ZETA_MODE_ULTIMATE);
+    T_CHECK(zeta_generate(s, "the cat sat", &gp, &r, &err) == ZETA_OK);
+    size_t nt = 0, w = 0;
+    const zeta_token *t = zeta_session_tokens(s, &nt);
+    a[0] = 0;
+    for (size_t i = 0; i < nt && w + 12 < sizeof a; i++) w += (size_t)snprintf(a + w, sizeof a - w, "%d ", t[i]);
+    T_CHECKF(strcmp(a, b) == 0, "ultimate after set_mode\n%s\nstandard\n%s", a, b);
+    zeta_session_stats st;
+    zeta_session_get_stats(s, &st);
+    T_CHECK(st.n_verifies > 0 && st.n_drafted > 0);
+    /* SPARSE: every single-token step runs the sparse pass, and back in STANDARD none does */
+    T_CHECK(zeta_session_rewind(s, 0, &err) == ZETA_OK);
+    T_CHECK(zeta_session_set_mode(s, ZETA_MODE_SPARSE, &err) == ZETA_OK);
+    const uint64_t sparse0 = s->n_pass_sparse;
+    gp.max_tokens = 10;
+    T_CHECK(zeta_generate(s, "a big red dog", &gp, &r, &err) == ZETA_OK);
+    T_CHECKF(s->n_pass_sparse - sparse0 == r.n_generated - 1 || s->n_pass_sparse - sparse0 == r.n_generated,
+             "%llu sparse passes for %u tokens", (unsigned long long)(s->n_pass_sparse - sparse0), r.n_generated);
+    T_CHECK(zeta_session_set_mode(s, ZETA_MODE_STANDARD, &err) == ZETA_OK);
+    const uint64_t sparse1 = s->n_pass_sparse;
+    T_CHECK(zeta_generate(s, " and", &gp, &r, &err) == ZETA_OK && r.n_generated > 0);
+    T_CHECK(s->n_pass_sparse == sparse1);
+    /* refused: a value outside the enum; the mode stays */
+    T_CHECK(zeta_session_set_mode(s, ZETA_MODE_VARIATIONAL, &err) == ZETA_OK);
+    T_CHECK(zeta_session_set_mode(s, (zeta_mode)7, &err) == ZETA_ERR_INVALID_ARGUMENT && strstr(err.message, "mode 7"));
+    T_CHECK(zeta_session_mode(s) == ZETA_MODE_VARIATIONAL);
+    T_CHECK(zeta_generate(s, " then", &gp, &r, &err) == ZETA_OK);
+    check_counters(s, "after a refused switch");
+    zeta_session_free(s);
+    zeta_session_free(d);
+    zeta_model_free(m);
+    /* a model loaded without a sparsity file: gated modes are refused, naming the file */
+    zeta_model_params mp = zeta_model_params_default();
+    mp.backend = ZETA_BACKEND_CPU;
+    m = NULL;
+    s = NULL;
+    if (zeta_model_load(ZOO, &mp, &m, &err) != ZETA_OK) { T_CHECKF(0, "%s", err.message); return; }
+    T_CHECK(zeta_session_new(m, &sp, &s, &err) == ZETA_OK);
+    T_CHECK(zeta_session_set_mode(s, ZETA_MODE_ULTIMATE, &err) == ZETA_ERR_INVALID_ARGUMENT && strstr(err.message, "sparsity"));
+    T_CHECK(zeta_session_mode(s) == ZETA_MODE_STANDARD);
+    T_CHECK(zeta_session_set_mode(NULL, ZETA_MODE_STANDARD, &err) == ZETA_ERR_INVALID_ARGUMENT);
+    zeta_session_free(s);
+    zeta_model_free(m);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/zeta-sparse-XXXXXX");
     if (mkdtemp(tmpdir) == NULL) { printf("FAIL - mkdtemp\n"); return 1; }
@@ -572,6 +639,7 @@ int main(void) {
     T_RUN(test_ultimate_equals_standard_packed);
     T_RUN(test_ultimate_equals_standard_30m);
     T_RUN(test_ultimate_sampling_distribution);
+    T_RUN(test_set_mode);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) printf("    could not remove %s\n", tmpdir);

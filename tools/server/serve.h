@@ -50,6 +50,8 @@ typedef struct serve_request {
     uint64_t seed;
     char *stop[SERVE_MAX_STOP];
     size_t n_stop;
+    bool has_mode;                 /* "mode": the decoding mode (zeta_mode_name's names); else --mode */
+    zeta_mode mode;
 } serve_request;
 
 /* Parses a request body. Unknown fields are ignored (clients send many); fields we know are

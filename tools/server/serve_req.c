@@ -340,6 +340,21 @@ bool serve_parse_request(const char *body, size_t len, bool chat, serve_request 
         }
     }
     if (!parse_stop(root, r, e)) goto out;
+    v = json_object_get(root, "mode"); /* ZetaLm's own: the decoding mode of this request (docs/GATING.md) */
+    if (v && !json_is_null(v)) {
+        if (!json_is_string(v)) { bad_type(e, "mode", v, "a string"); goto out; }
+        const char *name = json_string_value(v);
+        for (int k = ZETA_MODE_STANDARD; k <= ZETA_MODE_SPARSE && !r->has_mode; k++)
+            if (!strcmp(name, zeta_mode_name((zeta_mode)k))) {
+                r->has_mode = true;
+                r->mode = (zeta_mode)k;
+            }
+        if (!r->has_mode) {
+            serve_error_set(e, 400, "invalid_request_error", "invalid_value", "mode",
+                            "'mode' is '%.64s'; it must be one of standard, variational, ultimate, sparse", name);
+            goto out;
+        }
+    }
     ok = true;
 out:
     json_decref(root);

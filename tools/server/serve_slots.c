@@ -51,6 +51,7 @@ static struct {
     serve_job *qhead, *qtail;
     int qlen;
     bool stopping;
+    bool has_sparse;               /* the model was loaded with a sparsity file: every mode is available */
     serve_metrics m;
     uint64_t seed_counter;
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -162,7 +163,11 @@ static void run_job(slot *sl, serve_job *j) {
     zeta_session_set_seed(sl->session, seed);
     zeta_error err = {0};
     zeta_generate_result res;
-    zeta_status st = zeta_generate(sl->session, j->prompt, &gp, &res, &err);
+    memset(&res, 0, sizeof res);
+    /* the request's mode, or the server's (serve_submit refused gated modes without a sparsity file) */
+    zeta_status st = zeta_session_set_mode(sl->session, r->has_mode ? r->mode : g.cfg.mode, &err);
+    const bool mode_failed = st != ZETA_OK;
+    if (!mode_failed) st = zeta_generate(sl->session, j->prompt, &gp, &res, &err);
 
     zeta_session_stats now;
     zeta_session_get_stats(sl->session, &now);
@@ -191,6 +196,10 @@ static void run_job(slot *sl, serve_job *j) {
     if (j->oom) {
         j->failed = true;
         serve_error_set(&j->err, 500, "server_error", NULL, NULL, "out of memory buffering the generated text");
+    } else if (mode_failed) {
+        j->failed = true;
+        serve_error_set(&j->err, st == ZETA_ERR_INVALID_ARGUMENT ? 400 : 500,
+                        st == ZETA_ERR_INVALID_ARGUMENT ? "invalid_request_error" : "server_error", NULL, "mode", "%s", err.message);
     } else if (st != ZETA_OK && st != ZETA_ERR_CANCELLED) {
         j->failed = true;
         serve_error_set(&j->err, st == ZETA_ERR_CONTEXT_FULL ? 400 : 500,
@@ -260,6 +269,9 @@ static void *worker(void *arg) {
 bool serve_slots_start(const serve_config *cfg, zeta_model *model, serve_error *e) {
     g.cfg = *cfg;
     g.model = model;
+    zeta_model_info mi;
+    zeta_error ierr;
+    g.has_sparse = zeta_model_describe(model, &mi, &ierr) == ZETA_OK && mi.sparse_bytes > 0;
     g.slots = calloc((size_t)cfg->n_slots, sizeof *g.slots);
     if (!g.slots) {
         serve_error_set(e, 500, "server_error", NULL, NULL, "out of memory");
@@ -387,6 +399,13 @@ serve_job *serve_submit(serve_request *req, serve_error *e) {
     j->slot = -1;
     atomic_init(&j->abandoned, false);
     e->status = 0;
+    if (j->req.has_mode && j->req.mode != ZETA_MODE_STANDARD && !g.has_sparse) {
+        serve_error_set(e, 400, "invalid_request_error", "invalid_value", "mode",
+                        "'mode' is '%s', but this server was started without --sparsity FILE (zeta calibrate writes one), "
+                        "so only 'standard' is available", zeta_mode_name(j->req.mode));
+        job_free(j);
+        return NULL;
+    }
     if (!render(j, e) || !tokenize(j, e)) {
         if (e->status == 0) serve_error_set(e, 500, "server_error", NULL, NULL, "out of memory");
         job_free(j);
