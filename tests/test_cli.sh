@@ -74,6 +74,12 @@ if python3 -c "import json; d=json.load(open('$out/o'))[0]; assert d['mode']=='s
     echo "ok - cli bench --mode json fields"
 else echo "FAIL - cli bench --mode json fields: $(tail -n 1 "$out/pe")"; fi
 
+case_ "bench --mode ultimate json" 0 "" $ZETA bench -m "$out/tiny.gguf" --sparsity "$out/tiny.sparsity" --mode ultimate -p 0 -n 16 -r 1 -o json
+if python3 -c "import json; d=json.load(open('$out/o'))[0]; assert d['mode']=='ultimate' and d['tg_tps']>0 and 0<=d['acceptance']<=1 and d['mean_accepted']>=0, d" 2>"$out/pe" &&
+    grep -q "verifications, [1-9][0-9]* drafted" "$out/e"; then
+    echo "ok - cli bench --mode ultimate: generation with drafts, acceptance in the json"
+else echo "FAIL - cli bench --mode ultimate: $(tail -n 1 "$out/pe") $(grep ultimate "$out/e")"; fi
+
 # --check: a NaN block scale is found at load (and without --check the model loads)
 python3 - "$out/nan.gguf" <<'PY'
 import struct, sys

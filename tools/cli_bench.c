@@ -53,6 +53,7 @@ typedef struct bench_result {
     zeta_type type_k, type_v;                /* KV cache types */
     zeta_mode mode;                          /* decoding mode (--mode) */
     double sparse_ratio, fallback_rate;      /* of the tg steps (variational / sparse) */
+    double acceptance, mean_accepted;        /* ultimate: accepted / drafted, accepted per verification */
 } bench_result;
 
 static uint64_t decode_bytes(const zeta_model *m, const zeta_model_info *mi) {
@@ -72,6 +73,45 @@ typedef struct depth_run {
     double *pp, *tg, *lat, *ttft;
     size_t n_lat;
 } depth_run;
+
+/* ULTIMATE's tg: its drafts come from the model's own predictions, so the steps are a greedy
+ * generation (zeta_generate) after one random token, not evaluations of random tokens; after an
+ * end-of-generation token another random token starts it again. Counts n_tg tokens: the random
+ * ones evaluated and the generated ones. Latencies (when lat) are the gaps between the tokens'
+ * text as a streaming client sees it: near 0 inside an accepted run of drafts. */
+typedef struct tg_clock {
+    depth_run *d;
+    double last;
+} tg_clock;
+
+static bool tg_on_text(void *user, const char *text, size_t len) {
+    tg_clock *c = user;
+    const double t = now_ms();
+    if (c->d) c->d->lat[c->d->n_lat++] = t - c->last;
+    c->last = t;
+    return true;
+}
+
+static zeta_status ultimate_tg(zeta_session *s, const zeta_token *toks, int n_tg, depth_run *lat, zeta_error *err) {
+    tg_clock c = {lat, now_ms()};
+    zeta_generate_params gp = zeta_generate_params_default();
+    gp.sampler.temperature = 0;
+    gp.add_bos = false;
+    gp.on_text = tg_on_text;
+    gp.user = &c;
+    for (int done = 0, i = 0; done < n_tg;) {
+        zeta_status st = zeta_session_eval(s, &toks[i++], 1, err);
+        if (st != ZETA_OK) return st;
+        tg_on_text(&c, NULL, 0);
+        if (++done == n_tg) break;
+        gp.max_tokens = (uint32_t)(n_tg - done);
+        zeta_generate_result res;
+        if ((st = zeta_generate(s, "", &gp, &res, err)) != ZETA_OK) return st;
+        done += (int)res.n_generated;
+        if (res.finish != ZETA_FINISH_EOS) break;
+    }
+    return ZETA_OK;
+}
 
 /* One model at nd depths: a session per depth, each filled once with its depth's tokens; then the
  * repetitions visit the depths in turn (rep 0 at every depth, rep 1 at every depth, ...), so a
@@ -147,11 +187,14 @@ static int run_one(const char *path, zeta_backend backend, int n_pp, int n_tg, i
             if (n_tg > 0) {
                 if (zeta_session_rewind(s, depth, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
                 double a = now_ms();
-                for (int i = 0; i < n_tg; i++) {
-                    double ta = now_ms();
-                    if (zeta_session_eval(s, &toks[i], 1, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
-                    if (rep >= 0) dr[k].lat[dr[k].n_lat++] = now_ms() - ta;
-                }
+                if (g->mode == ZETA_MODE_ULTIMATE) {
+                    if (ultimate_tg(s, toks, n_tg, rep >= 0 ? &dr[k] : NULL, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
+                } else
+                    for (int i = 0; i < n_tg; i++) {
+                        double ta = now_ms();
+                        if (zeta_session_eval(s, &toks[i], 1, &err) != ZETA_OK) { rc = die_err(&err); goto out; }
+                        if (rep >= 0) dr[k].lat[dr[k].n_lat++] = now_ms() - ta;
+                    }
                 if (rep >= 0) dr[k].tg[rep] = n_tg * 1000.0 / (now_ms() - a);
             }
         }
@@ -175,6 +218,8 @@ static int run_one(const char *path, zeta_backend backend, int n_pp, int n_tg, i
             zeta_session_get_stats(dr[k].s, &gs);
             x->sparse_ratio = gs.n_steps ? (double)gs.n_sparse_steps / (double)gs.n_steps : 0.0;
             x->fallback_rate = gs.n_steps ? (double)gs.n_fallbacks / (double)gs.n_steps : 0.0;
+            x->acceptance = gs.n_drafted ? (double)gs.n_accepted / (double)gs.n_drafted : 0.0;
+            x->mean_accepted = gs.n_verifies ? (double)gs.n_accepted / (double)gs.n_verifies : 0.0;
             gate_print_stats(stderr, dr[k].s, g->mode);
         }
         x->peak_rss_kb = ru.ru_maxrss; /* the process: every depth's session and the model */
@@ -224,7 +269,11 @@ static void print_md(const bench_result *r, size_t n) {
     }
     printf("\nkernels: %s; KV cache K/V %s/%s; reps: %d (+1 warm-up); GB/s = weight bytes read per decoded token x tg t/s\n",
            zeta_cpu_kernels(), zeta_type_name(r[0].type_k), zeta_type_name(r[0].type_v), r[0].reps);
-    if (r[0].mode != ZETA_MODE_STANDARD)
+    if (r[0].mode == ZETA_MODE_ULTIMATE)
+        printf("mode: ultimate (tg: greedy generation after a random token; drafts accepted %.3f, %.2f per verification; decode "
+               "percentiles are the gaps between streamed tokens; GB/s counts the dense bytes)\n",
+               r[0].acceptance, r[0].mean_accepted);
+    else if (r[0].mode != ZETA_MODE_STANDARD)
         printf("mode: %s (tg steps: sparse_ratio %.3f, fallback_rate %.3f; GB/s counts the dense bytes)\n", zeta_mode_name(r[0].mode),
                r[0].sparse_ratio, r[0].fallback_rate);
 }
@@ -237,13 +286,13 @@ static void print_json(const bench_result *r, size_t n) {
                "\"n_prompt\": %d, \"n_gen\": %d, \"reps\": %d, \"pp_tps\": %.4f, \"pp_tps_sd\": %.4f, \"tg_tps\": %.4f, \"tg_tps_sd\": %.4f, "
                "\"decode_ms_p50\": %.4f, \"decode_ms_p95\": %.4f, \"decode_ms_p99\": %.4f, \"ttft_ms\": %.3f, \"load_ms\": %.3f, "
                "\"peak_rss_kb\": %ld, \"bytes_per_token\": %llu, \"gbps\": %.4f, \"depth\": %d, \"kv_type_k\": \"%s\", \"kv_type_v\": \"%s\", "
-               "\"mode\": \"%s\", \"sparse_ratio\": %.4f, \"fallback_rate\": %.4f}%s\n",
+               "\"mode\": \"%s\", \"sparse_ratio\": %.4f, \"fallback_rate\": %.4f, \"acceptance\": %.4f, \"mean_accepted\": %.4f}%s\n",
                base_name(x->path), zeta_type_name(x->mi.main_type), (unsigned long long)x->mi.weight_bytes,
                (unsigned long long)x->mi.n_params, x->threads, zeta_cpu_kernels(), x->n_pp, x->n_tg, x->reps, x->pp_mean, x->pp_sd,
                x->tg_mean, x->tg_sd, x->p50, x->p95, x->p99, x->ttft_ms, x->load_ms, x->peak_rss_kb,
                (unsigned long long)x->bytes_per_token, (double)x->bytes_per_token * x->tg_mean / 1e9, x->depth,
                zeta_type_name(x->type_k), zeta_type_name(x->type_v), zeta_mode_name(x->mode), x->sparse_ratio, x->fallback_rate,
-               i + 1 < n ? "," : "");
+               x->acceptance, x->mean_accepted, i + 1 < n ? "," : "");
     }
     printf("]\n");
 }
@@ -308,7 +357,9 @@ int cmd_bench(int argc, char **argv) {
                  "with several depths, one session per depth, filled once, and the repetitions alternate between them.\n"
                  "--mode variational|sparse --sparsity FILE [--level X] [--gate H] [--fallback H]: the tg steps in that\n"
                  "decoding mode (random tokens: the gate sees random-text entropies; sparse = every step sparse); the\n"
-                 "mode's counters go to stderr. (ultimate changes only zeta_generate: its tg steps here are dense.)");
+                 "mode's counters go to stderr. --mode ultimate [--draft K]: tg is a greedy generation (zeta_generate, drafts\n"
+                 "verified by the dense pass) after one random token, -n tokens in all; its decode percentiles are the gaps\n"
+                 "between streamed tokens, and the drafts' acceptance is reported.");
             return 0;
         } else if (!(v = arg_value(argc, argv, &i))) return 2;
         else if ((go = gate_option(&g, a, v)) != 0) { if (go < 0) return 2; }
