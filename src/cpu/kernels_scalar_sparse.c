@@ -88,7 +88,12 @@ void zk_sparse_q4_scalar(const zs_mat *w, const zs_sel *s, uint32_t b0, uint32_t
 
 #if defined(ZETA_HAVE_X86)
 static zk_sparse_gemv_fn best_simd(const char **name) {
-    zk_sparse_gemv_fn f = zk_cpu_has_avx2() ? zk_sparse_gemv_avx2() : NULL;
+    zk_sparse_gemv_fn f = zk_cpu_has_avx512() ? zk_sparse_gemv_avx512() : NULL;
+    if (f) {
+        *name = "avx512";
+        return f;
+    }
+    f = zk_cpu_has_avx2() ? zk_sparse_gemv_avx2() : NULL;
     if (f) *name = "avx2";
     return f;
 }
@@ -99,6 +104,7 @@ zk_sparse_native_fn zk_sparse_q4_neon(void) { return NULL; }
 zk_sparse_native_fn zk_sparse_q8_avx512vnni(void) { return NULL; }
 zk_sparse_native_fn zk_sparse_q4_avx512vnni(void) { return NULL; }
 zk_sparse_gemv_fn zk_sparse_gemv_avx2(void) { return NULL; }
+zk_sparse_gemv_fn zk_sparse_gemv_avx512(void) { return NULL; }
 zk_sparse_native_fn zk_sparse_q8_avx2(void) { return NULL; }
 zk_sparse_native_fn zk_sparse_q4_avx2(void) { return NULL; }
 static zk_sparse_gemv_fn best_simd(const char **name) {
@@ -110,6 +116,7 @@ static zk_sparse_gemv_fn best_simd(const char **name) {
 zk_sparse_native_fn zk_sparse_q8_avx512vnni(void) { return NULL; }
 zk_sparse_native_fn zk_sparse_q4_avx512vnni(void) { return NULL; }
 zk_sparse_gemv_fn zk_sparse_gemv_avx2(void) { return NULL; }
+zk_sparse_gemv_fn zk_sparse_gemv_avx512(void) { return NULL; }
 zk_sparse_native_fn zk_sparse_q8_avx2(void) { return NULL; }
 zk_sparse_native_fn zk_sparse_q4_avx2(void) { return NULL; }
 zk_sparse_gemv_fn zk_sparse_gemv_neon(void) { return NULL; }

@@ -3,7 +3,7 @@
  * Q8_0 copy of any weight type (f32 activations; tested in tests/test_sparse.c) and the native
  * Q8_0 / Q4_0 formats (integer sums per input block; tests/test_sparse_q.c).
  * kernels_scalar_sparse.c is the spec, kernels_avx2_sparse.c and kernels_neon_sparse.c the SIMD
- * versions (and, for the native formats, kernels_avx512vnni_sparse.c). Single-threaded over an output range; threading lives in the CPU backend. */
+ * versions (and kernels_avx512_sparse.c for the copy, kernels_avx512vnni_sparse.c for the native formats). Single-threaded over an output range; threading lives in the CPU backend. */
 #ifndef ZETA_KERNELS_SPARSE_H
 #define ZETA_KERNELS_SPARSE_H
 
@@ -22,10 +22,11 @@ void zk_sparse_gemv_scalar(const uint8_t *cols, size_t col_bytes, const uint32_t
                            uint32_t b0, uint32_t b1, float *y);
 /* NULL when the ISA is not compiled in */
 zk_sparse_gemv_fn zk_sparse_gemv_avx2(void);
+zk_sparse_gemv_fn zk_sparse_gemv_avx512(void); /* the same bits as the AVX2 kernel; selected where zk_cpu_has_avx512() */
 zk_sparse_gemv_fn zk_sparse_gemv_neon(void);
 /* the best kernel for this CPU */
 zk_sparse_gemv_fn zk_sparse_gemv_select(void);
-/* its name: "avx2", "neon" or "scalar" */
+/* its name: "avx512", "avx2", "neon" or "scalar" */
 const char *zk_sparse_gemv_name(void);
 
 /* The native formats (ZS_FMT_Q8 / ZS_FMT_Q4, sparse.h): y[o] for rows 64 c0 .. 64 c1 (y points at
