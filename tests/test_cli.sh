@@ -80,6 +80,41 @@ if python3 -c "import json; d=json.load(open('$out/o'))[0]; assert d['mode']=='u
     echo "ok - cli bench --mode ultimate: generation with drafts, acceptance in the json"
 else echo "FAIL - cli bench --mode ultimate: $(tail -n 1 "$out/pe") $(grep ultimate "$out/e")"; fi
 
+# zeta chat: the reply is zeta run's on the same conversation rendered by the template (chatml: the
+# shipped model has none), later turns reuse the session's prefix, /clear starts again, the oldest
+# turns go when the context is full, commands and a request for a gated mode without a file
+S=models/stories260K.gguf
+p=$(printf '<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\nX'); p=${p%X}
+want=$($ZETA run -m $S -p "$p" --stop '<|im_end|>' -n 24 --temp 0 --no-echo 2>/dev/null)
+got=$(printf 'Hello\n' | $ZETA chat -m $S -n 24 --temp 0 2>"$out/e")
+[ -n "$want" ] && [ "$got" = "$want" ] && echo "ok - cli chat: the reply equals zeta run's on the chatml rendering" ||
+    echo "FAIL - cli chat: '$got' against zeta run's '$want' ($(tail -n 1 "$out/e"))"
+printf 'Hello\nAnd then?\n/clear\nHello\n/quit\nnot read\n' | $ZETA chat -m $S -n 24 --temp 0 --stats >"$out/o" 2>"$out/e"
+reused=$(grep 'tokens evaluated' "$out/e" | sed -n '2s/.*evaluated (\([0-9]*\) reused).*/\1/p')
+first=$(grep 'tokens evaluated' "$out/e" | sed -n '1s/.*evaluated (\([0-9]*\) reused).*/\1/p')
+[ "$first" = 0 ] && [ "${reused:-0}" -gt 0 ] && echo "ok - cli chat: the second turn reuses $reused tokens of the first" ||
+    echo "FAIL - cli chat: reuse '$first' then '$reused': $(cat "$out/e")"
+n_replies=$(grep -c 'tokens evaluated' "$out/e")
+third=$(tail -c $(( ${#want} + 1 )) "$out/o")
+[ "$n_replies" = 3 ] && grep -q 'conversation cleared' "$out/e" && [ "$third" = "$want" ] &&
+    echo "ok - cli chat: /clear starts the conversation again (the same reply), /quit ends it" ||
+    echo "FAIL - cli chat /clear: $n_replies replies, last '$third'"
+printf 'Tell me a story\nMore\nMore please\nAnd more\n' | $ZETA chat -m $S -n 40 -c 128 --temp 0 >"$out/o" 2>"$out/e"
+[ $? = 0 ] && grep -q 'oldest messages* w' "$out/e" && [ "$(grep -c 'reply cut at -n' "$out/e")" = 4 ] &&
+    echo "ok - cli chat: older turns are dropped when the context is full, every turn answered" ||
+    echo "FAIL - cli chat, small context: $(cat "$out/e")"
+printf '/mode ultimate\n/frobnicate\n//x\n' | $ZETA chat -m $S -n 4 --temp 0 >"$out/o" 2>"$out/e"
+[ $? = 0 ] && grep -q 'needs a sparsity file' "$out/e" && grep -q "unknown command '/frobnicate'" "$out/e" &&
+    [ "$(grep -c 'reply cut at -n' "$out/e")" = 1 ] && echo "ok - cli chat: commands, and /mode without --sparsity refused" ||
+    echo "FAIL - cli chat commands: $(cat "$out/e")"
+case_ "chat with an unknown template" 1 "is not one of" $ZETA chat -m $S --chat-template nope
+case_ "chat without a model" 1 "-m MODEL is required" $ZETA chat
+std=$(printf 'a b\n' | $ZETA chat -m "$out/tiny.gguf" -n 12 --temp 0 2>/dev/null)
+printf '/mode ultimate\na b\n/stats\n' | $ZETA chat -m "$out/tiny.gguf" --sparsity "$out/tiny.sparsity" -n 12 --temp 0 >"$out/o" 2>"$out/e"
+[ "$(cat "$out/o")" = "$std" ] && grep -q 'zeta: mode ultimate$' "$out/e" && grep -q 'verifications' "$out/e" &&
+    echo "ok - cli chat: /mode ultimate gives standard's reply, with verifications" ||
+    echo "FAIL - cli chat /mode ultimate: '$(cat "$out/o")' vs '$std': $(cat "$out/e")"
+
 # --check: a NaN block scale is found at load (and without --check the model loads)
 python3 - "$out/nan.gguf" <<'PY'
 import struct, sys

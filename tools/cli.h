@@ -33,6 +33,30 @@ bool arg_backend(const char *opt, const char *val, zeta_backend *out);
 zeta_model *load_model(const char *path);
 zeta_model *load_model_on(const char *path, zeta_backend backend);
 
+/* the session and sampler options shared by run and chat (-c, -t, --temp, --top-k, --top-p, --min-p,
+ * the penalties, --seed, the KV cache and RoPE options): 1 when (a, v) was one, 0 when not, -1 on a
+ * bad value (error printed) */
+int session_option(zeta_session_params *sp, zeta_sampler_params *smp, bool *seed_given, const char *a, const char *v);
+#define SESSION_HELP \
+    "  -c, --ctx-size N        context size (default: the model's, at most 4096)\n" \
+    "  -t, --threads N         threads (default: physical cores)\n" \
+    "  --backend B             auto (default: cuda when built in and a GPU is there), cpu or cuda\n" \
+    "  --temp X                temperature (default 0.8; 0 = greedy)\n" \
+    "  --top-k N               (default 40; 0 = off)\n" \
+    "  --top-p X               (default 0.95; 1 = off)\n" \
+    "  --min-p X               (default 0.05; 0 = off)\n" \
+    "  --repeat-penalty X      (default 1.0 = off)\n" \
+    "  --repeat-last-n N       tokens the penalties look at (default 64; -1 = all)\n" \
+    "  --frequency-penalty X   (default 0)\n" \
+    "  --presence-penalty X    (default 0)\n" \
+    "  --seed N                RNG seed (default: from the clock)\n" \
+    "  -ctk, --cache-type-k T  K cache type: f16 (default), f32, q8_0, q4_0 (also V, unless -ctv)\n" \
+    "  -ctv, --cache-type-v T  V cache type (default: as K)\n" \
+    "  --kv-rotate on|off      store a quantized K / V cache Hadamard-rotated (default on, as llama.cpp)\n" \
+    "  --rope-scale N          RoPE linear scaling: stretch the trained context N times (also --rope-freq-scale 1/N)\n" \
+    "  --rope-scaling T        none, linear or yarn (default: the model's)\n" \
+    "  --yarn-orig-ctx N       YaRN: the original context (default: the model's)\n"
+
 /* variational gating options shared by run, perplexity and bench (cli_gate.c) */
 typedef struct gate_opts {
     const char *file;        /* --sparsity FILE */
@@ -57,6 +81,7 @@ void gate_print_stats(FILE *f, const zeta_session *s, zeta_mode mode);
 
 int cmd_calibrate(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);

@@ -165,6 +165,30 @@ static bool on_text(void *user, const char *text, size_t len) {
     return true;
 }
 
+int session_option(zeta_session_params *sp, zeta_sampler_params *smp, bool *seed_given, const char *a, const char *v) {
+    long l;
+    double d;
+    if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { if (!arg_int(a, v, 0, 1 << 24, &l)) return -1; sp->n_ctx = (uint32_t)l; }
+    else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { if (!arg_int(a, v, 1, 512, &l)) return -1; sp->n_threads = (int)l; }
+    else if (!strcmp(a, "--temp")) { if (!arg_float(a, v, 0, 100, &d)) return -1; smp->temperature = (float)d; }
+    else if (!strcmp(a, "--top-k")) { if (!arg_int(a, v, 0, 1 << 30, &l)) return -1; smp->top_k = (int)l; }
+    else if (!strcmp(a, "--top-p")) { if (!arg_float(a, v, 0, 1, &d)) return -1; smp->top_p = (float)d; }
+    else if (!strcmp(a, "--min-p")) { if (!arg_float(a, v, 0, 1, &d)) return -1; smp->min_p = (float)d; }
+    else if (!strcmp(a, "--repeat-penalty")) { if (!arg_float(a, v, 0, 100, &d)) return -1; smp->repeat_penalty = (float)d; }
+    else if (!strcmp(a, "--repeat-last-n")) { if (!arg_int(a, v, -1, 1 << 24, &l)) return -1; smp->repeat_last_n = (int)l; }
+    else if (!strcmp(a, "--frequency-penalty")) { if (!arg_float(a, v, -100, 100, &d)) return -1; smp->frequency_penalty = (float)d; }
+    else if (!strcmp(a, "--presence-penalty")) { if (!arg_float(a, v, -100, 100, &d)) return -1; smp->presence_penalty = (float)d; }
+    else if (!strcmp(a, "--seed")) { if (!arg_int(a, v, 0, 0x7fffffffL, &l)) return -1; sp->seed = (uint64_t)l; *seed_given = true; }
+    else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "-ctk")) { if (!arg_kv_type(a, v, &sp->kv_type)) return -1; }
+    else if (!strcmp(a, "--cache-type-v") || !strcmp(a, "-ctv")) { if (!arg_kv_type(a, v, &sp->kv_type_v)) return -1; }
+    else if (!strcmp(a, "--kv-rotate")) { if (!arg_kv_rotate(a, v, &sp->kv_no_rotate)) return -1; }
+    else if (!strcmp(a, "--rope-freq-scale") || !strcmp(a, "--rope-scale")) { if (!arg_rope_scale(a, v, &sp->rope_freq_scale)) return -1; }
+    else if (!strcmp(a, "--rope-scaling")) { if (!arg_rope_scaling(a, v, &sp->rope_scaling)) return -1; }
+    else if (!strcmp(a, "--yarn-orig-ctx")) { if (!arg_int(a, v, 1, 1 << 24, &l)) return -1; sp->yarn_orig_ctx = (uint32_t)l; }
+    else return 0;
+    return 1;
+}
+
 static const char *run_help =
     "usage: zeta run -m MODEL [-p PROMPT | -f FILE] [options]\n"
     "Generates text after the prompt and streams it to stdout; speeds go to stderr.\n"
@@ -172,25 +196,8 @@ static const char *run_help =
     "  -p, --prompt TEXT       prompt (default: empty, generation starts from BOS)\n"
     "  -f, --file FILE         read the prompt from FILE\n"
     "  -n, --n-predict N       tokens to generate (default 256; 0 = until EOS or the context is full)\n"
-    "  -c, --ctx-size N        context size (default: the model's, at most 4096)\n"
-    "  -t, --threads N         threads (default: physical cores)\n"
-    "  --backend B             auto (default: cuda when built in and a GPU is there), cpu or cuda\n"
-    "  --temp X                temperature (default 0.8; 0 = greedy)\n"
-    "  --top-k N               (default 40; 0 = off)\n"
-    "  --top-p X               (default 0.95; 1 = off)\n"
-    "  --min-p X               (default 0.05; 0 = off)\n"
-    "  --repeat-penalty X      (default 1.0 = off)\n"
-    "  --repeat-last-n N       tokens the penalties look at (default 64; -1 = all)\n"
-    "  --frequency-penalty X   (default 0)\n"
-    "  --presence-penalty X    (default 0)\n"
-    "  --seed N                RNG seed (default: from the clock)\n"
+    SESSION_HELP
     "  --stop TEXT             stop when TEXT is generated (repeatable)\n"
-    "  -ctk, --cache-type-k T  K cache type: f16 (default), f32, q8_0, q4_0 (also V, unless -ctv)\n"
-    "  -ctv, --cache-type-v T  V cache type (default: as K)\n"
-    "  --kv-rotate on|off      store a quantized K / V cache Hadamard-rotated (default on, as llama.cpp)\n"
-    "  --rope-scale N          RoPE linear scaling: stretch the trained context N times (also --rope-freq-scale 1/N)\n"
-    "  --rope-scaling T        none, linear or yarn (default: the model's)\n"
-    "  --yarn-orig-ctx N       YaRN: the original context (default: the model's)\n"
     "  --context-shift         when the context is full, drop the older half of the tokens after --keep and go on\n"
     "  --keep N                tokens at the start a context shift keeps (default 0; BOS is always kept)\n"
     "  --prompt-cache FILE     load the session from FILE if it exists (its matching prompt prefix is not\n"
@@ -213,8 +220,7 @@ int cmd_run(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         long l;
-        double d;
-        int go;
+        int go, so;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(run_help, stdout); return 0; }
         else if (!strcmp(a, "--stats")) stats = true;
         else if (!strcmp(a, "--no-bos")) gp.add_bos = false;
@@ -229,24 +235,8 @@ int cmd_run(int argc, char **argv) {
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) prompt = v;
         else if (!strcmp(a, "-f") || !strcmp(a, "--file")) file = v;
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) { if (!arg_int(a, v, 0, 1 << 24, &l)) return 2; gp.max_tokens = (uint32_t)l; }
-        else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { if (!arg_int(a, v, 0, 1 << 24, &l)) return 2; sp.n_ctx = (uint32_t)l; }
-        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { if (!arg_int(a, v, 1, 512, &l)) return 2; sp.n_threads = (int)l; }
-        else if (!strcmp(a, "--temp")) { if (!arg_float(a, v, 0, 100, &d)) return 2; gp.sampler.temperature = (float)d; }
-        else if (!strcmp(a, "--top-k")) { if (!arg_int(a, v, 0, 1 << 30, &l)) return 2; gp.sampler.top_k = (int)l; }
-        else if (!strcmp(a, "--top-p")) { if (!arg_float(a, v, 0, 1, &d)) return 2; gp.sampler.top_p = (float)d; }
-        else if (!strcmp(a, "--min-p")) { if (!arg_float(a, v, 0, 1, &d)) return 2; gp.sampler.min_p = (float)d; }
-        else if (!strcmp(a, "--repeat-penalty")) { if (!arg_float(a, v, 0, 100, &d)) return 2; gp.sampler.repeat_penalty = (float)d; }
-        else if (!strcmp(a, "--repeat-last-n")) { if (!arg_int(a, v, -1, 1 << 24, &l)) return 2; gp.sampler.repeat_last_n = (int)l; }
-        else if (!strcmp(a, "--frequency-penalty")) { if (!arg_float(a, v, -100, 100, &d)) return 2; gp.sampler.frequency_penalty = (float)d; }
-        else if (!strcmp(a, "--presence-penalty")) { if (!arg_float(a, v, -100, 100, &d)) return 2; gp.sampler.presence_penalty = (float)d; }
-        else if (!strcmp(a, "--seed")) { if (!arg_int(a, v, 0, 0x7fffffffL, &l)) return 2; sp.seed = (uint64_t)l; seed_given = true; }
+        else if ((so = session_option(&sp, &gp.sampler, &seed_given, a, v)) != 0) { if (so < 0) return 2; }
         else if (!strcmp(a, "--stop")) { if (n_stop == 16) return die("at most 16 --stop strings"); stops[n_stop++] = v; }
-        else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "-ctk")) { if (!arg_kv_type(a, v, &sp.kv_type)) return 2; }
-        else if (!strcmp(a, "--cache-type-v") || !strcmp(a, "-ctv")) { if (!arg_kv_type(a, v, &sp.kv_type_v)) return 2; }
-        else if (!strcmp(a, "--kv-rotate")) { if (!arg_kv_rotate(a, v, &sp.kv_no_rotate)) return 2; }
-        else if (!strcmp(a, "--rope-freq-scale") || !strcmp(a, "--rope-scale")) { if (!arg_rope_scale(a, v, &sp.rope_freq_scale)) return 2; }
-        else if (!strcmp(a, "--rope-scaling")) { if (!arg_rope_scaling(a, v, &sp.rope_scaling)) return 2; }
-        else if (!strcmp(a, "--yarn-orig-ctx")) { if (!arg_int(a, v, 1, 1 << 24, &l)) return 2; sp.yarn_orig_ctx = (uint32_t)l; }
         else return die("run: unknown option '%s' (see zeta run --help)", a);
     }
     if (!model) return die("run: -m MODEL is required (see zeta run --help)");
@@ -439,6 +429,7 @@ static void usage(FILE *f) {
             "zeta %s — run GGUF language models\n"
             "usage: zeta COMMAND [options]   (zeta COMMAND --help for each)\n"
             "  run          generate text from a prompt, streaming\n"
+            "  chat         an interactive chat with the model's chat template\n"
             "  calibrate    write the sparsity file of variational gating\n"
             "  info         describe a model file\n"
             "  tokenize     show how a text is tokenized\n"
@@ -456,6 +447,7 @@ int main(int argc, char **argv) {
     if (argc < 2) { usage(stderr); return 2; }
     const char *c = argv[1];
     if (!strcmp(c, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(c, "chat")) return cmd_chat(argc - 1, argv + 1);
     if (!strcmp(c, "calibrate")) return cmd_calibrate(argc - 1, argv + 1);
     if (!strcmp(c, "info")) return cmd_info(argc - 1, argv + 1);
     if (!strcmp(c, "tokenize")) return cmd_tokenize(argc - 1, argv + 1);
