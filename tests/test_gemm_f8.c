@@ -81,7 +81,7 @@ static void test_layout(void) {
 }
 
 static void check_group(zeta_type t, int64_t k, double *worst_ref, double worst_simd[2], int *n_simd) {
-    static const int n_toks[] = {1, 2, 3, 4, 5, 7, 16};
+    static const int n_toks[] = {1, 2, 3, 4, 5, 6, 7, 9, 11, 16};
     const size_t gb = zk_packed_group_bytes(t, k);
     T_CHECK(gb == 8 * (size_t)k * 2);
     uint16_t *mem = malloc(8 * (size_t)k * 2);
