@@ -29,6 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(chat ? r.n_msgs > 0 && r.msgs : r.prompt != NULL, "accepted without input");
     FUZZ_CHECK(r.n_stop <= SERVE_MAX_STOP, "too many stop strings");
     FUZZ_CHECK(r.temperature >= 0 && r.temperature <= 2 && r.top_p > 0 && r.top_p <= 1, "sampling out of range");
+    FUZZ_CHECK(!r.has_mode || (r.mode >= ZETA_MODE_STANDARD && r.mode <= ZETA_MODE_SPARSE), "mode out of range");
     const char *text = chat ? r.msgs[0].content : r.prompt;
     serve_usage u = {1, 2, 0};
     check_json(serve_json_completion(chat, "id", 1, "m", text, strlen(text), "stop", &u), "completion");
