@@ -94,6 +94,19 @@ static void mode_take(zeta_session *s, mode_state *m) { /* moves the session's m
     memset(&s->sparse_opts, 0, sizeof s->sparse_opts);
 }
 
+static void mode_put(zeta_session *s, const mode_state *m) { /* the reverse of mode_take */
+    s->mode = m->mode;
+    s->max_draft = m->max_draft;
+    s->gate_entropy = m->gate_entropy;
+    s->fallback_entropy = m->fallback_entropy;
+    s->thr = m->thr;
+    s->verify_logits = m->verify_logits;
+    s->draft_probs = m->draft_probs;
+    s->sel = m->sel;
+    s->sparse_opts = m->sparse_opts;
+    if (s->sparse_opts.sel) s->sparse_opts.sel = &s->sel; /* it pointed at the session's own (moved) selection */
+}
+
 static void mode_free(mode_state *m) {
     free(m->thr);
     free(m->verify_logits);
@@ -117,16 +130,7 @@ zeta_status zeta_session_set_mode(zeta_session *s, zeta_mode mode, zeta_error *e
         /* the session keeps the mode it had */
         mode_take(s, &fresh);
         mode_free(&fresh);
-        s->mode = old.mode;
-        s->max_draft = old.max_draft;
-        s->gate_entropy = old.gate_entropy;
-        s->fallback_entropy = old.fallback_entropy;
-        s->thr = old.thr;
-        s->verify_logits = old.verify_logits;
-        s->draft_probs = old.draft_probs;
-        s->sel = old.sel;
-        s->sparse_opts = old.sparse_opts;
-        if (s->sparse_opts.sel) s->sparse_opts.sel = &s->sel;
+        mode_put(s, &old);
         return st;
     }
     mode_free(&old);
