@@ -3,11 +3,13 @@
  * K of the 32 columns per block kept (random, in address order), read 64 bytes at a time either
  * in lockstep over the kept columns (the AVX-512 VNNI kernel's walk: row step outer, kept columns
  * inner) or one column run after another; optionally with a software prefetch PF bytes ahead in
- * each run. 768 blocks (64 random selections repeated), best of 12 passes, GB/s of kept bytes.
+ * each run. `rows` reads the same bytes laid out row-tile-major instead (each 64-row step's 32
+ * column lines side by side, 2 KB, the kept ones read in address order: one stream with holes).
+ * 768 blocks (64 random selections repeated), best of 12 passes, GB/s of kept bytes.
  * An upper bound for the sparse kernels of issue 5 (docs/GATING.md).
  *
  *   cc -O2 -mavx512f bench/sparse_pattern.c -o build/sparse_pattern
- *   build/sparse_pattern RUN K lockstep|column [PF]      e.g. 5632 16 lockstep */
+ *   build/sparse_pattern RUN K lockstep|column|rows [PF]      e.g. 5632 16 lockstep */
 #include <immintrin.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,9 +30,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     const size_t run = (size_t)atol(argv[1]);
-    const int k = atoi(argv[2]), lockstep = !strcmp(argv[3], "lockstep"), pfd = argc > 4 ? atoi(argv[4]) : 0;
-    if (run < 64 || run % 64 || k < 1 || k > 32 || (!lockstep && strcmp(argv[3], "column"))) {
-        fprintf(stderr, "%s: RUN a multiple of 64, K in 1..32, lockstep or column\n", argv[0]);
+    const int k = atoi(argv[2]), lockstep = !strcmp(argv[3], "lockstep"), rows = !strcmp(argv[3], "rows"),
+              pfd = argc > 4 ? atoi(argv[4]) : 0;
+    if (run < 64 || run % 64 || k < 1 || k > 32 || (!lockstep && !rows && strcmp(argv[3], "column"))) {
+        fprintf(stderr, "%s: RUN a multiple of 64, K in 1..32, lockstep, column or rows\n", argv[0]);
         return 2;
     }
     const size_t n_blk = 768, blk = 32 * run, total = n_blk * blk;
@@ -64,7 +67,14 @@ int main(int argc, char **argv) {
         for (size_t b = 0; b < n_blk; b++) {
             const uint8_t *B = m + b * blk;
             const int *s = sel[b % 64];
-            if (lockstep)
+            if (rows) /* step o's 32 lines at B + 32 o, column c's at + 64 c */
+                for (size_t o = 0; o < run; o += 64) {
+                    const uint8_t *T = B + 32 * o;
+                    if (pfd)
+                        for (int i = 0; i < k; i++) _mm_prefetch((const char *)T + s[i] * 64 + 32 * (size_t)pfd, _MM_HINT_T0);
+                    for (int i = 0; i < k; i++) acc = _mm512_add_epi32(acc, _mm512_loadu_si512(T + s[i] * 64));
+                }
+            else if (lockstep)
                 for (size_t o = 0; o < run; o += 64) {
                     if (pfd)
                         for (int i = 0; i < k; i++) _mm_prefetch((const char *)B + s[i] * run + o + pfd, _MM_HINT_T0);
@@ -84,7 +94,7 @@ int main(int argc, char **argv) {
     }
     int out[16];
     _mm512_storeu_si512(out, acc);
-    printf("run %zu, %d of 32 kept, %s, prefetch %d: %.1f GB/s%s\n", run, k, lockstep ? "lockstep" : "column", pfd,
+    printf("run %zu, %d of 32 kept, %s, prefetch %d: %.1f GB/s%s\n", run, k, argv[3], pfd,
            (double)n_blk * k * run / best / 1e9, out[0] == 12345 ? " " : "");
     free(m);
     return 0;
