@@ -216,7 +216,7 @@ if "$ZETA" calibrate -m "$TINY" -f "$tmp/cal.txt" -c 32 -o "$tmp/tiny.sparsity" 
     cp "$tmp/body" "$tmp/ult"
     post "ultimate mode, sampling (speculative)" 200 '"choices"' $P '{"prompt":"a b","max_tokens":12,"temperature":0.8,"seed":3}'
     # standard by default, with the sparsity file: a request chooses its own mode
-    SMODEL=$TINY start std --sparsity "$tmp/tiny.sparsity"
+    SMODEL=$TINY start std --sparsity "$tmp/tiny.sparsity" --backend cpu
     post "standard mode, greedy" 200 '"choices"' $P '{"prompt":"a b","max_tokens":12,"temperature":0}'
     a=$(sed 's/.*"text":"\([^"]*\)".*/\1/' "$tmp/ult"); b=$(sed 's/.*"text":"\([^"]*\)".*/\1/' "$tmp/body")
     [ "$a" = "$b" ] && ok "ultimate mode's greedy text equals standard mode's" || bad "ultimate '$a' vs standard '$b'"
@@ -241,6 +241,11 @@ else bad "zeta calibrate on the tiny model: $(tail -n 1 "$tmp/cal.log")"; fi
     { grep -q nonexistent "$tmp/e" && ok "missing model: error names the file" || bad "missing model: $(cat "$tmp/e")"; }
 "$ZETA" serve -m "$MODEL" --chat-template nope >"$tmp/e" 2>&1 && bad "unknown template accepted" ||
     { grep -q "unknown template" "$tmp/e" && ok "unknown --chat-template refused" || bad "template: $(cat "$tmp/e")"; }
+"$ZETA" serve -m "$MODEL" --backend gpu >"$tmp/e" 2>&1 && bad "--backend gpu accepted" ||
+    { grep -q "is not a backend (auto, cpu, cuda)" "$tmp/e" && ok "unknown --backend refused" || bad "backend: $(cat "$tmp/e")"; }
+if ldd "$ZETA" 2>/dev/null | grep -q cudart; then echo "skip - serve --backend cuda in a CUDA build (it would start the server)"
+else "$ZETA" serve -m "$MODEL" --backend cuda --port 0 >"$tmp/e" 2>&1 && bad "--backend cuda accepted without CUDA" ||
+    { grep -q "rebuild with make CUDA=1" "$tmp/e" && ok "--backend cuda in a build without CUDA: rebuild with make CUDA=1" || bad "backend cuda: $(cat "$tmp/e")"; }; fi
 "$ZETA" serve -m "$MODEL" --mode turbo >"$tmp/e" 2>&1 && bad "--mode turbo accepted" ||
     { grep -q "is not a mode (standard, variational, ultimate, sparse)" "$tmp/e" && ok "unknown --mode refused" || bad "mode: $(cat "$tmp/e")"; }
 exit 0

@@ -486,8 +486,9 @@ static const char *serve_help =
     "                          vicuna-orca); without one and without a recognised template in the model,\n"
     "                          chatml is used (with a warning)\n"
     "      --max-body BYTES    largest request body (default 1048576); larger ones get 413\n"
-    "      --mode MODE         standard (default), variational, ultimate or sparse (docs/GATING.md);\n"
-    "                          the last three need --sparsity\n"
+    "      --backend B         auto (default: cuda when built in and a GPU is there), cpu or cuda\n"
+    "      --mode MODE         standard (default), variational, ultimate or sparse (docs/GATING.md) for\n"
+    "                          requests that name no \"mode\"; the last three need --sparsity\n"
     "      --sparsity FILE     the model's sparsity file (zeta calibrate), for the gated modes\n"
     "  -v, --verbose           one line per request on stderr\n"
     "When ready it prints 'zeta serve: listening on http://HOST:PORT' to stderr. SIGINT/SIGTERM stop it.\n";
@@ -498,6 +499,7 @@ int cmd_serve(int argc, char **argv) {
     zeta_type kv = ZETA_TYPE_F16;
     bool kv_no_rotate = false;
     zeta_mode mode = ZETA_MODE_STANDARD;
+    zeta_backend backend = ZETA_BACKEND_AUTO;
     const char *sparsity = NULL;
     S.api_key = NULL;
     for (int i = 1; i < argc; i++) {
@@ -529,6 +531,9 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--mode")) {
             VAL();
             if (!arg_mode(a, v, &mode)) return 2;
+        } else if (!strcmp(a, "--backend")) {
+            VAL();
+            if (!arg_backend(a, v, &backend)) return 2;
         } else if (!strcmp(a, "--sparsity")) { VAL(); sparsity = v; } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) S.verbose = true;
         else return die("serve: unknown option '%s' (zeta serve --help)", a);
 #undef VAL
@@ -554,13 +559,14 @@ int cmd_serve(int argc, char **argv) {
         freeaddrinfo(ai);
         return die("--mode: every mode but standard needs --sparsity FILE (written by zeta calibrate)");
     }
-    zeta_model *model = NULL;
-    zeta_error lerr;
-    zeta_model_params mp = zeta_model_params_default();
-    mp.sparsity_path = sparsity;
-    if (zeta_model_load(model_path, &mp, &model, &lerr) != ZETA_OK) {
+    gate_opts g;
+    gate_opts_init(&g);
+    g.mode = mode;
+    g.file = sparsity;
+    zeta_model *model = load_model_gate(model_path, backend, &g); /* prints why when it fails */
+    if (!model) {
         freeaddrinfo(ai);
-        return die_err(&lerr);
+        return 1;
     }
     zeta_model_info mi;
     zeta_error err;
