@@ -242,6 +242,29 @@ await test('Stop aborts a long reply', async () => {
   await page.fill('#max-tokens', '256');
 });
 
+await test('the mode choice is sent, and a gated mode without --sparsity shows the server\'s error', async () => {
+  check(main, 'the page did not load');
+  const { page, log } = main;
+  await page.fill('#max-tokens', '8');
+  const reqs = log.requests.length;
+  await page.selectOption('#mode', 'ultimate');
+  await send(page, 'Hi');
+  const err = page.locator('#messages .error');
+  await err.first().waitFor({ timeout: 10000 * SCALE });
+  const t = await err.last().textContent();
+  check(/--sparsity/.test(t), `error text ${show(t)}`);
+  const post = log.requests.slice(reqs).find((q) => q.url().endsWith('/v1/chat/completions'));
+  check(post && post.postDataJSON().mode === 'ultimate', `mode sent: ${show(post?.postDataJSON())}`);
+  await page.selectOption('#mode', '');
+  const reqs2 = log.requests.length;
+  await send(page, 'Hi');
+  const r = await finished(page);
+  check(r.state === 'done', `with the server's mode: data-state ${show(r.state)}`);
+  const post2 = log.requests.slice(reqs2).find((q) => q.url().endsWith('/v1/chat/completions'));
+  check(post2 && !('mode' in post2.postDataJSON()), `mode sent for the server's choice: ${show(post2?.postDataJSON())}`);
+  await page.fill('#max-tokens', '256');
+});
+
 await test('server errors are shown', async () => {
   check(main, 'the page did not load');
   const { page } = main;
