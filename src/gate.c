@@ -243,6 +243,7 @@ zeta_status session_ultimate_step(zeta_session *s, const zeta_sampler_params *sp
     /* drop the drafts' sparse KV entries; one dense pass over t and the drafts overwrites them */
     s->n_tokens = pos0;
     s->has_logits = false;
+    session_truncated(s);
     if (st != ZETA_OK) return st; /* cancelled or failed: the session is at pos0 without logits (as after a rewind) */
     if ((st = session_eval_pass(s, draft, n_d + 1, s->verify_logits, false, err)) != ZETA_OK) return st;
     s->stats.n_verifies++;
@@ -278,6 +279,7 @@ zeta_status session_ultimate_step(zeta_session *s, const zeta_sampler_params *sp
 void session_ultimate_keep(zeta_session *s, size_t n_keep) {
     const size_t nv = s->model->hp.n_vocab;
     s->n_tokens = s->verify_pos0 + n_keep;
+    session_truncated(s);
     memcpy(s->logits, s->verify_logits + (n_keep - 1) * nv, nv * sizeof(float));
     s->has_logits = true;
     s->entropy_ok = false;

@@ -79,6 +79,8 @@ zeta_status zeta_generate(zeta_session *s, const char *prompt, const zeta_genera
     if (p->reuse_prefix) {
         size_t common = zeta_session_common_prefix(s, toks, n_prompt);
         if (common == n_prompt && common > 0) common--; /* re-evaluate the last token: its logits are needed */
+        /* the exact modes keep no entry a sparse pass wrote (a variational request before this one) */
+        if ((s->mode == ZETA_MODE_STANDARD || s->mode == ZETA_MODE_ULTIMATE) && common > s->sparse_from) common = s->sparse_from;
         keep_from = common;
         eval_toks = toks + common;
         n_eval = n_prompt - common;
@@ -98,6 +100,7 @@ zeta_status zeta_generate(zeta_session *s, const char *prompt, const zeta_genera
     if (p->reuse_prefix && keep_from < s->n_tokens) {
         s->n_tokens = keep_from;
         s->has_logits = false;
+        session_truncated(s);
     }
     while (s->n_tokens + n_eval > s->n_ctx) res.n_shifted += (uint32_t)shift_half(s, p);
     st = session_eval(s, eval_toks, n_eval, NULL, err);

@@ -6,6 +6,7 @@
 #include "forward.h"
 #include "sampler.h"
 #include <stdatomic.h>
+#include <stdint.h>
 
 #define ZETA_SESSION_MAGIC 0x5A534553u /* "ZSES" */
 #define ZETA_DEAD_MAGIC 0xDEADBEEFu
@@ -44,9 +45,16 @@ struct zeta_session {
     float *verify_logits;    /* ULTIMATE: (max_draft + 1) x n_vocab, the last verification's rows */
     float *draft_probs;      /* ULTIMATE with sampling: the drafts' distributions, then the dense one (max_draft + 1) x n_vocab */
     size_t verify_pos0;      /* position of its first token */
+    /* the first position whose KV entries a sparse pass wrote and no dense pass has rewritten
+     * (SIZE_MAX: none). The exact modes (STANDARD, ULTIMATE) reuse a prefix only up to it. */
+    size_t sparse_from;
 };
 
 bool session_ok(const struct zeta_session *s);
+/* after the session dropped positions (n_tokens went down): sparse_from past the end is forgotten */
+static inline void session_truncated(struct zeta_session *s) {
+    if (s->sparse_from >= s->n_tokens) s->sparse_from = SIZE_MAX;
+}
 /* eval with optional all-logits output; all-or-nothing. Single-token evals follow the session's mode
  * (gate.c); session_eval_pass runs exactly one pass: dense, or sparse (n == 1). Both update the stats. */
 zeta_status session_eval(struct zeta_session *s, const zeta_token *tokens, size_t n, float *all_logits, zeta_error *err);

@@ -207,6 +207,7 @@ zeta_status zeta_session_load(zeta_session *s, const char *path, zeta_error *err
     if (h.n_tokens) memcpy(s->tokens, toks, (size_t)h.n_tokens * sizeof *toks);
     if (h.has_logits) memcpy(s->logits, s->logits_tmp, (size_t)h.n_vocab * sizeof(float));
     s->n_tokens = (size_t)h.n_tokens;
+    s->sparse_from = SIZE_MAX; /* the file does not say which entries sparse passes wrote: taken as dense */
     s->has_logits = h.has_logits != 0;
     s->entropy_ok = false;
     s->rng = rng;

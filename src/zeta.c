@@ -382,6 +382,7 @@ zeta_status zeta_session_new(const zeta_model *m, const zeta_session_params *par
     }
     if ((st = fwd_buffers_init(&s->buf, m, &s->be, n_batch, err)) != ZETA_OK) goto fail;
     s->mode_params = p;
+    s->sparse_from = SIZE_MAX;
     if ((st = session_mode_init(s, &p, "zeta_session_new", err)) != ZETA_OK) goto fail;
     s->tokens = zeta_malloc_array(n_ctx, sizeof *s->tokens);
     s->logits = zeta_malloc_array(m->hp.n_vocab, sizeof(float));
@@ -445,6 +446,12 @@ zeta_status session_forward(zeta_session *s, const zeta_token *tokens, size_t n,
     }
     memcpy(s->logits, all_logits ? all_logits + (n - 1) * nv : s->logits_tmp, nv * sizeof(float));
     memcpy(s->tokens + s->n_tokens, tokens, n * sizeof *tokens);
+    /* positions from here on now hold this pass's entries: dense ones replace any sparse ones */
+    if (opt && opt->sparse) {
+        if (s->n_tokens < s->sparse_from) s->sparse_from = s->n_tokens;
+    } else if (s->sparse_from >= s->n_tokens) {
+        s->sparse_from = SIZE_MAX;
+    }
     s->n_tokens += n;
     s->has_logits = true;
     s->entropy_ok = false;
@@ -488,6 +495,7 @@ zeta_status zeta_session_rewind(zeta_session *s, size_t n_keep, zeta_error *err)
     if (n_keep < s->n_tokens) {
         s->n_tokens = n_keep;
         s->has_logits = false; /* the logits belonged to a token that is gone */
+        session_truncated(s);
     }
     return zeta_ok(err);
 }
@@ -509,6 +517,10 @@ void session_shift(zeta_session *s, size_t n_keep, size_t n_discard) {
     s->be.ops->kv_shift(s->be.ctx, (uint32_t)(n_keep + n_discard), (uint32_t)s->n_tokens, -(int32_t)n_discard, &s->rope);
     memmove(s->tokens + n_keep, s->tokens + n_keep + n_discard, (s->n_tokens - n_keep - n_discard) * sizeof *s->tokens);
     s->n_tokens -= n_discard;
+    /* sparse entries after the hole move with it; one inside it says nothing of those after: n_keep */
+    if (s->sparse_from != SIZE_MAX && s->sparse_from >= n_keep)
+        s->sparse_from = s->sparse_from >= n_keep + n_discard ? s->sparse_from - n_discard : n_keep;
+    session_truncated(s);
     s->stats.n_shifted += n_discard;
     s->stats.n_shifts++;
 }
@@ -522,6 +534,7 @@ zeta_status zeta_session_shift(zeta_session *s, size_t n_keep, size_t n_discard,
     if (n_keep + n_discard == s->n_tokens) { /* nothing after the hole: a rewind */
         if (n_discard) s->has_logits = false;
         s->n_tokens = n_keep;
+        session_truncated(s);
         return zeta_ok(err);
     }
     session_shift(s, n_keep, n_discard);

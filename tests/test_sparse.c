@@ -651,6 +651,64 @@ static void test_set_mode(void) {
     zeta_model_free(m);
 }
 
+/* A conversation continued in an exact mode after sparse steps: the prefix reused stops at the first
+ * position a sparse pass wrote, so the continuation equals a fresh STANDARD session's bit for bit */
+static void test_exact_reuse_after_sparse(void) {
+    zeta_error err;
+    zeta_model *m = load_sparse(ZOO, path_in_tmp("a.sparsity"), &err);
+    if (!m) { T_CHECKF(0, "%s", err.message); return; }
+    char a[4096];
+    zeta_session *s = gen(m, ZETA_MODE_SPARSE, -1, -1, "the cat sat", 24, a, sizeof a);
+    if (!s) { T_CHECK(0); zeta_model_free(m); return; }
+    size_t n_prompt = 0, nt = 0;
+    zeta_tokenize(m, "the cat sat", 11, ZETA_TOKENIZE_ADD_SPECIAL, NULL, 0, &n_prompt, &err);
+    const zeta_token *t = zeta_session_tokens(s, &nt);
+    T_CHECKF(s->sparse_from == n_prompt, "sparse_from %zu, prompt %zu tokens", s->sparse_from, n_prompt);
+    /* the conversation so far as text, and a next turn after it */
+    static char text[8192];
+    size_t len = 0;
+    T_CHECK(zeta_detokenize(m, t + 1, nt - 1, 0, text, sizeof text - 64, &len, &err) == ZETA_OK);
+    memcpy(text + len, " and then the dog", 18);
+    zeta_generate_params gp = zeta_generate_params_default();
+    gp.sampler.temperature = 0;
+    gp.max_tokens = 12;
+    gp.reuse_prefix = true;
+    zeta_generate_result r1, r2;
+    for (int mode = 0; mode < 2; mode++) {
+        const zeta_mode exact = mode ? ZETA_MODE_ULTIMATE : ZETA_MODE_STANDARD;
+        zeta_session *d = NULL;
+        zeta_session_params sp = zeta_session_params_default();
+        sp.n_ctx = 256;
+        sp.n_threads = 2;
+        sp.mode = exact;
+        T_CHECK(zeta_session_new(m, &sp, &d, &err) == ZETA_OK);
+        T_CHECK(zeta_session_set_mode(s, exact, &err) == ZETA_OK);
+        T_CHECK(zeta_generate(s, text, &gp, &r1, &err) == ZETA_OK);
+        T_CHECK(zeta_generate(d, text, &gp, &r2, &err) == ZETA_OK);
+        T_CHECKF(r1.n_reused > 0 && r1.n_reused <= n_prompt, "%s: %u tokens reused, the sparse steps began at %zu",
+                 zeta_mode_name(exact), r1.n_reused, n_prompt);
+        size_t n1, n2, nv;
+        const zeta_token *t1 = zeta_session_tokens(s, &n1), *t2 = zeta_session_tokens(d, &n2);
+        T_CHECKF(n1 == n2 && !memcmp(t1, t2, n1 * sizeof *t1), "%s: the continuation differs from a fresh session's",
+                 zeta_mode_name(exact));
+        const float *l1 = zeta_session_logits(s, &nv), *l2 = zeta_session_logits(d, NULL);
+        if (exact == ZETA_MODE_STANDARD) T_CHECK(l1 && l2 && !memcmp(l1, l2, nv * sizeof *l1));
+        T_CHECK(s->sparse_from == SIZE_MAX);
+        zeta_session_free(d);
+        /* back to the sparse steps for the next round */
+        T_CHECK(zeta_session_rewind(s, 0, &err) == ZETA_OK && s->sparse_from == SIZE_MAX);
+        T_CHECK(zeta_session_set_mode(s, ZETA_MODE_SPARSE, &err) == ZETA_OK);
+        gp.reuse_prefix = false;
+        zeta_generate_params g0 = gp;
+        g0.max_tokens = 24;
+        T_CHECK(zeta_generate(s, "the cat sat", &g0, &r1, &err) == ZETA_OK);
+        T_CHECK(s->sparse_from == n_prompt);
+        gp.reuse_prefix = true;
+    }
+    zeta_session_free(s);
+    zeta_model_free(m);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/zeta-sparse-XXXXXX");
     if (mkdtemp(tmpdir) == NULL) { printf("FAIL - mkdtemp\n"); return 1; }
@@ -667,6 +725,7 @@ int main(void) {
     T_RUN(test_ultimate_equals_standard_30m);
     T_RUN(test_ultimate_sampling_distribution);
     T_RUN(test_set_mode);
+    T_RUN(test_exact_reuse_after_sparse);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) printf("    could not remove %s\n", tmpdir);
