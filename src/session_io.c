@@ -8,6 +8,8 @@
  *   tokens   n_tokens int32
  *   logits   n_vocab float32, only when has_logits
  *   rng      4 uint64
+ *   sparse   (version 3) uint64: the first position whose KV entries a sparse pass wrote, UINT64_MAX
+ *            for none (session.h sparse_from; versions 1 and 2 read as all dense)
  *   kv       n_tokens * n_layer * kv_pos_bytes bytes (backend layout: per layer, K then V)
  * The reader checks the header against the session and the file size against the header before it
  * changes anything. */
@@ -23,7 +25,7 @@
 #include <unistd.h>
 
 #define STATE_MAGIC "ZETASES"
-#define STATE_VERSION 2u
+#define STATE_VERSION 3u /* 3: the first sparse-written position after the RNG state */
 #define STATE_BOM 0x01020304u
 
 typedef struct state_header {
@@ -69,7 +71,7 @@ static void fill_header(const zeta_session *s, state_header *h) {
 
 static uint64_t payload_bytes(const state_header *h) {
     return h->n_tokens * sizeof(int32_t) + (h->has_logits ? (uint64_t)h->n_vocab * sizeof(float) : 0) + sizeof(zeta_rng) +
-           h->n_tokens * h->kv_pos_bytes;
+           (h->version >= 3u ? sizeof(uint64_t) : 0) + h->n_tokens * h->kv_pos_bytes;
 }
 
 zeta_status zeta_session_save(const zeta_session *s, const char *path, zeta_error *err) {
@@ -97,6 +99,8 @@ zeta_status zeta_session_save(const zeta_session *s, const char *path, zeta_erro
     if (ok && h.n_tokens) ok = fwrite(s->tokens, sizeof(zeta_token), (size_t)h.n_tokens, f) == h.n_tokens;
     if (ok && h.has_logits) ok = fwrite(s->logits, sizeof(float), h.n_vocab, f) == h.n_vocab;
     if (ok) ok = fwrite(&s->rng, sizeof s->rng, 1, f) == 1;
+    const uint64_t sparse_from = s->sparse_from == SIZE_MAX ? UINT64_MAX : (uint64_t)s->sparse_from;
+    if (ok) ok = fwrite(&sparse_from, sizeof sparse_from, 1, f) == 1;
     if (ok && kv_bytes) ok = fwrite(kv, 1, kv_bytes, f) == kv_bytes;
     const int saved_errno = errno;
     if (fclose(f) != 0) ok = false;
@@ -133,8 +137,8 @@ zeta_status zeta_session_load(zeta_session *s, const char *path, zeta_error *err
         st = zeta_fail(err, ZETA_ERR_FORMAT, "zeta_session_load: '%s' was written on a machine of the other byte order", path);
         goto out;
     }
-    if (h.version != STATE_VERSION && h.version != 1u) {
-        st = zeta_fail(err, ZETA_ERR_FORMAT, "zeta_session_load: '%s' has version %u; this library reads versions 1 and %u", path, h.version,
+    if (h.version < 1u || h.version > STATE_VERSION) {
+        st = zeta_fail(err, ZETA_ERR_FORMAT, "zeta_session_load: '%s' has version %u; this library reads versions 1 to %u", path, h.version,
                        STATE_VERSION);
         goto out;
     }
@@ -196,6 +200,8 @@ zeta_status zeta_session_load(zeta_session *s, const char *path, zeta_error *err
         }
     if (ok && h.has_logits) ok = fread(s->logits_tmp, sizeof(float), h.n_vocab, f) == h.n_vocab;
     if (ok) ok = fread(&rng, sizeof rng, 1, f) == 1;
+    uint64_t sparse_from = UINT64_MAX; /* versions 1 and 2 did not record it: taken as dense */
+    if (ok && h.version >= 3u) ok = fread(&sparse_from, sizeof sparse_from, 1, f) == 1;
     if (ok && h.n_tokens) ok = fread(kv, 1, (size_t)(h.n_tokens * h.kv_pos_bytes), f) == h.n_tokens * h.kv_pos_bytes;
     if (!ok) {
         free(toks);
@@ -207,7 +213,7 @@ zeta_status zeta_session_load(zeta_session *s, const char *path, zeta_error *err
     if (h.n_tokens) memcpy(s->tokens, toks, (size_t)h.n_tokens * sizeof *toks);
     if (h.has_logits) memcpy(s->logits, s->logits_tmp, (size_t)h.n_vocab * sizeof(float));
     s->n_tokens = (size_t)h.n_tokens;
-    s->sparse_from = SIZE_MAX; /* the file does not say which entries sparse passes wrote: taken as dense */
+    s->sparse_from = sparse_from < h.n_tokens ? (size_t)sparse_from : SIZE_MAX;
     s->has_logits = h.has_logits != 0;
     s->entropy_ok = false;
     s->rng = rng;

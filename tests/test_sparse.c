@@ -664,6 +664,17 @@ static void test_exact_reuse_after_sparse(void) {
     zeta_tokenize(m, "the cat sat", 11, ZETA_TOKENIZE_ADD_SPECIAL, NULL, 0, &n_prompt, &err);
     const zeta_token *t = zeta_session_tokens(s, &nt);
     T_CHECKF(s->sparse_from == n_prompt, "sparse_from %zu, prompt %zu tokens", s->sparse_from, n_prompt);
+    { /* a session file keeps it */
+        const char *file = path_in_tmp("sparse.session");
+        zeta_session *l = NULL;
+        zeta_session_params lp = zeta_session_params_default();
+        lp.n_ctx = 256;
+        T_CHECK(zeta_session_save(s, file, &err) == ZETA_OK && zeta_session_new(m, &lp, &l, &err) == ZETA_OK);
+        T_CHECKF(l && zeta_session_load(l, file, &err) == ZETA_OK, "%s", err.message);
+        T_CHECK(l && l->sparse_from == n_prompt);
+        zeta_session_free(l);
+        remove(file);
+    }
     /* the conversation so far as text, and a next turn after it */
     static char text[8192];
     size_t len = 0;
