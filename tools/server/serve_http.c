@@ -555,10 +555,6 @@ int cmd_serve(int argc, char **argv) {
     }
     if (gai != 0) return die("--host %s: %s", host, gai_strerror(gai));
 
-    if (mode != ZETA_MODE_STANDARD && !sparsity) {
-        freeaddrinfo(ai);
-        return die("--mode: every mode but standard needs --sparsity FILE (written by zeta calibrate)");
-    }
     gate_opts g;
     gate_opts_init(&g);
     g.mode = mode;
