@@ -44,17 +44,16 @@ M=/tmp/zeta-cuda-models
 mkdir -p $M
 SYNTH=${SYNTH:-"q4_0:tinyllama-1.1b q8_0:tinyllama-1.1b"}
 [ "${BIG:-0}" = 1 ] && SYNTH="$SYNTH q4_0:llama-2-7b"
-# TYPE:SHAPE; q4_k_m, q5_k_m (llama.cpp's mixes) and q6_k are quantized from an f16 synth of the shape
+# TYPE:SHAPE; q4_0, q8_0 and f16 are written by zeta synth, any other type `zeta quantize` takes (q4_k_m,
+# q3_k_m, iq4_xs, ...: llama.cpp's names) is quantized from one f16 synth of the shape
 ( for ts in $SYNTH; do t=${ts%%:*}; sh=${ts#*:}
     [ -f $M/$sh-$t.gguf ] && continue
-    if [ "$t" = q4_k_m ] || [ "$t" = q5_k_m ] || [ "$t" = q6_k ]; then
-        { ./build-cuda/zeta synth --shape $sh --type f16 -o $M/$sh-f16.tmp.gguf &&
-          ./build-cuda/zeta quantize $M/$sh-f16.tmp.gguf $M/$sh-$t.gguf $(echo $t | tr a-z A-Z); } > "$OUT/synth-$sh-$t.log" 2>&1
-        rm -f $M/$sh-f16.tmp.gguf
-    else
-        ./build-cuda/zeta synth --shape $sh --type $t -o $M/$sh-$t.gguf > "$OUT/synth-$sh-$t.log" 2>&1
-    fi
-  done; echo done > $M/.synth-done ) &
+    case "$t" in
+        q4_0|q8_0|f16) ./build-cuda/zeta synth --shape $sh --type $t -o $M/$sh-$t.gguf > "$OUT/synth-$sh-$t.log" 2>&1 ;;
+        *) { [ -f $M/$sh-f16.tmp.gguf ] || ./build-cuda/zeta synth --shape $sh --type f16 -o $M/$sh-f16.tmp.gguf; } > "$OUT/synth-$sh-$t.log" 2>&1
+           ./build-cuda/zeta quantize $M/$sh-f16.tmp.gguf $M/$sh-$t.gguf $(echo $t | tr a-z A-Z) >> "$OUT/synth-$sh-$t.log" 2>&1 ;;
+    esac
+  done; rm -f $M/*-f16.tmp.gguf; echo done > $M/.synth-done ) &
 echo "== test_cuda [$(el) s]"
 # TO: a bound on each test and bench run, so that a hang costs minutes, not the whole call
 TO=${TO:-240}

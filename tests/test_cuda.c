@@ -131,6 +131,51 @@ static void test_rmsnorm(void) {
     free(g); free(x); free(ref); free(got);
 }
 
+/* the norm that also rounds its output to Q8_K for the K-quant products next (decode steps): its xq
+ * bytes equal the products' own rounding of the plain norm's output; a block with two elements of
+ * the largest magnitude and opposite signs (the first decides the sign of the scale), an all-zero
+ * block (d = 0, zero codes) and a block whose largest element is negative */
+static void test_rmsnorm_q8K(void) {
+    if (!g_device) T_SKIP("%s", g_why);
+    const int n = 4096;
+    float *x = malloc(n * sizeof(float)), *g = malloc(n * sizeof(float)), *out = malloc(n * sizeof(float)),
+          *ref = malloc(n * sizeof(float));
+    uint8_t *fused = malloc(n + n / 4), *rq = malloc(n + n / 4);
+    fill(x, n, 2.0f);
+    fill(g, n, 1.5f);
+    for (int i = 256; i < 512; i++) x[i] *= 0.25f;
+    x[256 + 9] = 3.0f; /* block 1: +3 at 9 and -3 at 200 (same |out| when g is equal there) */
+    x[256 + 200] = -3.0f;
+    g[256 + 9] = g[256 + 200] = 1.0f;
+    for (int i = 512; i < 768; i++) x[i] = 0.0f; /* block 2: all zero */
+    x[768 + 17] = -4.0f; /* block 3: its largest is negative */
+    g[768 + 17] = 1.0f;
+    zeta_error err;
+    T_CHECKF(cuda_test_rmsnorm_q8K(x, g, n, 1e-5f, out, fused, rq, &err) == ZETA_OK, "%s", err.message);
+    zeta_weight w = {.name = "g", .type = ZETA_TYPE_F32, .ne0 = n, .ne1 = 1, .row_bytes = n * 4, .data = g};
+    CPU->ops->rmsnorm(CPU->ctx, x, &w, 1e-5f, 1, ref);
+    const double d = maxdiff(ref, out, n);
+    T_CHECKF(d <= 1e-6 * maxabs(ref, n), "norm output: max diff %g from the CPU's", d);
+    /* codes, then n / 16 group sums, then n / 256 scales: n + n / 8 + n / 64 bytes */
+    const size_t nb = (size_t)n + n / 8 + n / 64;
+    size_t bad = 0, first = nb;
+    for (size_t i = 0; i < nb; i++)
+        if (fused[i] != rq[i]) {
+            bad++;
+            if (first == nb) first = i;
+        }
+    float d1, d2, d3;
+    memcpy(&d1, fused + n + n / 8 + 4, 4);
+    memcpy(&d2, fused + n + n / 8 + 8, 4);
+    memcpy(&d3, fused + n + n / 8 + 12, 4);
+    printf("    rmsnorm + Q8_K rounding, n %d: %zu of %zu bytes differ from norm then k_quant_q8K; block scales 1-3: %g %g %g\n", n, bad,
+           nb, d1, d2, d3);
+    T_CHECKF(bad == 0, "%zu bytes differ, the first at %zu", bad, first);
+    T_CHECKF(d1 < 0 && d2 == 0 && d3 > 0, "block scales %g %g %g (the first largest is +3: negative d; zero; -4: positive d)", d1, d2,
+             d3);
+    free(x); free(g); free(out); free(ref); free(fused); free(rq);
+}
+
 static void test_swiglu_add(void) {
     if (!g_device) T_SKIP("%s", g_why);
     const size_t n = 10007;
@@ -218,11 +263,13 @@ static void matmul_case(zeta_type t, int K, int rows, int n_tok, bool with_bias)
      * the activations to q8_0 blocks on both backends (the CPU kernels' rounding): they are held
      * to the same bound against the CPU backend's result, and their distance from the f32
      * reference is printed. */
-    /* one token of q4_K / q5_K / q6_K (k_mmvk8, unless ZETA_CUDA_MMVK8=0): x rounded to Q8_K as the
-     * CPU rounds it, so held against the CPU backend too */
+    /* one token of q4_K / q5_K / q6_K / q2_K / q3_K / iq4_xs (k_mmvk8, unless ZETA_CUDA_MMVK8=0): x
+     * rounded to Q8_K as the CPU rounds it, so held against the CPU backend too */
     const char *e_k8 = getenv("ZETA_CUDA_MMVK8");
     const bool x8 = t == ZETA_TYPE_Q4_0 || t == ZETA_TYPE_Q8_0 ||
-                    (n_tok == 1 && K % 256 == 0 && (t == ZETA_TYPE_Q4_K || t == ZETA_TYPE_Q5_K || t == ZETA_TYPE_Q6_K) &&
+                    (n_tok == 1 && K % 256 == 0 &&
+                     (t == ZETA_TYPE_Q4_K || t == ZETA_TYPE_Q5_K || t == ZETA_TYPE_Q6_K || t == ZETA_TYPE_Q2_K || t == ZETA_TYPE_Q3_K ||
+                      t == ZETA_TYPE_IQ4_XS) &&
                      !(e_k8 && strcmp(e_k8, "0") == 0));
     /* more than 8 tokens of q4_K / q6_K: one TF32 GEMM on the tensor cores (unless ZETA_CUDA_TF32=0),
      * whose inputs keep 11 significant bits, so each term w x is within 2^-10 of itself and the sum
@@ -276,6 +323,12 @@ static void test_matmul_types(void) {
     matmul_case(ZETA_TYPE_Q5_K, 2304, 9, 1, true);
     matmul_case(ZETA_TYPE_Q6_K, 2304, 33, 1, false);
     matmul_case(ZETA_TYPE_Q6_K, 768, 7, 1, true);
+    /* q2_K (4-byte aligned rows), q3_K (2-byte aligned: odd numbers of 110-byte super-blocks) and
+     * iq4_xs (its 32-block terms gathered in order): wide rows too */
+    matmul_case(ZETA_TYPE_Q2_K, 2560, 33, 1, true);
+    matmul_case(ZETA_TYPE_Q3_K, 2304, 9, 1, false);
+    matmul_case(ZETA_TYPE_Q3_K, 768, 7, 1, true);
+    matmul_case(ZETA_TYPE_IQ4_XS, 2304, 33, 1, true);
     /* q4_0 / q8_0 prompts on the tensor cores (cuda_mmq: K % 128 == 0, more than 8 tokens): partial
      * row and token tiles (tiles are 128 x 128), several K stages; K = 160 takes the SGEMM path */
     for (int q = 0; q < 2; q++) {
@@ -470,12 +523,13 @@ static bool x8_model(const zeta_model *m) {
     return model_types_in(m, t, 5);
 }
 
-/* true when every matrix of the model is q4_K, q5_K or q6_K (and ZETA_CUDA_MMVK8 is not 0): the CUDA
- * backend's one-token products then round the activations to Q8_K as the CPU does (k_mmvk8) */
+/* true when every matrix of the model is q4_K, q5_K, q6_K, q2_K, q3_K or iq4_xs (and ZETA_CUDA_MMVK8 is
+ * not 0): the CUDA backend's one-token products then round the activations to Q8_K as the CPU does
+ * (k_mmvk8) */
 static bool k8_model(const zeta_model *m) {
     const char *e = getenv("ZETA_CUDA_MMVK8");
-    const zeta_type t[] = {ZETA_TYPE_Q4_K, ZETA_TYPE_Q5_K, ZETA_TYPE_Q6_K};
-    return !(e && !strcmp(e, "0")) && model_types_in(m, t, 3);
+    const zeta_type t[] = {ZETA_TYPE_Q4_K, ZETA_TYPE_Q5_K, ZETA_TYPE_Q6_K, ZETA_TYPE_Q2_K, ZETA_TYPE_Q3_K, ZETA_TYPE_IQ4_XS};
+    return !(e && !strcmp(e, "0")) && model_types_in(m, t, 6);
 }
 
 /* CUDA against the CPU on the same file.
@@ -738,7 +792,11 @@ out:
 static void test_decode_graph(void) {
     if (!g_device) T_SKIP("%s", g_why);
     graph_case(g_mcu, "stories260K.gguf", 400);
-    const char *names[] = {"zoo-Q4_0.gguf", "zoo-Q8_0.gguf", "synth-qwen2-F16.gguf", "zoo-Q4_K_S.gguf", "zoo-Q5_K_S.gguf"};
+    /* the K-quant files: their norms round to Q8_K for the product next, and a product's Q8_K input
+     * is reused by the next product of the same input (graph and record), while direct runs each op
+     * alone (k_quant_q8K per product): equal bits show the fused rounding is the same */
+    const char *names[] = {"zoo-Q4_0.gguf", "zoo-Q8_0.gguf", "synth-qwen2-F16.gguf", "zoo-Q4_K_S.gguf", "zoo-Q5_K_S.gguf",
+                           "zoo-Q2_K.gguf", "zoo-Q3_K_S.gguf", "zoo-IQ4_XS.gguf"};
     char path[512];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (!find_model(names[i], path, sizeof path)) continue;
@@ -748,6 +806,27 @@ static void test_decode_graph(void) {
         graph_case(m, names[i], 150);
         zeta_model_free(m);
     }
+    /* K-quant types mixed within a layer (q, k and v of three types, gate and up of two): each
+     * product its own launch, the Q8_K rounding of the norm's output reused by the ones after */
+    char mix[] = "/tmp/zeta_cuda_mix_XXXXXX";
+    const int fdm = mkstemp(mix);
+    if (fdm >= 0) close(fdm);
+    if (find_model("zoo-F16.gguf", path, sizeof path) && fdm >= 0) {
+        const char *ov[] = {"attn_k=IQ4_XS", "attn_v=Q3_K", "ffn_up=Q2_K", "ffn_down=Q6_K", "output=Q6_K"};
+        zeta_quantize_params qp = zeta_quantize_params_default();
+        qp.pure = true;
+        qp.tensor_types = ov;
+        qp.n_tensor_types = sizeof ov / sizeof ov[0];
+        qp.n_threads = 2;
+        zeta_error err;
+        zeta_model *m = NULL;
+        if (zeta_quantize(path, mix, "Q4_K", &qp, NULL, &err) != ZETA_OK || load(mix, ZETA_BACKEND_CUDA, &m, &err) != ZETA_OK)
+            T_CHECKF(0, "K-quant mix: %s", err.message);
+        else
+            graph_case(m, "zoo-F16 -> K-quant mix", 150);
+        zeta_model_free(m);
+    }
+    if (fdm >= 0) unlink(mix);
     /* head size 128 (the decode attention kernel's other size, RoPE folded in): zeta synth tiny-hd128 */
     char tmp[] = "/tmp/zeta_cuda_graph_XXXXXX";
     const int fd = mkstemp(tmp);
@@ -782,6 +861,7 @@ int main(void) {
     T_RUN(test_backend_selection);
     T_RUN(test_cuda_session_refusals);
     T_RUN(test_rmsnorm);
+    T_RUN(test_rmsnorm_q8K);
     T_RUN(test_swiglu_add);
     T_RUN(test_rope);
     T_RUN(test_matmul_types);

@@ -337,6 +337,13 @@ static void cu_sparse_stats(void *vctx, uint64_t *kept, uint64_t *total, double 
     sparse_reset(c);
 }
 
+/* ZETA_CUDA_Q8K_FUSE=0: every q4_K / q5_K / q6_K product rounds its own input to Q8_K (A/B of the
+ * norm's rounding and of the reuse by the next product on the same input) */
+static bool cuda_fuse_q8k(void) {
+    static int on = -1;
+    return cuda_switch_on("ZETA_CUDA_Q8K_FUSE", &on);
+}
+
 /* ZETA_CUDA_ATTN_Q8=0: the attention does not round its output for the next product (A/B) */
 static bool cuda_fuse_attn_q8(void) {
     static int on = -1;
@@ -355,11 +362,17 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
     /* the vector that c->mm.xq holds rounded to 8 bits for the next product (set by the norm or
      * the attention before it) */
     const float *xq_of = NULL;
+    bool xq_k = false; /* xq holds xq_of as Q8_K (k_mmvk8's input), not as Q8_0 blocks */
     /* the RoPE of the attention's q and k, left to the attention kernel (cuda_attn_args.rope) */
     cuda_rope_args rope_fused;
     bool have_rope = false;
     for (int i = 0; i < n && e == cudaSuccess; i++) {
         const cuda_rec *r = &rec[i];
+        /* xq's contents are offered to the op right after the one that left them, only */
+        const float *xq_in = xq_of;
+        const bool xq_in_k = xq_k;
+        xq_of = NULL;
+        xq_k = false;
         switch (r->kind) {
         case REC_EMBED:
             e = cudaMemcpyAsync(r->out, c->stage, (size_t)r->n * sizeof(float), cudaMemcpyHostToDevice, c->stream);
@@ -374,6 +387,12 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
             } else if (r->n_rows == 1 && r1 && mm1(r1) && cuda_type_split(r1->wtype) && r1->a == r->out && r1->ne0 == (uint64_t)r->n) {
                 e = cuda_rmsnorm_q8(c->stream, r->a, (const float *)r->wdev, r->n, r->eps, r->out, c->mm.xq, NULL);
                 xq_of = r->out;
+            } else if (r->n_rows == 1 && r1 && mm1(r1) && cuda_mmvk8_type(r1->wtype) && cuda_mmvk8_on() && cuda_fuse_q8k() &&
+                       r1->a == r->out && r1->ne0 == (uint64_t)r->n && r->n % 256 == 0) {
+                /* a q4_K / q5_K / q6_K product next: the norm rounds its output to Q8_K for it */
+                e = cuda_rmsnorm_q8K(c->stream, r->a, (const float *)r->wdev, r->n, r->eps, r->out, c->mm.xq);
+                xq_of = r->out;
+                xq_k = true;
             } else {
                 e = cuda_rmsnorm(c->stream, r->a, (const float *)r->wdev, r->n, r->eps, r->n_rows, r->out);
             }
@@ -392,10 +411,22 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
             }
             cuda_mmv_job j;
             i += mm_group(rec, i, n, &j) - 1;
-            j.xq_ready = xq_of == r->a;
+            const bool k8 = cuda_mmvk8_type(r->wtype) && cuda_mmvk8_on() && r->ne0 % 256 == 0;
+            j.xq_ready = xq_in == r->a && xq_in_k == k8 && (k8 || cuda_type_split(r->wtype));
             j.trigger = cuda_pdl_chain();
             e = cuda_mmv(c->stream, &j, r->a, c->mm.xq);
-            xq_of = NULL;
+            if (k8 && cuda_fuse_q8k()) {
+                /* xq now holds x as Q8_K: a product of another K-quant type on the same x next (v after
+                 * q and k, say) takes it, unless this one's outputs overwrote x */
+                bool keep = true;
+                for (int m = 0; m < j.n_mat; m++)
+                    if (!disjoint(j.y[m], (size_t)j.rows[m], r->a, (size_t)r->ne0)) keep = false;
+                if (j.res && !disjoint(j.res, (size_t)j.rows[0], r->a, (size_t)r->ne0)) keep = false;
+                if (keep) {
+                    xq_of = r->a;
+                    xq_k = true;
+                }
+            }
             break;
         }
         case REC_ROPE: {
@@ -467,8 +498,7 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
                 res = r1->out;
                 i++;
             }
-            e = sparse_exec(c, r, xq_of == r->a, res);
-            xq_of = NULL;
+            e = sparse_exec(c, r, xq_in == r->a && !xq_in_k, res);
             break;
         }
         }

@@ -195,6 +195,10 @@ bool cuda_type_ok(zeta_type t);
 bool cuda_type_split(int type);
 /* q4_K / q5_K / q6_K: their one-token products also take x rounded to 8 bits in xq (Q8_K, k_mmvk8) */
 bool cuda_mmvk8_type(int type);
+/* whether those products use k_mmvk8 (ZETA_CUDA_MMVK8=0: the f32 kernels, for A/B) */
+bool cuda_mmvk8_on(void);
+/* x (K floats, K % 256 == 0) rounded to Q8_K into xq, k_mmvk8's input (k_quant_q8K, a plain launch) */
+cudaError_t cuda_quant_q8K(cudaStream_t s, const float *x, int K, uint8_t *xq);
 cudaError_t cuda_weight_split(cudaStream_t s, int type, const uint8_t *src, uint8_t *dst, size_t n_blocks);
 
 /* bytes of the 8-bit activation buffer (xq) that one-token q4_0 / q8_0 products of width K use */
@@ -241,7 +245,8 @@ cudaError_t cuda_mmq_quant(cudaStream_t s, const float *x, int K, int n_tok, uin
 enum { CUDA_MMV_PLAIN = 0, CUDA_MMV_SWIGLU = 1 };
 struct cuda_mmv_job {
     int type, K, n_mat, mode;
-    int xq_ready;            /* q4_0 / q8_0: xq already holds x rounded to 8 bits (cuda_rmsnorm_q8) */
+    int xq_ready;            /* xq already holds x rounded to 8 bits: q4_0 / q8_0 as Q8_0 blocks (cuda_rmsnorm_q8),
+                              * q4_K / q5_K / q6_K as Q8_K (cuda_rmsnorm_q8K, or the product before on the same x) */
     size_t row_bytes;
     const uint8_t *W[3];
     const float *bias[3];
@@ -283,6 +288,9 @@ cudaError_t cuda_rmsnorm(cudaStream_t s, const float *x, const float *g, int n, 
  * q4_0 / q8_0 products take it (cuda_mmv with xq_ready); sr not NULL: the sparse pass's rounding */
 cudaError_t cuda_rmsnorm_q8(cudaStream_t s, const float *x, const float *g, int n, float eps, float *out, uint8_t *xq,
                             const cuda_sparse_round *sr);
+/* one row (n % 256 == 0): out as cuda_rmsnorm's, and out rounded to Q8_K into xq as the one-token
+ * q4_K / q5_K / q6_K products take it (k_mmvk8, cuda_mmv with xq_ready) */
+cudaError_t cuda_rmsnorm_q8K(cudaStream_t s, const float *x, const float *g, int n, float eps, float *out, uint8_t *xq);
 /* pos_dev: when not NULL, the position of token 0 is read from device memory (CUDA graphs) and pos0
  * is ignored; x2 (n_heads2 heads, may be NULL) is rotated at the same positions in the same launch */
 cudaError_t cuda_rope(cudaStream_t s, float *x, int n_tok, int n_heads, int head_dim, int64_t pos0, const cuda_rope_args *a);

@@ -70,6 +70,121 @@ cudaError_t cuda_rmsnorm_q8(cudaStream_t s, const float *x, const float *g, int 
                        eps, out, xq, r, keep);
 }
 
+/* RMSNorm of one row whose output also goes to xq rounded to Q8_K (k_quant_q8K's layout and
+ * arithmetic: the q4_K / q5_K / q6_K products next read it, cuda_mmvk8_launch with xq_ready). n %
+ * 256 == 0 and a block of 256 threads a super-block, thread t its element 256 b + t: the sum of
+ * squares as k_rmsnorm's (every block the whole row in the same order, so the same scale), then the
+ * block's element of largest magnitude (the first of equals: the same element k_quant_q8K picks),
+ * iscale = -127 / max, code = min(127, nearest_int(iscale * v)), the 16-code group sums, d = 1 / iscale. */
+__global__ void k_rmsnorm_q8K(const float *x, const float *g, int n, float eps, float *out, uint8_t *xq) {
+    const int tid = threadIdx.x, lane = tid & 31, i = (int)blockIdx.x * RMS_THREADS + tid;
+    const float gm = g[i];
+    pdl_trigger(); /* the product that reads xq may start loading its weights */
+    pdl_wait();    /* launched with PDL (cuda_pdl_chain): x is complete */
+    float xm = 0.0f;
+    double s = 0.0;
+#pragma unroll 8
+    for (int k = tid; k < n; k += RMS_THREADS) {
+        const float v = x[k];
+        if (k == i) xm = v;
+        s += (double)__fmul_rn(v, v);
+    }
+    for (int off = 16; off; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
+    __shared__ double part[RMS_THREADS / 32];
+    __shared__ float wa[RMS_THREADS / 32], wm[RMS_THREADS / 32];
+    if (lane == 0) part[tid >> 5] = s;
+    __syncthreads();
+    double tot = 0.0;
+#pragma unroll
+    for (int w = 0; w < RMS_THREADS / 32; w++) tot += part[w];
+    const float mean = (float)(tot / (double)n);
+    const float scale = 1.0f / sqrtf(mean + eps);
+    const float v = __fmul_rn(__fmul_rn(xm, scale), gm);
+    out[i] = v;
+    float amax = 0.0f, mx = 0.0f; /* as k_quant_q8K starts: a NaN is never the largest */
+    int at = 0x7fffffff;
+    if (fabsf(v) > amax) {
+        amax = fabsf(v);
+        mx = v;
+        at = tid;
+    }
+#pragma unroll
+    for (int off = 16; off; off >>= 1) { /* the largest magnitude; of equals, the first */
+        const float a2 = __shfl_xor_sync(0xffffffffu, amax, off), m2 = __shfl_xor_sync(0xffffffffu, mx, off);
+        const int at2 = __shfl_xor_sync(0xffffffffu, at, off);
+        if (a2 > amax || (a2 == amax && at2 < at)) {
+            amax = a2;
+            mx = m2;
+            at = at2;
+        }
+    }
+    if (lane == 0) {
+        wa[tid >> 5] = amax;
+        wm[tid >> 5] = mx;
+    }
+    __syncthreads();
+    amax = wa[0];
+    mx = wm[0];
+#pragma unroll
+    for (int w = 1; w < RMS_THREADS / 32; w++) /* warps in index order: a later one only if strictly larger */
+        if (wa[w] > amax) {
+            amax = wa[w];
+            mx = wm[w];
+        }
+    const int b = (int)blockIdx.x;
+    int8_t *codes = (int8_t *)xq + (size_t)RMS_THREADS * b;
+    int16_t *bs = (int16_t *)(xq + n) + 16 * b;
+    float *dd = (float *)(xq + n + n / 8);
+    if (amax == 0.0f) {
+        codes[tid] = 0;
+        if (tid < 16) bs[tid] = 0;
+        if (tid == 0) dd[b] = 0.0f;
+        return;
+    }
+    const float iscale = __fdiv_rn(-127.0f, mx);
+    const int nq = (int)(__float_as_uint(__fadd_rn(__fmul_rn(iscale, v), 12582912.0f)) & 0x007fffffu) - 0x00400000;
+    const int q = nq < 127 ? nq : 127;
+    codes[tid] = (int8_t)q;
+    int gs = q;
+#pragma unroll
+    for (int off = 1; off < 16; off <<= 1) gs += __shfl_xor_sync(0xffffffffu, gs, off);
+    if ((tid & 15) == 0) bs[tid >> 4] = (int16_t)gs;
+    if (tid == 0) dd[b] = __fdiv_rn(1.0f, iscale);
+}
+
+cudaError_t cuda_rmsnorm_q8K(cudaStream_t s, const float *x, const float *g, int n, float eps, float *out, uint8_t *xq) {
+    if (n % 256) return cudaErrorInvalidValue;
+    return cuda_launch(cuda_pdl_chain(), k_rmsnorm_q8K, dim3(n / RMS_THREADS), dim3(RMS_THREADS), 0, s, x, g, n, eps, out, xq);
+}
+
+/* for tests (cuda_backend.h): one row through k_rmsnorm_q8K, and the same row through k_rmsnorm then
+ * k_quant_q8K (what each product did before), on the default stream in memory of its own */
+extern "C" zeta_status cuda_test_rmsnorm_q8K(const float *x, const float *g, int n, float eps, float *out, uint8_t *fused, uint8_t *ref,
+                                             zeta_error *err) {
+    float *dx = NULL, *dg = NULL, *dout = NULL, *dout2 = NULL;
+    uint8_t *dq = NULL, *dq2 = NULL;
+    const size_t nq = cuda_xq_bytes(n);
+    cudaError_t e = cudaSuccess;
+    const char *what = "allocating";
+    if ((e = cudaMalloc(&dx, n * sizeof(float))) != cudaSuccess || (e = cudaMalloc(&dg, n * sizeof(float))) != cudaSuccess ||
+        (e = cudaMalloc(&dout, n * sizeof(float))) != cudaSuccess || (e = cudaMalloc(&dout2, n * sizeof(float))) != cudaSuccess ||
+        (e = cudaMalloc(&dq, nq)) != cudaSuccess || (e = cudaMalloc(&dq2, nq)) != cudaSuccess)
+        goto done;
+    what = "running";
+    if ((e = cudaMemcpy(dx, x, n * sizeof(float), cudaMemcpyHostToDevice)) != cudaSuccess ||
+        (e = cudaMemcpy(dg, g, n * sizeof(float), cudaMemcpyHostToDevice)) != cudaSuccess || (e = cudaMemset(dq, 0xa5, nq)) != cudaSuccess ||
+        (e = cudaMemset(dq2, 0x5a, nq)) != cudaSuccess || (e = cuda_rmsnorm_q8K(0, dx, dg, n, eps, dout, dq)) != cudaSuccess ||
+        (e = cuda_rmsnorm(0, dx, dg, n, eps, 1, dout2)) != cudaSuccess || (e = cuda_quant_q8K(0, dout2, n, dq2)) != cudaSuccess ||
+        (e = cudaDeviceSynchronize()) != cudaSuccess || (e = cudaMemcpy(out, dout, n * sizeof(float), cudaMemcpyDeviceToHost)) != cudaSuccess ||
+        (e = cudaMemcpy(fused, dq, nq, cudaMemcpyDeviceToHost)) != cudaSuccess ||
+        (e = cudaMemcpy(ref, dq2, nq, cudaMemcpyDeviceToHost)) != cudaSuccess)
+        goto done;
+done:
+    cudaFree(dx); cudaFree(dg); cudaFree(dout); cudaFree(dout2); cudaFree(dq); cudaFree(dq2);
+    if (e != cudaSuccess) return cuda_fail(err, e, what);
+    return ZETA_OK;
+}
+
 cudaError_t cuda_rmsnorm(cudaStream_t s, const float *x, const float *g, int n, float eps, int n_rows, float *out) {
     if (n_rows <= 0) return cudaSuccess;
     const unsigned gx = n_rows == 1 ? (unsigned)((n + RMS_THREADS - 1) / RMS_THREADS) : 1;

@@ -223,9 +223,10 @@ template <int T> static cudaError_t mmv1_launch(cudaStream_t s, const cuda_mmv_j
     for (int m = 0; m < j->n_mat; m++) items += j->rows[m];
     const int warps = j->mode == CUDA_MMV_SWIGLU ? j->rows[0] : (items + MMV1_R - 1) / MMV1_R;
     const unsigned grid = (unsigned)((warps + MMV1_WARPS - 1) / MMV1_WARPS);
-    static int mmvk = -1, mmvk8 = -1;
-    if constexpr (T == ZETA_TYPE_Q4_K || T == ZETA_TYPE_Q5_K || T == ZETA_TYPE_Q6_K) {
-        if (xq && j->K % 256 == 0 && cuda_switch_on("ZETA_CUDA_MMVK8", &mmvk8)) return cuda_mmvk8_launch(s, j, x, xq, grid);
+    static int mmvk = -1;
+    if constexpr (T == ZETA_TYPE_Q4_K || T == ZETA_TYPE_Q5_K || T == ZETA_TYPE_Q6_K || T == ZETA_TYPE_Q2_K || T == ZETA_TYPE_Q3_K ||
+                  T == ZETA_TYPE_IQ4_XS) {
+        if (xq && j->K % 256 == 0 && cuda_mmvk8_on()) return cuda_mmvk8_launch(s, j, x, xq, grid);
     }
     if constexpr (T == ZETA_TYPE_Q4_K || T == ZETA_TYPE_Q6_K) {
         if (cuda_switch_on("ZETA_CUDA_MMVK", &mmvk)) {

@@ -274,13 +274,27 @@ __global__ void k_quant_q8K(const float *x, int K, uint8_t *xq) {
  * (d * dx) * sumi for q6_K. Only the order in which the super-blocks' terms are added differs from
  * the CPU. The first iteration's weights are loaded before waiting for the kernels ahead (PDL). */
 template <int T> struct mmvk8_w {
-    static constexpr int NW = T == ZETA_TYPE_Q5_K ? 20 : 16;
+    static constexpr int NW = T == ZETA_TYPE_Q5_K ? 20 : T == ZETA_TYPE_Q3_K ? 19 : T == ZETA_TYPE_Q2_K || T == ZETA_TYPE_IQ4_XS ? 10 : 16;
     uint32_t w[NW];
-    uint32_t d6; /* q6_K: d */
+    uint32_t d6; /* q6_K / q3_K: d */
 };
 
+/* the IQ4 codebook (ggml's kvalues_iq4nl) as four little-endian words of int8 */
+#define IQ4_T0 0xbfad9881u /* -127, -104, -83, -65 */
+#define IQ4_T1 0xf6eaddcfu /* -49, -35, -22, -10 */
+#define IQ4_T2 0x26190d01u /* 1, 13, 25, 38 */
+#define IQ4_T3 0x71594535u /* 53, 69, 89, 113 */
+
+/* four codebook values (int8 bytes) for four indices 0..15 (one a byte of q) */
+__device__ __forceinline__ int iq4_lut4(uint32_t q) {
+    const uint32_t sel = (q & 0x07u) | ((q >> 4) & 0x70u) | ((q >> 8) & 0x700u) | ((q >> 12) & 0x7000u);
+    const uint32_t lo = __byte_perm(IQ4_T0, IQ4_T1, sel), hi = __byte_perm(IQ4_T2, IQ4_T3, sel);
+    const uint32_t m = ((q & 0x08080808u) >> 3) * 0xffu; /* 0xff where the index is 8..15 */
+    return (int)((lo & ~m) | (hi & m));
+}
+
 template <int T> __device__ __forceinline__ void mmvk8_load(const uint8_t *row, int sb, int c, mmvk8_w<T> &r) {
-    if (T == ZETA_TYPE_Q4_K || T == ZETA_TYPE_Q5_K) {
+    if constexpr (T == ZETA_TYPE_Q4_K || T == ZETA_TYPE_Q5_K) {
         constexpr int SB = T == ZETA_TYPE_Q4_K ? 144 : 176, QS = T == ZETA_TYPE_Q4_K ? 16 : 48;
         const uint8_t *b = row + (size_t)sb * SB;
         const uint4 h = *(const uint4 *)b, q0 = *(const uint4 *)(b + QS + 32 * c), q1 = *(const uint4 *)(b + QS + 16 + 32 * c);
@@ -293,6 +307,54 @@ template <int T> __device__ __forceinline__ void mmvk8_load(const uint8_t *row, 
             r.w[16] = h1.x; r.w[17] = h1.y; r.w[18] = h1.z; r.w[19] = h1.w;
         } else {
             r.w[12] = r.w[13] = r.w[14] = r.w[15] = 0u;
+        }
+        r.d6 = 0u;
+    } else if constexpr (T == ZETA_TYPE_Q2_K) { /* 84 bytes: scales[16], qs[64], d, dmin; 4-byte aligned */
+        const uint32_t *b = (const uint32_t *)(row + (size_t)sb * 84);
+#pragma unroll
+        for (int i = 0; i < 8; i++) r.w[i] = b[4 + 8 * (c >> 1) + i]; /* qs bytes 32 (c / 2) .. + 32 */
+        r.w[8] = b[c];                                                /* scales 4 c .. 4 c + 3 */
+        r.w[9] = b[20];                                               /* d, dmin */
+        r.d6 = 0u;
+    } else if constexpr (T == ZETA_TYPE_Q3_K) { /* 110 bytes: hmask[32], qs[64], scales[12], d; 2-byte aligned */
+        const uint8_t *b = row + (size_t)sb * 110;
+        uint32_t t[4];
+        ld16_a2(b, t);
+#pragma unroll
+        for (int i = 0; i < 4; i++) r.w[i] = t[i];
+        ld16_a2(b + 16, t);
+#pragma unroll
+        for (int i = 0; i < 4; i++) r.w[4 + i] = t[i];
+        ld16_a2(b + 32 + 32 * (c >> 1), t);
+#pragma unroll
+        for (int i = 0; i < 4; i++) r.w[8 + i] = t[i];
+        ld16_a2(b + 48 + 32 * (c >> 1), t);
+#pragma unroll
+        for (int i = 0; i < 4; i++) r.w[12 + i] = t[i];
+        /* scales and d, bytes 96..109: the aligned words that hold them (none past the block's end
+         * but the rest of the word holding d) */
+        const uintptr_t a = (uintptr_t)(b + 96);
+        const uint32_t *p = (const uint32_t *)(a & ~(uintptr_t)3);
+        const uint32_t p0 = p[0], p1 = p[1], p2 = p[2], p3 = p[3];
+        if ((a & 3) == 0) {
+            r.w[16] = p0; r.w[17] = p1; r.w[18] = p2;
+            r.d6 = p3 & 0xffffu;
+        } else {
+            r.w[16] = __funnelshift_r(p0, p1, 16);
+            r.w[17] = __funnelshift_r(p1, p2, 16);
+            r.w[18] = __funnelshift_r(p2, p3, 16);
+            r.d6 = p3 >> 16;
+        }
+    } else if constexpr (T == ZETA_TYPE_IQ4_XS) { /* 136 bytes: d, scales_h, scales_l[4], qs[128]; 8-byte aligned */
+        const uint2 *b = (const uint2 *)(row + (size_t)sb * 136);
+        const uint2 h = b[0];
+        r.w[0] = h.x; /* d, scales_h */
+        r.w[1] = h.y; /* scales_l */
+#pragma unroll
+        for (int i = 0; i < 4; i++) { /* qs bytes 32 c .. 32 c + 31: the 32-blocks 2 c and 2 c + 1 */
+            const uint2 q = b[1 + 4 * c + i];
+            r.w[2 + 2 * i] = q.x;
+            r.w[3 + 2 * i] = q.y;
         }
         r.d6 = 0u;
     } else { /* quarter c: half cc = c / 2 of 128 elements, l in [16 h, 16 h + 16), h = c % 2 */
@@ -316,7 +378,7 @@ template <int T> __device__ __forceinline__ void mmvk8_load(const uint8_t *row, 
 template <int T>
 __device__ __forceinline__ void mmvk8_dot(int c, const mmvk8_w<T> &r, const uint4 (&xw)[4], const int (&gs)[4], int *sumi, int *mins) {
     const auto xword = [&](int i) { const uint4 v = xw[i >> 2]; return (int)((i & 3) == 0 ? v.x : (i & 3) == 1 ? v.y : (i & 3) == 2 ? v.z : v.w); };
-    if (T == ZETA_TYPE_Q4_K || T == ZETA_TYPE_Q5_K) {
+    if constexpr (T == ZETA_TYPE_Q4_K || T == ZETA_TYPE_Q5_K) {
         const uint32_t sw[3] = {r.w[1], r.w[2], r.w[3]}; /* the 12 scale bytes */
         int s = 0, m = 0;
 #pragma unroll
@@ -335,6 +397,47 @@ __device__ __forceinline__ void mmvk8_dot(int c, const mmvk8_w<T> &r, const uint
         }
         *sumi = s;
         *mins = m;
+    } else if constexpr (T == ZETA_TYPE_Q2_K) {
+        /* sub-block j = 4 c + k (elements 16 j ..): codes (qs[32 (c / 2) + 16 (k % 2) + l] >> sh) & 3,
+         * sh = 2 ((j / 2) % 4); scale byte j: low nibble the scale, high nibble the min */
+        int s = 0, m = 0;
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            const int sh = 2 * (2 * (c & 1) + (k >> 1));
+            int dot = 0;
+#pragma unroll
+            for (int i = 0; i < 4; i++) dot = __dp4a((int)((r.w[4 * (k & 1) + i] >> sh) & 0x03030303u), xword(4 * k + i), dot);
+            const int sc = (int)((r.w[8] >> (8 * k)) & 0xffu);
+            s += (sc & 0xf) * dot;
+            m += (sc >> 4) * gs[k];
+        }
+        *sumi = s;
+        *mins = m;
+    } else if constexpr (T == ZETA_TYPE_Q3_K) {
+        /* sub-block j = 4 c + k: element m = 16 (k % 2) + l of the 32-element run, code
+         * ((qs[32 (c / 2) + m] >> 2 kk) & 3) + 4 hmask bit (4 (c / 2) + kk) - 4, kk = (j / 2) % 4: the
+         * unsigned 0..7 form times y, minus 4 times the group sum */
+        const auto sbyte = [&](int i) {
+            const uint32_t w = (i >> 2) == 0 ? r.w[16] : (i >> 2) == 1 ? r.w[17] : r.w[18];
+            return (int)((w >> (8 * (i & 3))) & 0xffu);
+        };
+        int s = 0;
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            const int j = 4 * c + k, kk = 2 * (c & 1) + (k >> 1), hb = 4 * (c >> 1) + kk;
+            int dot = 0;
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                const uint32_t q = ((r.w[8 + 4 * (k & 1) + i] >> (2 * kk)) & 0x03030303u) |
+                                   (((r.w[4 * (k & 1) + i] >> hb) & 0x01010101u) << 2);
+                dot = __dp4a((int)q, xword(4 * k + i), dot);
+            }
+            const int lo = j < 8 ? sbyte(j) & 0xf : sbyte(j - 8) >> 4;
+            const int hi = (sbyte(8 + (j & 3)) >> (2 * (j >> 2))) & 3;
+            s += ((lo | (hi << 4)) - 32) * (dot - 4 * gs[k]);
+        }
+        *sumi = s;
+        *mins = 0;
     } else {
         const int cc = c >> 1, h = c & 1;
         int s = 0;
@@ -411,20 +514,54 @@ template <int T, int MODE> __global__ void __launch_bounds__(32 * MMV1_WARPS) k_
         }
 #pragma unroll
         for (int r = 0; r < MMV1_R; r++) {
-            int si = 0, mi = 0;
-            if (in) mmvk8_dot<T>(c, wa[r], xw, gs, &si, &mi);
-            si += __shfl_xor_sync(0xffffffffu, si, 1);
-            si += __shfl_xor_sync(0xffffffffu, si, 2);
-            if (T != ZETA_TYPE_Q6_K) {
-                mi += __shfl_xor_sync(0xffffffffu, mi, 1);
-                mi += __shfl_xor_sync(0xffffffffu, mi, 2);
-            }
-            if (in && c == 0) {
-                if (T == ZETA_TYPE_Q6_K) {
-                    sum[r] += __fmul_rn(__fmul_rn(h2f((uint16_t)wa[r].d6), dx), (float)si);
-                } else {
-                    const float d = h2f((uint16_t)(wa[r].w[0] & 0xffffu)), dmin = h2f((uint16_t)(wa[r].w[0] >> 16));
-                    sum[r] += __fsub_rn(__fmul_rn(__fmul_rn(d, dx), (float)si), __fmul_rn(__fmul_rn(dmin, dx), (float)mi));
+            if constexpr (T == ZETA_TYPE_IQ4_XS) {
+                /* per 32-block ib (2 c, 2 c + 1 here): ((d dx) (ls - 32)) * sum(kvalues[q] y), added to
+                 * the row's sum in block order as the CPU adds them (the four lanes' terms gathered) */
+                float f[2] = {0.0f, 0.0f};
+                if (in) {
+                    const float d4d8 = __fmul_rn(h2f((uint16_t)(wa[r].w[0] & 0xffffu)), dx);
+                    const uint32_t sh = wa[r].w[0] >> 16, sl = (wa[r].w[1] >> (8 * c)) & 0xffu;
+                    const auto xword = [&](int i) { const uint4 v = xw[i >> 2]; return (int)((i & 3) == 0 ? v.x : (i & 3) == 1 ? v.y : (i & 3) == 2 ? v.z : v.w); };
+#pragma unroll
+                    for (int e = 0; e < 2; e++) {
+                        const int ib = 2 * c + e;
+                        const int ls = (int)((sl >> (4 * e)) & 0xfu) | (int)(((sh >> (2 * ib)) & 3u) << 4);
+                        int dot = 0;
+#pragma unroll
+                        for (int i = 0; i < 4; i++) {
+                            const uint32_t q = wa[r].w[2 + 4 * e + i];
+                            dot = __dp4a(iq4_lut4(q & 0x0f0f0f0fu), xword(8 * e + i), dot);
+                            dot = __dp4a(iq4_lut4((q >> 4) & 0x0f0f0f0fu), xword(8 * e + 4 + i), dot);
+                        }
+                        f[e] = __fmul_rn(__fmul_rn(d4d8, (float)(ls - 32)), (float)dot);
+                    }
+                }
+                const int base_l = lane & ~3;
+#pragma unroll
+                for (int q = 0; q < 4; q++) {
+                    const float f0 = __shfl_sync(0xffffffffu, f[0], base_l + q), f1 = __shfl_sync(0xffffffffu, f[1], base_l + q);
+                    if (in && c == 0) {
+                        sum[r] = __fadd_rn(sum[r], f0);
+                        sum[r] = __fadd_rn(sum[r], f1);
+                    }
+                }
+            } else {
+                int si = 0, mi = 0;
+                if (in) mmvk8_dot<T>(c, wa[r], xw, gs, &si, &mi);
+                si += __shfl_xor_sync(0xffffffffu, si, 1);
+                si += __shfl_xor_sync(0xffffffffu, si, 2);
+                if (T != ZETA_TYPE_Q6_K && T != ZETA_TYPE_Q3_K) {
+                    mi += __shfl_xor_sync(0xffffffffu, mi, 1);
+                    mi += __shfl_xor_sync(0xffffffffu, mi, 2);
+                }
+                if (in && c == 0) {
+                    if (T == ZETA_TYPE_Q6_K || T == ZETA_TYPE_Q3_K) {
+                        sum[r] += __fmul_rn(__fmul_rn(h2f((uint16_t)wa[r].d6), dx), (float)si);
+                    } else {
+                        const uint32_t dw = T == ZETA_TYPE_Q2_K ? wa[r].w[9] : wa[r].w[0];
+                        const float d = h2f((uint16_t)(dw & 0xffffu)), dmin = h2f((uint16_t)(dw >> 16));
+                        sum[r] += __fsub_rn(__fmul_rn(__fmul_rn(d, dx), (float)si), __fmul_rn(__fmul_rn(dmin, dx), (float)mi));
+                    }
                 }
             }
         }
@@ -435,11 +572,27 @@ template <int T, int MODE> __global__ void __launch_bounds__(32 * MMV1_WARPS) k_
     if (lane == 0) mmv_store<MODE>(j, sum, mat, row, ok);
 }
 
-bool cuda_mmvk8_type(int type) { return type == ZETA_TYPE_Q4_K || type == ZETA_TYPE_Q5_K || type == ZETA_TYPE_Q6_K; }
+bool cuda_mmvk8_type(int type) {
+    return type == ZETA_TYPE_Q4_K || type == ZETA_TYPE_Q5_K || type == ZETA_TYPE_Q6_K || type == ZETA_TYPE_Q2_K || type == ZETA_TYPE_Q3_K ||
+           type == ZETA_TYPE_IQ4_XS;
+}
+
+cudaError_t cuda_quant_q8K(cudaStream_t s, const float *x, int K, uint8_t *xq) {
+    if (K % 256) return cudaErrorInvalidValue;
+    k_quant_q8K<<<(unsigned)((K / 256 + 7) / 8), 256, 0, s>>>(x, K, xq);
+    return cudaGetLastError();
+}
+
+bool cuda_mmvk8_on(void) {
+    static int on = -1;
+    return cuda_switch_on("ZETA_CUDA_MMVK8", &on);
+}
 
 cudaError_t cuda_mmvk8_launch(cudaStream_t s, const cuda_mmv_job *j, const float *x, uint8_t *xq, unsigned grid) {
     if (j->K % 256 || !xq) return cudaErrorInvalidValue;
-    cudaError_t e = cuda_launch(cuda_pdl_chain(), k_quant_q8K, dim3((unsigned)((j->K / 256 + 7) / 8)), dim3(256), 0, s, x, j->K, xq);
+    cudaError_t e = cudaSuccess;
+    if (!j->xq_ready) /* else the norm before, or the product before on the same x, left it there */
+        e = cuda_launch(cuda_pdl_chain(), k_quant_q8K, dim3((unsigned)((j->K / 256 + 7) / 8)), dim3(256), 0, s, x, j->K, xq);
     if (e != cudaSuccess) return e;
     const bool pdl = cuda_pdl_enabled();
 #define MMVK8_GO(T)                                                                                                        \
@@ -450,6 +603,9 @@ cudaError_t cuda_mmvk8_launch(cudaStream_t s, const cuda_mmv_job *j, const float
     if (j->type == ZETA_TYPE_Q4_K) MMVK8_GO(ZETA_TYPE_Q4_K);
     else if (j->type == ZETA_TYPE_Q5_K) MMVK8_GO(ZETA_TYPE_Q5_K);
     else if (j->type == ZETA_TYPE_Q6_K) MMVK8_GO(ZETA_TYPE_Q6_K);
+    else if (j->type == ZETA_TYPE_Q2_K) MMVK8_GO(ZETA_TYPE_Q2_K);
+    else if (j->type == ZETA_TYPE_Q3_K) MMVK8_GO(ZETA_TYPE_Q3_K);
+    else if (j->type == ZETA_TYPE_IQ4_XS) MMVK8_GO(ZETA_TYPE_IQ4_XS);
     else return cudaErrorInvalidValue;
 #undef MMVK8_GO
     return e;

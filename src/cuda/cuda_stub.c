@@ -46,6 +46,11 @@ zeta_status cuda_bytes_upload(const struct zeta_model *m, const void *src, size_
 
 void cuda_bytes_free(void *dev) {}
 
+zeta_status cuda_test_rmsnorm_q8K(const float *x, const float *g, int n, float eps, float *out, uint8_t *fused, uint8_t *ref,
+                                  zeta_error *err) {
+    return zeta_fail(err, ZETA_ERR_UNSUPPORTED, REBUILD);
+}
+
 void cuda_set_exec_mode(void *ctx, int mode) {}
 
 void cuda_exec_stats(void *ctx, long *captures, long *replays, long *eager, long *capture_failures) {
