@@ -264,13 +264,17 @@ static void matmul_case(zeta_type t, int K, int rows, int n_tok, bool with_bias)
      * to the same bound against the CPU backend's result, and their distance from the f32
      * reference is printed. */
     /* one token of q4_K / q5_K / q6_K / q2_K / q3_K / iq4_xs (k_mmvk8, unless ZETA_CUDA_MMVK8=0): x
-     * rounded to Q8_K as the CPU rounds it, so held against the CPU backend too */
-    const char *e_k8 = getenv("ZETA_CUDA_MMVK8");
+     * rounded to Q8_K as the CPU rounds it; of q4_1 / q5_0 / q5_1 / iq4_nl (k_mmvb8, unless
+     * ZETA_CUDA_MMVB=0): to Q8_0 (Q8_1 for q4_1 / q5_1) as the CPU rounds it; so held against the CPU
+     * backend too */
+    const char *e_k8 = getenv("ZETA_CUDA_MMVK8"), *e_b8 = getenv("ZETA_CUDA_MMVB");
     const bool x8 = t == ZETA_TYPE_Q4_0 || t == ZETA_TYPE_Q8_0 ||
                     (n_tok == 1 && K % 256 == 0 &&
                      (t == ZETA_TYPE_Q4_K || t == ZETA_TYPE_Q5_K || t == ZETA_TYPE_Q6_K || t == ZETA_TYPE_Q2_K || t == ZETA_TYPE_Q3_K ||
                       t == ZETA_TYPE_IQ4_XS) &&
-                     !(e_k8 && strcmp(e_k8, "0") == 0));
+                     !(e_k8 && strcmp(e_k8, "0") == 0)) ||
+                    (n_tok == 1 && (t == ZETA_TYPE_Q4_1 || t == ZETA_TYPE_Q5_0 || t == ZETA_TYPE_Q5_1 || t == ZETA_TYPE_IQ4_NL) &&
+                     !(e_b8 && strcmp(e_b8, "0") == 0));
     /* more than 8 tokens of q4_K / q6_K: one TF32 GEMM on the tensor cores (unless ZETA_CUDA_TF32=0),
      * whose inputs keep 11 significant bits, so each term w x is within 2^-10 of itself and the sum
      * within 2^-10 (9.8e-4) of sum |w x|. The other types' cuBLAS products split their inputs into
@@ -329,6 +333,12 @@ static void test_matmul_types(void) {
     matmul_case(ZETA_TYPE_Q3_K, 2304, 9, 1, false);
     matmul_case(ZETA_TYPE_Q3_K, 768, 7, 1, true);
     matmul_case(ZETA_TYPE_IQ4_XS, 2304, 33, 1, true);
+    /* k_mmvb8 (q4_1 / q5_0 / q5_1 / iq4_nl decode): rows of more than 32 blocks (a lane takes a second
+     * one), and odd block counts (q5_0's 22-byte and iq4_nl's 18-byte blocks are 2-byte aligned) */
+    matmul_case(ZETA_TYPE_Q4_1, 2080, 33, 1, true);
+    matmul_case(ZETA_TYPE_Q5_0, 1120, 9, 1, true);
+    matmul_case(ZETA_TYPE_Q5_1, 1056, 33, 1, false);
+    matmul_case(ZETA_TYPE_IQ4_NL, 1120, 9, 1, true);
     /* q4_0 / q8_0 prompts on the tensor cores (cuda_mmq: K % 128 == 0, more than 8 tokens): partial
      * row and token tiles (tiles are 128 x 128), several K stages; K = 160 takes the SGEMM path */
     for (int q = 0; q < 2; q++) {
@@ -524,12 +534,14 @@ static bool x8_model(const zeta_model *m) {
 }
 
 /* true when every matrix of the model is q4_K, q5_K, q6_K, q2_K, q3_K or iq4_xs (and ZETA_CUDA_MMVK8 is
- * not 0): the CUDA backend's one-token products then round the activations to Q8_K as the CPU does
- * (k_mmvk8) */
+ * not 0), or every one q4_1, q5_0, q5_1 or iq4_nl (and ZETA_CUDA_MMVB is not 0): the CUDA backend's
+ * one-token products then round the activations to 8 bits as the CPU does (k_mmvk8: Q8_K; k_mmvb8:
+ * Q8_0 / Q8_1) */
 static bool k8_model(const zeta_model *m) {
-    const char *e = getenv("ZETA_CUDA_MMVK8");
+    const char *e = getenv("ZETA_CUDA_MMVK8"), *eb = getenv("ZETA_CUDA_MMVB");
     const zeta_type t[] = {ZETA_TYPE_Q4_K, ZETA_TYPE_Q5_K, ZETA_TYPE_Q6_K, ZETA_TYPE_Q2_K, ZETA_TYPE_Q3_K, ZETA_TYPE_IQ4_XS};
-    return !(e && !strcmp(e, "0")) && model_types_in(m, t, 6);
+    const zeta_type b[] = {ZETA_TYPE_Q4_1, ZETA_TYPE_Q5_0, ZETA_TYPE_Q5_1, ZETA_TYPE_IQ4_NL};
+    return (!(e && !strcmp(e, "0")) && model_types_in(m, t, 6)) || (!(eb && !strcmp(eb, "0")) && model_types_in(m, b, 4));
 }
 
 /* CUDA against the CPU on the same file.
@@ -547,15 +559,16 @@ static bool k8_model(const zeta_model *m) {
  *   f32 copy's; a wrong layout far more); each product's arithmetic is held to 1e-5 by
  *   test_matmul_types.
  * - Other integer types (q4_K, q6_K; q4_1, q5_0, q5_1, iq4_nl, q2_K, q3_K, q5_K, iq4_xs): the CPU rounds
- *   activations to 8-bit blocks (Q8_K, Q8_0 or Q8_1); the GPU keeps f32 activations, and its prompt
- *   products run on the tensor cores (q4_K / q6_K in TF32, 11 significant bits of w and x; the rest
- *   with the inputs split into TF32 parts, f32-class). The check: the GPU's rms difference from the CPU on the f32 copy (f32 arithmetic) must
- *   be under half of the CPU's own (the CPU on the file against the CPU on the f32 copy), i.e. the
- *   GPU is nearer exact arithmetic than the CPU is (a wrong layout or scale would be far from
- *   both). The difference from the CPU on the file itself is printed. Models of q4_K / q5_K / q6_K
- *   matrices only (k8_model): their one-token products round x to Q8_K as the CPU does (k_mmvk8), so
- *   that check covers the prompt positions only, and the prompt is run again one token at a time,
- *   held as q4_0 / q8_0 models are (rms from the CPU under 0.75 of the CPU's from f32 arithmetic). */
+ *   activations to 8-bit blocks (Q8_K, Q8_0 or Q8_1); the GPU's prompt products keep f32 activations
+ *   and run on the tensor cores (q4_K / q6_K in TF32, 11 significant bits of w and x; the rest with the
+ *   inputs split into TF32 parts, f32-class). The check: the GPU's rms difference from the CPU on the
+ *   f32 copy (f32 arithmetic) must be under half of the CPU's own (the CPU on the file against the
+ *   CPU on the f32 copy), i.e. the GPU is nearer exact arithmetic than the CPU is (a wrong layout or
+ *   scale would be far from both). The difference from the CPU on the file itself is printed. Their
+ *   one-token products round x to 8 bits as the CPU does (k8_model: k_mmvk8 for the K-quants and
+ *   iq4_xs, k_mmvb8 for q4_1 / q5_0 / q5_1 / iq4_nl), so that check covers the prompt positions only,
+ *   and the prompt is run again one token at a time, held as q4_0 / q8_0 models are (rms from the CPU
+ *   under 0.75 of the CPU's from f32 arithmetic). */
 static void model_case(const char *path) {
     zeta_model *ms[3] = {NULL, NULL, NULL};
     zeta_error err;
@@ -796,7 +809,7 @@ static void test_decode_graph(void) {
      * is reused by the next product of the same input (graph and record), while direct runs each op
      * alone (k_quant_q8K per product): equal bits show the fused rounding is the same */
     const char *names[] = {"zoo-Q4_0.gguf", "zoo-Q8_0.gguf", "synth-qwen2-F16.gguf", "zoo-Q4_K_S.gguf", "zoo-Q5_K_S.gguf",
-                           "zoo-Q2_K.gguf", "zoo-Q3_K_S.gguf", "zoo-IQ4_XS.gguf"};
+                           "zoo-Q2_K.gguf", "zoo-Q3_K_S.gguf", "zoo-IQ4_XS.gguf", "zoo-Q4_1.gguf", "zoo-Q5_0.gguf", "zoo-IQ4_NL.gguf"};
     char path[512];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (!find_model(names[i], path, sizeof path)) continue;
@@ -806,27 +819,32 @@ static void test_decode_graph(void) {
         graph_case(m, names[i], 150);
         zeta_model_free(m);
     }
-    /* K-quant types mixed within a layer (q, k and v of three types, gate and up of two): each
-     * product its own launch, the Q8_K rounding of the norm's output reused by the ones after */
-    char mix[] = "/tmp/zeta_cuda_mix_XXXXXX";
-    const int fdm = mkstemp(mix);
-    if (fdm >= 0) close(fdm);
-    if (find_model("zoo-F16.gguf", path, sizeof path) && fdm >= 0) {
-        const char *ov[] = {"attn_k=IQ4_XS", "attn_v=Q3_K", "ffn_up=Q2_K", "ffn_down=Q6_K", "output=Q6_K"};
-        zeta_quantize_params qp = zeta_quantize_params_default();
-        qp.pure = true;
-        qp.tensor_types = ov;
-        qp.n_tensor_types = sizeof ov / sizeof ov[0];
-        qp.n_threads = 2;
-        zeta_error err;
-        zeta_model *m = NULL;
-        if (zeta_quantize(path, mix, "Q4_K", &qp, NULL, &err) != ZETA_OK || load(mix, ZETA_BACKEND_CUDA, &m, &err) != ZETA_OK)
-            T_CHECKF(0, "K-quant mix: %s", err.message);
-        else
-            graph_case(m, "zoo-F16 -> K-quant mix", 150);
-        zeta_model_free(m);
+    /* types mixed within a layer (q, k and v of three types, gate and up of two): each product its
+     * own launch, the 8-bit rounding of the norm's output reused by the ones after (Q8_K for the
+     * K-quants, Q8_0 blocks for the 32-element types) */
+    const char *k_mix[] = {"attn_k=IQ4_XS", "attn_v=Q3_K", "ffn_up=Q2_K", "ffn_down=Q6_K", "output=Q6_K"};
+    const char *b_mix[] = {"attn_k=Q5_1", "attn_v=IQ4_NL", "ffn_up=Q5_0", "ffn_down=Q8_0", "output=Q4_1"};
+    for (int k = 0; k < 2; k++) {
+        char mix[] = "/tmp/zeta_cuda_mix_XXXXXX";
+        const int fdm = mkstemp(mix);
+        if (fdm >= 0) close(fdm);
+        if (find_model("zoo-F16.gguf", path, sizeof path) && fdm >= 0) {
+            zeta_quantize_params qp = zeta_quantize_params_default();
+            qp.pure = true;
+            qp.tensor_types = k ? b_mix : k_mix;
+            qp.n_tensor_types = 5;
+            qp.n_threads = 2;
+            zeta_error err;
+            zeta_model *m = NULL;
+            const char *what = k ? "zoo-F16 -> 32-block mix" : "zoo-F16 -> K-quant mix";
+            if (zeta_quantize(path, mix, k ? "Q4_0" : "Q4_K", &qp, NULL, &err) != ZETA_OK || load(mix, ZETA_BACKEND_CUDA, &m, &err) != ZETA_OK)
+                T_CHECKF(0, "%s: %s", what, err.message);
+            else
+                graph_case(m, what, 150);
+            zeta_model_free(m);
+        }
+        if (fdm >= 0) unlink(mix);
     }
-    if (fdm >= 0) unlink(mix);
     /* head size 128 (the decode attention kernel's other size, RoPE folded in): zeta synth tiny-hd128 */
     char tmp[] = "/tmp/zeta_cuda_graph_XXXXXX";
     const int fd = mkstemp(tmp);

@@ -337,6 +337,10 @@ static void cu_sparse_stats(void *vctx, uint64_t *kept, uint64_t *total, double 
     sparse_reset(c);
 }
 
+/* whether one-token products of this weight type read x rounded to Q8_0 blocks in xq (q8_store's
+ * layout): q4_0 / q8_0 (k_mmvq) and q4_1 / q5_0 / q5_1 / iq4_nl (k_mmvb8) */
+static bool xq8_type(int type) { return cuda_type_split(type) || cuda_mmvb8_type(type); }
+
 /* ZETA_CUDA_Q8K_FUSE=0: every q4_K / q5_K / q6_K product rounds its own input to Q8_K (A/B of the
  * norm's rounding and of the reuse by the next product on the same input) */
 static bool cuda_fuse_q8k(void) {
@@ -384,7 +388,7 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
                 const cuda_sparse_round sr = sparse_round(c, r1);
                 e = cuda_rmsnorm_q8(c->stream, r->a, (const float *)r->wdev, r->n, r->eps, r->out, c->mm.xq, &sr);
                 xq_of = r->out;
-            } else if (r->n_rows == 1 && r1 && mm1(r1) && cuda_type_split(r1->wtype) && r1->a == r->out && r1->ne0 == (uint64_t)r->n) {
+            } else if (r->n_rows == 1 && r1 && mm1(r1) && xq8_type(r1->wtype) && r1->a == r->out && r1->ne0 == (uint64_t)r->n) {
                 e = cuda_rmsnorm_q8(c->stream, r->a, (const float *)r->wdev, r->n, r->eps, r->out, c->mm.xq, NULL);
                 xq_of = r->out;
             } else if (r->n_rows == 1 && r1 && mm1(r1) && cuda_mmvk8_type(r1->wtype) && cuda_mmvk8_on() && cuda_fuse_q8k() &&
@@ -411,20 +415,21 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
             }
             cuda_mmv_job j;
             i += mm_group(rec, i, n, &j) - 1;
-            const bool k8 = cuda_mmvk8_type(r->wtype) && cuda_mmvk8_on() && r->ne0 % 256 == 0;
-            j.xq_ready = xq_in == r->a && xq_in_k == k8 && (k8 || cuda_type_split(r->wtype));
+            const bool k8 = cuda_mmvk8_type(r->wtype) && cuda_mmvk8_on() && r->ne0 % 256 == 0, q8 = xq8_type(r->wtype);
+            j.xq_ready = xq_in == r->a && xq_in_k == k8 && (k8 || q8);
             j.trigger = cuda_pdl_chain();
             e = cuda_mmv(c->stream, &j, r->a, c->mm.xq);
-            if (k8 && cuda_fuse_q8k()) {
-                /* xq now holds x as Q8_K: a product of another K-quant type on the same x next (v after
-                 * q and k, say) takes it, unless this one's outputs overwrote x */
+            if (((k8 && cuda_fuse_q8k()) || q8) && i + 1 < n && rec[i + 1].kind == REC_MATMUL) {
+                /* xq now holds x rounded (Q8_K or Q8_0 blocks): a dense product of another type of the
+                 * same layout on the same x next (v after q and k, say) takes it, unless this one's
+                 * outputs overwrote x (never a sparse product: its rounding drops inputs) */
                 bool keep = true;
                 for (int m = 0; m < j.n_mat; m++)
                     if (!disjoint(j.y[m], (size_t)j.rows[m], r->a, (size_t)r->ne0)) keep = false;
                 if (j.res && !disjoint(j.res, (size_t)j.rows[0], r->a, (size_t)r->ne0)) keep = false;
                 if (keep) {
                     xq_of = r->a;
-                    xq_k = true;
+                    xq_k = k8;
                 }
             }
             break;
@@ -462,7 +467,7 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
             have_rope = false;
             /* the output projection next (q4_0 / q8_0): the attention rounds its output for it */
             const cuda_rec *r1 = i + 1 < n ? &rec[i + 1] : NULL;
-            if (r1 && mm1(r1) && cuda_type_split(r1->wtype) && r1->a == r->out && r1->ne0 == (uint64_t)c->n_head * c->dv &&
+            if (r1 && mm1(r1) && xq8_type(r1->wtype) && r1->a == r->out && r1->ne0 == (uint64_t)c->n_head * c->dv &&
                 c->dv % 32 == 0 && cuda_fuse_attn_q8()) {
                 a.xq = c->mm.xq;
                 xq_of = r->out;
@@ -683,7 +688,8 @@ static void cu_matmul(void *vctx, const zeta_weight *w, const zeta_weight *bias,
     }
     int bst = 0;
     const float *b = bias && bias->data ? (const float *)bias->dev : NULL;
-    if ((cuda_type_split((int)w->type) || (n_tok == 1 && cuda_mmvk8_type((int)w->type))) && !grow_x8(c, (size_t)w->ne0, (size_t)n_tok))
+    if ((cuda_type_split((int)w->type) || (n_tok == 1 && (cuda_mmvk8_type((int)w->type) || cuda_mmvb8_type((int)w->type)))) &&
+        !grow_x8(c, (size_t)w->ne0, (size_t)n_tok))
         return;
     cudaError_t e = cuda_matmul(c->stream, c->blas, w, b, x, n_tok, y, &c->mm, &bst);
     if (!ck(c, e, w->name ? w->name : "matmul")) return;

@@ -45,8 +45,9 @@ zeta_status cuda_bytes_upload(const struct zeta_model *m, const void *src, size_
 void cuda_bytes_free(void *dev);
 
 /* For tests: one row of n floats (n % 256 == 0) through the RMSNorm that also rounds its output to
- * Q8_K (out: the norm; fused: the xq bytes, n + n / 4 of them) and through the plain RMSNorm then the
- * products' own Q8_K rounding (ref: its xq bytes); memory of its own on the current device */
+ * Q8_K (out: the norm; fused: the Q8_K bytes, n + n / 8 + n / 64 of them) and through the plain
+ * RMSNorm then the products' own Q8_K rounding (ref: its bytes); memory of its own on the current
+ * device */
 zeta_status cuda_test_rmsnorm_q8K(const float *x, const float *g, int n, float eps, float *out, uint8_t *fused, uint8_t *ref,
                                   zeta_error *err);
 

@@ -145,7 +145,8 @@ struct cuda_sparse_round {
 };
 
 /* the q8_0 blocks of one vector: K int8 (block b at 32 b), then K / 32 floats (the blocks' f16
- * scales), then K / 32 ints (each block's sum of quants); called by every lane of a warp for block b.
+ * scales), then K / 32 ints (each block's sum of quants), then K / 32 floats (Q8_1's s: f16(max|x| /
+ * 127 * the sum), what the CPU pairs with q4_1 / q5_1 weights); called by every lane of a warp for block b.
  * The sparse pass of variational gating (sr not NULL, the same for the whole warp): an element
  * with |v| < sr->thr is dropped (rounded as 0, so the block's scale comes from the kept ones, as the
  * CPU's selection rounds them) and the block's counters are added to sr->stat. */
@@ -168,8 +169,10 @@ __device__ __forceinline__ void q8_store(float v, uint8_t *xq, int K, int b, con
         }
         if (!keep) v = 0.0f;
     }
-    float dh;
-    const int q = q8_round(v, &dh);
+    float dh, amax = fabsf(v);
+#pragma unroll
+    for (int off = 16; off; off >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
+    const int q = q8_round_amax(v, amax, &dh);
     xq[32 * b + lane] = (uint8_t)(int8_t)q;
     int sq = q;
 #pragma unroll
@@ -177,6 +180,7 @@ __device__ __forceinline__ void q8_store(float v, uint8_t *xq, int K, int b, con
     if (lane == 0) {
         ((float *)(xq + K))[b] = dh;
         ((int *)(xq + K + 4 * (size_t)(K / 32)))[b] = sq;
+        ((float *)(xq + K + 8 * (size_t)(K / 32)))[b] = __half2float(__float2half_rn(__fmul_rn(amax / 127.0f, (float)sq)));
     }
 }
 
@@ -197,12 +201,19 @@ bool cuda_type_split(int type);
 bool cuda_mmvk8_type(int type);
 /* whether those products use k_mmvk8 (ZETA_CUDA_MMVK8=0: the f32 kernels, for A/B) */
 bool cuda_mmvk8_on(void);
+/* q4_1 / q5_0 / q5_1 / iq4_nl: their one-token products take x rounded to Q8_0 blocks in xq too
+ * (k_mmvb8, cuda_mmvb.cu; false for every type when ZETA_CUDA_MMVB=0) */
+bool cuda_mmvb8_type(int type);
+/* x (K floats, K % 32 == 0) rounded to Q8_0 blocks into xq (q8_store's layout; k_quant_q8, launched
+ * in the PDL chain) */
+cudaError_t cuda_quant_q8(cudaStream_t s, const float *x, int K, uint8_t *xq);
 /* x (K floats, K % 256 == 0) rounded to Q8_K into xq, k_mmvk8's input (k_quant_q8K, a plain launch) */
 cudaError_t cuda_quant_q8K(cudaStream_t s, const float *x, int K, uint8_t *xq);
 cudaError_t cuda_weight_split(cudaStream_t s, int type, const uint8_t *src, uint8_t *dst, size_t n_blocks);
 
-/* bytes of the 8-bit activation buffer (xq) that one-token q4_0 / q8_0 products of width K use */
-inline size_t cuda_xq_bytes(int K) { return (size_t)K + (size_t)K / 32 * 8; }
+/* bytes of the 8-bit activation buffer (xq) that one-token products of width K use (q8_store's
+ * layout, the largest; Q8_K's is K + K / 8 + K / 64) */
+inline size_t cuda_xq_bytes(int K) { return (size_t)K + (size_t)K / 32 * 12; }
 
 /* a session's scratch for cuda_matmul: deq, deq_floats: f32 space for a dequantized slice of W
  * (prompt path; NULL: the token-batch kernel); xq: at least cuda_xq_bytes(K) bytes (one-token q4_0 /

@@ -176,8 +176,8 @@ extern "C" zeta_status cuda_test_rmsnorm_q8K(const float *x, const float *g, int
         (e = cudaMemset(dq2, 0x5a, nq)) != cudaSuccess || (e = cuda_rmsnorm_q8K(0, dx, dg, n, eps, dout, dq)) != cudaSuccess ||
         (e = cuda_rmsnorm(0, dx, dg, n, eps, 1, dout2)) != cudaSuccess || (e = cuda_quant_q8K(0, dout2, n, dq2)) != cudaSuccess ||
         (e = cudaDeviceSynchronize()) != cudaSuccess || (e = cudaMemcpy(out, dout, n * sizeof(float), cudaMemcpyDeviceToHost)) != cudaSuccess ||
-        (e = cudaMemcpy(fused, dq, nq, cudaMemcpyDeviceToHost)) != cudaSuccess ||
-        (e = cudaMemcpy(ref, dq2, nq, cudaMemcpyDeviceToHost)) != cudaSuccess)
+        (e = cudaMemcpy(fused, dq, (size_t)n + n / 8 + n / 64, cudaMemcpyDeviceToHost)) != cudaSuccess ||
+        (e = cudaMemcpy(ref, dq2, (size_t)n + n / 8 + n / 64, cudaMemcpyDeviceToHost)) != cudaSuccess)
         goto done;
 done:
     cudaFree(dx); cudaFree(dg); cudaFree(dout); cudaFree(dout2); cudaFree(dq); cudaFree(dq2);

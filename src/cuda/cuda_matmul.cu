@@ -224,6 +224,9 @@ template <int T> static cudaError_t mmv1_launch(cudaStream_t s, const cuda_mmv_j
     const int warps = j->mode == CUDA_MMV_SWIGLU ? j->rows[0] : (items + MMV1_R - 1) / MMV1_R;
     const unsigned grid = (unsigned)((warps + MMV1_WARPS - 1) / MMV1_WARPS);
     static int mmvk = -1;
+    if constexpr (T == ZETA_TYPE_Q4_1 || T == ZETA_TYPE_Q5_0 || T == ZETA_TYPE_Q5_1 || T == ZETA_TYPE_IQ4_NL) {
+        if (xq && cuda_mmvb8_type(T)) return cuda_mmvb8_launch(s, j, x, xq, grid);
+    }
     if constexpr (T == ZETA_TYPE_Q4_K || T == ZETA_TYPE_Q5_K || T == ZETA_TYPE_Q6_K || T == ZETA_TYPE_Q2_K || T == ZETA_TYPE_Q3_K ||
                   T == ZETA_TYPE_IQ4_XS) {
         if (xq && j->K % 256 == 0 && cuda_mmvk8_on()) return cuda_mmvk8_launch(s, j, x, xq, grid);
@@ -466,10 +469,13 @@ static cudaError_t mmvq_pdl(cudaStream_t s, int n_items, const cuda_mmv_job *j, 
     return cuda_launch(cuda_pdl_enabled(), k_mmvq<T, MODE>, dim3(grid), dim3(32 * MMVQ_WARPS), 0, s, *j, xq, n_items);
 }
 
+cudaError_t cuda_quant_q8(cudaStream_t s, const float *x, int K, uint8_t *xq) {
+    return cuda_launch(cuda_pdl_chain(), k_quant_q8, dim3((unsigned)((K / 32 + 7) / 8)), dim3(256), 0, s, x, K, xq);
+}
+
 template <int T> static cudaError_t mmvq_launch(cudaStream_t s, const cuda_mmv_job *j, const float *x, uint8_t *xq) {
-    const int nb = j->K / 32;
     if (!j->xq_ready) {
-        const cudaError_t e = cuda_launch(cuda_pdl_chain(), k_quant_q8, dim3((unsigned)((nb + 7) / 8)), dim3(256), 0, s, x, j->K, xq);
+        const cudaError_t e = cuda_quant_q8(s, x, j->K, xq);
         if (e != cudaSuccess) return e;
     }
     int items = 0;

@@ -70,5 +70,8 @@ void cuda_mmvk_launch(cudaStream_t s, const cuda_mmv_job *j, const float *x, uns
 /* q4_K / q5_K / q6_K one-token products with x rounded to Q8_K as the CPU rounds it (k_quant_q8K into
  * xq, then k_mmvk8; K % 256 == 0, xq at least cuda_xq_bytes(K)); ZETA_CUDA_MMVK8=0: the f32 kernels */
 cudaError_t cuda_mmvk8_launch(cudaStream_t s, const cuda_mmv_job *j, const float *x, uint8_t *xq, unsigned grid);
+/* q4_1 / q5_0 / q5_1 / iq4_nl one-token products with x rounded to Q8_0 blocks (k_quant_q8 into xq
+ * unless xq_ready, then k_mmvb8; xq at least cuda_xq_bytes(K)) */
+cudaError_t cuda_mmvb8_launch(cudaStream_t s, const cuda_mmv_job *j, const float *x, uint8_t *xq, unsigned grid);
 
 #endif
