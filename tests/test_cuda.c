@@ -275,12 +275,14 @@ static void matmul_case(zeta_type t, int K, int rows, int n_tok, bool with_bias)
                      !(e_k8 && strcmp(e_k8, "0") == 0)) ||
                     (n_tok == 1 && (t == ZETA_TYPE_Q4_1 || t == ZETA_TYPE_Q5_0 || t == ZETA_TYPE_Q5_1 || t == ZETA_TYPE_IQ4_NL) &&
                      !(e_b8 && strcmp(e_b8, "0") == 0));
-    /* more than 8 tokens of q4_K / q6_K: one TF32 GEMM on the tensor cores (unless ZETA_CUDA_TF32=0),
-     * whose inputs keep 11 significant bits, so each term w x is within 2^-10 of itself and the sum
-     * within 2^-10 (9.8e-4) of sum |w x|. The other types' cuBLAS products split their inputs into
-     * TF32 parts (f32-class: held to 1e-5). */
-    const char *e_tf32 = getenv("ZETA_CUDA_TF32");
-    const bool tf32 = n_tok > 8 && (t == ZETA_TYPE_Q4_K || t == ZETA_TYPE_Q6_K) && !(e_tf32 && strcmp(e_tf32, "0") == 0);
+    /* more than 8 tokens of the quantized types other than q4_0 / q8_0: one TF32 GEMM on the tensor
+     * cores (unless ZETA_CUDA_TF32=0), whose inputs keep 11 significant bits, so each term w x is
+     * within 2^-10 of itself and the sum within 2^-10 (9.8e-4) of sum |w x|. The float types' cuBLAS
+     * products split their inputs into TF32 parts (f32-class: held to 1e-5). */
+    const char *e_tf32 = getenv("ZETA_CUDA_TF32"), *e_one = getenv("ZETA_CUDA_TC_ONE");
+    const bool tf32 = n_tok > 8 && zeta_type_get(t)->is_quantized && t != ZETA_TYPE_Q4_0 && t != ZETA_TYPE_Q8_0 &&
+                      !(e_tf32 && strcmp(e_tf32, "0") == 0) &&
+                      (t == ZETA_TYPE_Q4_K || t == ZETA_TYPE_Q6_K || !(e_one && strcmp(e_one, "0") == 0));
     const double bound = tf32 ? 2.5e-3 : 1e-5;
     double worst = 0, worst_cpu = 0;
     for (int tk = 0; tk < n_tok; tk++)

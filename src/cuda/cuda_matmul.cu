@@ -611,8 +611,10 @@ static cudaError_t tf32_split(cudaStream_t s, const float *v, float *hi, float *
  * - TC_F32: f32 SGEMM on the CUDA cores.
  * - TC_ONE: one TF32 GEMM (inputs read with 11 significant bits, sums in f32): each term w x within
  *   2^-10 of itself, the result within 2^-10 of sum |w x| (tests/test_cuda holds it to 2.5e-3).
- *   For Q4_K / Q6_K, whose CPU products round x to 8-bit Q8_K blocks: that is farther from f32 than
- *   this, so the one GEMM keeps them nearer the f32 result than the CPU's own arithmetic.
+ *   For the quantized types other than q4_0 / q8_0 (the K-quants, q4_1, q5_0, q5_1, iq4_nl, iq4_xs),
+ *   whose CPU products round x to 8-bit blocks (Q8_K, Q8_0, Q8_1): that rounding is farther from f32
+ *   than this, so the one GEMM keeps them nearer the f32 result than the CPU's own arithmetic (before
+ *   2026-11-28 only q4_K / q6_K took it and the rest TC_XW: three GEMMs, ~3x the time).
  * - TC_X: x split into hi + lo (k_tf32_split), W hi + W lo: two GEMMs. For f16 / bf16 weights, which
  *   TF32 holds exactly: the result is f32-class (each term within ~2^-21).
  * - TC_XW: W split as well, three GEMMs (W hi x hi + W hi x lo + W lo x hi; the dropped W lo x lo is
@@ -623,10 +625,12 @@ enum { TC_F32, TC_ONE, TC_X, TC_XW };
 static int tc_mode(int type) {
     static int on = -1;
     if (!cuda_switch_on("ZETA_CUDA_TF32", &on)) return TC_F32;
+    static int one = -1; /* ZETA_CUDA_TC_ONE=0: TC_XW for all but q4_K / q6_K, as before (A/B) */
     switch (type) {
-    case ZETA_TYPE_Q4_K: case ZETA_TYPE_Q6_K: return TC_ONE;
+    case ZETA_TYPE_F32: case ZETA_TYPE_Q4_0: case ZETA_TYPE_Q8_0: return TC_XW;
     case ZETA_TYPE_F16: case ZETA_TYPE_BF16: return TC_X;
-    default: return TC_XW;
+    case ZETA_TYPE_Q4_K: case ZETA_TYPE_Q6_K: return TC_ONE;
+    default: return cuda_switch_on("ZETA_CUDA_TC_ONE", &one) ? TC_ONE : TC_XW;
     }
 }
 
