@@ -9,10 +9,12 @@
  *     the CPU rounds it for these types (ggml's q8_0: d = max|x| / 127, q = roundf(x / d), d kept as
  *     f16), then each block is an integer dot product (dp4a) scaled by the two block scales, as the
  *     CPU's kernels compute it. Two rows a warp, several blocks per lane loaded before use.
- *   - q4_K / q5_K / q6_K: k_mmvk8 (cuda_mmvk.cu), the activation rounded to Q8_K as the CPU rounds it,
- *     a lane a quarter super-block, dp4a sums per sub-block; ZETA_CUDA_MMVK8=0: k_mmvk (q4_K / q6_K,
- *     f32 activations staged in shared memory) or k_mmv1 (q5_K).
- *   - other types: k_mmv1, two rows a warp sharing the activation chunk, f32 activations.
+ *   - q4_K / q5_K / q6_K / q2_K / q3_K / iq4_xs: k_mmvk8 (cuda_mmvk.cu), the activation rounded to Q8_K
+ *     as the CPU rounds it, a lane a quarter super-block, dp4a sums per sub-block; ZETA_CUDA_MMVK8=0:
+ *     k_mmvk (q4_K / q6_K, f32 activations staged in shared memory) or k_mmv1 (the others).
+ *   - q4_1 / q5_0 / q5_1 / iq4_nl: k_mmvb8 (cuda_mmvb.cu), the activation rounded to Q8_0 blocks (and
+ *     Q8_1's s) as the CPU rounds it, a lane a block, dp4a; ZETA_CUDA_MMVB=0: k_mmv1.
+ *   - float types: k_mmv1, two rows a warp sharing the activation chunk, f32 activations.
  * 2-8 tokens: one warp per output row dequantizing 32-element chunks for all tokens. More tokens
  * (prompts): q4_0 / q8_0 with K % 128 == 0 on the int8 tensor cores (cuda_mmq.cu); the rest as
  * slices of W dequantized to f32 in a scratch buffer, multiplied by cuBLAS in TF32 on the tensor

@@ -1,7 +1,7 @@
 /* cuda_mmvk.cu — one-token products of K-quant weights, launched by cuda_mmv (cuda_matmul.cu):
- * k_mmvk8 (q4_K / q5_K / q6_K, activations rounded to Q8_K by k_quant_q8K as the CPU rounds them;
- * the default) and the older k_mmvk (q4_K / q6_K, f32 activations; ZETA_CUDA_MMVK8=0, and
- * ZETA_CUDA_MMVK=0 too for k_mmv1). */
+ * k_mmvk8 (q4_K / q5_K / q6_K / q2_K / q3_K / iq4_xs, activations rounded to Q8_K by k_quant_q8K, or
+ * by the RMSNorm before, as the CPU rounds them; the default) and the older k_mmvk (q4_K / q6_K, f32
+ * activations; ZETA_CUDA_MMVK8=0, and ZETA_CUDA_MMVK=0 too for k_mmv1). */
 #include "cuda/cuda_mmv.cuh"
 
 /* Q4_K / Q6_K decode (k_mmvk), f32 activations. Lane p of an iteration takes quarter p % 4 of
@@ -265,14 +265,17 @@ __global__ void k_quant_q8K(const float *x, int K, uint8_t *xq) {
     if (lane == 0) dd[b] = __fdiv_rn(1.0f, iscale);
 }
 
-/* One-token q4_K / q5_K / q6_K products with 8-bit activations (k_mmvk8): the CPU's vec_dot
- * arithmetic (kernels_scalar_k.c) per super-block. Lane p of an iteration takes quarter c = p % 4
- * of super-block p / 4 (64 elements) of each of the warp's MMV1_R items: the integer sums of codes
- * times activation codes (dp4a), times the sub-block scales, and (q4_K / q5_K) the mins times the
- * activations' group sums; the four lanes of a super-block add their integers (exact), then the
- * super-block's float term is formed as the CPU forms it, (d * dx) * sumi - (dmin * dx) * mins, or
- * (d * dx) * sumi for q6_K. Only the order in which the super-blocks' terms are added differs from
- * the CPU. The first iteration's weights are loaded before waiting for the kernels ahead (PDL). */
+/* One-token q4_K / q5_K / q6_K / q2_K / q3_K / iq4_xs products with 8-bit activations (k_mmvk8): the
+ * CPU's vec_dot arithmetic (kernels_scalar_k.c, kernels_scalar_iqk.c) per super-block. Lane p of an
+ * iteration takes quarter c = p % 4 of super-block p / 4 (64 elements) of each of the warp's MMV1_R
+ * items: the integer sums of codes times activation codes (dp4a), times the sub-block scales, and
+ * (q4_K / q5_K / q2_K) the mins times the activations' group sums; the four lanes of a super-block add
+ * their integers (exact), then the super-block's float term is formed as the CPU forms it, (d * dx)
+ * * sumi - (dmin * dx) * mins, or (d * dx) * sumi for q6_K / q3_K (q3_K's codes -4..3 as 0..7 minus 4
+ * times the group sums). iq4_xs: each 32-block's term ((d dx) (ls - 32)) * sum(kvalues[q] y), the
+ * codebook read by byte permutes, the four lanes' terms added by the first in block order. Only the
+ * order in which the super-blocks' terms are added differs from the CPU. The first iteration's
+ * weights are loaded before waiting for the kernels ahead (PDL). */
 template <int T> struct mmvk8_w {
     static constexpr int NW = T == ZETA_TYPE_Q5_K ? 20 : T == ZETA_TYPE_Q3_K ? 19 : T == ZETA_TYPE_Q2_K || T == ZETA_TYPE_IQ4_XS ? 10 : 16;
     uint32_t w[NW];
