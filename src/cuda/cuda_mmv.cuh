@@ -16,6 +16,23 @@ __device__ __forceinline__ float h2f(uint16_t h) { return __half2float(__ushort_
  * conversion); subtracting 2^23 + offset then gives the byte minus offset exactly */
 __device__ __forceinline__ float i2f_lo8(uint32_t v, int e) { return __uint_as_float(__byte_perm(v, 0x4b000000u, 0x7440 + e)); }
 
+/* The IQ4 codebook (ggml's kvalues_iq4nl: -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53,
+ * 69, 89, 113) of the 8 codes in q (4 bytes of an iq4 block: low nibbles elements k .. k + 3, high
+ * nibbles elements k + 16 .. k + 19): *lo / *hi the int8 values of the low / high nibbles. A byte
+ * permute reads only the low 3 bits of each of its selector's low four nibbles, so q itself selects
+ * from the first or second half of the table; a third permute picks the half by each code's bit 3. */
+__device__ __forceinline__ void iq4_lut8(uint32_t q, int &lo, int &hi) {
+    uint32_t r[2];
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const uint32_t s = q >> (16 * h); /* codes of bytes 2 h, 2 h + 1: low, high, low, high */
+        const uint32_t a = __byte_perm(0xbfad9881u, 0xf6eaddcfu, s), b = __byte_perm(0x26190d01u, 0x71594535u, s);
+        r[h] = __byte_perm(a, b, 0x3210u | ((s & 0x8888u) >> 1));
+    }
+    lo = (int)__byte_perm(r[0], r[1], 0x6420u);
+    hi = (int)__byte_perm(r[0], r[1], 0x7531u);
+}
+
 /* element m of a 3-array in a kernel parameter, without run-time indexing (which would copy the
  * parameter to local memory) */
 template <typename X> __device__ __forceinline__ X pick3(const X (&a)[3], int m) { return m == 0 ? a[0] : m == 1 ? a[1] : a[2]; }

@@ -43,15 +43,6 @@ template <int T> __device__ __forceinline__ void mmvb_load(const uint8_t *p, uin
     }
 }
 
-/* the IQ4 codebook (ggml's kvalues_iq4nl) as four little-endian words of int8; four values for four
- * indices 0..15 (one a byte of q) by byte permutes */
-__device__ __forceinline__ int iq4nl_lut4(uint32_t q) {
-    const uint32_t sel = (q & 0x07u) | ((q >> 4) & 0x70u) | ((q >> 8) & 0x700u) | ((q >> 12) & 0x7000u);
-    const uint32_t lo = __byte_perm(0xbfad9881u, 0xf6eaddcfu, sel), hi = __byte_perm(0x26190d01u, 0x71594535u, sel);
-    const uint32_t m = ((q & 0x08080808u) >> 3) * 0xffu; /* 0xff where the index is 8..15 */
-    return (int)((lo & ~m) | (hi & m));
-}
-
 /* bits 4 i .. 4 i + 3 of qh as bit 4 of four bytes (the fifth bits of elements 4 i .. 4 i + 3) */
 __device__ __forceinline__ uint32_t qh_bytes(uint32_t qh, int i) { return ((((qh >> (4 * i)) & 0xfu) * 0x00204081u) & 0x01010101u) << 4; }
 
@@ -87,8 +78,10 @@ __device__ __forceinline__ float mmvb_term(const uint32_t (&w)[mmvb_fmt<T>::NW],
     for (int i = 0; i < 4; i++) {
         uint32_t a = qs[i] & 0x0f0f0f0fu, b = (qs[i] >> 4) & 0x0f0f0f0fu;
         if constexpr (T == ZETA_TYPE_IQ4_NL) {
-            dot = __dp4a(iq4nl_lut4(a), (int)xl[i], dot);
-            dot = __dp4a(iq4nl_lut4(b), (int)xh[i], dot);
+            int vl, vh;
+            iq4_lut8(qs[i], vl, vh);
+            dot = __dp4a(vl, (int)xl[i], dot);
+            dot = __dp4a(vh, (int)xh[i], dot);
         } else {
             if constexpr (T == ZETA_TYPE_Q5_0 || T == ZETA_TYPE_Q5_1) {
                 a |= qh_bytes(qh, i);

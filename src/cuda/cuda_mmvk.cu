@@ -282,20 +282,6 @@ template <int T> struct mmvk8_w {
     uint32_t d6; /* q6_K / q3_K: d */
 };
 
-/* the IQ4 codebook (ggml's kvalues_iq4nl) as four little-endian words of int8 */
-#define IQ4_T0 0xbfad9881u /* -127, -104, -83, -65 */
-#define IQ4_T1 0xf6eaddcfu /* -49, -35, -22, -10 */
-#define IQ4_T2 0x26190d01u /* 1, 13, 25, 38 */
-#define IQ4_T3 0x71594535u /* 53, 69, 89, 113 */
-
-/* four codebook values (int8 bytes) for four indices 0..15 (one a byte of q) */
-__device__ __forceinline__ int iq4_lut4(uint32_t q) {
-    const uint32_t sel = (q & 0x07u) | ((q >> 4) & 0x70u) | ((q >> 8) & 0x700u) | ((q >> 12) & 0x7000u);
-    const uint32_t lo = __byte_perm(IQ4_T0, IQ4_T1, sel), hi = __byte_perm(IQ4_T2, IQ4_T3, sel);
-    const uint32_t m = ((q & 0x08080808u) >> 3) * 0xffu; /* 0xff where the index is 8..15 */
-    return (int)((lo & ~m) | (hi & m));
-}
-
 template <int T> __device__ __forceinline__ void mmvk8_load(const uint8_t *row, int sb, int c, mmvk8_w<T> &r) {
     if constexpr (T == ZETA_TYPE_Q4_K || T == ZETA_TYPE_Q5_K) {
         constexpr int SB = T == ZETA_TYPE_Q4_K ? 144 : 176, QS = T == ZETA_TYPE_Q4_K ? 16 : 48;
@@ -532,9 +518,10 @@ template <int T, int MODE> __global__ void __launch_bounds__(32 * MMV1_WARPS) k_
                         int dot = 0;
 #pragma unroll
                         for (int i = 0; i < 4; i++) {
-                            const uint32_t q = wa[r].w[2 + 4 * e + i];
-                            dot = __dp4a(iq4_lut4(q & 0x0f0f0f0fu), xword(8 * e + i), dot);
-                            dot = __dp4a(iq4_lut4((q >> 4) & 0x0f0f0f0fu), xword(8 * e + 4 + i), dot);
+                            int vl, vh;
+                            iq4_lut8(wa[r].w[2 + 4 * e + i], vl, vh);
+                            dot = __dp4a(vl, xword(8 * e + i), dot);
+                            dot = __dp4a(vh, xword(8 * e + 4 + i), dot);
                         }
                         f[e] = __fmul_rn(__fmul_rn(d4d8, (float)(ls - 32)), (float)dot);
                     }
