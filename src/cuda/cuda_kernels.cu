@@ -3,7 +3,7 @@
  * the f16 KV cache store and context-shift move, and attention with an online softmax whose long
  * decodes are split over blocks and merged (flash-decoding); one-token attention scores a position
  * per lane and can store the new K/V row itself, and RoPE and attention can read the position from
- * device memory (decode steps replayed as CUDA graphs, cuda_backend.cu). */
+ * device memory (decode steps replayed as CUDA graphs, cuda_exec.cu). */
 #include "cuda/cuda_internal.cuh"
 
 #include <math.h>

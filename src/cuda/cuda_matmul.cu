@@ -4,7 +4,7 @@
  * cuda_weight_split) so that a block's quants are one or two 16-byte loads.
  *
  * One token (decode), with fused epilogues (several matrices of one input, SwiGLU, residual add)
- * used by the decode-step replay in cuda_backend.cu:
+ * used by the decode-step replay in cuda_exec.cu:
  *   - q4_0 / q8_0: k_mmvq. The activation is first rounded to 8 bits in blocks of 32 exactly as
  *     the CPU rounds it for these types (ggml's q8_0: d = max|x| / 127, q = roundf(x / d), d kept as
  *     f16), then each block is an integer dot product (dp4a) scaled by the two block scales, as the
