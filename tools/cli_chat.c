@@ -216,6 +216,14 @@ static int chat_loop(zeta_model *m, zeta_session *s, const char *tmpl, convo *c,
         free(prompt);
         fputc('\n', stdout);
         fflush(stdout);
+        if (st == ZETA_ERR_CANCELLED && (!reply.p || !reply.p[0])) {
+            /* stopped before any text (during the prompt, say): no empty assistant turn; the
+             * unanswered message leaves the conversation too, so the next one is not a second user
+             * turn in a row */
+            fprintf(stderr, "zeta: stopped before the reply began; that message was taken out of the conversation\n");
+            convo_clear(c, c->n - 1);
+            continue;
+        }
         if (st == ZETA_ERR_CANCELLED) fprintf(stderr, "zeta: reply stopped\n");
         else if (st != ZETA_OK) { fprintf(stderr, "zeta: %s\n", err.message); convo_clear(c, c->n - 1); continue; }
         else if (res.finish == ZETA_FINISH_LENGTH && gp.max_tokens) fprintf(stderr, "zeta: reply cut at -n %u tokens\n", gp.max_tokens);
