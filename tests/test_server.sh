@@ -205,6 +205,18 @@ i=0; while [ $i -lt 6 ]; do cat "$tmp/cal.txt" "$tmp/cal.txt" >"$tmp/cal2.txt"; 
 if "$ZETA" calibrate -m "$TINY" -f "$tmp/cal.txt" -c 32 -o "$tmp/tiny.sparsity" >"$tmp/cal.log" 2>&1; then
     SMODEL=$TINY start gated --mode variational --sparsity "$tmp/tiny.sparsity"
     post "completion in variational mode" 200 '"choices"' $P '{"prompt":"a b","max_tokens":12,"temperature":0}'
+    # the request's own counters in usage.zeta_gating: steps = sparse + dense, a step per generated token after the first
+    if python3 - "$tmp/body" <<'EOF'
+import json, sys
+u = json.load(open(sys.argv[1]))["usage"]
+g = u["zeta_gating"]
+assert g["mode"] == "variational", g
+assert g["steps"] == g["sparse_steps"] + g["dense_steps"] and g["steps"] >= u["completion_tokens"] - 1 > 0, (g, u)
+assert abs(g["sparse_ratio"] - g["sparse_steps"] / g["steps"]) < 1e-9 and 0 <= g["fallback_rate"] <= 1, g
+assert (g["avg_energy_ratio"] > 0) == (g["sparse_steps"] > 0) and g["avg_energy_ratio"] <= 1, g
+assert "drafted" not in g, g
+EOF
+    then ok "usage.zeta_gating: the variational request's own steps"; else bad "usage.zeta_gating (variational): $(cat "$tmp/body")"; fi
     curl -s "$url/metrics" >"$tmp/m"
     steps=$(sed -n 's/^zeta_decode_steps_total //p' "$tmp/m"); sp=$(sed -n 's/^zeta_sparse_steps_total //p' "$tmp/m")
     de=$(sed -n 's/^zeta_dense_steps_total //p' "$tmp/m")
@@ -222,7 +234,17 @@ if "$ZETA" calibrate -m "$TINY" -f "$tmp/cal.txt" -c 32 -o "$tmp/tiny.sparsity" 
     [ "$a" = "$b" ] && ok "ultimate mode's greedy text equals standard mode's" || bad "ultimate '$a' vs standard '$b'"
     curl -s "$url/metrics" >"$tmp/m"
     grep -q '^zeta_draft_tokens_total 0$' "$tmp/m" && ok "standard requests draft nothing" || bad "drafts in standard mode: $(grep '^zeta_draft_tokens' "$tmp/m")"
+    grep -q zeta_gating "$tmp/body" && bad "a standard request reports zeta_gating: $(cat "$tmp/body")" ||
+        ok "a standard request's usage has no zeta_gating"
     post "a request in ultimate mode on a standard server" 200 '"choices"' $P '{"prompt":"a b","max_tokens":12,"temperature":0,"mode":"ultimate"}'
+    if python3 - "$tmp/body" <<'EOF'
+import json, sys
+g = json.load(open(sys.argv[1]))["usage"]["zeta_gating"]
+assert g["mode"] == "ultimate" and g["drafted"] > 0 and 0 <= g["accepted"] <= g["drafted"] and g["verifications"] > 0, g
+assert abs(g["acceptance_rate"] - g["accepted"] / g["drafted"]) < 1e-9, g
+assert abs(g["mean_accepted"] - g["accepted"] / g["verifications"]) < 1e-9, g
+EOF
+    then ok "usage.zeta_gating: the ultimate request's drafts and acceptance"; else bad "usage.zeta_gating (ultimate): $(cat "$tmp/body")"; fi
     um=$(sed 's/.*"text":"\([^"]*\)".*/\1/' "$tmp/body")
     curl -s "$url/metrics" >"$tmp/m"
     dr=$(sed -n 's/^zeta_draft_tokens_total //p' "$tmp/m")

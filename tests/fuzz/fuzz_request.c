@@ -31,8 +31,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(r.temperature >= 0 && r.temperature <= 2 && r.top_p > 0 && r.top_p <= 1, "sampling out of range");
     FUZZ_CHECK(!r.has_mode || (r.mode >= ZETA_MODE_STANDARD && r.mode <= ZETA_MODE_SPARSE), "mode out of range");
     const char *text = chat ? r.msgs[0].content : r.prompt;
-    serve_usage u = {1, 2, 0};
+    serve_usage u = {.prompt_tokens = 1, .completion_tokens = 2};
     check_json(serve_json_completion(chat, "id", 1, "m", text, strlen(text), "stop", &u), "completion");
+    /* with a gated mode's counters (the request's own mode, or ultimate's extra fields) */
+    serve_usage ug = {.prompt_tokens = 1, .completion_tokens = 2, .gated = true, .mode = r.has_mode ? r.mode : ZETA_MODE_ULTIMATE,
+                      .steps = 3, .sparse_steps = 2, .dense_steps = 1, .drafted = 4, .accepted = 3, .verifies = 1, .energy_sum = 1.5};
+    check_json(serve_json_completion(chat, "id", 1, "m", text, strlen(text), "stop", &ug), "completion with gating counters");
     /* the raw bytes as if the model had generated them: must become valid JSON too */
     check_json(serve_json_completion(chat, "id", 1, "m", (const char *)data, size, "length", &u), "completion of raw bytes");
     char *ev = serve_sse_chunk(chat, "id", 1, "m", true, (const char *)data, size, NULL, NULL);

@@ -66,6 +66,12 @@ char *serve_utf8_clean(const char *s, size_t n, size_t *out_len);
  * or NULL (a streamed chunk before the end). */
 typedef struct serve_usage {
     uint32_t prompt_tokens, completion_tokens, cached_tokens;
+    /* a request in a gated mode (variational, ultimate, sparse): its decoding counters, reported as
+     * usage.zeta_gating (the session's counters over this request only) */
+    bool gated;
+    zeta_mode mode;
+    uint64_t steps, sparse_steps, dense_steps, fallbacks, drafted, accepted, verifies;
+    double energy_sum;
 } serve_usage;
 char *serve_json_completion(bool chat, const char *id, long created, const char *model, const char *text,
                             size_t len, const char *finish, const serve_usage *usage);

@@ -379,9 +379,25 @@ void serve_request_free(serve_request *r) {
 /* ---- responses ---- */
 
 static json_t *usage_json(const serve_usage *u) {
-    return json_pack("{sIsIsIs{sI}}", "prompt_tokens", (json_int_t)u->prompt_tokens, "completion_tokens",
-                     (json_int_t)u->completion_tokens, "total_tokens", (json_int_t)(u->prompt_tokens + u->completion_tokens),
-                     "prompt_tokens_details", "cached_tokens", (json_int_t)u->cached_tokens);
+    json_t *o = json_pack("{sIsIsIs{sI}}", "prompt_tokens", (json_int_t)u->prompt_tokens, "completion_tokens",
+                          (json_int_t)u->completion_tokens, "total_tokens", (json_int_t)(u->prompt_tokens + u->completion_tokens),
+                          "prompt_tokens_details", "cached_tokens", (json_int_t)u->cached_tokens);
+    if (o && u->gated) { /* ZetaLm's own: the request's decoding counters (docs/SERVER.md) */
+        const double steps = u->steps ? (double)u->steps : 1.0, sp = u->sparse_steps ? (double)u->sparse_steps : 1.0;
+        json_t *gz = json_pack("{sssIsIsIsIsfsfsf}", "mode", zeta_mode_name(u->mode), "steps", (json_int_t)u->steps, "sparse_steps",
+                               (json_int_t)u->sparse_steps, "dense_steps", (json_int_t)u->dense_steps, "fallbacks",
+                               (json_int_t)u->fallbacks, "sparse_ratio", (double)u->sparse_steps / steps, "fallback_rate",
+                               (double)u->fallbacks / steps, "avg_energy_ratio", u->sparse_steps ? u->energy_sum / sp : 0.0);
+        if (gz && u->mode == ZETA_MODE_ULTIMATE) {
+            json_object_set_new(gz, "drafted", json_integer((json_int_t)u->drafted));
+            json_object_set_new(gz, "accepted", json_integer((json_int_t)u->accepted));
+            json_object_set_new(gz, "verifications", json_integer((json_int_t)u->verifies));
+            json_object_set_new(gz, "acceptance_rate", json_real(u->drafted ? (double)u->accepted / (double)u->drafted : 0.0));
+            json_object_set_new(gz, "mean_accepted", json_real(u->verifies ? (double)u->accepted / (double)u->verifies : 0.0));
+        }
+        if (gz) json_object_set_new(o, "zeta_gating", gz);
+    }
+    return o;
 }
 
 static json_t *envelope(bool chat, bool chunk, const char *id, long created, const char *model) {

@@ -25,6 +25,7 @@ struct serve_job {
     bool done, failed, oom;
     serve_error err;
     zeta_generate_result res;
+    serve_usage gate;              /* the decoding mode's counters over this job (gated modes) */
     atomic_bool abandoned;         /* the client went away */
     double abandoned_at_ms;
     /* guarded by the slots' mutex */
@@ -171,18 +172,29 @@ static void run_job(slot *sl, serve_job *j) {
 
     zeta_session_stats now;
     zeta_session_get_stats(sl->session, &now);
+    serve_usage gate = {0};
+    gate.mode = r->has_mode ? r->mode : g.cfg.mode;
+    gate.gated = !mode_failed && gate.mode != ZETA_MODE_STANDARD;
+    gate.steps = now.n_steps - sl->seen.n_steps;
+    gate.sparse_steps = now.n_sparse_steps - sl->seen.n_sparse_steps;
+    gate.dense_steps = now.n_dense_steps - sl->seen.n_dense_steps;
+    gate.fallbacks = now.n_fallbacks - sl->seen.n_fallbacks;
+    gate.drafted = now.n_drafted - sl->seen.n_drafted;
+    gate.accepted = now.n_accepted - sl->seen.n_accepted;
+    gate.verifies = now.n_verifies - sl->seen.n_verifies;
+    gate.energy_sum = now.energy_sum - sl->seen.energy_sum;
     pthread_mutex_lock(&g.mu);
     j->running = false;
     /* a cancel that arrived after the generation's last check must not hit the next job */
     if (atomic_load(&j->abandoned)) zeta_session_cancel_clear(sl->session);
-    g.m.steps += now.n_steps - sl->seen.n_steps;
-    g.m.sparse_steps += now.n_sparse_steps - sl->seen.n_sparse_steps;
-    g.m.dense_steps += now.n_dense_steps - sl->seen.n_dense_steps;
-    g.m.fallbacks += now.n_fallbacks - sl->seen.n_fallbacks;
-    g.m.energy_sum += now.energy_sum - sl->seen.energy_sum;
-    g.m.drafted += now.n_drafted - sl->seen.n_drafted;
-    g.m.accepted += now.n_accepted - sl->seen.n_accepted;
-    g.m.verifies += now.n_verifies - sl->seen.n_verifies;
+    g.m.steps += gate.steps;
+    g.m.sparse_steps += gate.sparse_steps;
+    g.m.dense_steps += gate.dense_steps;
+    g.m.fallbacks += gate.fallbacks;
+    g.m.energy_sum += gate.energy_sum;
+    g.m.drafted += gate.drafted;
+    g.m.accepted += gate.accepted;
+    g.m.verifies += gate.verifies;
     sl->seen = now;
     g.m.tokens_generated += res.n_generated;
     g.m.prompt_tokens += res.n_prompt;
@@ -193,6 +205,7 @@ static void run_job(slot *sl, serve_job *j) {
 
     pthread_mutex_lock(&j->mu);
     j->res = res;
+    j->gate = gate;
     if (j->oom) {
         j->failed = true;
         serve_error_set(&j->err, 500, "server_error", NULL, NULL, "out of memory buffering the generated text");
@@ -502,6 +515,7 @@ bool serve_job_wait(serve_job *j, int timeout_ms, char **text, size_t *len, cons
         *failed = j->failed;
         if (j->failed) *e = j->err;
         *finish = j->res.finish == ZETA_FINISH_LENGTH || j->res.finish == ZETA_FINISH_CONTEXT_FULL ? "length" : "stop";
+        *usage = j->gate;
         usage->completion_tokens = j->res.n_generated;
         usage->prompt_tokens = (uint32_t)j->n_toks;
         usage->cached_tokens = j->res.n_reused;
