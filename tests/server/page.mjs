@@ -265,6 +265,36 @@ await test('the mode choice is sent, and a gated mode without --sparsity shows t
   await page.fill('#max-tokens', '256');
 });
 
+await test('a gated reply shows its counters (usage.zeta_gating), a standard one none', async () => {
+  check(main, 'the page did not load');
+  const { page, log } = main;
+  const sse = (objs) => objs.map((o) => `data: ${typeof o === 'string' ? o : JSON.stringify(o)}\n\n`).join('');
+  const chunk = (delta, finish) => ({ object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish ?? null }] });
+  const usage = (g) => ({ object: 'chat.completion.chunk', choices: [],
+    usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5, ...(g ? { zeta_gating: g } : {}) } });
+  const g = { mode: 'ultimate', steps: 9, sparse_steps: 6, dense_steps: 3, fallbacks: 0, sparse_ratio: 0.667,
+    fallback_rate: 0, avg_energy_ratio: 0.9, drafted: 6, accepted: 5, verifications: 2, acceptance_rate: 0.8333, mean_accepted: 2.5 };
+  let reply = sse([chunk({ role: 'assistant' }), chunk({ content: 'Hello' }), chunk({}, 'stop'), usage(g), '[DONE]']);
+  await page.route('**/v1/chat/completions', (route) => route.fulfill({ status: 200, contentType: 'text/event-stream', body: reply }));
+  try {
+    const reqs = log.requests.length;
+    await send(page, 'Hi');
+    let r = await finished(page);
+    check(r.state === 'done' && r.text === 'Hello', `reply ${show(r)}`);
+    const stats = await lastAssistant(page).getAttribute('data-stats');
+    check(stats === 'ultimate: 6 drafted, 83% accepted, 2.5 a verification', `data-stats ${show(stats)}`);
+    const post = log.requests.slice(reqs).find((q) => q.url().endsWith('/v1/chat/completions'));
+    check(post && post.postDataJSON().stream_options?.include_usage === true, `include_usage not asked: ${show(post?.postDataJSON())}`);
+    reply = sse([chunk({ role: 'assistant' }), chunk({ content: 'Hey' }), chunk({}, 'stop'), usage(null), '[DONE]']);
+    await send(page, 'Again');
+    r = await finished(page);
+    check(r.text === 'Hey', `second reply ${show(r)}`);
+    check(await lastAssistant(page).getAttribute('data-stats') === null, 'a standard reply shows counters');
+  } finally {
+    await page.unroute('**/v1/chat/completions');
+  }
+});
+
 await test('server errors are shown', async () => {
   check(main, 'the page did not load');
   const { page } = main;
