@@ -136,6 +136,22 @@ __device__ __forceinline__ int q8_round(float v, float *dh) {
     return q8_round_amax(v, amax, dh);
 }
 
+/* Q8_K's pick of a block's scale element across a warp: each lane holds its candidate (amax = |mx|,
+ * mx, its index at; amax 0 and at INT_MAX for none); afterwards every lane holds the largest magnitude
+ * and, of equal ones, the one of the smallest index (quantize_row_q8_K_ref keeps the first) */
+__device__ __forceinline__ void warp_absmax_first(float &amax, float &mx, int &at) {
+#pragma unroll
+    for (int off = 16; off; off >>= 1) {
+        const float a2 = __shfl_xor_sync(0xffffffffu, amax, off), m2 = __shfl_xor_sync(0xffffffffu, mx, off);
+        const int at2 = __shfl_xor_sync(0xffffffffu, at, off);
+        if (a2 > amax || (a2 == amax && at2 < at)) {
+            amax = a2;
+            mx = m2;
+            at = at2;
+        }
+    }
+}
+
 /* The sparse pass's rounding of an activation (variational gating), passed by value to the kernels
  * that round (stat NULL: the dense rounding): |x| < thr dropped; stat[0..2] += kept count, kept and
  * total sums of squares. */

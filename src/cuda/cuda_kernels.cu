@@ -20,6 +20,30 @@ static inline unsigned cdiv(size_t a, size_t b) { return (unsigned)((a + b - 1) 
  * rows takes one block a row. Q8: the output is also rounded to q8_0 blocks into xq (n % 32 == 0;
  * warp w of a slice holds its block w). */
 #define RMS_THREADS 256
+
+/* the RMSNorm scale 1 / sqrt(mean(x^2) + eps) of a row, computed by a block of RMS_THREADS threads
+ * in one fixed order (every block of a row gets the same bits); the thread's own element `mine` (-1:
+ * none) is kept in *xm on the way */
+__device__ __forceinline__ float rms_scale(const float *xr, int n, float eps, int mine, float *xm) {
+    const int tid = threadIdx.x;
+    double s = 0.0;
+#pragma unroll 8
+    for (int i = tid; i < n; i += RMS_THREADS) {
+        const float v = xr[i];
+        if (i == mine) *xm = v;
+        s += (double)__fmul_rn(v, v);
+    }
+    for (int off = 16; off; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
+    __shared__ double part[RMS_THREADS / 32];
+    if ((tid & 31) == 0) part[tid >> 5] = s;
+    __syncthreads();
+    double tot = 0.0;
+#pragma unroll
+    for (int w = 0; w < RMS_THREADS / 32; w++) tot += part[w];
+    const float mean = (float)(tot / (double)n);
+    return 1.0f / sqrtf(mean + eps);
+}
+
 template <bool Q8>
 __global__ void k_rmsnorm(const float *x, const float *g, int n, float eps, float *out, uint8_t *xq, cuda_sparse_round sr, int keep) {
     const int tid = threadIdx.x;
@@ -34,22 +58,7 @@ __global__ void k_rmsnorm(const float *x, const float *g, int n, float eps, floa
     }
     const float *xr = x + (size_t)blockIdx.y * n;
     float *o = out + (size_t)blockIdx.y * n;
-    double s = 0.0;
-#pragma unroll 8
-    for (int i = tid; i < n; i += RMS_THREADS) {
-        const float v = xr[i];
-        if (i == mine) xm = v;
-        s += (double)__fmul_rn(v, v);
-    }
-    for (int off = 16; off; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
-    __shared__ double part[RMS_THREADS / 32];
-    if ((tid & 31) == 0) part[tid >> 5] = s;
-    __syncthreads();
-    double tot = 0.0;
-#pragma unroll
-    for (int w = 0; w < RMS_THREADS / 32; w++) tot += part[w];
-    const float mean = (float)(tot / (double)n);
-    const float scale = 1.0f / sqrtf(mean + eps);
+    const float scale = rms_scale(xr, n, eps, mine, &xm);
     for (int i = blockIdx.x * RMS_THREADS + tid; i - tid < n; i += gridDim.x * RMS_THREADS) {
         if (i >= n) continue; /* Q8: n % 32 == 0, so whole warps skip together */
         const float v = keep ? __fmul_rn(__fmul_rn(xm, scale), gm) : __fmul_rn(__fmul_rn(xr[i], scale), g[i]);
@@ -82,23 +91,8 @@ __global__ void k_rmsnorm_q8K(const float *x, const float *g, int n, float eps, 
     pdl_trigger(); /* the product that reads xq may start loading its weights */
     pdl_wait();    /* launched with PDL (cuda_pdl_chain): x is complete */
     float xm = 0.0f;
-    double s = 0.0;
-#pragma unroll 8
-    for (int k = tid; k < n; k += RMS_THREADS) {
-        const float v = x[k];
-        if (k == i) xm = v;
-        s += (double)__fmul_rn(v, v);
-    }
-    for (int off = 16; off; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
-    __shared__ double part[RMS_THREADS / 32];
+    const float scale = rms_scale(x, n, eps, i, &xm); /* k_rmsnorm's steps: the same scale */
     __shared__ float wa[RMS_THREADS / 32], wm[RMS_THREADS / 32];
-    if (lane == 0) part[tid >> 5] = s;
-    __syncthreads();
-    double tot = 0.0;
-#pragma unroll
-    for (int w = 0; w < RMS_THREADS / 32; w++) tot += part[w];
-    const float mean = (float)(tot / (double)n);
-    const float scale = 1.0f / sqrtf(mean + eps);
     const float v = __fmul_rn(__fmul_rn(xm, scale), gm);
     out[i] = v;
     float amax = 0.0f, mx = 0.0f; /* as k_quant_q8K starts: a NaN is never the largest */
@@ -108,16 +102,7 @@ __global__ void k_rmsnorm_q8K(const float *x, const float *g, int n, float eps, 
         mx = v;
         at = tid;
     }
-#pragma unroll
-    for (int off = 16; off; off >>= 1) { /* the largest magnitude; of equals, the first */
-        const float a2 = __shfl_xor_sync(0xffffffffu, amax, off), m2 = __shfl_xor_sync(0xffffffffu, mx, off);
-        const int at2 = __shfl_xor_sync(0xffffffffu, at, off);
-        if (a2 > amax || (a2 == amax && at2 < at)) {
-            amax = a2;
-            mx = m2;
-            at = at2;
-        }
-    }
+    warp_absmax_first(amax, mx, at); /* the largest magnitude; of equals, the first */
     if (lane == 0) {
         wa[tid >> 5] = amax;
         wm[tid >> 5] = mx;

@@ -60,6 +60,15 @@ __device__ __forceinline__ void mmv_items(const cuda_mmv_job &j, int gw, const u
     }
 }
 
+/* a one-token product kernel of 8-bit activations (k_mmvk8, k_mmvb8) for the job's mode: swiglu /
+ * plain, the kernel's two instances; grid blocks of MMV1_WARPS warps, launched in the PDL chain */
+typedef void (*mmv8_kernel)(cuda_mmv_job, const uint8_t *);
+static inline cudaError_t mmv8_launch(cudaStream_t s, const cuda_mmv_job *j, const uint8_t *xq, unsigned grid, mmv8_kernel swiglu,
+                                      mmv8_kernel plain) {
+    return cuda_launch(cuda_pdl_enabled(), j->mode == CUDA_MMV_SWIGLU ? swiglu : plain, dim3(grid), dim3(32 * MMV1_WARPS), 0, s, *j,
+                       xq);
+}
+
 /* the items' sums (lane 0): + bias, then SWIGLU's silu(gate) * up, or the plain store and the
  * residual add */
 template <int MODE>

@@ -148,17 +148,13 @@ cudaError_t cuda_mmvb8_launch(cudaStream_t s, const cuda_mmv_job *j, const float
     if (!j->xq_ready) /* else the norm or attention before left x there, rounded */
         e = cuda_quant_q8(s, x, j->K, xq);
     if (e != cudaSuccess) return e;
-    const bool pdl = cuda_pdl_enabled();
-#define MMVB8_GO(T)                                                                                                        \
-    e = j->mode == CUDA_MMV_SWIGLU ? cuda_launch(pdl, k_mmvb8<T, CUDA_MMV_SWIGLU>, dim3(grid), dim3(32 * MMV1_WARPS), 0, s, *j, \
-                                                 (const uint8_t *)xq)                                                      \
-                                   : cuda_launch(pdl, k_mmvb8<T, CUDA_MMV_PLAIN>, dim3(grid), dim3(32 * MMV1_WARPS), 0, s, *j,   \
-                                                 (const uint8_t *)xq)
-    if (j->type == ZETA_TYPE_Q4_1) MMVB8_GO(ZETA_TYPE_Q4_1);
-    else if (j->type == ZETA_TYPE_Q5_0) MMVB8_GO(ZETA_TYPE_Q5_0);
-    else if (j->type == ZETA_TYPE_Q5_1) MMVB8_GO(ZETA_TYPE_Q5_1);
-    else if (j->type == ZETA_TYPE_IQ4_NL) MMVB8_GO(ZETA_TYPE_IQ4_NL);
-    else return cudaErrorInvalidValue;
+#define MMVB8_GO(T) mmv8_launch(s, j, xq, grid, k_mmvb8<T, CUDA_MMV_SWIGLU>, k_mmvb8<T, CUDA_MMV_PLAIN>)
+    switch (j->type) {
+    case ZETA_TYPE_Q4_1: return MMVB8_GO(ZETA_TYPE_Q4_1);
+    case ZETA_TYPE_Q5_0: return MMVB8_GO(ZETA_TYPE_Q5_0);
+    case ZETA_TYPE_Q5_1: return MMVB8_GO(ZETA_TYPE_Q5_1);
+    case ZETA_TYPE_IQ4_NL: return MMVB8_GO(ZETA_TYPE_IQ4_NL);
+    default: return cudaErrorInvalidValue;
+    }
 #undef MMVB8_GO
-    return e;
 }

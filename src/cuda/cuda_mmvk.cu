@@ -230,16 +230,7 @@ __global__ void k_quant_q8K(const float *x, int K, uint8_t *xq) {
             mx = v[i];
             at = 8 * lane + i;
         }
-#pragma unroll
-    for (int off = 16; off; off >>= 1) { /* the largest magnitude; of equals, the first */
-        const float a2 = __shfl_xor_sync(0xffffffffu, amax, off), m2 = __shfl_xor_sync(0xffffffffu, mx, off);
-        const int at2 = __shfl_xor_sync(0xffffffffu, at, off);
-        if (a2 > amax || (a2 == amax && at2 < at)) {
-            amax = a2;
-            mx = m2;
-            at = at2;
-        }
-    }
+    warp_absmax_first(amax, mx, at); /* the largest magnitude; of equals, the first */
     int8_t *codes = (int8_t *)xq + 256 * b;
     int16_t *bs = (int16_t *)(xq + K) + 16 * b;
     float *dd = (float *)(xq + K + K / 8);
@@ -584,19 +575,15 @@ cudaError_t cuda_mmvk8_launch(cudaStream_t s, const cuda_mmv_job *j, const float
     if (!j->xq_ready) /* else the norm before, or the product before on the same x, left it there */
         e = cuda_launch(cuda_pdl_chain(), k_quant_q8K, dim3((unsigned)((j->K / 256 + 7) / 8)), dim3(256), 0, s, x, j->K, xq);
     if (e != cudaSuccess) return e;
-    const bool pdl = cuda_pdl_enabled();
-#define MMVK8_GO(T)                                                                                                        \
-    e = j->mode == CUDA_MMV_SWIGLU ? cuda_launch(pdl, k_mmvk8<T, CUDA_MMV_SWIGLU>, dim3(grid), dim3(32 * MMV1_WARPS), 0, s, *j, \
-                                                 (const uint8_t *)xq)                                                      \
-                                   : cuda_launch(pdl, k_mmvk8<T, CUDA_MMV_PLAIN>, dim3(grid), dim3(32 * MMV1_WARPS), 0, s, *j,   \
-                                                 (const uint8_t *)xq)
-    if (j->type == ZETA_TYPE_Q4_K) MMVK8_GO(ZETA_TYPE_Q4_K);
-    else if (j->type == ZETA_TYPE_Q5_K) MMVK8_GO(ZETA_TYPE_Q5_K);
-    else if (j->type == ZETA_TYPE_Q6_K) MMVK8_GO(ZETA_TYPE_Q6_K);
-    else if (j->type == ZETA_TYPE_Q2_K) MMVK8_GO(ZETA_TYPE_Q2_K);
-    else if (j->type == ZETA_TYPE_Q3_K) MMVK8_GO(ZETA_TYPE_Q3_K);
-    else if (j->type == ZETA_TYPE_IQ4_XS) MMVK8_GO(ZETA_TYPE_IQ4_XS);
-    else return cudaErrorInvalidValue;
+#define MMVK8_GO(T) mmv8_launch(s, j, xq, grid, k_mmvk8<T, CUDA_MMV_SWIGLU>, k_mmvk8<T, CUDA_MMV_PLAIN>)
+    switch (j->type) {
+    case ZETA_TYPE_Q4_K: return MMVK8_GO(ZETA_TYPE_Q4_K);
+    case ZETA_TYPE_Q5_K: return MMVK8_GO(ZETA_TYPE_Q5_K);
+    case ZETA_TYPE_Q6_K: return MMVK8_GO(ZETA_TYPE_Q6_K);
+    case ZETA_TYPE_Q2_K: return MMVK8_GO(ZETA_TYPE_Q2_K);
+    case ZETA_TYPE_Q3_K: return MMVK8_GO(ZETA_TYPE_Q3_K);
+    case ZETA_TYPE_IQ4_XS: return MMVK8_GO(ZETA_TYPE_IQ4_XS);
+    default: return cudaErrorInvalidValue;
+    }
 #undef MMVK8_GO
-    return e;
 }
