@@ -254,6 +254,8 @@ EOF
     curl -s "$url/metrics" >"$tmp/m"
     [ "$(sed -n 's/^zeta_draft_tokens_total //p' "$tmp/m")" = "$dr" ] && ok "the server's mode is back for requests without one" ||
         bad "drafts after a standard request: $(grep '^zeta_draft_tokens' "$tmp/m")"
+    post "a streamed ultimate request's usage chunk carries zeta_gating" 200 '"zeta_gating":{"mode":"ultimate"' $P \
+        '{"prompt":"a b","max_tokens":6,"temperature":0,"mode":"ultimate","stream":true,"stream_options":{"include_usage":true}}'
 else bad "zeta calibrate on the tiny model: $(tail -n 1 "$tmp/cal.log")"; fi
 "$ZETA" serve -m "$MODEL" --mode variational >"$tmp/e" 2>&1 && bad "--mode variational without --sparsity accepted" ||
     { grep -q "needs --sparsity" "$tmp/e" && ok "--mode variational without --sparsity refused" || bad "mode: $(cat "$tmp/e")"; }
