@@ -212,7 +212,8 @@ u = json.load(open(sys.argv[1]))["usage"]
 g = u["zeta_gating"]
 assert g["mode"] == "variational", g
 assert g["steps"] == g["sparse_steps"] + g["dense_steps"] and g["steps"] >= u["completion_tokens"] - 1 > 0, (g, u)
-assert abs(g["sparse_ratio"] - g["sparse_steps"] / g["steps"]) < 1e-9 and 0 <= g["fallback_rate"] <= 1, g
+assert abs(g["sparse_ratio"] - g["sparse_steps"] / g["steps"]) < 1e-9, g
+assert abs(g["fallback_rate"] - g["fallbacks"] / g["steps"]) < 1e-9 and g["fallbacks"] <= g["sparse_steps"], g
 assert (g["avg_energy_ratio"] > 0) == (g["sparse_steps"] > 0) and g["avg_energy_ratio"] <= 1, g
 assert "drafted" not in g, g
 EOF
@@ -220,6 +221,9 @@ EOF
     curl -s "$url/metrics" >"$tmp/m"
     steps=$(sed -n 's/^zeta_decode_steps_total //p' "$tmp/m"); sp=$(sed -n 's/^zeta_sparse_steps_total //p' "$tmp/m")
     de=$(sed -n 's/^zeta_dense_steps_total //p' "$tmp/m")
+    fb=$(sed -n 's/^zeta_fallbacks_total //p' "$tmp/m"); fr=$(sed -n 's/^zeta_fallback_rate //p' "$tmp/m")
+    python3 -c "import sys; f, s, r = map(float, sys.argv[1:]); sys.exit(0 if abs(r - f / s) < 1e-4 else 1)" "${fb:-x}" "${steps:-0}" "${fr:-x}" 2>/dev/null &&
+        ok "zeta_fallback_rate = fallbacks / steps ($fb / $steps)" || bad "zeta_fallback_rate $fr, fallbacks $fb, steps $steps"
     if [ "${steps:-0}" -gt 0 ] && [ $((sp + de)) = "$steps" ]; then
         ok "gating counters in /metrics: $steps steps = $sp sparse + $de dense"
     else bad "gating counters: $(grep -E '^zeta_(decode|sparse|dense)' "$tmp/m" | tr '\n' ' ')"; fi

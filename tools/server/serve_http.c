@@ -331,8 +331,8 @@ static enum MHD_Result handle_metrics(struct MHD_Connection *c) {
     METRIC("zeta_dense_steps_total", "counter", "steps that ran only the dense pass", "%llu", (unsigned long long)m.dense_steps);
     METRIC("zeta_fallbacks_total", "counter", "sparse steps recomputed densely", "%llu", (unsigned long long)m.fallbacks);
     METRIC("zeta_sparse_ratio", "gauge", "sparse steps / steps", "%.4f", m.steps ? (double)m.sparse_steps / (double)m.steps : 0.0);
-    METRIC("zeta_fallback_rate", "gauge", "fallbacks / sparse steps", "%.4f",
-           m.sparse_steps ? (double)m.fallbacks / (double)m.sparse_steps : 0.0);
+    METRIC("zeta_fallback_rate", "gauge", "fallbacks / steps (as zeta_session_stats defines it)", "%.4f",
+           m.steps ? (double)m.fallbacks / (double)m.steps : 0.0);
     METRIC("zeta_avg_energy_ratio", "gauge", "mean kept sum of squares / total over the sparse steps' inputs", "%.4f",
            m.sparse_steps ? m.energy_sum / (double)m.sparse_steps : 0.0);
     METRIC("zeta_draft_tokens_total", "counter", "tokens drafted by the sparse pass (ultimate)", "%llu", (unsigned long long)m.drafted);
