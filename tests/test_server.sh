@@ -216,6 +216,8 @@ assert abs(g["sparse_ratio"] - g["sparse_steps"] / g["steps"]) < 1e-9, g
 assert abs(g["fallback_rate"] - g["fallbacks"] / g["steps"]) < 1e-9 and g["fallbacks"] <= g["sparse_steps"], g
 assert (g["avg_energy_ratio"] > 0) == (g["sparse_steps"] > 0) and g["avg_energy_ratio"] <= 1, g
 assert "drafted" not in g, g
+k = g["kept"]  # the achieved share of each input kind kept (1 - activation sparsity), over the sparse steps
+assert sorted(k) == ["attn_in", "attn_out", "ffn_in", "ffn_mid"] and all(0 < v <= 1 for v in k.values()), k
 EOF
     then ok "usage.zeta_gating: the variational request's own steps"; else bad "usage.zeta_gating (variational): $(cat "$tmp/body")"; fi
     curl -s "$url/metrics" >"$tmp/m"
@@ -224,6 +226,8 @@ EOF
     fb=$(sed -n 's/^zeta_fallbacks_total //p' "$tmp/m"); fr=$(sed -n 's/^zeta_fallback_rate //p' "$tmp/m")
     python3 -c "import sys; f, s, r = map(float, sys.argv[1:]); sys.exit(0 if abs(r - f / s) < 1e-4 else 1)" "${fb:-x}" "${steps:-0}" "${fr:-x}" 2>/dev/null &&
         ok "zeta_fallback_rate = fallbacks / steps ($fb / $steps)" || bad "zeta_fallback_rate $fr, fallbacks $fb, steps $steps"
+    [ "$(grep -c '^zeta_kept_fraction{input="\(attn_in\|attn_out\|ffn_in\|ffn_mid\)"} \(0\.[0-9]*[1-9]\|1\.0*\)$' "$tmp/m")" = 4 ] &&
+        ok "zeta_kept_fraction for the four input kinds" || bad "kept fractions: $(grep '^zeta_kept' "$tmp/m")"
     if [ "${steps:-0}" -gt 0 ] && [ $((sp + de)) = "$steps" ]; then
         ok "gating counters in /metrics: $steps steps = $sp sparse + $de dense"
     else bad "gating counters: $(grep -E '^zeta_(decode|sparse|dense)' "$tmp/m" | tr '\n' ' ')"; fi

@@ -72,6 +72,7 @@ typedef struct serve_usage {
     zeta_mode mode;
     uint64_t steps, sparse_steps, dense_steps, fallbacks, drafted, accepted, verifies;
     double energy_sum;
+    double kept_sum[4];            /* zeta_session_stats.kept_sum: attn_in, attn_out, ffn_in, ffn_mid */
 } serve_usage;
 char *serve_json_completion(bool chat, const char *id, long created, const char *model, const char *text,
                             size_t len, const char *finish, const serve_usage *usage);
@@ -107,6 +108,7 @@ typedef struct serve_metrics {
     /* variational gating, summed over the slots' sessions (zeta_session_stats after each job) */
     uint64_t steps, sparse_steps, dense_steps, fallbacks, drafted, accepted, verifies;
     double energy_sum;
+    double kept_sum[4];
 } serve_metrics;
 
 /* Starts the slots (sessions and worker threads). */

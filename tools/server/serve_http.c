@@ -335,6 +335,11 @@ static enum MHD_Result handle_metrics(struct MHD_Connection *c) {
            m.steps ? (double)m.fallbacks / (double)m.steps : 0.0);
     METRIC("zeta_avg_energy_ratio", "gauge", "mean kept sum of squares / total over the sparse steps' inputs", "%.4f",
            m.sparse_steps ? m.energy_sum / (double)m.sparse_steps : 0.0);
+    fprintf(f, "# HELP zeta_kept_fraction mean share of a thresholded input kept by the sparse steps (1 - achieved sparsity)\n"
+               "# TYPE zeta_kept_fraction gauge\n");
+    static const char *const kinds[4] = {"attn_in", "attn_out", "ffn_in", "ffn_mid"};
+    for (int k = 0; k < 4; k++)
+        fprintf(f, "zeta_kept_fraction{input=\"%s\"} %.4f\n", kinds[k], m.sparse_steps ? m.kept_sum[k] / (double)m.sparse_steps : 0.0);
     METRIC("zeta_draft_tokens_total", "counter", "tokens drafted by the sparse pass (ultimate)", "%llu", (unsigned long long)m.drafted);
     METRIC("zeta_draft_accepted_total", "counter", "drafted tokens accepted by the dense verification", "%llu",
            (unsigned long long)m.accepted);

@@ -388,6 +388,11 @@ static json_t *usage_json(const serve_usage *u) {
                                (json_int_t)u->sparse_steps, "dense_steps", (json_int_t)u->dense_steps, "fallbacks",
                                (json_int_t)u->fallbacks, "sparse_ratio", (double)u->sparse_steps / steps, "fallback_rate",
                                (double)u->fallbacks / steps, "avg_energy_ratio", u->sparse_steps ? u->energy_sum / sp : 0.0);
+        if (gz && u->sparse_steps) { /* the achieved activation sparsity per input kind: mean kept share over the sparse steps */
+            json_t *kept = json_pack("{sfsfsfsf}", "attn_in", u->kept_sum[0] / sp, "attn_out", u->kept_sum[1] / sp, "ffn_in",
+                                     u->kept_sum[2] / sp, "ffn_mid", u->kept_sum[3] / sp);
+            if (kept) json_object_set_new(gz, "kept", kept);
+        }
         if (gz && u->mode == ZETA_MODE_ULTIMATE) {
             json_object_set_new(gz, "drafted", json_integer((json_int_t)u->drafted));
             json_object_set_new(gz, "accepted", json_integer((json_int_t)u->accepted));

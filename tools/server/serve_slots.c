@@ -183,6 +183,7 @@ static void run_job(slot *sl, serve_job *j) {
     gate.accepted = now.n_accepted - sl->seen.n_accepted;
     gate.verifies = now.n_verifies - sl->seen.n_verifies;
     gate.energy_sum = now.energy_sum - sl->seen.energy_sum;
+    for (int k = 0; k < 4; k++) gate.kept_sum[k] = now.kept_sum[k] - sl->seen.kept_sum[k];
     pthread_mutex_lock(&g.mu);
     j->running = false;
     /* a cancel that arrived after the generation's last check must not hit the next job */
@@ -192,6 +193,7 @@ static void run_job(slot *sl, serve_job *j) {
     g.m.dense_steps += gate.dense_steps;
     g.m.fallbacks += gate.fallbacks;
     g.m.energy_sum += gate.energy_sum;
+    for (int k = 0; k < 4; k++) g.m.kept_sum[k] += gate.kept_sum[k];
     g.m.drafted += gate.drafted;
     g.m.accepted += gate.accepted;
     g.m.verifies += gate.verifies;
