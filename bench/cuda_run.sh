@@ -18,6 +18,8 @@ PTG_N=${PTG_N:-256}
 PTG_LO=${PTG_LO:-1}
 PTG_HI=${PTG_HI:-9}
 DEADLINE=${DEADLINE:-540}
+# ENERGY: an extended regular expression; only models whose file name matches it get the energy runs
+ENERGY=${ENERGY:-.}
 T0=$(date +%s)
 el() { echo $(( $(date +%s) - T0 )); }
 LB=""
@@ -102,6 +104,7 @@ if [ -n "$LB" ]; then
         echo "== energy: tg$PTG_N x $PTG_LO and x $PTG_HI, engines alternating [$(el) s]"
         cc -O2 bench/cuda_energy.c -o build-cuda/cuda_energy -ldl
         for m in $MODELS; do b=$(basename $m .gguf)
+            echo "$b" | grep -Eq "$ENERGY" || continue
             for r in $PTG_LO $PTG_HI; do
                 ./build-cuda/cuda_energy "$OUT/energy-zeta-$b-$r.txt" timeout $TO ./build-cuda/zeta bench --backend cuda -m $m -p 0 \
                     -n $PTG_N -r $r -o json > "$OUT/ptg-zeta-$b-$r.json" 2>&1
