@@ -755,7 +755,7 @@ out:
  * same arguments, so their logits must be the same bits at every step; DIRECT differs only in the
  * fused epilogues (the same float operations: checked at 1e-5 of the logit range). The graph must
  * have been replayed at every step and recaptured only when the attention split changes. */
-static void graph_case(zeta_model *m, const char *name, int n_steps) {
+static void graph_case_x(zeta_model *m, const char *name, int n_steps, bool bit_exact) {
     zeta_session_params sp = zeta_session_params_default();
     sp.n_ctx = 512;
     sp.n_threads = 2;
@@ -797,6 +797,7 @@ static void graph_case(zeta_model *m, const char *name, int n_steps) {
            name, steps, exact, worst_direct, range, cap, rep, eager, fail, eager1);
     T_CHECKF(exact == n_steps, "%s: graph and eager logits differ at %d of %d steps", name, n_steps - exact, n_steps);
     T_CHECKF(worst_direct <= 1e-5 * (range + 1.0), "%s: direct vs graph %g", name, worst_direct);
+    T_CHECKF(!bit_exact || worst_direct == 0.0, "%s: direct vs graph %g, not the same bits", name, worst_direct);
     T_CHECKF(fail == 0 && eager == 0 && rep == n_steps && cap >= 1 && cap <= 8, "%s: captures %ld launches %ld eager %ld", name, cap,
              rep, eager);
     T_CHECKF(eager1 == n_steps && cap1 == 0, "%s: record session: eager %ld captures %ld", name, eager1, cap1);
@@ -804,9 +805,11 @@ out:
     for (int i = 0; i < 3; i++) zeta_session_free(s[i]);
 }
 
+static void graph_case(zeta_model *m, const char *name, int n_steps) { graph_case_x(m, name, n_steps, false); }
+
 static void test_decode_graph(void) {
     if (!g_device) T_SKIP("%s", g_why);
-    graph_case(g_mcu, "stories260K.gguf", 400);
+    graph_case_x(g_mcu, "stories260K.gguf", 400, true); /* f32: every fused kernel the same floats (measured: equal) */
     /* the K-quant files: their norms round to Q8_K for the product next, and a product's Q8_K input
      * is reused by the next product of the same input (graph and record), while direct runs each op
      * alone (k_quant_q8K per product): held to 1e-5 of the logit range (measured: equal) */
@@ -818,7 +821,11 @@ static void test_decode_graph(void) {
         zeta_model *m = NULL;
         zeta_error err;
         if (load(path, ZETA_BACKEND_CUDA, &m, &err) != ZETA_OK) { T_CHECKF(0, "%s: %s", path, err.message); continue; }
-        graph_case(m, names[i], 150);
+        /* q4_0 / q8_0: every fused kernel (the norms' and the attention's roundings for the product
+         * next, SwiGLU and the residual add in the products' stores) writes the bytes the unfused
+         * kernels write, so direct and graph logits are the same bits (measured on the H200,
+         * 2026-11-28) */
+        graph_case_x(m, names[i], 150, i < 2);
         zeta_model_free(m);
     }
     /* types mixed within a layer (q, k and v of three types, gate and up of two): each product its
