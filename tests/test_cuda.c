@@ -235,12 +235,14 @@ static void test_rope(void) {
 
 /* ------------------------------------------------------------------ matmul */
 
-static void matmul_case(zeta_type t, int K, int rows, int n_tok, bool with_bias) {
+/* xs: the activations' amplitude (1 unless a case checks range: the f16 prompt products scale each
+ * token into f16's range and back) */
+static void matmul_case_x(zeta_type t, int K, int rows, int n_tok, bool with_bias, float xs) {
     const size_t nw = (size_t)K * rows;
     float *wf = malloc(nw * 4), *wd = malloc(nw * 4), *x = malloc((size_t)n_tok * K * 4), *b = malloc(rows * 4);
     float *got = malloc((size_t)n_tok * rows * 4), *cpu = malloc((size_t)n_tok * rows * 4);
     fill(wf, nw, 1.0f);
-    fill(x, (size_t)n_tok * K, 1.0f);
+    fill(x, (size_t)n_tok * K, xs);
     fill(b, rows, 1.0f);
     const uint64_t rb = zeta_row_bytes(t, K);
     uint8_t *wq = malloc(rb * rows);
@@ -275,10 +277,11 @@ static void matmul_case(zeta_type t, int K, int rows, int n_tok, bool with_bias)
                      !(e_k8 && strcmp(e_k8, "0") == 0)) ||
                     (n_tok == 1 && (t == ZETA_TYPE_Q4_1 || t == ZETA_TYPE_Q5_0 || t == ZETA_TYPE_Q5_1 || t == ZETA_TYPE_IQ4_NL) &&
                      !(e_b8 && strcmp(e_b8, "0") == 0));
-    /* more than 8 tokens of the quantized types other than q4_0 / q8_0: one TF32 GEMM on the tensor
-     * cores (unless ZETA_CUDA_TF32=0), whose inputs keep 11 significant bits, so each term w x is
-     * within 2^-10 of itself and the sum within 2^-10 (9.8e-4) of sum |w x|. The float types' cuBLAS
-     * products split their inputs into TF32 parts (f32-class: held to 1e-5). */
+    /* more than 8 tokens of the quantized types other than q4_0 / q8_0: one GEMM on the tensor cores
+     * (unless ZETA_CUDA_TF32=0) with f16 inputs (TF32 with ZETA_CUDA_TC_H16=0), which keep 11
+     * significant bits, so each term w x is within 2^-10 of itself and the sum within 2^-10 (9.8e-4)
+     * of sum |w x|. The float types' cuBLAS products split their inputs into TF32 parts (f32-class:
+     * held to 1e-5). */
     const char *e_tf32 = getenv("ZETA_CUDA_TF32"), *e_one = getenv("ZETA_CUDA_TC_ONE");
     const bool tf32 = n_tok > 8 && zeta_type_get(t)->is_quantized && t != ZETA_TYPE_Q4_0 && t != ZETA_TYPE_Q8_0 &&
                       !(e_tf32 && strcmp(e_tf32, "0") == 0) &&
@@ -299,18 +302,20 @@ static void matmul_case(zeta_type t, int K, int rows, int n_tok, bool with_bias)
             e = fabs(cp - s) / sa;
             if (e > worst_cpu) worst_cpu = e;
         }
-    T_CHECKF(worst <= bound, "%s K %d rows %d n_tok %d: relative error %g, bound %g (cpu backend vs f32: %g)", zeta_type_name(t), K,
-             rows, n_tok, worst, bound, worst_cpu);
+    T_CHECKF(worst <= bound, "%s K %d rows %d n_tok %d x %g: relative error %g, bound %g (cpu backend vs f32: %g)", zeta_type_name(t),
+             K, rows, n_tok, (double)xs, worst, bound, worst_cpu);
     if (!(worst <= bound))
         for (int r = 0; r < rows && r < 12; r++) printf("      row %d: cuda %.9g cpu %.9g\n", r, got[r], cpu[r]);
     if (n_tok == 1 || n_tok == 17 || n_tok == 200)
         printf("    %-5s K %4d n_tok %2d: cuda error %.1e (vs %s%s), cpu backend vs f32 (8-bit activations for integer types) %.1e\n",
-               zeta_type_name(t), K, n_tok, worst, x8 ? "the cpu backend" : "f32", tf32 ? ", tf32" : "", worst_cpu);
+               zeta_type_name(t), K, n_tok, worst, x8 ? "the cpu backend" : "f32", tf32 ? ", one tensor-core GEMM" : "", worst_cpu);
     dfree(dx); dfree(dy);
     cuda_weight_free(&w);
     cuda_weight_free(&wb);
     free(wf); free(wd); free(x); free(b); free(got); free(cpu); free(wq);
 }
+
+static void matmul_case(zeta_type t, int K, int rows, int n_tok, bool with_bias) { matmul_case_x(t, K, rows, n_tok, with_bias, 1.0f); }
 
 static void test_matmul_types(void) {
     if (!g_device) T_SKIP("%s", g_why);
@@ -350,6 +355,10 @@ static void test_matmul_types(void) {
         matmul_case(t, 128, 128, 128, false);
         matmul_case(t, 160, 40, 20, true);
     }
+    /* prompts of activations far beyond f16's range (65504) and far below its normal range: each
+     * token is scaled into f16's range by a power of two and the product scaled back */
+    matmul_case_x(ZETA_TYPE_Q4_K, 512, 67, 17, true, 1e6f);
+    matmul_case_x(ZETA_TYPE_Q5_0, 512, 67, 17, false, 1e-7f);
     /* float rows whose width is not a multiple of 32 (stories260K's n_ff is 172) */
     matmul_case(ZETA_TYPE_F32, 172, 33, 1, false);
     matmul_case(ZETA_TYPE_F16, 100, 33, 17, true);

@@ -537,6 +537,64 @@ static void dequant_launch(cudaStream_t s, const uint8_t *W, size_t row_bytes, i
     k_dequant<T><<<(unsigned)((items + 255) / 256), 256, 0, s>>>(W, row_bytes, K, rows, r0, nr, out);
 }
 
+/* rows r0 .. r0 + nr - 1 of W (rows x K, K % 32 == 0) -> f16 (round to nearest), thread per 32-element
+ * chunk: the same values as k_dequant's, rounded to 11 significant bits (TC_H16) */
+template <int T> __global__ void k_dequant_h(const uint8_t *W, size_t row_bytes, int K, int rows, int r0, int nr, __half *out) {
+    const size_t id = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    const size_t per_row = (size_t)K / 32;
+    if (id >= per_row * nr) return;
+    const size_t r = id / per_row, c = id % per_row;
+    float w[32];
+    wload32<T>(W, row_bytes, rows, K, r0 + (int)r, (int)c, w);
+    uint4 *o = (uint4 *)(out + r * K + 32 * c);
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        uint4 v;
+        __half2 h;
+        h = __floats2half2_rn(w[8 * j + 0], w[8 * j + 1]); v.x = *(uint32_t *)&h;
+        h = __floats2half2_rn(w[8 * j + 2], w[8 * j + 3]); v.y = *(uint32_t *)&h;
+        h = __floats2half2_rn(w[8 * j + 4], w[8 * j + 5]); v.z = *(uint32_t *)&h;
+        h = __floats2half2_rn(w[8 * j + 6], w[8 * j + 7]); v.w = *(uint32_t *)&h;
+        o[j] = v;
+    }
+}
+
+template <int T>
+static void dequant_h_launch(cudaStream_t s, const uint8_t *W, size_t row_bytes, int K, int rows, int r0, int nr, __half *out) {
+    const size_t items = (size_t)K / 32 * nr;
+    k_dequant_h<T><<<(unsigned)((items + 255) / 256), 256, 0, s>>>(W, row_bytes, K, rows, r0, nr, out);
+}
+
+/* x (n_tok rows of K floats; block t: token t) -> f16, each token scaled by the power of two 2^(14 - e)
+ * that brings its largest |x| (< 2^e) under 2^14, so that no activation overflows f16's range (65504)
+ * and small ones keep their significant bits; inv[t] = 2^(e - 14) undoes it on the product exactly */
+__global__ void k_x_f16(const float *x, int K, __half *xh, float *inv) {
+    const float *xr = x + (size_t)blockIdx.x * K;
+    __half *o = xh + (size_t)blockIdx.x * K;
+    float m = 0.0f;
+    for (int i = threadIdx.x; i < K; i += blockDim.x) m = fmaxf(m, fabsf(xr[i]));
+    for (int off = 16; off; off >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, off));
+    __shared__ float wm[32];
+    if ((threadIdx.x & 31) == 0) wm[threadIdx.x >> 5] = m;
+    __syncthreads();
+    m = 0.0f;
+    for (int w = 0; w < (int)(blockDim.x >> 5); w++) m = fmaxf(m, wm[w]);
+    int e = 0;
+    if (m > 0.0f && m <= 3.0e38f) frexpf(m, &e); /* m < 2^e */
+    e = e < -100 ? -100 : e > 100 ? 100 : e;
+    const float sc = ldexpf(1.0f, 14 - e);
+    for (int i = threadIdx.x; i < K; i += blockDim.x) o[i] = __float2half_rn(xr[i] * sc);
+    if (threadIdx.x == 0) inv[blockIdx.x] = ldexpf(1.0f, e - 14);
+}
+
+/* y (rows x n_tok, a token's rows contiguous) times the token's inv, plus bias */
+__global__ void k_unscale_bias(float *y, const float *inv, const float *bias, int rows, int n_tok) {
+    const size_t id = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (id >= (size_t)rows * n_tok) return;
+    const float v = y[id] * inv[id / rows];
+    y[id] = bias ? v + bias[id % rows] : v;
+}
+
 __global__ void k_add_bias(float *y, const float *bias, int rows, int n_tok) {
     const size_t id = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
     if (id < (size_t)rows * n_tok) y[id] += bias[id % rows];
@@ -611,6 +669,13 @@ static cudaError_t tf32_split(cudaStream_t s, const float *v, float *hi, float *
 
 /* How a cuBLAS product runs (ZETA_CUDA_TF32=0: TC_F32 for every type):
  * - TC_F32: f32 SGEMM on the CUDA cores.
+ * - TC_H16 (the quantized types other than q4_0 / q8_0, since 2026-11-28; ZETA_CUDA_TC_H16=0: TC_ONE
+ *   for them): the dequantized weights rounded to f16 (k_dequant_h) and x rounded to f16 after a
+ *   power-of-two scale per token (k_x_f16, undone exactly by k_unscale_bias), one GEMM with f32
+ *   sums. f16 keeps 11 significant bits as TF32 does, so the bound is TC_ONE's; it halves the bytes
+ *   of the dequantized slices and runs the tensor cores at twice TF32's rate. Weights beyond f16's
+ *   range (|w| > 65504: none in any real model) would overflow to inf, not checked here
+ *   (ZETA_CUDA_TC_H16=0 runs such a file with TC_ONE).
  * - TC_ONE: one TF32 GEMM (inputs read with 11 significant bits, sums in f32): each term w x within
  *   2^-10 of itself, the result within 2^-10 of sum |w x| (tests/test_cuda holds it to 2.5e-3).
  *   For the quantized types other than q4_0 / q8_0 (the K-quants, q4_1, q5_0, q5_1, iq4_nl, iq4_xs),
@@ -622,17 +687,20 @@ static cudaError_t tf32_split(cudaStream_t s, const float *v, float *hi, float *
  * - TC_XW: W split as well, three GEMMs (W hi x hi + W hi x lo + W lo x hi; the dropped W lo x lo is
  *   under 2^-22 of a term): f32 and the q4_0 / q8_0 products that miss the int8 kernel (K not a
  *   multiple of 128), held to the CPU's result at 1e-5. */
-enum { TC_F32, TC_ONE, TC_X, TC_XW };
+enum { TC_F32, TC_ONE, TC_H16, TC_X, TC_XW };
 
 static int tc_mode(int type) {
     static int on = -1;
     if (!cuda_switch_on("ZETA_CUDA_TF32", &on)) return TC_F32;
     static int one = -1; /* ZETA_CUDA_TC_ONE=0: TC_XW for all but q4_K / q6_K, as before (A/B) */
+    static int h16 = -1; /* ZETA_CUDA_TC_H16=0: TC_ONE (one TF32 GEMM) instead (A/B) */
     switch (type) {
     case ZETA_TYPE_F32: case ZETA_TYPE_Q4_0: case ZETA_TYPE_Q8_0: return TC_XW;
     case ZETA_TYPE_F16: case ZETA_TYPE_BF16: return TC_X;
-    case ZETA_TYPE_Q4_K: case ZETA_TYPE_Q6_K: return TC_ONE;
-    default: return cuda_switch_on("ZETA_CUDA_TC_ONE", &one) ? TC_ONE : TC_XW;
+    case ZETA_TYPE_Q4_K: case ZETA_TYPE_Q6_K: return cuda_switch_on("ZETA_CUDA_TC_H16", &h16) ? TC_H16 : TC_ONE;
+    default:
+        if (!cuda_switch_on("ZETA_CUDA_TC_ONE", &one)) return TC_XW;
+        return cuda_switch_on("ZETA_CUDA_TC_H16", &h16) ? TC_H16 : TC_ONE;
     }
 }
 
@@ -694,6 +762,31 @@ cudaError_t cuda_matmul(cudaStream_t s, void *blas, const zeta_weight *w, const 
     int mode = tc_mode((int)w->type);
     const size_t nx = (size_t)n_tok * K;
     if (mode >= TC_X && (!sc->xs || sc->xs_floats < 2 * nx)) mode = TC_F32; /* no room to split x: exact f32 */
+    if (mode == TC_H16 && (!sc->xs || sc->xs_floats < nx / 2 + 64 + (size_t)n_tok || K % 32)) mode = TC_ONE;
+    if (mode == TC_H16) {
+        /* xs: x in f16 (nx halves), then the tokens' inverse scales at a 256-byte boundary */
+        __half *xh = (__half *)sc->xs;
+        float *inv = sc->xs + (nx / 2 + 63) / 64 * 64;
+        k_x_f16<<<(unsigned)n_tok, 256, 0, s>>>(x, K, xh, inv);
+        cudaError_t e = cudaGetLastError();
+        if (e != cudaSuccess) return e;
+        __half *wh = (__half *)scratch;
+        int slice = (int)(2 * scratch_floats / (size_t)K);
+        if (slice < 1) return cudaErrorInvalidValue;
+        if (slice > rows) slice = rows;
+        const float one = 1.0f, zero = 0.0f;
+        for (int r0 = 0; r0 < rows; r0 += slice) {
+            const int nr = rows - r0 < slice ? rows - r0 : slice;
+            DISPATCH(w->type, dequant_h_launch<TT>(s, (const uint8_t *)w->dev, w->row_bytes, K, rows, r0, nr, wh));
+            if ((e = cudaGetLastError()) != cudaSuccess) return e;
+            cublasStatus_t st = cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, nr, n_tok, K, &one, wh, CUDA_R_16F, K, xh, CUDA_R_16F, K, &zero,
+                                             y + r0, CUDA_R_32F, rows, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+            if (st != CUBLAS_STATUS_SUCCESS) { *blas_status = (int)st; return cudaSuccess; }
+        }
+        const size_t n = (size_t)rows * n_tok;
+        k_unscale_bias<<<(unsigned)((n + 255) / 256), 256, 0, s>>>(y, inv, bias, rows, n_tok);
+        return cudaGetLastError();
+    }
     const float *x_lo = NULL;
     if (mode >= TC_X) {
         cudaError_t e = tf32_split(s, x, sc->xs, sc->xs + nx, nx);
