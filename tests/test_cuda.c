@@ -359,6 +359,9 @@ static void test_matmul_types(void) {
      * token is scaled into f16's range by a power of two and the product scaled back */
     matmul_case_x(ZETA_TYPE_Q4_K, 512, 67, 17, true, 1e6f);
     matmul_case_x(ZETA_TYPE_Q5_0, 512, 67, 17, false, 1e-7f);
+    /* f16 weights: x split into two f16 parts after the scale, f32-class (1e-5) */
+    matmul_case_x(ZETA_TYPE_F16, 512, 67, 17, true, 1e6f);
+    matmul_case_x(ZETA_TYPE_F16, 1024, 40, 33, false, 1e-7f);
     /* float rows whose width is not a multiple of 32 (stories260K's n_ff is 172) */
     matmul_case(ZETA_TYPE_F32, 172, 33, 1, false);
     matmul_case(ZETA_TYPE_F16, 100, 33, 17, true);

@@ -587,6 +587,33 @@ __global__ void k_x_f16(const float *x, int K, __half *xh, float *inv) {
     if (threadIdx.x == 0) inv[blockIdx.x] = ldexpf(1.0f, e - 14);
 }
 
+/* x -> hi + lo in f16 after k_x_f16's power-of-two scale per token: hi = f16(x s), lo = f16(x s - hi)
+ * (the difference exact in f32), so hi + lo holds x s to ~22 significant bits, as a TF32 split does
+ * (TC_X16: f16 weights times both, two GEMMs) */
+__global__ void k_x_f16_split(const float *x, int K, __half *xh, __half *xl, float *inv) {
+    const float *xr = x + (size_t)blockIdx.x * K;
+    __half *oh = xh + (size_t)blockIdx.x * K, *ol = xl + (size_t)blockIdx.x * K;
+    float m = 0.0f;
+    for (int i = threadIdx.x; i < K; i += blockDim.x) m = fmaxf(m, fabsf(xr[i]));
+    for (int off = 16; off; off >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, off));
+    __shared__ float wm[32];
+    if ((threadIdx.x & 31) == 0) wm[threadIdx.x >> 5] = m;
+    __syncthreads();
+    m = 0.0f;
+    for (int w = 0; w < (int)(blockDim.x >> 5); w++) m = fmaxf(m, wm[w]);
+    int e = 0;
+    if (m > 0.0f && m <= 3.0e38f) frexpf(m, &e);
+    e = e < -100 ? -100 : e > 100 ? 100 : e;
+    const float sc = ldexpf(1.0f, 14 - e);
+    for (int i = threadIdx.x; i < K; i += blockDim.x) {
+        const float v = xr[i] * sc;
+        const __half h = __float2half_rn(v);
+        oh[i] = h;
+        ol[i] = __float2half_rn(v - __half2float(h));
+    }
+    if (threadIdx.x == 0) inv[blockIdx.x] = ldexpf(1.0f, e - 14);
+}
+
 /* y (rows x n_tok, a token's rows contiguous) times the token's inv, plus bias */
 __global__ void k_unscale_bias(float *y, const float *inv, const float *bias, int rows, int n_tok) {
     const size_t id = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
@@ -682,12 +709,15 @@ static cudaError_t tf32_split(cudaStream_t s, const float *v, float *hi, float *
  *   whose CPU products round x to 8-bit blocks (Q8_K, Q8_0, Q8_1): that rounding is farther from f32
  *   than this, so the one GEMM keeps them nearer the f32 result than the CPU's own arithmetic (before
  *   2026-11-28 only q4_K / q6_K took it and the rest TC_XW: three GEMMs, ~3x the time).
+ * - TC_X16 (f16 weights, since 2026-11-28 17:20; ZETA_CUDA_X16=0: TC_X): x scaled per token into f16's
+ *   range and split into f16 hi + lo (k_x_f16_split), the weights as stored (no dequantized slices),
+ *   two f16 GEMMs with f32 sums: f32-class as TC_X, at twice the tensor rate and a quarter of the bytes.
  * - TC_X: x split into hi + lo (k_tf32_split), W hi + W lo: two GEMMs. For f16 / bf16 weights, which
  *   TF32 holds exactly: the result is f32-class (each term within ~2^-21).
  * - TC_XW: W split as well, three GEMMs (W hi x hi + W hi x lo + W lo x hi; the dropped W lo x lo is
  *   under 2^-22 of a term): f32 and the q4_0 / q8_0 products that miss the int8 kernel (K not a
  *   multiple of 128), held to the CPU's result at 1e-5. */
-enum { TC_F32, TC_ONE, TC_H16, TC_X, TC_XW };
+enum { TC_F32, TC_ONE, TC_H16, TC_X16, TC_X, TC_XW };
 
 static int tc_mode(int type) {
     static int on = -1;
@@ -696,7 +726,11 @@ static int tc_mode(int type) {
     static int h16 = -1; /* ZETA_CUDA_TC_H16=0: TC_ONE (one TF32 GEMM) instead (A/B) */
     switch (type) {
     case ZETA_TYPE_F32: case ZETA_TYPE_Q4_0: case ZETA_TYPE_Q8_0: return TC_XW;
-    case ZETA_TYPE_F16: case ZETA_TYPE_BF16: return TC_X;
+    case ZETA_TYPE_F16: {
+        static int x16 = -1; /* ZETA_CUDA_X16=0: TC_X, as before (A/B) */
+        return cuda_switch_on("ZETA_CUDA_X16", &x16) ? TC_X16 : TC_X;
+    }
+    case ZETA_TYPE_BF16: return TC_X;
     case ZETA_TYPE_Q4_K: case ZETA_TYPE_Q6_K: return cuda_switch_on("ZETA_CUDA_TC_H16", &h16) ? TC_H16 : TC_ONE;
     default:
         if (!cuda_switch_on("ZETA_CUDA_TC_ONE", &one)) return TC_XW;
@@ -763,6 +797,26 @@ cudaError_t cuda_matmul(cudaStream_t s, void *blas, const zeta_weight *w, const 
     const size_t nx = (size_t)n_tok * K;
     if (mode >= TC_X && (!sc->xs || sc->xs_floats < 2 * nx)) mode = TC_F32; /* no room to split x: exact f32 */
     if (mode == TC_H16 && (!sc->xs || sc->xs_floats < nx / 2 + 64 + (size_t)n_tok || K % 32)) mode = TC_ONE;
+    if (mode == TC_X16 && (!sc->xs || sc->xs_floats < nx + 64 + (size_t)n_tok || K % 8 || w->row_bytes != (size_t)K * 2)) mode = TC_X;
+    if (mode == TC_X16) {
+        /* xs: hi (nx halves), lo (nx halves), then the tokens' inverse scales at a 256-byte boundary */
+        __half *xh = (__half *)sc->xs, *xl = xh + nx;
+        float *inv = sc->xs + (nx + 63) / 64 * 64;
+        k_x_f16_split<<<(unsigned)n_tok, 256, 0, s>>>(x, K, xh, xl, inv);
+        cudaError_t e = cudaGetLastError();
+        if (e != cudaSuccess) return e;
+        const float one = 1.0f, zero = 0.0f;
+        const __half *W = (const __half *)w->dev;
+        cublasStatus_t st = cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, rows, n_tok, K, &one, W, CUDA_R_16F, K, xh, CUDA_R_16F, K, &zero,
+                                         y, CUDA_R_32F, rows, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+        if (st == CUBLAS_STATUS_SUCCESS)
+            st = cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, rows, n_tok, K, &one, W, CUDA_R_16F, K, xl, CUDA_R_16F, K, &one, y, CUDA_R_32F,
+                              rows, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+        if (st != CUBLAS_STATUS_SUCCESS) { *blas_status = (int)st; return cudaSuccess; }
+        const size_t n = (size_t)rows * n_tok;
+        k_unscale_bias<<<(unsigned)((n + 255) / 256), 256, 0, s>>>(y, inv, bias, rows, n_tok);
+        return cudaGetLastError();
+    }
     if (mode == TC_H16) {
         /* xs: x in f16 (nx halves), then the tokens' inverse scales at a 256-byte boundary */
         __half *xh = (__half *)sc->xs;
