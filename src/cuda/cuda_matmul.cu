@@ -580,8 +580,8 @@ __global__ void k_x_f16(const float *x, int K, __half *xh, float *inv) {
     m = 0.0f;
     for (int w = 0; w < (int)(blockDim.x >> 5); w++) m = fmaxf(m, wm[w]);
     int e = 0;
-    if (m > 0.0f && m <= 3.0e38f) frexpf(m, &e); /* m < 2^e */
-    e = e < -100 ? -100 : e > 100 ? 100 : e;
+    if (m > 0.0f && isfinite(m)) frexpf(m, &e); /* m < 2^e, e <= 128 */
+    e = e < -100 ? -100 : e > 127 ? 127 : e;   /* the scale and its inverse stay normal floats */
     const float sc = ldexpf(1.0f, 14 - e);
     for (int i = threadIdx.x; i < K; i += blockDim.x) o[i] = __float2half_rn(xr[i] * sc);
     if (threadIdx.x == 0) inv[blockIdx.x] = ldexpf(1.0f, e - 14);
@@ -602,8 +602,8 @@ __global__ void k_x_f16_split(const float *x, int K, __half *xh, __half *xl, flo
     m = 0.0f;
     for (int w = 0; w < (int)(blockDim.x >> 5); w++) m = fmaxf(m, wm[w]);
     int e = 0;
-    if (m > 0.0f && m <= 3.0e38f) frexpf(m, &e);
-    e = e < -100 ? -100 : e > 100 ? 100 : e;
+    if (m > 0.0f && isfinite(m)) frexpf(m, &e);
+    e = e < -100 ? -100 : e > 127 ? 127 : e;
     const float sc = ldexpf(1.0f, 14 - e);
     for (int i = threadIdx.x; i < K; i += blockDim.x) {
         const float v = xr[i] * sc;
