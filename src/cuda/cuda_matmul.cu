@@ -709,7 +709,7 @@ static cudaError_t tf32_split(cudaStream_t s, const float *v, float *hi, float *
  *   whose CPU products round x to 8-bit blocks (Q8_K, Q8_0, Q8_1): that rounding is farther from f32
  *   than this, so the one GEMM keeps them nearer the f32 result than the CPU's own arithmetic (before
  *   2026-11-28 only q4_K / q6_K took it and the rest TC_XW: three GEMMs, ~3x the time).
- * - TC_X16 (f16 weights, since 2026-11-28 17:20; ZETA_CUDA_X16=0: TC_X): x scaled per token into f16's
+ * - TC_X16 (f16 weights, since 2026-11-28 17:00; ZETA_CUDA_X16=0: TC_X): x scaled per token into f16's
  *   range and split into f16 hi + lo (k_x_f16_split), the weights as stored (no dequantized slices),
  *   two f16 GEMMs with f32 sums: f32-class as TC_X, at twice the tensor rate and a quarter of the bytes.
  * - TC_X: x split into hi + lo (k_tf32_split), W hi + W lo: two GEMMs. For f16 / bf16 weights, which
