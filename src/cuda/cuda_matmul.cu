@@ -565,12 +565,11 @@ static void dequant_h_launch(cudaStream_t s, const uint8_t *W, size_t row_bytes,
     k_dequant_h<T><<<(unsigned)((items + 255) / 256), 256, 0, s>>>(W, row_bytes, K, rows, r0, nr, out);
 }
 
-/* x (n_tok rows of K floats; block t: token t) -> f16, each token scaled by the power of two 2^(14 - e)
- * that brings its largest |x| (< 2^e) under 2^14, so that no activation overflows f16's range (65504)
- * and small ones keep their significant bits; inv[t] = 2^(e - 14) undoes it on the product exactly */
-__global__ void k_x_f16(const float *x, int K, __half *xh, float *inv) {
-    const float *xr = x + (size_t)blockIdx.x * K;
-    __half *o = xh + (size_t)blockIdx.x * K;
+/* the power-of-two scale 2^(14 - e) of token row xr (K floats) that brings its largest |x| (< 2^e)
+ * under 2^14, so that no activation overflows f16's range (65504) and small ones keep their
+ * significant bits; thread 0 writes *inv = 2^(e - 14), which undoes it on the product exactly. Called
+ * by every thread of the block (a barrier inside). */
+__device__ __forceinline__ float token_scale_f16(const float *xr, int K, float *inv) {
     float m = 0.0f;
     for (int i = threadIdx.x; i < K; i += blockDim.x) m = fmaxf(m, fabsf(xr[i]));
     for (int off = 16; off; off >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, off));
@@ -582,36 +581,31 @@ __global__ void k_x_f16(const float *x, int K, __half *xh, float *inv) {
     int e = 0;
     if (m > 0.0f && isfinite(m)) frexpf(m, &e); /* m < 2^e, e <= 128 */
     e = e < -100 ? -100 : e > 127 ? 127 : e;   /* the scale and its inverse stay normal floats */
-    const float sc = ldexpf(1.0f, 14 - e);
-    for (int i = threadIdx.x; i < K; i += blockDim.x) o[i] = __float2half_rn(xr[i] * sc);
-    if (threadIdx.x == 0) inv[blockIdx.x] = ldexpf(1.0f, e - 14);
+    if (threadIdx.x == 0) *inv = ldexpf(1.0f, e - 14);
+    return ldexpf(1.0f, 14 - e);
 }
 
-/* x -> hi + lo in f16 after k_x_f16's power-of-two scale per token: hi = f16(x s), lo = f16(x s - hi)
- * (the difference exact in f32), so hi + lo holds x s to ~22 significant bits, as a TF32 split does
- * (TC_X16: f16 weights times both, two GEMMs) */
+/* x (n_tok rows of K floats; block t: token t) -> f16 after token_scale_f16's scale (TC_H16) */
+__global__ void k_x_f16(const float *x, int K, __half *xh, float *inv) {
+    const float *xr = x + (size_t)blockIdx.x * K;
+    __half *o = xh + (size_t)blockIdx.x * K;
+    const float sc = token_scale_f16(xr, K, inv + blockIdx.x);
+    for (int i = threadIdx.x; i < K; i += blockDim.x) o[i] = __float2half_rn(xr[i] * sc);
+}
+
+/* x -> hi + lo in f16 after the same scale: hi = f16(x s), lo = f16(x s - hi) (the difference exact in
+ * f32), so hi + lo holds x s to ~22 significant bits, as a TF32 split does (TC_X16: f16 weights times
+ * both, two GEMMs) */
 __global__ void k_x_f16_split(const float *x, int K, __half *xh, __half *xl, float *inv) {
     const float *xr = x + (size_t)blockIdx.x * K;
     __half *oh = xh + (size_t)blockIdx.x * K, *ol = xl + (size_t)blockIdx.x * K;
-    float m = 0.0f;
-    for (int i = threadIdx.x; i < K; i += blockDim.x) m = fmaxf(m, fabsf(xr[i]));
-    for (int off = 16; off; off >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, off));
-    __shared__ float wm[32];
-    if ((threadIdx.x & 31) == 0) wm[threadIdx.x >> 5] = m;
-    __syncthreads();
-    m = 0.0f;
-    for (int w = 0; w < (int)(blockDim.x >> 5); w++) m = fmaxf(m, wm[w]);
-    int e = 0;
-    if (m > 0.0f && isfinite(m)) frexpf(m, &e);
-    e = e < -100 ? -100 : e > 127 ? 127 : e;
-    const float sc = ldexpf(1.0f, 14 - e);
+    const float sc = token_scale_f16(xr, K, inv + blockIdx.x);
     for (int i = threadIdx.x; i < K; i += blockDim.x) {
         const float v = xr[i] * sc;
         const __half h = __float2half_rn(v);
         oh[i] = h;
         ol[i] = __float2half_rn(v - __half2float(h));
     }
-    if (threadIdx.x == 0) inv[blockIdx.x] = ldexpf(1.0f, e - 14);
 }
 
 /* y (rows x n_tok, a token's rows contiguous) times the token's inv, plus bias */
