@@ -3,7 +3,7 @@
 # runs tests/test_cuda, tests/test_cuda_kv and tests/test_cuda_sparse (op-by-op and whole-model checks against the CPU backend, decode graphs vs
 # eager), measures the device-to-device copy bandwidth, writes TinyLlama-1.1B-shaped random models
 # (Q4_0, Q8_0; and Llama-2-7B-shaped Q4_0 with BIG=1; or SYNTH="TYPE:SHAPE ...", where TYPE may be
-# q4_k_m, q5_k_m or q6_k) with `zeta synth`, and times pp512 / tg128
+# any type `zeta quantize` takes: q4_k_m, q3_k_m, iq4_xs, f16, ...) with `zeta synth`, and times pp512 / tg128
 # with `zeta bench --backend cuda`. With LLAMA_SRC=DIR (a llama.cpp source tree or .tar.xz of one,
 # never committed), llama.cpp is built with CUDA in the background meanwhile and llama-bench runs
 # on the same files, the two engines alternating; then joules per generated token from the GPU's
