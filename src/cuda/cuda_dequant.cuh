@@ -229,4 +229,26 @@ __device__ __forceinline__ void wload32(const uint8_t *W, size_t row_bytes, int 
     else load32<T>(W + (size_t)r * row_bytes, c, w);
 }
 
+/* CALL with the compile-time type TT for a run-time weight type T (cudaErrorInvalidValue from the
+ * enclosing function for a type no kernel takes) */
+#define DISPATCH(T, CALL)                                                          \
+    switch (T) {                                                                   \
+    case ZETA_TYPE_F32: { const int TT = ZETA_TYPE_F32; CALL; } break;             \
+    case ZETA_TYPE_F16: { const int TT = ZETA_TYPE_F16; CALL; } break;             \
+    case ZETA_TYPE_BF16: { const int TT = ZETA_TYPE_BF16; CALL; } break;           \
+    case ZETA_TYPE_Q8_0: { const int TT = ZETA_TYPE_Q8_0; CALL; } break;           \
+    case ZETA_TYPE_Q4_0: { const int TT = ZETA_TYPE_Q4_0; CALL; } break;           \
+    case ZETA_TYPE_Q4_K: { const int TT = ZETA_TYPE_Q4_K; CALL; } break;           \
+    case ZETA_TYPE_Q6_K: { const int TT = ZETA_TYPE_Q6_K; CALL; } break;           \
+    case ZETA_TYPE_Q4_1: { const int TT = ZETA_TYPE_Q4_1; CALL; } break;           \
+    case ZETA_TYPE_Q5_0: { const int TT = ZETA_TYPE_Q5_0; CALL; } break;           \
+    case ZETA_TYPE_Q5_1: { const int TT = ZETA_TYPE_Q5_1; CALL; } break;           \
+    case ZETA_TYPE_IQ4_NL: { const int TT = ZETA_TYPE_IQ4_NL; CALL; } break;       \
+    case ZETA_TYPE_Q2_K: { const int TT = ZETA_TYPE_Q2_K; CALL; } break;           \
+    case ZETA_TYPE_Q3_K: { const int TT = ZETA_TYPE_Q3_K; CALL; } break;           \
+    case ZETA_TYPE_Q5_K: { const int TT = ZETA_TYPE_Q5_K; CALL; } break;           \
+    case ZETA_TYPE_IQ4_XS: { const int TT = ZETA_TYPE_IQ4_XS; CALL; } break;       \
+    default: return cudaErrorInvalidValue;                                         \
+    }
+
 #endif

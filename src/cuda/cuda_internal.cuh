@@ -252,6 +252,12 @@ struct cuda_mm_scratch {
 cudaError_t cuda_matmul(cudaStream_t s, void *blas, const zeta_weight *w, const float *bias, const float *x, int n_tok,
                         float *y, const cuda_mm_scratch *sc, int *blas_status);
 
+/* The rest of cuda_matmul's prompt products (cuda_gemm.cu): W dequantized in slices into sc->deq (which
+ * must be there) and multiplied by cuBLAS (blas: a cublasHandle_t) on the tensor cores; x already rounded
+ * to 8 bits where the type's CPU products round it (q4_0 / q8_0) */
+cudaError_t cuda_gemm_prompt(cudaStream_t s, void *blas, const zeta_weight *w, const float *bias, const float *x, int n_tok,
+                             float *y, const cuda_mm_scratch *sc, int *blas_status);
+
 /* Prompts of q4_0 / q8_0 weights on the tensor cores (cuda_mmq.cu): when cuda_mmq_ok (more than 8
  * tokens, K % 128 == 0; ZETA_CUDA_MMQ=0 turns it off), y[t] = W x[t] (+ bias) with x rounded to 8
  * bits as the CPU's kernels round it (x NULL: already rounded into xq) and each block an exact
