@@ -57,25 +57,34 @@ __device__ __forceinline__ void split2(float x, float y, uint32_t *hi, uint32_t 
  * 1), c2, c3 = (row g + 8, same cols). K and V are kept [position][d] in shared memory: a B
  * fragment of K (two adjacent d) is one 32-bit load, one of V (two adjacent positions) comes from
  * ldmatrix.trans. */
-/* 8 codes of a quantized row (type t, elements d8 .. d8 + 7) as f16 values (q4_0: the code - 8) */
+/* 8 codes of a quantized row (type t, elements d8 .. d8 + 7) as f16 values (q4_0: the code - 8).
+ * Each byte (q8_0: the code with its sign bit flipped, i.e. code + 128; q4_0: the nibble) becomes the
+ * low mantissa byte of an f16 with exponent bits 0x64 (1024 + byte, exact), then 1024 + 128 (q8_0)
+ * or 1024 + 8 (q4_0) is subtracted: the integer code, exact, two codes an instruction. */
 __device__ __forceinline__ uint4 fa_codes8(int t, const uint8_t *row, int d8) {
     uint2 b;
-    int sh = 0;
+    __half2 off;
     if (t == ZETA_TYPE_Q8_0) {
         b = *(const uint2 *)(row + d8);
+        b.x ^= 0x80808080u;
+        b.y ^= 0x80808080u;
+        off = __halves2half2(__ushort_as_half(0x6480), __ushort_as_half(0x6480)); /* 1152 */
     } else {
         const int blk = d8 / 32, j0 = d8 % 32;
         b = *(const uint2 *)(row + 16 * blk + j0 % 16);
-        sh = j0 < 16 ? 0 : 4;
+        const int sh = j0 < 16 ? 0 : 4;
+        b.x = (b.x >> sh) & 0x0f0f0f0fu;
+        b.y = (b.y >> sh) & 0x0f0f0f0fu;
+        off = __halves2half2(__ushort_as_half(0x6408), __ushort_as_half(0x6408)); /* 1032 */
     }
-    __half h[8];
+    const uint32_t e = 0x64006400u; /* bytes 5 and 7 of the permute: the exponent bits */
+    uint32_t r[4] = {__byte_perm(b.x, e, 0x7150), __byte_perm(b.x, e, 0x7352), __byte_perm(b.y, e, 0x7150), __byte_perm(b.y, e, 0x7352)};
 #pragma unroll
-    for (int e = 0; e < 8; e++) {
-        const uint32_t by = ((e < 4 ? b.x : b.y) >> (8 * (e & 3))) & 0xffu;
-        const int v = t == ZETA_TYPE_Q8_0 ? (int)(int8_t)by : (int)((by >> sh) & 15u) - 8;
-        h[e] = __int2half_rn(v);
+    for (int i = 0; i < 4; i++) {
+        const __half2 h = __hsub2(*(const __half2 *)&r[i], off);
+        r[i] = *(const uint32_t *)&h;
     }
-    return *(const uint4 *)h;
+    return make_uint4(r[0], r[1], r[2], r[3]);
 }
 
 /* 16 bytes global -> shared, asynchronously; src_ok false: 16 zero bytes (src is not read) */
