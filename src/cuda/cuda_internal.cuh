@@ -292,6 +292,8 @@ bool cuda_mmv_fusable(const zeta_weight *w);
 /* xq: cuda_xq_bytes(K) bytes of scratch, required for q4_0 / q8_0 (whose products take x rounded
  * to 8 bits in blocks of 32, as the CPU's kernels do) */
 cudaError_t cuda_mmv(cudaStream_t s, const cuda_mmv_job *j, const float *x, uint8_t *xq);
+/* the q4_0 / q8_0 part of cuda_mmv (cuda_mmvq.cu) */
+cudaError_t cuda_mmvq(cudaStream_t s, const cuda_mmv_job *j, const float *x, uint8_t *xq);
 
 /* The sparse pass of variational gating (cuda_sparse.cu). One-token products of up to 3 matrices
  * in one native sparse layout (sparse.h: fmt ZS_FMT_Q8 / ZS_FMT_Q4, rows % 64 == 0; W[m]: the
