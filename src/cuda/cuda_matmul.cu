@@ -261,8 +261,6 @@ bool cuda_switch_on(const char *name, int *cache) {
     return *cache != 0;
 }
 
-
-
 /* ---------------------------------------------------------------- upload: the split layout */
 
 template <int QB> __global__ void k_split(const uint8_t *src, uint8_t *dst, size_t n_blocks) {
