@@ -231,12 +231,16 @@ __device__ __forceinline__ void fattn_tile(const __half *sk, const __half *sv, c
  * while the next is copied). A quantized operand's raw rows (codes, then the block scales) are
  * copied by cp.async into two raw stages instead and expanded into one f16 tile (codes as f16, the
  * scales as floats [position][block]) just before the tile is computed. */
+template <int D> struct fa_raw {                          /* a raw stage of a quantized operand */
+    static constexpr int NB = D / 32;
+    static constexpr int RS = FA_KV * D;                     /* the codes (q8_0; q4_0 uses half), then the scales */
+    static constexpr int BYTES = RS + FA_KV * NB * 2;        /* ... f16 scales [position][block] */
+};
 template <int D, bool QK, bool QV> struct fa_smem {
     static constexpr int KS = D + 8, NB = D / 32;
     static constexpr int TILE = FA_KV * KS * 2;              /* bytes of an f16 tile */
     static constexpr int KT = QK ? 1 : 2, VT = QV ? 1 : 2;   /* f16 tiles of K, V */
-    static constexpr int RAW = FA_KV * D + FA_KV * NB * 2;   /* bytes of a raw stage: q8_0 codes (q4_0: half), f16 scales */
-    static constexpr int RS = FA_KV * D;                     /* offset of the scales in a raw stage */
+    static constexpr int RAW = fa_raw<D>::BYTES;
     static constexpr int OFF_V = KT * TILE, OFF_DK = OFF_V + VT * TILE, OFF_DV = OFF_DK + (QK ? FA_KV * NB * 4 : 0);
     static constexpr int OFF_RK = OFF_DV + (QV ? FA_KV * NB * 4 : 0), OFF_RV = OFF_RK + (QK ? 2 * RAW : 0);
     static constexpr size_t BYTES = OFF_RV + (QV ? 2 * RAW : 0);
@@ -252,7 +256,7 @@ __device__ __forceinline__ void fa_cp_small(unsigned dst, const void *src, int b
  * raw stage r; positions past n_kv as zeros (codes and scales 0: masked K, or V times p = 0) */
 template <int D>
 __device__ __forceinline__ void fa_raw_load(uint8_t *r, const uint8_t *codes, const __half *scales, int cb, int kv0, int n_kv, int nkv, int hk) {
-    constexpr int NB = D / 32, RS = FA_KV * D;
+    constexpr int NB = fa_raw<D>::NB, RS = fa_raw<D>::RS;
     const int n16 = cb / 16;
     for (int c = threadIdx.x; c < FA_KV * n16; c += 32 * FA_WARPS) {
         const int p = c / n16, o = 16 * (c % n16);
@@ -270,7 +274,7 @@ __device__ __forceinline__ void fa_raw_load(uint8_t *r, const uint8_t *codes, co
 /* raw stage r (type t, row bytes cb) expanded into the f16 tile and the float scales */
 template <int D>
 __device__ __forceinline__ void fa_raw_expand(__half *tile, float *sd, const uint8_t *r, int t, int cb) {
-    constexpr int KS = D + 8, NB = D / 32, RS = FA_KV * D;
+    constexpr int KS = D + 8, NB = fa_raw<D>::NB, RS = fa_raw<D>::RS;
     for (int c = threadIdx.x; c < FA_KV * (D / 8); c += 32 * FA_WARPS) {
         const int p = c / (D / 8), d8 = 8 * (c % (D / 8));
         *(uint4 *)(tile + p * KS + d8) = fa_codes8(t, r + p * cb, d8);
