@@ -46,7 +46,7 @@ for r in rows[1:]:
     k[(r[ix['ID']], r[ix['Kernel Name']].split('(')[0].split('<')[0])][r[ix['Metric Name']]] = float(r[ix['Metric Value']].replace(',', ''))
 agg = collections.defaultdict(lambda: [0, 0.0, 0.0, 0.0, 0.0])
 for (i, name), m in k.items():
-    if name.endswith(('k_mmvq', 'k_smv', 'k_mmvk', 'k_mmv1')): name += '/%d' % m.get('launch__grid_size', 0)  # one line per product shape
+    if name.endswith(('k_mmvq', 'k_smv', 'k_smvb', 'k_mmvk', 'k_mmv1')): name += '/%d' % m.get('launch__grid_size', 0)  # one line per product shape
     a = agg[name]; a[0] += 1; a[1] += m.get('gpu__time_duration.sum', 0); a[2] += m.get('dram__bytes_read.sum', 0)
     a[3] = m.get('launch__registers_per_thread', 0); a[4] += m.get('sm__warps_active.avg.pct_of_peak_sustained_active', 0)
 tot = sum(a[1] for a in agg.values())

@@ -1,5 +1,5 @@
 /* test_cuda_sparse.c — the sparse pass of variational gating on the CUDA backend: its products
- * (both sparse layouts, partial tiles, 0-82 % of the columns dropped) against an exact host
+ * (both sparse layouts, partial tiles, 0-97 % of the columns dropped) against an exact host
  * reference of the same rounding, whole models against the CPU's sparse pass, its counters, the
  * graphs of variational mode, and a model whose layout the GPU refuses. Without CUDA compiled in, or
  * without a device, the cases print skip lines and the file exits 0. (Split from test_cuda.c.) */
@@ -196,6 +196,9 @@ static void sparse_model_case(const char *path, const char *sfile) {
         sparse_product_case(s[0], ZS_FMT_Q8, 11008, r2, 1, 0.25f);
         sparse_product_case(s[0], ZS_FMT_Q4, 256, r3, 2, 0.9f);
         sparse_product_case(s[0], ZS_FMT_Q8, 96, r3, 2, 0.0f);
+        /* every column kept (the stages' worst case) and nearly none */
+        sparse_product_case(s[0], ZS_FMT_Q4, 4096, r2, 1, 0.0f);
+        sparse_product_case(s[0], ZS_FMT_Q8, 2048, r2, 1, 0.97f);
     }
     {
         const size_t nv = zeta_n_vocab(mg);

@@ -95,7 +95,7 @@ void sparse_reset(cuda_ctx *c);
 bool grow_x8(cuda_ctx *c, size_t K, size_t n_tok);
 
 /* bytes of the sparse pass's device counters (cuda_ctx.sstat) */
-static inline size_t sstat_bytes(const cuda_ctx *c) { return (size_t)c->n_layer * ZS_N_KIND * 3 * sizeof(double); }
+static inline size_t sstat_bytes(const cuda_ctx *c) { return (size_t)c->n_layer * ZS_N_KIND * CUDA_SSTAT_REPL * 3 * sizeof(double); }
 
 /* keeps the first failure (with the driver's text); false when e is an error */
 static inline bool ck(cuda_ctx *c, cudaError_t e, const char *what) {

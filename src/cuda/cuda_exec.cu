@@ -93,19 +93,29 @@ static bool rec_reads(const cuda_rec *r, const float *p) {
     }
 }
 
+/* whether the recorded op overwrites p (a sparse product's outputs are its sout) */
+static bool rec_writes(const cuda_rec *r, const float *p) {
+    if (r->kind == REC_SMATMUL) {
+        for (int i = 0; i < r->n_smat; i++)
+            if (r->sout[i] == p) return true;
+        return false;
+    }
+    return r->out == p;
+}
+
 /* whether no op of rec[k..n) reads p before one overwrites it (a flushed part of a step: unknown ops
  * follow, so never) */
 static bool unread_after(const cuda_ctx *c, const cuda_rec *rec, int k, int n, const float *p) {
     for (; k < n; k++) {
         if (rec_reads(&rec[k], p)) return false;
-        if (rec[k].out == p) return true;
+        if (rec_writes(&rec[k], p)) return true;
     }
     return !c->partial;
 }
 
 /* ---------------------------------------------------------------- the sparse pass (variational gating) */
 
-static double *sstat_of(cuda_ctx *c, const cuda_rec *r) { return c->sstat + 3 * ((size_t)r->il * ZS_N_KIND + (size_t)r->skind); }
+static double *sstat_of(cuda_ctx *c, const cuda_rec *r) { return c->sstat + 3 * CUDA_SSTAT_REPL * ((size_t)r->il * ZS_N_KIND + (size_t)r->skind); }
 static bool recs_sparse(const cuda_rec *rec, int n) {
     for (int i = 0; i < n; i++)
         if (rec[i].kind == REC_SMATMUL) return true;
@@ -194,7 +204,10 @@ static void cu_sparse_stats(void *vctx, uint64_t *kept, uint64_t *total, double 
     if (!ck(c, cudaStreamSynchronize(c->stream), "reading the sparse counters")) return;
     for (size_t slot = 0; slot < (size_t)c->n_layer * ZS_N_KIND; slot++) {
         if (!c->sused[slot]) continue;
-        const double *st = c->sstat_host + 3 * slot;
+        const double *sc = c->sstat_host + 3 * CUDA_SSTAT_REPL * slot;
+        double st[3] = {0.0, 0.0, 0.0};
+        for (int k = 0; k < CUDA_SSTAT_REPL; k++)
+            for (int i = 0; i < 3; i++) st[i] += sc[3 * k + i];
         kept[slot % ZS_N_KIND] += (uint64_t)st[0];
         total[slot % ZS_N_KIND] += c->sn_in[slot];
         *energy_sum += st[2] > 0.0 ? st[1] / st[2] : 1.0;

@@ -166,10 +166,14 @@ struct cuda_sparse_round {
  * The sparse pass of variational gating (sr not NULL, the same for the whole warp): an element
  * with |v| < sr->thr is dropped (rounded as 0, so the block's scale comes from the kept ones, as the
  * CPU's selection rounds them) and the block's counters are added to sr->stat. */
+/* the sparse pass's counters of one (layer, input) are CUDA_SSTAT_REPL copies of (kept count, kept
+ * and total sums of squares), block b of the input adding to copy b % CUDA_SSTAT_REPL: fewer
+ * atomics on one address; the host adds the copies */
+#define CUDA_SSTAT_REPL 8
 __device__ __forceinline__ void q8_store(float v, uint8_t *xq, int K, int b, const cuda_sparse_round *sr = nullptr) {
     const int lane = threadIdx.x & 31;
     if (sr) {
-        double *stat = sr->stat;
+        double *stat = sr->stat + 3 * (b % CUDA_SSTAT_REPL);
         const bool keep = fabsf(v) >= sr->thr;
         const unsigned kept = __ballot_sync(0xffffffffu, keep);
         float ss = __fmul_rn(v, v), sk = keep ? ss : 0.0f;
@@ -311,6 +315,10 @@ struct cuda_smv_job {
     int trigger;             /* pdl_trigger at the start (cuda_pdl_chain) */
 };
 bool cuda_smv_fmt_ok(int fmt);
+/* the same products with the kept columns copied to shared memory by the copy engine (cuda_smvb.cu);
+ * variant: 1 picks the shape of block by the matrices' size, 2-5 force one (A/B); cuda_smv calls it unless
+ * ZETA_CUDA_SMVB=0 */
+cudaError_t cuda_smvb(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq, int variant);
 cudaError_t cuda_smv(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq);
 /* x (K floats) -> xq, the sparse pass's rounding sr (q8_store); the swiglu form takes x = silu(g) *
  * u (cuda_swiglu's floats) and also stores it to out */

@@ -16,6 +16,7 @@
  * the S slices through distributed shared memory (in rank order, each block a 512 / S rows share)
  * and store with the epilogue (bias, residual). No atomics: the same input gives the same bits. */
 #include "cuda/cuda_internal.cuh"
+#include "cuda/cuda_smv.cuh"
 
 #include <cooperative_groups.h>
 #include <stdlib.h>
@@ -26,21 +27,7 @@ namespace cg = cooperative_groups;
 #define SMV_TILE 512  /* output rows of a tile: 32 lanes x 16 */
 #define SMV_MAX_SPLIT 16 /* a cluster of 16 is non-portable: smv_launch falls back to 8 where refused */
 
-__device__ __forceinline__ float smv_h2f(uint32_t h) { return __half2float(__ushort_as_half((unsigned short)h)); }
-
-/* r[i] = byte i of a, b, c, d (a 4 x 4 byte transpose) */
-__device__ __forceinline__ void tr4(uint32_t a, uint32_t b, uint32_t c, uint32_t d, uint32_t r[4]) {
-    const uint32_t t0 = __byte_perm(a, b, 0x5140), t1 = __byte_perm(a, b, 0x7362);
-    const uint32_t t2 = __byte_perm(c, d, 0x5140), t3 = __byte_perm(c, d, 0x7362);
-    r[0] = __byte_perm(t0, t2, 0x5410);
-    r[1] = __byte_perm(t0, t2, 0x7632);
-    r[2] = __byte_perm(t1, t3, 0x5410);
-    r[3] = __byte_perm(t1, t3, 0x7632);
-}
-
 __device__ __forceinline__ void prefetch_l2(const void *p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
-
-template <typename X> __device__ __forceinline__ X smv_pick(const X (&a)[3], int m) { return m == 0 ? a[0] : m == 1 ? a[1] : a[2]; }
 
 /* Lane l of a warp: chunk c = l / 4 (64 rows) of the tile, part t = l % 4 of the chunk's bytes in
  * every column (sparse.h's byte orders, zs_q4_pos / zs_q8_pos), 16 rows, accumulator k of row
@@ -360,6 +347,12 @@ cudaError_t cuda_smv(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq) {
         return cudaErrorInvalidValue;
     for (int m = 0; m < j->n_mat; m++)
         if (j->rows[m] <= 0 || j->rows[m] % 64 || !j->W[m] || !j->y[m]) return cudaErrorInvalidValue;
+    static int variant = -1; /* ZETA_CUDA_SMVB: 0 k_smv (register buffers), 1 (default) k_smvb, 2-5 its forced shapes */
+    if (variant < 0) {
+        const char *e = getenv("ZETA_CUDA_SMVB");
+        variant = e && *e ? atoi(e) : 1;
+    }
+    if (variant != 0) return cuda_smvb(s, j, xq, variant);
     return j->fmt == ZS_FMT_Q4 ? smv_launch<ZS_FMT_Q4>(s, j, xq) : smv_launch<ZS_FMT_Q8>(s, j, xq);
 }
 

@@ -1,0 +1,376 @@
+/* cuda_smvb.cu — the sparse products (cuda_smv's job) with the kept columns brought into shared
+ * memory by the copy engine (cp.async.bulk, sm_90), so that a warp has several input blocks' worth
+ * of columns in flight without holding them in registers (k_smv, cuda_sparse.cu, is bound by the
+ * 2 KiB its register buffers can have in flight per warp; bench/CUDA_NOTES.md v7 and v17).
+ *
+ * k_smvb<FMT, RPL, W, R>: a block of W warps owns a tile of 32 RPL output rows (RPL rows a lane: a
+ * lane reads 4 or 8 bytes of every column) and a slice of the input blocks; the S blocks of a tile
+ * form a cluster, as in k_smv. Warp w takes the slice's input blocks w, w + W, ..., each into one
+ * of its R stages in shared memory (the tile's row scales, then the kept columns' runs in column
+ * order, and the kept columns' 8-bit inputs as a byte list). Lane 0 fills the scales (before
+ * griddepcontrol.wait: the weights do not depend on the kernels before) and announces the stage's
+ * bytes on its mbarrier; lane j copies column j if its input is kept. The warp waits for a stage,
+ * multiplies as k_smv does (four columns' bytes of a row transposed into one word, one dp4a with
+ * their four inputs; the block's exact integer sum scaled once), then refills the stage with its
+ * block R places on. The warps' sums meet in shared memory in warp
+ * order and the cluster's slices in rank order: the same input gives the same bits. */
+#include "cuda/cuda_internal.cuh"
+#include "cuda/cuda_smv.cuh"
+
+#include <cooperative_groups.h>
+#include <stdlib.h>
+
+namespace cg = cooperative_groups;
+
+#define SMB_MAX_SPLIT 16
+
+/* RPL rows a lane (its accumulators), LB bytes of every column a lane reads (4 or 8), a tile of
+ * 32 RPL rows, a column's run of the tile 32 LB bytes, a stage the tile's scales and up to 32 runs */
+template <int FMT, int RPL> struct smb_fmt {
+    static constexpr int LB = FMT == ZS_FMT_Q4 ? RPL / 2 : RPL;
+    static constexpr int NW = LB / 4;
+    static constexpr int TILE = 32 * RPL;
+    static constexpr int RUN = 32 * LB;
+    static constexpr int STAGE = 2 * TILE + 32 * RUN;
+    static_assert(LB == 4 || LB == 8, "a lane reads one or two words of a column");
+};
+
+/* the row (within the tile) of lane l's accumulator k. sparse.h's byte orders: the bytes of a
+ * column come in chunks of 64 rows (Q4_0: 32 bytes, byte p the rows zs_q4_pos(p) in its low nibble
+ * and zs_q4_pos(p) + 32 in its high one; Q8_0: 64 bytes, byte p row zs_q8_pos(p)); a lane reads LB
+ * bytes of one chunk. Byte i of word w: accumulator 4w + i (Q4_0: low nibble; the high one
+ * 4 NW + 4w + i). Accumulators 4g..4g+3 are four consecutive rows. */
+template <int FMT, int RPL> __device__ __forceinline__ int smb_row(int lane, int k) {
+    typedef smb_fmt<FMT, RPL> F;
+    constexpr int LPC = 64 / RPL; /* lanes a chunk */
+    const int hi = FMT == ZS_FMT_Q4 && k >= 4 * F::NW;
+    const int kk = hi ? k - 4 * F::NW : k;
+    const int p = (lane % LPC) * F::LB + kk; /* byte of the chunk */
+    int r;
+    if (FMT == ZS_FMT_Q4) {
+        const int h = p & 31;
+        r = (h >= 8 && h < 16 ? h + 8 : h >= 16 && h < 24 ? h - 8 : h) + 32 * hi;
+    } else {
+        const int q = p & 15;
+        r = (p & ~15) | (q >= 4 && q < 8 ? q + 4 : q >= 8 && q < 12 ? q - 4 : q);
+    }
+    return 64 * (lane / LPC) + r;
+}
+
+__device__ __forceinline__ uint32_t smb_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
+__device__ __forceinline__ void mbar_init(uint64_t *b) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(smb_addr(b)) : "memory");
+}
+__device__ __forceinline__ void mbar_expect(uint64_t *b, uint32_t bytes) {
+    asm volatile("mbarrier.expect_tx.relaxed.cta.shared::cta.b64 [%0], %1;" ::"r"(smb_addr(b)), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive_expect(uint64_t *b, uint32_t bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(smb_addr(b)), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(uint64_t *b, uint32_t parity) {
+    uint32_t done = 0;
+    while (!done)
+        asm volatile("{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}"
+                     : "=r"(done)
+                     : "r"(smb_addr(b)), "r"(parity)
+                     : "memory");
+}
+/* bytes (a multiple of 16, both addresses 16-byte aligned) from global to this block's shared memory */
+__device__ __forceinline__ void bulk_copy(void *dst, const void *src, uint32_t bytes, uint64_t *b) {
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(smb_addr(dst)),
+                 "l"(src), "r"(bytes), "r"(smb_addr(b))
+                 : "memory");
+}
+
+/* shared memory of a block: the stages, their mbarriers, their input lists (32 bytes each) */
+template <int FMT, int RPL, int W, int R> constexpr size_t smb_smem() { return (size_t)W * R * (smb_fmt<FMT, RPL>::STAGE + 8 + 32); }
+
+template <int FMT, int RPL, int W, int R>
+__global__ void __launch_bounds__(32 * W) k_smvb(cuda_smv_job j, const uint8_t *xq, int S, int tiles0, int tiles1) {
+    typedef smb_fmt<FMT, RPL> F;
+    constexpr int TILE = F::TILE, STAGE = F::STAGE, RUN = F::RUN, NW = F::NW;
+    extern __shared__ __align__(128) uint8_t smem[];
+    const int lane = threadIdx.x & 31, wp = threadIdx.x >> 5;
+    if (j.trigger) pdl_trigger();
+    const int rank = (int)(blockIdx.x % (unsigned)S);
+    int tile = (int)(blockIdx.x / (unsigned)S), m = 0;
+    if (tile >= tiles0) {
+        tile -= tiles0;
+        m = 1;
+        if (tile >= tiles1) {
+            tile -= tiles1;
+            m = 2;
+        }
+    }
+    const int rows = smv_pick(j.rows, m);
+    const uint8_t *Wm = smv_pick(j.W, m);
+    const size_t cb = smv_pick(j.col_bytes, m), blk = smv_pick(j.blk_bytes, m);
+    const int nb = j.K / 32;
+    const int b0 = (int)((long long)nb * rank / S), b1 = (int)((long long)nb * (rank + 1) / S);
+    const int vrows = rows - tile * TILE < TILE ? rows - tile * TILE : TILE; /* a multiple of 64 */
+    const uint32_t sc_bytes = 2u * (uint32_t)vrows, run_bytes = (uint32_t)vrows / RPL * F::LB;
+    const bool valid = 64 * (lane / (64 / RPL)) < vrows;
+    const int nk = wp < b1 - b0 ? (b1 - b0 - wp + W - 1) / W : 0; /* this warp's input blocks */
+    uint8_t *stage = smem + (size_t)wp * R * STAGE;
+    uint64_t *bar = (uint64_t *)(smem + (size_t)W * R * STAGE) + wp * R;
+    uint8_t *list = smem + (size_t)W * R * (STAGE + 8) + (size_t)wp * R * 32;
+    const int8_t *xc = (const int8_t *)xq;
+    const float *xd = (const float *)(xq + j.K);
+    const int *xs = (const int *)(xq + j.K + 4 * (size_t)nb);
+    auto blk_of = [&](int k) { return b0 + wp + W * k; };
+
+    if (lane == 0) {
+#pragma unroll
+        for (int s = 0; s < R; s++) mbar_init(bar + s);
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    }
+    __syncwarp();
+    /* the scales of the first R blocks: weights only, so before the wait */
+    if (lane == 0)
+#pragma unroll
+        for (int s = 0; s < R; s++)
+            if (s < nk) {
+                mbar_expect(bar + s, sc_bytes);
+                bulk_copy(stage + (size_t)s * STAGE, Wm + (size_t)blk_of(s) * blk + 2 * (size_t)tile * TILE, sc_bytes, bar + s);
+            }
+    pdl_wait();
+
+    int ncode[R], n[R];
+    float dx[R];
+    int off[R];
+    uint32_t par = 0; /* bit s: the phase of stage s's next completion */
+    /* stage s gets block k: its kept columns (and its scales unless already on their way) */
+    auto fill = [&](int s, int k, int code, bool scales) {
+        const int b = blk_of(k);
+        const unsigned mask = __ballot_sync(0xffffffffu, code != 0);
+        const int cnt = __popc(mask);
+        uint8_t *st = stage + (size_t)s * STAGE;
+        if (lane == 0) {
+            mbar_arrive_expect(bar + s, (uint32_t)cnt * run_bytes + (scales ? sc_bytes : 0u));
+            if (scales) bulk_copy(st, Wm + (size_t)b * blk + 2 * (size_t)tile * TILE, sc_bytes, bar + s);
+        }
+        if (code)
+            bulk_copy(st + 2 * TILE + (size_t)__popc(mask & ((1u << lane) - 1u)) * RUN,
+                      Wm + (size_t)b * blk + 2 * (size_t)rows + (size_t)lane * cb + (size_t)tile * RUN, run_bytes, bar + s);
+        /* the inputs of the kept columns in their order, 0 past the last */
+        if (code) list[s * 32 + __popc(mask & ((1u << lane) - 1u))] = (uint8_t)code;
+        if (lane >= cnt) list[s * 32 + lane] = 0;
+        n[s] = cnt;
+        dx[s] = xd[b];
+        off[s] = FMT == ZS_FMT_Q4 ? 8 * xs[b] : 0;
+    };
+#pragma unroll
+    for (int s = 0; s < R; s++) ncode[s] = s < nk ? xc[32 * blk_of(s) + lane] : 0;
+#pragma unroll
+    for (int s = 0; s < R; s++)
+        if (s < nk) {
+            const int code = ncode[s];
+            ncode[s] = s + R < nk ? xc[32 * blk_of(s + R) + lane] : 0;
+            fill(s, s, code, false);
+        }
+
+    float acc[RPL];
+#pragma unroll
+    for (int k = 0; k < RPL; k++) acc[k] = 0.0f;
+    for (int k0 = 0; k0 < nk; k0 += R) {
+#pragma unroll
+        for (int s = 0; s < R; s++) {
+            const int k = k0 + s;
+            if (k >= nk) break;
+            mbar_wait(bar + s, (par >> s) & 1u);
+            par ^= 1u << s;
+            __syncwarp(); /* the list written by other lanes */
+            const uint8_t *st = stage + (size_t)s * STAGE;
+            const uint8_t *cols = st + 2 * TILE + F::LB * lane;
+            int isum[RPL];
+#pragma unroll
+            for (int q = 0; q < RPL; q++) isum[q] = 0;
+            const int ng = (n[s] + 3) >> 2;
+#pragma unroll 2
+            for (int g = 0; g < ng; g++) {
+                const uint32_t qp = *(const uint32_t *)(list + s * 32 + 4 * g);
+                uint32_t wd[4][NW];
+#pragma unroll
+                for (int u = 0; u < 4; u++) {
+                    const uint8_t *c = cols + (size_t)(4 * g + u) * RUN;
+                    if (NW == 2) {
+                        const uint2 v = *(const uint2 *)c;
+                        wd[u][0] = v.x;
+                        wd[u][NW - 1] = v.y;
+                    } else {
+                        wd[u][0] = *(const uint32_t *)c;
+                    }
+                }
+#pragma unroll
+                for (int w = 0; w < NW; w++) {
+                    uint32_t r[4];
+                    tr4(wd[0][w], wd[1][w], wd[2][w], wd[3][w], r); /* r[i]: byte i of the four columns */
+#pragma unroll
+                    for (int i = 0; i < 4; i++) {
+                        if (FMT == ZS_FMT_Q4) {
+                            isum[4 * w + i] = __dp4a((int)(r[i] & 0x0f0f0f0fu), (int)qp, isum[4 * w + i]);
+                            isum[4 * NW + 4 * w + i] = __dp4a((int)((r[i] >> 4) & 0x0f0f0f0fu), (int)qp, isum[4 * NW + 4 * w + i]);
+                        } else {
+                            isum[4 * w + i] = __dp4a((int)r[i], (int)qp, isum[4 * w + i]);
+                        }
+                    }
+                }
+            }
+            const float dxs = dx[s];
+            const int offs = off[s];
+#pragma unroll
+            for (int g = 0; g < RPL / 4; g++) { /* four consecutive rows: their scales in one load */
+                const uint2 v = *(const uint2 *)(st + 2 * smb_row<FMT, RPL>(lane, 4 * g));
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    const uint32_t h = i < 2 ? v.x : v.y;
+                    acc[4 * g + i] += (float)(isum[4 * g + i] - offs) * (smv_h2f(i & 1 ? h >> 16 : h & 0xffffu) * dxs);
+                }
+            }
+            __syncwarp(); /* every lane has read the stage */
+            if (k + R < nk) {
+                const int code = ncode[s];
+                ncode[s] = k + 2 * R < nk ? xc[32 * blk_of(k + 2 * R) + lane] : 0;
+                fill(s, k + R, code, true);
+            }
+        }
+    }
+
+    /* the warps' sums of each row, in warp order; then the slices of the cluster, in rank order */
+    __syncthreads(); /* every stage consumed: the memory is free */
+    float *red = (float *)smem, *part = red + (size_t)W * TILE;
+    if (valid)
+#pragma unroll
+        for (int k = 0; k < RPL; k++) red[wp * TILE + smb_row<FMT, RPL>(lane, k)] = acc[k];
+    __syncthreads();
+    for (int r = threadIdx.x; r < TILE; r += 32 * W) {
+        float v = 0.0f;
+#pragma unroll
+        for (int k = 0; k < W; k++) v += red[k * TILE + r];
+        part[r] = v;
+    }
+    auto store = [&](int r, float v) {
+        const int Rw = tile * TILE + r;
+        if (Rw < rows) {
+            const float *bias = smv_pick(j.bias, m);
+            v += bias ? bias[Rw] : 0.0f;
+            smv_pick(j.y, m)[Rw] = v;
+            if (j.res) j.res[Rw] += v;
+        }
+    };
+    if (S > 1) {
+        cg::cluster_group cl = cg::this_cluster();
+        cl.sync();
+        const int per = TILE / S;
+        for (int i = threadIdx.x; i < per; i += 32 * W) {
+            const int r = rank * per + i;
+            float v = 0.0f;
+            for (int k = 0; k < S; k++) v += cl.map_shared_rank(part, k)[r];
+            store(r, v);
+        }
+        cl.sync(); /* no block leaves while another reads its shared memory */
+    } else {
+        __syncthreads();
+        for (int r = threadIdx.x; r < TILE; r += 32 * W) store(r, part[r]);
+    }
+}
+
+/* one configuration (W warps, R stages a warp): its kernel, its shared memory, blocks an SM */
+template <int FMT, int RPL, int W, int R> static cudaError_t smvb_launch(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq) {
+    typedef smb_fmt<FMT, RPL> F;
+    constexpr size_t shm = smb_smem<FMT, RPL, W, R>();
+    static_assert(shm >= (size_t)(W + 1) * F::TILE * 4, "the reduction reuses the stages");
+    static int occ = -1, n_sm = 0, big_ok = -1, want = -1;
+    if (occ < 0) {
+        int dev = 0;
+        if (cudaFuncSetAttribute(k_smvb<FMT, RPL, W, R>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shm) != cudaSuccess ||
+            cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&n_sm, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+            cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, k_smvb<FMT, RPL, W, R>, 32 * W, shm) != cudaSuccess || occ < 1) {
+            occ = -1;
+            const cudaError_t e = cudaGetLastError();
+            return e != cudaSuccess ? e : cudaErrorInvalidConfiguration;
+        }
+        const char *e = getenv("ZETA_CUDA_SMV_SPLIT");
+        const int v = e ? atoi(e) : 0;
+        want = v == 1 || v == 2 || v == 4 || v == 8 || v == 16 ? v : 0;
+    }
+    int tiles[3] = {0, 0, 0}, total = 0;
+    for (int m = 0; m < j->n_mat; m++) total += tiles[m] = (j->rows[m] + F::TILE - 1) / F::TILE;
+    /* the largest split (a power of 2, at most 16) whose blocks are all resident at once, every
+     * warp with an input block */
+    int S = want;
+    if (!S)
+        for (S = 1; S < SMB_MAX_SPLIT && total * S * 2 <= n_sm * occ; S *= 2) {
+        }
+    while (S > 1 && j->K / 32 < S * W) S >>= 1;
+    if (S > 8) {
+        if (big_ok < 0) {
+            big_ok = cudaFuncSetAttribute(k_smvb<FMT, RPL, W, R>, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) == cudaSuccess;
+            cudaGetLastError();
+        }
+        if (!big_ok) S = 8;
+    }
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3((unsigned)(S * total));
+    cfg.blockDim = dim3(32 * W);
+    cfg.dynamicSmemBytes = shm;
+    cfg.stream = s;
+    cudaLaunchAttribute at[2];
+    int na = 0;
+    if (S > 1) {
+        at[na].id = cudaLaunchAttributeClusterDimension;
+        at[na].val.clusterDim.x = (unsigned)S;
+        at[na].val.clusterDim.y = 1;
+        at[na].val.clusterDim.z = 1;
+        na++;
+    }
+    if (cuda_pdl_enabled()) {
+        at[na].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        at[na].val.programmaticStreamSerializationAllowed = 1;
+        na++;
+    }
+    cfg.attrs = at;
+    cfg.numAttrs = (unsigned)na;
+    cudaError_t e = cudaLaunchKernelEx(&cfg, k_smvb<FMT, RPL, W, R>, *j, xq, S, tiles[0], tiles[1]);
+    if (e != cudaSuccess && S > 8) { /* a cluster of 16 refused here: 8 from now on */
+        cudaGetLastError();
+        big_ok = 0;
+        S = 8;
+        cfg.gridDim = dim3((unsigned)(S * total));
+        at[0].val.clusterDim.x = (unsigned)S;
+        e = cudaLaunchKernelEx(&cfg, k_smvb<FMT, RPL, W, R>, *j, xq, S, tiles[0], tiles[1]);
+    }
+    return e;
+}
+
+/* The shape of block. By default (variant 1) "fat" lanes (Q4_0 16 rows, Q8_0 8: 8 bytes of a column;
+ * 4 warps x 3 stages, two blocks an SM) when their tiles, split 16 ways, give about a block per SM
+ * or more (the 7B shape's products; measured 0.98x standard mode against 0.84x with thin lanes,
+ * bench/CUDA_NOTES.md v17), else "thin" ones (8 / 4 rows, 4 bytes; 8 warps x 3 stages: twice the
+ * tiles, for the small matrices of the 1.1B shape). ZETA_CUDA_SMVB=2: always fat; 3: thin, 8 warps x
+ * 2 stages; 4: thin, 4 x 3; 5: always thin, 8 x 3 (A/B). */
+cudaError_t cuda_smvb(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq, int variant) {
+    static int n_sm = 0;
+    if (!n_sm) {
+        int dev = 0;
+        if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&n_sm, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) n_sm = 132;
+        cudaGetLastError();
+    }
+    const bool q4 = j->fmt == ZS_FMT_Q4;
+    if (variant == 1) {
+        const int fat_tile = q4 ? smb_fmt<ZS_FMT_Q4, 16>::TILE : smb_fmt<ZS_FMT_Q8, 8>::TILE;
+        int tiles = 0;
+        for (int m = 0; m < j->n_mat && m < 3; m++) tiles += (j->rows[m] + fat_tile - 1) / fat_tile;
+        variant = tiles * SMB_MAX_SPLIT * 4 >= n_sm * 3 ? 2 : 5;
+    }
+    if (q4) {
+        if (variant == 2) return smvb_launch<ZS_FMT_Q4, 16, 4, 3>(s, j, xq);
+        if (variant == 3) return smvb_launch<ZS_FMT_Q4, 8, 8, 2>(s, j, xq);
+        if (variant == 4) return smvb_launch<ZS_FMT_Q4, 8, 4, 3>(s, j, xq);
+        return smvb_launch<ZS_FMT_Q4, 8, 8, 3>(s, j, xq);
+    }
+    if (variant == 2) return smvb_launch<ZS_FMT_Q8, 8, 4, 3>(s, j, xq);
+    if (variant == 3) return smvb_launch<ZS_FMT_Q8, 4, 8, 2>(s, j, xq);
+    if (variant == 4) return smvb_launch<ZS_FMT_Q8, 4, 4, 3>(s, j, xq);
+    return smvb_launch<ZS_FMT_Q8, 4, 8, 3>(s, j, xq);
+}
