@@ -465,6 +465,37 @@ static void test_entropy(void) {
     T_CHECK(fabs(sampler_entropy(withnan, 3) - log(2.0)) < 1e-9);
     const float allninf[2] = {-INFINITY, -INFINITY};
     T_CHECK(sampler_entropy(allninf, 2) == 0.0);
+    const float withinf[3] = {INFINITY, INFINITY, 0.0f}; /* +inf counts as FLT_MAX: two equal, one far below */
+    T_CHECK(fabs(sampler_entropy(withinf, 3) - log(2.0)) < 1e-9);
+    /* against the double-precision formula (libm exp) on vocabulary-sized vectors of every length
+     * mod 8 and 256, spreads from nearly uniform to peaked, with NaN / -inf entries */
+    static float v[32007];
+    uint64_t rng = 12345;
+    double worst = 0.0;
+    const int32_t ns[6] = {5, 255, 257, 1000, 32000, 32007};
+    const float spread[4] = {0.5f, 4.0f, 20.0f, 200.0f};
+    for (int a = 0; a < 6; a++)
+        for (int b = 0; b < 4; b++) {
+            const int32_t n = ns[a];
+            float mx = -INFINITY;
+            for (int32_t i = 0; i < n; i++) {
+                rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                const uint32_t r = (uint32_t)(rng >> 33);
+                v[i] = r % 97 == 0 ? NAN : r % 89 == 0 ? -INFINITY : spread[b] * ((float)(r & 0xffffff) / 16777216.0f - 0.5f);
+                if (v[i] > mx) mx = v[i];
+            }
+            double S = 0.0, SD = 0.0;
+            for (int32_t i = 0; i < n; i++) {
+                if (isnan(v[i]) || v[i] == -INFINITY) continue;
+                const double d = (double)v[i] - (double)mx, e = exp(d);
+                S += e;
+                SD += e * d;
+            }
+            const double want = log(S) - SD / S, got = sampler_entropy(v, n);
+            const double err = fabs(got - want) / (want > 1.0 ? want : 1.0);
+            if (err > worst) worst = err;
+        }
+    T_CHECKF(worst < 2e-6, "entropy: relative error %g against the double formula", worst);
 }
 
 /* speculative sampling: d drawn from q, kept or replaced by sampler_spec_keep: the emitted token
