@@ -315,9 +315,9 @@ struct cuda_smv_job {
     int trigger;             /* pdl_trigger at the start (cuda_pdl_chain) */
 };
 bool cuda_smv_fmt_ok(int fmt);
-/* the same products with the kept columns copied to shared memory by the copy engine (cuda_smvb.cu);
- * variant: 1 picks the shape of block by the matrices' size, 2-5 force one (A/B); cuda_smv calls it unless
- * ZETA_CUDA_SMVB=0 */
+/* the kernel behind cuda_smv (cuda_smvb.cu: the kept columns copied to shared memory by the copy
+ * engine); variant: 1 picks the shape of block by the matrices' size, 2-5 force one (A/B,
+ * ZETA_CUDA_SMVB) */
 cudaError_t cuda_smvb(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq, int variant);
 cudaError_t cuda_smv(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq);
 /* x (K floats) -> xq, the sparse pass's rounding sr (q8_store); the swiglu form takes x = silu(g) *

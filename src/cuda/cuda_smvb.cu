@@ -1,28 +1,41 @@
 /* cuda_smvb.cu — the sparse products (cuda_smv's job) with the kept columns brought into shared
  * memory by the copy engine (cp.async.bulk, sm_90), so that a warp has several input blocks' worth
- * of columns in flight without holding them in registers (k_smv, cuda_sparse.cu, is bound by the
- * 2 KiB its register buffers can have in flight per warp; bench/CUDA_NOTES.md v7 and v17).
+ * of columns in flight without holding them in registers (the first kernel, k_smv, was bound by the
+ * 2 KiB its register buffers could have in flight per warp; bench/CUDA_NOTES.md v7 and v17).
  *
  * k_smvb<FMT, RPL, W, R>: a block of W warps owns a tile of 32 RPL output rows (RPL rows a lane: a
  * lane reads 4 or 8 bytes of every column) and a slice of the input blocks; the S blocks of a tile
- * form a cluster, as in k_smv. Warp w takes the slice's input blocks w, w + W, ..., each into one
- * of its R stages in shared memory (the tile's row scales, then the kept columns' runs in column
- * order, and the kept columns' 8-bit inputs as a byte list). Lane 0 fills the scales (before
- * griddepcontrol.wait: the weights do not depend on the kernels before) and announces the stage's
- * bytes on its mbarrier; lane j copies column j if its input is kept. The warp waits for a stage,
- * multiplies as k_smv does (four columns' bytes of a row transposed into one word, one dp4a with
- * their four inputs; the block's exact integer sum scaled once), then refills the stage with its
- * block R places on. The warps' sums meet in shared memory in warp
- * order and the cluster's slices in rank order: the same input gives the same bits. */
+ * form a cluster. Warp w takes the slice's input blocks w, w + W, ..., each into one of its R stages
+ * in shared memory (the tile's row scales, then the kept columns' runs in column order, and the kept
+ * columns' 8-bit inputs as a byte list). Lane 0 fills the scales (before griddepcontrol.wait: the
+ * weights do not depend on the kernels before) and announces the stage's bytes on its mbarrier; lane j
+ * copies column j if its input is kept. The warp waits for a stage, multiplies (four columns' bytes of
+ * a row transposed into one word, one dp4a with their four inputs; the block's exact integer sum
+ * scaled once), then refills the stage with its block R places on. The warps' sums meet in shared
+ * memory in warp order and the cluster's slices in rank order: the same input gives the same bits. */
 #include "cuda/cuda_internal.cuh"
-#include "cuda/cuda_smv.cuh"
 
 #include <cooperative_groups.h>
 #include <stdlib.h>
 
 namespace cg = cooperative_groups;
 
-#define SMB_MAX_SPLIT 16
+#define SMB_MAX_SPLIT 16 /* a cluster of 16 is non-portable: smvb_launch falls back to 8 where refused */
+
+__device__ __forceinline__ float smv_h2f(uint32_t h) { return __half2float(__ushort_as_half((unsigned short)h)); }
+
+/* r[i] = byte i of a, b, c, d (a 4 x 4 byte transpose) */
+__device__ __forceinline__ void tr4(uint32_t a, uint32_t b, uint32_t c, uint32_t d, uint32_t r[4]) {
+    const uint32_t t0 = __byte_perm(a, b, 0x5140), t1 = __byte_perm(a, b, 0x7362);
+    const uint32_t t2 = __byte_perm(c, d, 0x5140), t3 = __byte_perm(c, d, 0x7362);
+    r[0] = __byte_perm(t0, t2, 0x5410);
+    r[1] = __byte_perm(t0, t2, 0x7632);
+    r[2] = __byte_perm(t1, t3, 0x5410);
+    r[3] = __byte_perm(t1, t3, 0x7632);
+}
+
+/* a[m] of a job's three matrices */
+template <typename X> __device__ __forceinline__ X smv_pick(const X (&a)[3], int m) { return m == 0 ? a[0] : m == 1 ? a[1] : a[2]; }
 
 /* RPL rows a lane (its accumulators), LB bytes of every column a lane reads (4 or 8), a tile of
  * 32 RPL rows, a column's run of the tile 32 LB bytes, a stage the tile's scales and up to 32 runs */
@@ -344,25 +357,17 @@ template <int FMT, int RPL, int W, int R> static cudaError_t smvb_launch(cudaStr
 }
 
 /* The shape of block. By default (variant 1) "fat" lanes (Q4_0 16 rows, Q8_0 8: 8 bytes of a column;
- * 4 warps x 3 stages, two blocks an SM) when their tiles, split 16 ways, give about a block per SM
- * or more (the 7B shape's products; measured 0.98x standard mode against 0.84x with thin lanes,
- * bench/CUDA_NOTES.md v17), else "thin" ones (8 / 4 rows, 4 bytes; 8 warps x 3 stages: twice the
- * tiles, for the small matrices of the 1.1B shape). ZETA_CUDA_SMVB=2: always fat; 3: thin, 8 warps x
- * 2 stages; 4: thin, 4 x 3; 5: always thin, 8 x 3 (A/B). */
+ * 4 warps x 3 stages, two blocks an SM), except for Q4_0 products with fewer than 4096 inputs or
+ * rows, which take "thin" ones (8 rows, 4 bytes; 8 warps x 3 stages: 256-row tiles, twice the tiles,
+ * a warp's few input blocks spread over more warps). Measured on an H200 (bench/CUDA_NOTES.md v17),
+ * every variant forced in the same call: the 7B shape (Q4_0, every product K >= 4096 and >= 4096
+ * rows) 0.97-0.99x standard mode fat against 0.84x thin, and each of its products faster fat under
+ * ncu; the 1.1B shape (K = 2048 but Wdown's 5632; Wo and Wdown 2048 rows) Q4_0 0.82x thin against
+ * 0.78x fat and 0.76x with Wdown fat, Q8_0 0.92x fat against 0.82x thin. ZETA_CUDA_SMVB=2: always
+ * fat; 3: thin, 8 warps x 2 stages; 4: thin, 4 x 3; 5: always thin, 8 x 3 (A/B). */
 cudaError_t cuda_smvb(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq, int variant) {
-    static int n_sm = 0;
-    if (!n_sm) {
-        int dev = 0;
-        if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&n_sm, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) n_sm = 132;
-        cudaGetLastError();
-    }
     const bool q4 = j->fmt == ZS_FMT_Q4;
-    if (variant == 1) {
-        const int fat_tile = q4 ? smb_fmt<ZS_FMT_Q4, 16>::TILE : smb_fmt<ZS_FMT_Q8, 8>::TILE;
-        int tiles = 0;
-        for (int m = 0; m < j->n_mat && m < 3; m++) tiles += (j->rows[m] + fat_tile - 1) / fat_tile;
-        variant = tiles * SMB_MAX_SPLIT * 4 >= n_sm * 3 ? 2 : 5;
-    }
+    if (variant < 2 || variant > 5) variant = !q4 || (j->K >= 4096 && j->rows[0] >= 4096) ? 2 : 5;
     if (q4) {
         if (variant == 2) return smvb_launch<ZS_FMT_Q4, 16, 4, 3>(s, j, xq);
         if (variant == 3) return smvb_launch<ZS_FMT_Q4, 8, 8, 2>(s, j, xq);
