@@ -15,6 +15,7 @@
  * memory in warp order and the cluster's slices in rank order: the same input gives the same bits. */
 #include "cuda/cuda_internal.cuh"
 
+#include <atomic>
 #include <cooperative_groups.h>
 #include <stdlib.h>
 
@@ -288,24 +289,47 @@ __global__ void __launch_bounds__(32 * W) k_smvb(cuda_smv_job j, const uint8_t *
     }
 }
 
+/* ZETA_CUDA_SMV_SPLIT=1|2|4|8|16 fixes the split (A/B); 0: by the launch's size */
+static int smvb_split_env(void) {
+    const char *e = getenv("ZETA_CUDA_SMV_SPLIT");
+    const int v = e ? atoi(e) : 0;
+    return v == 1 || v == 2 || v == 4 || v == 8 || v == 16 ? v : 0;
+}
+
+#define SMB_MAX_DEV 16
+/* what a configuration's launch needs to know of a device, found once per device (sessions on
+ * several threads may launch at once: atomics; a device's dynamic shared memory attribute is set
+ * before its occupancy is published) */
+struct smvb_dev_info {
+    std::atomic<int> occ, n_sm, big; /* occ 0: not known yet; big (clusters of 16): 0 not asked, 1 allowed, 2 refused */
+};
+
 /* one configuration (W warps, R stages a warp): its kernel, its shared memory, blocks an SM */
 template <int FMT, int RPL, int W, int R> static cudaError_t smvb_launch(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq) {
     typedef smb_fmt<FMT, RPL> F;
     constexpr size_t shm = smb_smem<FMT, RPL, W, R>();
     static_assert(shm >= (size_t)(W + 1) * F::TILE * 4, "the reduction reuses the stages");
-    static int occ = -1, n_sm = 0, big_ok = -1, want = -1;
-    if (occ < 0) {
-        int dev = 0;
-        if (cudaFuncSetAttribute(k_smvb<FMT, RPL, W, R>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shm) != cudaSuccess ||
-            cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&n_sm, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
-            cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, k_smvb<FMT, RPL, W, R>, 32 * W, shm) != cudaSuccess || occ < 1) {
-            occ = -1;
-            const cudaError_t e = cudaGetLastError();
-            return e != cudaSuccess ? e : cudaErrorInvalidConfiguration;
-        }
-        const char *e = getenv("ZETA_CUDA_SMV_SPLIT");
-        const int v = e ? atoi(e) : 0;
-        want = v == 1 || v == 2 || v == 4 || v == 8 || v == 16 ? v : 0;
+    static smvb_dev_info info[SMB_MAX_DEV] = {};
+    static const int want = smvb_split_env();
+    int dev = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e != cudaSuccess) return e;
+    smvb_dev_info scratch = {}; /* a device past the table: asked every launch */
+    smvb_dev_info &d = dev >= 0 && dev < SMB_MAX_DEV ? info[dev] : scratch;
+    int occ = d.occ.load(std::memory_order_acquire), n_sm = d.n_sm.load(std::memory_order_relaxed);
+    if (occ < 1) {
+        /* the first launch may come while a decode graph is being captured: these calls are not
+         * stream operations, made with this thread's capture mode relaxed (as k_attn_gqa's) */
+        cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+        cudaThreadExchangeStreamCaptureMode(&mode);
+        if ((e = cudaFuncSetAttribute(k_smvb<FMT, RPL, W, R>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shm)) == cudaSuccess &&
+            (e = cudaDeviceGetAttribute(&n_sm, cudaDevAttrMultiProcessorCount, dev)) == cudaSuccess)
+            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, k_smvb<FMT, RPL, W, R>, 32 * W, shm);
+        cudaThreadExchangeStreamCaptureMode(&mode);
+        if (e != cudaSuccess) return e;
+        if (occ < 1 || n_sm < 1) return cudaErrorInvalidConfiguration;
+        d.n_sm.store(n_sm, std::memory_order_relaxed);
+        d.occ.store(occ, std::memory_order_release);
     }
     int tiles[3] = {0, 0, 0}, total = 0;
     for (int m = 0; m < j->n_mat; m++) total += tiles[m] = (j->rows[m] + F::TILE - 1) / F::TILE;
@@ -317,11 +341,16 @@ template <int FMT, int RPL, int W, int R> static cudaError_t smvb_launch(cudaStr
         }
     while (S > 1 && j->K / 32 < S * W) S >>= 1;
     if (S > 8) {
-        if (big_ok < 0) {
-            big_ok = cudaFuncSetAttribute(k_smvb<FMT, RPL, W, R>, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) == cudaSuccess;
+        int big = d.big.load(std::memory_order_acquire);
+        if (big == 0) {
+            cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+            cudaThreadExchangeStreamCaptureMode(&mode);
+            big = cudaFuncSetAttribute(k_smvb<FMT, RPL, W, R>, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) == cudaSuccess ? 1 : 2;
+            cudaThreadExchangeStreamCaptureMode(&mode);
             cudaGetLastError();
+            d.big.store(big, std::memory_order_release);
         }
-        if (!big_ok) S = 8;
+        if (big != 1) S = 8;
     }
     cudaLaunchConfig_t cfg = {};
     cfg.gridDim = dim3((unsigned)(S * total));
@@ -344,10 +373,10 @@ template <int FMT, int RPL, int W, int R> static cudaError_t smvb_launch(cudaStr
     }
     cfg.attrs = at;
     cfg.numAttrs = (unsigned)na;
-    cudaError_t e = cudaLaunchKernelEx(&cfg, k_smvb<FMT, RPL, W, R>, *j, xq, S, tiles[0], tiles[1]);
+    e = cudaLaunchKernelEx(&cfg, k_smvb<FMT, RPL, W, R>, *j, xq, S, tiles[0], tiles[1]);
     if (e != cudaSuccess && S > 8) { /* a cluster of 16 refused here: 8 from now on */
         cudaGetLastError();
-        big_ok = 0;
+        d.big.store(2, std::memory_order_release);
         S = 8;
         cfg.gridDim = dim3((unsigned)(S * total));
         at[0].val.clusterDim.x = (unsigned)S;
