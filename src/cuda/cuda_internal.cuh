@@ -153,8 +153,10 @@ __device__ __forceinline__ void warp_absmax_first(float &amax, float &mx, int &a
 }
 
 /* The sparse pass's rounding of an activation (variational gating), passed by value to the kernels
- * that round (stat NULL: the dense rounding): |x| < thr dropped; stat[0..2] += kept count, kept and
- * total sums of squares. */
+ * that round (stat NULL: the dense rounding): |x| < thr dropped; stat holds CUDA_SSTAT_REPL copies of
+ * (kept count, kept and total sums of squares), block b of the input adding to copy b %
+ * CUDA_SSTAT_REPL (fewer atomics on one address; the host adds the copies). */
+#define CUDA_SSTAT_REPL 8
 struct cuda_sparse_round {
     float thr;
     double *stat;
@@ -165,11 +167,7 @@ struct cuda_sparse_round {
  * 127 * the sum), what the CPU pairs with q4_1 / q5_1 weights); called by every lane of a warp for block b.
  * The sparse pass of variational gating (sr not NULL, the same for the whole warp): an element
  * with |v| < sr->thr is dropped (rounded as 0, so the block's scale comes from the kept ones, as the
- * CPU's selection rounds them) and the block's counters are added to sr->stat. */
-/* the sparse pass's counters of one (layer, input) are CUDA_SSTAT_REPL copies of (kept count, kept
- * and total sums of squares), block b of the input adding to copy b % CUDA_SSTAT_REPL: fewer
- * atomics on one address; the host adds the copies */
-#define CUDA_SSTAT_REPL 8
+ * CPU's selection rounds them) and the block's counters are added to its copy in sr->stat. */
 __device__ __forceinline__ void q8_store(float v, uint8_t *xq, int K, int b, const cuda_sparse_round *sr = nullptr) {
     const int lane = threadIdx.x & 31;
     if (sr) {
