@@ -308,7 +308,7 @@ struct smvb_dev_info {
 template <int FMT, int RPL, int W, int R> static cudaError_t smvb_launch(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq) {
     typedef smb_fmt<FMT, RPL> F;
     constexpr size_t shm = smb_smem<FMT, RPL, W, R>();
-    static_assert(shm >= (size_t)(W + 1) * F::TILE * 4, "the reduction reuses the stages");
+    static_assert((size_t)(W + 1) * F::TILE * 4 <= (size_t)W * R * F::STAGE, "the reduction reuses the stages, not the mbarriers");
     static smvb_dev_info info[SMB_MAX_DEV] = {};
     static const int want = smvb_split_env();
     int dev = 0;
