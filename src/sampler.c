@@ -26,6 +26,7 @@
  * unsorted filter.
  * No allocation. */
 #include "sampler.h"
+#include "cpu/mathk.h"
 
 #include <string.h>
 
@@ -436,57 +437,10 @@ zeta_token sampler_argmax(const float *logits, int32_t n_vocab) {
     return best;
 }
 
-/* The entropy's terms for eight logits l[0..7] into lanes 0..7 of ls / lsd: e^d and e^d * d,
- * d = l - max_l, with l sanitized (NaN is -inf, +inf is FLT_MAX) and 0 for d <= -87 (e^d < 1.6e-38).
- * e^d in float arithmetic alone (no libm): 2^(d log2 e) = 2^k 2^f, k the nearest integer (the
- * 1.5 * 2^23 rounding trick), |f| <= 1/2, 2^f by its Taylor polynomial of degree 6 (relative error
- * < 2e-7). The SSE2 form does the same operations in the same order as the scalar one, so both
- * give the same bits (checked on x86-64 against AArch64 under qemu: 48 vectors, equal bits), as
- * long as nothing is contracted into FMAs: GCC's -std=c11 contracts nothing, clang is told below. */
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#endif
-#define ENT_C6 1.54035304e-4f
-#define ENT_C5 1.33335581e-3f
-#define ENT_C4 9.61812911e-3f
-#define ENT_C3 5.55041087e-2f
-#define ENT_C2 2.40226507e-1f
-#define ENT_C1 6.93147181e-1f
-#define ENT_ROUND 12582912.0f
+/* the largest logit not NaN (SSE2's maxps returns its second operand when either is NaN; exact, so
+ * any order gives the same) */
 #if defined(__SSE2__)
 #include <emmintrin.h>
-typedef struct { __m128 s[2], sd[2]; } ent_acc; /* lanes 0-3, 4-7 */
-static inline void ent_zero(ent_acc *a) { a->s[0] = a->s[1] = a->sd[0] = a->sd[1] = _mm_setzero_ps(); }
-static inline void ent_out(const ent_acc *a, float *ls, float *lsd) {
-    _mm_storeu_ps(ls, a->s[0]), _mm_storeu_ps(ls + 4, a->s[1]), _mm_storeu_ps(lsd, a->sd[0]), _mm_storeu_ps(lsd + 4, a->sd[1]);
-}
-static inline void entropy_terms8(const float *l8, float max_l, ent_acc *a) {
-    const __m128 mx = _mm_set1_ps(max_l), lo = _mm_set1_ps(-87.0f), inf = _mm_set1_ps(INFINITY), big = _mm_set1_ps(FLT_MAX);
-    const __m128 rnd = _mm_set1_ps(ENT_ROUND);
-    for (int h = 0; h < 2; h++) {
-        __m128 l = _mm_loadu_ps(l8 + 4 * h);
-        const __m128 isinf = _mm_cmpeq_ps(l, inf);
-        l = _mm_or_ps(_mm_and_ps(isinf, big), _mm_andnot_ps(isinf, l));
-        const __m128 d0 = _mm_sub_ps(l, mx);
-        const __m128 keep = _mm_cmpgt_ps(d0, lo);
-        const __m128 d = _mm_or_ps(_mm_and_ps(keep, d0), _mm_andnot_ps(keep, lo));
-        const __m128 t = _mm_mul_ps(d, _mm_set1_ps(1.44269504f));
-        const __m128 k = _mm_sub_ps(_mm_add_ps(t, rnd), rnd);
-        const __m128 f = _mm_sub_ps(t, k);
-        __m128 p = _mm_set1_ps(ENT_C6);
-        p = _mm_add_ps(_mm_mul_ps(p, f), _mm_set1_ps(ENT_C5));
-        p = _mm_add_ps(_mm_mul_ps(p, f), _mm_set1_ps(ENT_C4));
-        p = _mm_add_ps(_mm_mul_ps(p, f), _mm_set1_ps(ENT_C3));
-        p = _mm_add_ps(_mm_mul_ps(p, f), _mm_set1_ps(ENT_C2));
-        p = _mm_add_ps(_mm_mul_ps(p, f), _mm_set1_ps(ENT_C1));
-        p = _mm_add_ps(_mm_mul_ps(p, f), _mm_set1_ps(1.0f));
-        const __m128 sc = _mm_castsi128_ps(_mm_slli_epi32(_mm_add_epi32(_mm_cvttps_epi32(k), _mm_set1_epi32(127)), 23));
-        const __m128 e = _mm_and_ps(keep, _mm_mul_ps(p, sc));
-        a->s[h] = _mm_add_ps(a->s[h], e);
-        a->sd[h] = _mm_add_ps(a->sd[h], _mm_mul_ps(e, d));
-    }
-}
-/* the largest logit not NaN (maxps returns its second operand when either is NaN) */
 static inline float ent_max(const float *x, int32_t n) {
     __m128 m0 = _mm_set1_ps(-INFINITY), m1 = m0;
     int32_t i = 0;
@@ -503,37 +457,10 @@ static inline float ent_max(const float *x, int32_t n) {
     return r;
 }
 #else
-typedef struct { float s[8], sd[8]; } ent_acc;
-static inline void ent_zero(ent_acc *a) { memset(a, 0, sizeof *a); }
-static inline void ent_out(const ent_acc *a, float *ls, float *lsd) { memcpy(ls, a->s, sizeof a->s), memcpy(lsd, a->sd, sizeof a->sd); }
 static inline float ent_max(const float *x, int32_t n) {
     float r = -INFINITY;
     for (int32_t i = 0; i < n; i++) r = x[i] > r ? x[i] : r;
     return r;
-}
-static inline void entropy_terms8(const float *l8, float max_l, ent_acc *a) {
-    for (int j = 0; j < 8; j++) {
-        const float l = l8[j] == INFINITY ? FLT_MAX : l8[j];
-        const float d0 = l - max_l;
-        const bool keep = d0 > -87.0f; /* false for NaN too */
-        const float d = keep ? d0 : -87.0f;
-        const float t = d * 1.44269504f;
-        const float k = (t + ENT_ROUND) - ENT_ROUND;
-        const float f = t - k;
-        float p = ENT_C6;
-        p = p * f + ENT_C5;
-        p = p * f + ENT_C4;
-        p = p * f + ENT_C3;
-        p = p * f + ENT_C2;
-        p = p * f + ENT_C1;
-        p = p * f + 1.0f;
-        const uint32_t bits = (uint32_t)((int32_t)k + 127) << 23;
-        float sc;
-        memcpy(&sc, &bits, sizeof sc);
-        const float e = keep ? p * sc : 0.0f;
-        a->s[j] += e;
-        a->sd[j] += e * d;
-    }
 }
 #endif
 
@@ -545,22 +472,21 @@ double sampler_entropy(const float *logits, int32_t n_vocab) {
     if (max_l == INFINITY) max_l = FLT_MAX;
     /* H = log S - (1/S) * sum e_i * d_i with d_i = l_i - max <= 0 and e_i = exp(d_i). The gate
      * computes this for every generated token (a GPU step takes 0.7-2 ms; libm's double exp over
-     * 32000 logits took ~140-200 us): float terms in eight lanes (element i of a chunk of 256 in
-     * lane i % 8), each chunk's lanes added in double, in a fixed order */
+     * 32000 logits took ~140-200 us on the Zen 4 VM, the AVX2 terms ~22 us): float terms in eight
+     * lanes (element i of a chunk of 256 in lane i % 8, mathk.h's entropy8), each chunk's lanes added
+     * in double, in a fixed order */
+    const zk_entropy8_fn terms = zk_math_select()->entropy8; /* scalar, or AVX2 where the CPU has it: the same bits */
     double s = 0.0, sd = 0.0;
     for (int32_t c0 = 0; c0 < n_vocab; c0 += 256) {
-        const int32_t c1 = n_vocab - c0 < 256 ? n_vocab : c0 + 256;
-        ent_acc a;
-        ent_zero(&a);
-        int32_t i = c0;
-        for (; i + 8 <= c1; i += 8) entropy_terms8(logits + i, max_l, &a);
+        const int32_t c1 = n_vocab - c0 < 256 ? n_vocab : c0 + 256, n8 = (c1 - c0) / 8;
+        float ls[8] = {0}, lsd[8] = {0};
+        terms(logits + c0, n8, max_l, ls, lsd);
+        const int32_t i = c0 + 8 * n8;
         if (i < c1) { /* the last few, the missing ones as -inf (which add nothing) */
             float l8[8];
             for (int j = 0; j < 8; j++) l8[j] = i + j < c1 ? logits[i + j] : -INFINITY;
-            entropy_terms8(l8, max_l, &a);
+            terms(l8, 1, max_l, ls, lsd);
         }
-        float ls[8], lsd[8];
-        ent_out(&a, ls, lsd);
         for (int j = 0; j < 8; j++) {
             s += ls[j];
             sd += lsd[j];

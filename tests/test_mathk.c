@@ -1,6 +1,7 @@
 /* test_mathk.c — the ISA versions of the backend's vector math against the scalar reference:
  *   - softmax: random rows of many lengths, large and tiny scores, NaN-free outputs;
  *   - SwiGLU: within a few ulp of the libm version, the same bits however a range is split;
+ *   - the entropy's terms (sampler_entropy): bit-identical to the scalar version, NaN / inf included;
  *   - the fused decode-attention kernels (kv_score, kv_accum) for F32/F16/Q8_0/Q4_0 rows, GQA
  *     groups 1..8, odd tile lengths, strided rows: Q8_0/Q4_0 scores bit-identical to the scalar
  *     reference, which is bit-identical to the scalar vec_dot; V sums bit-identical to the per-row
@@ -16,6 +17,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 /* the ISA sets this CPU runs, raw (only their own slots): avx2 and, with AVX-512 VNNI, avx512vnni on
  * x86-64; neon on AArch64. The kernel tests below check every slot of each, so a slot that a wider
@@ -301,8 +303,43 @@ static void math_set_selected(void) {
     T_CHECK(sel->softmax == want);
 }
 
+/* the entropy's terms (sampler_entropy): every ISA set's version bit for bit against the scalar one,
+ * on logits with NaN, +-inf, values far below the maximum, groups of 1..40 */
+static void entropy8_matches_scalar(void) {
+    const zk_math *ref = zk_math_scalar(), *sets[2];
+    const int ns = isa_sets(sets);
+    static float l[8 * 40];
+    unsigned seed = 11;
+    int tested = 0;
+    for (int k = 0; k < ns; k++) {
+        if (!sets[k]->entropy8) continue;
+        printf("    %s entropy8\n", sets[k]->name);
+        tested++;
+        for (int n8 = 1; n8 <= 40; n8 += 13)
+            for (int sp = 0; sp < 4; sp++) {
+                float mx = -INFINITY;
+                for (int i = 0; i < 8 * n8; i++) {
+                    seed = seed * 1103515245u + 12345u;
+                    const unsigned r = seed >> 8;
+                    l[i] = r % 53 == 0 ? NAN : r % 47 == 0 ? -INFINITY : r % 61 == 0 ? INFINITY
+                           : (sp == 3 ? 100.0f : 1.0f) * (float)(sp + 1) * ((float)(r & 0xffff) / 65536.0f - 0.5f);
+                    if (l[i] > mx) mx = l[i];
+                }
+                if (mx == INFINITY) mx = 3.4028235e38f;
+                float a[8] = {0}, b[8] = {0}, c[8] = {0}, d[8] = {0};
+                ref->entropy8(l, n8, mx, a, b);
+                sets[k]->entropy8(l, n8, mx, c, d);
+                T_CHECKF(!memcmp(a, c, sizeof a) && !memcmp(b, d, sizeof b), "%s entropy8: %d groups, spread %d differ from scalar",
+                         sets[k]->name, n8, sp);
+            }
+    }
+    T_CHECK(zk_math_select()->entropy8 != NULL);
+    if (!tested) T_SKIP("no SIMD entropy terms on this CPU");
+}
+
 int main(void) {
     T_RUN(math_set_selected);
+    T_RUN(entropy8_matches_scalar);
     T_RUN(softmax_simd_matches_scalar);
     T_RUN(kv_score_matches_scalar);
     T_RUN(kv_accum_matches_scalar);

@@ -15,6 +15,7 @@
 #include "cpu/mathk.h"
 #include "quant.h"
 
+#include <float.h>
 #include <immintrin.h>
 #include <math.h>
 #include <stdbool.h>
@@ -410,8 +411,39 @@ static void kv_accum_q4_0_avx2(int d, int n, const void *v, size_t vs, int group
     kv_accum_avx2(ZETA_TYPE_Q4_0, d, n, v, vs, group, s, ss, acc);
 }
 
+/* the entropy's terms (mathk.h), eight lanes in one vector: the scalar version's operations */
+static void entropy8_avx2(const float *l8, int32_t n8, float max_l, float *ls, float *lsd) {
+    const __m256 mx = _mm256_set1_ps(max_l), lo = _mm256_set1_ps(-87.0f), inf = _mm256_set1_ps(INFINITY);
+    const __m256 big = _mm256_set1_ps(FLT_MAX), rnd = _mm256_set1_ps(ZK_ENT_ROUND);
+    __m256 s = _mm256_loadu_ps(ls), sd = _mm256_loadu_ps(lsd);
+    for (int32_t g = 0; g < n8; g++) {
+        __m256 l = _mm256_loadu_ps(l8 + 8 * (size_t)g);
+        l = _mm256_blendv_ps(l, big, _mm256_cmp_ps(l, inf, _CMP_EQ_OQ));
+        const __m256 d0 = _mm256_sub_ps(l, mx);
+        const __m256 keep = _mm256_cmp_ps(d0, lo, _CMP_GT_OQ); /* false for NaN too */
+        const __m256 d = _mm256_blendv_ps(lo, d0, keep);
+        const __m256 t = _mm256_mul_ps(d, _mm256_set1_ps(1.44269504f));
+        const __m256 k = _mm256_sub_ps(_mm256_add_ps(t, rnd), rnd);
+        const __m256 f = _mm256_sub_ps(t, k);
+        __m256 p = _mm256_set1_ps(ZK_ENT_C6);
+        p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(ZK_ENT_C5));
+        p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(ZK_ENT_C4));
+        p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(ZK_ENT_C3));
+        p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(ZK_ENT_C2));
+        p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(ZK_ENT_C1));
+        p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(1.0f));
+        const __m256 sc = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(k), _mm256_set1_epi32(127)), 23));
+        const __m256 e = _mm256_and_ps(keep, _mm256_mul_ps(p, sc));
+        s = _mm256_add_ps(s, e);
+        sd = _mm256_add_ps(sd, _mm256_mul_ps(e, d));
+    }
+    _mm256_storeu_ps(ls, s);
+    _mm256_storeu_ps(lsd, sd);
+}
+
 static const zk_math k_avx2 = {
     .name = "avx2",
+    .entropy8 = entropy8_avx2,
     .softmax = softmax_avx2,
     .axpy = axpy_avx2,
     .swiglu = swiglu_avx2,

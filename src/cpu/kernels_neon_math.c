@@ -20,6 +20,8 @@
 #include "quant.h"
 
 #include <arm_neon.h>
+#include <float.h>
+#include <math.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -331,8 +333,42 @@ static void kv_accum_q4_0_neon(int d, int n, const void *v, size_t vs, int group
     kv_accum_neon(ZETA_TYPE_Q4_0, d, n, v, vs, group, s, ss, acc);
 }
 
+/* the entropy's terms (mathk.h), eight lanes in two vectors: the scalar version's operations */
+static void entropy8_neon(const float *l8, int32_t n8, float max_l, float *ls, float *lsd) {
+    const float32x4_t mx = vdupq_n_f32(max_l), lo = vdupq_n_f32(-87.0f), inf = vdupq_n_f32(INFINITY);
+    const float32x4_t big = vdupq_n_f32(FLT_MAX), rnd = vdupq_n_f32(ZK_ENT_ROUND);
+    float32x4_t s[2] = {vld1q_f32(ls), vld1q_f32(ls + 4)}, sd[2] = {vld1q_f32(lsd), vld1q_f32(lsd + 4)};
+    for (int32_t g = 0; g < n8; g++)
+        for (int h = 0; h < 2; h++) {
+            float32x4_t l = vld1q_f32(l8 + 8 * (size_t)g + 4 * h);
+            l = vbslq_f32(vceqq_f32(l, inf), big, l);
+            const float32x4_t d0 = vsubq_f32(l, mx);
+            const uint32x4_t keep = vcgtq_f32(d0, lo); /* false for NaN too */
+            const float32x4_t d = vbslq_f32(keep, d0, lo);
+            const float32x4_t t = vmulq_f32(d, vdupq_n_f32(1.44269504f));
+            const float32x4_t k = vsubq_f32(vaddq_f32(t, rnd), rnd);
+            const float32x4_t f = vsubq_f32(t, k);
+            float32x4_t p = vdupq_n_f32(ZK_ENT_C6);
+            p = vaddq_f32(vmulq_f32(p, f), vdupq_n_f32(ZK_ENT_C5));
+            p = vaddq_f32(vmulq_f32(p, f), vdupq_n_f32(ZK_ENT_C4));
+            p = vaddq_f32(vmulq_f32(p, f), vdupq_n_f32(ZK_ENT_C3));
+            p = vaddq_f32(vmulq_f32(p, f), vdupq_n_f32(ZK_ENT_C2));
+            p = vaddq_f32(vmulq_f32(p, f), vdupq_n_f32(ZK_ENT_C1));
+            p = vaddq_f32(vmulq_f32(p, f), vdupq_n_f32(1.0f));
+            const float32x4_t sc = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(k), vdupq_n_s32(127)), 23));
+            const float32x4_t e = vreinterpretq_f32_u32(vandq_u32(keep, vreinterpretq_u32_f32(vmulq_f32(p, sc))));
+            s[h] = vaddq_f32(s[h], e);
+            sd[h] = vaddq_f32(sd[h], vmulq_f32(e, d));
+        }
+    vst1q_f32(ls, s[0]);
+    vst1q_f32(ls + 4, s[1]);
+    vst1q_f32(lsd, sd[0]);
+    vst1q_f32(lsd + 4, sd[1]);
+}
+
 static const zk_math k_neon = {
     .name = "neon",
+    .entropy8 = entropy8_neon,
     .axpy = axpy_neon,
     .f16_to_f32 = f16_to_f32_neon,
     .q8_0_to_f32 = q8_0_to_f32_neon,

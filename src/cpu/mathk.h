@@ -42,8 +42,24 @@ typedef void (*zk_kv_score_fn)(int d, int n, const void *k, size_t k_stride, int
 typedef void (*zk_kv_accum_fn)(int d, int n, const void *v, size_t v_stride, int group, const float *s, size_t s_stride,
                                float *acc);
 
+/* The terms of the entropy of softmax(l) (sampler_entropy) for n8 groups of 8 logits: lane j of
+ * ls / lsd gets e^d and e^d * d of l[8g + j], d = l - max_l with l sanitized (NaN as -inf, +inf as
+ * FLT_MAX) and both 0 for d <= -87; e^d in float arithmetic alone, 2^(d log2 e) = 2^k 2^f (k the
+ * nearest integer, by adding and subtracting 1.5 * 2^23; |f| <= 1/2), 2^f by its degree-6 Taylor
+ * polynomial in Horner form, each step a product then a sum (no FMA). Every version does these
+ * operations per lane in this order: the same bits (tests/test_sampler.c). */
+typedef void (*zk_entropy8_fn)(const float *l, int32_t n8, float max_l, float *ls, float *lsd);
+#define ZK_ENT_C6 1.54035304e-4f
+#define ZK_ENT_C5 1.33335581e-3f
+#define ZK_ENT_C4 9.61812911e-3f
+#define ZK_ENT_C3 5.55041087e-2f
+#define ZK_ENT_C2 2.40226507e-1f
+#define ZK_ENT_C1 6.93147181e-1f
+#define ZK_ENT_ROUND 12582912.0f
+
 typedef struct zk_math {
     const char *name;
+    zk_entropy8_fn entropy8;
     zk_softmax_fn softmax;
     zk_axpy_fn axpy;
     zk_swiglu_fn swiglu;

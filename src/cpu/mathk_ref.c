@@ -4,8 +4,10 @@
 #include "cpu/kernels.h"
 #include "quant.h"
 
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
 double zk_softmax_scalar(float *x, int n, float scale, float *max_io) {
@@ -150,8 +152,40 @@ static void kv_accum_q4_0_scalar(int d, int n, const void *v, size_t vs, int gro
     kv_accum_scalar(ZETA_TYPE_Q4_0, d, n, v, vs, group, s, ss, acc);
 }
 
+/* the entropy's terms, one lane at a time (mathk.h); clang told not to contract (GCC's -std=c11
+ * does not) */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+static void entropy8_scalar(const float *l8, int32_t n8, float max_l, float *ls, float *lsd) {
+    for (int32_t g = 0; g < n8; g++, l8 += 8)
+        for (int j = 0; j < 8; j++) {
+            const float l = l8[j] == INFINITY ? FLT_MAX : l8[j];
+            const float d0 = l - max_l;
+            const bool keep = d0 > -87.0f; /* false for NaN too */
+            const float d = keep ? d0 : -87.0f;
+            const float t = d * 1.44269504f;
+            const float k = (t + ZK_ENT_ROUND) - ZK_ENT_ROUND;
+            const float f = t - k;
+            float p = ZK_ENT_C6;
+            p = p * f + ZK_ENT_C5;
+            p = p * f + ZK_ENT_C4;
+            p = p * f + ZK_ENT_C3;
+            p = p * f + ZK_ENT_C2;
+            p = p * f + ZK_ENT_C1;
+            p = p * f + 1.0f;
+            const uint32_t bits = (uint32_t)((int32_t)k + 127) << 23;
+            float sc;
+            memcpy(&sc, &bits, sizeof sc);
+            const float e = keep ? p * sc : 0.0f;
+            ls[j] += e;
+            lsd[j] += e * d;
+        }
+}
+
 static const zk_math k_scalar = {
     .name = "scalar",
+    .entropy8 = entropy8_scalar,
     .softmax = zk_softmax_scalar,
     .axpy = axpy_scalar,
     .swiglu = swiglu_scalar,
@@ -197,6 +231,7 @@ static void select_once(void) {
             if (a->kv_score[i]) t.kv_score[i] = a->kv_score[i];
             if (a->kv_accum[i]) t.kv_accum[i] = a->kv_accum[i];
         }
+        if (a->entropy8) t.entropy8 = a->entropy8;
         if (a->softmax) t.softmax = a->softmax;
         if (a->axpy) t.axpy = a->axpy;
         if (a->swiglu) t.swiglu = a->swiglu;
