@@ -475,7 +475,7 @@ double sampler_entropy(const float *logits, int32_t n_vocab) {
      * 32000 logits took ~140-200 us on the Zen 4 VM, the AVX2 terms ~22 us): float terms in eight
      * lanes (element i of a chunk of 256 in lane i % 8, mathk.h's entropy8), each chunk's lanes added
      * in double, in a fixed order */
-    const zk_entropy8_fn terms = zk_math_select()->entropy8; /* scalar, or AVX2 where the CPU has it: the same bits */
+    const zk_entropy8_fn terms = zk_math_select()->entropy8; /* scalar, AVX2 or NEON: the same bits */
     double s = 0.0, sd = 0.0;
     for (int32_t c0 = 0; c0 < n_vocab; c0 += 256) {
         const int32_t c1 = n_vocab - c0 < 256 ? n_vocab : c0 + 256, n8 = (c1 - c0) / 8;

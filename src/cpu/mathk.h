@@ -47,7 +47,8 @@ typedef void (*zk_kv_accum_fn)(int d, int n, const void *v, size_t v_stride, int
  * FLT_MAX) and both 0 for d <= -87; e^d in float arithmetic alone, 2^(d log2 e) = 2^k 2^f (k the
  * nearest integer, by adding and subtracting 1.5 * 2^23; |f| <= 1/2), 2^f by its degree-6 Taylor
  * polynomial in Horner form, each step a product then a sum (no FMA). Every version does these
- * operations per lane in this order: the same bits (tests/test_sampler.c). */
+ * operations per lane in this order: the same bits (tests/test_mathk.c; tests/test_sampler.c checks
+ * sampler_entropy against the double-precision formula). */
 typedef void (*zk_entropy8_fn)(const float *l, int32_t n8, float max_l, float *ls, float *lsd);
 #define ZK_ENT_C6 1.54035304e-4f
 #define ZK_ENT_C5 1.33335581e-3f
