@@ -12,7 +12,8 @@
 # Environment [defaults]: ROUNDS [3], LEVEL [0.5], SYNTH ["q4_0:tinyllama-1.1b q8_0:tinyllama-1.1b
 # q4_0:llama-2-7b"], TEXT [tests/data/war-and-peace-head.txt], CTX [128], CHUNKS [2], MODES [sparse]
 # (add variational for the gated mode), ENVS [""] (VAR=VALUE settings of extra sparse variants,
-# each joined by '+'), OUT [/tmp/cuda_gating].
+# each joined by '+'), OUT [/tmp/cuda_gating], SPARSITY_FROM [""] (a folder of MODEL.sparsity files to use instead of
+# calibrating, e.g. bench/raw/20261128-2000-cuda-h200-v17, calibrated with CTX=64 CHUNKS=2: they match fresh synth files).
 set -u
 OUT=${OUT:-/tmp/cuda_gating}
 mkdir -p "$OUT"
@@ -38,6 +39,7 @@ el() { echo $(( $(date +%s) - T0 )); }
     echo "modes ($MODES): the same + --sparsity MODEL.sparsity --mode MODE --level $LEVEL; rounds: $ROUNDS; extra sparse variants: ${ENVS:-none}"
 } | tee "$OUT/machine.txt"
 MODELS=""
+[ -n "${SPARSITY_FROM:-}" ] && cp "$SPARSITY_FROM"/*.sparsity $M/ 2>/dev/null
 for ts in $SYNTH; do
     t=${ts%%:*}; sh=${ts#*:}; m=$M/$sh-$t.gguf
     [ -f $m ] || $Z synth --shape $sh --type $t -o $m > "$OUT/synth-$sh-$t.log" 2>&1
