@@ -315,6 +315,55 @@ static zeta_token draw(sampler_cand *c, size_t n, float max_l, float temperature
     return c[last_nonzero].id;
 }
 
+/* the largest logit not NaN (SSE2's maxps returns its second operand when either is NaN; exact, so
+ * any order gives the same) */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+static inline float ent_max(const float *x, int32_t n) {
+    __m128 m0 = _mm_set1_ps(-INFINITY), m1 = m0;
+    int32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        m0 = _mm_max_ps(_mm_loadu_ps(x + i), m0);
+        m1 = _mm_max_ps(_mm_loadu_ps(x + i + 4), m1);
+    }
+    float m[8];
+    _mm_storeu_ps(m, m0);
+    _mm_storeu_ps(m + 4, m1);
+    float r = -INFINITY;
+    for (int j = 0; j < 8; j++) r = m[j] > r ? m[j] : r;
+    for (; i < n; i++) r = x[i] > r ? x[i] : r;
+    return r;
+}
+#else
+static inline float ent_max(const float *x, int32_t n) {
+    float r = -INFINITY;
+    for (int32_t i = 0; i < n; i++) r = x[i] > r ? x[i] : r;
+    return r;
+}
+#endif
+
+/* The argmax of the sanitized logits with ties to the lowest id, what best_index finds over fresh
+ * candidates (NaN never wins, +inf counts as FLT_MAX, all -inf/NaN gives 0), without building
+ * them: a vector maximum, then the first index holding it (~2.3 us for 32000 logits against ~55 us
+ * through the candidates on the Zen 4 VM). */
+static zeta_token greedy_first(const float *x, int32_t n) {
+    float m = ent_max(x, n);
+    if (m == -INFINITY) return 0;
+    if (m == INFINITY) m = FLT_MAX; /* the first +inf or FLT_MAX */
+    int32_t i = 0;
+#if defined(__SSE2__)
+    const __m128 vm = _mm_set1_ps(m);
+    for (; i + 8 <= n; i += 8) {
+        const int k = _mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(x + i), vm)) |
+                      _mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(x + i + 4), vm)) << 4;
+        if (k) return i + __builtin_ctz((unsigned)k);
+    }
+#endif
+    for (; i < n; i++)
+        if (x[i] >= m) return i;
+    return 0; /* not reached: some element holds m */
+}
+
 /* The chain up to the draw: c[0..n_vocab) = the candidates with penalties applied; returns the
  * number of survivors of top-k / top-p / min-p at the front of c (0: greedy, the best at c[*top]) and
  * their maximum logit. */
@@ -360,6 +409,9 @@ static size_t sampler_chain(const zeta_sampler_params *p, const float *logits, i
 zeta_token sampler_sample(const zeta_sampler_params *p, const float *logits, int32_t n_vocab,
                           const zeta_token *history, size_t n_history, zeta_rng *rng, sampler_cand *scratch) {
     if (!p || !logits || n_vocab <= 0 || !scratch) return -1;
+    const bool penalties = p->repeat_last_n != 0 && history && n_history > 0 &&
+                           (p->repeat_penalty != 1.0f || p->frequency_penalty != 0.0f || p->presence_penalty != 0.0f);
+    if ((!(p->temperature > 0.0f) || !rng) && !penalties) return greedy_first(logits, n_vocab);
     size_t top;
     float max_l;
     const size_t n = sampler_chain(p, logits, n_vocab, history, n_history, rng != NULL, scratch, &top, &max_l);
@@ -419,50 +471,14 @@ zeta_token sampler_draw_probs(const float *w, int32_t n, zeta_rng *rng) {
     return last;
 }
 
+zeta_token sampler_argmax(const float *logits, int32_t n_vocab) {
+    if (!logits || n_vocab <= 0) return -1;
+    return greedy_first(logits, n_vocab);
+}
+
 size_t sampler_history_len(const zeta_sampler_params *p, size_t n_tokens) {
     return p->repeat_last_n >= 0 && (size_t)p->repeat_last_n < n_tokens ? (size_t)p->repeat_last_n : n_tokens;
 }
-
-zeta_token sampler_argmax(const float *logits, int32_t n_vocab) {
-    if (!logits || n_vocab <= 0) return -1;
-    int32_t best = 0;
-    float best_l = sanitize(logits[0]);
-    for (int32_t i = 1; i < n_vocab; i++) {
-        float l = sanitize(logits[i]);
-        if (l > best_l) {
-            best_l = l;
-            best = i;
-        }
-    }
-    return best;
-}
-
-/* the largest logit not NaN (SSE2's maxps returns its second operand when either is NaN; exact, so
- * any order gives the same) */
-#if defined(__SSE2__)
-#include <emmintrin.h>
-static inline float ent_max(const float *x, int32_t n) {
-    __m128 m0 = _mm_set1_ps(-INFINITY), m1 = m0;
-    int32_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        m0 = _mm_max_ps(_mm_loadu_ps(x + i), m0);
-        m1 = _mm_max_ps(_mm_loadu_ps(x + i + 4), m1);
-    }
-    float m[8];
-    _mm_storeu_ps(m, m0);
-    _mm_storeu_ps(m + 4, m1);
-    float r = -INFINITY;
-    for (int j = 0; j < 8; j++) r = m[j] > r ? m[j] : r;
-    for (; i < n; i++) r = x[i] > r ? x[i] : r;
-    return r;
-}
-#else
-static inline float ent_max(const float *x, int32_t n) {
-    float r = -INFINITY;
-    for (int32_t i = 0; i < n; i++) r = x[i] > r ? x[i] : r;
-    return r;
-}
-#endif
 
 double sampler_entropy(const float *logits, int32_t n_vocab) {
     if (!logits || n_vocab <= 0) return 0.0;

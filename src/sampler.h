@@ -45,7 +45,8 @@ bool sampler_spec_keep(float *p, const float *q, int32_t n, zeta_token d, zeta_r
  * repeat_last_n (all when it is negative or larger) */
 size_t sampler_history_len(const zeta_sampler_params *p, size_t n_tokens);
 
-/* argmax with ties to the lowest id */
+/* argmax with ties to the lowest id (NaN never wins, +inf counts as FLT_MAX); what sampler_sample
+ * returns for temperature <= 0 without penalties, by the same code */
 zeta_token sampler_argmax(const float *logits, int32_t n_vocab);
 /* Shannon entropy (nats) of softmax(logits) */
 double sampler_entropy(const float *logits, int32_t n_vocab);

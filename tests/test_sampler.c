@@ -533,10 +533,60 @@ static void test_spec_keep_distribution(void) {
     }
 }
 
+/* the greedy fast path (no penalties: a vector maximum, then the first index holding it) against a
+ * plain scan with the candidates' rules (NaN never wins, +inf counts as FLT_MAX, ties to the lowest id,
+ * all -inf / NaN gives 0), over lengths that cover the vector loop's tails and values built to tie */
+static zeta_token ref_greedy(const float *x, int32_t n) {
+    int32_t best = 0;
+    float bl = isnan(x[0]) ? -INFINITY : x[0] == INFINITY ? FLT_MAX : x[0];
+    for (int32_t i = 1; i < n; i++) {
+        const float l = isnan(x[i]) ? -INFINITY : x[i] == INFINITY ? FLT_MAX : x[i];
+        if (l > bl) bl = l, best = i;
+    }
+    return best;
+}
+
+static void test_greedy_fast_path(void) {
+    static float x[4099];
+    const float special[] = {NAN, INFINITY, -INFINITY, FLT_MAX, 0.0f, -0.0f, 7.0f};
+    zeta_sampler_params p = params_plain(0.0f);
+    zeta_sampler_params pen = p; /* a penalty on: the candidates' path, which must agree */
+    pen.repeat_penalty = 1.0f + 1e-6f;
+    pen.repeat_last_n = 64;
+    const zeta_token far_hist[1] = {4098}; /* a token the cases below never pick (small weight) */
+    zeta_rng rng;
+    rng_seed(&rng, 7);
+    int bad = 0, n_cases = 0;
+    const int32_t lens[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 257, 4099};
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        const int32_t n = lens[li];
+        for (int rep = 0; rep < 40; rep++) {
+            for (int32_t i = 0; i < n; i++) x[i] = (float)(int)(rng_next(&rng) % 9) - 4.0f; /* many ties */
+            const int n_sp = (int)(rng_next(&rng) % 4);
+            for (int k = 0; k < n_sp; k++)
+                x[rng_next(&rng) % (uint64_t)n] = special[rng_next(&rng) % (sizeof special / sizeof special[0])];
+            if (rep == 0) for (int32_t i = 0; i < n; i++) x[i] = NAN;
+            if (rep == 1) for (int32_t i = 0; i < n; i++) x[i] = -INFINITY;
+            const zeta_token want = ref_greedy(x, n);
+            const zeta_token a = sampler_argmax(x, n);
+            const zeta_token b = sampler_sample(&p, x, n, NULL, 0, &rng, g_scratch);
+            if (n == 4099) x[4098] = -5.0f; /* the penalized token is not a maximum */
+            const zeta_token want2 = ref_greedy(x, n);
+            const zeta_token c = sampler_sample(&pen, x, n, n == 4099 ? far_hist : NULL, n == 4099 ? 1 : 0, &rng, g_scratch);
+            n_cases++;
+            if (a != want || b != want || c != want2) {
+                if (bad++ < 3) T_CHECKF(0, "n %d rep %d: argmax %d, greedy %d, with penalty %d; expected %d / %d", n, rep, a, b, c, want, want2);
+            }
+        }
+    }
+    T_CHECKF(bad == 0, "%d of %d cases differ", bad, n_cases);
+}
+
 int main(void) {
     (void)t_read_file;
     T_RUN(test_rng_deterministic_and_uniform);
     T_RUN(test_greedy_ties_lowest);
+    T_RUN(test_greedy_fast_path);
     T_RUN(test_same_seed_same_sequence);
     T_RUN(test_top_k_1_is_greedy);
     T_RUN(test_distribution_matches_softmax);
