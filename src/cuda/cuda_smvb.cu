@@ -3,7 +3,7 @@
  * of columns in flight without holding them in registers (the first kernel, k_smv, was bound by the
  * 2 KiB its register buffers could have in flight per warp; bench/CUDA_NOTES.md v7 and v17).
  *
- * k_smvb<FMT, RPL, W, R>: a block of W warps owns a tile of 32 RPL output rows (RPL rows a lane: a
+ * k_smvb<FMT, RPL, W, R, DBG>: a block of W warps owns a tile of 32 RPL output rows (RPL rows a lane: a
  * lane reads 4 or 8 bytes of every column) and a slice of the input blocks; the S blocks of a tile
  * form a cluster. Warp w takes the slice's input blocks w, w + W, ..., each into one of its R stages
  * in shared memory (the tile's row scales, then the kept columns' runs in column order, and the kept
@@ -99,7 +99,9 @@ __device__ __forceinline__ void bulk_copy(void *dst, const void *src, uint32_t b
 /* shared memory of a block: the stages, their mbarriers, their input lists (32 bytes each) */
 template <int FMT, int RPL, int W, int R> constexpr size_t smb_smem() { return (size_t)W * R * (smb_fmt<FMT, RPL>::STAGE + 8 + 32); }
 
-template <int FMT, int RPL, int W, int R>
+/* DBG (timing diagnostics only, wrong results; ZETA_CUDA_SMVB=6 / 7): 1 skips the arithmetic (the copies
+ * and waits alone), 2 skips the columns' copies (the arithmetic on stale shared memory) */
+template <int FMT, int RPL, int W, int R, int DBG>
 __global__ void __launch_bounds__(32 * W) k_smvb(cuda_smv_job j, const uint8_t *xq, int S, int tiles0, int tiles1) {
     typedef smb_fmt<FMT, RPL> F;
     constexpr int TILE = F::TILE, STAGE = F::STAGE, RUN = F::RUN, NW = F::NW;
@@ -160,10 +162,10 @@ __global__ void __launch_bounds__(32 * W) k_smvb(cuda_smv_job j, const uint8_t *
         const int cnt = __popc(mask);
         uint8_t *st = stage + (size_t)s * STAGE;
         if (lane == 0) {
-            mbar_arrive_expect(bar + s, (uint32_t)cnt * run_bytes + (scales ? sc_bytes : 0u));
+            mbar_arrive_expect(bar + s, (DBG == 2 ? 0u : (uint32_t)cnt * run_bytes) + (scales ? sc_bytes : 0u));
             if (scales) bulk_copy(st, Wm + (size_t)b * blk + 2 * (size_t)tile * TILE, sc_bytes, bar + s);
         }
-        if (code)
+        if (code && DBG != 2)
             bulk_copy(st + 2 * TILE + (size_t)__popc(mask & ((1u << lane) - 1u)) * RUN,
                       Wm + (size_t)b * blk + 2 * (size_t)rows + (size_t)lane * cb + (size_t)tile * RUN, run_bytes, bar + s);
         /* the inputs of the kept columns in their order, 0 past the last */
@@ -199,7 +201,7 @@ __global__ void __launch_bounds__(32 * W) k_smvb(cuda_smv_job j, const uint8_t *
             int isum[RPL];
 #pragma unroll
             for (int q = 0; q < RPL; q++) isum[q] = 0;
-            const int ng = (n[s] + 3) >> 2;
+            const int ng = DBG == 1 ? 0 : (n[s] + 3) >> 2;
 #pragma unroll 2
             for (int g = 0; g < ng; g++) {
                 const uint32_t qp = *(const uint32_t *)(list + s * 32 + 4 * g);
@@ -305,7 +307,7 @@ struct smvb_dev_info {
 };
 
 /* one configuration (W warps, R stages a warp): its kernel, its shared memory, blocks an SM */
-template <int FMT, int RPL, int W, int R> static cudaError_t smvb_launch(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq) {
+template <int FMT, int RPL, int W, int R, int DBG = 0> static cudaError_t smvb_launch(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq) {
     typedef smb_fmt<FMT, RPL> F;
     constexpr size_t shm = smb_smem<FMT, RPL, W, R>();
     static_assert((size_t)(W + 1) * F::TILE * 4 <= (size_t)W * R * F::STAGE, "the reduction reuses the stages, not the mbarriers");
@@ -322,9 +324,9 @@ template <int FMT, int RPL, int W, int R> static cudaError_t smvb_launch(cudaStr
          * stream operations, made with this thread's capture mode relaxed (as k_attn_gqa's) */
         cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
         cudaThreadExchangeStreamCaptureMode(&mode);
-        if ((e = cudaFuncSetAttribute(k_smvb<FMT, RPL, W, R>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shm)) == cudaSuccess &&
+        if ((e = cudaFuncSetAttribute(k_smvb<FMT, RPL, W, R, DBG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shm)) == cudaSuccess &&
             (e = cudaDeviceGetAttribute(&n_sm, cudaDevAttrMultiProcessorCount, dev)) == cudaSuccess)
-            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, k_smvb<FMT, RPL, W, R>, 32 * W, shm);
+            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, k_smvb<FMT, RPL, W, R, DBG>, 32 * W, shm);
         cudaThreadExchangeStreamCaptureMode(&mode);
         if (e != cudaSuccess) return e;
         if (occ < 1 || n_sm < 1) return cudaErrorInvalidConfiguration;
@@ -345,7 +347,7 @@ template <int FMT, int RPL, int W, int R> static cudaError_t smvb_launch(cudaStr
         if (big == 0) {
             cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
             cudaThreadExchangeStreamCaptureMode(&mode);
-            big = cudaFuncSetAttribute(k_smvb<FMT, RPL, W, R>, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) == cudaSuccess ? 1 : 2;
+            big = cudaFuncSetAttribute(k_smvb<FMT, RPL, W, R, DBG>, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) == cudaSuccess ? 1 : 2;
             cudaThreadExchangeStreamCaptureMode(&mode);
             cudaGetLastError();
             d.big.store(big, std::memory_order_release);
@@ -373,14 +375,14 @@ template <int FMT, int RPL, int W, int R> static cudaError_t smvb_launch(cudaStr
     }
     cfg.attrs = at;
     cfg.numAttrs = (unsigned)na;
-    e = cudaLaunchKernelEx(&cfg, k_smvb<FMT, RPL, W, R>, *j, xq, S, tiles[0], tiles[1]);
+    e = cudaLaunchKernelEx(&cfg, k_smvb<FMT, RPL, W, R, DBG>, *j, xq, S, tiles[0], tiles[1]);
     if (e != cudaSuccess && S > 8) { /* a cluster of 16 refused here: 8 from now on */
         cudaGetLastError();
         d.big.store(2, std::memory_order_release);
         S = 8;
         cfg.gridDim = dim3((unsigned)(S * total));
         at[0].val.clusterDim.x = (unsigned)S;
-        e = cudaLaunchKernelEx(&cfg, k_smvb<FMT, RPL, W, R>, *j, xq, S, tiles[0], tiles[1]);
+        e = cudaLaunchKernelEx(&cfg, k_smvb<FMT, RPL, W, R, DBG>, *j, xq, S, tiles[0], tiles[1]);
     }
     return e;
 }
@@ -393,18 +395,23 @@ template <int FMT, int RPL, int W, int R> static cudaError_t smvb_launch(cudaStr
  * rows) 0.97-0.99x standard mode fat against 0.84x thin, and each of its products faster fat under
  * ncu; the 1.1B shape (K = 2048 but Wdown's 5632; Wo and Wdown 2048 rows) Q4_0 0.82x thin against
  * 0.78x fat and 0.76x with Wdown fat, Q8_0 0.92x fat against 0.82x thin. ZETA_CUDA_SMVB=2: always
- * fat; 3: thin, 8 warps x 2 stages; 4: thin, 4 x 3; 5: always thin, 8 x 3 (A/B). */
+ * fat; 3: thin, 8 warps x 2 stages; 4: thin, 4 x 3; 5: always thin, 8 x 3 (A/B); 6 / 7: fat, k_smvb's
+ * DBG 1 / 2 (timing diagnostics: wrong results). */
 cudaError_t cuda_smvb(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq, int variant) {
     const bool q4 = j->fmt == ZS_FMT_Q4;
-    if (variant < 2 || variant > 5) variant = !q4 || (j->K >= 4096 && j->rows[0] >= 4096) ? 2 : 5;
+    if (variant < 2 || variant > 7) variant = !q4 || (j->K >= 4096 && j->rows[0] >= 4096) ? 2 : 5;
     if (q4) {
         if (variant == 2) return smvb_launch<ZS_FMT_Q4, 16, 4, 3>(s, j, xq);
         if (variant == 3) return smvb_launch<ZS_FMT_Q4, 8, 8, 2>(s, j, xq);
         if (variant == 4) return smvb_launch<ZS_FMT_Q4, 8, 4, 3>(s, j, xq);
+        if (variant == 6) return smvb_launch<ZS_FMT_Q4, 16, 4, 3, 1>(s, j, xq);
+        if (variant == 7) return smvb_launch<ZS_FMT_Q4, 16, 4, 3, 2>(s, j, xq);
         return smvb_launch<ZS_FMT_Q4, 8, 8, 3>(s, j, xq);
     }
     if (variant == 2) return smvb_launch<ZS_FMT_Q8, 8, 4, 3>(s, j, xq);
     if (variant == 3) return smvb_launch<ZS_FMT_Q8, 4, 8, 2>(s, j, xq);
     if (variant == 4) return smvb_launch<ZS_FMT_Q8, 4, 4, 3>(s, j, xq);
+    if (variant == 6) return smvb_launch<ZS_FMT_Q8, 8, 4, 3, 1>(s, j, xq);
+    if (variant == 7) return smvb_launch<ZS_FMT_Q8, 8, 4, 3, 2>(s, j, xq);
     return smvb_launch<ZS_FMT_Q8, 4, 8, 3>(s, j, xq);
 }
