@@ -396,16 +396,17 @@ template <int FMT, int RPL, int W, int R, int DBG = 0> static cudaError_t smvb_l
  * ncu; the 1.1B shape (K = 2048 but Wdown's 5632; Wo and Wdown 2048 rows) Q4_0 0.82x thin against
  * 0.78x fat and 0.76x with Wdown fat, Q8_0 0.92x fat against 0.82x thin. ZETA_CUDA_SMVB=2: always
  * fat; 3: thin, 8 warps x 2 stages; 4: thin, 4 x 3; 5: always thin, 8 x 3 (A/B); 6 / 7: fat, k_smvb's
- * DBG 1 / 2 (timing diagnostics: wrong results). */
+ * DBG 1 / 2 (timing diagnostics: wrong results); 8: fat, 2 warps x 6 stages (the same shared memory as 2). */
 cudaError_t cuda_smvb(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq, int variant) {
     const bool q4 = j->fmt == ZS_FMT_Q4;
-    if (variant < 2 || variant > 7) variant = !q4 || (j->K >= 4096 && j->rows[0] >= 4096) ? 2 : 5;
+    if (variant < 2 || variant > 8) variant = !q4 || (j->K >= 4096 && j->rows[0] >= 4096) ? 2 : 5;
     if (q4) {
         if (variant == 2) return smvb_launch<ZS_FMT_Q4, 16, 4, 3>(s, j, xq);
         if (variant == 3) return smvb_launch<ZS_FMT_Q4, 8, 8, 2>(s, j, xq);
         if (variant == 4) return smvb_launch<ZS_FMT_Q4, 8, 4, 3>(s, j, xq);
         if (variant == 6) return smvb_launch<ZS_FMT_Q4, 16, 4, 3, 1>(s, j, xq);
         if (variant == 7) return smvb_launch<ZS_FMT_Q4, 16, 4, 3, 2>(s, j, xq);
+        if (variant == 8) return smvb_launch<ZS_FMT_Q4, 16, 2, 6>(s, j, xq);
         return smvb_launch<ZS_FMT_Q4, 8, 8, 3>(s, j, xq);
     }
     if (variant == 2) return smvb_launch<ZS_FMT_Q8, 8, 4, 3>(s, j, xq);
@@ -413,5 +414,6 @@ cudaError_t cuda_smvb(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq, 
     if (variant == 4) return smvb_launch<ZS_FMT_Q8, 4, 4, 3>(s, j, xq);
     if (variant == 6) return smvb_launch<ZS_FMT_Q8, 8, 4, 3, 1>(s, j, xq);
     if (variant == 7) return smvb_launch<ZS_FMT_Q8, 8, 4, 3, 2>(s, j, xq);
+    if (variant == 8) return smvb_launch<ZS_FMT_Q8, 8, 2, 6>(s, j, xq);
     return smvb_launch<ZS_FMT_Q8, 4, 8, 3>(s, j, xq);
 }
