@@ -70,6 +70,11 @@ struct zeta_backend_ops {
      * that read the same x, the same results as n_w matmul calls (a backend may prepare x once) */
     void (*matmul_shared)(void *ctx, int n_w, const zeta_weight *const *w, const zeta_weight *const *bias, const float *x,
                           int n_tok, float *const *y);
+    /* optional (NULL: the session computes it on the host from the logits): the Shannon entropy
+     * (nats) of softmax(x), x n floats of a backend buffer (the logits row just computed), written
+     * to *host by the next read when that succeeds (a device backend computes it where the logits
+     * are, so the gate of variational mode does not scan them on the host) */
+    void (*entropy)(void *ctx, const float *x, int n, float *host);
 };
 
 typedef struct zeta_backend_config {

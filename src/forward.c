@@ -115,6 +115,7 @@ zeta_status forward_batch(const struct zeta_model *m, const zeta_rope_params *rp
     const int nt = (int)n;
     const size_t E = hp->n_embd;
     const zeta_rope_params rp = *rpp;
+    b->has_entropy = false;
     fwd_opts sopt;
     if (opt && opt->sparse && n != 1) { /* prompts and verification stay dense */
         sopt = *opt;
@@ -172,7 +173,10 @@ zeta_status forward_batch(const struct zeta_model *m, const zeta_rope_params *rp
     float *out = op->host_buffers ? logits : b->logits;
     op->rmsnorm(c, b->x + (size_t)first * E, &m->output_norm, hp->norm_eps, rows, b->xn);
     op->matmul(c, &m->output, NULL, b->xn, rows, out);
+    const bool ent = b->want_entropy && rows == 1 && op->entropy;
+    if (ent) op->entropy(c, out, (int)hp->n_vocab, &b->entropy);
     const zeta_status st = op->read(c, out, (size_t)rows * hp->n_vocab, logits, err);
+    b->has_entropy = ent && st == ZETA_OK;
     if (st == ZETA_OK && opt && opt->sparse && opt->stats && opt->sops->step_stats) {
         fwd_sparse_stats *fs = opt->stats;
         opt->sops->step_stats(c, fs->kept, fs->total, &fs->energy_sum, &fs->n_energy);

@@ -11,6 +11,10 @@
 typedef struct fwd_buffers {
     uint32_t cap;            /* tokens per call */
     float *x, *xn, *q, *k, *v, *att, *ga, *up, *logits;
+    /* want_entropy (set by the session): a call that returns one row of logits also asks a backend
+     * with the entropy op for their entropy; has_entropy: this call's `entropy` came from it */
+    bool want_entropy, has_entropy;
+    float entropy;
 } fwd_buffers;
 
 zeta_status fwd_buffers_init(fwd_buffers *b, const struct zeta_model *m, const zeta_backend_inst *be, uint32_t cap,

@@ -39,7 +39,7 @@ struct zeta_session {
     float *thr;              /* [n_layer][ZS_N_KIND]: the chosen level's thresholds (NULL in STANDARD) */
     fwd_opts sparse_opts;    /* the sparse pass's extras (sparse == NULL in STANDARD) */
     zs_sel sel;
-    float entropy;           /* of `logits`, when entropy_ok (computed on demand by the gate) */
+    float entropy;           /* of `logits`, when entropy_ok (the backend's, or computed on demand by the gate) */
     bool entropy_ok;
     uint64_t n_pass_sparse, n_pass_dense1; /* single-token forward passes of each kind (tests) */
     float *verify_logits;    /* ULTIMATE: (max_draft + 1) x n_vocab, the last verification's rows */

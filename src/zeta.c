@@ -432,6 +432,8 @@ zeta_status session_forward(zeta_session *s, const zeta_token *tokens, size_t n,
                          "evaluating %zu tokens at position %zu needs %zu positions; the context holds %u", n, s->n_tokens,
                          s->n_tokens + n, s->n_ctx);
     const size_t nv = m->hp.n_vocab;
+    /* the gated modes read the entropy of every step's logits: the backend's when it has the op */
+    s->buf.want_entropy = s->mode == ZETA_MODE_VARIATIONAL || s->mode == ZETA_MODE_ULTIMATE;
     for (size_t done = 0; done < n;) {
         uint32_t nb = (uint32_t)(n - done < s->n_batch ? n - done : s->n_batch);
         const bool last = done + nb == n;
@@ -454,7 +456,8 @@ zeta_status session_forward(zeta_session *s, const zeta_token *tokens, size_t n,
     }
     s->n_tokens += n;
     s->has_logits = true;
-    s->entropy_ok = false;
+    s->entropy_ok = s->buf.has_entropy && !all_logits;
+    s->entropy = s->buf.entropy;
     return zeta_ok(err);
 }
 

@@ -8,7 +8,10 @@
 #include "session.h"
 #include "cuda/cuda_backend.h"
 #include "quant.h"
+#include "sampler.h"
 #include "sparse.h"
+
+#include <float.h>
 
 #include <math.h>
 #include <stdint.h>
@@ -163,6 +166,35 @@ static void sparse_product_case(zeta_session *sg, int fmt, uint32_t K, const uin
 }
 
 /* greedy steps of one mode on a CPU and a CUDA session (the CPU's tokens fed to both) */
+/* the backend's entropy op (eager: s runs op by op) against sampler_entropy, the host's, on logits
+ * of several spreads and with NaN / +-inf entries, and a vocabulary that is not a multiple of the
+ * block */
+static void entropy_case(zeta_session *s) {
+    const zeta_backend_ops *op = s->be.ops;
+    void *ctx = s->be.ctx;
+    if (!op->entropy) { T_CHECKF(0, "the CUDA backend has no entropy op"); return; }
+    enum { N = 32003 };
+    float *x = malloc(N * sizeof(float)), *d = op->buf_alloc(ctx, N);
+    zeta_error err;
+    double worst = 0.0;
+    for (int c = 0; c < 7 && x && d; c++) {
+        const int n = c == 6 ? 5 : N;
+        const float scale = c == 0 ? 0.01f : c == 1 ? 3.0f : c == 2 ? 30.0f : 8.0f;
+        fill(x, (size_t)n, scale);
+        if (c == 3) x[17] = NAN, x[20000] = -INFINITY, x[31999] = NAN;
+        if (c == 4) x[123] = INFINITY; /* all the mass at one token: H = 0 */
+        if (c == 5) for (int i = 0; i < n; i++) x[i] = -INFINITY;
+        float h = -1.0f;
+        const bool ok = cuda_buf_write(ctx, d, x, (size_t)n, &err) == ZETA_OK && (op->entropy(ctx, d, n, &h), op->read(ctx, NULL, 0, NULL, &err)) == ZETA_OK;
+        const double want = sampler_entropy(x, n), diff = fabs((double)h - want);
+        worst = fmax(worst, diff / fmax(1.0, want));
+        T_CHECKF(ok && diff <= 2e-6 * fmax(1.0, want), "entropy case %d: GPU %.9g, host %.9g (%s)", c, (double)h, want, ok ? "" : err.message);
+    }
+    printf("    entropy op: 7 cases, worst relative difference from the host's %.2e\n", worst);
+    free(x);
+    if (d) op->buf_free(ctx, d);
+}
+
 static void sparse_model_case(const char *path, const char *sfile) {
     zeta_error err;
     zeta_model *mc = NULL, *mg = NULL;
@@ -199,6 +231,7 @@ static void sparse_model_case(const char *path, const char *sfile) {
         /* every column kept (the stages' worst case) and nearly none */
         sparse_product_case(s[0], ZS_FMT_Q4, 4096, r2, 1, 0.0f);
         sparse_product_case(s[0], ZS_FMT_Q8, 2048, r2, 1, 0.97f);
+        entropy_case(s[0]);
     }
     {
         const size_t nv = zeta_n_vocab(mg);
@@ -266,12 +299,21 @@ static void sparse_model_case(const char *path, const char *sfile) {
         const size_t nv = zeta_n_vocab(mg);
         zeta_token t = zeta_token_bos(mg) >= 0 ? zeta_token_bos(mg) : 1;
         T_CHECKF(zeta_session_eval(v, &t, 1, &err) == ZETA_OK, "%s", err.message);
+        int from_gpu = 0;
+        double worst_h = 0.0;
         for (int step = 0; step < 30; step++) {
             /* every third step dense: the gate sees an entropy above its threshold */
             v->gate_entropy = step % 3 == 2 ? -1.0f : 1e9f;
             t = (zeta_token)argmax(zeta_session_logits(v, NULL), nv);
             if (zeta_session_eval(v, &t, 1, &err) != ZETA_OK) { T_CHECKF(0, "%s: %s", name, err.message); break; }
+            /* the gate's entropy came with the logits (computed in the step's graph), as the host's */
+            from_gpu += v->entropy_ok;
+            const double h = sampler_entropy(zeta_session_logits(v, NULL), (int32_t)nv);
+            worst_h = fmax(worst_h, fabs((double)v->entropy - h) / fmax(1.0, h));
         }
+        printf("    %-22s variational: the entropy from the GPU at %d of 30 steps, worst relative difference from the host's %.2e\n", name,
+               from_gpu, worst_h);
+        T_CHECKF(from_gpu == 30 && worst_h <= 2e-6, "%s: entropy from the GPU at %d of 30 steps, worst difference %g", name, from_gpu, worst_h);
         zeta_session_stats st;
         zeta_session_get_stats(v, &st);
         long cap = 0, rep = 0, eager = 0, fail = 0;

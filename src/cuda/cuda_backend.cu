@@ -37,9 +37,29 @@ static zeta_status cu_read(void *vctx, const float *src, size_t n, float *dst, z
     if (c->recording) rec_run(c);
     if (!c->failed && ck(c, cudaSetDevice(c->device), "selecting the device") && n)
         ck(c, cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToHost, c->stream), "copying results to the host");
+    float *ent_dst = c->ent_dst;
+    c->ent_dst = NULL;
+    if (ent_dst && !c->failed)
+        ck(c, cudaMemcpyAsync(c->ent_host, c->ent_dev, sizeof(float), cudaMemcpyDeviceToHost, c->stream), "copying the entropy to the host");
     if (!c->failed) ck(c, cudaStreamSynchronize(c->stream), "running the forward pass");
     if (c->failed) return zeta_fail(err, c->fail_status, "%s", c->fail_msg);
+    if (ent_dst) *ent_dst = *c->ent_host;
     return ZETA_OK;
+}
+
+/* the logits' entropy, into ent_dev (recorded: a decode step's last op), delivered by the next read */
+static void cu_entropy(void *vctx, const float *x, int n, float *host) {
+    cuda_ctx *c = (cuda_ctx *)vctx;
+    if (c->failed || n <= 0) return;
+    c->ent_dst = host;
+    if (c->recording) {
+        cuda_rec *r = rec_new(c, REC_ENTROPY);
+        if (r) {
+            r->a = x; r->out = c->ent_dev; r->n = n;
+            return;
+        }
+    }
+    ck(c, cuda_entropy(c->stream, x, n, c->ent_dev), "entropy");
 }
 
 extern "C" zeta_status cuda_buf_write(void *vctx, float *dst, const float *src, size_t n, zeta_error *err) {
@@ -324,6 +344,8 @@ static void cu_free(void *vctx) {
     if (c->stage) cudaFreeHost(c->stage);
     if (c->pos_host) cudaFreeHost(c->pos_host);
     cudaFree(c->pos_dev);
+    cudaFree(c->ent_dev);
+    if (c->ent_host) cudaFreeHost(c->ent_host);
     for (int g = 0; g < 2; g++) {
         if (c->gexec[g]) cudaGraphExecDestroy(c->gexec[g]);
         free(c->grec[g]);
@@ -341,7 +363,7 @@ static void cu_free(void *vctx) {
 static const zeta_backend_ops k_cuda_ops = {
     /* name */ "cuda", /* host_buffers */ false, cu_free, cu_buf_alloc, cu_buf_free, cu_read,
     cu_get_rows, cu_rmsnorm, cu_matmul, cu_rope, cu_attention, cu_swiglu, cu_add,
-    cu_kv_shift, cu_kv_pos_bytes, cu_kv_read, cu_kv_write, cu_matmul_shared,
+    cu_kv_shift, cu_kv_pos_bytes, cu_kv_read, cu_kv_write, cu_matmul_shared, cu_entropy,
 };
 
 #define SCRATCH_MAX_FLOATS ((size_t)16 << 20) /* 64 MiB of dequantized weights per SGEMM slice */
@@ -455,6 +477,11 @@ extern "C" zeta_status cuda_backend_new(const struct zeta_model *m, const zeta_b
         goto fail;
     }
     if ((e = cudaMalloc(&c->pos_dev, sizeof(uint32_t))) != cudaSuccess) { st = cuda_fail(err, e, "allocating scratch"); goto fail; }
+    if ((e = cudaMalloc(&c->ent_dev, sizeof(float))) != cudaSuccess) { st = cuda_fail(err, e, "allocating scratch"); goto fail; }
+    if ((e = cudaMallocHost(&c->ent_host, sizeof(float))) != cudaSuccess) {
+        st = cuda_fail(err, e, "allocating pinned host memory");
+        goto fail;
+    }
     c->cap_rec = 24 * (int)c->n_layer + 16;
     c->rec = (cuda_rec *)calloc((size_t)c->cap_rec, sizeof(cuda_rec));
     c->grec[0] = (cuda_rec *)calloc((size_t)c->cap_rec, sizeof(cuda_rec));

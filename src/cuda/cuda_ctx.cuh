@@ -59,11 +59,14 @@ struct cuda_ctx {
     bool sstat_host_ok;
     uint8_t *sused;
     uint32_t *sn_in;
+    /* the logits' entropy (cu_entropy): ent_dev on the device, copied to pinned ent_host by the next
+     * read and handed to ent_dst (NULL: none asked) */
+    float *ent_dev, *ent_host, *ent_dst;
 };
 
 /* one recorded op of a decode step; compared with memcmp (always zeroed before it is filled), so
  * it holds everything that shapes the launches except the position */
-enum { REC_EMBED, REC_RMSNORM, REC_MATMUL, REC_ROPE, REC_ATTN, REC_SWIGLU, REC_ADD, REC_SMATMUL };
+enum { REC_EMBED, REC_RMSNORM, REC_MATMUL, REC_ROPE, REC_ATTN, REC_SWIGLU, REC_ADD, REC_SMATMUL, REC_ENTROPY };
 struct cuda_rec {
     int kind;
     int n_rows, n, n_heads, head_dim, il, n_split;

@@ -89,6 +89,7 @@ static bool rec_reads(const cuda_rec *r, const float *p) {
     case REC_ROPE: return r->out == p;
     case REC_ATTN: case REC_SWIGLU: return r->a == p || r->b == p || r->c == p;
     case REC_ADD: return r->out == p || r->b == p;
+    case REC_ENTROPY: return r->a == p;
     default: return false;
     }
 }
@@ -373,6 +374,7 @@ static cudaError_t rec_exec(cuda_ctx *c, const cuda_rec *rec, int n) {
             break;
         }
         case REC_ADD: e = cuda_add(c->stream, r->out, r->b, (size_t)r->n); break;
+        case REC_ENTROPY: e = cuda_entropy(c->stream, r->a, r->n, r->out); break;
         case REC_SMATMUL: {
             /* its product then added to the residual: the add in the product's store */
             const cuda_rec *r1 = i + 1 < n ? &rec[i + 1] : NULL;

@@ -339,6 +339,9 @@ cudaError_t cuda_rope2(cudaStream_t s, float *x, int n_heads, float *x2, int n_h
                        const uint32_t *pos_dev, const cuda_rope_args *a);
 cudaError_t cuda_swiglu(cudaStream_t s, const float *g, const float *u, size_t n, float *out);
 cudaError_t cuda_add(cudaStream_t s, float *x, const float *y, size_t n);
+/* *out = the Shannon entropy (nats) of softmax(x[0..n)) as sampler_entropy defines it (NaN never
+ * counts, +inf as FLT_MAX), one block, the same bits every run */
+cudaError_t cuda_entropy(cudaStream_t s, const float *x, int n, float *out);
 
 /* one tile of the decode kernels' online softmax, for a warp whose lane holds score sc (-inf where
  * it has no position; valid: it has one): the running maximum m and sum l updated, *corr = the

@@ -6,6 +6,7 @@
  * device memory (decode steps replayed as CUDA graphs, cuda_exec.cu). */
 #include "cuda/cuda_internal.cuh"
 
+#include <float.h>
 #include <math.h>
 
 static inline unsigned cdiv(size_t a, size_t b) { return (unsigned)((a + b - 1) / b); }
@@ -251,6 +252,63 @@ cudaError_t cuda_swiglu(cudaStream_t s, const float *g, const float *u, size_t n
 cudaError_t cuda_add(cudaStream_t s, float *x, const float *y, size_t n) {
     if (!n) return cudaSuccess;
     k_add<<<grid_for(n), 256, 0, s>>>(x, y, n);
+    return cudaGetLastError();
+}
+
+/* ---------------------------------------------------------------- the logits' entropy */
+
+/* H = log S - (1/S) sum e_i d_i, d_i = l_i - max (NaN skipped, +inf as FLT_MAX, d clamped at -128
+ * where expf is already 0, so -inf adds nothing), e_i = exp(d_i): each thread's terms in float in
+ * index order, the block's 1024 partial sums added in double in a fixed tree. */
+#define ENT_THREADS 1024
+__global__ void __launch_bounds__(ENT_THREADS) k_entropy(const float *x, int n, float *out) {
+    __shared__ float wm[ENT_THREADS / 32];
+    __shared__ double ws[ENT_THREADS / 32], wsd[ENT_THREADS / 32];
+    const int t = threadIdx.x, lane = t & 31, w = t >> 5;
+    float m = -INFINITY;
+    for (int i = t; i < n; i += ENT_THREADS) {
+        const float v = x[i];
+        if (v > m) m = v; /* NaN never compares greater */
+    }
+    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+    if (lane == 0) wm[w] = m;
+    __syncthreads();
+    m = wm[0];
+    for (int k = 1; k < ENT_THREADS / 32; k++) m = fmaxf(m, wm[k]);
+    if (m == -INFINITY) { /* no finite logit or all -inf */
+        if (t == 0) *out = 0.0f;
+        return;
+    }
+    if (m == INFINITY) m = FLT_MAX;
+    float s = 0.0f, sd = 0.0f;
+    for (int i = t; i < n; i += ENT_THREADS) {
+        float v = x[i];
+        if (v != v) continue;
+        if (v == INFINITY) v = FLT_MAX;
+        const float d = fmaxf(v - m, -128.0f);
+        const float e = expf(d);
+        s += e;
+        sd += e * d;
+    }
+    double S = s, SD = sd;
+    for (int o = 16; o > 0; o >>= 1) {
+        S += __shfl_xor_sync(0xffffffffu, S, o);
+        SD += __shfl_xor_sync(0xffffffffu, SD, o);
+    }
+    if (lane == 0) ws[w] = S, wsd[w] = SD;
+    __syncthreads();
+    if (t == 0) {
+        S = 0.0;
+        SD = 0.0;
+        for (int k = 0; k < ENT_THREADS / 32; k++) S += ws[k], SD += wsd[k];
+        const double h = log(S) - SD / S;
+        *out = h > 0.0 ? (float)h : 0.0f;
+    }
+}
+
+cudaError_t cuda_entropy(cudaStream_t s, const float *x, int n, float *out) {
+    if (n <= 0) return cudaErrorInvalidValue;
+    k_entropy<<<1, ENT_THREADS, 0, s>>>(x, n, out);
     return cudaGetLastError();
 }
 

@@ -100,7 +100,8 @@ __device__ __forceinline__ void bulk_copy(void *dst, const void *src, uint32_t b
 template <int FMT, int RPL, int W, int R> constexpr size_t smb_smem() { return (size_t)W * R * (smb_fmt<FMT, RPL>::STAGE + 8 + 32); }
 
 /* DBG (timing diagnostics only, wrong results; ZETA_CUDA_SMVB=6 / 7): 1 skips the arithmetic (the copies
- * and waits alone), 2 skips the columns' copies (the arithmetic on stale shared memory) */
+ * and waits alone), 2 skips the columns' copies (the arithmetic on stale shared memory); 3 (exact, A/B:
+ * ZETA_CUDA_SMVB=9) unrolls the loop over groups of four columns 4 times instead of 2 */
 template <int FMT, int RPL, int W, int R, int DBG>
 __global__ void __launch_bounds__(32 * W) k_smvb(cuda_smv_job j, const uint8_t *xq, int S, int tiles0, int tiles1) {
     typedef smb_fmt<FMT, RPL> F;
@@ -202,7 +203,8 @@ __global__ void __launch_bounds__(32 * W) k_smvb(cuda_smv_job j, const uint8_t *
 #pragma unroll
             for (int q = 0; q < RPL; q++) isum[q] = 0;
             const int ng = DBG == 1 ? 0 : (n[s] + 3) >> 2;
-#pragma unroll 2
+            constexpr int UNR = DBG == 3 ? 4 : 2;
+#pragma unroll UNR
             for (int g = 0; g < ng; g++) {
                 const uint32_t qp = *(const uint32_t *)(list + s * 32 + 4 * g);
                 uint32_t wd[4][NW];
@@ -396,10 +398,11 @@ template <int FMT, int RPL, int W, int R, int DBG = 0> static cudaError_t smvb_l
  * ncu; the 1.1B shape (K = 2048 but Wdown's 5632; Wo and Wdown 2048 rows) Q4_0 0.82x thin against
  * 0.78x fat and 0.76x with Wdown fat, Q8_0 0.92x fat against 0.82x thin. ZETA_CUDA_SMVB=2: always
  * fat; 3: thin, 8 warps x 2 stages; 4: thin, 4 x 3; 5: always thin, 8 x 3 (A/B); 6 / 7: fat, k_smvb's
- * DBG 1 / 2 (timing diagnostics: wrong results); 8: fat, 2 warps x 6 stages (the same shared memory as 2). */
+ * DBG 1 / 2 (timing diagnostics: wrong results); 8: fat, 2 warps x 6 stages (the same shared memory as 2);
+ * 9: fat, the column groups unrolled 4 times. */
 cudaError_t cuda_smvb(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq, int variant) {
     const bool q4 = j->fmt == ZS_FMT_Q4;
-    if (variant < 2 || variant > 8) variant = !q4 || (j->K >= 4096 && j->rows[0] >= 4096) ? 2 : 5;
+    if (variant < 2 || variant > 9) variant = !q4 || (j->K >= 4096 && j->rows[0] >= 4096) ? 2 : 5;
     if (q4) {
         if (variant == 2) return smvb_launch<ZS_FMT_Q4, 16, 4, 3>(s, j, xq);
         if (variant == 3) return smvb_launch<ZS_FMT_Q4, 8, 8, 2>(s, j, xq);
@@ -407,6 +410,7 @@ cudaError_t cuda_smvb(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq, 
         if (variant == 6) return smvb_launch<ZS_FMT_Q4, 16, 4, 3, 1>(s, j, xq);
         if (variant == 7) return smvb_launch<ZS_FMT_Q4, 16, 4, 3, 2>(s, j, xq);
         if (variant == 8) return smvb_launch<ZS_FMT_Q4, 16, 2, 6>(s, j, xq);
+        if (variant == 9) return smvb_launch<ZS_FMT_Q4, 16, 4, 3, 3>(s, j, xq);
         return smvb_launch<ZS_FMT_Q4, 8, 8, 3>(s, j, xq);
     }
     if (variant == 2) return smvb_launch<ZS_FMT_Q8, 8, 4, 3>(s, j, xq);
@@ -415,5 +419,6 @@ cudaError_t cuda_smvb(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq, 
     if (variant == 6) return smvb_launch<ZS_FMT_Q8, 8, 4, 3, 1>(s, j, xq);
     if (variant == 7) return smvb_launch<ZS_FMT_Q8, 8, 4, 3, 2>(s, j, xq);
     if (variant == 8) return smvb_launch<ZS_FMT_Q8, 8, 2, 6>(s, j, xq);
+    if (variant == 9) return smvb_launch<ZS_FMT_Q8, 8, 4, 3, 3>(s, j, xq);
     return smvb_launch<ZS_FMT_Q8, 4, 8, 3>(s, j, xq);
 }
