@@ -99,42 +99,160 @@ __device__ __forceinline__ void bulk_copy(void *dst, const void *src, uint32_t b
 /* shared memory of a block: the stages, their mbarriers, their input lists (32 bytes each) */
 template <int FMT, int RPL, int W, int R> constexpr size_t smb_smem() { return (size_t)W * R * (smb_fmt<FMT, RPL>::STAGE + 8 + 32); }
 
+/* where a block of a launch works: its matrix m, tile and slice [b0, b1) of the input blocks; a
+ * warp's input blocks are b0 + wp, b0 + wp + W, ... (nk of them) */
+struct smb_where {
+    int rank, tile, m, rows, nb, b0, nk;
+    const uint8_t *Wm;
+    size_t cb, blk;
+    uint32_t sc_bytes, run_bytes;
+    bool valid;
+};
+template <int FMT, int RPL, int W>
+__device__ __forceinline__ smb_where smb_locate(const cuda_smv_job &j, int S, int tiles0, int tiles1, int lane, int wp) {
+    typedef smb_fmt<FMT, RPL> F;
+    smb_where w;
+    w.rank = (int)(blockIdx.x % (unsigned)S);
+    w.tile = (int)(blockIdx.x / (unsigned)S);
+    w.m = 0;
+    if (w.tile >= tiles0) {
+        w.tile -= tiles0;
+        w.m = 1;
+        if (w.tile >= tiles1) {
+            w.tile -= tiles1;
+            w.m = 2;
+        }
+    }
+    w.rows = smv_pick(j.rows, w.m);
+    w.Wm = smv_pick(j.W, w.m);
+    w.cb = smv_pick(j.col_bytes, w.m);
+    w.blk = smv_pick(j.blk_bytes, w.m);
+    w.nb = j.K / 32;
+    w.b0 = (int)((long long)w.nb * w.rank / S);
+    const int b1 = (int)((long long)w.nb * (w.rank + 1) / S);
+    const int vrows = w.rows - w.tile * F::TILE < F::TILE ? w.rows - w.tile * F::TILE : F::TILE; /* a multiple of 64 */
+    w.sc_bytes = 2u * (uint32_t)vrows;
+    w.run_bytes = (uint32_t)vrows / RPL * F::LB;
+    w.valid = 64 * (lane / (64 / RPL)) < vrows;
+    w.nk = wp < b1 - w.b0 ? (b1 - w.b0 - wp + W - 1) / W : 0;
+    return w;
+}
+
+/* acc += one staged input block (or part of one): n kept columns (runs of RUN bytes from st + 2 TILE,
+ * their 8-bit inputs in list[0..32), 0 past n), the block's exact integer sums scaled once by the
+ * rows' scales (st) and dx, less the Q4_0 offset off */
+template <int FMT, int RPL>
+__device__ __forceinline__ void smb_block(float (&acc)[RPL], const uint8_t *st, const uint8_t *list, int n, float dx, int off, int lane) {
+    typedef smb_fmt<FMT, RPL> F;
+    constexpr int TILE = F::TILE, RUN = F::RUN, NW = F::NW;
+    const uint8_t *cols = st + 2 * TILE + F::LB * lane;
+    int isum[RPL];
+#pragma unroll
+    for (int q = 0; q < RPL; q++) isum[q] = 0;
+    const int ng = (n + 3) >> 2;
+#pragma unroll 2
+    for (int g = 0; g < ng; g++) {
+        const uint32_t qp = *(const uint32_t *)(list + 4 * g);
+        uint32_t wd[4][NW];
+#pragma unroll
+        for (int u = 0; u < 4; u++) {
+            const uint8_t *c = cols + (size_t)(4 * g + u) * RUN;
+            if (NW == 2) {
+                const uint2 v = *(const uint2 *)c;
+                wd[u][0] = v.x;
+                wd[u][NW - 1] = v.y;
+            } else {
+                wd[u][0] = *(const uint32_t *)c;
+            }
+        }
+#pragma unroll
+        for (int w = 0; w < NW; w++) {
+            uint32_t r[4];
+            tr4(wd[0][w], wd[1][w], wd[2][w], wd[3][w], r); /* r[i]: byte i of the four columns */
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                if (FMT == ZS_FMT_Q4) {
+                    isum[4 * w + i] = __dp4a((int)(r[i] & 0x0f0f0f0fu), (int)qp, isum[4 * w + i]);
+                    isum[4 * NW + 4 * w + i] = __dp4a((int)((r[i] >> 4) & 0x0f0f0f0fu), (int)qp, isum[4 * NW + 4 * w + i]);
+                } else {
+                    isum[4 * w + i] = __dp4a((int)r[i], (int)qp, isum[4 * w + i]);
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int g = 0; g < RPL / 4; g++) { /* four consecutive rows: their scales in one load */
+        const uint2 v = *(const uint2 *)(st + 2 * smb_row<FMT, RPL>(lane, 4 * g));
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const uint32_t h = i < 2 ? v.x : v.y;
+            acc[4 * g + i] += (float)(isum[4 * g + i] - off) * (smv_h2f(i & 1 ? h >> 16 : h & 0xffffu) * dx);
+        }
+    }
+}
+
+/* the warps' sums of each row, in warp order; then the slices of the cluster, in rank order (the
+ * block's shared memory is reused: every stage must be consumed) */
+template <int FMT, int RPL, int W>
+__device__ __forceinline__ void smb_finish(const cuda_smv_job &j, const smb_where &w, const float (&acc)[RPL], uint8_t *smem, int S,
+                                           int lane, int wp) {
+    constexpr int TILE = smb_fmt<FMT, RPL>::TILE;
+    __syncthreads();
+    float *red = (float *)smem, *part = red + (size_t)W * TILE;
+    if (w.valid)
+#pragma unroll
+        for (int k = 0; k < RPL; k++) red[wp * TILE + smb_row<FMT, RPL>(lane, k)] = acc[k];
+    __syncthreads();
+    for (int r = threadIdx.x; r < TILE; r += 32 * W) {
+        float v = 0.0f;
+#pragma unroll
+        for (int k = 0; k < W; k++) v += red[k * TILE + r];
+        part[r] = v;
+    }
+    auto store = [&](int r, float v) {
+        const int Rw = w.tile * TILE + r;
+        if (Rw < w.rows) {
+            const float *bias = smv_pick(j.bias, w.m);
+            v += bias ? bias[Rw] : 0.0f;
+            smv_pick(j.y, w.m)[Rw] = v;
+            if (j.res) j.res[Rw] += v;
+        }
+    };
+    if (S > 1) {
+        cg::cluster_group cl = cg::this_cluster();
+        cl.sync();
+        const int per = TILE / S;
+        for (int i = threadIdx.x; i < per; i += 32 * W) {
+            const int r = w.rank * per + i;
+            float v = 0.0f;
+            for (int k = 0; k < S; k++) v += cl.map_shared_rank(part, k)[r];
+            store(r, v);
+        }
+        cl.sync(); /* no block leaves while another reads its shared memory */
+    } else {
+        __syncthreads();
+        for (int r = threadIdx.x; r < TILE; r += 32 * W) store(r, part[r]);
+    }
+}
+
 /* DBG (timing diagnostics only, wrong results; ZETA_CUDA_SMVB=6 / 7): 1 skips the arithmetic (the copies
- * and waits alone), 2 skips the columns' copies (the arithmetic on stale shared memory); 3 (exact, A/B:
- * ZETA_CUDA_SMVB=9) unrolls the loop over groups of four columns 4 times instead of 2 */
+ * and waits alone), 2 skips the columns' copies (the arithmetic on stale shared memory) */
 template <int FMT, int RPL, int W, int R, int DBG>
 __global__ void __launch_bounds__(32 * W) k_smvb(cuda_smv_job j, const uint8_t *xq, int S, int tiles0, int tiles1) {
     typedef smb_fmt<FMT, RPL> F;
-    constexpr int TILE = F::TILE, STAGE = F::STAGE, RUN = F::RUN, NW = F::NW;
+    constexpr int TILE = F::TILE, STAGE = F::STAGE, RUN = F::RUN;
     extern __shared__ __align__(128) uint8_t smem[];
     const int lane = threadIdx.x & 31, wp = threadIdx.x >> 5;
     if (j.trigger) pdl_trigger();
-    const int rank = (int)(blockIdx.x % (unsigned)S);
-    int tile = (int)(blockIdx.x / (unsigned)S), m = 0;
-    if (tile >= tiles0) {
-        tile -= tiles0;
-        m = 1;
-        if (tile >= tiles1) {
-            tile -= tiles1;
-            m = 2;
-        }
-    }
-    const int rows = smv_pick(j.rows, m);
-    const uint8_t *Wm = smv_pick(j.W, m);
-    const size_t cb = smv_pick(j.col_bytes, m), blk = smv_pick(j.blk_bytes, m);
-    const int nb = j.K / 32;
-    const int b0 = (int)((long long)nb * rank / S), b1 = (int)((long long)nb * (rank + 1) / S);
-    const int vrows = rows - tile * TILE < TILE ? rows - tile * TILE : TILE; /* a multiple of 64 */
-    const uint32_t sc_bytes = 2u * (uint32_t)vrows, run_bytes = (uint32_t)vrows / RPL * F::LB;
-    const bool valid = 64 * (lane / (64 / RPL)) < vrows;
-    const int nk = wp < b1 - b0 ? (b1 - b0 - wp + W - 1) / W : 0; /* this warp's input blocks */
+    const smb_where w = smb_locate<FMT, RPL, W>(j, S, tiles0, tiles1, lane, wp);
+    const int nk = w.nk;
     uint8_t *stage = smem + (size_t)wp * R * STAGE;
     uint64_t *bar = (uint64_t *)(smem + (size_t)W * R * STAGE) + wp * R;
     uint8_t *list = smem + (size_t)W * R * (STAGE + 8) + (size_t)wp * R * 32;
     const int8_t *xc = (const int8_t *)xq;
     const float *xd = (const float *)(xq + j.K);
-    const int *xs = (const int *)(xq + j.K + 4 * (size_t)nb);
-    auto blk_of = [&](int k) { return b0 + wp + W * k; };
+    const int *xs = (const int *)(xq + j.K + 4 * (size_t)w.nb);
+    auto blk_of = [&](int k) { return w.b0 + wp + W * k; };
 
     if (lane == 0) {
 #pragma unroll
@@ -147,8 +265,8 @@ __global__ void __launch_bounds__(32 * W) k_smvb(cuda_smv_job j, const uint8_t *
 #pragma unroll
         for (int s = 0; s < R; s++)
             if (s < nk) {
-                mbar_expect(bar + s, sc_bytes);
-                bulk_copy(stage + (size_t)s * STAGE, Wm + (size_t)blk_of(s) * blk + 2 * (size_t)tile * TILE, sc_bytes, bar + s);
+                mbar_expect(bar + s, w.sc_bytes);
+                bulk_copy(stage + (size_t)s * STAGE, w.Wm + (size_t)blk_of(s) * w.blk + 2 * (size_t)w.tile * TILE, w.sc_bytes, bar + s);
             }
     pdl_wait();
 
@@ -163,12 +281,12 @@ __global__ void __launch_bounds__(32 * W) k_smvb(cuda_smv_job j, const uint8_t *
         const int cnt = __popc(mask);
         uint8_t *st = stage + (size_t)s * STAGE;
         if (lane == 0) {
-            mbar_arrive_expect(bar + s, (DBG == 2 ? 0u : (uint32_t)cnt * run_bytes) + (scales ? sc_bytes : 0u));
-            if (scales) bulk_copy(st, Wm + (size_t)b * blk + 2 * (size_t)tile * TILE, sc_bytes, bar + s);
+            mbar_arrive_expect(bar + s, (DBG == 2 ? 0u : (uint32_t)cnt * w.run_bytes) + (scales ? w.sc_bytes : 0u));
+            if (scales) bulk_copy(st, w.Wm + (size_t)b * w.blk + 2 * (size_t)w.tile * TILE, w.sc_bytes, bar + s);
         }
         if (code && DBG != 2)
             bulk_copy(st + 2 * TILE + (size_t)__popc(mask & ((1u << lane) - 1u)) * RUN,
-                      Wm + (size_t)b * blk + 2 * (size_t)rows + (size_t)lane * cb + (size_t)tile * RUN, run_bytes, bar + s);
+                      w.Wm + (size_t)b * w.blk + 2 * (size_t)w.rows + (size_t)lane * w.cb + (size_t)w.tile * RUN, w.run_bytes, bar + s);
         /* the inputs of the kept columns in their order, 0 past the last */
         if (code) list[s * 32 + __popc(mask & ((1u << lane) - 1u))] = (uint8_t)code;
         if (lane >= cnt) list[s * 32 + lane] = 0;
@@ -197,54 +315,7 @@ __global__ void __launch_bounds__(32 * W) k_smvb(cuda_smv_job j, const uint8_t *
             mbar_wait(bar + s, (par >> s) & 1u);
             par ^= 1u << s;
             __syncwarp(); /* the list written by other lanes */
-            const uint8_t *st = stage + (size_t)s * STAGE;
-            const uint8_t *cols = st + 2 * TILE + F::LB * lane;
-            int isum[RPL];
-#pragma unroll
-            for (int q = 0; q < RPL; q++) isum[q] = 0;
-            const int ng = DBG == 1 ? 0 : (n[s] + 3) >> 2;
-            constexpr int UNR = DBG == 3 ? 4 : 2;
-#pragma unroll UNR
-            for (int g = 0; g < ng; g++) {
-                const uint32_t qp = *(const uint32_t *)(list + s * 32 + 4 * g);
-                uint32_t wd[4][NW];
-#pragma unroll
-                for (int u = 0; u < 4; u++) {
-                    const uint8_t *c = cols + (size_t)(4 * g + u) * RUN;
-                    if (NW == 2) {
-                        const uint2 v = *(const uint2 *)c;
-                        wd[u][0] = v.x;
-                        wd[u][NW - 1] = v.y;
-                    } else {
-                        wd[u][0] = *(const uint32_t *)c;
-                    }
-                }
-#pragma unroll
-                for (int w = 0; w < NW; w++) {
-                    uint32_t r[4];
-                    tr4(wd[0][w], wd[1][w], wd[2][w], wd[3][w], r); /* r[i]: byte i of the four columns */
-#pragma unroll
-                    for (int i = 0; i < 4; i++) {
-                        if (FMT == ZS_FMT_Q4) {
-                            isum[4 * w + i] = __dp4a((int)(r[i] & 0x0f0f0f0fu), (int)qp, isum[4 * w + i]);
-                            isum[4 * NW + 4 * w + i] = __dp4a((int)((r[i] >> 4) & 0x0f0f0f0fu), (int)qp, isum[4 * NW + 4 * w + i]);
-                        } else {
-                            isum[4 * w + i] = __dp4a((int)r[i], (int)qp, isum[4 * w + i]);
-                        }
-                    }
-                }
-            }
-            const float dxs = dx[s];
-            const int offs = off[s];
-#pragma unroll
-            for (int g = 0; g < RPL / 4; g++) { /* four consecutive rows: their scales in one load */
-                const uint2 v = *(const uint2 *)(st + 2 * smb_row<FMT, RPL>(lane, 4 * g));
-#pragma unroll
-                for (int i = 0; i < 4; i++) {
-                    const uint32_t h = i < 2 ? v.x : v.y;
-                    acc[4 * g + i] += (float)(isum[4 * g + i] - offs) * (smv_h2f(i & 1 ? h >> 16 : h & 0xffffu) * dxs);
-                }
-            }
+            smb_block<FMT, RPL>(acc, stage + (size_t)s * STAGE, list + s * 32, DBG == 1 ? 0 : n[s], dx[s], off[s], lane);
             __syncwarp(); /* every lane has read the stage */
             if (k + R < nk) {
                 const int code = ncode[s];
@@ -253,44 +324,123 @@ __global__ void __launch_bounds__(32 * W) k_smvb(cuda_smv_job j, const uint8_t *
             }
         }
     }
+    smb_finish<FMT, RPL, W>(j, w, acc, smem, S, lane, wp);
+}
 
-    /* the warps' sums of each row, in warp order; then the slices of the cluster, in rank order */
-    __syncthreads(); /* every stage consumed: the memory is free */
-    float *red = (float *)smem, *part = red + (size_t)W * TILE;
-    if (valid)
+/* k_smvu: k_smvb with stages of CAP kept columns (CAP < 32, a multiple of 4): an input block with more
+ * kept columns takes two stages (its scales copied for each, its Q4_0 offset counted in the first),
+ * so a stage needs 2 TILE + CAP RUN bytes instead of 2 TILE + 32 RUN and more warps fit an SM; an
+ * input block with no kept column adds exactly nothing and is skipped. Stages are filled in order
+ * with the warp's next unit (a block or its second part); the row scales of the first R blocks are
+ * prefetched into L2 before the wait (which unit lands in which stage is known only after it). The
+ * arithmetic and the order of the sums are k_smvb's for each unit. */
+template <int FMT, int RPL, int W, int R, int CAP> __host__ __device__ constexpr size_t smu_stage() { return 2 * (size_t)smb_fmt<FMT, RPL>::TILE + (size_t)CAP * smb_fmt<FMT, RPL>::RUN; }
+template <int FMT, int RPL, int W, int R, int CAP> constexpr size_t smu_smem() { return (size_t)W * R * (smu_stage<FMT, RPL, W, R, CAP>() + 8 + 32); }
+
+template <int FMT, int RPL, int W, int R, int CAP>
+__global__ void __launch_bounds__(32 * W) k_smvu(cuda_smv_job j, const uint8_t *xq, int S, int tiles0, int tiles1) {
+    typedef smb_fmt<FMT, RPL> F;
+    constexpr int TILE = F::TILE, RUN = F::RUN;
+    constexpr size_t STAGE = smu_stage<FMT, RPL, W, R, CAP>();
+    static_assert(CAP % 4 == 0 && CAP >= 8 && CAP < 32, "a stage holds whole groups of four columns");
+    extern __shared__ __align__(128) uint8_t smem[];
+    const int lane = threadIdx.x & 31, wp = threadIdx.x >> 5;
+    if (j.trigger) pdl_trigger();
+    const smb_where w = smb_locate<FMT, RPL, W>(j, S, tiles0, tiles1, lane, wp);
+    const int nk = w.nk;
+    uint8_t *stage = smem + (size_t)wp * R * STAGE;
+    uint64_t *bar = (uint64_t *)(smem + (size_t)W * R * STAGE) + wp * R;
+    uint8_t *list = smem + (size_t)W * R * (STAGE + 8) + (size_t)wp * R * 32;
+    const int8_t *xc = (const int8_t *)xq;
+    const float *xd = (const float *)(xq + j.K);
+    const int *xs = (const int *)(xq + j.K + 4 * (size_t)w.nb);
+    auto blk_of = [&](int k) { return w.b0 + wp + W * k; };
+    auto scales_of = [&](int k) { return w.Wm + (size_t)blk_of(k) * w.blk + 2 * (size_t)w.tile * TILE; };
+
+    if (lane == 0) {
 #pragma unroll
-        for (int k = 0; k < RPL; k++) red[wp * TILE + smb_row<FMT, RPL>(lane, k)] = acc[k];
-    __syncthreads();
-    for (int r = threadIdx.x; r < TILE; r += 32 * W) {
-        float v = 0.0f;
-#pragma unroll
-        for (int k = 0; k < W; k++) v += red[k * TILE + r];
-        part[r] = v;
+        for (int s = 0; s < R; s++) mbar_init(bar + s);
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
     }
-    auto store = [&](int r, float v) {
-        const int Rw = tile * TILE + r;
-        if (Rw < rows) {
-            const float *bias = smv_pick(j.bias, m);
-            v += bias ? bias[Rw] : 0.0f;
-            smv_pick(j.y, m)[Rw] = v;
-            if (j.res) j.res[Rw] += v;
-        }
+    __syncwarp();
+    if (lane < R && lane < nk) /* weights only, so before the wait */
+        asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(scales_of(lane)), "r"(w.sc_bytes) : "memory");
+    pdl_wait();
+
+    /* the producer: the next unit is part pp of the warp's block pb (pmask / pcnt: its kept columns);
+     * cur / nxt: this lane's input of blocks pb and pb + 1 */
+    int pb = 0, pp = 0, pcnt = 0;
+    unsigned pmask = 0;
+    int cur = nk > 0 ? xc[32 * blk_of(0) + lane] : 0, nxt = nk > 1 ? xc[32 * blk_of(1) + lane] : 0;
+    int n[R], off[R];
+    float dx[R];
+    bool v[R];
+    uint32_t par = 0; /* bit s: the phase of stage s's next completion */
+    auto advance = [&]() {
+        pp = 0;
+        pb++;
+        cur = nxt;
+        nxt = pb + 1 < nk ? xc[32 * blk_of(pb + 1) + lane] : 0;
     };
-    if (S > 1) {
-        cg::cluster_group cl = cg::this_cluster();
-        cl.sync();
-        const int per = TILE / S;
-        for (int i = threadIdx.x; i < per; i += 32 * W) {
-            const int r = rank * per + i;
-            float v = 0.0f;
-            for (int k = 0; k < S; k++) v += cl.map_shared_rank(part, k)[r];
-            store(r, v);
+    /* stage s gets the next unit; false when there is none */
+    auto produce = [&](int s) -> bool {
+        for (;;) {
+            if (pb >= nk) return false;
+            if (pp == 0) {
+                pmask = __ballot_sync(0xffffffffu, cur != 0);
+                pcnt = __popc(pmask);
+            }
+            if (pcnt) break;
+            advance();
         }
-        cl.sync(); /* no block leaves while another reads its shared memory */
-    } else {
-        __syncthreads();
-        for (int r = threadIdx.x; r < TILE; r += 32 * W) store(r, part[r]);
+        const int lo = pp * CAP, cnt = pcnt - lo < CAP ? pcnt - lo : CAP;
+        const int b = blk_of(pb);
+        uint8_t *st = stage + (size_t)s * STAGE;
+        const int r = __popc(pmask & ((1u << lane) - 1u)) - lo;
+        const bool mine = cur != 0 && r >= 0 && r < cnt;
+        if (lane == 0) {
+            mbar_arrive_expect(bar + s, (uint32_t)cnt * w.run_bytes + w.sc_bytes);
+            bulk_copy(st, scales_of(pb), w.sc_bytes, bar + s);
+        }
+        if (mine) {
+            bulk_copy(st + 2 * TILE + (size_t)r * RUN, w.Wm + (size_t)b * w.blk + 2 * (size_t)w.rows + (size_t)lane * w.cb + (size_t)w.tile * RUN,
+                      w.run_bytes, bar + s);
+            list[s * 32 + r] = (uint8_t)cur;
+        }
+        if (lane >= cnt) list[s * 32 + lane] = 0;
+        n[s] = cnt;
+        dx[s] = xd[b];
+        off[s] = FMT == ZS_FMT_Q4 && pp == 0 ? 8 * xs[b] : 0;
+        if (lo + CAP < pcnt)
+            pp++;
+        else
+            advance();
+        return true;
+    };
+#pragma unroll
+    for (int s = 0; s < R; s++) v[s] = produce(s);
+
+    float acc[RPL];
+#pragma unroll
+    for (int k = 0; k < RPL; k++) acc[k] = 0.0f;
+    bool more = v[0];
+    while (more) {
+#pragma unroll
+        for (int s = 0; s < R; s++) {
+            if (!more) break;
+            if (!v[s]) { /* units fill the stages in order: the first empty one is the end */
+                more = false;
+                break;
+            }
+            mbar_wait(bar + s, (par >> s) & 1u);
+            par ^= 1u << s;
+            __syncwarp(); /* the list written by other lanes */
+            smb_block<FMT, RPL>(acc, stage + (size_t)s * STAGE, list + s * 32, n[s], dx[s], off[s], lane);
+            __syncwarp(); /* every lane has read the stage */
+            v[s] = produce(s);
+        }
     }
+    smb_finish<FMT, RPL, W>(j, w, acc, smem, S, lane, wp);
 }
 
 /* ZETA_CUDA_SMV_SPLIT=1|2|4|8|16 fixes the split (A/B); 0: by the launch's size */
@@ -308,11 +458,24 @@ struct smvb_dev_info {
     std::atomic<int> occ, n_sm, big; /* occ 0: not known yet; big (clusters of 16): 0 not asked, 1 allowed, 2 refused */
 };
 
-/* one configuration (W warps, R stages a warp): its kernel, its shared memory, blocks an SM */
-template <int FMT, int RPL, int W, int R, int DBG = 0> static cudaError_t smvb_launch(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq) {
+typedef void (*smv_kernel)(cuda_smv_job, const uint8_t *, int, int, int);
+
+/* one configuration (W warps, R stages a warp; CAP < 32: k_smvu's stages of CAP columns): its
+ * kernel, its shared memory, blocks an SM */
+template <int FMT, int RPL, int W, int R, int DBG = 0, int CAP = 32>
+static cudaError_t smvb_launch(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq) {
     typedef smb_fmt<FMT, RPL> F;
-    constexpr size_t shm = smb_smem<FMT, RPL, W, R>();
-    static_assert((size_t)(W + 1) * F::TILE * 4 <= (size_t)W * R * F::STAGE, "the reduction reuses the stages, not the mbarriers");
+    smv_kernel kern;
+    size_t shm;
+    if constexpr (CAP < 32) {
+        static_assert((size_t)(W + 1) * F::TILE * 4 <= (size_t)W * R * smu_stage<FMT, RPL, W, R, CAP>(), "the reduction reuses the stages");
+        kern = k_smvu<FMT, RPL, W, R, CAP>;
+        shm = smu_smem<FMT, RPL, W, R, CAP>();
+    } else {
+        static_assert((size_t)(W + 1) * F::TILE * 4 <= (size_t)W * R * F::STAGE, "the reduction reuses the stages, not the mbarriers");
+        kern = k_smvb<FMT, RPL, W, R, DBG>;
+        shm = smb_smem<FMT, RPL, W, R>();
+    }
     static smvb_dev_info info[SMB_MAX_DEV] = {};
     static const int want = smvb_split_env();
     int dev = 0;
@@ -326,9 +489,9 @@ template <int FMT, int RPL, int W, int R, int DBG = 0> static cudaError_t smvb_l
          * stream operations, made with this thread's capture mode relaxed (as k_attn_gqa's) */
         cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
         cudaThreadExchangeStreamCaptureMode(&mode);
-        if ((e = cudaFuncSetAttribute(k_smvb<FMT, RPL, W, R, DBG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shm)) == cudaSuccess &&
+        if ((e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shm)) == cudaSuccess &&
             (e = cudaDeviceGetAttribute(&n_sm, cudaDevAttrMultiProcessorCount, dev)) == cudaSuccess)
-            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, k_smvb<FMT, RPL, W, R, DBG>, 32 * W, shm);
+            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, kern, 32 * W, shm);
         cudaThreadExchangeStreamCaptureMode(&mode);
         if (e != cudaSuccess) return e;
         if (occ < 1 || n_sm < 1) return cudaErrorInvalidConfiguration;
@@ -349,7 +512,7 @@ template <int FMT, int RPL, int W, int R, int DBG = 0> static cudaError_t smvb_l
         if (big == 0) {
             cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
             cudaThreadExchangeStreamCaptureMode(&mode);
-            big = cudaFuncSetAttribute(k_smvb<FMT, RPL, W, R, DBG>, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) == cudaSuccess ? 1 : 2;
+            big = cudaFuncSetAttribute(kern, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) == cudaSuccess ? 1 : 2;
             cudaThreadExchangeStreamCaptureMode(&mode);
             cudaGetLastError();
             d.big.store(big, std::memory_order_release);
@@ -377,14 +540,14 @@ template <int FMT, int RPL, int W, int R, int DBG = 0> static cudaError_t smvb_l
     }
     cfg.attrs = at;
     cfg.numAttrs = (unsigned)na;
-    e = cudaLaunchKernelEx(&cfg, k_smvb<FMT, RPL, W, R, DBG>, *j, xq, S, tiles[0], tiles[1]);
+    e = cudaLaunchKernelEx(&cfg, kern, *j, xq, S, tiles[0], tiles[1]);
     if (e != cudaSuccess && S > 8) { /* a cluster of 16 refused here: 8 from now on */
         cudaGetLastError();
         d.big.store(2, std::memory_order_release);
         S = 8;
         cfg.gridDim = dim3((unsigned)(S * total));
         at[0].val.clusterDim.x = (unsigned)S;
-        e = cudaLaunchKernelEx(&cfg, k_smvb<FMT, RPL, W, R, DBG>, *j, xq, S, tiles[0], tiles[1]);
+        e = cudaLaunchKernelEx(&cfg, kern, *j, xq, S, tiles[0], tiles[1]);
     }
     return e;
 }
@@ -398,19 +561,21 @@ template <int FMT, int RPL, int W, int R, int DBG = 0> static cudaError_t smvb_l
  * ncu; the 1.1B shape (K = 2048 but Wdown's 5632; Wo and Wdown 2048 rows) Q4_0 0.82x thin against
  * 0.78x fat and 0.76x with Wdown fat, Q8_0 0.92x fat against 0.82x thin. ZETA_CUDA_SMVB=2: always
  * fat; 3: thin, 8 warps x 2 stages; 4: thin, 4 x 3; 5: always thin, 8 x 3 (A/B); 6 / 7: fat, k_smvb's
- * DBG 1 / 2 (timing diagnostics: wrong results); 8: fat, 2 warps x 6 stages (the same shared memory as 2);
- * 9: fat, the column groups unrolled 4 times. */
+ * DBG 1 / 2 (timing diagnostics: wrong results); 10 / 11: fat, k_smvu with stages of 20 / 16 columns; 12: thin,
+ * k_smvu with stages of 16 (bench/CUDA_NOTES.md v18; 8 = fat with 2 warps x 6 stages and 9 = fat with the column
+ * groups unrolled 4 times were measured there, slower or no faster, and removed). */
 cudaError_t cuda_smvb(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq, int variant) {
     const bool q4 = j->fmt == ZS_FMT_Q4;
-    if (variant < 2 || variant > 9) variant = !q4 || (j->K >= 4096 && j->rows[0] >= 4096) ? 2 : 5;
+    if (variant < 2 || variant > 12 || variant == 8 || variant == 9) variant = !q4 || (j->K >= 4096 && j->rows[0] >= 4096) ? 2 : 5;
     if (q4) {
         if (variant == 2) return smvb_launch<ZS_FMT_Q4, 16, 4, 3>(s, j, xq);
         if (variant == 3) return smvb_launch<ZS_FMT_Q4, 8, 8, 2>(s, j, xq);
         if (variant == 4) return smvb_launch<ZS_FMT_Q4, 8, 4, 3>(s, j, xq);
         if (variant == 6) return smvb_launch<ZS_FMT_Q4, 16, 4, 3, 1>(s, j, xq);
         if (variant == 7) return smvb_launch<ZS_FMT_Q4, 16, 4, 3, 2>(s, j, xq);
-        if (variant == 8) return smvb_launch<ZS_FMT_Q4, 16, 2, 6>(s, j, xq);
-        if (variant == 9) return smvb_launch<ZS_FMT_Q4, 16, 4, 3, 3>(s, j, xq);
+        if (variant == 10) return smvb_launch<ZS_FMT_Q4, 16, 4, 3, 0, 20>(s, j, xq);
+        if (variant == 11) return smvb_launch<ZS_FMT_Q4, 16, 4, 3, 0, 16>(s, j, xq);
+        if (variant == 12) return smvb_launch<ZS_FMT_Q4, 8, 8, 3, 0, 16>(s, j, xq);
         return smvb_launch<ZS_FMT_Q4, 8, 8, 3>(s, j, xq);
     }
     if (variant == 2) return smvb_launch<ZS_FMT_Q8, 8, 4, 3>(s, j, xq);
@@ -418,7 +583,8 @@ cudaError_t cuda_smvb(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq, 
     if (variant == 4) return smvb_launch<ZS_FMT_Q8, 4, 4, 3>(s, j, xq);
     if (variant == 6) return smvb_launch<ZS_FMT_Q8, 8, 4, 3, 1>(s, j, xq);
     if (variant == 7) return smvb_launch<ZS_FMT_Q8, 8, 4, 3, 2>(s, j, xq);
-    if (variant == 8) return smvb_launch<ZS_FMT_Q8, 8, 2, 6>(s, j, xq);
-    if (variant == 9) return smvb_launch<ZS_FMT_Q8, 8, 4, 3, 3>(s, j, xq);
+    if (variant == 10) return smvb_launch<ZS_FMT_Q8, 8, 4, 3, 0, 20>(s, j, xq);
+    if (variant == 11) return smvb_launch<ZS_FMT_Q8, 8, 4, 3, 0, 16>(s, j, xq);
+    if (variant == 12) return smvb_launch<ZS_FMT_Q8, 4, 8, 3, 0, 16>(s, j, xq);
     return smvb_launch<ZS_FMT_Q8, 4, 8, 3>(s, j, xq);
 }
