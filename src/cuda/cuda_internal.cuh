@@ -314,7 +314,7 @@ struct cuda_smv_job {
 };
 bool cuda_smv_fmt_ok(int fmt);
 /* the kernel behind cuda_smv (cuda_smvb.cu: the kept columns copied to shared memory by the copy
- * engine); variant: 1 picks the shape of block by the matrices' size, 2-12 force one (A/B,
+ * engine); variant: 1 picks the shape of block by the matrices' size, 2-7 force one (A/B,
  * ZETA_CUDA_SMVB) */
 cudaError_t cuda_smvb(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq, int variant);
 cudaError_t cuda_smv(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq);

@@ -327,122 +327,6 @@ __global__ void __launch_bounds__(32 * W) k_smvb(cuda_smv_job j, const uint8_t *
     smb_finish<FMT, RPL, W>(j, w, acc, smem, S, lane, wp);
 }
 
-/* k_smvu: k_smvb with stages of CAP kept columns (CAP < 32, a multiple of 4): an input block with more
- * kept columns takes two stages (its scales copied for each, its Q4_0 offset counted in the first),
- * so a stage needs 2 TILE + CAP RUN bytes instead of 2 TILE + 32 RUN and more warps fit an SM; an
- * input block with no kept column adds exactly nothing and is skipped. Stages are filled in order
- * with the warp's next unit (a block or its second part); the row scales of the first R blocks are
- * prefetched into L2 before the wait (which unit lands in which stage is known only after it). The
- * arithmetic and the order of the sums are k_smvb's for each unit. */
-template <int FMT, int RPL, int W, int R, int CAP> __host__ __device__ constexpr size_t smu_stage() { return 2 * (size_t)smb_fmt<FMT, RPL>::TILE + (size_t)CAP * smb_fmt<FMT, RPL>::RUN; }
-template <int FMT, int RPL, int W, int R, int CAP> constexpr size_t smu_smem() { return (size_t)W * R * (smu_stage<FMT, RPL, W, R, CAP>() + 8 + 32); }
-
-template <int FMT, int RPL, int W, int R, int CAP>
-__global__ void __launch_bounds__(32 * W) k_smvu(cuda_smv_job j, const uint8_t *xq, int S, int tiles0, int tiles1) {
-    typedef smb_fmt<FMT, RPL> F;
-    constexpr int TILE = F::TILE, RUN = F::RUN;
-    constexpr size_t STAGE = smu_stage<FMT, RPL, W, R, CAP>();
-    static_assert(CAP % 4 == 0 && CAP >= 8 && CAP < 32, "a stage holds whole groups of four columns");
-    extern __shared__ __align__(128) uint8_t smem[];
-    const int lane = threadIdx.x & 31, wp = threadIdx.x >> 5;
-    if (j.trigger) pdl_trigger();
-    const smb_where w = smb_locate<FMT, RPL, W>(j, S, tiles0, tiles1, lane, wp);
-    const int nk = w.nk;
-    uint8_t *stage = smem + (size_t)wp * R * STAGE;
-    uint64_t *bar = (uint64_t *)(smem + (size_t)W * R * STAGE) + wp * R;
-    uint8_t *list = smem + (size_t)W * R * (STAGE + 8) + (size_t)wp * R * 32;
-    const int8_t *xc = (const int8_t *)xq;
-    const float *xd = (const float *)(xq + j.K);
-    const int *xs = (const int *)(xq + j.K + 4 * (size_t)w.nb);
-    auto blk_of = [&](int k) { return w.b0 + wp + W * k; };
-    auto scales_of = [&](int k) { return w.Wm + (size_t)blk_of(k) * w.blk + 2 * (size_t)w.tile * TILE; };
-
-    if (lane == 0) {
-#pragma unroll
-        for (int s = 0; s < R; s++) mbar_init(bar + s);
-        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-    }
-    __syncwarp();
-    if (lane < R && lane < nk) /* weights only, so before the wait */
-        asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(scales_of(lane)), "r"(w.sc_bytes) : "memory");
-    pdl_wait();
-
-    /* the producer: the next unit is part pp of the warp's block pb (pmask / pcnt: its kept columns);
-     * cur / nxt: this lane's input of blocks pb and pb + 1 */
-    int pb = 0, pp = 0, pcnt = 0;
-    unsigned pmask = 0;
-    int cur = nk > 0 ? xc[32 * blk_of(0) + lane] : 0, nxt = nk > 1 ? xc[32 * blk_of(1) + lane] : 0;
-    int n[R], off[R];
-    float dx[R];
-    bool v[R];
-    uint32_t par = 0; /* bit s: the phase of stage s's next completion */
-    auto advance = [&]() {
-        pp = 0;
-        pb++;
-        cur = nxt;
-        nxt = pb + 1 < nk ? xc[32 * blk_of(pb + 1) + lane] : 0;
-    };
-    /* stage s gets the next unit; false when there is none */
-    auto produce = [&](int s) -> bool {
-        for (;;) {
-            if (pb >= nk) return false;
-            if (pp == 0) {
-                pmask = __ballot_sync(0xffffffffu, cur != 0);
-                pcnt = __popc(pmask);
-            }
-            if (pcnt) break;
-            advance();
-        }
-        const int lo = pp * CAP, cnt = pcnt - lo < CAP ? pcnt - lo : CAP;
-        const int b = blk_of(pb);
-        uint8_t *st = stage + (size_t)s * STAGE;
-        const int r = __popc(pmask & ((1u << lane) - 1u)) - lo;
-        const bool mine = cur != 0 && r >= 0 && r < cnt;
-        if (lane == 0) {
-            mbar_arrive_expect(bar + s, (uint32_t)cnt * w.run_bytes + w.sc_bytes);
-            bulk_copy(st, scales_of(pb), w.sc_bytes, bar + s);
-        }
-        if (mine) {
-            bulk_copy(st + 2 * TILE + (size_t)r * RUN, w.Wm + (size_t)b * w.blk + 2 * (size_t)w.rows + (size_t)lane * w.cb + (size_t)w.tile * RUN,
-                      w.run_bytes, bar + s);
-            list[s * 32 + r] = (uint8_t)cur;
-        }
-        if (lane >= cnt) list[s * 32 + lane] = 0;
-        n[s] = cnt;
-        dx[s] = xd[b];
-        off[s] = FMT == ZS_FMT_Q4 && pp == 0 ? 8 * xs[b] : 0;
-        if (lo + CAP < pcnt)
-            pp++;
-        else
-            advance();
-        return true;
-    };
-#pragma unroll
-    for (int s = 0; s < R; s++) v[s] = produce(s);
-
-    float acc[RPL];
-#pragma unroll
-    for (int k = 0; k < RPL; k++) acc[k] = 0.0f;
-    bool more = v[0];
-    while (more) {
-#pragma unroll
-        for (int s = 0; s < R; s++) {
-            if (!more) break;
-            if (!v[s]) { /* units fill the stages in order: the first empty one is the end */
-                more = false;
-                break;
-            }
-            mbar_wait(bar + s, (par >> s) & 1u);
-            par ^= 1u << s;
-            __syncwarp(); /* the list written by other lanes */
-            smb_block<FMT, RPL>(acc, stage + (size_t)s * STAGE, list + s * 32, n[s], dx[s], off[s], lane);
-            __syncwarp(); /* every lane has read the stage */
-            v[s] = produce(s);
-        }
-    }
-    smb_finish<FMT, RPL, W>(j, w, acc, smem, S, lane, wp);
-}
-
 /* ZETA_CUDA_SMV_SPLIT=1|2|4|8|16 fixes the split (A/B); 0: by the launch's size */
 static int smvb_split_env(void) {
     const char *e = getenv("ZETA_CUDA_SMV_SPLIT");
@@ -460,22 +344,13 @@ struct smvb_dev_info {
 
 typedef void (*smv_kernel)(cuda_smv_job, const uint8_t *, int, int, int);
 
-/* one configuration (W warps, R stages a warp; CAP < 32: k_smvu's stages of CAP columns): its
- * kernel, its shared memory, blocks an SM */
-template <int FMT, int RPL, int W, int R, int DBG = 0, int CAP = 32>
+/* one configuration (W warps, R stages a warp): its kernel, its shared memory, blocks an SM */
+template <int FMT, int RPL, int W, int R, int DBG = 0>
 static cudaError_t smvb_launch(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq) {
     typedef smb_fmt<FMT, RPL> F;
-    smv_kernel kern;
-    size_t shm;
-    if constexpr (CAP < 32) {
-        static_assert((size_t)(W + 1) * F::TILE * 4 <= (size_t)W * R * smu_stage<FMT, RPL, W, R, CAP>(), "the reduction reuses the stages");
-        kern = k_smvu<FMT, RPL, W, R, CAP>;
-        shm = smu_smem<FMT, RPL, W, R, CAP>();
-    } else {
-        static_assert((size_t)(W + 1) * F::TILE * 4 <= (size_t)W * R * F::STAGE, "the reduction reuses the stages, not the mbarriers");
-        kern = k_smvb<FMT, RPL, W, R, DBG>;
-        shm = smb_smem<FMT, RPL, W, R>();
-    }
+    static_assert((size_t)(W + 1) * F::TILE * 4 <= (size_t)W * R * F::STAGE, "the reduction reuses the stages, not the mbarriers");
+    const smv_kernel kern = k_smvb<FMT, RPL, W, R, DBG>;
+    constexpr size_t shm = smb_smem<FMT, RPL, W, R>();
     static smvb_dev_info info[SMB_MAX_DEV] = {};
     static const int want = smvb_split_env();
     int dev = 0;
@@ -561,21 +436,18 @@ static cudaError_t smvb_launch(cudaStream_t s, const cuda_smv_job *j, const uint
  * ncu; the 1.1B shape (K = 2048 but Wdown's 5632; Wo and Wdown 2048 rows) Q4_0 0.82x thin against
  * 0.78x fat and 0.76x with Wdown fat, Q8_0 0.92x fat against 0.82x thin. ZETA_CUDA_SMVB=2: always
  * fat; 3: thin, 8 warps x 2 stages; 4: thin, 4 x 3; 5: always thin, 8 x 3 (A/B); 6 / 7: fat, k_smvb's
- * DBG 1 / 2 (timing diagnostics: wrong results); 10 / 11: fat, k_smvu with stages of 20 / 16 columns; 12: thin,
- * k_smvu with stages of 16 (bench/CUDA_NOTES.md v18; 8 = fat with 2 warps x 6 stages and 9 = fat with the column
- * groups unrolled 4 times were measured there, slower or no faster, and removed). */
+ * DBG 1 / 2 (timing diagnostics: wrong results). Measured and removed (bench/CUDA_NOTES.md v18): fat lanes with 2 warps
+ * x 6 stages, the column groups unrolled 4 times, and k_smvu (stages of 16 / 20 kept columns, a block with more split
+ * over two, blocks without a kept column skipped), all slower or no faster. */
 cudaError_t cuda_smvb(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq, int variant) {
     const bool q4 = j->fmt == ZS_FMT_Q4;
-    if (variant < 2 || variant > 12 || variant == 8 || variant == 9) variant = !q4 || (j->K >= 4096 && j->rows[0] >= 4096) ? 2 : 5;
+    if (variant < 2 || variant > 7) variant = !q4 || (j->K >= 4096 && j->rows[0] >= 4096) ? 2 : 5;
     if (q4) {
         if (variant == 2) return smvb_launch<ZS_FMT_Q4, 16, 4, 3>(s, j, xq);
         if (variant == 3) return smvb_launch<ZS_FMT_Q4, 8, 8, 2>(s, j, xq);
         if (variant == 4) return smvb_launch<ZS_FMT_Q4, 8, 4, 3>(s, j, xq);
         if (variant == 6) return smvb_launch<ZS_FMT_Q4, 16, 4, 3, 1>(s, j, xq);
         if (variant == 7) return smvb_launch<ZS_FMT_Q4, 16, 4, 3, 2>(s, j, xq);
-        if (variant == 10) return smvb_launch<ZS_FMT_Q4, 16, 4, 3, 0, 20>(s, j, xq);
-        if (variant == 11) return smvb_launch<ZS_FMT_Q4, 16, 4, 3, 0, 16>(s, j, xq);
-        if (variant == 12) return smvb_launch<ZS_FMT_Q4, 8, 8, 3, 0, 16>(s, j, xq);
         return smvb_launch<ZS_FMT_Q4, 8, 8, 3>(s, j, xq);
     }
     if (variant == 2) return smvb_launch<ZS_FMT_Q8, 8, 4, 3>(s, j, xq);
@@ -583,8 +455,5 @@ cudaError_t cuda_smvb(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq, 
     if (variant == 4) return smvb_launch<ZS_FMT_Q8, 4, 4, 3>(s, j, xq);
     if (variant == 6) return smvb_launch<ZS_FMT_Q8, 8, 4, 3, 1>(s, j, xq);
     if (variant == 7) return smvb_launch<ZS_FMT_Q8, 8, 4, 3, 2>(s, j, xq);
-    if (variant == 10) return smvb_launch<ZS_FMT_Q8, 8, 4, 3, 0, 20>(s, j, xq);
-    if (variant == 11) return smvb_launch<ZS_FMT_Q8, 8, 4, 3, 0, 16>(s, j, xq);
-    if (variant == 12) return smvb_launch<ZS_FMT_Q8, 4, 8, 3, 0, 16>(s, j, xq);
     return smvb_launch<ZS_FMT_Q8, 4, 8, 3>(s, j, xq);
 }

@@ -16,7 +16,7 @@ cudaError_t cuda_smv(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq) {
         return cudaErrorInvalidValue;
     for (int m = 0; m < j->n_mat; m++)
         if (j->rows[m] <= 0 || j->rows[m] % 64 || !j->W[m] || !j->y[m]) return cudaErrorInvalidValue;
-    /* ZETA_CUDA_SMVB=2..12: one of k_smvb's shapes of block, or a timing diagnostic (A/B); otherwise by size (read once, thread-safe) */
+    /* ZETA_CUDA_SMVB=2..7: one of k_smvb's shapes of block, or a timing diagnostic (A/B); otherwise by size (read once, thread-safe) */
     static const int variant = [] {
         const char *e = getenv("ZETA_CUDA_SMVB");
         return e && *e ? atoi(e) : 1;
