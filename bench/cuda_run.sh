@@ -60,7 +60,9 @@ echo "== test_cuda [$(el) s]"
 # TO: a bound on each test and bench run, so that a hang costs minutes, not the whole call
 TO=${TO:-240}
 timeout $TO ./build-cuda/tests/test_cuda > "$OUT/test_cuda.log" 2>&1 || echo "test_cuda: rc $? (124: timed out after ${TO}s)"
-grep -E '^(ok|FAIL|skip) - |^    (stories|zoo|synth)' "$OUT/test_cuda.log" | grep -v "argmax" | head -40
+grep -E '^(ok|FAIL|skip) - ' "$OUT/test_cuda.log" | head -20
+timeout $TO ./build-cuda/tests/test_cuda_model > "$OUT/test_cuda_model.log" 2>&1 || echo "test_cuda_model: rc $? (124: timed out after ${TO}s)"
+grep -E '^(ok|FAIL|skip) - |^    (stories|zoo|synth)' "$OUT/test_cuda_model.log" | grep -v "argmax" | head -40
 timeout $TO ./build-cuda/tests/test_cuda_kv > "$OUT/test_cuda_kv.log" 2>&1 || echo "test_cuda_kv: rc $?"
 grep -E '^(ok|FAIL|skip) - |check failed|passed' "$OUT/test_cuda_kv.log" | head -20
 timeout $TO ./build-cuda/tests/test_cuda_sparse > "$OUT/test_cuda_sparse.log" 2>&1 || echo "test_cuda_sparse: rc $?"
@@ -118,7 +120,8 @@ if [ -n "$LB" ]; then
 fi
 echo
 echo "== summary [$(el) s]"
-grep -E '^(ok|FAIL|skip) - |^# |passed' "$OUT/test_cuda.log" | tail -14
+grep -E '^(ok|FAIL|skip) - |^# |passed' "$OUT/test_cuda.log" | tail -10
+grep -E '^(ok|FAIL|skip) - |^# |passed' "$OUT/test_cuda_model.log" | tail -5
 grep -E '^(FAIL|skip) - |passed' "$OUT/test_cuda_kv.log" | tail -5
 cat "$OUT/device.txt" "$OUT/membw.txt"
 python3 - "$OUT" "$PTG_N" "$PTG_LO" "$PTG_HI" <<'PY'
