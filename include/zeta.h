@@ -150,7 +150,7 @@ typedef struct zeta_model_params {
      * block scales) with ZETA_ERR_FORMAT naming the tensor, row and column; reads the whole file */
     bool check_tensors;
     /* default NULL. A sparsity file written by zeta_calibrate for this model (checked by its
-     * fingerprint): the load then also builds the input-channel-major Q8_0 copy of every layer matrix
+     * fingerprint): the load then also builds an input-channel-major Q8_0 / Q4_0 layout of every layer matrix
      * that the sparse decode pass of the variational / ultimate modes reads (zeta_model_info.sparse_bytes;
      * every matrix needs a multiple of 32 output rows; the CUDA backend takes only Q8_0 / Q4_0 layer
      * matrices with a multiple of 64 rows, ZETA_ERR_UNSUPPORTED naming the tensor). docs/GATING.md */

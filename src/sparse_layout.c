@@ -9,12 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* the format a matrix gets; force_copy (ZETA_SPARSE_COPY=1, for A/B measurements) gives the copy */
-static int mat_fmt(const zeta_weight *w, bool force_copy) {
+/* the format a matrix gets; force_copy (ZETA_SPARSE_COPY=1, for A/B measurements) gives the copy;
+ * requant: other types' matrices requantized to Q8_0 along their rows and laid out as native Q8_0
+ * (zs_model_build's argument, or ZETA_SPARSE_REQUANT=0|1) */
+static int mat_fmt(const zeta_weight *w, bool force_copy, bool requant) {
     if (force_copy) return ZS_FMT_COPY;
     if (w->ne1 % 64 == 0 && w->ne0 % 32 == 0) {
         if (w->type == ZETA_TYPE_Q8_0) return ZS_FMT_Q8;
         if (w->type == ZETA_TYPE_Q4_0) return ZS_FMT_Q4;
+        if (requant) return ZS_FMT_Q8;
     }
     return ZS_FMT_COPY;
 }
@@ -84,6 +87,22 @@ void zs_native_build(const zeta_weight *w, int fmt, uint8_t *dst, zs_mat *out) {
     out->cols = dst;
 }
 
+/* a matrix of another type as native Q8_0: each row dequantized and requantized to Q8_0 blocks
+ * along its inputs (as llama.cpp's quantizer would), into q8 (n_out rows of n_in / 32 blocks),
+ * then regrouped like a Q8_0 file's */
+static void build_requant(const zeta_weight *w, float *row, block_q8_0 *q8, uint8_t *dst, zs_mat *out) {
+    const uint32_t n_in = (uint32_t)w->ne0, n_out = (uint32_t)w->ne1;
+    for (uint32_t o = 0; o < n_out; o++) {
+        zeta_dequantize_row(w->type, (const uint8_t *)w->data + (size_t)o * w->row_bytes, row, n_in);
+        quantize_row_q8_0_ref(row, q8 + (size_t)o * (n_in / 32), n_in);
+    }
+    zeta_weight t = *w;
+    t.type = ZETA_TYPE_Q8_0;
+    t.data = q8;
+    t.row_bytes = (size_t)(n_in / 32) * sizeof(block_q8_0);
+    zs_native_build(&t, ZS_FMT_Q8, dst, out);
+}
+
 void zs_model_free(zs_model *z) {
     if (!z) return;
     zs_calib_free(&z->cal);
@@ -92,15 +111,16 @@ void zs_model_free(zs_model *z) {
     free(z);
 }
 
-zeta_status zs_model_build(struct zeta_model *m, const char *path, zeta_error *err) {
+zeta_status zs_model_build(struct zeta_model *m, const char *path, bool requant, zeta_error *err) {
     zs_model *z = calloc(1, sizeof *z);
     if (!z) return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory");
     zeta_status st = zs_calib_read(path, m, &z->cal, err);
     if (st != ZETA_OK) { free(z); return st; }
     const uint32_t nl = m->hp.n_layer;
-    const char *env = getenv("ZETA_SPARSE_COPY");
+    const char *env = getenv("ZETA_SPARSE_COPY"), *env2 = getenv("ZETA_SPARSE_REQUANT");
     const bool force_copy = env && env[0] == '1';
-    uint64_t total = 0, widest = 0, max_out = 0;
+    if (env2 && (env2[0] == '0' || env2[0] == '1')) requant = env2[0] == '1';
+    uint64_t total = 0, widest = 0, max_out = 0, widest_rq = 0, max_in = 0;
     for (uint32_t il = 0; il < nl; il++) {
         const zeta_layer *L = &m->layers[il];
         const zeta_weight *ws[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
@@ -116,10 +136,14 @@ zeta_status zs_model_build(struct zeta_model *m, const char *path, zeta_error *e
                 return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "sparse layout: tensor '%s' has type %s without a dequantizer",
                                  ws[i]->name, zeta_type_name(ws[i]->type));
             }
-            const int fmt = mat_fmt(ws[i], force_copy);
+            const int fmt = mat_fmt(ws[i], force_copy, requant);
             total += fmt_bytes(fmt, ws[i]);
             if (fmt == ZS_FMT_COPY && ws[i]->ne0 * ws[i]->ne1 > widest) widest = ws[i]->ne0 * ws[i]->ne1;
             if (fmt == ZS_FMT_COPY && ws[i]->ne1 > max_out) max_out = ws[i]->ne1;
+            if (fmt == ZS_FMT_Q8 && ws[i]->type != ZETA_TYPE_Q8_0) {
+                if (ws[i]->ne0 * ws[i]->ne1 > widest_rq) widest_rq = ws[i]->ne0 * ws[i]->ne1;
+                if (ws[i]->ne0 > max_in) max_in = ws[i]->ne0;
+            }
         }
     }
     const uint64_t phys = zeta_physical_memory();
@@ -135,9 +159,13 @@ zeta_status zs_model_build(struct zeta_model *m, const char *path, zeta_error *e
     z->mem = total ? zeta_alloc_huge(total) : NULL;
     float *rows = widest ? zeta_malloc_array((size_t)widest, sizeof(float)) : NULL;
     float *tile = max_out ? zeta_malloc_array((size_t)64 * max_out, sizeof(float)) : NULL;
-    if (!z->layers || !z->mem || (widest && !rows) || (max_out && !tile)) {
+    float *rq_row = max_in ? zeta_malloc_array((size_t)max_in, sizeof(float)) : NULL;
+    block_q8_0 *rq = widest_rq ? zeta_malloc_array((size_t)(widest_rq / 32), sizeof(block_q8_0)) : NULL;
+    if (!z->layers || !z->mem || (widest && !rows) || (max_out && !tile) || (max_in && !rq_row) || (widest_rq && !rq)) {
         free(rows);
         free(tile);
+        free(rq_row);
+        free(rq);
         zs_model_free(z);
         return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory building the sparse layout (%llu MiB)",
                          (unsigned long long)(total >> 20));
@@ -149,8 +177,9 @@ zeta_status zs_model_build(struct zeta_model *m, const char *path, zeta_error *e
         zs_mat *ds[7] = {&z->layers[il].wq, &z->layers[il].wk, &z->layers[il].wv, &z->layers[il].wo,
                          &z->layers[il].gate, &z->layers[il].up, &z->layers[il].down};
         for (int i = 0; i < 7; i++) {
-            const int fmt = mat_fmt(ws[i], force_copy);
-            if (fmt != ZS_FMT_COPY) zs_native_build(ws[i], fmt, z->mem + off, ds[i]);
+            const int fmt = mat_fmt(ws[i], force_copy, requant);
+            if (fmt == ZS_FMT_Q8 && ws[i]->type != ZETA_TYPE_Q8_0) build_requant(ws[i], rq_row, rq, z->mem + off, ds[i]);
+            else if (fmt != ZS_FMT_COPY) zs_native_build(ws[i], fmt, z->mem + off, ds[i]);
             else {
                 build_copy(ws[i], rows, tile, z->mem + off);
                 ds[i]->n_in = (uint32_t)ws[i]->ne0;
@@ -165,6 +194,8 @@ zeta_status zs_model_build(struct zeta_model *m, const char *path, zeta_error *e
     }
     free(rows);
     free(tile);
+    free(rq_row);
+    free(rq);
     z->bytes = total;
     m->sparse = z;
     return zeta_ok(err);

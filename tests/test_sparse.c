@@ -298,33 +298,43 @@ static void test_sparse_pass_close(void) {
     fclose(f);
     free(t);
     zeta_error err;
-    zeta_model *m = load_sparse(ZOO, tiny, &err);
-    if (!m) { T_CHECKF(0, "%s", err.message); return; }
-    const size_t nv = zeta_n_vocab(m);
-    float *d = malloc(10 * nv * sizeof(float)), *s = malloc(10 * nv * sizeof(float));
+    zeta_model *m = NULL;
+    size_t nv = 0;
+    float *d = NULL, *s = NULL;
     zeta_session_stats st;
-    T_CHECK(run_steps(m, ZETA_MODE_STANDARD, -1, d, NULL));
-    T_CHECK(run_steps(m, ZETA_MODE_SPARSE, 0.5f, s, &st));
-    double max_d = 0, lo = 1e30, hi = -1e30;
-    for (size_t i = 0; i < 10 * nv; i++) {
-        max_d = fmax(max_d, fabs((double)d[i] - s[i]));
-        lo = fmin(lo, d[i]);
-        hi = fmax(hi, d[i]);
+    /* both layouts of an f16 model: requantized to native Q8_0 (the CPU's default) and the Q8_0 copy */
+    for (int copy = 0; copy < 2; copy++) {
+        if (copy) setenv("ZETA_SPARSE_COPY", "1", 1);
+        m = load_sparse(ZOO, tiny, &err);
+        unsetenv("ZETA_SPARSE_COPY");
+        if (!m) { T_CHECKF(0, "%s", err.message); free(d); free(s); return; }
+        T_CHECK(m->sparse->layers[0].wq.fmt == (copy ? ZS_FMT_COPY : ZS_FMT_Q8));
+        nv = zeta_n_vocab(m);
+        if (!d) d = malloc(10 * nv * sizeof(float)), s = malloc(10 * nv * sizeof(float));
+        T_CHECK(run_steps(m, ZETA_MODE_STANDARD, -1, d, NULL));
+        T_CHECK(run_steps(m, ZETA_MODE_SPARSE, 0.5f, s, &st));
+        double max_d = 0, lo = 1e30, hi = -1e30;
+        for (size_t i = 0; i < 10 * nv; i++) {
+            max_d = fmax(max_d, fabs((double)d[i] - s[i]));
+            lo = fmin(lo, d[i]);
+            hi = fmax(hi, d[i]);
+        }
+        /* the scale of Q8_0 rounding for this model: the dense pass of its Q8_0 file (rows quantized
+         * along the input, activations rounded to Q8_0 too) against the f16 one */
+        zeta_model *q8 = NULL;
+        double max_q = 0;
+        float *q = malloc(10 * nv * sizeof(float));
+        if (zeta_model_load("tests/data/models/zoo-Q8_0.gguf", NULL, &q8, &err) == ZETA_OK && run_steps(q8, ZETA_MODE_STANDARD, -1, q, NULL))
+            for (size_t i = 0; i < 10 * nv; i++) max_q = fmax(max_q, fabs((double)d[i] - q[i]));
+        zeta_model_free(q8);
+        free(q);
+        printf("    %s layout, all inputs kept: max |dense - sparse| %g; Q8_0 file vs f16: %g; logit range %g\n",
+               copy ? "copy" : "requantized", max_d, max_q, hi - lo);
+        T_CHECKF(max_q > 0 && max_d <= 1.5 * max_q, "max |dense - sparse(all kept)| %g, Q8_0 file's %g", max_d, max_q);
+        T_CHECKF(fabs(st.energy_sum / 10.0 - 1.0) < 1e-9 && fabs(st.kept_sum[0] / 10.0 - 1.0) < 1e-9, "energy %g kept %g",
+                 st.energy_sum / 10.0, st.kept_sum[0] / 10.0);
+        zeta_model_free(m);
     }
-    /* the scale of Q8_0 rounding for this model: the dense pass of its Q8_0 file (rows quantized
-     * along the input, activations rounded to Q8_0 too) against the f16 one */
-    zeta_model *q8 = NULL;
-    double max_q = 0;
-    float *q = malloc(10 * nv * sizeof(float));
-    if (zeta_model_load("tests/data/models/zoo-Q8_0.gguf", NULL, &q8, &err) == ZETA_OK && run_steps(q8, ZETA_MODE_STANDARD, -1, q, NULL))
-        for (size_t i = 0; i < 10 * nv; i++) max_q = fmax(max_q, fabs((double)d[i] - q[i]));
-    zeta_model_free(q8);
-    free(q);
-    printf("    all inputs kept: max |dense - sparse| %g; Q8_0 file vs f16: %g; logit range %g\n", max_d, max_q, hi - lo);
-    T_CHECKF(max_q > 0 && max_d <= 1.5 * max_q, "max |dense - sparse(all kept)| %g, Q8_0 file's %g", max_d, max_q);
-    T_CHECKF(fabs(st.energy_sum / 10.0 - 1.0) < 1e-9 && fabs(st.kept_sum[0] / 10.0 - 1.0) < 1e-9, "energy %g kept %g",
-             st.energy_sum / 10.0, st.kept_sum[0] / 10.0);
-    zeta_model_free(m);
     /* the calibrated 50 % level */
     m = load_sparse(ZOO, a, &err);
     T_CHECK(run_steps(m, ZETA_MODE_SPARSE, 0.5f, s, &st));
