@@ -7,6 +7,7 @@
  * v17), is removed. */
 #include "cuda/cuda_internal.cuh"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 bool cuda_smv_fmt_ok(int fmt) { return fmt == ZS_FMT_Q4 || fmt == ZS_FMT_Q8; }
@@ -19,7 +20,10 @@ cudaError_t cuda_smv(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq) {
     /* ZETA_CUDA_SMVB=2..7: one of k_smvb's shapes of block, or a timing diagnostic (A/B); otherwise by size (read once, thread-safe) */
     static const int variant = [] {
         const char *e = getenv("ZETA_CUDA_SMVB");
-        return e && *e ? atoi(e) : 1;
+        const int v = e && *e ? atoi(e) : 1;
+        if (v == 6 || v == 7)
+            fprintf(stderr, "zeta: ZETA_CUDA_SMVB=%d is a timing diagnostic: the sparse products' results are wrong\n", v);
+        return v;
     }();
     return cuda_smvb(s, j, xq, variant);
 }
