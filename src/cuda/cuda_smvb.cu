@@ -25,6 +25,13 @@ namespace cg = cooperative_groups;
 
 __device__ __forceinline__ float smv_h2f(uint32_t h) { return __half2float(__ushort_as_half((unsigned short)h)); }
 
+/* c + the sum of the four products of a's bytes (unsigned) and b's (signed) */
+__device__ __forceinline__ int dp4a_us(uint32_t a, int b, int c) {
+    int d;
+    asm("dp4a.u32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
+
 /* r[i] = byte i of a, b, c, d (a 4 x 4 byte transpose) */
 __device__ __forceinline__ void tr4(uint32_t a, uint32_t b, uint32_t c, uint32_t d, uint32_t r[4]) {
     const uint32_t t0 = __byte_perm(a, b, 0x5140), t1 = __byte_perm(a, b, 0x7362);
@@ -172,14 +179,22 @@ __device__ __forceinline__ void smb_block(float (&acc)[RPL], const uint8_t *st, 
 #pragma unroll
             for (int i = 0; i < 4; i++) {
                 if (FMT == ZS_FMT_Q4) {
-                    isum[4 * w + i] = __dp4a((int)(r[i] & 0x0f0f0f0fu), (int)qp, isum[4 * w + i]);
-                    isum[4 * NW + 4 * w + i] = __dp4a((int)((r[i] >> 4) & 0x0f0f0f0fu), (int)qp, isum[4 * NW + 4 * w + i]);
+                    /* the whole bytes (lo + 16 hi) and their high nibbles alone (16 hi): 3 instructions
+                     * where masking out both nibbles took 5 (bench/CUDA_NOTES.md v19) */
+                    isum[4 * w + i] = dp4a_us(r[i], (int)qp, isum[4 * w + i]);
+                    isum[4 * NW + 4 * w + i] = dp4a_us(r[i] & 0xf0f0f0f0u, (int)qp, isum[4 * NW + 4 * w + i]);
                 } else {
                     isum[4 * w + i] = __dp4a((int)r[i], (int)qp, isum[4 * w + i]);
                 }
             }
         }
     }
+    if (FMT == ZS_FMT_Q4)
+#pragma unroll
+        for (int q = 0; q < RPL / 2; q++) { /* low nibbles: whole - 16 hi; high: (16 hi) / 16, a multiple of 16: exact */
+            isum[q] -= isum[RPL / 2 + q];
+            isum[RPL / 2 + q] >>= 4;
+        }
 #pragma unroll
     for (int g = 0; g < RPL / 4; g++) { /* four consecutive rows: their scales in one load */
         const uint2 v = *(const uint2 *)(st + 2 * smb_row<FMT, RPL>(lane, 4 * g));
@@ -235,8 +250,10 @@ __device__ __forceinline__ void smb_finish(const cuda_smv_job &j, const smb_wher
     }
 }
 
-/* DBG (timing diagnostics only, wrong results; ZETA_CUDA_SMVB=6 / 7): 1 skips the arithmetic (the copies
- * and waits alone), 2 skips the columns' copies (the arithmetic on stale shared memory) */
+/* DBG (timing diagnostics only, wrong results; ZETA_CUDA_SMVB=6 / 7 / 10): 1 skips the arithmetic (the
+ * copies and waits alone), 2 skips the columns' copies (the arithmetic on stale shared memory), 3 skips
+ * the arithmetic and copies a stage's column bytes in one copy from one place (the copy engine's cost
+ * per copy: the same bytes in 1 copy instead of one a kept column) */
 template <int FMT, int RPL, int W, int R, int DBG>
 __global__ void __launch_bounds__(32 * W) k_smvb(cuda_smv_job j, const uint8_t *xq, int S, int tiles0, int tiles1) {
     typedef smb_fmt<FMT, RPL> F;
@@ -284,7 +301,11 @@ __global__ void __launch_bounds__(32 * W) k_smvb(cuda_smv_job j, const uint8_t *
             mbar_arrive_expect(bar + s, (DBG == 2 ? 0u : (uint32_t)cnt * w.run_bytes) + (scales ? w.sc_bytes : 0u));
             if (scales) bulk_copy(st, w.Wm + (size_t)b * w.blk + 2 * (size_t)w.tile * TILE, w.sc_bytes, bar + s);
         }
-        if (code && DBG != 2)
+        if (DBG == 3) {
+            if (lane == 0 && cnt)
+                bulk_copy(st + 2 * TILE, w.Wm + (size_t)b * w.blk + 2 * (size_t)w.rows + (size_t)w.tile * RUN, (uint32_t)cnt * w.run_bytes,
+                          bar + s);
+        } else if (code && DBG != 2)
             bulk_copy(st + 2 * TILE + (size_t)__popc(mask & ((1u << lane) - 1u)) * RUN,
                       w.Wm + (size_t)b * w.blk + 2 * (size_t)w.rows + (size_t)lane * w.cb + (size_t)w.tile * RUN, w.run_bytes, bar + s);
         /* the inputs of the kept columns in their order, 0 past the last */
@@ -315,7 +336,7 @@ __global__ void __launch_bounds__(32 * W) k_smvb(cuda_smv_job j, const uint8_t *
             mbar_wait(bar + s, (par >> s) & 1u);
             par ^= 1u << s;
             __syncwarp(); /* the list written by other lanes */
-            smb_block<FMT, RPL>(acc, stage + (size_t)s * STAGE, list + s * 32, DBG == 1 ? 0 : n[s], dx[s], off[s], lane);
+            smb_block<FMT, RPL>(acc, stage + (size_t)s * STAGE, list + s * 32, DBG == 1 || DBG == 3 ? 0 : n[s], dx[s], off[s], lane);
             __syncwarp(); /* every lane has read the stage */
             if (k + R < nk) {
                 const int code = ncode[s];
@@ -436,11 +457,14 @@ static cudaError_t smvb_launch(cudaStream_t s, const cuda_smv_job *j, const uint
  * ncu; the 1.1B shape (K = 2048 but Wdown's 5632; Wo and Wdown 2048 rows) Q4_0 0.82x thin against
  * 0.78x fat and 0.76x with Wdown fat, Q8_0 0.92x fat against 0.82x thin. ZETA_CUDA_SMVB=2: always
  * fat; 3: thin, 8 warps x 2 stages; 4: thin, 4 x 3; 5: always thin, 8 x 3 (A/B); 6 / 7: fat, k_smvb's
- * DBG 1 / 2 (timing diagnostics: wrong results). Measured and removed (bench/CUDA_NOTES.md v18): fat lanes with 2 warps
- * x 6 stages, the column groups unrolled 4 times, and k_smvu (stages of 16 / 20 kept columns, a block with more split
- * over two, blocks without a kept column skipped), all slower or no faster. */
+ * DBG 1 / 2 (timing diagnostics: wrong results); 10: fat, DBG 3 (diagnostic). Measured and removed (bench/CUDA_NOTES.md
+ * v18): fat lanes with 2 warps x 6 stages, the column groups unrolled 4 times, and k_smvu (stages of 16 / 20 kept
+ * columns, a block with more split over two, blocks without a kept column skipped); v19: k_smvr (no stages: the kept
+ * columns loaded into registers by 8-16 warps a block, 16-24 warps an SM; 0.80-0.90x k_smvb) and k_smvg (stages shared
+ * by groups of warps: 2 or 4 tiles a copy and / or 2 warps a tile; 0.65-0.94x k_smvb); all slower or no faster. */
 cudaError_t cuda_smvb(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq, int variant) {
     const bool q4 = j->fmt == ZS_FMT_Q4;
+    if (variant == 10) return q4 ? smvb_launch<ZS_FMT_Q4, 16, 4, 3, 3>(s, j, xq) : smvb_launch<ZS_FMT_Q8, 8, 4, 3, 3>(s, j, xq);
     if (variant < 2 || variant > 7) variant = !q4 || (j->K >= 4096 && j->rows[0] >= 4096) ? 2 : 5;
     if (q4) {
         if (variant == 2) return smvb_launch<ZS_FMT_Q4, 16, 4, 3>(s, j, xq);

@@ -17,11 +17,11 @@ cudaError_t cuda_smv(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq) {
         return cudaErrorInvalidValue;
     for (int m = 0; m < j->n_mat; m++)
         if (j->rows[m] <= 0 || j->rows[m] % 64 || !j->W[m] || !j->y[m]) return cudaErrorInvalidValue;
-    /* ZETA_CUDA_SMVB=2..7: one of k_smvb's shapes of block, or a timing diagnostic (A/B); otherwise by size (read once, thread-safe) */
+    /* ZETA_CUDA_SMVB=2..7, 10: one of k_smvb's shapes of block, or a timing diagnostic (A/B); otherwise by size (read once, thread-safe) */
     static const int variant = [] {
         const char *e = getenv("ZETA_CUDA_SMVB");
         const int v = e && *e ? atoi(e) : 1;
-        if (v == 6 || v == 7)
+        if (v == 6 || v == 7 || v == 10)
             fprintf(stderr, "zeta: ZETA_CUDA_SMVB=%d is a timing diagnostic: the sparse products' results are wrong\n", v);
         return v;
     }();
