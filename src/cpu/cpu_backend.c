@@ -179,15 +179,20 @@ static void cpu_matmul(void *vctx, const zeta_weight *w, const zeta_weight *bias
 static void cpu_sparse_select(void *vctx, const float *x, uint32_t n, float thr, zs_sel *sel) {
     uint32_t k = 0;
     double kept = 0.0, total = 0.0;
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = 0; i < n; i++) { /* without a branch on the (unpredictable) keep: entry k is written every time, kept or not */
         const float v = x[i];
         const double sq = (double)v * (double)v;
+        const bool keep = fabsf(v) >= thr;
         total += sq;
-        if (fabsf(v) >= thr) {
-            sel->idx[k] = i;
-            sel->val[k++] = v;
-            kept += sq;
-        }
+        sel->idx[k] = i;
+        sel->val[k] = v;
+        k += keep;
+        uint64_t bits; /* sq or +0.0, by a mask (a conditional here compiles to a branch) */
+        memcpy(&bits, &sq, sizeof bits);
+        bits &= (uint64_t)0 - (uint64_t)keep;
+        double add;
+        memcpy(&add, &bits, sizeof add);
+        kept += add;
     }
     sel->n = k;
     sel->n_in = n;

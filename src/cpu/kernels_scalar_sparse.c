@@ -21,6 +21,15 @@ void zk_sparse_gemv_scalar(const uint8_t *cols, size_t col_bytes, const uint32_t
     }
 }
 
+/* roundf(q) (halfway cases away from zero) without the libm call for |q| <= 256, where q - trunc(q)
+ * is exact in float; anything else (and NaN) goes to roundf */
+static inline float round_away(float q) {
+    if (!(fabsf(q) <= 256.0f)) return roundf(q);
+    const int32_t t = (int32_t)q; /* toward zero */
+    const float f = q - (float)t;
+    return (float)(t + (f >= 0.5f) - (f <= -0.5f));
+}
+
 void zk_sparse_round_blocks(zs_sel *s) {
     s->blocked = s->n_in % 32 == 0;
     if (!s->blocked) return;
@@ -35,7 +44,7 @@ void zk_sparse_round_blocks(zs_sel *s) {
         const float d8 = amax / 127.0f, i8 = d8 > 0.0f ? 1.0f / d8 : 0.0f;
         int32_t sum = 0;
         for (uint32_t j = k0; j < k; j++) {
-            float q = roundf(s->val[j] * i8); /* as the dense path's Q8_0 activations (quantize_row_q8_0_ref) */
+            float q = round_away(s->val[j] * i8); /* roundf, as the dense path's Q8_0 activations (quantize_row_q8_0_ref) */
             q = q > 127.0f ? 127.0f : q < -127.0f ? -127.0f : q;
             s->q8[j] = (int8_t)q;
             sum += (int32_t)q;
