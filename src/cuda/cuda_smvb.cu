@@ -301,10 +301,9 @@ __global__ void __launch_bounds__(32 * W) k_smvb(cuda_smv_job j, const uint8_t *
             mbar_arrive_expect(bar + s, (DBG == 2 ? 0u : (uint32_t)cnt * w.run_bytes) + (scales ? w.sc_bytes : 0u));
             if (scales) bulk_copy(st, w.Wm + (size_t)b * w.blk + 2 * (size_t)w.tile * TILE, w.sc_bytes, bar + s);
         }
-        if (DBG == 3) {
+        if (DBG == 3) { /* from the block's first column: cnt run_bytes <= 32 col_bytes, inside the block */
             if (lane == 0 && cnt)
-                bulk_copy(st + 2 * TILE, w.Wm + (size_t)b * w.blk + 2 * (size_t)w.rows + (size_t)w.tile * RUN, (uint32_t)cnt * w.run_bytes,
-                          bar + s);
+                bulk_copy(st + 2 * TILE, w.Wm + (size_t)b * w.blk + 2 * (size_t)w.rows, (uint32_t)cnt * w.run_bytes, bar + s);
         } else if (code && DBG != 2)
             bulk_copy(st + 2 * TILE + (size_t)__popc(mask & ((1u << lane) - 1u)) * RUN,
                       w.Wm + (size_t)b * w.blk + 2 * (size_t)w.rows + (size_t)lane * w.cb + (size_t)w.tile * RUN, w.run_bytes, bar + s);
