@@ -310,6 +310,41 @@ static void check_model(const char *model, const char *file, double tol) {
 static void test_model_q4_0(void) { check_model("tests/data/models/zoo-Q4_0.gguf", "test_sparse_q4.sparsity", 1e-4); }
 static void test_model_q8_0(void) { check_model("tests/data/models/zoo-Q8_0.gguf", "test_sparse_q8.sparsity", 1e-2); }
 
+/* the block rounding on values that hit its edge cases: halfway values (roundf rounds them away from
+ * zero), values a float step either side of them, signed zeros, tiny values; each block's largest
+ * |value| 127, so the scale is 1 and q8 = roundf(value) exactly, checked both against roundf and
+ * against quantize_row_q8_0_ref (the dense path's rounding) */
+static void test_block_rounding(void) {
+    static const float v[] = {0.5f, -0.5f, 1.5f, -1.5f, 2.5f, -2.5f, 126.5f, -126.5f, 0.49999997f, -0.49999997f, 0.50000006f,
+                              -0.50000006f, 2.4999998f, -2.4999998f, 3.5000002f, 0.0f, -0.0f, 1e-30f, -1e-30f, 63.5f, -63.5f, 99.49999f,
+                              100.5f, -100.5f, 7.0f, -7.0f, 0.25f, -0.75f, 1e-7f, 42.5f, -42.5f};
+    enum { NV = sizeof v / sizeof v[0], NB = 2 };
+    float x[32 * NB];
+    for (int b = 0; b < NB; b++) {
+        x[32 * b] = b ? -127.0f : 127.0f;
+        for (int j = 1; j < 32; j++) x[32 * b + j] = b ? -v[(j - 1 + 7) % NV] : v[(j - 1) % NV];
+    }
+    zs_sel s;
+    T_CHECK(zs_sel_alloc(&s, 32 * NB));
+    select_x(x, 32 * NB, 0.0f, &s); /* everything kept */
+    T_CHECK(s.blocked && s.n == 32 * NB);
+    bool ok = true;
+    for (int b = 0; b < NB; b++) {
+        block_q8_0 ref;
+        quantize_row_q8_0_ref(x + 32 * b, &ref, 32);
+        for (int j = 0; j < 32; j++) {
+            const int k = 32 * b + j;
+            const float r = roundf(x[k]);
+            if (s.q8[k] != (int8_t)r || s.q8[k] != ref.qs[j]) {
+                printf("    value %.9g: q8 %d, roundf %g, quantize_row_q8_0_ref %d\n", x[k], s.q8[k], r, ref.qs[j]);
+                ok = false;
+            }
+        }
+    }
+    T_CHECK(ok);
+    zs_sel_free(&s);
+}
+
 /* the widest native kernels this CPU runs are the ones selected (so the comparisons above test them) */
 static void test_native_selection(void) {
 #ifdef ZETA_HAVE_X86
@@ -329,6 +364,7 @@ int main(void) {
     printf("    selected kernels: %s\n", zk_sparse_q8_select() == zk_sparse_q8_scalar ? "scalar"
                                          : zk_sparse_q8_select() == zk_sparse_q8_avx512vnni() ? "avx512vnni" : "simd");
     T_RUN(test_native_selection);
+    T_RUN(test_block_rounding);
     T_RUN(test_q8_native);
     T_RUN(test_q4_native);
     T_RUN(test_model_q4_0);
