@@ -9,6 +9,7 @@
  * the inputs is checked against the dense path's Q8_0 quantizer, and the result against the plain
  * float product over the kept inputs. */
 #include "test.h"
+#include "backend.h"
 #include "cpu/kernels.h"
 #include "cpu/kernels_sparse.h"
 #include "model.h"
@@ -345,6 +346,46 @@ static void test_block_rounding(void) {
     zs_sel_free(&s);
 }
 
+/* the CPU backend's selection (no branch on the keep since 2026-11-29) against a plain loop: the
+ * kept indices and values in order, the kept and total sums of squares (same order: the same bits),
+ * for thresholds that keep everything, about half, nothing, and values equal to the threshold */
+static void test_backend_select(void) {
+    enum { N = 1000 };
+    float x[N];
+    uint64_t r = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < N; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = ((float)(r >> 40) / (float)(1u << 24) - 0.5f) * 4.0f;
+    }
+    x[3] = 0.75f;
+    x[4] = -0.75f; /* |x| == thr below: kept */
+    x[5] = 0.0f;
+    x[6] = -0.0f;
+    const float thrs[] = {0.0f, 0.75f, 1.9f, 3.0f};
+    const zeta_sparse_ops *ops = cpu_sparse_ops();
+    zs_sel s;
+    T_CHECK(zs_sel_alloc(&s, N));
+    for (size_t t = 0; t < sizeof thrs / sizeof thrs[0]; t++) {
+        ops->select(NULL, x, N, thrs[t], &s);
+        uint32_t k = 0;
+        double kept = 0.0, total = 0.0;
+        bool same = true;
+        for (uint32_t i = 0; i < N; i++) {
+            const double sq = (double)x[i] * (double)x[i];
+            total += sq;
+            if (fabsf(x[i]) >= thrs[t]) {
+                same &= k < s.n && s.idx[k] == i && s.val[k] == x[i];
+                kept += sq;
+                k++;
+            }
+        }
+        T_CHECKF(same && s.n == k && s.n_in == N && s.ss_kept == kept && s.ss_total == total,
+                 "thr %g: %u kept (want %u), sums %.17g / %.17g (want %.17g / %.17g)", thrs[t], s.n, k, s.ss_kept, s.ss_total, kept,
+                 total);
+    }
+    zs_sel_free(&s);
+}
+
 /* the widest native kernels this CPU runs are the ones selected (so the comparisons above test them) */
 static void test_native_selection(void) {
 #ifdef ZETA_HAVE_X86
@@ -365,6 +406,7 @@ int main(void) {
                                          : zk_sparse_q8_select() == zk_sparse_q8_avx512vnni() ? "avx512vnni" : "simd");
     T_RUN(test_native_selection);
     T_RUN(test_block_rounding);
+    T_RUN(test_backend_select);
     T_RUN(test_q8_native);
     T_RUN(test_q4_native);
     T_RUN(test_model_q4_0);
