@@ -1,8 +1,9 @@
 /* cuda_runs.cu — how fast a GPU reads scattered runs of R contiguous bytes (R-aligned, at pseudo-random
  * places in a 4 GiB buffer, far over the L2), against a plain streaming read of the same number of
- * bytes. Each 32 MiB of what is read comes from its own 64 MiB region (so the address translation
- * sees what a product's matrix gives it; a first version drawing places from all 4 GiB read every run
- * size at ~2.3 TB/s: translation misses). The question behind it (bench/CUDA_NOTES.md v19): the sparse pass's products read, per kept
+ * bytes. Each 32 MiB of what is read comes from its own 64 MiB region (as a product's matrix would
+ * give the address translation), places hashed with power-of-two masks (two first versions, drawing
+ * from all 4 GiB and then from the regions, both with a 64-bit modulo per load, read every run size at
+ * ~2.1-2.3 TB/s: the modulo's instructions bound them, not the memory). The question behind it (bench/CUDA_NOTES.md v19): the sparse pass's products read, per kept
  * input column and tile of rows, a run of 256 bytes (Q4_0, 512 rows); if such runs read much slower
  * than a stream, no kernel shape on that layout reaches the dense products' rate, and the tile (the
  * run a block reads at once) must grow.
@@ -59,7 +60,7 @@ __global__ void __launch_bounds__(256) k_runs(const uint4 *__restrict__ buf, uin
             if (R == 0) {
                 addr = byte; /* streaming */
             } else {
-                /* TLB: each 32 MiB of the stream reads runs of its own 64 MiB region (a product's matrix
+                /* each 32 MiB of the stream reads runs of its own 64 MiB region (a product's matrix
                  * of the 7B shape is 9-50 MB), the regions in order, none read twice in a launch */
                 const uint64_t seg = byte / SEG, run = byte >> lg, in = byte & (uint64_t)(R - 1);
                 addr = ((seg * 2 * SEG) & (BUF_D - 1)) + (mix(run) & (n_slots - 1)) * (uint64_t)R + in; /* powers of 2 */
