@@ -315,7 +315,7 @@ struct cuda_smv_job {
 bool cuda_smv_fmt_ok(int fmt);
 /* the kernel behind cuda_smv (cuda_smvb.cu: the kept columns copied to shared memory by the copy
  * engine); variant: 1 picks the shape of block by the matrices' size, 2-7 force one (A/B,
- * ZETA_CUDA_SMVB) */
+ * ZETA_CUDA_SMVB; 6, 7 and 10 are timing diagnostics with wrong results) */
 cudaError_t cuda_smvb(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq, int variant);
 cudaError_t cuda_smv(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq);
 /* x (K floats) -> xq, the sparse pass's rounding sr (q8_store); the swiglu form takes x = silu(g) *
