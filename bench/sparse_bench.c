@@ -6,7 +6,8 @@
  * every time (cache-resident). Prints the best and the median time of 120 calls per kernel and the
  * bytes of kept columns read per second. Kernels this CPU lacks are skipped.
  *
- *   build/sparse_bench [-c] [-k KEPT_FRACTION]   (default 0.5)
+ *   build/sparse_bench [-c] [-k KEPT_FRACTION] [-n COPIES] [-s N_OUTxN_IN]   (default 0.5 and 12
+ *       copies; -s replaces the two 1.1B shapes by one of your own, -n sets the working set)
  *
  * Built by bench/build.sh (needs the library's internal headers). */
 #include "cpu/kernels.h"
@@ -34,7 +35,7 @@ static float frand(void) {
     return (float)((g_seed >> 8) & 0xffff) / 32768.0f - 1.0f;
 }
 
-enum { COPIES = 12, CALLS = 120 };
+enum { MAX_COPIES = 256, CALLS = 120 };
 
 static int cmp_d(const void *a, const void *b) {
     const double x = *(const double *)a, y = *(const double *)b;
@@ -44,19 +45,25 @@ static int cmp_d(const void *a, const void *b) {
 int main(int argc, char **argv) {
     int cached = 0;
     float keep = 0.5f;
+    uint32_t s_out = 0, s_in = 0;
+    int COPIES = 12;
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "-c")) cached = 1;
         else if (!strcmp(argv[a], "-k") && a + 1 < argc && atof(argv[a + 1]) > 0 && atof(argv[a + 1]) <= 1) keep = (float)atof(argv[++a]);
+        else if (!strcmp(argv[a], "-n") && a + 1 < argc && atoi(argv[a + 1]) >= 2 && atoi(argv[a + 1]) <= MAX_COPIES) COPIES = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "-s") && a + 1 < argc && sscanf(argv[a + 1], "%ux%u", &s_out, &s_in) == 2 && s_out && s_out % 128 == 0 &&
+                 s_in && s_in % 32 == 0 && (uint64_t)s_out * s_in <= ((uint64_t)1 << 28))
+            a++;
         else {
-            fprintf(stderr, "usage: %s [-c] [-k KEPT_FRACTION]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-c] [-k KEPT_FRACTION] [-n COPIES (2-256, default 12)] [-s N_OUTxN_IN (N_OUT a multiple of 128, N_IN of 32)]\n", argv[0]);
             return 2;
         }
     }
     for (int ti = 0; ti < 2; ti++)
-        for (int shape = 0; shape < 2; shape++) {
+        for (int shape = 0; shape < (s_out ? 1 : 2); shape++) {
             const zeta_type t = ti ? ZETA_TYPE_Q4_0 : ZETA_TYPE_Q8_0;
             const int fmt = ti ? ZS_FMT_Q4 : ZS_FMT_Q8;
-            const uint32_t n_in = shape ? 5632 : 2048, n_out = shape ? 2048 : 5632;
+            const uint32_t n_in = s_out ? s_in : shape ? 5632 : 2048, n_out = s_out ? s_out : shape ? 2048 : 5632;
             const uint64_t rb = (uint64_t)(n_in / 32) * (ti ? sizeof(block_q4_0) : sizeof(block_q8_0));
             uint8_t *data = malloc(rb * n_out);
             float *row = malloc(sizeof(float) * n_in), *y = malloc(sizeof(float) * n_out);
@@ -70,7 +77,7 @@ int main(int argc, char **argv) {
             uint8_t *mem = aligned_alloc(huge, al * COPIES);
             if (!mem) return 1;
             madvise(mem, al * COPIES, MADV_HUGEPAGE);
-            zs_mat m[COPIES];
+            static zs_mat m[MAX_COPIES];
             for (int c = 0; c < COPIES; c++) zs_native_build(&w, fmt, mem + c * al, &m[c]);
             zs_sel s;
             if (!zs_sel_alloc(&s, n_in)) return 1;

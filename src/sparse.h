@@ -36,6 +36,7 @@ typedef struct zs_mat {
     size_t col_bytes;
     size_t blk_bytes;                /* native formats: bytes of one input block (scales + 32 columns) */
     const uint8_t *cols;
+    uint32_t gpu_run;                /* 0: the layout above; 128 / 256: tile-major (zs_tile_major), the GPU's */
 } zs_mat;
 
 /* native layouts: where row r (0..63) of a 64-row chunk is stored. Q8_0: byte zs_q8_pos(r) of the
@@ -104,6 +105,13 @@ struct zeta_weight;
  * it takes (a multiple of 64), and its layout written to dst (64-byte aligned) with *out set */
 uint64_t zs_native_bytes(int fmt, uint64_t n_in, uint64_t n_out);
 void zs_native_build(const struct zeta_weight *w, int fmt, uint8_t *dst, zs_mat *out);
+/* The GPU's order of a native layout (m's bytes at src, zs_native_bytes of them, rewritten to dst;
+ * src != dst): the same input blocks, each with the same row scales first, but its column bytes
+ * tile-major: the bytes [t run, t run + rb) of the 32 columns (rb = run, or what is left of a
+ * column in the last tile) one after another, column j's at 2 n_out + 32 t run + j rb. A run of
+ * consecutive kept columns of a tile is then one piece of memory (one copy for the GPU's copy
+ * engine). run: a multiple of 16 that divides no more than col_bytes needs (128 or 256). */
+void zs_tile_major(const zs_mat *m, const uint8_t *src, uint8_t *dst, uint32_t run);
 
 struct zeta_model;
 

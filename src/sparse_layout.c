@@ -85,6 +85,22 @@ void zs_native_build(const zeta_weight *w, int fmt, uint8_t *dst, zs_mat *out) {
     out->col_bytes = cb;
     out->blk_bytes = blk;
     out->cols = dst;
+    out->gpu_run = 0;
+}
+
+void zs_tile_major(const zs_mat *m, const uint8_t *src, uint8_t *dst, uint32_t run) {
+    const size_t cb = m->col_bytes, sc = 2 * (size_t)m->n_out, nb = m->n_in / 32;
+    for (size_t b = 0; b < nb; b++) {
+        const uint8_t *s = src + b * m->blk_bytes;
+        uint8_t *d = dst + b * m->blk_bytes;
+        memcpy(d, s, sc);
+        for (size_t t0 = 0; t0 < cb; t0 += run) {
+            const size_t rb = cb - t0 < run ? cb - t0 : run;
+            for (size_t j = 0; j < 32; j++) memcpy(d + sc + 32 * t0 + j * rb, s + sc + j * cb + t0, rb);
+        }
+    }
+    const uint64_t total = zs_native_bytes(m->fmt, m->n_in, m->n_out); /* the padding after the last block */
+    if (total > nb * m->blk_bytes) memcpy(dst + nb * m->blk_bytes, src + nb * m->blk_bytes, (size_t)(total - nb * m->blk_bytes));
 }
 
 /* a matrix of another type as native Q8_0: each row dequantized and requantized to Q8_0 blocks

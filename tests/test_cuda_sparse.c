@@ -111,12 +111,18 @@ static void sparse_product_case(zeta_session *sg, int fmt, uint32_t K, const uin
         const uint64_t nbytes = zs_native_bytes(fmt, K, rows[m]);
         host[m] = aligned_alloc(64, (size_t)nbytes);
         zs_native_build(&w[m], fmt, host[m], &hm[m]);
-        if (cuda_bytes_upload(sg->model, host[m], (size_t)nbytes, &dev[m], &err) != ZETA_OK) {
+        /* the device takes the GPU's tile-major order (as cuda_model_init uploads a model's) */
+        const uint32_t run = cuda_smv_run(fmt, K, rows[0]);
+        uint8_t *tm = aligned_alloc(64, (size_t)nbytes);
+        zs_tile_major(&hm[m], host[m], tm, run);
+        if (cuda_bytes_upload(sg->model, tm, (size_t)nbytes, &dev[m], &err) != ZETA_OK) {
             T_CHECKF(0, "upload: %s", err.message);
             ok = false;
         }
+        free(tm);
         dm[m] = hm[m];
         dm[m].cols = dev[m];
+        dm[m].gpu_run = run;
         dmp[m] = &dm[m];
         yd[m] = sg->be.ops->buf_alloc(sg->be.ctx, rows[m]);
     }
@@ -221,11 +227,12 @@ static void sparse_model_case(const char *path, const char *sfile) {
         cuda_set_exec_mode(s[i]->be.ctx, modes[i]);
     }
     { /* the op on this model's session: products of both layouts, split over clusters and not */
-        const uint32_t r1[3] = {320, 64, 128}, r2[1] = {4096}, r3[2] = {192, 256};
+        const uint32_t r1[3] = {320, 64, 128}, r2[1] = {4096}, r3[2] = {192, 256}, r4[1] = {4160};
         sparse_product_case(s[0], ZS_FMT_Q4, 4096, r1, 3, 0.5f);
         sparse_product_case(s[0], ZS_FMT_Q8, 4096, r1, 3, 0.5f);
         sparse_product_case(s[0], ZS_FMT_Q4, 11008, r2, 1, 0.6f);
         sparse_product_case(s[0], ZS_FMT_Q8, 11008, r2, 1, 0.25f);
+        sparse_product_case(s[0], ZS_FMT_Q4, 4096, r4, 1, 0.5f); /* 16-row lanes with a partial last tile */
         sparse_product_case(s[0], ZS_FMT_Q4, 256, r3, 2, 0.9f);
         sparse_product_case(s[0], ZS_FMT_Q8, 96, r3, 2, 0.0f);
         /* every column kept (the stages' worst case) and nearly none */

@@ -401,10 +401,52 @@ static void test_native_selection(void) {
 #endif
 }
 
+/* zs_tile_major (the GPU's order): every scale and column byte of the native layout is where its
+ * header says, for both formats, both runs, and shapes whose last tile is partial or whole */
+static void test_tile_major(void) {
+    static const uint32_t shapes[][2] = {{64, 320}, {96, 512}, {32, 64}, {64, 1088}};
+    int checked = 0;
+    for (int ti = 0; ti < 2; ti++)
+        for (int si = 0; si < 4; si++)
+            for (uint32_t run = 128; run <= 256; run *= 2) {
+                const zeta_type t = ti ? ZETA_TYPE_Q4_0 : ZETA_TYPE_Q8_0;
+                const int fmt = ti ? ZS_FMT_Q4 : ZS_FMT_Q8;
+                const uint32_t n_in = shapes[si][0], n_out = shapes[si][1];
+                const uint64_t rb = (uint64_t)(n_in / 32) * (ti ? sizeof(block_q4_0) : sizeof(block_q8_0));
+                uint8_t *data = malloc(rb * n_out);
+                fill(t, data, n_in, n_out, rb);
+                zeta_weight w = {.name = "w", .type = t, .ne0 = n_in, .ne1 = n_out, .row_bytes = rb, .data = data};
+                const uint64_t bytes = zs_native_bytes(fmt, n_in, n_out);
+                uint8_t *a = aligned_alloc(64, (size_t)bytes), *b = aligned_alloc(64, (size_t)bytes);
+                zs_mat m;
+                zs_native_build(&w, fmt, a, &m);
+                memset(b, 0xa5, (size_t)bytes);
+                zs_tile_major(&m, a, b, run);
+                const size_t sc = 2 * (size_t)n_out, cb = m.col_bytes;
+                size_t bad = 0;
+                for (uint32_t k = 0; k < n_in / 32; k++) {
+                    const uint8_t *A = a + k * m.blk_bytes, *B = b + k * m.blk_bytes;
+                    bad += memcmp(A, B, sc) != 0;
+                    for (uint32_t j = 0; j < 32; j++)
+                        for (size_t p = 0; p < cb; p++) {
+                            const size_t t0 = p / run * run, len = cb - t0 < run ? cb - t0 : run;
+                            bad += A[sc + j * cb + p] != B[sc + 32 * t0 + j * len + (p - t0)];
+                        }
+                }
+                T_CHECKF(bad == 0, "%s %u x %u, run %u: %zu bytes misplaced", zeta_type_name(t), n_out, n_in, run, bad);
+                checked++;
+                free(a);
+                free(b);
+                free(data);
+            }
+    printf("    tile-major layouts: %d shapes checked byte by byte\n", checked);
+}
+
 int main(void) {
     printf("    selected kernels: %s\n", zk_sparse_q8_select() == zk_sparse_q8_scalar ? "scalar"
                                          : zk_sparse_q8_select() == zk_sparse_q8_avx512vnni() ? "avx512vnni" : "simd");
     T_RUN(test_native_selection);
+    T_RUN(test_tile_major);
     T_RUN(test_block_rounding);
     T_RUN(test_backend_select);
     T_RUN(test_q8_native);

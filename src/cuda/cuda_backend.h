@@ -40,6 +40,11 @@ const char *cuda_supported_types(void);
 zeta_status cuda_buf_write(void *ctx, float *dst, const float *src, size_t n, zeta_error *err);
 zeta_status cuda_weight_upload(const struct zeta_model *m, zeta_weight *w, zeta_error *err);
 void cuda_weight_free(zeta_weight *w);
+/* the run (zs_mat.gpu_run) of the tile-major order (zs_tile_major) the GPU's sparse products take
+ * for a product of format fmt with n_in inputs whose first matrix has rows0 rows (the shape of
+ * block they run: 256 for 16-row lanes, 128 for 8-row ones); cuda_model_init lays the uploaded
+ * layouts out so, and a test uploading its own must too. 0 in a build without CUDA. */
+uint32_t cuda_smv_run(int fmt, uint32_t n_in, uint32_t rows0);
 /* For tests: n bytes copied to new device memory of the model's device (*dev), and freed */
 zeta_status cuda_bytes_upload(const struct zeta_model *m, const void *src, size_t n, void **dev, zeta_error *err);
 void cuda_bytes_free(void *dev);

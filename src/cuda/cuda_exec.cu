@@ -148,8 +148,10 @@ static cudaError_t sparse_exec(cuda_ctx *c, const cuda_rec *r, bool xq_ready, fl
         j.K = r->n;
         j.res = res;
         j.trigger = cuda_pdl_chain();
+        j.run = (int)r->smat[i].gpu_run;
         for (; i < r->n_smat && r->smat[i].fmt == j.fmt; i++) {
             const zs_mat *w = &r->smat[i];
+            if ((int)w->gpu_run != j.run) return cudaErrorInvalidValue; /* one shape of block a launch */
             j.W[j.n_mat] = w->cols;
             j.blk_bytes[j.n_mat] = w->blk_bytes;
             j.col_bytes[j.n_mat] = w->col_bytes;

@@ -289,6 +289,7 @@ struct cuda_mmv_job {
     int rows[3];
     float *res;
     int trigger;             /* pdl_trigger at the start (cuda_pdl_chain) */
+    int run;                 /* the matrices' zs_mat.gpu_run (all the same): 256 runs 16-row lanes, 128 8-row ones */
 };
 bool cuda_mmv_fusable(const zeta_weight *w);
 /* xq: cuda_xq_bytes(K) bytes of scratch, required for q4_0 / q8_0 (whose products take x rounded
@@ -311,11 +312,12 @@ struct cuda_smv_job {
     int rows[3];
     float *res;
     int trigger;             /* pdl_trigger at the start (cuda_pdl_chain) */
+    int run;                 /* the matrices' zs_mat.gpu_run (all the same): 256 runs 16-row lanes, 128 8-row ones */
 };
 bool cuda_smv_fmt_ok(int fmt);
 /* the kernel behind cuda_smv (cuda_smvb.cu: the kept columns copied to shared memory by the copy
- * engine); variant: 1 picks the shape of block by the matrices' size, 2-7 force one (A/B,
- * ZETA_CUDA_SMVB; 6, 7 and 10 are timing diagnostics with wrong results) */
+ * engine), its shape of block by j->run; variant (ZETA_CUDA_SMVB): 1 the product, 6, 7 and 10
+ * timing diagnostics with wrong results, 11 one copy a kept column (no runs merged; A/B) */
 cudaError_t cuda_smvb(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq, int variant);
 cudaError_t cuda_smv(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq);
 /* x (K floats) -> xq, the sparse pass's rounding sr (q8_store); the swiglu form takes x = silu(g) *

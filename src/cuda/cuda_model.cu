@@ -80,6 +80,32 @@ static zeta_status upload_sparse(struct zeta_model *m, cuda_model *cm, zeta_erro
                                  ws[i]->name ? ws[i]->name : "?", zeta_type_name(ws[i]->type), (unsigned long long)ws[i]->ne1);
     }
     if (!z->bytes || !z->mem) return ZETA_OK;
+    /* the GPU's tile-major order (zs_tile_major), with the run of the shape of block each product
+     * runs (its first matrix decides: q for q, k, v; gate for gate, up) */
+    size_t widest = 0;
+    for (uint32_t il = 0; il < m->hp.n_layer; il++) {
+        const zs_layer *S = &z->layers[il];
+        const zs_mat *ds[7] = {&S->wq, &S->wk, &S->wv, &S->wo, &S->gate, &S->up, &S->down};
+        for (int i = 0; i < 7; i++) {
+            const size_t b = (size_t)zs_native_bytes(ds[i]->fmt, ds[i]->n_in, ds[i]->n_out);
+            if (b > widest) widest = b;
+        }
+    }
+    uint8_t *tmp = (uint8_t *)malloc(widest ? widest : 1);
+    if (!tmp) return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory reordering the sparse layouts");
+    for (uint32_t il = 0; il < m->hp.n_layer; il++) {
+        zs_layer *S = &z->layers[il];
+        zs_mat *ds[7] = {&S->wq, &S->wk, &S->wv, &S->wo, &S->gate, &S->up, &S->down};
+        const zs_mat *first[7] = {&S->wq, &S->wq, &S->wq, &S->wo, &S->gate, &S->gate, &S->down};
+        for (int i = 0; i < 7; i++) {
+            const uint32_t run = cuda_smv_run(first[i]->fmt, first[i]->n_in, first[i]->n_out);
+            uint8_t *at = z->mem + (ds[i]->cols - z->mem);
+            zs_tile_major(ds[i], at, tmp, run);
+            memcpy(at, tmp, (size_t)zs_native_bytes(ds[i]->fmt, ds[i]->n_in, ds[i]->n_out));
+            ds[i]->gpu_run = run;
+        }
+    }
+    free(tmp);
     cudaError_t e = cudaMalloc(&cm->sparse_mem, z->bytes);
     if (e != cudaSuccess) {
         cm->sparse_mem = NULL;

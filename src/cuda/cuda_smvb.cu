@@ -8,8 +8,10 @@
  * form a cluster. Warp w takes the slice's input blocks w, w + W, ..., each into one of its R stages
  * in shared memory (the tile's row scales, then the kept columns' runs in column order, and the kept
  * columns' 8-bit inputs as a byte list). Lane 0 fills the scales (before griddepcontrol.wait: the
- * weights do not depend on the kernels before) and announces the stage's bytes on its mbarrier; lane j
- * copies column j if its input is kept. The warp waits for a stage, multiplies (four columns' bytes of
+ * weights do not depend on the kernels before) and announces the stage's bytes on its mbarrier; the
+ * layout is tile-major on the GPU (zs_tile_major: a tile's runs of the 32 columns side by side), so
+ * consecutive kept columns are consecutive bytes, and lane j copies the run of kept columns that
+ * starts at column j (one copy for them all; ~8 copies a block at 50 % kept instead of ~16). The warp waits for a stage, multiplies (four columns' bytes of
  * a row transposed into one word, one dp4a with their four inputs; the block's exact integer sum
  * scaled once), then refills the stage with its block R places on. The warps' sums meet in shared
  * memory in warp order and the cluster's slices in rank order: the same input gives the same bits. */
@@ -111,7 +113,7 @@ template <int FMT, int RPL, int W, int R> constexpr size_t smb_smem() { return (
 struct smb_where {
     int rank, tile, m, rows, nb, b0, nk;
     const uint8_t *Wm;
-    size_t cb, blk;
+    size_t blk, tile_off; /* tile_off: where the tile's runs start after an input block's scales (tile-major) */
     uint32_t sc_bytes, run_bytes;
     bool valid;
 };
@@ -132,8 +134,8 @@ __device__ __forceinline__ smb_where smb_locate(const cuda_smv_job &j, int S, in
     }
     w.rows = smv_pick(j.rows, w.m);
     w.Wm = smv_pick(j.W, w.m);
-    w.cb = smv_pick(j.col_bytes, w.m);
     w.blk = smv_pick(j.blk_bytes, w.m);
+    w.tile_off = 2 * (size_t)w.rows + (size_t)w.tile * 32 * F::RUN;
     w.nb = j.K / 32;
     w.b0 = (int)((long long)w.nb * w.rank / S);
     const int b1 = (int)((long long)w.nb * (w.rank + 1) / S);
@@ -253,7 +255,8 @@ __device__ __forceinline__ void smb_finish(const cuda_smv_job &j, const smb_wher
 /* DBG (timing diagnostics only, wrong results; ZETA_CUDA_SMVB=6 / 7 / 10): 1 skips the arithmetic (the
  * copies and waits alone), 2 skips the columns' copies (the arithmetic on stale shared memory), 3 skips
  * the arithmetic and copies a stage's column bytes in one copy from one place (the copy engine's cost
- * per copy: the same bytes in 1 copy instead of one a kept column) */
+ * per copy: the same bytes in 1 copy instead of one a run of kept columns). DBG 4 (ZETA_CUDA_SMVB=11):
+ * the product, one copy a kept column instead of one a run of consecutive kept columns (A/B). */
 template <int FMT, int RPL, int W, int R, int DBG>
 __global__ void __launch_bounds__(32 * W) k_smvb(cuda_smv_job j, const uint8_t *xq, int S, int tiles0, int tiles1) {
     typedef smb_fmt<FMT, RPL> F;
@@ -301,14 +304,25 @@ __global__ void __launch_bounds__(32 * W) k_smvb(cuda_smv_job j, const uint8_t *
             mbar_arrive_expect(bar + s, (DBG == 2 ? 0u : (uint32_t)cnt * w.run_bytes) + (scales ? w.sc_bytes : 0u));
             if (scales) bulk_copy(st, w.Wm + (size_t)b * w.blk + 2 * (size_t)w.tile * TILE, w.sc_bytes, bar + s);
         }
-        if (DBG == 3) { /* from the block's first column: cnt run_bytes <= 32 col_bytes, inside the block */
-            if (lane == 0 && cnt)
-                bulk_copy(st + 2 * TILE, w.Wm + (size_t)b * w.blk + 2 * (size_t)w.rows, (uint32_t)cnt * w.run_bytes, bar + s);
-        } else if (code && DBG != 2)
-            bulk_copy(st + 2 * TILE + (size_t)__popc(mask & ((1u << lane) - 1u)) * RUN,
-                      w.Wm + (size_t)b * w.blk + 2 * (size_t)w.rows + (size_t)lane * w.cb + (size_t)w.tile * RUN, w.run_bytes, bar + s);
+        /* the tile's runs of block b, tile-major (zs_tile_major): column c's at runs + c run_bytes */
+        const uint8_t *runs = w.Wm + (size_t)b * w.blk + w.tile_off;
+        const int slot = __popc(mask & ((1u << lane) - 1u)); /* its place among the kept columns */
+        if (DBG == 3) { /* the tile's first cnt runs: inside the block */
+            if (lane == 0 && cnt) bulk_copy(st + 2 * TILE, runs, (uint32_t)cnt * w.run_bytes, bar + s);
+        } else if (code && DBG != 2) {
+            /* a run of consecutive kept columns is one piece of memory and lands in consecutive
+             * slots: the lane of its first column copies it whole. A partial tile (run_bytes < RUN:
+             * its slots are RUN apart) copies column by column. */
+            if (DBG == 4 || w.run_bytes != (uint32_t)RUN) {
+                bulk_copy(st + 2 * TILE + (size_t)slot * RUN, runs + (size_t)lane * w.run_bytes, w.run_bytes, bar + s);
+            } else if (lane == 0 || !((mask >> (lane - 1)) & 1u)) {
+                const int f = __ffs(~(mask >> lane)); /* 0 only when every column is kept */
+                const uint32_t len = f ? (uint32_t)f - 1u : 32u;
+                bulk_copy(st + 2 * TILE + (size_t)slot * RUN, runs + (size_t)lane * RUN, len * (uint32_t)RUN, bar + s);
+            }
+        }
         /* the inputs of the kept columns in their order, 0 past the last */
-        if (code) list[s * 32 + __popc(mask & ((1u << lane) - 1u))] = (uint8_t)code;
+        if (code) list[s * 32 + slot] = (uint8_t)code;
         if (lane >= cnt) list[s * 32 + lane] = 0;
         n[s] = cnt;
         dx[s] = xd[b];
@@ -369,6 +383,7 @@ template <int FMT, int RPL, int W, int R, int DBG = 0>
 static cudaError_t smvb_launch(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq) {
     typedef smb_fmt<FMT, RPL> F;
     static_assert((size_t)(W + 1) * F::TILE * 4 <= (size_t)W * R * F::STAGE, "the reduction reuses the stages, not the mbarriers");
+    if (j->run != F::RUN) return cudaErrorInvalidValue; /* the layout is in another shape's order */
     const smv_kernel kern = k_smvb<FMT, RPL, W, R, DBG>;
     constexpr size_t shm = smb_smem<FMT, RPL, W, R>();
     static smvb_dev_info info[SMB_MAX_DEV] = {};
@@ -447,36 +462,37 @@ static cudaError_t smvb_launch(cudaStream_t s, const cuda_smv_job *j, const uint
     return e;
 }
 
-/* The shape of block. By default (variant 1) "fat" lanes (Q4_0 16 rows, Q8_0 8: 8 bytes of a column;
- * 4 warps x 3 stages, two blocks an SM), except for Q4_0 products with fewer than 4096 inputs or
- * rows, which take "thin" ones (8 rows, 4 bytes; 8 warps x 3 stages: 256-row tiles, twice the tiles,
- * a warp's few input blocks spread over more warps). Measured on an H200 (bench/CUDA_NOTES.md v17),
- * every variant forced in the same call: the 7B shape (Q4_0, every product K >= 4096 and >= 4096
- * rows) 0.97-0.99x standard mode fat against 0.84x thin, and each of its products faster fat under
- * ncu; the 1.1B shape (K = 2048 but Wdown's 5632; Wo and Wdown 2048 rows) Q4_0 0.82x thin against
- * 0.78x fat and 0.76x with Wdown fat, Q8_0 0.92x fat against 0.82x thin. ZETA_CUDA_SMVB=2: always
- * fat; 3: thin, 8 warps x 2 stages; 4: thin, 4 x 3; 5: always thin, 8 x 3 (A/B); 6 / 7: fat, k_smvb's
- * DBG 1 / 2 (timing diagnostics: wrong results); 10: fat, DBG 3 (diagnostic). Measured and removed (bench/CUDA_NOTES.md
- * v18): fat lanes with 2 warps x 6 stages, the column groups unrolled 4 times, and k_smvu (stages of 16 / 20 kept
- * columns, a block with more split over two, blocks without a kept column skipped); v19: k_smvr (no stages: the kept
- * columns loaded into registers by 8-16 warps a block, 16-24 warps an SM; 0.80-0.90x k_smvb) and k_smvg (stages shared
- * by groups of warps: 2 or 4 tiles a copy and / or 2 warps a tile; 0.65-0.94x k_smvb); all slower or no faster. */
+/* The shape of block, by the layout's run (j->run, from cuda_smv_run at upload): "fat" lanes (run 256:
+ * Q4_0 16 rows, Q8_0 8; 8 bytes of a column; 4 warps x 3 stages, two blocks an SM), except for Q4_0
+ * products with fewer than 4096 inputs or rows, which take "thin" ones (run 128: 8 rows, 4 bytes; 8 warps
+ * x 3 stages: 256-row tiles, twice the tiles, a warp's few input blocks spread over more warps). Measured
+ * on an H200 (bench/CUDA_NOTES.md v17), every shape forced in the same call: the 7B shape (Q4_0, every
+ * product K >= 4096 and >= 4096 rows) 0.97-0.99x standard mode fat against 0.84x thin, and each of its
+ * products faster fat under ncu; the 1.1B shape (K = 2048 but Wdown's 5632; Wo and Wdown 2048 rows) Q4_0
+ * 0.82x thin against 0.78x fat and 0.76x with Wdown fat, Q8_0 0.92x fat against 0.82x thin. Since the
+ * layout is laid out for one shape (v20), the shape is no longer forced by ZETA_CUDA_SMVB (its 2-5 were
+ * those A/B switches). ZETA_CUDA_SMVB=6 / 7 / 10: k_smvb's DBG 1 / 2 / 3 (timing diagnostics: wrong
+ * results); 11: DBG 4 (a copy a kept column). Measured and removed (bench/CUDA_NOTES.md v18): fat lanes
+ * with 2 warps x 6 stages, thin ones with 8 x 2 or 4 x 3, the column groups unrolled 4 times, and k_smvu
+ * (stages of 16 / 20 kept columns, a block with more split over two, blocks without a kept column
+ * skipped); v19: k_smvr (no stages: the kept columns loaded into registers by 8-16 warps a block, 16-24
+ * warps an SM; 0.80-0.90x k_smvb) and k_smvg (stages shared by groups of warps: 2 or 4 tiles a copy and /
+ * or 2 warps a tile; 0.65-0.94x k_smvb); all slower or no faster. */
+extern "C" uint32_t cuda_smv_run(int fmt, uint32_t n_in, uint32_t rows0) {
+    return fmt == ZS_FMT_Q4 && !(n_in >= 4096 && rows0 >= 4096) ? 128u : 256u;
+}
+
+template <int FMT, int RPL, int W, int R>
+static cudaError_t smvb_variant(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq, int variant) {
+    if (variant == 6) return smvb_launch<FMT, RPL, W, R, 1>(s, j, xq);
+    if (variant == 7) return smvb_launch<FMT, RPL, W, R, 2>(s, j, xq);
+    if (variant == 10) return smvb_launch<FMT, RPL, W, R, 3>(s, j, xq);
+    if (variant == 11) return smvb_launch<FMT, RPL, W, R, 4>(s, j, xq);
+    return smvb_launch<FMT, RPL, W, R>(s, j, xq);
+}
+
 cudaError_t cuda_smvb(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq, int variant) {
-    const bool q4 = j->fmt == ZS_FMT_Q4;
-    if (variant == 10) return q4 ? smvb_launch<ZS_FMT_Q4, 16, 4, 3, 3>(s, j, xq) : smvb_launch<ZS_FMT_Q8, 8, 4, 3, 3>(s, j, xq);
-    if (variant < 2 || variant > 7) variant = !q4 || (j->K >= 4096 && j->rows[0] >= 4096) ? 2 : 5;
-    if (q4) {
-        if (variant == 2) return smvb_launch<ZS_FMT_Q4, 16, 4, 3>(s, j, xq);
-        if (variant == 3) return smvb_launch<ZS_FMT_Q4, 8, 8, 2>(s, j, xq);
-        if (variant == 4) return smvb_launch<ZS_FMT_Q4, 8, 4, 3>(s, j, xq);
-        if (variant == 6) return smvb_launch<ZS_FMT_Q4, 16, 4, 3, 1>(s, j, xq);
-        if (variant == 7) return smvb_launch<ZS_FMT_Q4, 16, 4, 3, 2>(s, j, xq);
-        return smvb_launch<ZS_FMT_Q4, 8, 8, 3>(s, j, xq);
-    }
-    if (variant == 2) return smvb_launch<ZS_FMT_Q8, 8, 4, 3>(s, j, xq);
-    if (variant == 3) return smvb_launch<ZS_FMT_Q8, 4, 8, 2>(s, j, xq);
-    if (variant == 4) return smvb_launch<ZS_FMT_Q8, 4, 4, 3>(s, j, xq);
-    if (variant == 6) return smvb_launch<ZS_FMT_Q8, 8, 4, 3, 1>(s, j, xq);
-    if (variant == 7) return smvb_launch<ZS_FMT_Q8, 8, 4, 3, 2>(s, j, xq);
-    return smvb_launch<ZS_FMT_Q8, 4, 8, 3>(s, j, xq);
+    const bool fat = j->run == 256;
+    if (j->fmt == ZS_FMT_Q4) return fat ? smvb_variant<ZS_FMT_Q4, 16, 4, 3>(s, j, xq, variant) : smvb_variant<ZS_FMT_Q4, 8, 8, 3>(s, j, xq, variant);
+    return fat ? smvb_variant<ZS_FMT_Q8, 8, 4, 3>(s, j, xq, variant) : smvb_variant<ZS_FMT_Q8, 4, 8, 3>(s, j, xq, variant);
 }

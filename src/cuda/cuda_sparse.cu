@@ -13,11 +13,12 @@
 bool cuda_smv_fmt_ok(int fmt) { return fmt == ZS_FMT_Q4 || fmt == ZS_FMT_Q8; }
 
 cudaError_t cuda_smv(cudaStream_t s, const cuda_smv_job *j, const uint8_t *xq) {
-    if (!cuda_smv_fmt_ok(j->fmt) || j->K <= 0 || j->K % 32 || j->n_mat < 1 || j->n_mat > 3 || (j->res && j->n_mat != 1) || !xq)
+    if (!cuda_smv_fmt_ok(j->fmt) || j->K <= 0 || j->K % 32 || j->n_mat < 1 || j->n_mat > 3 || (j->res && j->n_mat != 1) || !xq ||
+        (j->run != 128 && j->run != 256)) /* run 0: a layout not in the GPU's order */
         return cudaErrorInvalidValue;
     for (int m = 0; m < j->n_mat; m++)
         if (j->rows[m] <= 0 || j->rows[m] % 64 || !j->W[m] || !j->y[m]) return cudaErrorInvalidValue;
-    /* ZETA_CUDA_SMVB=2..7, 10: one of k_smvb's shapes of block, or a timing diagnostic (A/B); otherwise by size (read once, thread-safe) */
+    /* ZETA_CUDA_SMVB=6, 7, 10: a timing diagnostic; 11: one copy a kept column (A/B); otherwise the product (read once, thread-safe) */
     static const int variant = [] {
         const char *e = getenv("ZETA_CUDA_SMVB");
         const int v = e && *e ? atoi(e) : 1;

@@ -46,6 +46,8 @@ zeta_status cuda_bytes_upload(const struct zeta_model *m, const void *src, size_
 
 void cuda_bytes_free(void *dev) {}
 
+uint32_t cuda_smv_run(int fmt, uint32_t n_in, uint32_t rows0) { return 0; }
+
 zeta_status cuda_test_rmsnorm_q8K(const float *x, const float *g, int n, float eps, float *out, uint8_t *fused, uint8_t *ref,
                                   zeta_error *err) {
     return zeta_fail(err, ZETA_ERR_UNSUPPORTED, REBUILD);
