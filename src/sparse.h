@@ -23,7 +23,7 @@ extern const char *const zs_kind_names[ZS_N_KIND]; /* "attn_in", "attn_out", "ff
  * - ZS_FMT_COPY (any weight type): column i (W[:, i], n_out values) as n_out/32 Q8_0 blocks along
  *   the output dimension, at cols + i * col_bytes (a requantized copy: not the model's exact values);
  * - ZS_FMT_Q8 / ZS_FMT_Q4 (Q8_0 / Q4_0 weights; n_out a multiple of 64): the model's own codes and
- *   scales, regrouped (ZS_FMT_Q8 also for other types requantized to Q8_0 along their rows, on the
+ *   scales, regrouped (also for other types requantized to Q8_0 or Q4_0 along their rows, on the
  *   CPU: then the codes are those of the requantization, not the model's exact values). Input block b (inputs 32b..32b+31, one Q8_0 / Q4_0 block of every row) is at
  *   cols + b * blk_bytes: first the n_out row scales d (f16, row order), then its 32 columns of
  *   col_bytes each (n_out bytes for Q8_0, n_out / 2 for Q4_0), each column in chunks of 64 rows whose
@@ -131,9 +131,10 @@ int zs_calib_level(const zs_calib *c, float sparsity);
 
 /* reads the file and builds the sparse layout of every layer matrix (m is still being set up:
  * called by zeta_model_load before the model is shared): Q8_0 / Q4_0 matrices natively; other
- * types, with requant (and n_out a multiple of 64), requantized to Q8_0 along their rows (as a Q8_0
- * file would hold them) and laid out as ZS_FMT_Q8, else as ZS_FMT_COPY (ZETA_SPARSE_REQUANT=0|1
- * overrides requant, ZETA_SPARSE_COPY=1 forces the copy for every matrix); refuses an n_out that is
+ * types, with requant (and n_out a multiple of 64), requantized along their rows (as a Q8_0 / Q4_0
+ * file would hold them: Q4_0 for types under 5.5 bits a weight, else Q8_0) and laid out as
+ * ZS_FMT_Q8 / ZS_FMT_Q4, else as ZS_FMT_COPY (ZETA_SPARSE_REQUANT=0|1 overrides requant, =q8_0|q4_0
+ * forces the format, ZETA_SPARSE_COPY=1 forces the copy for every matrix); refuses an n_out that is
  * not a multiple of 32 naming the tensor */
 zeta_status zs_model_build(struct zeta_model *m, const char *path, bool requant, zeta_error *err);
 void zs_model_free(zs_model *z);

@@ -9,17 +9,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The native format another type's matrix is requantized to: Q4_0 for types under 5.5 bits a
+ * weight (Q2_K, Q3_K, Q4_K, Q4_1, IQ4_NL, IQ4_XS), where a Q8_0 copy (8.5 bits) would be larger than
+ * the model's own matrix and the sparse pass would read nearly as many bytes as the dense one
+ * (bench/RESULTS.md 20261129-0330-sparse-q4-requant); Q8_0 for the others (F32, F16, BF16, Q5_0,
+ * Q5_1, Q5_K, Q6_K). forced (ZETA_SPARSE_REQUANT=q8_0|q4_0): that format for every such matrix. */
+static int requant_fmt(zeta_type t, int forced) {
+    if (forced) return forced;
+    const zeta_type_traits *tt = zeta_type_get(t);
+    return tt && tt->block_size && 8.0 * tt->type_size < 5.5 * tt->block_size ? ZS_FMT_Q4 : ZS_FMT_Q8;
+}
+
 /* the format a matrix gets; force_copy (ZETA_SPARSE_COPY=1, for A/B measurements) gives the copy;
- * requant: other types' matrices requantized to Q8_0 along their rows and laid out as native Q8_0
- * (zs_model_build's argument, or ZETA_SPARSE_REQUANT=0|1) */
-static int mat_fmt(const zeta_weight *w, bool force_copy, bool requant) {
+ * requant: other types' matrices requantized along their rows (requant_fmt) and laid out as native
+ * Q8_0 / Q4_0 (zs_model_build's argument, or ZETA_SPARSE_REQUANT=0|1|q8_0|q4_0) */
+static int mat_fmt(const zeta_weight *w, bool force_copy, bool requant, int rq_forced) {
     if (force_copy) return ZS_FMT_COPY;
     if (w->ne1 % 64 == 0 && w->ne0 % 32 == 0) {
         if (w->type == ZETA_TYPE_Q8_0) return ZS_FMT_Q8;
         if (w->type == ZETA_TYPE_Q4_0) return ZS_FMT_Q4;
-        if (requant) return ZS_FMT_Q8;
+        if (requant) return requant_fmt(w->type, rq_forced);
     }
     return ZS_FMT_COPY;
+}
+
+/* whether a matrix of format fmt is a requantization (not the model's own codes) */
+static bool is_requant(const zeta_weight *w, int fmt) {
+    return (fmt == ZS_FMT_Q8 && w->type != ZETA_TYPE_Q8_0) || (fmt == ZS_FMT_Q4 && w->type != ZETA_TYPE_Q4_0);
 }
 
 static size_t fmt_col_bytes(int fmt, uint64_t n_out) {
@@ -103,20 +119,23 @@ void zs_tile_major(const zs_mat *m, const uint8_t *src, uint8_t *dst, uint32_t r
     if (total > nb * m->blk_bytes) memcpy(dst + nb * m->blk_bytes, src + nb * m->blk_bytes, (size_t)(total - nb * m->blk_bytes));
 }
 
-/* a matrix of another type as native Q8_0: each row dequantized and requantized to Q8_0 blocks
- * along its inputs (as llama.cpp's quantizer would), into q8 (n_out rows of n_in / 32 blocks),
- * then regrouped like a Q8_0 file's */
-static void build_requant(const zeta_weight *w, float *row, block_q8_0 *q8, uint8_t *dst, zs_mat *out) {
+/* a matrix of another type as native Q8_0 / Q4_0 (fmt): each row dequantized and requantized to
+ * Q8_0 / Q4_0 blocks along its inputs (as llama.cpp's quantizer would), into buf (n_out rows of
+ * n_in / 32 blocks; room for Q8_0's), then regrouped like a Q8_0 / Q4_0 file's */
+static void build_requant(const zeta_weight *w, int fmt, float *row, uint8_t *buf, uint8_t *dst, zs_mat *out) {
     const uint32_t n_in = (uint32_t)w->ne0, n_out = (uint32_t)w->ne1;
+    const bool q4 = fmt == ZS_FMT_Q4;
+    const size_t rb = (size_t)(n_in / 32) * (q4 ? sizeof(block_q4_0) : sizeof(block_q8_0));
     for (uint32_t o = 0; o < n_out; o++) {
         zeta_dequantize_row(w->type, (const uint8_t *)w->data + (size_t)o * w->row_bytes, row, n_in);
-        quantize_row_q8_0_ref(row, q8 + (size_t)o * (n_in / 32), n_in);
+        if (q4) quantize_row_q4_0_ref(row, (block_q4_0 *)(buf + o * rb), n_in);
+        else quantize_row_q8_0_ref(row, (block_q8_0 *)(buf + o * rb), n_in);
     }
     zeta_weight t = *w;
-    t.type = ZETA_TYPE_Q8_0;
-    t.data = q8;
-    t.row_bytes = (size_t)(n_in / 32) * sizeof(block_q8_0);
-    zs_native_build(&t, ZS_FMT_Q8, dst, out);
+    t.type = q4 ? ZETA_TYPE_Q4_0 : ZETA_TYPE_Q8_0;
+    t.data = buf;
+    t.row_bytes = rb;
+    zs_native_build(&t, fmt, dst, out);
 }
 
 void zs_model_free(zs_model *z) {
@@ -135,7 +154,12 @@ zeta_status zs_model_build(struct zeta_model *m, const char *path, bool requant,
     const uint32_t nl = m->hp.n_layer;
     const char *env = getenv("ZETA_SPARSE_COPY"), *env2 = getenv("ZETA_SPARSE_REQUANT");
     const bool force_copy = env && env[0] == '1';
-    if (env2 && (env2[0] == '0' || env2[0] == '1')) requant = env2[0] == '1';
+    int rq_forced = 0;
+    if (env2 && (!strcmp(env2, "0") || !strcmp(env2, "1"))) requant = env2[0] == '1';
+    else if (env2 && (!strcmp(env2, "q8_0") || !strcmp(env2, "q4_0"))) {
+        requant = true;
+        rq_forced = env2[1] == '8' ? ZS_FMT_Q8 : ZS_FMT_Q4;
+    }
     uint64_t total = 0, widest = 0, max_out = 0, widest_rq = 0, max_in = 0;
     for (uint32_t il = 0; il < nl; il++) {
         const zeta_layer *L = &m->layers[il];
@@ -152,11 +176,11 @@ zeta_status zs_model_build(struct zeta_model *m, const char *path, bool requant,
                 return zeta_fail(err, ZETA_ERR_UNSUPPORTED, "sparse layout: tensor '%s' has type %s without a dequantizer",
                                  ws[i]->name, zeta_type_name(ws[i]->type));
             }
-            const int fmt = mat_fmt(ws[i], force_copy, requant);
+            const int fmt = mat_fmt(ws[i], force_copy, requant, rq_forced);
             total += fmt_bytes(fmt, ws[i]);
             if (fmt == ZS_FMT_COPY && ws[i]->ne0 * ws[i]->ne1 > widest) widest = ws[i]->ne0 * ws[i]->ne1;
             if (fmt == ZS_FMT_COPY && ws[i]->ne1 > max_out) max_out = ws[i]->ne1;
-            if (fmt == ZS_FMT_Q8 && ws[i]->type != ZETA_TYPE_Q8_0) {
+            if (is_requant(ws[i], fmt)) {
                 if (ws[i]->ne0 * ws[i]->ne1 > widest_rq) widest_rq = ws[i]->ne0 * ws[i]->ne1;
                 if (ws[i]->ne0 > max_in) max_in = ws[i]->ne0;
             }
@@ -193,8 +217,8 @@ zeta_status zs_model_build(struct zeta_model *m, const char *path, bool requant,
         zs_mat *ds[7] = {&z->layers[il].wq, &z->layers[il].wk, &z->layers[il].wv, &z->layers[il].wo,
                          &z->layers[il].gate, &z->layers[il].up, &z->layers[il].down};
         for (int i = 0; i < 7; i++) {
-            const int fmt = mat_fmt(ws[i], force_copy, requant);
-            if (fmt == ZS_FMT_Q8 && ws[i]->type != ZETA_TYPE_Q8_0) build_requant(ws[i], rq_row, rq, z->mem + off, ds[i]);
+            const int fmt = mat_fmt(ws[i], force_copy, requant, rq_forced);
+            if (is_requant(ws[i], fmt)) build_requant(ws[i], fmt, rq_row, (uint8_t *)rq, z->mem + off, ds[i]);
             else if (fmt != ZS_FMT_COPY) zs_native_build(ws[i], fmt, z->mem + off, ds[i]);
             else {
                 build_copy(ws[i], rows, tile, z->mem + off);

@@ -121,7 +121,7 @@ zeta_status zeta_model_load(const char *path, const zeta_model_params *params, z
     }
     if (params->sparsity_path) {
         /* before cpu_prepare_model: packing releases the original pages this reads */
-        /* CUDA: uploaded by cuda_model_init; other types than Q8_0 / Q4_0 requantized to native Q8_0 on the
+        /* CUDA: uploaded by cuda_model_init; other types than Q8_0 / Q4_0 requantized to native Q8_0 / Q4_0 on the
          * CPU only (the GPU refuses their copy: its kernels have not run the requantized layout yet) */
         st = zs_model_build(*out, params->sparsity_path, !use_cuda, err);
         if (st != ZETA_OK) {

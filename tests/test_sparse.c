@@ -273,13 +273,11 @@ static void test_sparsity0_exact(void) {
     zeta_model_free(m);
 }
 
-/* thresholds so small that every input is kept: the sparse kernels over all columns (Q8_0 copies
- * of the f16 weights) must give nearly the dense logits; 50 %: visibly different but sane */
-static void test_sparse_pass_close(void) {
-    const char *a = path_in_tmp("a.sparsity"), *tiny = path_in_tmp("tiny.sparsity");
+/* src's sparsity file with every threshold 1e-30 (every input kept) at dst */
+static void write_tiny(const char *src, const char *dst) {
     size_t n;
-    char *t = t_read_file(a, &n);
-    FILE *f = fopen(tiny, "w");
+    char *t = t_read_file(src, &n);
+    FILE *f = fopen(dst, "w");
     int line = 1, n_levels = 0;
     for (char *p = t; p && *p; line++) {
         char *e = strchr(p, '\n');
@@ -297,6 +295,13 @@ static void test_sparse_pass_close(void) {
     }
     fclose(f);
     free(t);
+}
+
+/* thresholds so small that every input is kept: the sparse kernels over all columns (Q8_0 copies
+ * of the f16 weights) must give nearly the dense logits; 50 %: visibly different but sane */
+static void test_sparse_pass_close(void) {
+    const char *a = path_in_tmp("a.sparsity"), *tiny = path_in_tmp("tiny.sparsity");
+    write_tiny(a, tiny);
     zeta_error err;
     zeta_model *m = NULL;
     size_t nv = 0;
@@ -385,6 +390,82 @@ static void check_counters(zeta_session *s, const char *what) {
     T_CHECKF(s->n_pass_dense1 == st.n_dense_steps + st.n_fallbacks, "%s: %llu dense passes, %llu dense steps + %llu fallbacks", what,
              (unsigned long long)s->n_pass_dense1, (unsigned long long)st.n_dense_steps, (unsigned long long)st.n_fallbacks);
     T_CHECK(st.n_fallbacks <= st.n_sparse_steps);
+}
+
+/* max |a - b| over 10 steps of logits, and the range of a */
+static double max_diff(const float *a, const float *b, size_t n, double *range) {
+    double d = 0, lo = 1e30, hi = -1e30;
+    for (size_t i = 0; i < n; i++) {
+        d = fmax(d, fabs((double)a[i] - b[i]));
+        lo = fmin(lo, a[i]);
+        hi = fmax(hi, a[i]);
+    }
+    if (range) *range = hi - lo;
+    return d;
+}
+
+/* Other types' matrices are requantized for the sparse pass: to Q4_0 under 5.5 bits a weight, to
+ * Q8_0 above (ZETA_SPARSE_REQUANT=q8_0 / q4_0 force one). Every input kept, the sparse logits stay
+ * within the reach of that rounding: at most 1.25 x what Q4_0 rounding of the f16 weights moves
+ * them (zoo-Q4_0 against zoo-F16, the same weights: 4.85; measured 3.4 here, and 9.9 when each
+ * row was requantized from its neighbour), or 1.5 x the Q8_0 file's for Q8_0 copies. */
+static void test_requant_formats(void) {
+    static const char *models[3] = {"tests/data/models/zoo-Q4_K_S.gguf", "tests/data/models/zoo-IQ4_XS.gguf", "tests/data/models/zoo-Q6_K.gguf"};
+    zeta_error err;
+    zeta_model *f16 = NULL, *q4 = NULL, *q8 = NULL;
+    if (zeta_model_load(ZOO, NULL, &f16, &err) != ZETA_OK || zeta_model_load(ZOO_Q4, NULL, &q4, &err) != ZETA_OK ||
+        zeta_model_load("tests/data/models/zoo-Q8_0.gguf", NULL, &q8, &err) != ZETA_OK) {
+        T_CHECKF(0, "%s", err.message);
+        zeta_model_free(f16);
+        zeta_model_free(q4);
+        return;
+    }
+    const size_t nv = zeta_n_vocab(f16);
+    float *d = malloc(10 * nv * sizeof(float)), *s = malloc(10 * nv * sizeof(float)), *r = malloc(10 * nv * sizeof(float));
+    T_CHECK(run_steps(f16, ZETA_MODE_STANDARD, -1, r, NULL) && run_steps(q4, ZETA_MODE_STANDARD, -1, d, NULL));
+    const double q4_reach = max_diff(r, d, 10 * nv, NULL);
+    T_CHECK(run_steps(q8, ZETA_MODE_STANDARD, -1, d, NULL));
+    const double q8_reach = max_diff(r, d, 10 * nv, NULL);
+    zeta_model_free(f16);
+    zeta_model_free(q4);
+    zeta_model_free(q8);
+    const char *file = path_in_tmp("rq.sparsity"), *tiny = path_in_tmp("rq-tiny.sparsity");
+    for (int mi = 0; mi < 3; mi++)
+        for (int forced = 0; forced < (mi == 0 ? 2 : 1); forced++) {
+            if (!calibrate(models[mi], file, 2)) { T_CHECKF(0, "calibrating %s", models[mi]); continue; }
+            write_tiny(file, tiny);
+            if (forced) setenv("ZETA_SPARSE_REQUANT", "q8_0", 1);
+            zeta_model *m = load_sparse(models[mi], tiny, &err);
+            unsetenv("ZETA_SPARSE_REQUANT");
+            if (!m) { T_CHECKF(0, "%s", err.message); continue; }
+            int n4 = 0, n8 = 0, bad = 0;
+            for (uint32_t il = 0; il < m->hp.n_layer; il++) {
+                const zeta_layer *L = &m->layers[il];
+                const zs_layer *S = &m->sparse->layers[il];
+                const zeta_weight *ws[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+                const zs_mat *ds[7] = {&S->wq, &S->wk, &S->wv, &S->wo, &S->gate, &S->up, &S->down};
+                for (int i = 0; i < 7; i++) {
+                    const zeta_type_traits *tt = zeta_type_get(ws[i]->type);
+                    const int want = ws[i]->type == ZETA_TYPE_Q8_0 ? ZS_FMT_Q8 : ws[i]->type == ZETA_TYPE_Q4_0 ? ZS_FMT_Q4
+                                     : forced || 8.0 * tt->type_size >= 5.5 * tt->block_size ? ZS_FMT_Q8 : ZS_FMT_Q4;
+                    bad += ds[i]->fmt != want;
+                    n4 += ds[i]->fmt == ZS_FMT_Q4;
+                    n8 += ds[i]->fmt == ZS_FMT_Q8;
+                }
+            }
+            double range = 0;
+            T_CHECK(run_steps(m, ZETA_MODE_STANDARD, -1, d, NULL) && run_steps(m, ZETA_MODE_SPARSE, 0.5f, s, NULL));
+            const double diff = max_diff(d, s, 10 * nv, &range), reach = n4 ? 1.25 * q4_reach : 1.5 * q8_reach;
+            printf("    %s%s: %d matrices as Q4_0, %d as Q8_0; every input kept: max |dense - sparse| %.3f (bound %.3f; range %.1f)\n",
+                   models[mi] + 18, forced ? " (q8_0 forced)" : "", n4, n8, diff, reach, range);
+            T_CHECKF(bad == 0, "%s: %d matrices in the wrong format", models[mi], bad);
+            T_CHECKF(mi == 2 || forced ? n4 == 0 : n4 > 0, "%s: %d Q4_0 matrices", models[mi], n4);
+            T_CHECKF(diff > 0 && diff <= reach, "%s: max |dense - sparse| %g, bound %g", models[mi], diff, reach);
+            zeta_model_free(m);
+        }
+    free(d);
+    free(s);
+    free(r);
 }
 
 static void test_variational_counters(void) {
@@ -491,9 +572,12 @@ static void test_ultimate_equals_standard_packed(void) {
         const char *file = path_in_tmp(name);
         if (!calibrate(models[i], file, 2)) { T_CHECK(0); continue; }
         /* drafts from a wrong sparse copy (say, of released pages) would still be verified into
-         * standard's tokens, but almost none accepted: about half are here (0.48 / 0.50 measured) */
+         * standard's tokens, but almost none accepted (1 in 512 by chance): 0.24 / 0.26 are here
+         * since both requantize to Q4_0 (0.55 / 0.44 with Q8_0 copies; these random-weight models'
+         * near-flat logits make the argmax fragile: on the trained 30M model in Q4_K_M the Q4_0 copy
+         * keeps 0.94 of the drafts, as the Q8_0 one does) */
         const double acc = check_ultimate(models[i], file, prompts, 2, 32);
-        T_CHECKF(acc >= 0.25, "%s: only %.2f of the drafts accepted", models[i], acc);
+        T_CHECKF(acc >= 0.12, "%s: only %.2f of the drafts accepted", models[i], acc);
     }
 }
 
@@ -740,6 +824,7 @@ int main(void) {
     T_RUN(test_file_checks);
     T_RUN(test_sparsity0_exact);
     T_RUN(test_sparse_pass_close);
+    T_RUN(test_requant_formats);
     T_RUN(test_variational_counters);
     T_RUN(test_ultimate_equals_standard);
     T_RUN(test_ultimate_equals_standard_packed);
