@@ -113,6 +113,7 @@ zeta_status cpu_kv_init(cpu_kv *kv, const zeta_hparams *hp, uint32_t n_ctx, zeta
     kv->block_scratch = zeta_malloc_array((size_t)n_threads, kv->block_bytes + 64);
     const zk_gemmf_table *gsel = zk_gemmf_select(), *gref = zk_gemmf_scalar();
     kv->gemm_f32 = gsel->gemm[ZETA_TYPE_F32] ? gsel->gemm[ZETA_TYPE_F32] : gref->gemm[ZETA_TYPE_F32];
+    kv->prompt_kv_score = !gsel->gemm[ZETA_TYPE_F32] && kv->kv_score && (tk == ZETA_TYPE_F32 || tk == ZETA_TYPE_F16);
     if (!kv->k || !kv->v || !kv->scratch || !kv->part || !kv->rowbuf || !kv->block_scratch) goto oom;
     for (uint32_t i = 0; i < kv->n_layer; i++) {
         kv->k[i] = zeta_malloc_array(n_ctx, kv->k_pos);
@@ -322,7 +323,9 @@ static void att_block_worker(void *arg, int ith, int nth) {
             const int n = (int)(end - p0 < (uint32_t)T ? end - p0 : (uint32_t)T);
             /* S[r][i] = Q[r] . K[p0 + i] */
             const uint8_t *kt = K + ((size_t)kvh * kv->n_ctx + p0) * kv->k_head;
-            if (kv->tk == ZETA_TYPE_F32) {
+            if (kv->prompt_kv_score) {
+                kv->kv_score(dk, n, kt, kv->k_head, R, Q, sizeof(float) * (size_t)dk, S, (size_t)T);
+            } else if (kv->tk == ZETA_TYPE_F32) {
                 kv->gemm_f32(dk, kt, kv->k_head, n, Q, (size_t)dk, R, S, (size_t)T);
             } else { /* the tile converted once (not once per group of query rows) */
                 for (int i = 0; i < n; i++) load_row(kv, kv->tk, kt + (size_t)i * kv->k_head, Kf + (size_t)i * dk, dk);

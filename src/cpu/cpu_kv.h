@@ -52,6 +52,11 @@ typedef struct cpu_kv {
     size_t block_bytes;            /* per-thread scratch of the prompt path */
     uint8_t *block_scratch;        /* n_threads * block_bytes */
     zk_gemm_rows_fn gemm_f32;
+    /* prompt path, F32 / F16 K: the scores by kv_score (the decode path's kernel, every query row
+     * of a block as one group) where there is no SIMD gemm_f32 (AArch64): the same sums as a
+     * single-token step, so a batched pass (ULTIMATE's verification) scores as decoding does, and
+     * faster than the scalar reference product */
+    bool prompt_kv_score;
 } cpu_kv;
 
 /* Checks that the types are usable for this model (F32/F16/Q8_0/Q4_0; block types need a head
