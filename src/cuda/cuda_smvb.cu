@@ -11,9 +11,10 @@
  * weights do not depend on the kernels before) and announces the stage's bytes on its mbarrier; the
  * layout is tile-major on the GPU (zs_tile_major: a tile's runs of the 32 columns side by side), so
  * consecutive kept columns are consecutive bytes, and lane j copies the run of kept columns that
- * starts at column j (one copy for them all; ~8 copies a block at 50 % kept instead of ~16). The warp waits for a stage, multiplies (four columns' bytes of
- * a row transposed into one word, one dp4a with their four inputs; the block's exact integer sum
- * scaled once), then refills the stage with its block R places on. The warps' sums meet in shared
+ * starts at column j (one copy for them all; ~8 copies a block at 50 % kept instead of ~16). The
+ * warp waits for a stage, multiplies (four columns' bytes of a row transposed into one word, one
+ * dp4a with their four inputs; the block's exact integer sum scaled once), then refills the stage
+ * with its block R places on. The warps' sums meet in shared
  * memory in warp order and the cluster's slices in rank order: the same input gives the same bits. */
 #include "cuda/cuda_internal.cuh"
 
