@@ -31,6 +31,12 @@ case_ "synth of an unknown shape" 1 "unknown shape 'huge'" $ZETA synth --shape h
 [ -e "$out/x.gguf" ] && echo "FAIL - cli synth left a file after failing" || echo "ok - cli synth leaves nothing after failing"
 
 case_ "synth tiny q8_0" 0 "" $ZETA synth --shape tiny --type q8_0 --seed 5 -o "$out/tiny.gguf"
+# rows are quantized on several threads: the bytes must not depend on how many
+ZETA_SYNTH_THREADS=1 $ZETA synth --shape tiny --type q4_K --seed 7 -o "$out/t1.gguf" > /dev/null 2>&1
+ZETA_SYNTH_THREADS=3 $ZETA synth --shape tiny --type q4_K --seed 7 -o "$out/t3.gguf" > /dev/null 2>&1
+if [ -s "$out/t1.gguf" ] && cmp -s "$out/t1.gguf" "$out/t3.gguf"; then echo "ok - cli synth: 1 and 3 threads write the same bytes"
+else echo "FAIL - cli synth: 1 and 3 threads wrote different files"; fi
+rm -f "$out/t1.gguf" "$out/t3.gguf"
 case_ "info tiny" 0 "tiny test shape" $ZETA info "$out/tiny.gguf" --tensors
 case_ "bench tiny json" 0 "" $ZETA bench -m "$out/tiny.gguf" -p 16 -n 4 -r 1 -t 2 -o json
 if python3 -c "import json,sys; d=json.load(open('$out/o'))[0]; assert d['n_prompt']==16 and d['n_gen']==4 and d['pp_tps']>0 and d['tg_tps']>0 and d['peak_rss_kb']>0 and d['decode_ms_p99']>=d['decode_ms_p50']>0" 2>"$out/pe"; then
