@@ -3,7 +3,7 @@
  * (5632 x 2048 and 2048 x 5632), random Q8_0 / Q4_0 weights in the native sparse layout, half of
  * the inputs kept (random positions; -k another fraction). One thread. Each call reads one of 12
  * (-n) copies of the layout in turn (12 x 6-12 MB: more than the L3 of the Zen 4 VM, which reads
- * ~110 GB/s up to 16 MB and ~30 past 64 MB, so the columns come from memory), or with -c the same copy
+ * ~110 GB/s up to 16 MB and ~30 past 128 MB, so the columns come from memory), or with -c the same copy
  * every time (cache-resident). Prints the best and the median time of 120 calls per kernel and the
  * bytes of kept columns read per second. Kernels this CPU lacks are skipped.
  *

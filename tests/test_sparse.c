@@ -273,6 +273,18 @@ static void test_sparsity0_exact(void) {
     zeta_model_free(m);
 }
 
+/* max |a - b| over 10 steps of logits, and the range of a */
+static double max_diff(const float *a, const float *b, size_t n, double *range) {
+    double d = 0, lo = 1e30, hi = -1e30;
+    for (size_t i = 0; i < n; i++) {
+        d = fmax(d, fabs((double)a[i] - b[i]));
+        lo = fmin(lo, a[i]);
+        hi = fmax(hi, a[i]);
+    }
+    if (range) *range = hi - lo;
+    return d;
+}
+
 /* src's sparsity file with every threshold 1e-30 (every input kept) at dst */
 static void write_tiny(const char *src, const char *dst) {
     size_t n;
@@ -318,23 +330,19 @@ static void test_sparse_pass_close(void) {
         if (!d) d = malloc(10 * nv * sizeof(float)), s = malloc(10 * nv * sizeof(float));
         T_CHECK(run_steps(m, ZETA_MODE_STANDARD, -1, d, NULL));
         T_CHECK(run_steps(m, ZETA_MODE_SPARSE, 0.5f, s, &st));
-        double max_d = 0, lo = 1e30, hi = -1e30;
-        for (size_t i = 0; i < 10 * nv; i++) {
-            max_d = fmax(max_d, fabs((double)d[i] - s[i]));
-            lo = fmin(lo, d[i]);
-            hi = fmax(hi, d[i]);
-        }
+        double range = 0;
+        const double max_d = max_diff(d, s, 10 * nv, &range);
         /* the scale of Q8_0 rounding for this model: the dense pass of its Q8_0 file (rows quantized
          * along the input, activations rounded to Q8_0 too) against the f16 one */
         zeta_model *q8 = NULL;
         double max_q = 0;
         float *q = malloc(10 * nv * sizeof(float));
         if (zeta_model_load("tests/data/models/zoo-Q8_0.gguf", NULL, &q8, &err) == ZETA_OK && run_steps(q8, ZETA_MODE_STANDARD, -1, q, NULL))
-            for (size_t i = 0; i < 10 * nv; i++) max_q = fmax(max_q, fabs((double)d[i] - q[i]));
+            max_q = max_diff(d, q, 10 * nv, NULL);
         zeta_model_free(q8);
         free(q);
         printf("    %s layout, all inputs kept: max |dense - sparse| %g; Q8_0 file vs f16: %g; logit range %g\n",
-               copy ? "copy" : "requantized", max_d, max_q, hi - lo);
+               copy ? "copy" : "requantized", max_d, max_q, range);
         T_CHECKF(max_q > 0 && max_d <= 1.5 * max_q, "max |dense - sparse(all kept)| %g, Q8_0 file's %g", max_d, max_q);
         T_CHECKF(fabs(st.energy_sum / 10.0 - 1.0) < 1e-9 && fabs(st.kept_sum[0] / 10.0 - 1.0) < 1e-9, "energy %g kept %g",
                  st.energy_sum / 10.0, st.kept_sum[0] / 10.0);
@@ -390,18 +398,6 @@ static void check_counters(zeta_session *s, const char *what) {
     T_CHECKF(s->n_pass_dense1 == st.n_dense_steps + st.n_fallbacks, "%s: %llu dense passes, %llu dense steps + %llu fallbacks", what,
              (unsigned long long)s->n_pass_dense1, (unsigned long long)st.n_dense_steps, (unsigned long long)st.n_fallbacks);
     T_CHECK(st.n_fallbacks <= st.n_sparse_steps);
-}
-
-/* max |a - b| over 10 steps of logits, and the range of a */
-static double max_diff(const float *a, const float *b, size_t n, double *range) {
-    double d = 0, lo = 1e30, hi = -1e30;
-    for (size_t i = 0; i < n; i++) {
-        d = fmax(d, fabs((double)a[i] - b[i]));
-        lo = fmin(lo, a[i]);
-        hi = fmax(hi, a[i]);
-    }
-    if (range) *range = hi - lo;
-    return d;
 }
 
 /* Other types' matrices are requantized for the sparse pass: to Q4_0 under 5.5 bits a weight, to

@@ -67,30 +67,25 @@ static cudaError_t upload_weight(const zeta_weight *w, uint8_t *d, uint8_t *tmp,
  * the native Q8_0 / Q4_0 layouts only; a matrix that got the requantized copy is refused by name. */
 static zeta_status upload_sparse(struct zeta_model *m, cuda_model *cm, zeta_error *err) {
     zs_model *z = m->sparse;
+    size_t widest = 0; /* the largest layout: the scratch of the reordering below */
     for (uint32_t il = 0; il < m->hp.n_layer; il++) {
         const zeta_layer *L = &m->layers[il];
         const zeta_weight *ws[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
         const zs_layer *S = &z->layers[il];
         const zs_mat *ds[7] = {&S->wq, &S->wk, &S->wv, &S->wo, &S->gate, &S->up, &S->down};
-        for (int i = 0; i < 7; i++)
+        for (int i = 0; i < 7; i++) {
             if (!cuda_smv_fmt_ok(ds[i]->fmt))
                 return zeta_fail(err, ZETA_ERR_UNSUPPORTED,
                                  "sparse pass on CUDA: tensor '%s' (%s, %llu rows) has no native sparse layout; the GPU's sparse kernels "
                                  "take Q8_0 / Q4_0 matrices whose rows are a multiple of 64 (load with backend cpu for this model)",
                                  ws[i]->name ? ws[i]->name : "?", zeta_type_name(ws[i]->type), (unsigned long long)ws[i]->ne1);
-    }
-    if (!z->bytes || !z->mem) return ZETA_OK;
-    /* the GPU's tile-major order (zs_tile_major), with the run of the shape of block each product
-     * runs (its first matrix decides: q for q, k, v; gate for gate, up) */
-    size_t widest = 0;
-    for (uint32_t il = 0; il < m->hp.n_layer; il++) {
-        const zs_layer *S = &z->layers[il];
-        const zs_mat *ds[7] = {&S->wq, &S->wk, &S->wv, &S->wo, &S->gate, &S->up, &S->down};
-        for (int i = 0; i < 7; i++) {
             const size_t b = (size_t)zs_native_bytes(ds[i]->fmt, ds[i]->n_in, ds[i]->n_out);
             if (b > widest) widest = b;
         }
     }
+    if (!z->bytes || !z->mem) return ZETA_OK;
+    /* the GPU's tile-major order (zs_tile_major), with the run of the shape of block each product
+     * runs (its first matrix decides: q for q, k, v; gate for gate, up) */
     uint8_t *tmp = (uint8_t *)malloc(widest ? widest : 1);
     if (!tmp) return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory reordering the sparse layouts");
     for (uint32_t il = 0; il < m->hp.n_layer; il++) {
