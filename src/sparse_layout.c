@@ -6,6 +6,7 @@
 #include "quant.h"
 #include "util.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,61 @@ static uint64_t fmt_bytes(int fmt, const zeta_weight *w) {
     return (w->ne0 * fmt_col_bytes(fmt, w->ne1) + 63) & ~(uint64_t)63;
 }
 
+/* ---- the layout's building on every core: each piece of work writes its own bytes, so the layout
+ * is the same for any number of threads (tests/test_sparse.c checks 1 against 3) */
+
+/* up to 16 threads: the cores, or ZETA_SPARSE_THREADS=N (*forced: then also for small work) */
+static int layout_threads(bool *forced) {
+    int n = zeta_cpu_cores();
+    const char *te = getenv("ZETA_SPARSE_THREADS");
+    *forced = te && atoi(te) > 0;
+    if (*forced) n = atoi(te);
+    return n < 1 ? 1 : n > 16 ? 16 : n;
+}
+
+/* fn(ctx, i0, i1) over [0, n) in one contiguous range a thread (the calling one included); a range
+ * whose thread could not be started, or whose fn failed (false: out of memory), is run again on the
+ * calling thread. False when a range still fails. work: bytes touched a unit (work under ~1 MiB a
+ * thread goes to fewer threads, unless ZETA_SPARSE_THREADS says how many). */
+typedef bool (*range_fn)(void *ctx, size_t i0, size_t i1);
+typedef struct range_job {
+    range_fn fn;
+    void *ctx;
+    size_t i0, i1;
+    bool ok;
+} range_job;
+
+static void *range_run(void *arg) {
+    range_job *j = arg;
+    j->ok = j->fn(j->ctx, j->i0, j->i1);
+    return NULL;
+}
+
+static bool par_for(size_t n, size_t work, range_fn fn, void *ctx) {
+    enum { MAXT = 16 };
+    bool forced;
+    size_t nt = (size_t)layout_threads(&forced);
+    const size_t by_work = work ? (n * work) >> 20 : n; /* ~1 MiB a thread at least, unless forced */
+    if (nt > by_work && !forced) nt = by_work;
+    if (nt > n) nt = n;
+    if (nt < 1) nt = 1;
+    range_job jobs[MAXT];
+    pthread_t th[MAXT];
+    bool started[MAXT] = {false};
+    for (size_t i = 0; i < nt; i++) {
+        jobs[i] = (range_job){fn, ctx, n * i / nt, n * (i + 1) / nt, false};
+        if (i > 0) started[i] = pthread_create(&th[i], NULL, range_run, &jobs[i]) == 0;
+    }
+    range_run(&jobs[0]);
+    bool ok = true;
+    for (size_t i = 0; i < nt; i++) {
+        if (i > 0 && started[i]) pthread_join(th[i], NULL);
+        if (!jobs[i].ok) range_run(&jobs[i]);
+        ok = ok && jobs[i].ok;
+    }
+    return ok;
+}
+
 static void build_copy(const zeta_weight *w, float *rows, float *tile, uint8_t *dst) {
     const uint32_t n_in = (uint32_t)w->ne0, n_out = (uint32_t)w->ne1;
     for (uint32_t o = 0; o < n_out; o++)
@@ -69,16 +125,25 @@ static void build_copy(const zeta_weight *w, float *rows, float *tile, uint8_t *
     }
 }
 
-/* Q8_0 / Q4_0: the row scales and codes of each input block, moved, not recomputed */
-void zs_native_build(const zeta_weight *w, int fmt, uint8_t *dst, zs_mat *out) {
-    const uint32_t n_in = (uint32_t)w->ne0, n_out = (uint32_t)w->ne1;
-    const size_t cb = fmt_col_bytes(fmt, n_out), blk = 2 * (size_t)n_out + 32 * cb;
-    for (uint32_t b = 0; b < n_in / 32; b++) {
-        uint8_t *base = dst + b * blk, *cols = base + 2 * (size_t)n_out;
+/* Q8_0 / Q4_0: the row scales and codes of each input block, moved, not recomputed; input blocks
+ * [b0, b1) */
+typedef struct native_ctx {
+    const zeta_weight *w;
+    int fmt;
+    uint8_t *dst;
+    size_t cb, blk;
+} native_ctx;
+
+static bool native_blocks(void *vctx, size_t b0, size_t b1) {
+    const native_ctx *c = vctx;
+    const uint32_t n_out = (uint32_t)c->w->ne1;
+    const size_t cb = c->cb;
+    for (size_t b = b0; b < b1; b++) {
+        uint8_t *base = c->dst + b * c->blk, *cols = base + 2 * (size_t)n_out;
         for (uint32_t o = 0; o < n_out; o++) {
-            const uint8_t *row = (const uint8_t *)w->data + (size_t)o * w->row_bytes;
+            const uint8_t *row = (const uint8_t *)c->w->data + (size_t)o * c->w->row_bytes;
             const uint32_t r = o & 63u;
-            if (fmt == ZS_FMT_Q8) {
+            if (c->fmt == ZS_FMT_Q8) {
                 const block_q8_0 *x = (const block_q8_0 *)row + b;
                 memcpy(base + 2 * (size_t)o, &x->d, 2);
                 const size_t at = (o & ~63u) + zs_q8_pos(r);
@@ -95,6 +160,14 @@ void zs_native_build(const zeta_weight *w, int fmt, uint8_t *dst, zs_mat *out) {
             }
         }
     }
+    return true;
+}
+
+void zs_native_build(const zeta_weight *w, int fmt, uint8_t *dst, zs_mat *out) {
+    const uint32_t n_in = (uint32_t)w->ne0, n_out = (uint32_t)w->ne1;
+    const size_t cb = fmt_col_bytes(fmt, n_out), blk = 2 * (size_t)n_out + 32 * cb;
+    native_ctx c = {w, fmt, dst, cb, blk};
+    par_for(n_in / 32, blk, native_blocks, &c); /* cannot fail: no allocation */
     out->n_in = n_in;
     out->n_out = n_out;
     out->fmt = fmt;
@@ -104,38 +177,72 @@ void zs_native_build(const zeta_weight *w, int fmt, uint8_t *dst, zs_mat *out) {
     out->gpu_run = 0;
 }
 
-void zs_tile_major(const zs_mat *m, const uint8_t *src, uint8_t *dst, uint32_t run) {
-    const size_t cb = m->col_bytes, sc = 2 * (size_t)m->n_out, nb = m->n_in / 32;
-    for (size_t b = 0; b < nb; b++) {
-        const uint8_t *s = src + b * m->blk_bytes;
-        uint8_t *d = dst + b * m->blk_bytes;
+typedef struct tile_ctx {
+    const zs_mat *m;
+    const uint8_t *src;
+    uint8_t *dst;
+    uint32_t run;
+} tile_ctx;
+
+static bool tile_blocks(void *vctx, size_t b0, size_t b1) {
+    const tile_ctx *c = vctx;
+    const size_t cb = c->m->col_bytes, sc = 2 * (size_t)c->m->n_out, run = c->run;
+    for (size_t b = b0; b < b1; b++) {
+        const uint8_t *s = c->src + b * c->m->blk_bytes;
+        uint8_t *d = c->dst + b * c->m->blk_bytes;
         memcpy(d, s, sc);
         for (size_t t0 = 0; t0 < cb; t0 += run) {
             const size_t rb = cb - t0 < run ? cb - t0 : run;
             for (size_t j = 0; j < 32; j++) memcpy(d + sc + 32 * t0 + j * rb, s + sc + j * cb + t0, rb);
         }
     }
+    return true;
+}
+
+void zs_tile_major(const zs_mat *m, const uint8_t *src, uint8_t *dst, uint32_t run) {
+    const size_t nb = m->n_in / 32;
+    tile_ctx c = {m, src, dst, run};
+    par_for(nb, m->blk_bytes, tile_blocks, &c);
     const uint64_t total = zs_native_bytes(m->fmt, m->n_in, m->n_out); /* the padding after the last block */
     if (total > nb * m->blk_bytes) memcpy(dst + nb * m->blk_bytes, src + nb * m->blk_bytes, (size_t)(total - nb * m->blk_bytes));
 }
 
-/* a matrix of another type as native Q8_0 / Q4_0 (fmt): each row dequantized and requantized to
- * Q8_0 / Q4_0 blocks along its inputs (as llama.cpp's quantizer would), into buf (n_out rows of
- * n_in / 32 blocks; room for Q8_0's), then regrouped like a Q8_0 / Q4_0 file's */
-static void build_requant(const zeta_weight *w, int fmt, float *row, uint8_t *buf, uint8_t *dst, zs_mat *out) {
-    const uint32_t n_in = (uint32_t)w->ne0, n_out = (uint32_t)w->ne1;
-    const bool q4 = fmt == ZS_FMT_Q4;
-    const size_t rb = (size_t)(n_in / 32) * (q4 ? sizeof(block_q4_0) : sizeof(block_q8_0));
-    for (uint32_t o = 0; o < n_out; o++) {
-        zeta_dequantize_row(w->type, (const uint8_t *)w->data + (size_t)o * w->row_bytes, row, n_in);
-        if (q4) quantize_row_q4_0_ref(row, (block_q4_0 *)(buf + o * rb), n_in);
-        else quantize_row_q8_0_ref(row, (block_q8_0 *)(buf + o * rb), n_in);
+/* rows [r0, r1) of w dequantized and requantized to Q8_0 / Q4_0 blocks along its inputs (as
+ * llama.cpp's quantizer would), rb bytes a row into buf */
+typedef struct rq_ctx {
+    const zeta_weight *w;
+    bool q4;
+    uint8_t *buf;
+    size_t rb;
+} rq_ctx;
+
+static bool rq_rows(void *vctx, size_t r0, size_t r1) {
+    const rq_ctx *c = vctx;
+    const uint32_t n_in = (uint32_t)c->w->ne0;
+    float *row = zeta_malloc_array(n_in, sizeof(float));
+    if (!row) return false;
+    for (size_t o = r0; o < r1; o++) {
+        zeta_dequantize_row(c->w->type, (const uint8_t *)c->w->data + o * c->w->row_bytes, row, n_in);
+        if (c->q4) quantize_row_q4_0_ref(row, (block_q4_0 *)(c->buf + o * c->rb), n_in);
+        else quantize_row_q8_0_ref(row, (block_q8_0 *)(c->buf + o * c->rb), n_in);
     }
+    free(row);
+    return true;
+}
+
+/* a matrix of another type as native Q8_0 / Q4_0 (fmt): its rows requantized (each alone) into buf
+ * (n_out rows of n_in / 32 blocks; room for Q8_0's), then regrouped like a Q8_0 / Q4_0 file's.
+ * False: out of memory. */
+static bool build_requant(const zeta_weight *w, int fmt, uint8_t *buf, uint8_t *dst, zs_mat *out) {
+    const bool q4 = fmt == ZS_FMT_Q4;
+    rq_ctx c = {w, q4, buf, (size_t)(w->ne0 / 32) * (q4 ? sizeof(block_q4_0) : sizeof(block_q8_0))};
+    if (!par_for((size_t)w->ne1, (size_t)w->ne0 * 4, rq_rows, &c)) return false;
     zeta_weight t = *w;
     t.type = q4 ? ZETA_TYPE_Q4_0 : ZETA_TYPE_Q8_0;
     t.data = buf;
-    t.row_bytes = rb;
+    t.row_bytes = c.rb;
     zs_native_build(&t, fmt, dst, out);
+    return true;
 }
 
 void zs_model_free(zs_model *z) {
@@ -160,7 +267,7 @@ zeta_status zs_model_build(struct zeta_model *m, const char *path, bool requant,
         requant = true;
         rq_forced = env2[1] == '8' ? ZS_FMT_Q8 : ZS_FMT_Q4;
     }
-    uint64_t total = 0, widest = 0, max_out = 0, widest_rq = 0, max_in = 0;
+    uint64_t total = 0, widest = 0, max_out = 0, widest_rq = 0;
     for (uint32_t il = 0; il < nl; il++) {
         const zeta_layer *L = &m->layers[il];
         const zeta_weight *ws[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
@@ -180,10 +287,7 @@ zeta_status zs_model_build(struct zeta_model *m, const char *path, bool requant,
             total += fmt_bytes(fmt, ws[i]);
             if (fmt == ZS_FMT_COPY && ws[i]->ne0 * ws[i]->ne1 > widest) widest = ws[i]->ne0 * ws[i]->ne1;
             if (fmt == ZS_FMT_COPY && ws[i]->ne1 > max_out) max_out = ws[i]->ne1;
-            if (is_requant(ws[i], fmt)) {
-                if (ws[i]->ne0 * ws[i]->ne1 > widest_rq) widest_rq = ws[i]->ne0 * ws[i]->ne1;
-                if (ws[i]->ne0 > max_in) max_in = ws[i]->ne0;
-            }
+            if (is_requant(ws[i], fmt) && ws[i]->ne0 * ws[i]->ne1 > widest_rq) widest_rq = ws[i]->ne0 * ws[i]->ne1;
         }
     }
     const uint64_t phys = zeta_physical_memory();
@@ -199,12 +303,10 @@ zeta_status zs_model_build(struct zeta_model *m, const char *path, bool requant,
     z->mem = total ? zeta_alloc_huge(total) : NULL;
     float *rows = widest ? zeta_malloc_array((size_t)widest, sizeof(float)) : NULL;
     float *tile = max_out ? zeta_malloc_array((size_t)64 * max_out, sizeof(float)) : NULL;
-    float *rq_row = max_in ? zeta_malloc_array((size_t)max_in, sizeof(float)) : NULL;
     block_q8_0 *rq = widest_rq ? zeta_malloc_array((size_t)(widest_rq / 32), sizeof(block_q8_0)) : NULL;
-    if (!z->layers || !z->mem || (widest && !rows) || (max_out && !tile) || (max_in && !rq_row) || (widest_rq && !rq)) {
+    if (!z->layers || !z->mem || (widest && !rows) || (max_out && !tile) || (widest_rq && !rq)) {
         free(rows);
         free(tile);
-        free(rq_row);
         free(rq);
         zs_model_free(z);
         return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory building the sparse layout (%llu MiB)",
@@ -218,7 +320,15 @@ zeta_status zs_model_build(struct zeta_model *m, const char *path, bool requant,
                          &z->layers[il].gate, &z->layers[il].up, &z->layers[il].down};
         for (int i = 0; i < 7; i++) {
             const int fmt = mat_fmt(ws[i], force_copy, requant, rq_forced);
-            if (is_requant(ws[i], fmt)) build_requant(ws[i], fmt, rq_row, (uint8_t *)rq, z->mem + off, ds[i]);
+            if (is_requant(ws[i], fmt)) {
+                if (!build_requant(ws[i], fmt, (uint8_t *)rq, z->mem + off, ds[i])) {
+                    free(rows);
+                    free(tile);
+                    free(rq);
+                    zs_model_free(z);
+                    return zeta_fail(err, ZETA_ERR_OUT_OF_MEMORY, "out of memory requantizing '%s' for the sparse layout", ws[i]->name);
+                }
+            }
             else if (fmt != ZS_FMT_COPY) zs_native_build(ws[i], fmt, z->mem + off, ds[i]);
             else {
                 build_copy(ws[i], rows, tile, z->mem + off);
@@ -234,7 +344,6 @@ zeta_status zs_model_build(struct zeta_model *m, const char *path, bool requant,
     }
     free(rows);
     free(tile);
-    free(rq_row);
     free(rq);
     z->bytes = total;
     m->sparse = z;

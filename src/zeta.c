@@ -121,9 +121,9 @@ zeta_status zeta_model_load(const char *path, const zeta_model_params *params, z
     }
     if (params->sparsity_path) {
         /* before cpu_prepare_model: packing releases the original pages this reads */
-        /* CUDA: uploaded by cuda_model_init; other types than Q8_0 / Q4_0 requantized to native Q8_0 / Q4_0 on the
-         * CPU only (the GPU refuses their copy: its kernels have not run the requantized layout yet) */
-        st = zs_model_build(*out, params->sparsity_path, !use_cuda, err);
+        /* other types than Q8_0 / Q4_0 requantized to native Q8_0 / Q4_0 (the GPU runs them as it runs a model's
+         * own codes; CUDA: uploaded by cuda_model_init) */
+        st = zs_model_build(*out, params->sparsity_path, true, err);
         if (st != ZETA_OK) {
             model_free(*out);
             *out = NULL;

@@ -215,7 +215,9 @@ static void entropy_case(zeta_session *s) {
     if (d) op->buf_free(ctx, d);
 }
 
-static void sparse_model_case(const char *path, const char *sfile) {
+/* one_by_one: the 16-token prompt evaluated a token at a time (sparse steps on both backends) instead
+ * of as one dense batch */
+static void sparse_model_case(const char *path, const char *sfile, bool one_by_one, bool check_close) {
     zeta_error err;
     zeta_model *mc = NULL, *mg = NULL;
     zeta_model_params mp = zeta_model_params_default();
@@ -259,10 +261,13 @@ static void sparse_model_case(const char *path, const char *sfile) {
         zeta_token toks[16];
         for (int i = 0; i < 16; i++) toks[i] = (zeta_token)((i * 131 + 7) % (int)nv);
         toks[0] = zeta_token_bos(mg) >= 0 ? zeta_token_bos(mg) : 1;
-        T_CHECKF(zeta_session_eval(sc, toks, 16, &err) == ZETA_OK, "%s", err.message);
-        T_CHECKF(zeta_session_eval(sd, toks, 16, &err) == ZETA_OK, "%s", err.message);
-        for (int i = 0; i < 3; i++) T_CHECKF(zeta_session_eval(s[i], toks, 16, &err) == ZETA_OK, "%s", err.message);
-        const int n_steps = 40;
+        for (int k = 0; k < (one_by_one ? 16 : 1); k++) {
+            const size_t nt = one_by_one ? 1 : 16;
+            T_CHECKF(zeta_session_eval(sc, toks + k, nt, &err) == ZETA_OK, "%s", err.message);
+            T_CHECKF(zeta_session_eval(sd, toks + k, nt, &err) == ZETA_OK, "%s", err.message);
+            for (int i = 0; i < 3; i++) T_CHECKF(zeta_session_eval(s[i], toks + k, nt, &err) == ZETA_OK, "%s", err.message);
+        }
+        const int n_steps = 40, n_pre = one_by_one ? 16 : 0; /* the sparse steps of the prompt */
         int exact = 0, agree = 0, steps = 0;
         double worst_cpu = 0, worst_direct = 0, range = 0, ss_cpu = 0, ss_gap = 0;
         size_t n_cpu = 0, n_gap = 0;
@@ -288,28 +293,33 @@ static void sparse_model_case(const char *path, const char *sfile) {
         zeta_session_get_stats(s[2], &stg);
         long cap = 0, rep = 0, eager = 0, fail = 0;
         cuda_exec_stats(s[2]->be.ctx, &cap, &rep, &eager, &fail);
+        const int ns = steps + n_pre; /* the sparse steps the counters saw */
         const double rms_cpu = sqrt(ss_cpu / (double)(n_cpu ? n_cpu : 1)), rms_gap = sqrt(ss_gap / (double)(n_gap ? n_gap : 1));
-        printf("    %-22s sparse 50%%, %d steps: CUDA vs CPU rms %.4f, max %.3f (range %.2f), argmax agrees %d; CPU sparse vs dense rms %.4f; "
+        printf("    %-22s sparse 50%%, prompt %s, %d steps: CUDA vs CPU rms %.4f, max %.3f (range %.2f), argmax agrees %d; CPU sparse vs dense rms %.4f; "
                "graph == record (bits) at %d; direct vs graph %.2e; kept attn_in %.3f / %.3f, ffn_mid %.3f / %.3f (CPU / CUDA); "
                "energy %.4f / %.4f; %ld captures\n",
-               name, steps, rms_cpu, worst_cpu, range, agree, rms_gap, exact, worst_direct, stc.kept_sum[0] / steps, stg.kept_sum[0] / steps,
-               stc.kept_sum[3] / steps, stg.kept_sum[3] / steps, stc.energy_sum / steps, stg.energy_sum / steps, cap);
+               name, one_by_one ? "a token at a time" : "batched", steps, rms_cpu, worst_cpu, range, agree, rms_gap, exact, worst_direct, stc.kept_sum[0] / ns, stg.kept_sum[0] / ns,
+               stc.kept_sum[3] / ns, stg.kept_sum[3] / ns, stc.energy_sum / ns, stg.energy_sum / ns, cap);
         T_CHECKF(exact == n_steps, "%s: graph and eager logits differ at %d of %d steps", name, n_steps - exact, n_steps);
         T_CHECKF(worst_direct <= 1e-5 * (range + 1.0), "%s: direct vs graph %g", name, worst_direct);
-        T_CHECKF(stg.n_sparse_steps == (uint64_t)n_steps && stg.n_dense_steps == 0 && fail == 0 && eager == 0 && cap >= 1 && cap <= 2,
+        T_CHECKF(stg.n_sparse_steps == (uint64_t)(n_steps + n_pre) && stg.n_dense_steps == 0 && fail == 0 && eager == 0 && cap >= 1 && cap <= 2,
                  "%s: sparse steps %llu, captures %ld, eager %ld", name, (unsigned long long)stg.n_sparse_steps, cap, eager);
         /* The two backends' sparse passes are not bit-equal: the CPU's selection rounds with roundf and 1 / d, the GPU's as
          * its dense rounding (codes may differ by one), and float sums differ in order; an input that lands on the other side
          * of its threshold then moves the logits by a kept column's worth (up to 10 % of the range seen on zoo-Q4_0). The
          * check: the backends differ by much less than the sparse pass differs from the dense one, and agree on argmax. */
-        T_CHECKF(rms_cpu <= 0.25 * rms_gap && agree >= n_steps * 9 / 10,
+        if (!check_close)
+            printf("    (%s, batched prompt: the closeness above not checked; the prompt's dense K-quant products differ between "
+                   "the backends, TF32 on the GPU against Q8_K-rounded inputs on the CPU, and the thresholds amplify it)\n", name);
+        else
+            T_CHECKF(rms_cpu <= 0.25 * rms_gap && agree >= n_steps * 9 / 10,
                  "%s: CUDA vs CPU sparse logits rms %g (max %g, range %g), CPU sparse vs dense rms %g, argmax %d/%d", name, rms_cpu,
                  worst_cpu, range, rms_gap, agree, n_steps);
         for (int k = 0; k < 4; k++)
-            T_CHECKF(fabs(stc.kept_sum[k] - stg.kept_sum[k]) <= 0.01 * steps, "%s: kept share of input %d: CPU %g CUDA %g", name, k,
-                     stc.kept_sum[k] / steps, stg.kept_sum[k] / steps);
-        T_CHECKF(fabs(stc.energy_sum - stg.energy_sum) <= 0.001 * steps, "%s: energy CPU %g CUDA %g", name, stc.energy_sum / steps,
-                 stg.energy_sum / steps);
+            T_CHECKF(fabs(stc.kept_sum[k] - stg.kept_sum[k]) <= 0.01 * ns, "%s: kept share of input %d: CPU %g CUDA %g", name, k,
+                     stc.kept_sum[k] / ns, stg.kept_sum[k] / ns);
+        T_CHECKF(fabs(stc.energy_sum - stg.energy_sum) <= 0.001 * ns, "%s: energy CPU %g CUDA %g", name, stc.energy_sum / ns,
+                 stg.energy_sum / ns);
     }
     {   /* variational: dense and sparse steps alternate on two graphs, not a capture each switch */
         zeta_session *v = NULL;
@@ -382,13 +392,37 @@ static void test_sparse_pass(void) {
     size_t n = 0;
     char *text = t_read_file("tests/data/tinystories-valid-first46.txt", &n);
     char sfile[32];
-    const char *names[] = {"tests/data/models/zoo-Q4_0.gguf", "tests/data/models/zoo-Q8_0.gguf"};
-    for (int i = 0; i < 2; i++)
-        if (calibrate_tmp(names[i], text, n, 4, sfile)) {
-            sparse_model_case(names[i], sfile);
+    /* the model's own Q4_0 / Q8_0 codes (prompt batched, then a token at a time), and other types
+     * requantized to them (f16 -> Q8_0, q4_K -> Q4_0). The requantized models' prompts go a token at a
+     * time: batched, their dense products differ between the backends (TF32 GEMMs of the dequantized
+     * weights on the GPU, Q8_K-rounded inputs on the CPU), the KV caches with them, and the thresholds
+     * amplify that (printed for zoo-Q4_K_S, not checked). */
+    const struct { const char *path; bool one_by_one, check; } cases[] = {
+        {"tests/data/models/zoo-Q4_0.gguf", false, true},   {"tests/data/models/zoo-Q8_0.gguf", false, true},
+        {"tests/data/models/zoo-Q4_0.gguf", true, true},    {"tests/data/models/zoo-F16.gguf", true, true},
+        {"tests/data/models/zoo-Q4_K_S.gguf", true, true},  {"tests/data/models/zoo-Q4_K_S.gguf", false, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (calibrate_tmp(cases[i].path, text, n, 4, sfile)) {
+            sparse_model_case(cases[i].path, sfile, cases[i].one_by_one, cases[i].check);
             unlink(sfile);
         }
-    /* a model whose matrices get the requantized copy layout: refused on CUDA, by tensor name */
+    { /* a Q4_K_M mix (blk.1's attn_v and ffn_down in q6_K): q and k requantized to Q4_0 and v to Q8_0,
+       * so one input's products run as two launches of two formats */
+        char mixed[32] = "/tmp/zeta-cs-XXXXXX";
+        const int fd = mkstemp(mixed);
+        zeta_error err;
+        if (fd >= 0) close(fd);
+        const bool made = fd >= 0 && zeta_quantize("tests/data/models/zoo-F16.gguf", mixed, "Q4_K_M", NULL, NULL, &err) == ZETA_OK;
+        T_CHECKF(made, "quantizing zoo-F16 to Q4_K_M: %s", fd >= 0 ? err.message : "no temporary file");
+        if (made && calibrate_tmp(mixed, text, n, 4, sfile)) {
+            sparse_model_case(mixed, sfile, true, true);
+            unlink(sfile);
+        }
+        if (fd >= 0) unlink(mixed);
+    }
+    /* matrices with the Q8_0 copy along the outputs (forced here; a matrix whose rows are not a
+     * multiple of 64 gets it): refused on CUDA, by tensor name */
     const char *f16 = "tests/data/models/zoo-F16.gguf";
     if (calibrate_tmp(f16, text, n, 2, sfile)) {
         zeta_model *mg = NULL;
@@ -396,8 +430,10 @@ static void test_sparse_pass(void) {
         zeta_model_params mp = zeta_model_params_default();
         mp.backend = ZETA_BACKEND_CUDA;
         mp.sparsity_path = sfile;
+        setenv("ZETA_SPARSE_COPY", "1", 1);
         const zeta_status st = zeta_model_load(f16, &mp, &mg, &err);
-        printf("    zoo-F16 with a sparsity file on CUDA: %s\n", st == ZETA_OK ? "loaded" : err.message);
+        unsetenv("ZETA_SPARSE_COPY");
+        printf("    zoo-F16 with the copy layout on CUDA: %s\n", st == ZETA_OK ? "loaded" : err.message);
         T_CHECKF(st == ZETA_ERR_UNSUPPORTED && strstr(err.message, "blk.0.attn_q.weight") && mg == NULL, "zoo-F16 sparse on CUDA: %d", st);
         zeta_model_free(mg);
         unlink(sfile);

@@ -457,6 +457,20 @@ static void test_requant_formats(void) {
             T_CHECKF(bad == 0, "%s: %d matrices in the wrong format", models[mi], bad);
             T_CHECKF(mi == 2 || forced ? n4 == 0 : n4 > 0, "%s: %d Q4_0 matrices", models[mi], n4);
             T_CHECKF(diff > 0 && diff <= reach, "%s: max |dense - sparse| %g, bound %g", models[mi], diff, reach);
+            if (mi == 0 && !forced) { /* requantized on 1 and on 3 threads: the same layout, byte for byte */
+                zeta_model *m1 = NULL, *m3 = NULL;
+                setenv("ZETA_SPARSE_THREADS", "1", 1);
+                m1 = load_sparse(models[mi], tiny, &err);
+                setenv("ZETA_SPARSE_THREADS", "3", 1);
+                m3 = load_sparse(models[mi], tiny, &err);
+                unsetenv("ZETA_SPARSE_THREADS");
+                T_CHECKF(m1 && m3 && m1->sparse->bytes == m3->sparse->bytes && m1->sparse->bytes == m->sparse->bytes &&
+                             !memcmp(m1->sparse->mem, m3->sparse->mem, m1->sparse->bytes) &&
+                             !memcmp(m1->sparse->mem, m->sparse->mem, m1->sparse->bytes),
+                         "%s: the sparse layout differs with the number of requantizing threads", models[mi]);
+                zeta_model_free(m1);
+                zeta_model_free(m3);
+            }
             zeta_model_free(m);
         }
     free(d);

@@ -64,7 +64,8 @@ static cudaError_t upload_weight(const zeta_weight *w, uint8_t *d, uint8_t *tmp,
 
 /* the sparse layouts of variational gating (built in host memory by zs_model_build): copied to the
  * device once, their zs_mat.cols pointed there, the host copy freed. The GPU's sparse kernels take
- * the native Q8_0 / Q4_0 layouts only; a matrix that got the requantized copy is refused by name. */
+ * the Q8_0 / Q4_0 layouts (the model's own codes, or other types requantized to them); a matrix that
+ * got the Q8_0 copy along the outputs (rows not a multiple of 64) is refused by name. */
 static zeta_status upload_sparse(struct zeta_model *m, cuda_model *cm, zeta_error *err) {
     zs_model *z = m->sparse;
     size_t widest = 0; /* the largest layout: the scratch of the reordering below */
@@ -76,8 +77,9 @@ static zeta_status upload_sparse(struct zeta_model *m, cuda_model *cm, zeta_erro
         for (int i = 0; i < 7; i++) {
             if (!cuda_smv_fmt_ok(ds[i]->fmt))
                 return zeta_fail(err, ZETA_ERR_UNSUPPORTED,
-                                 "sparse pass on CUDA: tensor '%s' (%s, %llu rows) has no native sparse layout; the GPU's sparse kernels "
-                                 "take Q8_0 / Q4_0 matrices whose rows are a multiple of 64 (load with backend cpu for this model)",
+                                 "sparse pass on CUDA: tensor '%s' (%s, %llu rows) has no Q8_0 / Q4_0 sparse layout; the GPU's sparse "
+                                 "kernels take the model's own Q8_0 / Q4_0 codes or other types requantized to them, which needs rows "
+                                 "a multiple of 64 (load with backend cpu for this model)",
                                  ws[i]->name ? ws[i]->name : "?", zeta_type_name(ws[i]->type), (unsigned long long)ws[i]->ne1);
             const size_t b = (size_t)zs_native_bytes(ds[i]->fmt, ds[i]->n_in, ds[i]->n_out);
             if (b > widest) widest = b;
