@@ -46,12 +46,12 @@ M=/tmp/zeta-cuda-models
 mkdir -p $M
 SYNTH=${SYNTH:-"q4_0:tinyllama-1.1b q8_0:tinyllama-1.1b"}
 [ "${BIG:-0}" = 1 ] && SYNTH="$SYNTH q4_0:llama-2-7b"
-# TYPE:SHAPE; q4_0, q8_0 and f16 are written by zeta synth, any other type `zeta quantize` takes (q4_k_m,
+# TYPE:SHAPE; q4_0, q8_0, f16 and the plain K-quants (q4_K, ...) are written by zeta synth, any other type `zeta quantize` takes (q4_k_m,
 # q3_k_m, iq4_xs, ...: llama.cpp's names) is quantized from one f16 synth of the shape
 ( for ts in $SYNTH; do t=${ts%%:*}; sh=${ts#*:}
     [ -f $M/$sh-$t.gguf ] && continue
     case "$t" in
-        q4_0|q8_0|f16) ./build-cuda/zeta synth --shape $sh --type $t -o $M/$sh-$t.gguf > "$OUT/synth-$sh-$t.log" 2>&1 ;;
+        q4_0|q8_0|f16|q2_K|q3_K|q4_K|q5_K|q6_K) ./build-cuda/zeta synth --shape $sh --type $t -o $M/$sh-$t.gguf > "$OUT/synth-$sh-$t.log" 2>&1 ;;
         *) { [ -f $M/$sh-f16.tmp.gguf ] || ./build-cuda/zeta synth --shape $sh --type f16 -o $M/$sh-f16.tmp.gguf; } > "$OUT/synth-$sh-$t.log" 2>&1
            ./build-cuda/zeta quantize $M/$sh-f16.tmp.gguf $M/$sh-$t.gguf $(echo $t | tr a-z A-Z) >> "$OUT/synth-$sh-$t.log" 2>&1 ;;
     esac
