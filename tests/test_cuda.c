@@ -360,6 +360,11 @@ static void test_matmul_types(void) {
     /* f16 weights: x split into two f16 parts after the scale, f32-class (1e-5) */
     matmul_case_x(ZETA_TYPE_F16, 512, 67, 17, true, 1e6f);
     matmul_case_x(ZETA_TYPE_F16, 1024, 40, 33, false, 1e-7f);
+    /* bf16 weights: x split into three bf16 parts (f32's exponent range: no scaling), f32-class (1e-5);
+     * a row width not a multiple of 8 takes the TF32 split */
+    matmul_case_x(ZETA_TYPE_BF16, 512, 67, 17, true, 1e6f);
+    matmul_case_x(ZETA_TYPE_BF16, 1024, 40, 33, false, 1e-7f);
+    matmul_case(ZETA_TYPE_BF16, 100, 33, 17, true);
     /* float rows whose width is not a multiple of 32 (stories260K's n_ff is 172) */
     matmul_case(ZETA_TYPE_F32, 172, 33, 1, false);
     matmul_case(ZETA_TYPE_F16, 100, 33, 17, true);

@@ -1,13 +1,15 @@
 /* cuda_gemm.cu — the CUDA backend's products of more than MMV_MAX_TOKENS tokens that are not q4_0 /
  * q8_0 int8 tensor-core products (cuda_mmq.cu): slices of W dequantized into the session's scratch and
  * multiplied by cuBLAS on the tensor cores, in the mode tc_mode picks per weight type (one f16 GEMM
- * for the quantized types, two f16 GEMMs on the stored weights for f16, TF32 splits for bf16 / f32 and
+ * for the quantized types, two f16 GEMMs on the stored weights for f16, three bf16 GEMMs on the stored
+ * weights for bf16, TF32 splits for f32 and
  * the q4_0 / q8_0 rows that miss the int8 kernel, f32 SGEMM with ZETA_CUDA_TF32=0). Moved out of
  * cuda_matmul.cu, which keeps the one-token and few-token products and the dispatch. */
 #include "cuda/cuda_internal.cuh"
 #include "cuda/cuda_dequant.cuh"
 
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
 
 /* ---------------------------------------------------------------- prompts: dequantize + SGEMM */
 
@@ -108,6 +110,20 @@ __global__ void k_x_f16_split(const float *x, int K, __half *xh, __half *xl, flo
     }
 }
 
+/* x -> P bf16 parts (P = 2 or 3) x = p0 + p1 (+ p2): each the remainder so far rounded to bf16 (8
+ * significant bits; each remainder exact in f32), so three parts hold all of f32's 24 bits and two
+ * hold 16. bf16 has f32's exponent range: no scaling. Part q of element i at xb[q nx + i]. */
+__global__ void k_x_bf16_split(const float *x, size_t nx, int P, __nv_bfloat16 *xb) {
+    const size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i >= nx) return;
+    float v = x[i];
+    for (int q = 0; q < P; q++) {
+        const __nv_bfloat16 h = __float2bfloat16_rn(v);
+        xb[q * nx + i] = h;
+        v -= __bfloat162float(h);
+    }
+}
+
 /* y (rows x n_tok, a token's rows contiguous) times the token's inv, plus bias */
 __global__ void k_unscale_bias(float *y, const float *inv, const float *bias, int rows, int n_tok) {
     const size_t id = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
@@ -158,12 +174,15 @@ static cudaError_t tf32_split(cudaStream_t s, const float *v, float *hi, float *
  * - TC_X16 (f16 weights, since 2026-11-28 17:00; ZETA_CUDA_X16=0: TC_X): x scaled per token into f16's
  *   range and split into f16 hi + lo (k_x_f16_split), the weights as stored (no dequantized slices),
  *   two f16 GEMMs with f32 sums: f32-class as TC_X, at twice the tensor rate and a quarter of the bytes.
+ * - TC_XB16 (bf16 weights, since 2026-11-29; ZETA_CUDA_B16=0: TC_X, =2: two parts): x split into three
+ *   bf16 parts (k_x_bf16_split: 24 significant bits, f32's), the weights as stored, three bf16 GEMMs
+ *   with f32 sums, the smallest part's first: f32-class as TC_X, without the dequantized f32 slices.
  * - TC_X: x split into hi + lo (k_tf32_split), W hi + W lo: two GEMMs. For f16 / bf16 weights, which
  *   TF32 holds exactly: the result is f32-class (each term within ~2^-21).
  * - TC_XW: W split as well, three GEMMs (W hi x hi + W hi x lo + W lo x hi; the dropped W lo x lo is
  *   under 2^-22 of a term): f32 and the q4_0 / q8_0 products that miss the int8 kernel (K not a
  *   multiple of 128), held to the CPU's result at 1e-5. */
-enum { TC_F32, TC_ONE, TC_H16, TC_X16, TC_X, TC_XW };
+enum { TC_F32, TC_ONE, TC_H16, TC_X16, TC_XB16, TC_X, TC_XW };
 
 static int tc_mode(int type) {
     static int on = -1;
@@ -176,7 +195,10 @@ static int tc_mode(int type) {
         static int x16 = -1; /* ZETA_CUDA_X16=0: TC_X, as before (A/B) */
         return cuda_switch_on("ZETA_CUDA_X16", &x16) ? TC_X16 : TC_X;
     }
-    case ZETA_TYPE_BF16: return TC_X;
+    case ZETA_TYPE_BF16: {
+        static int b16 = -1; /* ZETA_CUDA_B16=0: TC_X, as before (A/B) */
+        return cuda_switch_on("ZETA_CUDA_B16", &b16) ? TC_XB16 : TC_X;
+    }
     case ZETA_TYPE_Q4_K: case ZETA_TYPE_Q6_K: return cuda_switch_on("ZETA_CUDA_TC_H16", &h16) ? TC_H16 : TC_ONE;
     default:
         if (!cuda_switch_on("ZETA_CUDA_TC_ONE", &one)) return TC_XW;
@@ -210,9 +232,33 @@ cudaError_t cuda_gemm_prompt(cudaStream_t s, void *blas, const zeta_weight *w, c
     cublasHandle_t h = (cublasHandle_t)blas;
     int mode = tc_mode((int)w->type);
     const size_t nx = (size_t)n_tok * K;
+    if (mode == TC_XB16 && (!sc->xs || sc->xs_floats < 2 * nx || K % 8 || w->row_bytes != (size_t)K * 2)) mode = TC_X;
     if (mode >= TC_X && (!sc->xs || sc->xs_floats < 2 * nx)) mode = TC_F32; /* no room to split x: exact f32 */
     if (mode == TC_H16 && (!sc->xs || sc->xs_floats < nx / 2 + 64 + (size_t)n_tok || K % 32)) mode = TC_ONE;
     if (mode == TC_X16 && (!sc->xs || sc->xs_floats < nx + 64 + (size_t)n_tok || K % 8 || w->row_bytes != (size_t)K * 2)) mode = TC_X;
+    if (mode == TC_XB16) {
+        /* xs: the parts of x (nx bf16 each); ZETA_CUDA_B16=2: two parts (16 bits, A/B) */
+        static const int parts = [] {
+            const char *e = getenv("ZETA_CUDA_B16");
+            return e && !strcmp(e, "2") ? 2 : 3;
+        }();
+        __nv_bfloat16 *xb = (__nv_bfloat16 *)sc->xs;
+        k_x_bf16_split<<<(unsigned)((nx + 255) / 256), 256, 0, s>>>(x, nx, parts, xb);
+        cudaError_t e = cudaGetLastError();
+        if (e != cudaSuccess) return e;
+        const float one = 1.0f, zero = 0.0f;
+        const __nv_bfloat16 *W = (const __nv_bfloat16 *)w->dev;
+        cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
+        for (int q = parts - 1; q >= 0 && st == CUBLAS_STATUS_SUCCESS; q--)
+            st = cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, rows, n_tok, K, &one, W, CUDA_R_16BF, K, xb + (size_t)q * nx, CUDA_R_16BF, K,
+                              q == parts - 1 ? &zero : &one, y, CUDA_R_32F, rows, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+        if (st != CUBLAS_STATUS_SUCCESS) { *blas_status = (int)st; return cudaSuccess; }
+        if (bias) {
+            const size_t n = (size_t)rows * n_tok;
+            k_add_bias<<<(unsigned)((n + 255) / 256), 256, 0, s>>>(y, bias, rows, n_tok);
+        }
+        return cudaGetLastError();
+    }
     if (mode == TC_X16) {
         /* xs: hi (nx halves), lo (nx halves), then the tokens' inverse scales at a 256-byte boundary */
         __half *xh = (__half *)sc->xs, *xl = xh + nx;
