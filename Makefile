@@ -174,9 +174,9 @@ sanitize-test:
 	$(MAKE) BUILD=build-san SAN=1 OPT=-O1 test
 
 # ThreadSanitizer on what runs threads: the thread pool (every test that evaluates with 2 threads;
-# test_sparse_q: the sparse products split over threads),
-# the sessions used from several threads (examples/embed_in_app via test_sdk) and the server.
-TSAN_TESTS := test_e2e test_kv test_sparse_q
+# test_sparse_q: the sparse products split over threads; test_sparse: the sparse layout built on 1
+# and 3 threads), the sessions used from several threads (examples/embed_in_app via test_sdk) and the server.
+TSAN_TESTS := test_e2e test_kv test_sparse_q test_sparse
 tsan-test:
 	$(MAKE) BUILD=build-tsan SAN=thread OPT=-O1 all
 	@BUILD=build-tsan TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ZETA_TEST_TIMEOUT_SCALE=5 ZETA_TESTS="$(TSAN_TESTS) test_server.sh test_server_node.sh test_sdk.sh" \
