@@ -152,8 +152,9 @@ typedef struct zeta_model_params {
     /* default NULL. A sparsity file written by zeta_calibrate for this model (checked by its
      * fingerprint): the load then also builds an input-channel-major Q8_0 / Q4_0 layout of every layer matrix
      * that the sparse decode pass of the variational / ultimate modes reads (zeta_model_info.sparse_bytes;
-     * every matrix needs a multiple of 32 output rows; the CUDA backend takes only Q8_0 / Q4_0 layer
-     * matrices with a multiple of 64 rows, ZETA_ERR_UNSUPPORTED naming the tensor). docs/GATING.md */
+     * every matrix needs a multiple of 32 output rows; other types than Q8_0 / Q4_0 are requantized to
+     * them; the CUDA backend needs a multiple of 64 rows, else ZETA_ERR_UNSUPPORTED naming the tensor).
+     * docs/GATING.md */
     const char *sparsity_path;
 } zeta_model_params;
 ZETA_API zeta_model_params zeta_model_params_default(void);

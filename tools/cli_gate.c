@@ -51,7 +51,8 @@ zeta_model *load_model_gate(const char *path, zeta_backend backend, const gate_o
     mp.sparsity_path = g->file;
     zeta_status st = zeta_model_load(path, &mp, &m, &err);
     if (st == ZETA_ERR_UNSUPPORTED && g->file && backend == ZETA_BACKEND_AUTO) {
-        /* auto picked CUDA, whose sparse pass takes Q8_0 / Q4_0 layouts only: the CPU's takes any */
+        /* auto picked CUDA, whose sparse pass needs layer matrices of a multiple of 64 rows: the CPU's
+         * takes multiples of 32 (its Q8_0 copy along the outputs) */
         fprintf(stderr, "zeta: %s; running on the CPU\n", err.message);
         mp.backend = ZETA_BACKEND_CPU;
         st = zeta_model_load(path, &mp, &m, &err);
