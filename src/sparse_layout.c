@@ -6,7 +6,6 @@
 #include "quant.h"
 #include "util.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,47 +64,14 @@ static int layout_threads(bool *forced) {
     return n < 1 ? 1 : n > 16 ? 16 : n;
 }
 
-/* fn(ctx, i0, i1) over [0, n) in one contiguous range a thread (the calling one included); a range
- * whose thread could not be started, or whose fn failed (false: out of memory), is run again on the
- * calling thread. False when a range still fails. work: bytes touched a unit (work under ~1 MiB a
- * thread goes to fewer threads, unless ZETA_SPARSE_THREADS says how many). */
-typedef bool (*range_fn)(void *ctx, size_t i0, size_t i1);
-typedef struct range_job {
-    range_fn fn;
-    void *ctx;
-    size_t i0, i1;
-    bool ok;
-} range_job;
-
-static void *range_run(void *arg) {
-    range_job *j = arg;
-    j->ok = j->fn(j->ctx, j->i0, j->i1);
-    return NULL;
-}
-
-static bool par_for(size_t n, size_t work, range_fn fn, void *ctx) {
-    enum { MAXT = 16 };
+/* fn over [0, n) on layout_threads() threads (zeta_par_for); work: bytes touched a unit, so that
+ * work under ~1 MiB a thread goes to fewer threads, unless ZETA_SPARSE_THREADS says how many */
+static bool par_for(size_t n, size_t work, zeta_range_fn fn, void *ctx) {
     bool forced;
     size_t nt = (size_t)layout_threads(&forced);
-    const size_t by_work = work ? (n * work) >> 20 : n; /* ~1 MiB a thread at least, unless forced */
+    const size_t by_work = work ? (n * work) >> 20 : n;
     if (nt > by_work && !forced) nt = by_work;
-    if (nt > n) nt = n;
-    if (nt < 1) nt = 1;
-    range_job jobs[MAXT];
-    pthread_t th[MAXT];
-    bool started[MAXT] = {false};
-    for (size_t i = 0; i < nt; i++) {
-        jobs[i] = (range_job){fn, ctx, n * i / nt, n * (i + 1) / nt, false};
-        if (i > 0) started[i] = pthread_create(&th[i], NULL, range_run, &jobs[i]) == 0;
-    }
-    range_run(&jobs[0]);
-    bool ok = true;
-    for (size_t i = 0; i < nt; i++) {
-        if (i > 0 && started[i]) pthread_join(th[i], NULL);
-        if (!jobs[i].ok) range_run(&jobs[i]);
-        ok = ok && jobs[i].ok;
-    }
-    return ok;
+    return zeta_par_for(n, nt < 1 ? 1 : (int)nt, fn, ctx);
 }
 
 static void build_copy(const zeta_weight *w, float *rows, float *tile, uint8_t *dst) {

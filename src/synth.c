@@ -10,6 +10,7 @@
 #include "gguf.h"
 #include "gguf_write.h"
 #include "quant.h"
+#include "util.h"
 
 #include <errno.h>
 #include <math.h>
@@ -17,8 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <stdbool.h>
 #include <unistd.h>
 
 typedef struct synth_shape {
@@ -206,38 +205,20 @@ typedef struct qrows {
     zeta_type type;
     const float *f;
     uint8_t *q;
-    uint64_t k, rb, r0, r1;
+    uint64_t k, rb;
 } qrows;
 
-static void *qrows_run(void *arg) {
-    const qrows *j = arg;
-    for (uint64_t r = j->r0; r < j->r1; r++) zeta_quantize_row_ref(j->type, j->f + r * j->k, j->q + r * j->rb, (int64_t)j->k);
-    return NULL;
+static bool qrows_run(void *ctx, size_t r0, size_t r1) {
+    const qrows *j = ctx;
+    for (size_t r = r0; r < r1; r++) zeta_quantize_row_ref(j->type, j->f + r * j->k, j->q + r * j->rb, (int64_t)j->k);
+    return true;
 }
 
-/* rows [0, nr) of f (k floats each) quantized into q (rb bytes each), split over up to n_threads
- * threads (the calling one included; a thread that cannot be started leaves its rows to it) */
+/* rows [0, nr) of f (k floats each) quantized into q (rb bytes each), on up to n_threads threads
+ * (zeta_par_for; one for under 64 K weights) */
 static void quantize_rows(zeta_type type, const float *f, uint8_t *q, uint64_t nr, uint64_t k, uint64_t rb, int n_threads) {
-    enum { MAXT = 16 };
-    if ((uint64_t)n_threads > nr) n_threads = (int)nr;
-    if (n_threads > MAXT) n_threads = MAXT;
-    if (n_threads <= 1 || nr * k < 65536) {
-        const qrows all = {type, f, q, k, rb, 0, nr};
-        qrows_run((void *)&all);
-        return;
-    }
-    qrows jobs[MAXT];
-    pthread_t th[MAXT];
-    bool started[MAXT] = {false};
-    for (int i = 0; i < n_threads; i++) {
-        jobs[i] = (qrows){type, f, q, k, rb, nr * (uint64_t)i / (uint64_t)n_threads, nr * (uint64_t)(i + 1) / (uint64_t)n_threads};
-        if (i > 0) started[i] = pthread_create(&th[i], NULL, qrows_run, &jobs[i]) == 0;
-    }
-    qrows_run(&jobs[0]);
-    for (int i = 1; i < n_threads; i++) {
-        if (started[i]) pthread_join(th[i], NULL);
-        else qrows_run(&jobs[i]);
-    }
+    qrows j = {type, f, q, k, rb};
+    zeta_par_for((size_t)nr, nr * k < 65536 ? 1 : n_threads, qrows_run, &j);
 }
 
 zeta_status zeta_synth_model(const zeta_synth_params *p, const char *out_path, zeta_error *err) {

@@ -1,6 +1,7 @@
 /* util.c — error reporting and allocation helpers shared by every module. */
 #include "util.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,3 +61,39 @@ double zeta_now_ms(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
+
+typedef struct range_job {
+    zeta_range_fn fn;
+    void *ctx;
+    size_t i0, i1;
+    bool ok;
+} range_job;
+
+static void *range_run(void *arg) {
+    range_job *j = arg;
+    j->ok = j->fn(j->ctx, j->i0, j->i1);
+    return NULL;
+}
+
+bool zeta_par_for(size_t n, int n_threads, zeta_range_fn fn, void *ctx) {
+    enum { MAXT = 16 };
+    size_t nt = n_threads < 1 ? 1 : n_threads > MAXT ? MAXT : (size_t)n_threads;
+    if (nt > n) nt = n;
+    if (nt < 1) return true; /* nothing to do */
+    range_job jobs[MAXT];
+    pthread_t th[MAXT];
+    bool started[MAXT] = {false};
+    for (size_t i = 0; i < nt; i++) {
+        jobs[i] = (range_job){fn, ctx, n * i / nt, n * (i + 1) / nt, false};
+        if (i > 0) started[i] = pthread_create(&th[i], NULL, range_run, &jobs[i]) == 0;
+    }
+    range_run(&jobs[0]);
+    bool ok = true;
+    for (size_t i = 0; i < nt; i++) {
+        if (i > 0 && started[i]) pthread_join(th[i], NULL);
+        if (!jobs[i].ok) range_run(&jobs[i]);
+        ok = ok && jobs[i].ok;
+    }
+    return ok;
+}
+

@@ -41,4 +41,11 @@ uint64_t zeta_physical_memory(void);
  * 23:04). NULL for 0 bytes or when out of memory; release with free(). */
 void *zeta_alloc_huge(size_t bytes);
 
+/* fn(ctx, i0, i1) over [0, n), split into up to n_threads (at most 16) contiguous ranges, one a
+ * thread, the calling thread taking the first. A range whose thread could not be started, or whose
+ * fn returned false (out of memory), runs again on the calling thread; false when it fails there
+ * too. For work whose ranges write disjoint bytes: the result then does not depend on the count. */
+typedef bool (*zeta_range_fn)(void *ctx, size_t i0, size_t i1);
+bool zeta_par_for(size_t n, int n_threads, zeta_range_fn fn, void *ctx);
+
 #endif
